@@ -1,0 +1,129 @@
+"""Which flags a graded moment raises, and what the nurse is told to do.
+
+Pure functions over plain values, so the same rules serve the save path and the demo seeder.
+Severities: any ICANS or CRS ≥ 2 needs the CAR-T physician now (ASCO 2021: tocilizumab from
+CRS grade 2, neurology review for any ICANS — reference §7.2, §7.3); NEWS2 5–6 is the urgent and
+≥ 7 the emergency threshold (RCP 2017 Chart 4 — reference §8.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitoring import grading
+
+INFO, WARNING, URGENT, CRITICAL = 1, 2, 3, 4
+
+CRS_SEVERITY = {1: WARNING, 2: URGENT, 3: CRITICAL, 4: CRITICAL}
+ICANS_SEVERITY = {1: URGENT, 2: URGENT, 3: CRITICAL, 4: CRITICAL}
+
+# Default escalation text per grade, from ASCO 2021 (reference §7). Decision support, not orders:
+# each centre replaces these with its protocol's wording.
+CRS_ESCALATION = {
+    0: "No CRS. Continue routine monitoring.",
+    1: "CRS grade 1: inform the CAR-T physician this shift. Antipyretics and fluids; send "
+       "cultures and start the neutropenic-fever pathway if neutropenic (ASCO 2021).",
+    2: "CRS grade 2: notify the CAR-T physician now. Tocilizumab is indicated (8 mg/kg IV, "
+       "max 800 mg); start continuous pulse oximetry and telemetry (ASCO 2021).",
+    3: "CRS grade 3: notify the CAR-T physician now and call ICU. Tocilizumab if under the "
+       "limit and dexamethasone 10 mg IV q6h per physician (ASCO 2021).",
+    4: "CRS grade 4: emergency — call the CAR-T physician and ICU now. High-dose "
+       "methylprednisolone per physician; ventilatory support as needed (ASCO 2021).",
+}
+ICANS_ESCALATION = {
+    0: "No ICANS. Continue ICE/CAPD checks as scheduled.",
+    1: "ICANS grade 1: notify the CAR-T physician now. Aspiration precautions, head of bed "
+       "up; repeat the ICE/CAPD screen more often (ASCO 2021).",
+    2: "ICANS grade 2: notify the CAR-T physician now. Consider dexamethasone 10 mg IV; "
+       "neurology review, EEG and brain imaging per physician (ASCO 2021).",
+    3: "ICANS grade 3: notify the CAR-T physician now and call ICU. Dexamethasone 10 mg IV "
+       "q6–12h per physician; seizure precautions (ASCO 2021).",
+    4: "ICANS grade 4: emergency — call the CAR-T physician and ICU now. Airway protection; "
+       "high-dose methylprednisolone per physician (ASCO 2021).",
+}
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    kind: str
+    severity: int
+    message: str
+
+
+def grade_flags(moment) -> list[FlagSpec]:
+    """Flags from a graded moment: CRS, ICANS, NEWS2 and grades a clinician must confirm."""
+    flags = []
+    if moment.crs and moment.crs.grade >= 1:
+        flags.append(FlagSpec("crs", CRS_SEVERITY[moment.crs.grade],
+                              f"CRS grade {moment.crs.grade}: {moment.crs.reasons[0]}"))
+    if moment.icans and moment.icans.grade >= 1:
+        flags.append(FlagSpec("icans", ICANS_SEVERITY[moment.icans.grade],
+                              f"ICANS grade {moment.icans.grade}: {moment.icans.reasons[0]}"))
+    if moment.news2 and moment.news2.total >= 5:
+        severity = CRITICAL if moment.news2.total >= 7 else URGENT
+        flags.append(FlagSpec("news2", severity,
+                              f"NEWS2 {moment.news2.total} ({moment.news2.risk} risk): "
+                              f"{moment.news2.response}"))
+    review = [*(moment.crs.review_reasons if moment.crs else ()),
+              *(moment.icans.review_reasons if moment.icans else ())]
+    if review:
+        flags.append(FlagSpec("needs_review", WARNING, "Confirm the grade: " + "; ".join(review)))
+    return flags
+
+
+def symptom_flags(*, crs_symptoms: list[str], neuro_symptoms: list[str],
+                  neuro_symptom_names: list[str]) -> list[FlagSpec]:
+    """Seed-list symptoms ticked at the bedside; headache and tremor alone are informational."""
+    flags = []
+    if crs_symptoms:
+        flags.append(FlagSpec("crs_symptom", WARNING, "CRS symptoms: " + ", ".join(crs_symptoms)))
+    if neuro_symptoms:
+        # Confusion and difficulty speaking are early ICANS signs (reference §0); tremor and
+        # headache do not change the ICANS grade.
+        serious = {"confusion", "difficulty_speaking"} & set(neuro_symptom_names)
+        flags.append(FlagSpec("neuro_symptom", WARNING if serious else INFO,
+                              "Neurological symptoms: " + ", ".join(neuro_symptoms)))
+    return flags
+
+
+def vital_flags(breaches) -> list[FlagSpec]:
+    if not breaches:
+        return []
+    return [FlagSpec("vital_sign", WARNING,
+                     "Outside protocol thresholds: " + "; ".join(b.message for b in breaches))]
+
+
+def marker_flags(
+    *, current: dict[str, float], current_at: datetime,
+    previous: dict[str, tuple[float, datetime]], rise_factor: float,
+) -> list[FlagSpec]:
+    """CRP/ferritin rising beyond the protocol factor within 24 h; ferritin at HLH levels."""
+    messages, severity = [], WARNING
+    for marker in ("crp_mg_l", "ferritin_ng_ml"):
+        if marker in current and marker in previous:
+            before, before_at = previous[marker]
+            rise = grading.marker_rise(before, before_at, current[marker], current_at,
+                                       factor=rise_factor)
+            if rise:
+                messages.append(rise.reason)
+    ferritin = current.get("ferritin_ng_ml")
+    if ferritin is not None and grading.ferritin_hlh_alert(ferritin):
+        messages.append(f"ferritin {ferritin:,.0f} ng/mL ≥ 10,000 (suggests HLH-like syndrome)")
+        severity = URGENT
+    fibrinogen = current.get("fibrinogen_mg_dl")
+    if fibrinogen is not None and grading.hypofibrinogenaemia(fibrinogen):
+        messages.append(f"fibrinogen {fibrinogen:.0f} mg/dL < 150")
+    if not messages:
+        return []
+    return [FlagSpec("marker", severity, "Markers: " + "; ".join(messages))]
+
+
+def escalation_advice(crs_grade: int | None, icans_grade: int | None) -> list[str]:
+    """What the nurse should do now, worst first."""
+    advice = []
+    for grade, texts in ((crs_grade, CRS_ESCALATION), (icans_grade, ICANS_ESCALATION)):
+        if grade is not None:
+            advice.append((grade, texts[grade]))
+    advice.sort(key=lambda item: -item[0])
+    return [text for _, text in advice]

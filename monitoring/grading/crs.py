@@ -1,0 +1,276 @@
+"""Cytokine release syndrome (CRS) grade.
+
+Source: ASTCT consensus grading, Lee DW et al., Biol Blood Marrow Transplant 2019;25:625-638,
+CRS grade table as reproduced in the clinical reference §1.1 [V: S2a, S2b, S2e, S3], with the
+engine rules of §1.2 and the open cases of §1.5. Rule version ``astct-2019.1``.
+
+- Fever >= 38.0 °C is the entry criterion (§1.2.1 [V: S2a, S3]); once antipyretic or
+  anti-cytokine therapy has been given after a documented fever, fever is no longer required
+  (masked fever, §1.2.2 [V: S2a]).
+- The grade is the worse of the hypotension and hypoxia domains (§1.2.3 [V: S2a]); fever alone
+  is grade 1 whatever the temperature (§1.2.4).
+- Hypoxia is graded by device and flow, not SpO2 (§1.2.6); vasopressin never counts toward
+  "multiple vasopressors" (§1.2.7 [V: S2a, S2e]).
+- Organ toxicity, fatigue, headache and tremor are not inputs: they do not change the ASTCT
+  grade (§1.2.5 [V: S3], §0).
+- Cases the criteria do not settle (§1.5) still get a grade, with ``needs_review`` set so a
+  clinician confirms it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from monitoring.grading.common import (
+    POSITIVE_PRESSURE,
+    RULE_VERSION,
+    TEMPERATURE_RANGE_C,
+    Oxygen,
+    coerce_choice,
+    require_bool,
+    require_int,
+    require_number,
+)
+
+FEVER_C = 38.0  # ">= 38 °C": 38.0 itself is fever (ref §1.2.1)
+LOW_FLOW_MAX_L_MIN = 6.0  # low flow is <= 6 L/min, high flow > 6 (ref §1.2.6 [V: S2a, S2f])
+MAX_VASOPRESSORS = 10
+MAX_FLOW_L_MIN = 80.0  # above any high-flow cannula; a larger number is a typing slip
+
+_DEVICE_LABEL = {
+    Oxygen.BLOW_BY: "blow-by oxygen",
+    Oxygen.LOW_FLOW: "low-flow oxygen",
+    Oxygen.HIGH_FLOW: "high-flow nasal cannula",
+    Oxygen.FACEMASK: "facemask",
+    Oxygen.NONREBREATHER: "non-rebreather mask",
+    Oxygen.VENTURI: "Venturi mask",
+    Oxygen.CPAP: "CPAP",
+    Oxygen.BIPAP: "BiPAP",
+    Oxygen.MECHANICAL_VENTILATION: "mechanical ventilation",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CRSInputs:
+    """Bedside findings for one CRS grading; plain strings are accepted for ``oxygen``."""
+
+    temperature_c: float | None = None  # latest temperature, °C
+    fever_earlier: bool = False  # fever >= 38.0 °C documented earlier in this course
+    fever_masking_therapy: bool = False  # antipyretic/anti-cytokine therapy given since
+    hypotension: bool = False  # by the protocol's definition (see is_hypotensive)
+    vasopressors: int = 0  # vasopressors running, vasopressin NOT counted
+    vasopressin: bool = False
+    oxygen: Oxygen | str = Oxygen.ROOM_AIR
+    oxygen_flow_l_min: float | None = None
+    # Positive pressure only to protect the airway or for a procedure, without hypoxia
+    # (ref §1.2.8 [M], §1.5.6).
+    airway_protection_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.temperature_c is not None:
+            require_number("temperature_c", self.temperature_c, *TEMPERATURE_RANGE_C, "°C")
+        for name in (
+            "fever_earlier",
+            "fever_masking_therapy",
+            "hypotension",
+            "vasopressin",
+            "airway_protection_only",
+        ):
+            require_bool(name, getattr(self, name))
+        require_int("vasopressors", self.vasopressors, 0, MAX_VASOPRESSORS)
+        oxygen = coerce_choice(Oxygen, self.oxygen, "oxygen")
+        object.__setattr__(self, "oxygen", oxygen)
+        if self.oxygen_flow_l_min is not None:
+            require_number("oxygen_flow_l_min", self.oxygen_flow_l_min, 0, MAX_FLOW_L_MIN, "L/min")
+            if oxygen is Oxygen.ROOM_AIR:
+                raise ValueError("oxygen_flow_l_min must be None on room_air")
+        if self.airway_protection_only and oxygen not in POSITIVE_PRESSURE:
+            raise ValueError(
+                "airway_protection_only applies only to cpap | bipap | mechanical_ventilation"
+            )
+
+
+@dataclass(frozen=True)
+class CRSResult:
+    """ASTCT CRS grade with the reasons a nurse reads and any call left to a clinician."""
+
+    grade: int  # 0 = no CRS, 1-4 ASTCT grade
+    reasons: tuple[str, ...]  # first one is the criterion that decided
+    needs_review: bool
+    review_reasons: tuple[str, ...]
+    # Grade per domain, in table order: fever (1 if the criterion is met), hypotension, hypoxia.
+    domains: Mapping[str, int] = field(hash=False)
+    decided_by: tuple[str, ...]  # domains at the final grade; empty when grade 0
+    rule_version: str = RULE_VERSION
+
+
+@dataclass(frozen=True)
+class _Domain:
+    grade: int
+    finding: str | None  # what was seen, e.g. "hypoxia on low-flow oxygen 4 L/min"
+    review: tuple[str, ...] = ()
+
+
+def _hypotension_domain(inputs: CRSInputs) -> _Domain:
+    # A running vasopressor grades by the vasopressor rule whatever the pressure reads.
+    if inputs.vasopressors >= 2:
+        return _Domain(4, f"multiple vasopressors ({inputs.vasopressors}; vasopressin not counted)")
+    if inputs.vasopressors == 1:
+        plus = " plus vasopressin (not counted toward multiple)" if inputs.vasopressin else ""
+        return _Domain(3, f"one vasopressor{plus}")
+    if inputs.vasopressin:
+        # ASTCT says "a vasopressor with or without vasopressin"; read literally vasopressin
+        # is itself a vasopressor, so grade 3, but the text does not settle it (ref §1.5.1).
+        return _Domain(
+            3,
+            "vasopressin alone, read as one vasopressor",
+            (
+                "vasopressin without another vasopressor is not settled by ASTCT; graded 3 on a "
+                "literal reading, a clinician must confirm (ref §1.5.1)",
+            ),
+        )
+    if inputs.hypotension:
+        return _Domain(2, "hypotension not requiring vasopressors")
+    return _Domain(0, None)
+
+
+def _hypoxia_domain(inputs: CRSInputs) -> _Domain:
+    oxygen, flow = inputs.oxygen, inputs.oxygen_flow_l_min
+    if oxygen is Oxygen.ROOM_AIR:
+        return _Domain(0, None)
+    label = _DEVICE_LABEL[oxygen]
+    at = f" {flow:g} L/min" if flow is not None else ""
+    high_flow_note = f", more than {LOW_FLOW_MAX_L_MIN:g} L/min is high flow"
+    if oxygen in POSITIVE_PRESSURE:
+        if inputs.airway_protection_only:
+            return _Domain(
+                0,
+                f"{label} for airway protection or a procedure only, not counted as hypoxia",
+                (
+                    "positive pressure without hypoxia is not CRS grade 4 by our reading of "
+                    "ASTCT, which the reference could not confirm; a clinician must confirm "
+                    "(ref §1.2.8, §1.5.6)",
+                ),
+            )
+        return _Domain(4, f"hypoxia on {label} (positive pressure)")
+    if oxygen is Oxygen.HIGH_FLOW:
+        if flow is not None and flow <= LOW_FLOW_MAX_L_MIN:
+            return _Domain(
+                3,
+                f"hypoxia on {label}{at}",
+                (
+                    f"high-flow device recorded at {flow:g} L/min: device and flow disagree; "
+                    "graded 3 by the device, a clinician must confirm (ref §1.2.6)",
+                ),
+            )
+        return _Domain(3, f"hypoxia on {label}{at}")
+    if oxygen is Oxygen.BLOW_BY:
+        # Blow-by counts as low flow (ref §1.2.6 [V: S2e, S7b]), but a blow-by flow above
+        # 6 L/min is "high flow" by the numbers: the criteria do not say which wins (§1.5.5).
+        if flow is not None and flow > LOW_FLOW_MAX_L_MIN:
+            return _Domain(
+                3,
+                f"hypoxia on {label}{at}{high_flow_note}",
+                (
+                    f"blow-by at {flow:g} L/min: ASTCT calls blow-by low flow but more than "
+                    "6 L/min high flow; a clinician must confirm (ref §1.5.5)",
+                ),
+            )
+        return _Domain(2, f"hypoxia on {label}{at} (blow-by counts as low flow)")
+    if oxygen is Oxygen.LOW_FLOW:
+        if flow is None:
+            return _Domain(
+                2,
+                f"hypoxia on {label}, flow not recorded",
+                (
+                    "low-flow oxygen without a recorded flow: grade 2 assumes <= 6 L/min; "
+                    "record the flow (ref §1.5.5)",
+                ),
+            )
+        if flow > LOW_FLOW_MAX_L_MIN:
+            return _Domain(3, f"hypoxia on {label}{at}{high_flow_note}")
+        return _Domain(2, f"hypoxia on {label}{at}")
+    # Facemask, non-rebreather and Venturi are grade 3 at any flow (ref §1.2.6 [V: S2a, S3]).
+    return _Domain(3, f"hypoxia on {label}{at}")
+
+
+def grade_crs(inputs: CRSInputs) -> CRSResult:
+    """Grade CRS by the ASTCT 2019 consensus from one set of bedside findings."""
+    temp = inputs.temperature_c
+    fever_now = temp is not None and temp >= FEVER_C
+    masked = not fever_now and inputs.fever_earlier and inputs.fever_masking_therapy
+    named = {"hypotension": _hypotension_domain(inputs), "hypoxia": _hypoxia_domain(inputs)}
+    worst = max(d.grade for d in named.values())
+    # Worst domain first; on a tie, table order (hypotension before hypoxia).
+    ranked = sorted(named, key=lambda name: -named[name].grade)
+    domain_review = tuple(r for name in ranked for r in named[name].review)
+    reasons: list[str] = []
+    review: list[str] = []
+
+    if fever_now or masked:
+        fever_text = (
+            f"fever {temp:.1f} °C"
+            if fever_now
+            else "fever masked by antipyretic/anti-cytokine therapy after a documented fever"
+        )
+        grade = worst or 1  # fever alone is grade 1 at any temperature (ref §1.2.4)
+        if worst == 0:
+            reasons.append(f"{fever_text} → grade 1")
+            reasons.append("no hypotension and no hypoxia needing oxygen")
+            if masked:
+                review.append(
+                    "masked fever with no hypotension and no hypoxia: whether CRS is ongoing "
+                    "is a clinical call (ref §1.5.4)"
+                )
+        reasons.extend(
+            f"{named[n].finding} → grade {named[n].grade}" for n in ranked if named[n].grade
+        )
+        if worst:
+            reasons.append(f"{fever_text}: ASTCT fever criterion met")
+        review.extend(domain_review)
+    else:
+        grade = 0
+        seen = "no temperature recorded" if temp is None else f"no fever ({temp:.1f} °C)"
+        reasons.append(f"{seen} and no masked fever → no CRS: ASTCT requires fever")
+        reasons.extend(
+            f"{named[n].finding} (grade {named[n].grade} if the fever criterion were met)"
+            for n in ranked
+            if named[n].grade
+        )
+        if worst >= 2:
+            # Hypotension or hypoxia without fever: the fever rule decides grade 0, but the
+            # published criteria are silent on defervescence without therapy (ref §1.5.2) and
+            # on therapy without a documented fever (§1.5.3). A missing temperature is our
+            # own addition: grade 0 there only means "fever not shown".
+            if inputs.fever_earlier and not inputs.fever_masking_therapy:
+                review.append(
+                    "fever documented earlier but not now, without antipyretic or anti-cytokine "
+                    "therapy (spontaneous defervescence), while hypotensive or hypoxic: the "
+                    "masked-fever rule does not strictly apply (ref §1.5.2)"
+                )
+            if inputs.fever_masking_therapy and not inputs.fever_earlier:
+                review.append(
+                    "antipyretic or anti-cytokine therapy without a documented fever (e.g. "
+                    "premedication, prophylactic tocilizumab) may hide fever (ref §1.5.3)"
+                )
+            if temp is None:
+                review.append(
+                    "no temperature recorded while hypotensive or hypoxic: the fever "
+                    "criterion cannot be checked (ref §1.2.1)"
+                )
+            if review:
+                review.extend(domain_review)
+    # Findings that decide nothing (e.g. airway-protection ventilation) are still shown.
+    reasons.extend(d.finding for d in named.values() if d.finding and not d.grade)
+
+    domains = {"fever": int(fever_now or masked)} | {n: d.grade for n, d in named.items()}
+    return CRSResult(
+        grade=grade,
+        reasons=tuple(reasons),
+        needs_review=bool(review),
+        review_reasons=tuple(review),
+        domains=MappingProxyType(domains),
+        decided_by=tuple(n for n, g in domains.items() if grade and g == grade),
+    )

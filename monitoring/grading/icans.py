@@ -1,0 +1,220 @@
+"""Immune effector cell-associated neurotoxicity syndrome (ICANS) grade, ICE and CAPD totals.
+
+Source: ASTCT consensus grading, Lee DW et al., Biol Blood Marrow Transplant 2019;25:625-638,
+as reproduced in the clinical reference. Rule version ``astct-2019.1``.
+
+- ICE score items, 10 points, for age >= 12: ref §2.1 [V: S3, S2b, S17e].
+- Adult ICANS table (ICE, consciousness, seizure, motor, ICP/oedema): ref §2.2 [V: S2c, S2d].
+  The grade is the most severe domain; ICE 3 with a generalised seizure is grade 3.
+- Paediatric table, CAPD for age < 12 (>= 9 is grade 3; 1-8 is grade 1 or 2, split by level
+  of consciousness): ref §2.3 [V: S4, S3, S5]. CAPD items and reverse scoring of items 1-4:
+  ref §2.3 CAPD table [V: S6b, S6a].
+
+Findings must be those "not attributable to any other cause" (ref §2.2): a patient sedated by
+drugs is not unarousable from ICANS, so callers pass only attributable findings. Tremor,
+myoclonus and headache do not change the ICANS grade (ref §2.2 [V: S2c, S2d], §0) and are not
+inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
+
+from monitoring.grading.common import (
+    RULE_VERSION,
+    CerebralEdema,
+    Consciousness,
+    MotorWeakness,
+    Seizure,
+    coerce_choice,
+    require_int,
+)
+
+ICE_MAX = 10
+CAPD_MAX = 32
+CAPD_POSITIVE = 9  # ">= 9 = positive screen", ICANS grade 3 (ref §2.3 [V: S6b, S3])
+
+
+class ICEItem(NamedTuple):
+    """One ICE domain: form field name, task text and maximum points (ref §2.1)."""
+
+    name: str
+    task: str
+    max_points: int
+
+
+ICE_ITEMS: tuple[ICEItem, ...] = (
+    ICEItem("orientation", "Orientation to year, month, city, hospital (1 point each)", 4),
+    ICEItem("naming", "Name 3 objects, e.g. point to clock, pen, button (1 point each)", 3),
+    ICEItem("commands", 'Follow a simple command, e.g. "Show me 2 fingers"', 1),
+    ICEItem("writing", 'Write a standard sentence, e.g. "Our national bird is the bald eagle"', 1),
+    ICEItem("attention", "Count backwards from 100 by 10", 1),
+)
+
+# Cornell Assessment of Pediatric Delirium, wording as in ref §2.3 [V: S6b].
+CAPD_ITEMS: tuple[str, ...] = (
+    "Does the child make eye contact with the caregiver?",
+    "Are the child's actions purposeful?",
+    "Is the child aware of his/her surroundings?",
+    "Does the child communicate needs and wants?",
+    "Is the child restless?",
+    "Is the child inconsolable?",
+    "Is the child underactive (very little movement while awake)?",
+    "Does it take the child a long time to respond to interactions?",
+)
+# What the nurse ticks for each item, stored as 0-4 in this order.
+CAPD_ANSWERS: tuple[str, ...] = ("never", "rarely", "sometimes", "often", "always")
+CAPD_REVERSED_ITEMS = 4  # items 1-4 describe normal behaviour, so "always" scores 0
+
+_CONSCIOUSNESS = {
+    Consciousness.ALERT: (0, "alert"),
+    Consciousness.AWAKENS_SPONTANEOUSLY: (1, "awakens spontaneously"),
+    Consciousness.AWAKENS_TO_VOICE: (2, "awakens only to voice"),
+    Consciousness.AWAKENS_TO_TOUCH: (3, "awakens only to touch"),
+    Consciousness.UNAROUSABLE: (4, "unarousable"),
+}
+_SEIZURE = {
+    Seizure.NONE: (0, "no seizure"),
+    Seizure.RESOLVED_RAPIDLY: (3, "seizure that resolved rapidly"),
+    Seizure.PROLONGED_OR_REPETITIVE: (4, "prolonged (> 5 min) or repetitive seizures"),
+}
+_MOTOR = {
+    MotorWeakness.NONE: (0, "no motor weakness"),
+    MotorWeakness.DEEP_FOCAL: (4, "deep focal motor weakness (e.g. hemiparesis)"),
+}
+_EDEMA = {
+    CerebralEdema.NONE: (0, "no cerebral oedema"),
+    CerebralEdema.FOCAL: (3, "focal cerebral oedema on imaging"),
+    CerebralEdema.DIFFUSE: (4, "diffuse cerebral oedema"),
+}
+
+NOT_ASSESSED_REVIEW = (
+    "ICE/CAPD not assessed — sedation, intubation or a language barrier are not ICANS by "
+    "themselves; a clinician must confirm"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ICANSInputs:
+    """Neurological findings for one ICANS grading; plain strings are accepted for enums."""
+
+    ice_score: int | None = None  # 0-10, age >= 12
+    capd_score: int | None = None  # 0-32, age < 12
+    consciousness: Consciousness | str = Consciousness.ALERT
+    seizure: Seizure | str = Seizure.NONE
+    motor_weakness: MotorWeakness | str = MotorWeakness.NONE
+    cerebral_edema: CerebralEdema | str = CerebralEdema.NONE
+
+    def __post_init__(self) -> None:
+        for name, enum_cls in (
+            ("consciousness", Consciousness),
+            ("seizure", Seizure),
+            ("motor_weakness", MotorWeakness),
+            ("cerebral_edema", CerebralEdema),
+        ):
+            object.__setattr__(self, name, coerce_choice(enum_cls, getattr(self, name), name))
+        if self.ice_score is not None and self.capd_score is not None:
+            raise ValueError("give ice_score (age >= 12) or capd_score (age < 12), not both")
+        if self.ice_score is not None:
+            require_int("ice_score", self.ice_score, 0, ICE_MAX)
+            if self.ice_score > 0 and self.consciousness is Consciousness.UNAROUSABLE:
+                raise ValueError("an unarousable patient cannot complete the ICE screen")
+        if self.capd_score is not None:
+            require_int("capd_score", self.capd_score, 0, CAPD_MAX)
+
+
+@dataclass(frozen=True)
+class ICANSResult:
+    """ASTCT ICANS grade with the reasons a nurse reads and any call left to a clinician."""
+
+    grade: int  # 0 = no ICANS, 1-4 ASTCT grade
+    reasons: tuple[str, ...]  # first one is the domain that decided
+    needs_review: bool
+    review_reasons: tuple[str, ...]
+    # Grade per domain, in table order: ice_or_capd, consciousness, seizure, motor, edema.
+    domains: Mapping[str, int] = field(hash=False)
+    decided_by: tuple[str, ...]  # domains at the final grade; empty when grade 0
+    rule_version: str = RULE_VERSION
+
+
+def _screen_domain(inputs: ICANSInputs) -> tuple[int, str]:
+    unarousable = inputs.consciousness is Consciousness.UNAROUSABLE
+    if inputs.ice_score is not None:
+        ice = inputs.ice_score
+        text = f"ICE {ice}/{ICE_MAX}"
+        if ice == 0 and unarousable:
+            # ICE 0 because unarousable is grade 4; awake with global aphasia is grade 3.
+            return 4, f"{text}, unarousable"
+        return (0 if ice == 10 else 1 if ice >= 7 else 2 if ice >= 3 else 3), text
+    if inputs.capd_score is not None:
+        capd = inputs.capd_score
+        text = f"CAPD {capd}/{CAPD_MAX}"
+        if capd >= CAPD_POSITIVE:
+            return 3, f"{text} (>= {CAPD_POSITIVE}, delirium screen positive)"
+        # 1-8 is grade 1 or 2; level of consciousness separates them (ref §2.3 [V: S4]).
+        return (1 if capd else 0), text
+    if unarousable:
+        return 4, "unable to perform ICE/CAPD, unarousable"
+    return 0, "ICE/CAPD not assessed"
+
+
+def grade_icans(inputs: ICANSInputs) -> ICANSResult:
+    """Grade ICANS by the ASTCT 2019 consensus: the worst of the five domains."""
+    found = {
+        "ice_or_capd": _screen_domain(inputs),
+        "consciousness": _CONSCIOUSNESS[inputs.consciousness],
+        "seizure": _SEIZURE[inputs.seizure],
+        "motor": _MOTOR[inputs.motor_weakness],
+        "edema": _EDEMA[inputs.cerebral_edema],
+    }
+    grade = max(g for g, _ in found.values())
+    review: list[str] = []
+    not_assessed = inputs.ice_score is None and inputs.capd_score is None
+    if not_assessed and inputs.consciousness is not Consciousness.UNAROUSABLE:
+        review.append(NOT_ASSESSED_REVIEW)
+
+    if grade == 0:
+        summary = ", ".join(text for _, text in found.values())
+        tail = "no ICANS on the assessed domains" if not_assessed else "no ICANS"
+        reasons: tuple[str, ...] = (f"{summary} → {tail}",)
+    else:
+        # Worst domain first; on a tie, table order.
+        ranked = sorted((item for item in found.values() if item[0]), key=lambda item: -item[0])
+        reasons = tuple(f"{text} → grade {g}" for g, text in ranked)
+        if review:  # say that the screen is missing, even though other domains decided
+            reasons += ("ICE/CAPD not assessed",)
+    return ICANSResult(
+        grade=grade,
+        reasons=reasons,
+        needs_review=bool(review),
+        review_reasons=tuple(review),
+        domains=MappingProxyType({name: g for name, (g, _) in found.items()}),
+        decided_by=tuple(name for name, (g, _) in found.items() if grade and g == grade),
+    )
+
+
+def ice_total(orientation: int, naming: int, commands: int, writing: int, attention: int) -> int:
+    """Return the ICE score (0-10) from its five item scores, each checked against its maximum."""
+    points = {
+        "orientation": orientation,
+        "naming": naming,
+        "commands": commands,
+        "writing": writing,
+        "attention": attention,
+    }
+    return sum(require_int(item.name, points[item.name], 0, item.max_points) for item in ICE_ITEMS)
+
+
+def capd_total(answers: Sequence[int]) -> int:
+    """Return the CAPD total (0-32) from 8 answers, 0 = never ... 4 = always, as ticked."""
+    if isinstance(answers, str | bytes) or len(answers) != len(CAPD_ITEMS):
+        raise ValueError(f"capd answers must be {len(CAPD_ITEMS)} values, one per CAPD item")
+    total = 0
+    for number, answer in enumerate(answers, start=1):
+        value = require_int(f"capd answer {number}", answer, 0, len(CAPD_ANSWERS) - 1)
+        # Items 1-4 ask about normal behaviour, so "never" is the worst answer (ref §2.3).
+        total += (4 - value) if number <= CAPD_REVERSED_ITEMS else value
+    return total

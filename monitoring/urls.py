@@ -1,0 +1,15 @@
+from django.urls import path
+
+from monitoring.views import common, nurse
+
+app_name = "monitoring"
+
+urlpatterns = [
+    path("", common.home, name="home"),
+    path("healthz", common.healthz, name="healthz"),
+    path("worklist/", nurse.worklist, name="nurse-worklist"),
+    path("patients/<uuid:public_id>/", common.patient_course, name="patient-course"),
+    path("patients/<uuid:public_id>/check/", nurse.record_check, name="nurse-check"),
+    path("patients/<uuid:public_id>/checks/<uuid:check_id>/", nurse.check_result,
+         name="nurse-check-result"),
+]

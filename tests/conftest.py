@@ -1,0 +1,81 @@
+"""Named actors: a nurse on ward A, a care-team member on ward A, an outsider nurse on ward B,
+and an admin. Tests read as sentences about them."""
+
+import pytest
+from django.test import Client
+
+from monitoring.models import User
+from tests.factories import CourseFactory, UnitFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_static(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests render templates without running collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def ward_a(db):
+    return UnitFactory(name="Ward A", code="ward-a")
+
+
+@pytest.fixture
+def ward_b(db):
+    return UnitFactory(name="Ward B", code="ward-b")
+
+
+@pytest.fixture
+def nurse(ward_a):
+    return UserFactory(username="nina", role=User.Role.NURSE, units=[ward_a])
+
+
+@pytest.fixture
+def care_team_member(ward_a):
+    return UserFactory(username="carl", role=User.Role.CARE_TEAM, units=[ward_a])
+
+
+@pytest.fixture
+def outsider(ward_b):
+    """Charlie nurses on ward B and must never see ward A's patients."""
+    return UserFactory(username="charlie", role=User.Role.NURSE, units=[ward_b])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", role=User.Role.ADMIN, is_staff=True)
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def nurse_client(nurse):
+    return _client_for(nurse)
+
+
+@pytest.fixture
+def care_client(care_team_member):
+    return _client_for(care_team_member)
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def admin_client_(admin_user):
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def course(ward_a):
+    """An adult on ward A, infused three days ago (D+3)."""
+    return CourseFactory(unit=ward_a, patient__given_name="Ada", patient__family_name="Lovelace")

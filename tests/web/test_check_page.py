@@ -1,0 +1,310 @@
+"""The nurse's bedside check: save any section, see grades; bad input keeps everything."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring.models import (
+    BedsideCheck,
+    Flag,
+    LabResult,
+    NeuroAssessment,
+    SymptomCheck,
+    Treatment,
+    VitalSigns,
+)
+from tests.factories import CourseFactory
+
+
+def check_url(course):
+    return reverse("monitoring:nurse-check", args=[course.patient.public_id])
+
+
+def local_input(at):
+    return timezone.localtime(at).strftime("%Y-%m-%dT%H:%M")
+
+
+def full_check(**overrides):
+    """A complete adult check: fever 38.6 °C on nasal cannula 4 L/min, ICE 10, labs, tocilizumab."""
+    data = {
+        "observed_at": local_input(timezone.now() - timedelta(minutes=5)),
+        "vitals-temperature": "38.6",
+        "vitals-temperature_unit": "C",
+        "vitals-heart_rate_bpm": "112",
+        "vitals-resp_rate_per_min": "22",
+        "vitals-sbp_mmhg": "104",
+        "vitals-dbp_mmhg": "62",
+        "vitals-spo2_pct": "95",
+        "vitals-oxygen_support": "low_flow",
+        "vitals-oxygen_flow_l_min": "4",
+        "vitals-vasopressors_count": "0",
+        "symptoms-fever": "on",
+        "symptoms-fatigue": "on",
+        "symptoms-headache": "on",
+        "neuro-ice_orientation": "4",
+        "neuro-ice_naming": "3",
+        "neuro-ice_commands": "1",
+        "neuro-ice_writing": "1",
+        "neuro-ice_attention": "1",
+        "neuro-consciousness": "alert",
+        "neuro-seizure": "none",
+        "neuro-motor_weakness": "none",
+        "neuro-cerebral_edema": "none",
+        "labs-crp_mg_l": "85",
+        "labs-ferritin_ng_ml": "1450",
+        "treatment-drug": "antipyretic",
+        "treatment-dose": "1000",
+        "treatment-dose_unit": "mg",
+        "treatment-route": "po",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_a_full_check_saves_every_section_and_shows_crs_grade_2_with_its_reason(
+    nurse_client, course
+):
+    response = nurse_client.post(check_url(course), full_check(), follow=True)
+
+    assert response.status_code == 200
+    check = BedsideCheck.objects.get(course=course)
+    assert VitalSigns.objects.get(check_entry=check).temp_c == Decimal("38.6")
+    assert SymptomCheck.objects.get(check_entry=check).fever
+    assert NeuroAssessment.objects.get(check_entry=check).ice_total == 10
+    assert LabResult.objects.get(check_entry=check).crp_mg_l == Decimal("85")
+    assert Treatment.objects.get(check_entry=check).drug == "antipyretic"
+    page = response.content.decode()
+    assert "CRS 2" in page
+    assert "low-flow" in page
+    assert "4 L/min" in page
+    assert "notify the CAR-T physician now" in page
+    assert Flag.objects.filter(course=course, kind="crs", severity=Flag.Severity.URGENT).exists()
+
+
+def test_one_section_alone_can_be_saved(nurse_client, course):
+    response = nurse_client.post(
+        check_url(course),
+        {
+            "observed_at": local_input(timezone.now()),
+            "vitals-temperature": "37.1",
+            "vitals-temperature_unit": "C",
+            "vitals-oxygen_support": "room_air",
+            "vitals-vasopressors_count": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    check = BedsideCheck.objects.get(course=course)
+    assert VitalSigns.objects.filter(check_entry=check).count() == 1
+    assert not NeuroAssessment.objects.exists()
+    assert not LabResult.objects.exists()
+
+
+def test_an_empty_page_saves_nothing_and_says_so(nurse_client, course):
+    response = nurse_client.post(
+        check_url(course),
+        {
+            "observed_at": local_input(timezone.now()),
+            "vitals-temperature_unit": "C",
+            "vitals-oxygen_support": "room_air",
+            "vitals-vasopressors_count": "0",
+        },
+    )
+
+    assert response.status_code == 400
+    assert "fill in at least one section" in response.content.decode()
+    assert not BedsideCheck.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("vitals-temperature", "47", "Temperature must be between 30 and 45 °C"),
+        ("vitals-spo2_pct", "40", "between 50 and 100 %"),
+        ("vitals-oxygen_flow_l_min", "95", "between 0 and 80 L/min"),
+        ("vitals-heart_rate_bpm", "400", "between 20 and 300 /min"),
+        ("labs-crp_mg_l", "-3", "between 0 and 1000 mg/L"),
+    ],
+    ids=["temperature", "spo2", "flow", "heart-rate", "crp"],
+)
+def test_one_impossible_value_saves_nothing_keeps_the_rest_and_names_the_range(
+    nurse_client, course, field, value, message
+):
+    response = nurse_client.post(check_url(course), full_check(**{field: value}))
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert message in page
+    assert "Nothing was saved" in page
+    assert not BedsideCheck.objects.exists()
+    assert not VitalSigns.objects.exists()
+    assert not LabResult.objects.exists()
+    form_page = response.context["page"]
+    # Every other value the nurse typed is still there.
+    assert form_page.symptoms["fever"].value() is True
+    assert form_page.labs["ferritin_ng_ml"].value() == "1450"
+    assert form_page.treatment["dose"].value() == "1000"
+    assert form_page.vitals["resp_rate_per_min"].value() == "22"
+    assert 'value="1450"' in page  # ferritin
+
+
+def test_fahrenheit_is_converted_to_celsius(nurse_client, course):
+    nurse_client.post(
+        check_url(course),
+        full_check(
+            **{
+                "vitals-temperature": "100.4",
+                "vitals-temperature_unit": "F",
+            }
+        ),
+    )
+
+    # 100.4 °F is exactly 38.0 °C: fever by ASTCT (>= 38.0 °C).
+    assert VitalSigns.objects.get().temp_c == Decimal("38.0")
+
+
+def test_a_flow_on_room_air_is_refused_with_a_reason(nurse_client, course):
+    response = nurse_client.post(
+        check_url(course),
+        full_check(
+            **{
+                "vitals-oxygen_support": "room_air",
+                "vitals-oxygen_flow_l_min": "3",
+            }
+        ),
+    )
+
+    assert response.status_code == 400
+    assert "cannot be given on room air" in response.content.decode()
+    assert not BedsideCheck.objects.exists()
+
+
+def test_nasal_cannula_needs_a_flow(nurse_client, course):
+    response = nurse_client.post(
+        check_url(course),
+        full_check(
+            **{
+                "vitals-oxygen_flow_l_min": "",
+            }
+        ),
+    )
+
+    assert response.status_code == 400
+    assert "Give the flow in L/min" in response.content.decode()
+
+
+def test_a_future_observation_time_is_refused(nurse_client, course):
+    response = nurse_client.post(
+        check_url(course), full_check(observed_at=local_input(timezone.now() + timedelta(hours=2)))
+    )
+
+    assert response.status_code == 400
+    assert "cannot be in the future" in response.content.decode()
+    assert not BedsideCheck.objects.exists()
+
+
+def test_a_late_entry_is_stored_at_its_clinical_time(nurse_client, course):
+    three_hours_ago = timezone.now() - timedelta(hours=3)
+    nurse_client.post(check_url(course), full_check(observed_at=local_input(three_hours_ago)))
+
+    check = BedsideCheck.objects.get()
+    assert abs(check.observed_at - three_hours_ago) < timedelta(minutes=1)
+    assert check.recorded_at > check.observed_at + timedelta(hours=2)
+
+
+def test_an_incomplete_ice_screen_is_refused_naming_the_missing_items(nurse_client, course):
+    response = nurse_client.post(
+        check_url(course),
+        full_check(
+            **{
+                "neuro-ice_naming": "",
+                "neuro-ice_writing": "",
+            }
+        ),
+    )
+
+    assert response.status_code == 400
+    assert "missing: Naming, Writing" in response.content.decode()
+
+
+def test_unable_to_assess_needs_a_reason_and_no_items(nurse_client, course):
+    items = {
+        f"neuro-ice_{n}": "" for n in ("orientation", "naming", "commands", "writing", "attention")
+    }
+    response = nurse_client.post(
+        check_url(course), full_check(**items, **{"neuro-unable_to_assess": "on"})
+    )
+    assert response.status_code == 400
+    assert "Say why the screen was not possible" in response.content.decode()
+
+    response = nurse_client.post(
+        check_url(course),
+        full_check(
+            **items,
+            **{
+                "neuro-unable_to_assess": "on",
+                "neuro-unable_to_assess_reason": "Intubated and sedated",
+            },
+        ),
+    )
+    assert response.status_code == 302
+    assert NeuroAssessment.objects.get().ice_total is None
+
+
+def test_a_child_under_12_is_assessed_with_capd_not_ice(nurse_client, ward_a):
+    child = CourseFactory(
+        unit=ward_a,
+        patient__date_of_birth=timezone.localdate() - timedelta(days=7 * 365),
+        patient__weight_kg=24,
+        product="tisa-cel",
+    )
+    page = nurse_client.get(check_url(child)).content.decode()
+    assert "CAPD" in page
+    assert "eye contact" in page
+    assert "ice_orientation" not in page
+
+    # A well child: items 1-4 "always" (reverse-scored to 0), items 5-8 "never" -> CAPD 0.
+    answers = {f"neuro-capd_item_{n}": "4" if n <= 4 else "0" for n in range(1, 9)}
+    response = nurse_client.post(
+        check_url(child),
+        {
+            "observed_at": local_input(timezone.now()),
+            **answers,
+            "neuro-consciousness": "alert",
+            "neuro-seizure": "none",
+            "neuro-motor_weakness": "none",
+            "neuro-cerebral_edema": "none",
+            "vitals-temperature_unit": "C",
+            "vitals-oxygen_support": "room_air",
+            "vitals-vasopressors_count": "0",
+        },
+    )
+    assert response.status_code == 302
+    assessment = NeuroAssessment.objects.get()
+    assert (assessment.capd_total, assessment.ice_total) == (0, None)
+
+
+def test_ice_items_are_refused_for_a_child(nurse_client, ward_a):
+    child = CourseFactory(
+        unit=ward_a, patient__date_of_birth=timezone.localdate() - timedelta(days=7 * 365)
+    )
+
+    response = nurse_client.post(check_url(child), full_check())
+
+    # The form for a child has no ICE fields, so ICE items posted anyway are ignored and the
+    # CAPD is required instead: nothing is saved.
+    assert response.status_code == 400
+    assert not NeuroAssessment.objects.exists()
+
+
+def test_oxygen_and_vasopressors_carry_forward_from_the_last_entry(nurse_client, course):
+    nurse_client.post(check_url(course), full_check())
+
+    page = nurse_client.get(check_url(course))
+
+    vitals_form = page.context["page"].vitals
+    assert vitals_form["oxygen_support"].value() == "low_flow"
+    assert vitals_form["oxygen_flow_l_min"].value() == Decimal("4.0")
