@@ -44,6 +44,10 @@ ICANS_ESCALATION = {
 }
 
 
+# Markers whose rise within 24 h is flagged (reference §5.1: both rise with CRS).
+RISING_MARKERS = {"crp_mg_l": ("CRP", "mg/L"), "ferritin_ng_ml": ("ferritin", "ng/mL")}
+
+
 @dataclass(frozen=True)
 class FlagSpec:
     kind: str
@@ -100,11 +104,13 @@ def marker_flags(
 ) -> list[FlagSpec]:
     """CRP/ferritin rising beyond the protocol factor within 24 h; ferritin at HLH levels."""
     messages, severity = [], WARNING
-    for marker in ("crp_mg_l", "ferritin_ng_ml"):
-        if marker in current and marker in previous:
-            before, before_at = previous[marker]
-            rise = grading.marker_rise(before, before_at, current[marker], current_at,
-                                       factor=rise_factor)
+    for field, (label, unit) in RISING_MARKERS.items():
+        if field in current and field in previous:
+            before, before_at = previous[field]
+            if before <= 0:  # below the detection limit: a ratio means nothing
+                continue
+            rise = grading.marker_rise(before, before_at, current[field], current_at,
+                                       factor=rise_factor, marker=label, unit=unit)
             if rise:
                 messages.append(rise.reason)
     ferritin = current.get("ferritin_ng_ml")

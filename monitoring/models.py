@@ -120,8 +120,8 @@ class Patient(models.Model):
 def _add_years(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year + years)
-    except ValueError:  # 29 February in a non-leap year
-        return day.replace(year=day.year + years, day=28)
+    except ValueError:  # born 29 February: the birthday is 1 March in non-leap years
+        return date(day.year + years, 3, 1)
 
 
 class TreatmentCourseQuerySet(models.QuerySet):

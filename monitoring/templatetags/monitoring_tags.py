@@ -12,7 +12,7 @@ SEVERITY_CLASSES = {1: "text-bg-secondary", 2: "text-bg-warning", 3: "text-bg-or
 @register.simple_tag
 def grade_badge(label, grade, needs_review=False):
     """A coloured badge 'CRS 2'; '—' when not assessed; '?' when a clinician must confirm."""
-    if grade is None:
+    if grade in (None, ""):  # "" when the course has no status row yet
         return format_html('<span class="badge text-bg-light border">{} —</span>', label)
     review = "?" if needs_review else ""
     title = "needs clinician review" if needs_review else f"{label} grade {grade}"

@@ -1,0 +1,221 @@
+"""The write path grades the course's state at the observation time, not the one form."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from monitoring import services
+from monitoring.models import BedsideCheck, CourseStatus, Flag, GradeSnapshot
+
+ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
+ICE_10 = {
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+    "seizure": "none",
+    "motor_weakness": "none",
+    "cerebral_edema": "none",
+}
+
+
+@pytest.fixture
+def record(course, nurse):
+    """record(hours_ago, vitals=..., ...) -> the saved check's snapshot."""
+    now = timezone.now()
+
+    def _record(hours_ago: float, **sections):
+        check = services.record_check(
+            course=course, by=nurse, observed_at=now - timedelta(hours=hours_ago), **sections
+        )
+        return GradeSnapshot.objects.get(check_entry=check)
+
+    return _record
+
+
+def vitals(temp=None, **support):
+    return {"temp_c": temp, **ROOM_AIR, **support}
+
+
+def test_fever_is_required_so_an_afebrile_hypoxic_patient_has_no_crs(record):
+    # ASTCT: fever >= 38.0 °C is required (reference §1.2.1).
+    snapshot = record(1, vitals=vitals(37.2, oxygen_support="low_flow", oxygen_flow_l_min=3))
+
+    assert snapshot.crs_grade == 0
+
+
+def test_fever_on_low_flow_oxygen_is_crs_grade_2_with_the_reason(record):
+    snapshot = record(1, vitals=vitals(38.6, oxygen_support="low_flow", oxygen_flow_l_min=4))
+
+    assert snapshot.crs_grade == 2
+    assert "4 L/min" in snapshot.crs_reasons[0]
+    assert snapshot.inputs["crs"]["oxygen"] == "low_flow"
+
+
+def test_fever_masked_by_tocilizumab_still_grades_hypoxia(record):
+    """ASTCT: after antipyretic/anti-cytokine therapy fever is no longer required (§1.2.2)."""
+    record(6, vitals=vitals(38.9))
+    record(5, treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"})
+    snapshot = record(1, vitals=vitals(36.9, oxygen_support="low_flow", oxygen_flow_l_min=5))
+
+    assert snapshot.crs_grade == 2
+    assert snapshot.inputs["crs"]["fever_earlier"] is True
+    assert snapshot.inputs["crs"]["fever_masking_therapy"]
+
+
+def test_without_masking_therapy_an_afebrile_patient_after_fever_needs_review(record):
+    record(6, vitals=vitals(38.9))
+    snapshot = record(1, vitals=vitals(37.0, oxygen_support="low_flow", oxygen_flow_l_min=5))
+
+    # Spontaneous defervescence is not settled by ASTCT (reference §1.5.2).
+    assert snapshot.crs_grade == 0
+    assert snapshot.crs_needs_review
+    assert Flag.objects.filter(kind="needs_review").exists()
+
+
+def test_a_stopped_vasopressor_lowers_the_grade(record):
+    on_pressor = record(4, vitals=vitals(38.5, vasopressors_count=1))
+    stopped = record(1, vitals=vitals(38.2))
+
+    assert on_pressor.crs_grade == 3
+    assert stopped.crs_grade == 1
+    assert CourseStatus.objects.get().crs_grade == 1
+    assert CourseStatus.objects.get().max_crs_grade == 3
+
+
+def test_a_late_entry_is_graded_at_its_own_time_and_regrades_later_snapshots(record, course):
+    later = record(1, vitals=vitals(37.1, oxygen_support="low_flow", oxygen_flow_l_min=2))
+    assert later.crs_grade == 0
+
+    # The night nurse types up a fever charted three hours ago, before the later check.
+    late = record(3, vitals=vitals(38.4))
+    late.refresh_from_db()
+    later.refresh_from_db()
+
+    assert late.crs_grade == 1
+    # The later moment is unchanged by rule: no masking therapy, so no CRS, but it now needs
+    # review (afebrile after documented fever while hypoxic).
+    assert later.crs_needs_review
+    assert later.inputs["crs"]["fever_earlier"] is True
+
+
+def test_a_late_tocilizumab_dose_regrades_later_moments_as_masked_fever(record):
+    record(8, vitals=vitals(39.0))
+    later = record(1, vitals=vitals(37.0, oxygen_support="high_flow", oxygen_flow_l_min=30))
+    assert later.crs_grade == 0
+
+    record(6, treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"})
+    later.refresh_from_db()
+
+    assert later.crs_grade == 3
+    assert CourseStatus.objects.get().crs_grade == 3
+
+
+def test_the_same_condition_updates_its_open_flag_and_a_worse_one_escalates_it(record, course):
+    record(3, vitals=vitals(38.3))
+    flag = Flag.objects.get(course=course, kind="crs")
+    assert flag.severity == Flag.Severity.WARNING
+    flag.status = Flag.Status.ACKNOWLEDGED
+    flag.save()
+
+    record(2, vitals=vitals(38.6))
+    assert Flag.objects.filter(course=course, kind="crs").count() == 1
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.ACKNOWLEDGED  # same grade: stays acknowledged
+
+    record(1, vitals=vitals(38.8, oxygen_support="facemask"))
+    flag.refresh_from_db()
+    assert Flag.objects.filter(course=course, kind="crs").count() == 1
+    assert flag.severity == Flag.Severity.CRITICAL
+    assert flag.status == Flag.Status.OPEN  # worse: needs fresh eyes
+    assert "grade 3" in flag.message
+
+
+def test_icans_is_graded_from_the_latest_neuro_assessment(record):
+    snapshot = record(2, neuro={**ICE_10, "ice_orientation": 2, "ice_writing": 0})
+
+    assert snapshot.icans_grade == 1  # ICE 7 -> grade 1
+    assert Flag.objects.get(kind="icans").severity == Flag.Severity.URGENT
+
+
+def test_tremor_and_headache_flag_as_information_but_never_change_a_grade(record):
+    snapshot = record(
+        1, vitals=vitals(37.0), neuro=ICE_10, symptoms={"tremor": True, "headache": True}
+    )
+
+    assert (snapshot.crs_grade, snapshot.icans_grade) == (0, 0)
+    flag = Flag.objects.get(kind="neuro_symptom")
+    assert flag.severity == Flag.Severity.INFO
+
+
+def test_a_vital_sign_outside_thresholds_raises_a_flag(record):
+    record(1, vitals={**vitals(37.0), "heart_rate_bpm": 140, "spo2_pct": 89})
+
+    message = Flag.objects.get(kind="vital_sign").message
+    assert "heart rate 140" in message
+    assert "SpO" in message
+
+
+def test_a_ferritin_doubling_within_24_hours_raises_a_marker_flag(record):
+    record(20, labs={"ferritin_ng_ml": 1200, "crp_mg_l": 40})
+    record(2, labs={"ferritin_ng_ml": 2900, "crp_mg_l": 60})
+
+    assert "ferritin" in Flag.objects.get(kind="marker").message
+
+
+def test_news2_of_7_or_more_raises_a_critical_flag(record):
+    record(
+        1,
+        vitals={
+            "temp_c": 39.3,
+            "heart_rate_bpm": 135,
+            "resp_rate_per_min": 26,
+            "sbp_mmhg": 95,
+            "dbp_mmhg": 55,
+            "spo2_pct": 92,
+            "oxygen_support": "low_flow",
+            "oxygen_flow_l_min": 3,
+            "vasopressors_count": 0,
+            "vasopressin": False,
+        },
+    )
+
+    flag = Flag.objects.get(kind="news2")
+    assert flag.severity == Flag.Severity.CRITICAL
+
+
+def test_ice_and_capd_for_the_same_patient_are_refused(course, nurse):
+    capd = {f"capd_item_{n}": 0 for n in range(1, 9)}
+    with pytest.raises(ValidationError, match="not both"):
+        services.record_check(
+            course=course, by=nurse, observed_at=timezone.now(), neuro={**ICE_10, **capd}
+        )
+    assert not BedsideCheck.objects.exists()
+
+
+def test_nothing_of_an_invalid_check_is_saved(course, nurse):
+    with pytest.raises(ValidationError):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=timezone.now(),
+            vitals=vitals(38.5),
+            labs={"crp_mg_l": 5000},
+        )
+    assert not BedsideCheck.objects.exists()
+    assert not GradeSnapshot.objects.exists()
+    assert not Flag.objects.exists()
+
+
+def test_a_check_in_the_future_is_refused(course, nurse):
+    with pytest.raises(ValidationError, match="future"):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=timezone.now() + timedelta(hours=1),
+            vitals=vitals(37),
+        )
