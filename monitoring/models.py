@@ -307,7 +307,7 @@ class VitalSigns(Observation):
     def oxygen_label(self) -> str:
         label = self.get_oxygen_support_display()
         if self.oxygen_flow_l_min is not None:
-            label += f" {self.oxygen_flow_l_min:g} L/min"
+            label += f" {self.oxygen_flow_l_min.normalize():f} L/min"
         return label
 
 

@@ -1,0 +1,39 @@
+"""The nurse's journey in a real browser: worklist → record a check → see the grade."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_nurse_records_fever_on_nasal_cannula_and_sees_crs_grade_2(
+    login_as, live_server, nurse, course
+):
+    page = login_as(nurse)
+    page.goto(f"{live_server.url}/worklist/")
+    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
+    expect(page.get_by_text("D+3")).to_be_visible()
+
+    page.get_by_role("link", name="Record check").click()
+    page.get_by_label("Temperature").fill("38.6")
+    page.get_by_label("Heart rate").fill("108")
+    page.get_by_label("Systolic BP").fill("112")
+    page.get_by_label("Diastolic BP").fill("70")
+    page.get_by_label("Oxygen support").select_option("low_flow")
+    page.get_by_label("Oxygen flow").fill("4")
+    page.get_by_label("Fever").check()
+    page.get_by_role("button", name="Save check").click()
+
+    expect(page.get_by_text("Check saved.")).to_be_visible()
+    expect(page.locator(".grade-badge").first).to_have_text(re.compile(r"CRS 2"))
+    expect(page.get_by_text("hypoxia on low-flow oxygen 4 L/min → grade 2", exact=True)).to_be_visible()
+    expect(page.get_by_text("notify the CAR-T physician now").first).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "nurse-check-result.png", full_page=True)
+
+    page.get_by_role("link", name="Back to worklist").click()
+    expect(page.locator(".grade-badge").first).to_have_text(re.compile(r"CRS 2"))
