@@ -30,7 +30,9 @@ def test_a_nurse_records_fever_on_nasal_cannula_and_sees_crs_grade_2(
 
     expect(page.get_by_text("Check saved.")).to_be_visible()
     expect(page.locator(".grade-badge").first).to_have_text(re.compile(r"CRS 2"))
-    expect(page.get_by_text("hypoxia on low-flow oxygen 4 L/min → grade 2", exact=True)).to_be_visible()
+    expect(
+        page.get_by_text("hypoxia on low-flow oxygen 4 L/min → grade 2", exact=True)
+    ).to_be_visible()
     expect(page.get_by_text("notify the CAR-T physician now").first).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "nurse-check-result.png", full_page=True)
