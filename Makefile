@@ -22,9 +22,11 @@ run: $(STAMP)
 	$(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## The whole test suite (browser tests skip with a reason where Chromium is missing)
+## The whole test suite; the browser tests run in their own session (their live server and
+## browser outlive single tests) and skip with a reason where Chromium is missing.
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -31,6 +31,12 @@ def _chromium_present():
 
 
 @pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """Start the server after the test database exists, so it stops before the drop."""
+    return live_server
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
