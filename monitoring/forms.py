@@ -70,6 +70,14 @@ class SectionMixin:
     def has_changed(self) -> bool:
         return bool(self.content_fields())
 
+    def _post_clean(self):
+        # Every database constraint is mirrored by a field validator or a clean() rule whose
+        # message names the allowed range, and the database enforces them on save. Skip
+        # Django's re-check, which costs one query per constraint. (This instance is only
+        # validated here; the service saves its own.)
+        self.instance.validate_constraints = lambda exclude=None: None
+        super()._post_clean()
+
     def model_values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields}
 
@@ -159,12 +167,6 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
         ):
             raise ValidationError("Vital signs: enter at least one measurement.")
         return data
-
-    def _post_clean(self):
-        # temp_c is not a form field; put it on the instance before the model validates.
-        if "temp_c" in getattr(self, "cleaned_data", {}):
-            self.instance.temp_c = self.cleaned_data["temp_c"]
-        super()._post_clean()
 
     def model_values(self) -> dict:
         return {**super().model_values(), "temp_c": self.cleaned_data["temp_c"]}

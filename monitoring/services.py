@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -56,7 +56,6 @@ def record_check(
         raise ValidationError("Nothing to save: fill in at least one section.")
 
     check = BedsideCheck(course=course, observed_at=observed_at, recorded_by=by)
-    check.full_clean()
     check.save()
     records = {}
     for key, model, values in (
@@ -70,13 +69,20 @@ def record_check(
             record = model(check_entry=check, **values)
             if model is NeuroAssessment:
                 _score_neuro(record, course, observed_at)
-            record.full_clean()
-            record.save()
+            # Field checks here; the range and consistency constraints are enforced by the
+            # database itself (checking them in Python costs one query each).
+            record.full_clean(exclude=["check_entry"], validate_constraints=False)
+            try:
+                record.save()
+            except IntegrityError as error:  # the whole check rolls back
+                raise ValidationError(f"{model._meta.verbose_name}: refused by a database "
+                                      f"rule ({error}).") from error
             records[key] = record
 
     timeline = load_timeline(course)
-    snapshot = _regrade_from(course, timeline, check, records)
-    _raise_record_flags(course, snapshot, records, timeline)
+    open_flags = {f.kind: f for f in Flag.objects.unresolved().filter(course=course)}
+    snapshot = _regrade_from(course, timeline, check, records, open_flags)
+    _raise_record_flags(course, snapshot, records, timeline, open_flags)
     refresh_status(status)
     return check
 
@@ -140,7 +146,9 @@ def load_timeline(course: TreatmentCourse) -> Timeline:
     return timeline
 
 
-def _regrade_from(course, timeline: Timeline, check: BedsideCheck, records: dict) -> GradeSnapshot:
+def _regrade_from(
+    course, timeline: Timeline, check: BedsideCheck, records: dict, open_flags: dict
+) -> GradeSnapshot:
     """Grade the new check, then every later snapshot whose state the new records change."""
     new_confusion = bool(records.get("symptoms") and records["symptoms"].confusion)
     moment = timeline.grade_at(check.observed_at, new_confusion=new_confusion)
@@ -148,7 +156,7 @@ def _regrade_from(course, timeline: Timeline, check: BedsideCheck, records: dict
         check_entry=check, course=course, observed_at=check.observed_at,
         **moment.snapshot_fields(),
     )
-    _apply_grade_flags(course, snapshot, moment)
+    _apply_grade_flags(course, snapshot, moment, open_flags)
 
     later = list(GradeSnapshot.objects.filter(course=course, observed_at__gt=check.observed_at))
     changed = []
@@ -162,16 +170,18 @@ def _regrade_from(course, timeline: Timeline, check: BedsideCheck, records: dict
     if changed:
         GradeSnapshot.objects.bulk_update(changed, [*SNAPSHOT_FIELDS, "computed_at"])
         latest = max(later, key=lambda s: s.observed_at)
-        _apply_grade_flags(course, latest, timeline.grade_at(latest.observed_at))
+        _apply_grade_flags(course, latest, timeline.grade_at(latest.observed_at), open_flags)
     return snapshot
 
 
-def _apply_grade_flags(course, snapshot: GradeSnapshot, moment: Moment) -> None:
+def _apply_grade_flags(course, snapshot: GradeSnapshot, moment: Moment, open_flags) -> None:
     for spec in flag_rules.grade_flags(moment):
-        raise_flag(course=course, spec=spec, snapshot=snapshot)
+        raise_flag(course=course, spec=spec, snapshot=snapshot, open_flags=open_flags)
 
 
-def _raise_record_flags(course, snapshot: GradeSnapshot, records: dict, timeline) -> None:
+def _raise_record_flags(
+    course, snapshot: GradeSnapshot, records: dict, timeline, open_flags: dict
+) -> None:
     age = timeline.age_at(snapshot.observed_at)
     specs = []
     if symptoms := records.get("symptoms"):
@@ -195,7 +205,7 @@ def _raise_record_flags(course, snapshot: GradeSnapshot, records: dict, timeline
             rise_factor=DEFAULT_RISE_FACTOR,
         )
     for spec in specs:
-        raise_flag(course=course, spec=spec, snapshot=snapshot)
+        raise_flag(course=course, spec=spec, snapshot=snapshot, open_flags=open_flags)
 
 
 def _markers(labs: LabResult) -> dict:
@@ -219,14 +229,21 @@ def _previous_markers(course, labs: LabResult, at: datetime) -> dict:
     return previous
 
 
-def raise_flag(*, course, spec: flag_rules.FlagSpec, snapshot: GradeSnapshot | None) -> Flag:
-    """Open a flag, or update the open one of the same kind; a worse severity escalates it."""
+def raise_flag(
+    *, course, spec: flag_rules.FlagSpec, snapshot: GradeSnapshot | None, open_flags: dict
+) -> Flag:
+    """Open a flag, or update the open one of the same kind; a worse severity escalates it.
+
+    ``open_flags`` maps kind -> the course's unresolved flag, loaded once per write.
+    """
     now = timezone.now()
-    flag = Flag.objects.unresolved().filter(course=course, kind=spec.kind).first()
+    flag = open_flags.get(spec.kind)
     if flag is None:
-        return Flag.objects.create(course=course, kind=spec.kind, severity=spec.severity,
+        flag = Flag.objects.create(course=course, kind=spec.kind, severity=spec.severity,
                                    message=spec.message, snapshot=snapshot,
                                    raised_at=now, updated_at=now)
+        open_flags[spec.kind] = flag
+        return flag
     flag.message, flag.snapshot, flag.updated_at = spec.message, snapshot, now
     if spec.severity > flag.severity:
         # Worse than what was acknowledged: it needs fresh eyes.

@@ -308,3 +308,22 @@ def test_oxygen_and_vasopressors_carry_forward_from_the_last_entry(nurse_client,
     vitals_form = page.context["page"].vitals
     assert vitals_form["oxygen_support"].value() == "low_flow"
     assert vitals_form["oxygen_flow_l_min"].value() == Decimal("4.0")
+
+
+def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
+    nurse_client, course, django_assert_max_num_queries, django_assert_num_queries
+):
+    # session, user, course (+patient, unit, status), last vital signs.
+    with django_assert_num_queries(4):
+        assert nurse_client.get(check_url(course)).status_code == 200
+
+    # A full check: the page's 4 reads, lock the status row, check + 5 records, grading
+    # state (3 loads), open flags, snapshot, later snapshots, new flags, earlier labs, status
+    # refresh (4). None of it grows with the course's history.
+    with django_assert_max_num_queries(34):
+        response = nurse_client.post(check_url(course), full_check())
+    assert response.status_code == 302
+
+    # session, user, course, check (+snapshot, recorder), 5 record prefetches, flags.
+    with django_assert_num_queries(10):
+        assert nurse_client.get(response.url).status_code == 200
