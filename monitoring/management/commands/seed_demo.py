@@ -1,0 +1,32 @@
+"""Fill the database with a small, clinically plausible CAR-T hospital and demo logins."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from monitoring import demo
+
+
+class Command(BaseCommand):
+    help = "Create demo users and a demo hospital of CAR-T patients with graded histories."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--patients", type=int, default=12, help="number of patients (12)")
+        parser.add_argument("--units", type=int, default=2, help="number of units (2)")
+        parser.add_argument(
+            "--days", type=int, default=14, help="days since infusion range from 0 to DAYS-1 (14)"
+        )
+        parser.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
+
+    def handle(self, *, patients, units, days, seed, **options):
+        for name, value in (("--patients", patients), ("--units", units), ("--days", days)):
+            if value < 1:
+                raise CommandError(f"{name} must be at least 1.")
+        result = demo.seed(patients=patients, units=units, days=days, seed=seed)
+        logins = f"Logins demo-nurse, demo-care, demo-admin; password {demo.DEMO_PASSWORD}."
+        if not result.created:
+            self.stdout.write(result.message)
+            self.stdout.write(logins)
+            return
+        for label, count in result.counts.items():
+            self.stdout.write(f"  {label:<20} {count:>9,}")
+        self.stdout.write(self.style.SUCCESS(f"Demo hospital created in {result.seconds:.1f} s."))
+        self.stdout.write(logins)
