@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitoring import grading
 from monitoring.grading import CRSInputs, ICANSInputs
 
 FEVER_C = 38.0  # ASTCT: >= 38.0 °C (reference §1.2.1)
+# A CRS episode ends after this long without fever, hypotension or support (see episode_start).
+EPISODE_GAP = timedelta(hours=24)
 NEWS2_MIN_AGE = 16  # NEWS2 is not validated under 16 years (reference §8.3)
 MASKING_DRUGS = frozenset(
     # ASTCT: antipyretic or anti-cytokine therapy (e.g. tocilizumab or steroids), §1.2.2.
@@ -83,6 +85,7 @@ class Timeline:
         self.vitals = _Series()
         self.neuro = _Series()
         self.treatments = _Series()
+        self.symptoms = _Series()
 
     def crs_inputs(self, at: datetime, *, sbp_threshold: int | None = None):
         """CRSInputs at ``at`` and a JSON-able record of what was used, or (None, {})."""
@@ -91,13 +94,17 @@ class Timeline:
             return None, {}
         temp_at, with_temp = self.vitals.latest(at, lambda v: v.temp_c is not None)
         temperature = float(with_temp.temp_c) if with_temp else None
+        episode_start = self.episode_start(at, sbp_threshold=sbp_threshold)
         fevers = [when for when, v in self.vitals.upto(at)
-                  if v.temp_c is not None and float(v.temp_c) >= FEVER_C]
+                  if _febrile(v) and episode_start is not None and when >= episode_start]
         earlier_fevers = [when for when in fevers if temp_at is None or when < temp_at]
         first_fever = fevers[0] if fevers else None
+        # Therapy after the episode's first fever masks it (§1.2.2); without a fever, therapy in
+        # the episode or the day before it may hide one (§1.5.3: a clinician must confirm).
+        since = first_fever or (episode_start - EPISODE_GAP if episode_start else None)
         masking = [
             (when, t.drug) for when, t in self.treatments.upto(at)
-            if t.drug in MASKING_DRUGS and (first_fever is None or when >= first_fever)
+            if t.drug in MASKING_DRUGS and since is not None and when >= since
         ]
         sbp_at, with_sbp = self.vitals.latest(at, lambda v: v.sbp_mmhg is not None)
         age = self.age_at(at)
@@ -119,6 +126,7 @@ class Timeline:
         used = {
             "temperature_c": temperature,
             "temperature_at": _iso(temp_at),
+            "episode_start": _iso(episode_start),
             "first_fever_at": _iso(first_fever),
             "fever_earlier": inputs.fever_earlier,
             "fever_masking_therapy": [f"{drug} at {_iso(when)}" for when, drug in masking],
@@ -134,6 +142,30 @@ class Timeline:
             "support_at": _iso(latest_at),
         }
         return inputs, used
+
+    def episode_start(self, at: datetime, *, sbp_threshold: int | None = None):
+        """When the CRS episode still running at ``at`` began, or None if none is running.
+
+        ASTCT lets masked fever stand in for fever "once a patient who has CRS" is treated, but
+        does not say when CRS has ended (reference §1.2.2, §1.5.4). We close an episode after
+        24 hours without fever, hypotension, vasopressors or oxygen — the usual "resolved for
+        24 h" reading [M] — so one dose of paracetamol cannot mask fever for the whole course.
+        """
+        cursor, start = at, None
+        for when, vitals in reversed(self.vitals.upto(at)):
+            if not self._abnormal(vitals, when, sbp_threshold):
+                continue
+            if cursor - when >= EPISODE_GAP:
+                break
+            start = cursor = when
+        return start
+
+    def _abnormal(self, vitals, when: datetime, sbp_threshold: int | None) -> bool:
+        hypotensive = vitals.sbp_mmhg is not None and grading.is_hypotensive(
+            vitals.sbp_mmhg, self.age_at(when), threshold=sbp_threshold
+        )
+        return (_febrile(vitals) or hypotensive or vitals.vasopressors_count > 0
+                or vitals.vasopressin or vitals.oxygen_support != "room_air")
 
     def icans_inputs(self, at: datetime):
         """ICANSInputs from the latest neuro assessment at ``at``, or (None, {})."""
@@ -160,7 +192,7 @@ class Timeline:
         }
         return inputs, used
 
-    def news2_at(self, at: datetime, *, new_confusion: bool = False):
+    def news2_at(self, at: datetime):
         """NEWS2 from the latest vital signs (adults only), or None."""
         if self.age_at(at) < NEWS2_MIN_AGE:
             return None
@@ -168,6 +200,9 @@ class Timeline:
         if vitals is None:
             return None
         _, neuro = self.neuro.latest(at)
+        # NEWS2 scores new confusion like any other loss of alertness (reference §8.1).
+        symptoms_at, symptoms = self.symptoms.latest(at)
+        new_confusion = symptoms_at == at and symptoms.confusion
         alert = not new_confusion and (neuro is None or neuro.consciousness == "alert")
         return grading.news2(
             respiration_rate=vitals.resp_rate_per_min,
@@ -179,9 +214,7 @@ class Timeline:
             temperature_c=float(vitals.temp_c) if vitals.temp_c is not None else None,
         )
 
-    def grade_at(
-        self, at: datetime, *, sbp_threshold: int | None = None, new_confusion: bool = False
-    ) -> Moment:
+    def grade_at(self, at: datetime, *, sbp_threshold: int | None = None) -> Moment:
         """Grade CRS, ICANS and NEWS2 at ``at`` from the records up to then."""
         crs_in, crs_used = self.crs_inputs(at, sbp_threshold=sbp_threshold)
         icans_in, icans_used = self.icans_inputs(at)
@@ -189,9 +222,13 @@ class Timeline:
         return Moment(
             crs=grading.grade_crs(crs_in) if crs_in else None,
             icans=grading.grade_icans(icans_in) if icans_in else None,
-            news2=self.news2_at(at, new_confusion=new_confusion),
+            news2=self.news2_at(at),
             inputs={"age_years": round(age, 2), "crs": crs_used, "icans": icans_used},
         )
+
+
+def _febrile(vitals) -> bool:
+    return vitals.temp_c is not None and float(vitals.temp_c) >= FEVER_C
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -32,10 +32,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring import flag_rules, grading
+from monitoring import flag_rules, grading, services
 from monitoring.course_state import Moment, Timeline
-from monitoring.grading.markers import DEFAULT_RISE_FACTOR
-from monitoring.grading.thresholds import VitalThresholds, vital_sign_breaches
 from monitoring.models import (
     CAPD_ITEM_FIELDS,
     BedsideCheck,
@@ -643,14 +641,15 @@ def _capd_answers(total: int) -> list[int]:
 
 
 class CourseLedger:
-    """Grades, snapshots and flags of one course, built as ``services`` would build them."""
+    """Grades, snapshots and flags of one course, built as ``services.record_check`` builds
+    them for checks entered in order: same Timeline, same flag rules, same FlagBook."""
 
     def __init__(self, course: TreatmentCourse, patient: Patient):
         self.course = course
         self.timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)))
         self.snapshots: list[GradeSnapshot] = []
+        self.book = services.FlagBook(course)
         self.flags: list[Flag] = []
-        self._open: dict[str, Flag] = {}  # unresolved flag per kind, as the unique constraint
         self._markers: dict[str, tuple[float, datetime]] = {}  # latest CRP/ferritin and time
 
     def record(self, check: BedsideCheck, *, vitals=None, symptoms=None, neuro=None, labs=None,
@@ -658,74 +657,43 @@ class CourseLedger:
         """Grade the course at ``check`` and raise flags, like ``services.record_check``."""
         at = check.observed_at
         for series, record in ((self.timeline.vitals, vitals), (self.timeline.neuro, neuro),
-                               (self.timeline.treatments, treatment)):
+                               (self.timeline.treatments, treatment),
+                               (self.timeline.symptoms, symptoms)):
             if record is not None:
                 series.add(at, record)
-        moment = self.timeline.grade_at(at, new_confusion=bool(symptoms and symptoms.confusion))
+        moment = self.timeline.grade_at(at)
         snapshot = GradeSnapshot(check_entry=check, course=self.course, observed_at=at,
                                  computed_at=check.recorded_at, **moment.snapshot_fields())
         self.snapshots.append(snapshot)
-        specs = flag_rules.grade_flags(moment)
-        # Record flags, as services._raise_record_flags.
-        if symptoms is not None:
-            specs += flag_rules.symptom_flags(
-                crs_symptoms=symptoms.crs_symptoms,
-                neuro_symptoms=symptoms.neuro_symptoms,
-                neuro_symptom_names=[n for n in SymptomCheck.NEURO_SYMPTOMS
-                                     if getattr(symptoms, n)],
-            )
-        if vitals is not None:
-            specs += flag_rules.vital_flags(vital_sign_breaches(
-                thresholds=VitalThresholds(), age_years=self.timeline.age_at(at),
-                heart_rate=vitals.heart_rate_bpm, resp_rate=vitals.resp_rate_per_min,
-                spo2_pct=vitals.spo2_pct, systolic_bp=vitals.sbp_mmhg,
-                temperature_c=float(vitals.temp_c) if vitals.temp_c is not None else None,
-            ))
+        specs = flag_rules.grade_flags(moment) + flag_rules.record_flags(
+            age_years=self.timeline.age_at(at), vitals=vitals, symptoms=symptoms, labs=labs,
+            previous_markers=dict(self._markers),
+        )
         if labs is not None:
-            current = {name: float(getattr(labs, name))
-                       for name in ("crp_mg_l", "ferritin_ng_ml", "fibrinogen_mg_dl")
-                       if getattr(labs, name) is not None}
-            specs += flag_rules.marker_flags(current=current, current_at=at,
-                                             previous=dict(self._markers),
-                                             rise_factor=DEFAULT_RISE_FACTOR)
-            for name in ("crp_mg_l", "ferritin_ng_ml"):
-                if name in current:
-                    self._markers[name] = (current[name], at)
+            for name in flag_rules.RISING_MARKERS:
+                if getattr(labs, name) is not None:
+                    self._markers[name] = (float(getattr(labs, name)), at)
         for spec in specs:
-            self._raise(spec, snapshot, check.recorded_at)
+            flag = self.book.raise_flag(spec, snapshot=snapshot, now=check.recorded_at)
+            if flag.pk is None and flag not in self.flags:
+                self.flags.append(flag)
         return moment
-
-    def _raise(self, spec: flag_rules.FlagSpec, snapshot: GradeSnapshot, now: datetime) -> None:
-        """As services.raise_flag: one unresolved flag per kind; a worse severity re-opens."""
-        flag = self._open.get(spec.kind)
-        if flag is None:
-            flag = Flag(course=self.course, kind=spec.kind, severity=spec.severity,
-                        message=spec.message, snapshot=snapshot, raised_at=now, updated_at=now)
-            self._open[spec.kind] = flag
-            self.flags.append(flag)
-            return
-        flag.message, flag.snapshot, flag.updated_at = spec.message, snapshot, now
-        if spec.severity > flag.severity:
-            flag.severity, flag.status = spec.severity, Flag.Status.OPEN
 
     def status(self, now: datetime) -> CourseStatus:
         """As services.refresh_status after the last check, from what is held here."""
         latest = max(self.snapshots, key=lambda s: s.observed_at, default=None)
-        open_severities = [f.severity for f in self.flags if f.status != Flag.Status.RESOLVED]
         return CourseStatus(
             course=self.course,
-            latest_snapshot=latest,
-            crs_grade=latest.crs_grade if latest else None,
-            icans_grade=latest.icans_grade if latest else None,
-            needs_review=bool(latest and latest.needs_review),
-            max_crs_grade=max((s.crs_grade for s in self.snapshots if s.crs_grade is not None),
-                              default=None),
-            max_icans_grade=max((s.icans_grade for s in self.snapshots
-                                 if s.icans_grade is not None), default=None),
-            last_check_at=latest.observed_at if latest else None,
-            open_flag_count=len(open_severities),
-            worst_open_severity=max(open_severities, default=0),
             updated_at=max((s.computed_at for s in self.snapshots), default=now),
+            **services.status_values(
+                latest=latest,
+                max_crs=max((s.crs_grade for s in self.snapshots if s.crs_grade is not None),
+                            default=None),
+                max_icans=max((s.icans_grade for s in self.snapshots
+                               if s.icans_grade is not None), default=None),
+                open_severities=[f.severity for f in self.flags
+                                 if f.status != Flag.Status.RESOLVED],
+            ),
         )
 
 

@@ -125,6 +125,49 @@ def marker_flags(
     return [FlagSpec("marker", severity, "Markers: " + "; ".join(messages))]
 
 
+def record_flags(
+    *, age_years: float, vitals=None, symptoms=None, labs=None,
+    previous_markers: dict[str, tuple[float, datetime]],
+    thresholds: grading.VitalThresholds | None = None,
+    rise_factor: float = grading.DEFAULT_RISE_FACTOR,
+) -> list[FlagSpec]:
+    """Flags from the records of one check (symptoms ticked, vitals, labs), whatever the grade."""
+    specs = []
+    if symptoms is not None:
+        ticked = [name for name in (*CRS_SYMPTOMS, *NEURO_SYMPTOMS) if getattr(symptoms, name)]
+        specs += symptom_flags(
+            crs_symptoms=[_label(n) for n in ticked if n in CRS_SYMPTOMS],
+            neuro_symptoms=[_label(n) for n in ticked if n in NEURO_SYMPTOMS],
+            neuro_symptom_names=[n for n in ticked if n in NEURO_SYMPTOMS],
+        )
+    if vitals is not None:
+        specs += vital_flags(grading.vital_sign_breaches(
+            thresholds=thresholds or grading.VitalThresholds(), age_years=age_years,
+            heart_rate=vitals.heart_rate_bpm, resp_rate=vitals.resp_rate_per_min,
+            spo2_pct=vitals.spo2_pct, systolic_bp=vitals.sbp_mmhg,
+            temperature_c=float(vitals.temp_c) if vitals.temp_c is not None else None,
+        ))
+    if labs is not None:
+        current = {name: float(getattr(labs, name)) for name in MARKER_FIELDS
+                   if getattr(labs, name) is not None}
+        specs += marker_flags(current=current, current_at=_observed_at(labs),
+                              previous=previous_markers, rise_factor=rise_factor)
+    return specs
+
+
+CRS_SYMPTOMS = ("fever", "low_blood_pressure", "fatigue", "breathing_difficulty")
+NEURO_SYMPTOMS = ("confusion", "headache", "tremor", "difficulty_speaking")
+MARKER_FIELDS = ("crp_mg_l", "ferritin_ng_ml", "fibrinogen_mg_dl")
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _observed_at(record) -> datetime:
+    return record.check_entry.observed_at
+
+
 def escalation_advice(crs_grade: int | None, icans_grade: int | None) -> list[str]:
     """What the nurse should do now, worst first."""
     advice = []

@@ -19,6 +19,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from monitoring import flag_rules
+
 
 def _between(field: str, low, high) -> Q:
     """NULL or within [low, high]: most measurements are optional, none may be implausible."""
@@ -324,8 +326,8 @@ class SymptomCheck(Observation):
     difficulty_speaking = models.BooleanField(default=False)
     other = models.CharField("other symptoms", max_length=500, blank=True)
 
-    CRS_SYMPTOMS = ("fever", "low_blood_pressure", "fatigue", "breathing_difficulty")
-    NEURO_SYMPTOMS = ("confusion", "headache", "tremor", "difficulty_speaking")
+    CRS_SYMPTOMS = flag_rules.CRS_SYMPTOMS
+    NEURO_SYMPTOMS = flag_rules.NEURO_SYMPTOMS
 
     def __str__(self) -> str:
         return f"Symptoms at {self.check_entry.observed_at:%Y-%m-%d %H:%M}"

@@ -10,9 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from monitoring import flag_rules, grading
-from monitoring.course_state import Moment, Timeline
-from monitoring.grading.markers import DEFAULT_RISE_FACTOR
-from monitoring.grading.thresholds import VitalThresholds, vital_sign_breaches
+from monitoring.course_state import Timeline
 from monitoring.models import (
     BedsideCheck,
     CourseStatus,
@@ -80,9 +78,15 @@ def record_check(
             records[key] = record
 
     timeline = load_timeline(course)
-    open_flags = {f.kind: f for f in Flag.objects.unresolved().filter(course=course)}
-    snapshot = _regrade_from(course, timeline, check, records, open_flags)
-    _raise_record_flags(course, snapshot, records, timeline, open_flags)
+    flags = FlagBook(course, Flag.objects.unresolved().filter(course=course))
+    snapshot = _regrade_from(course, timeline, check, flags)
+    for spec in flag_rules.record_flags(
+        age_years=timeline.age_at(observed_at),
+        vitals=records.get("vitals"), symptoms=records.get("symptoms"),
+        labs=records.get("labs"), previous_markers=_previous_markers(course, observed_at),
+    ):
+        flags.raise_flag(spec, snapshot=snapshot)
+    flags.save()
     refresh_status(status)
     return check
 
@@ -90,7 +94,9 @@ def record_check(
 def _lock_status(course: TreatmentCourse) -> CourseStatus:
     """Serialise writers of one course: grades computed from a consistent set of records."""
     CourseStatus.objects.get_or_create(course=course)
-    return CourseStatus.objects.select_for_update().get(course=course)
+    status = CourseStatus.objects.select_for_update().get(course=course)
+    course.current = status  # callers reading course.current see what refresh_status writes
+    return status
 
 
 def _validate_time(course: TreatmentCourse, observed_at: datetime) -> None:
@@ -132,13 +138,14 @@ def _score_neuro(record: NeuroAssessment, course: TreatmentCourse, observed_at: 
 
 
 def load_timeline(course: TreatmentCourse) -> Timeline:
-    """All records that grading reads for one course (three queries)."""
+    """All records that grading reads for one course (four queries)."""
     patient = course.patient
     timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)))
     for series, model in (
         (timeline.vitals, VitalSigns),
         (timeline.neuro, NeuroAssessment),
         (timeline.treatments, Treatment),
+        (timeline.symptoms, SymptomCheck),
     ):
         rows = model.objects.filter(check_entry__course=course).select_related("check_entry")
         for row in rows.order_by("check_entry__observed_at", "pk"):
@@ -146,21 +153,23 @@ def load_timeline(course: TreatmentCourse) -> Timeline:
     return timeline
 
 
-def _regrade_from(
-    course, timeline: Timeline, check: BedsideCheck, records: dict, open_flags: dict
-) -> GradeSnapshot:
-    """Grade the new check, then every later snapshot whose state the new records change."""
-    new_confusion = bool(records.get("symptoms") and records["symptoms"].confusion)
-    moment = timeline.grade_at(check.observed_at, new_confusion=new_confusion)
+def _regrade_from(course, timeline: Timeline, check: BedsideCheck, flags) -> GradeSnapshot:
+    """Grade the new check, then every other snapshot whose state the new records change."""
+    moment = timeline.grade_at(check.observed_at)
     snapshot = GradeSnapshot.objects.create(
         check_entry=check, course=course, observed_at=check.observed_at,
         **moment.snapshot_fields(),
     )
-    _apply_grade_flags(course, snapshot, moment, open_flags)
+    for spec in flag_rules.grade_flags(moment):
+        flags.raise_flag(spec, snapshot=snapshot)
 
-    later = list(GradeSnapshot.objects.filter(course=course, observed_at__gt=check.observed_at))
+    # A late entry changes the state of every moment at or after its time.
+    affected = list(
+        GradeSnapshot.objects.filter(course=course, observed_at__gte=check.observed_at)
+        .exclude(pk=snapshot.pk).order_by("observed_at", "pk")
+    )
     changed = []
-    for old in later:
+    for old in affected:
         fields = timeline.grade_at(old.observed_at).snapshot_fields()
         if any(getattr(old, name) != value for name, value in fields.items()):
             for name, value in fields.items():
@@ -169,106 +178,88 @@ def _regrade_from(
             changed.append(old)
     if changed:
         GradeSnapshot.objects.bulk_update(changed, [*SNAPSHOT_FIELDS, "computed_at"])
-        latest = max(later, key=lambda s: s.observed_at)
-        _apply_grade_flags(course, latest, timeline.grade_at(latest.observed_at), open_flags)
+        latest = affected[-1]
+        for spec in flag_rules.grade_flags(timeline.grade_at(latest.observed_at)):
+            flags.raise_flag(spec, snapshot=latest)
     return snapshot
 
 
-def _apply_grade_flags(course, snapshot: GradeSnapshot, moment: Moment, open_flags) -> None:
-    for spec in flag_rules.grade_flags(moment):
-        raise_flag(course=course, spec=spec, snapshot=snapshot, open_flags=open_flags)
-
-
-def _raise_record_flags(
-    course, snapshot: GradeSnapshot, records: dict, timeline, open_flags: dict
-) -> None:
-    age = timeline.age_at(snapshot.observed_at)
-    specs = []
-    if symptoms := records.get("symptoms"):
-        specs += flag_rules.symptom_flags(
-            crs_symptoms=symptoms.crs_symptoms,
-            neuro_symptoms=symptoms.neuro_symptoms,
-            neuro_symptom_names=[n for n in SymptomCheck.NEURO_SYMPTOMS if getattr(symptoms, n)],
-        )
-    if vitals := records.get("vitals"):
-        specs += flag_rules.vital_flags(vital_sign_breaches(
-            thresholds=VitalThresholds(), age_years=age,
-            heart_rate=vitals.heart_rate_bpm, resp_rate=vitals.resp_rate_per_min,
-            spo2_pct=vitals.spo2_pct, systolic_bp=vitals.sbp_mmhg,
-            temperature_c=float(vitals.temp_c) if vitals.temp_c is not None else None,
-        ))
-    if labs := records.get("labs"):
-        specs += flag_rules.marker_flags(
-            current={k: float(v) for k, v in _markers(labs).items()},
-            current_at=snapshot.observed_at,
-            previous=_previous_markers(course, labs, snapshot.observed_at),
-            rise_factor=DEFAULT_RISE_FACTOR,
-        )
-    for spec in specs:
-        raise_flag(course=course, spec=spec, snapshot=snapshot, open_flags=open_flags)
-
-
-def _markers(labs: LabResult) -> dict:
-    names = ("crp_mg_l", "ferritin_ng_ml", "fibrinogen_mg_dl")
-    return {n: getattr(labs, n) for n in names if getattr(labs, n) is not None}
-
-
-def _previous_markers(course, labs: LabResult, at: datetime) -> dict:
-    """The latest earlier CRP and ferritin of the course, with their times."""
+def _previous_markers(course, at: datetime) -> dict:
+    """The latest CRP and ferritin of the course before ``at``, with their times."""
     previous = {}
     earlier = (
         LabResult.objects.filter(check_entry__course=course, check_entry__observed_at__lt=at)
-        .exclude(pk=labs.pk)
         .select_related("check_entry")
         .order_by("-check_entry__observed_at")
     )
-    for marker in ("crp_mg_l", "ferritin_ng_ml"):
+    for marker in flag_rules.RISING_MARKERS:
         row = earlier.filter(**{f"{marker}__isnull": False}).first()
         if row is not None:
             previous[marker] = (float(getattr(row, marker)), row.check_entry.observed_at)
     return previous
 
 
-def raise_flag(
-    *, course, spec: flag_rules.FlagSpec, snapshot: GradeSnapshot | None, open_flags: dict
-) -> Flag:
-    """Open a flag, or update the open one of the same kind; a worse severity escalates it.
+class FlagBook:
+    """A course's unresolved flags by kind: where "one flag per condition" is enforced.
 
-    ``open_flags`` maps kind -> the course's unresolved flag, loaded once per write.
+    The same condition updates its flag instead of raising a duplicate; a worse severity
+    escalates it and re-opens it if it had been acknowledged; a milder one keeps the worst
+    message, so the flag still says what happened until a clinician resolves it.
+    Used by ``record_check`` and, in memory, by the demo seeder.
     """
-    now = timezone.now()
-    flag = open_flags.get(spec.kind)
-    if flag is None:
-        flag = Flag.objects.create(course=course, kind=spec.kind, severity=spec.severity,
-                                   message=spec.message, snapshot=snapshot,
-                                   raised_at=now, updated_at=now)
-        open_flags[spec.kind] = flag
+
+    def __init__(self, course, unresolved=()):
+        self.course = course
+        self.open = {flag.kind: flag for flag in unresolved}
+        self.touched: dict[int, Flag] = {}
+
+    def raise_flag(self, spec: flag_rules.FlagSpec, *, snapshot, now=None) -> Flag:
+        now = now or timezone.now()
+        flag = self.open.get(spec.kind)
+        if flag is None:
+            flag = Flag(course=self.course, kind=spec.kind, severity=spec.severity,
+                        message=spec.message, raised_at=now)
+            self.open[spec.kind] = flag
+        elif spec.severity > flag.severity:
+            flag.severity, flag.message, flag.status = spec.severity, spec.message, Flag.Status.OPEN
+        elif spec.severity == flag.severity:
+            flag.message = spec.message
+        flag.snapshot, flag.updated_at = snapshot, now
+        self.touched[id(flag)] = flag
         return flag
-    flag.message, flag.snapshot, flag.updated_at = spec.message, snapshot, now
-    if spec.severity > flag.severity:
-        # Worse than what was acknowledged: it needs fresh eyes.
-        flag.severity, flag.status = spec.severity, Flag.Status.OPEN
-    flag.save(update_fields=["message", "snapshot", "updated_at", "severity", "status"])
-    return flag
+
+    def save(self) -> None:
+        for flag in self.touched.values():
+            flag.save()
+        self.touched.clear()
+
+
+def status_values(*, latest, max_crs, max_icans, open_severities) -> dict:
+    """The denormalised status of a course from its latest snapshot and unresolved flags."""
+    return {
+        "latest_snapshot": latest,
+        "crs_grade": latest.crs_grade if latest else None,
+        "icans_grade": latest.icans_grade if latest else None,
+        "needs_review": bool(latest and latest.needs_review),
+        "max_crs_grade": max_crs,
+        "max_icans_grade": max_icans,
+        "last_check_at": latest.observed_at if latest else None,
+        "open_flag_count": len(open_severities),
+        "worst_open_severity": max(open_severities, default=0),
+    }
 
 
 def refresh_status(status: CourseStatus) -> CourseStatus:
     """Recompute the denormalised row from the course's snapshots and flags."""
-    course_id = status.course_id
-    latest = GradeSnapshot.objects.filter(course_id=course_id).order_by("-observed_at").first()
-    maxima = GradeSnapshot.objects.filter(course_id=course_id).aggregate(
-        crs=Max("crs_grade"), icans=Max("icans_grade")
-    )
-    flags = list(Flag.objects.unresolved().filter(course_id=course_id).values_list("severity",
-                                                                                    flat=True))
-    status.latest_snapshot = latest
-    status.crs_grade = latest.crs_grade if latest else None
-    status.icans_grade = latest.icans_grade if latest else None
-    status.needs_review = bool(latest and latest.needs_review)
-    status.max_crs_grade, status.max_icans_grade = maxima["crs"], maxima["icans"]
-    status.last_check_at = latest.observed_at if latest else None
-    status.open_flag_count = len(flags)
-    status.worst_open_severity = max(flags, default=0)
+    snapshots = GradeSnapshot.objects.filter(course_id=status.course_id)
+    maxima = snapshots.aggregate(crs=Max("crs_grade"), icans=Max("icans_grade"))
+    severities = Flag.objects.unresolved().filter(course_id=status.course_id)
+    for name, value in status_values(
+        latest=snapshots.order_by("-observed_at", "-pk").first(),
+        max_crs=maxima["crs"], max_icans=maxima["icans"],
+        open_severities=list(severities.values_list("severity", flat=True)),
+    ).items():
+        setattr(status, name, value)
     status.updated_at = timezone.now()
     status.save()
     return status

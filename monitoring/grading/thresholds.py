@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from monitoring.grading.common import SBP_RANGE_MMHG, TEMPERATURE_RANGE_C, require_number
 from monitoring.grading.hypotension import hypotension_threshold_mmhg, is_hypotensive
 
+ADULT_LIMITS_MIN_AGE = 16  # NEWS2 is validated from 16 years (ref §8.3)
 _HR_RANGE = (0.0, 300.0)
 _RR_RANGE = (0.0, 100.0)
 _SPO2_RANGE = (0.0, 100.0)
@@ -82,13 +83,16 @@ def vital_sign_breaches(
         message = f"{label} {value:g}{unit} {sign} {limit:g}{unit}"
         found.append(Breach(parameter, value, limit, message))
 
-    if heart_rate is not None:
+    # The heart- and respiratory-rate limits are adult NEWS2 bands; a child's normal rates
+    # are higher (NEWS2 is not for under-16s, ref §8.3), so they apply from 16 years only.
+    adult = age_years is None or age_years >= ADULT_LIMITS_MIN_AGE
+    if heart_rate is not None and adult:
         hr = require_number("heart_rate", heart_rate, *_HR_RANGE, "/min")
         if hr >= t.heart_rate_high:
             add("heart_rate", "heart rate", hr, "≥", t.heart_rate_high, "/min")
         elif hr <= t.heart_rate_low:
             add("heart_rate", "heart rate", hr, "≤", t.heart_rate_low, "/min")
-    if resp_rate is not None:
+    if resp_rate is not None and adult:
         rr = require_number("resp_rate", resp_rate, *_RR_RANGE, "/min")
         if rr >= t.resp_rate_high:
             add("resp_rate", "respiratory rate", rr, "≥", t.resp_rate_high, "/min")

@@ -89,7 +89,7 @@ def test_breaches_carry_parameter_value_and_limit_in_a_fixed_order():
 
 def test_a_centre_can_set_its_own_limits():
     protocol = VitalThresholds(heart_rate_high=120, sbp_low=100, temperature_high=38.3)
-    found = breaches(protocol, heart_rate=125, systolic_bp=95, temperature_c=38.2, age_years=5)
+    found = breaches(protocol, heart_rate=125, systolic_bp=95, temperature_c=38.2, age_years=40)
     assert [b.message for b in found] == [
         "heart rate 125/min ≥ 120/min",
         "systolic BP 95 mmHg < 100 mmHg",  # the protocol limit replaces the age-based one
@@ -141,3 +141,18 @@ def test_invalid_thresholds_raise(limits, message):
 def test_invalid_vitals_raise(vitals, message):
     with pytest.raises(ValueError, match=message):
         breaches(**vitals)
+
+
+def test_adult_heart_and_breathing_rate_limits_do_not_apply_to_children():
+    # A 7-year-old breathing 28/min with a pulse of 135 is within a child's normal range;
+    # the adult NEWS2 red band must not flag it (ref §8.3: NEWS2 is not for under-16s).
+    child = vital_sign_breaches(
+        thresholds=VitalThresholds(), age_years=7, heart_rate=135, resp_rate=28,
+        spo2_pct=97, systolic_bp=100, temperature_c=37.0,
+    )
+    adult = vital_sign_breaches(
+        thresholds=VitalThresholds(), age_years=40, heart_rate=135, resp_rate=28,
+        spo2_pct=97, systolic_bp=100, temperature_c=37.0,
+    )
+    assert child == ()
+    assert {b.parameter for b in adult} == {"heart_rate", "resp_rate"}

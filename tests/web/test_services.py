@@ -219,3 +219,54 @@ def test_a_check_in_the_future_is_refused(course, nurse):
             observed_at=timezone.now() + timedelta(hours=1),
             vitals=vitals(37),
         )
+
+
+def test_a_crs_episode_ends_after_24_hours_without_findings_so_fever_is_no_longer_masked(record):
+    """One paracetamol dose must not mask fever for the rest of the course (§1.2.2, §1.5.4)."""
+    record(60, vitals=vitals(38.7))
+    record(59, treatment={"drug": "antipyretic", "dose": 1000, "dose_unit": "mg", "route": "po"})
+    record(30, vitals=vitals(36.8))
+    snapshot = record(1, vitals=vitals(36.9))
+
+    assert snapshot.crs_grade == 0
+    assert not snapshot.crs_needs_review
+    assert snapshot.inputs["crs"]["episode_start"] is None
+
+
+def test_within_an_episode_masked_fever_with_no_findings_is_grade_1_for_review(record):
+    record(10, vitals=vitals(38.7))
+    record(9, treatment={"drug": "antipyretic", "dose": 1000, "dose_unit": "mg", "route": "po"})
+    snapshot = record(1, vitals=vitals(36.9))
+
+    # Whether CRS is still ongoing is a clinical call (reference §1.5.4).
+    assert snapshot.crs_grade == 1
+    assert snapshot.crs_needs_review
+
+
+def test_two_checks_at_the_same_minute_are_graded_together(record, course, nurse):
+    first = record(1, vitals=vitals(38.4))
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=first.observed_at,
+        vitals=vitals(38.4, oxygen_support="facemask"),
+    )
+    first.refresh_from_db()
+
+    assert first.crs_grade == 3
+
+
+def test_a_milder_grade_keeps_the_worst_message_on_the_open_flag(record, course):
+    record(3, vitals=vitals(38.8, oxygen_support="facemask"))
+    record(1, vitals=vitals(38.2))
+
+    flag = Flag.objects.get(course=course, kind="crs")
+    assert flag.severity == Flag.Severity.CRITICAL
+    assert "grade 3" in flag.message
+
+
+def test_course_status_is_what_the_caller_sees_after_the_first_check(course, nurse):
+    services.record_check(course=course, by=nurse, observed_at=timezone.now(), vitals=vitals(38.5))
+
+    assert course.current.crs_grade == 1
+    assert course.current.open_flag_count >= 1

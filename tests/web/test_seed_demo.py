@@ -1,0 +1,101 @@
+"""The demo hospital: realistic, idempotent, identical to what the live write path produces."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from monitoring import services
+from monitoring.models import (
+    BedsideCheck,
+    CourseStatus,
+    Flag,
+    GradeSnapshot,
+    NeuroAssessment,
+    Treatment,
+    TreatmentCourse,
+    Unit,
+    User,
+    VitalSigns,
+)
+
+
+@pytest.fixture
+def demo(db):
+    call_command("seed_demo", stdout=StringIO())
+
+
+def test_the_default_demo_is_a_small_realistic_hospital(demo):
+    assert Unit.objects.count() >= 2
+    courses = TreatmentCourse.objects.under_monitoring().select_related("patient")
+    assert courses.count() == 12
+    assert len({c.day_number() for c in courses}) >= 8  # patients at different days
+    # Every clinical situation the worklist and grading must show is there.
+    assert VitalSigns.objects.filter(temp_c__gte=38).exists()  # fever
+    assert VitalSigns.objects.filter(sbp_mmhg__lt=90).exists()  # hypotension
+    assert VitalSigns.objects.filter(vasopressors_count__gte=1).exists()
+    devices = set(VitalSigns.objects.values_list("oxygen_support", flat=True))
+    assert {"low_flow", "high_flow", "facemask"} <= devices
+    assert NeuroAssessment.objects.filter(ice_total__lt=10).exists()  # ICE drop
+    assert NeuroAssessment.objects.filter(capd_total__isnull=False).exists()  # a child, CAPD
+    assert any(c.patient.uses_capd_on(timezone.localdate()) for c in courses)
+    drugs = set(Treatment.objects.values_list("drug", flat=True))
+    assert {"tocilizumab", "dexamethasone"} <= drugs
+    assert not BedsideCheck.objects.filter(observed_at__gt=timezone.now()).exists()
+    assert CourseStatus.objects.count() == 12
+
+
+def test_demo_users_have_their_roles_and_units(demo):
+    nurse = User.objects.get(username="demo-nurse")
+    care = User.objects.get(username="demo-care")
+    admin = User.objects.get(username="demo-admin")
+    assert (nurse.role, nurse.units.count()) == (User.Role.NURSE, 1)
+    assert (care.role, care.units.count()) == (User.Role.CARE_TEAM, Unit.objects.count())
+    assert admin.role == User.Role.ADMIN
+    assert admin.is_staff
+    for user in (nurse, care, admin):
+        assert user.check_password("cartmonitor-demo")
+
+
+def test_seeding_twice_adds_nothing(demo):
+    counts = [m.objects.count() for m in (Unit, User, TreatmentCourse, BedsideCheck, Flag)]
+
+    call_command("seed_demo", stdout=StringIO())
+
+    assert [m.objects.count() for m in (Unit, User, TreatmentCourse, BedsideCheck, Flag)] == counts
+
+
+def test_demo_grades_are_what_the_live_write_path_computes(demo):
+    for course in TreatmentCourse.objects.select_related("patient"):
+        timeline = services.load_timeline(course)
+        for snapshot in GradeSnapshot.objects.filter(course=course).order_by("-observed_at")[:5]:
+            recomputed = timeline.grade_at(snapshot.observed_at).snapshot_fields()
+            assert (snapshot.crs_grade, snapshot.icans_grade, snapshot.crs_reasons) == (
+                recomputed["crs_grade"],
+                recomputed["icans_grade"],
+                recomputed["crs_reasons"],
+            )
+        status = course.current
+        assert status.open_flag_count == Flag.objects.unresolved().filter(course=course).count()
+
+
+def test_at_least_one_demo_check_is_overdue(demo):
+    # Vital signs are due every 4 h (reference §6.1); the demo shows a patient past due.
+    overdue = CourseStatus.objects.filter(
+        last_check_at__lt=timezone.now() - timezone.timedelta(hours=6)
+    )
+    assert overdue.exists()
+
+
+@pytest.mark.slow
+def test_it_scales_to_a_thousand_patients_on_fifty_units(db):
+    call_command("seed_demo", patients=1000, units=50, days=14, stdout=StringIO())
+
+    assert TreatmentCourse.objects.count() == 1000
+    assert Unit.objects.count() == 50
+    assert CourseStatus.objects.count() == 1000
+    assert GradeSnapshot.objects.count() == BedsideCheck.objects.count()
+    per_unit = TreatmentCourse.objects.values("unit").distinct().count()
+    assert per_unit == 50
+    assert not BedsideCheck.objects.filter(observed_at__gt=timezone.now()).exists()
