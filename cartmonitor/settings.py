@@ -1,6 +1,7 @@
 """cartmonitor settings: one file, driven by the environment (see .env.example)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -19,6 +20,20 @@ def env_bool(name: str, *, default: bool) -> bool:
     if value.lower() in {"false", "0", "no"}:
         return False
     raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}")
+
+
+def env_int(name: str, *, default: int) -> int:
+    """Read a whole number >= 0; anything else (e.g. "30m") is a config error, not a silent 0."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 or more, got {number}")
+    return number
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -43,21 +58,30 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
+    "axes",
+    "simple_history",
     "monitoring",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # CSP and Permissions-Policy on every response, static files included.
+    "cartmonitor.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cartmonitor.middleware.IdleSessionMiddleware",  # needs request.user; before the session save
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Every page needs a login; views opt out explicitly (login, /healthz).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Records who made each change in the history tables (the audit trail).
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cartmonitor.urls"
@@ -98,6 +122,11 @@ AUTH_USER_MODEL = "monitoring.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "monitoring:home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out user is refused before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -134,9 +163,47 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+
+# HTTPS. Every switch is off by default, so `make run` (plain http on 127.0.0.1) and the test
+# client work as they are; production sets them all (README "Deploying"), and the deploy step
+# `check --deploy --fail-level WARNING` refuses to pass while any one is off (W004, W005, W008,
+# W012, W016, W021). The check is the safety net for a forgotten variable.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# Load balancers probe the app servers over plain http: a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# TLS ends at the hospital's load balancer, which tells us the scheme in X-Forwarded-Proto. Trust
+# that header only when a proxy that always sets it stands in front: from a client it is a lie.
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Idle timeout: a ward computer left logged in logs itself out. Activity slides the expiry, so
+# only inactivity ends a session. Not SESSION_SAVE_EVERY_REQUEST: that rewrites the session row
+# on every page (3 more queries each, and a database write per click on every app server);
+# IdleSessionMiddleware rewrites it at most once a minute, so the timeout is 29-30 minutes.
+SESSION_IDLE_MINUTES = env_int("DJANGO_SESSION_IDLE_MINUTES", default=30)
+if SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured("DJANGO_SESSION_IDLE_MINUTES must be at least 1")
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+
+# Login lockout (django-axes): after this many wrong passwords for one username from one
+# address, that pair is refused for the cool-off, even with the right password. Attempts are
+# in the database, so the count is shared by every app server. Unlock early from the admin
+# ("Access attempts") or with `manage.py axes_reset_username USERNAME`.
+AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_LOGIN_COOLOFF_MINUTES", default=15))
+# Username and address together: an attacker elsewhere cannot lock a nurse out of her ward PC.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # two typos, then the right password: start again from zero
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "cartmonitor.middleware.client_ip"
 
 LOGGING = {
     "version": 1,

@@ -651,6 +651,8 @@ class CourseLedger:
         self.book = services.FlagBook(course)
         self.flags: list[Flag] = []
         self._markers: dict[str, tuple[float, datetime]] = {}  # latest CRP/ferritin and time
+        self._last_done: dict[str, datetime] = {}  # check type -> latest record time
+        self._latest_neuro = None
 
     def record(self, check: BedsideCheck, *, vitals=None, symptoms=None, neuro=None, labs=None,
                treatment=None) -> Moment:
@@ -661,14 +663,25 @@ class CourseLedger:
                                (self.timeline.symptoms, symptoms)):
             if record is not None:
                 series.add(at, record)
-        moment = self.timeline.grade_at(at)
+        version = self.course.protocol_version
+        sbp_threshold = version.sbp_low_mmhg if version else None
+        moment = self.timeline.grade_at(at, sbp_threshold=sbp_threshold)
         snapshot = GradeSnapshot(check_entry=check, course=self.course, observed_at=at,
                                  computed_at=check.recorded_at, **moment.snapshot_fields())
         self.snapshots.append(snapshot)
         specs = flag_rules.grade_flags(moment) + flag_rules.record_flags(
             age_years=self.timeline.age_at(at), vitals=vitals, symptoms=symptoms, labs=labs,
             previous_markers=dict(self._markers),
+            thresholds=version.thresholds() if version else None,
+            rise_factor=(float(version.marker_rise_factor) if version
+                         else grading.DEFAULT_RISE_FACTOR),
         )
+        for kind, record in (("vitals", vitals), ("symptoms", symptoms), ("neuro", neuro),
+                             ("labs", labs)):
+            if record is not None and at >= self._last_done.get(kind, at):
+                self._last_done[kind] = at
+                if kind == "neuro":
+                    self._latest_neuro = neuro
         if labs is not None:
             for name in flag_rules.RISING_MARKERS:
                 if getattr(labs, name) is not None:
@@ -693,6 +706,8 @@ class CourseLedger:
                                if s.icans_grade is not None), default=None),
                 open_severities=[f.severity for f in self.flags
                                  if f.status != Flag.Status.RESOLVED],
+                last_done=self._last_done,
+                neuro_changed=services.neuro_changed(self._latest_neuro),
             ),
         )
 
@@ -953,6 +968,7 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
     today = now.astimezone(tz).date()
     scripted = scripted_plans(days, random.Random(f"cartmonitor-demo:{seed}:scripted"))
     entries = []  # (plan, patient, course, rng)
+    versions: dict = {}  # product -> protocol version new courses start on
     for index in range(patients):
         # One generator per patient: a course does not change when --patients does.
         rng = random.Random(f"cartmonitor-demo:{seed}:{index}")
@@ -963,6 +979,8 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
         course = TreatmentCourse(
             patient=patient, unit=unit, product=plan.product, indication=plan.indication,
             infused_at=infused, created_at=infused - timedelta(days=1),
+            protocol_version=versions.setdefault(
+                plan.product, services.protocol_version_for(plan.product)),
         )
         entries.append((plan, patient, course, rng))
     Patient.objects.bulk_create([e[1] for e in entries], batch_size=BATCH_SIZE)

@@ -7,17 +7,24 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitoring import flag_rules, grading
 from monitoring.course_state import Timeline
 from monitoring.models import (
+    AuditEvent,
     BedsideCheck,
+    CheckNotDone,
+    CheckSchedule,
     CourseStatus,
     Flag,
+    GradeConfirmation,
     GradeSnapshot,
     LabResult,
     NeuroAssessment,
+    ProtocolVersion,
+    RecordStatus,
     SymptomCheck,
     Treatment,
     TreatmentCourse,
@@ -67,28 +74,80 @@ def record_check(
             record = model(check_entry=check, **values)
             if model is NeuroAssessment:
                 _score_neuro(record, course, observed_at)
-            # Field checks here; the range and consistency constraints are enforced by the
-            # database itself (checking them in Python costs one query each).
-            record.full_clean(exclude=["check_entry"], validate_constraints=False)
-            try:
-                record.save()
-            except IntegrityError as error:  # the whole check rolls back
-                raise ValidationError(f"{model._meta.verbose_name}: refused by a database "
-                                      f"rule ({error}).") from error
+            record.recorded_by = by
+            _save_record(record)
             records[key] = record
 
+    snapshot = _grade_course(course, since=observed_at, check=check, records=records)
+    refresh_status(status)
+    audit(by, AuditEvent.Action.CHECK_RECORDED, course=course,
+          summary=f"Check at {timezone.localtime(observed_at):%Y-%m-%d %H:%M}: "
+                  + ", ".join(records) + _grade_summary(snapshot),
+          details={"check": str(check.public_id), "sections": list(records)})
+    if "treatment" in records:
+        audit(by, AuditEvent.Action.TREATMENT_RECORDED, course=course,
+              summary=str(records["treatment"]), details={"check": str(check.public_id)})
+    return check
+
+
+def _grade_summary(snapshot: GradeSnapshot) -> str:
+    return f" → CRS {_dash(snapshot.crs_grade)}, ICANS {_dash(snapshot.icans_grade)}"
+
+
+def _dash(value) -> str:
+    return "—" if value is None else str(value)
+
+
+def _grade_course(course, *, since: datetime, check=None, records=None) -> GradeSnapshot | None:
+    """Grade ``check`` (if new) and regrade every snapshot at or after ``since``; raise flags.
+
+    Record flags (symptoms, vital signs, markers) come only from the new check's records; grade
+    flags from the new snapshot and from the latest one if a regrade changed it.
+    """
+    version = course.protocol_version
+    sbp = version.sbp_low_mmhg if version else None
     timeline = load_timeline(course)
     flags = FlagBook(course, Flag.objects.unresolved().filter(course=course))
-    snapshot = _regrade_from(course, timeline, check, flags)
-    for spec in flag_rules.record_flags(
-        age_years=timeline.age_at(observed_at),
-        vitals=records.get("vitals"), symptoms=records.get("symptoms"),
-        labs=records.get("labs"), previous_markers=_previous_markers(course, observed_at),
-    ):
-        flags.raise_flag(spec, snapshot=snapshot)
+    snapshot = None
+    if check is not None:
+        moment = timeline.grade_at(check.observed_at, sbp_threshold=sbp)
+        snapshot = GradeSnapshot.objects.create(
+            check_entry=check, course=course, observed_at=check.observed_at,
+            **moment.snapshot_fields(),
+        )
+        for spec in flag_rules.grade_flags(moment):
+            flags.raise_flag(spec, snapshot=snapshot)
+        for spec in flag_rules.record_flags(
+            age_years=timeline.age_at(check.observed_at),
+            vitals=records.get("vitals"), symptoms=records.get("symptoms"),
+            labs=records.get("labs"),
+            previous_markers=_previous_markers(course, check.observed_at),
+            thresholds=version.thresholds() if version else None,
+            rise_factor=(float(version.marker_rise_factor) if version
+                         else grading.DEFAULT_RISE_FACTOR),
+        ):
+            flags.raise_flag(spec, snapshot=snapshot)
+
+    affected = list(
+        GradeSnapshot.objects.filter(course=course, observed_at__gte=since)
+        .exclude(pk=snapshot.pk if snapshot else None).order_by("observed_at", "pk")
+    )
+    changed = []
+    for old in affected:
+        fields = timeline.grade_at(old.observed_at, sbp_threshold=sbp).snapshot_fields()
+        if any(getattr(old, name) != value for name, value in fields.items()):
+            for name, value in fields.items():
+                setattr(old, name, value)
+            old.computed_at = timezone.now()
+            changed.append(old)
+    if changed:
+        GradeSnapshot.objects.bulk_update(changed, [*SNAPSHOT_FIELDS, "computed_at"])
+        latest = affected[-1]
+        for spec in flag_rules.grade_flags(timeline.grade_at(latest.observed_at,
+                                                             sbp_threshold=sbp)):
+            flags.raise_flag(spec, snapshot=latest)
     flags.save()
-    refresh_status(status)
-    return check
+    return snapshot
 
 
 def _lock_status(course: TreatmentCourse) -> CourseStatus:
@@ -147,48 +206,19 @@ def load_timeline(course: TreatmentCourse) -> Timeline:
         (timeline.treatments, Treatment),
         (timeline.symptoms, SymptomCheck),
     ):
-        rows = model.objects.filter(check_entry__course=course).select_related("check_entry")
+        rows = model.objects.current().filter(check_entry__course=course)
+        rows = rows.select_related("check_entry")
         for row in rows.order_by("check_entry__observed_at", "pk"):
             series.add(row.check_entry.observed_at, row)
     return timeline
-
-
-def _regrade_from(course, timeline: Timeline, check: BedsideCheck, flags) -> GradeSnapshot:
-    """Grade the new check, then every other snapshot whose state the new records change."""
-    moment = timeline.grade_at(check.observed_at)
-    snapshot = GradeSnapshot.objects.create(
-        check_entry=check, course=course, observed_at=check.observed_at,
-        **moment.snapshot_fields(),
-    )
-    for spec in flag_rules.grade_flags(moment):
-        flags.raise_flag(spec, snapshot=snapshot)
-
-    # A late entry changes the state of every moment at or after its time.
-    affected = list(
-        GradeSnapshot.objects.filter(course=course, observed_at__gte=check.observed_at)
-        .exclude(pk=snapshot.pk).order_by("observed_at", "pk")
-    )
-    changed = []
-    for old in affected:
-        fields = timeline.grade_at(old.observed_at).snapshot_fields()
-        if any(getattr(old, name) != value for name, value in fields.items()):
-            for name, value in fields.items():
-                setattr(old, name, value)
-            old.computed_at = timezone.now()
-            changed.append(old)
-    if changed:
-        GradeSnapshot.objects.bulk_update(changed, [*SNAPSHOT_FIELDS, "computed_at"])
-        latest = affected[-1]
-        for spec in flag_rules.grade_flags(timeline.grade_at(latest.observed_at)):
-            flags.raise_flag(spec, snapshot=latest)
-    return snapshot
 
 
 def _previous_markers(course, at: datetime) -> dict:
     """The latest CRP and ferritin of the course before ``at``, with their times."""
     previous = {}
     earlier = (
-        LabResult.objects.filter(check_entry__course=course, check_entry__observed_at__lt=at)
+        LabResult.objects.current()
+        .filter(check_entry__course=course, check_entry__observed_at__lt=at)
         .select_related("check_entry")
         .order_by("-check_entry__observed_at")
     )
@@ -234,32 +264,374 @@ class FlagBook:
         self.touched.clear()
 
 
-def status_values(*, latest, max_crs, max_icans, open_severities) -> dict:
-    """The denormalised status of a course from its latest snapshot and unresolved flags."""
+def status_values(*, latest, max_crs, max_icans, open_severities, last_done: dict,
+                  neuro_changed: bool) -> dict:
+    """The denormalised status of a course, from its latest snapshot, unresolved flags and the
+    last time each check type was done. Grades are the confirmed ones where a clinician gave one.
+    """
     return {
         "latest_snapshot": latest,
-        "crs_grade": latest.crs_grade if latest else None,
-        "icans_grade": latest.icans_grade if latest else None,
+        "crs_grade": latest.crs_effective if latest else None,
+        "icans_grade": latest.icans_effective if latest else None,
         "needs_review": bool(latest and latest.needs_review),
         "max_crs_grade": max_crs,
         "max_icans_grade": max_icans,
         "last_check_at": latest.observed_at if latest else None,
         "open_flag_count": len(open_severities),
         "worst_open_severity": max(open_severities, default=0),
+        **{f"last_{kind}_at": last_done.get(kind) for kind in CHECK_RECORD_MODELS},
+        "neuro_changed": neuro_changed,
     }
 
 
+# The record model that counts as "done" for each check type of a protocol schedule.
+CHECK_RECORD_MODELS = {
+    "vitals": VitalSigns, "neuro": NeuroAssessment, "labs": LabResult, "symptoms": SymptomCheck,
+}
+
+
 def refresh_status(status: CourseStatus) -> CourseStatus:
-    """Recompute the denormalised row from the course's snapshots and flags."""
-    snapshots = GradeSnapshot.objects.filter(course_id=status.course_id)
-    maxima = snapshots.aggregate(crs=Max("crs_grade"), icans=Max("icans_grade"))
-    severities = Flag.objects.unresolved().filter(course_id=status.course_id)
+    """Recompute the denormalised row from the course's snapshots, records and flags."""
+    course_id = status.course_id
+    snapshots = GradeSnapshot.objects.filter(course_id=course_id)
+    maxima = snapshots.aggregate(crs=Max(Coalesce("crs_confirmed_grade", "crs_grade")),
+                                 icans=Max(Coalesce("icans_confirmed_grade", "icans_grade")))
+    severities = Flag.objects.unresolved().filter(course_id=course_id)
+    last_done = {
+        kind: model.objects.current().filter(check_entry__course_id=course_id)
+        .aggregate(at=Max("check_entry__observed_at"))["at"]
+        for kind, model in CHECK_RECORD_MODELS.items()
+    }
+    latest_neuro = (NeuroAssessment.objects.current().filter(check_entry__course_id=course_id)
+                    .order_by("-check_entry__observed_at", "-pk").first())
     for name, value in status_values(
         latest=snapshots.order_by("-observed_at", "-pk").first(),
         max_crs=maxima["crs"], max_icans=maxima["icans"],
         open_severities=list(severities.values_list("severity", flat=True)),
+        last_done=last_done, neuro_changed=neuro_changed(latest_neuro),
     ).items():
         setattr(status, name, value)
+    status.deferrals = _deferrals(course_id, last_done)
     status.updated_at = timezone.now()
     status.save()
     return status
+
+
+def neuro_changed(assessment) -> bool:
+    """Any ICE point lost, or any CAPD point: protocols may check neuro more often."""
+    if assessment is None:
+        return False
+    return (assessment.ice_total is not None and assessment.ice_total < 10) or bool(
+        assessment.capd_total
+    )
+
+
+def _deferrals(course_id, last_done: dict) -> dict:
+    """Checks not done since each type was last done: when, and how soon to retry."""
+    deferrals, latest = {}, {}
+    for not_done in CheckNotDone.objects.filter(course_id=course_id).order_by("observed_at"):
+        latest[not_done.check_type] = not_done
+    for kind in CHECK_RECORD_MODELS:
+        not_done = latest.get(kind)
+        if not_done and (last_done[kind] is None or not_done.observed_at > last_done[kind]):
+            deferrals[kind] = {
+                "at": not_done.observed_at.isoformat(),
+                "retry_minutes": CheckNotDone.RETRY_MINUTES[not_done.reason],
+                "reason": not_done.get_reason_display(),
+            }
+    return deferrals
+
+
+def audit(user, action: str, *, summary: str, course=None, patient=None, details=None):
+    """Write one line of the audit log (same transaction as the action it records)."""
+    return AuditEvent.objects.create(
+        user=user, action=action, course=course,
+        patient=patient or (course.patient if course is not None else None),
+        summary=summary[:500], details=details or {},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Corrections: amendments and records entered in error (never an edit in place)
+# ---------------------------------------------------------------------------------------------
+
+AMENDABLE = {"vitals": VitalSigns, "symptoms": SymptomCheck, "neuro": NeuroAssessment,
+             "labs": LabResult, "treatment": Treatment}
+
+
+@transaction.atomic
+def amend_record(*, record, values: dict, reason: str, by):
+    """Correct a record: a new record supersedes it; both stay, and the course is regraded."""
+    course = record.check_entry.course
+    status = _lock_status(course)
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    if not record.is_current:
+        raise ValidationError("Only a current record can be amended; this one was already "
+                              f"{record.get_status_display().lower()}.")
+    if not reason.strip():
+        raise ValidationError({"amendment_reason": "Say why the record is corrected."})
+    model = type(record)
+    kept = {f.name: getattr(record, f.name) for f in model._meta.concrete_fields
+            if f.name not in _RECORD_META_FIELDS}
+    amendment = model(**{**kept, **values}, check_entry=record.check_entry, amends=record,
+                      amendment_reason=reason.strip(), recorded_by=by)
+    if model is NeuroAssessment:
+        amendment.ice_total = amendment.capd_total = None
+        _score_neuro(amendment, course, record.check_entry.observed_at)
+    _save_record(amendment)
+    record.status = RecordStatus.AMENDED
+    record.status_changed_at, record.status_changed_by = timezone.now(), by
+    record.status_reason = reason.strip()
+    record.save(update_fields=["status", "status_changed_at", "status_changed_by",
+                               "status_reason"])
+    _grade_course(course, since=record.check_entry.observed_at)
+    refresh_status(status)
+    changes = {name: [_plain(getattr(record, name)), _plain(getattr(amendment, name))]
+               for name in values if getattr(record, name) != getattr(amendment, name)}
+    audit(by, AuditEvent.Action.RECORD_AMENDED, course=course,
+          summary=f"{model._meta.verbose_name.capitalize()} amended: " + "; ".join(
+              f"{name} {old} → {new}" for name, (old, new) in changes.items()) + f" ({reason})",
+          details={"model": model._meta.model_name, "original": record.pk,
+                   "amendment": amendment.pk, "changes": changes})
+    return amendment
+
+
+@transaction.atomic
+def mark_entered_in_error(*, record, reason: str, by):
+    """A record made by mistake stays on file, marked entered in error; grades follow."""
+    course = record.check_entry.course
+    status = _lock_status(course)
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    if not record.is_current:
+        raise ValidationError("This record is no longer current.")
+    if not reason.strip():
+        raise ValidationError({"status_reason": "Say why the record was entered in error."})
+    record.status = RecordStatus.ENTERED_IN_ERROR
+    record.status_changed_at, record.status_changed_by = timezone.now(), by
+    record.status_reason = reason.strip()
+    record.save(update_fields=["status", "status_changed_at", "status_changed_by",
+                               "status_reason"])
+    _grade_course(course, since=record.check_entry.observed_at)
+    refresh_status(status)
+    audit(by, AuditEvent.Action.ENTERED_IN_ERROR, course=course,
+          summary=f"{record._meta.verbose_name.capitalize()} of "
+                  f"{timezone.localtime(record.check_entry.observed_at):%Y-%m-%d %H:%M} "
+                  f"marked entered in error ({reason})",
+          details={"model": record._meta.model_name, "record": record.pk})
+    return record
+
+
+_RECORD_META_FIELDS = {"id", "check_entry", "status", "amends", "amendment_reason",
+                       "recorded_at", "recorded_by", "status_changed_at", "status_changed_by",
+                       "status_reason"}
+
+
+def _save_record(record) -> None:
+    # Field checks here; the range and consistency constraints are enforced by the database
+    # itself (checking them in Python costs one query each). The foreign keys are set here by
+    # the service, so re-reading them to prove they exist would be another query each.
+    record.full_clean(exclude=["check_entry", "amends", "recorded_by", "status_changed_by"],
+                      validate_constraints=False)
+    try:
+        record.save()
+    except IntegrityError as error:  # the whole transaction rolls back
+        raise ValidationError(f"{record._meta.verbose_name}: refused by a database rule "
+                              f"({error}).") from error
+
+
+def _plain(value):
+    return str(value) if value is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks not done
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_check_not_done(*, course, check_type: str, reason: str, note: str = "",
+                          observed_at: datetime | None = None, by) -> CheckNotDone:
+    """Keep a due check that could not be done, with why; the next due time moves."""
+    status = _lock_status(course)
+    observed_at = observed_at or timezone.now()
+    _validate_time(course, observed_at)
+    not_done = CheckNotDone(course=course, check_type=check_type, reason=reason,
+                            note=note.strip(), observed_at=observed_at, recorded_by=by)
+    not_done.full_clean()
+    not_done.save()
+    refresh_status(status)
+    audit(by, AuditEvent.Action.CHECK_NOT_DONE, course=course,
+          summary=f"{not_done.get_check_type_display()} not done: "
+                  f"{not_done.get_reason_display()}" + (f" — {note}" if note else ""))
+    return not_done
+
+
+# ---------------------------------------------------------------------------------------------
+# Care team: grade confirmation, flags
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: str, by):
+    """A clinician confirms or overrides a computed grade; both stay visible, audited."""
+    course = snapshot.course
+    status = _lock_status(course)
+    snapshot = GradeSnapshot.objects.select_for_update().get(pk=snapshot.pk)
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for the confirmation or override."})
+    computed = snapshot.crs_grade if domain == "crs" else snapshot.icans_grade
+    confirmation = GradeConfirmation(snapshot=snapshot, domain=domain, computed_grade=computed,
+                                     confirmed_grade=grade, reason=reason.strip(),
+                                     confirmed_by=by)
+    confirmation.full_clean()
+    confirmation.save()
+    setattr(snapshot, f"{domain}_confirmed_grade", grade)
+    snapshot.save(update_fields=[f"{domain}_confirmed_grade"])
+    refresh_status(status)
+    verb = "confirmed" if grade == computed else f"overridden (computed {_dash(computed)})"
+    audit(by, AuditEvent.Action.GRADE_CONFIRMED, course=course,
+          summary=f"{domain.upper()} grade {grade} {verb} for "
+                  f"{timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}: {reason}",
+          details={"snapshot": snapshot.pk, "domain": domain, "computed": computed,
+                   "confirmed": grade})
+    return confirmation
+
+
+@transaction.atomic
+def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
+    """Someone has seen the flag and owns it; it stays on the board until resolved."""
+    flag = Flag.objects.select_for_update().get(pk=flag.pk)
+    if flag.status == Flag.Status.RESOLVED:
+        raise ValidationError("This flag is already resolved.")
+    flag.status = Flag.Status.ACKNOWLEDGED
+    flag.acknowledged_at, flag.acknowledged_by = timezone.now(), by
+    flag.acknowledge_note = note.strip()
+    flag.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note"])
+    audit(by, AuditEvent.Action.FLAG_ACKNOWLEDGED, course=flag.course,
+          summary=f"Acknowledged: {flag.message}" + (f" — {note}" if note else ""),
+          details={"flag": flag.pk})
+    return flag
+
+
+@transaction.atomic
+def resolve_flag(*, flag: Flag, by, reason: str) -> Flag:
+    """Close a flag with a reason; the same condition later raises a new flag."""
+    status = _lock_status(flag.course)
+    flag = Flag.objects.select_for_update().get(pk=flag.pk)
+    if flag.status == Flag.Status.RESOLVED:
+        raise ValidationError("This flag is already resolved.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason the flag is resolved."})
+    flag.status = Flag.Status.RESOLVED
+    flag.resolved_at, flag.resolved_by = timezone.now(), by
+    flag.resolve_reason = reason.strip()
+    flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
+    refresh_status(status)
+    audit(by, AuditEvent.Action.FLAG_RESOLVED, course=flag.course,
+          summary=f"Resolved: {flag.message} — {reason}", details={"flag": flag.pk})
+    return flag
+
+
+# ---------------------------------------------------------------------------------------------
+# Protocols and courses
+# ---------------------------------------------------------------------------------------------
+
+
+def protocol_version_for(product: str) -> ProtocolVersion | None:
+    """The newest active protocol version that applies to a product."""
+    versions = ProtocolVersion.objects.select_related("protocol").for_product(product)
+    return versions[0] if versions else None
+
+
+@transaction.atomic
+def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
+    """Save a new course on the protocol version that applies to its product."""
+    if course.protocol_version_id is None:
+        course.protocol_version = protocol_version_for(course.product)
+    course.full_clean()
+    course.save()
+    CourseStatus.objects.get_or_create(course=course)
+    audit(by, AuditEvent.Action.COURSE_STARTED, course=course,
+          summary=f"{course.product_label} course started on "
+                  f"{course.protocol_version or 'no protocol'}")
+    return course
+
+
+PROTOCOL_VERSION_FIELDS = [
+    "is_active", "is_template", "products", "monitoring_window_days", "sbp_low_mmhg",
+    "heart_rate_high", "heart_rate_low", "resp_rate_high", "resp_rate_low", "spo2_low_pct",
+    "temperature_high_c", "marker_rise_factor", "escalation",
+]
+SCHEDULE_FIELDS = ["interval_minutes", "tightened_interval_minutes", "tighten_at_crs_grade",
+                   "tighten_at_icans_grade", "tighten_on_neuro_change"]
+
+
+@transaction.atomic
+def revise_protocol(*, version: ProtocolVersion, changes: dict, schedules: dict,
+                    note: str, by) -> ProtocolVersion:
+    """Apply an admin's edit: in place while no course uses the version, else as a new version.
+
+    ``schedules`` maps check type -> {field: value}. Courses keep the version they started on;
+    the new version is what new courses get.
+    """
+    version = ProtocolVersion.objects.select_for_update().get(pk=version.pk)
+    if not note.strip():
+        raise ValidationError({"change_note": "Say what changed and why."})
+    in_use = version.courses.exists()
+    if in_use:
+        latest = version.protocol.versions.order_by("-number").first()
+        target = ProtocolVersion(
+            protocol=version.protocol, number=latest.number + 1, created_by=by,
+            **{name: getattr(version, name) for name in PROTOCOL_VERSION_FIELDS},
+        )
+    else:
+        target = version
+    for name, value in changes.items():
+        setattr(target, name, value)
+    target.change_note = note.strip()
+    target.full_clean(exclude=["protocol"])
+    target.save()
+    current = {s.check_type: s for s in version.schedules.all()}
+    for check_type, values in schedules.items():
+        schedule = current.get(check_type)
+        if in_use or schedule is None:
+            base = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS} if schedule else {}
+            schedule = CheckSchedule(version=target, check_type=check_type, **base)
+        for name, value in values.items():
+            setattr(schedule, name, value)
+        schedule.full_clean(exclude=["version"])
+        schedule.save()
+    if in_use:
+        for check_type, schedule in current.items():  # carry the untouched ones over
+            if check_type not in schedules:
+                CheckSchedule.objects.create(
+                    version=target, check_type=check_type,
+                    **{name: getattr(schedule, name) for name in SCHEDULE_FIELDS})
+        if version.is_active and target.is_active:
+            version.is_active = False  # new courses get the new version
+            version.save(update_fields=["is_active"])
+    audit(by, AuditEvent.Action.PROTOCOL_CHANGED,
+          summary=f"{target} {'created from' if in_use else 'edited, was'} v{version.number}: "
+                  f"{note}",
+          details={"protocol": version.protocol_id, "from_version": version.pk,
+                   "to_version": target.pk, "changes": {k: _plain(v) for k, v in
+                                                        changes.items()},
+                   "schedules": {k: {f: _plain(v) for f, v in vals.items()}
+                                 for k, vals in schedules.items()}})
+    return target
+
+
+@transaction.atomic
+def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by):
+    """Move a course to another protocol version, on purpose and on the record."""
+    status = _lock_status(course)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the course changes protocol version."})
+    previous = course.protocol_version
+    course.protocol_version = version
+    course.save(update_fields=["protocol_version"])
+    refresh_status(status)
+    audit(by, AuditEvent.Action.COURSE_PROTOCOL_MOVED, course=course,
+          summary=f"Moved from {previous or 'no protocol'} to {version}: {reason}",
+          details={"from": previous.pk if previous else None, "to": version.pk})
+    return course

@@ -113,6 +113,7 @@ def require_number(field: str, value: object, low: float, high: float, unit: str
     """Return ``value`` as a float if it is a finite number within ``low``-``high`` inclusive."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{field} must be a number in {unit}, got {value!r}")
-    if math.isnan(value) or not low <= value <= high:
+    # Compare before isnan: an int too large for a float makes math.isnan raise OverflowError.
+    if not low <= value <= high or math.isnan(value):
         raise ValueError(f"{field} must be between {low:g} and {high:g} {unit}, got {value!r}")
     return float(value)

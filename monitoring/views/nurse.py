@@ -1,5 +1,7 @@
 """The nurse's pages: worklist, bedside check, result."""
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -30,7 +32,7 @@ def worklist(request):
     unit_id = request.GET.get("unit", "")
     selected_unit = None
     if unit_id:
-        if not unit_id.isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", unit_id):  # ASCII digits that fit a key
             messages.error(request, "Unknown unit: showing all your units.")
         else:
             selected_unit = get_object_or_404(units, pk=int(unit_id))

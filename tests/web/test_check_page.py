@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from monitoring import services
 from monitoring.models import (
     BedsideCheck,
     Flag,
@@ -310,17 +311,24 @@ def test_oxygen_and_vasopressors_carry_forward_from_the_last_entry(nurse_client,
     assert vitals_form["oxygen_flow_l_min"].value() == Decimal("4.0")
 
 
+@pytest.mark.parametrize("earlier_checks", [0, 12])
 def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
-    nurse_client, course, django_assert_max_num_queries, django_assert_num_queries
+    nurse_client, nurse, course, django_assert_max_num_queries, django_assert_num_queries,
+    earlier_checks,
 ):
+    for hours_ago in range(earlier_checks, 0, -1):
+        services.record_check(course=course, by=nurse,
+                              observed_at=timezone.now() - timedelta(hours=hours_ago + 1),
+                              vitals={"temp_c": 38.4, "oxygen_support": "room_air"})
     # session, user, course (+patient, unit, status), last vital signs.
     with django_assert_num_queries(4):
         assert nurse_client.get(check_url(course)).status_code == 200
 
-    # A full check: the page's 4 reads, lock the status row, check + 5 records, grading
-    # state (4 loads), open flags, snapshot, later snapshots, new flags, earlier labs, status
-    # refresh (4). None of it grows with the course's history.
-    with django_assert_max_num_queries(35):
+    # A full check, whatever the course's history: the page's 4 reads; lock the status row
+    # (4); the check and 5 records, each with its history row (12); the grading state (4 loads),
+    # open flags, earlier markers (2), the snapshot and any later ones (2); new flags with
+    # their history rows (10); the status refresh (10); two audit events.
+    with django_assert_max_num_queries(55):
         response = nurse_client.post(check_url(course), full_check())
     assert response.status_code == 302
 

@@ -1,0 +1,56 @@
+"""cartmonitor's data model, one module per part of the domain (explicit re-exports)."""
+
+from monitoring.models.audit import AuditEvent, CheckNotDone
+from monitoring.models.courses import (
+    BedsideCheck,
+    CourseStatus,
+    TreatmentCourse,
+    TreatmentCourseQuerySet,
+)
+from monitoring.models.grades import Flag, FlagQuerySet, GradeConfirmation, GradeSnapshot
+from monitoring.models.observations import (
+    CAPD_ITEM_FIELDS,
+    ICE_ITEM_FIELDS,
+    LAB_RANGES,
+    VITAL_RANGES,
+    LabResult,
+    NeuroAssessment,
+    Observation,
+    RecordStatus,
+    SymptomCheck,
+    Treatment,
+    VitalSigns,
+)
+from monitoring.models.people import Patient, Unit, User
+from monitoring.models.protocols import CheckSchedule, CheckType, Protocol, ProtocolVersion
+
+__all__ = [
+    "CAPD_ITEM_FIELDS",
+    "ICE_ITEM_FIELDS",
+    "LAB_RANGES",
+    "VITAL_RANGES",
+    "AuditEvent",
+    "BedsideCheck",
+    "CheckNotDone",
+    "CheckSchedule",
+    "CheckType",
+    "CourseStatus",
+    "Flag",
+    "FlagQuerySet",
+    "GradeConfirmation",
+    "GradeSnapshot",
+    "LabResult",
+    "NeuroAssessment",
+    "Observation",
+    "Patient",
+    "Protocol",
+    "ProtocolVersion",
+    "RecordStatus",
+    "SymptomCheck",
+    "Treatment",
+    "TreatmentCourse",
+    "TreatmentCourseQuerySet",
+    "Unit",
+    "User",
+    "VitalSigns",
+]

@@ -1,0 +1,94 @@
+"""Checks not done, and the audit log of every clinical action and export."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from monitoring.models.courses import TreatmentCourse
+from monitoring.models.people import Patient
+from monitoring.models.protocols import CheckType
+
+
+class CheckNotDone(models.Model):
+    """A due check that could not be done, and why; it reschedules the next due time."""
+
+    class Reason(models.TextChoices):
+        OFF_UNIT = "off_unit", "Off the unit (imaging, procedure)"
+        REFUSED = "refused", "Patient refused"
+        ASLEEP = "asleep_per_order", "Asleep, not to be woken per physician order"
+        OTHER = "other", "Other"
+
+    # Minutes until the check is due again: try again soon when the patient is away or
+    # refused; a physician's order to let the patient sleep defers a full interval (None).
+    RETRY_MINUTES = {"off_unit": 60, "refused": 60, "asleep_per_order": None, "other": 60}
+
+    course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="checks_not_done")
+    check_type = models.CharField(max_length=16, choices=CheckType.choices)
+    observed_at = models.DateTimeField("when", help_text="When the check was attempted")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-observed_at"]
+        verbose_name_plural = "checks not done"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason="other") | ~Q(note=""), name="not_done_other_explained"
+            ),
+        ]
+        indexes = [models.Index(fields=["course", "observed_at"], name="notdone_course_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_check_type_display()} not done: {self.get_reason_display()}"
+
+
+class AuditEvent(models.Model):
+    """Who did what to whom, and when: one row per clinical action, export or print."""
+
+    class Action(models.TextChoices):
+        CHECK_RECORDED = "check_recorded", "Check recorded"
+        CHECK_NOT_DONE = "check_not_done", "Check not done"
+        RECORD_AMENDED = "record_amended", "Record amended"
+        ENTERED_IN_ERROR = "entered_in_error", "Record entered in error"
+        GRADE_CONFIRMED = "grade_confirmed", "Grade confirmed or overridden"
+        FLAG_ACKNOWLEDGED = "flag_acknowledged", "Flag acknowledged"
+        FLAG_RESOLVED = "flag_resolved", "Flag resolved"
+        TREATMENT_RECORDED = "treatment_recorded", "Treatment recorded"
+        PROTOCOL_CHANGED = "protocol_changed", "Protocol changed"
+        COURSE_PROTOCOL_MOVED = "course_protocol_moved", "Course moved to a protocol version"
+        COURSE_STARTED = "course_started", "Course started"
+        EXPORTED = "exported", "Data exported"
+        HANDOVER_PRINTED = "handover_printed", "Handover printed"
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    patient = models.ForeignKey(
+        Patient, models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    course = models.ForeignKey(
+        TreatmentCourse, models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            # The audit log page: newest first, filtered by user, patient or date.
+            models.Index(fields=["at"], name="audit_at_idx"),
+            models.Index(fields=["user", "at"], name="audit_user_at_idx"),
+            models.Index(fields=["patient", "at"], name="audit_patient_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}: {self.summary}"

@@ -1,0 +1,161 @@
+"""A CAR T-cell treatment course, its bedside checks and its denormalised status."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from monitoring.models.people import Patient, Unit
+
+
+class TreatmentCourseQuerySet(models.QuerySet):
+    def under_monitoring(self):
+        return self.filter(status=TreatmentCourse.Status.MONITORING)
+
+    def on_units(self, units):
+        return self.filter(unit__in=units)
+
+
+class TreatmentCourse(models.Model):
+    """One CAR T-cell infusion and the monitoring that follows it; day 0 is the infusion date."""
+
+    class Product(models.TextChoices):
+        AXI_CEL = "axi-cel", "Axicabtagene ciloleucel (Yescarta)"
+        TISA_CEL = "tisa-cel", "Tisagenlecleucel (Kymriah)"
+        LISO_CEL = "liso-cel", "Lisocabtagene maraleucel (Breyanzi)"
+        BREXU_CEL = "brexu-cel", "Brexucabtagene autoleucel (Tecartus)"
+        IDE_CEL = "ide-cel", "Idecabtagene vicleucel (Abecma)"
+        CILTA_CEL = "cilta-cel", "Ciltacabtagene autoleucel (Carvykti)"
+        OBE_CEL = "obe-cel", "Obecabtagene autoleucel (Aucatzyl)"
+        OTHER = "other", "Other / investigational"
+
+    class Status(models.TextChoices):
+        MONITORING = "monitoring", "Under monitoring"
+        COMPLETED = "completed", "Monitoring completed"
+        DISCONTINUED = "discontinued", "Monitoring discontinued"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="courses")
+    unit = models.ForeignKey(Unit, models.PROTECT, related_name="courses")
+    product = models.CharField(max_length=16, choices=Product.choices)
+    product_other = models.CharField(
+        "other product", max_length=100, blank=True, help_text="Name of an investigational product"
+    )
+    indication = models.CharField(max_length=200)
+    infused_at = models.DateTimeField("infused at (day 0)")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.MONITORING)
+    # The protocol version the course started with; moving it on is an explicit, audited act.
+    protocol_version = models.ForeignKey(
+        "monitoring.ProtocolVersion", models.PROTECT, null=True, blank=True,
+        related_name="courses",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    objects = TreatmentCourseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-infused_at"]
+        constraints = [
+            # The nurse's check page resolves "the" course of a patient: one at a time.
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status="monitoring"),
+                name="one_monitored_course_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=~Q(product="other") | ~Q(product_other=""),
+                name="course_other_product_named",
+            ),
+        ]
+        indexes = [
+            # Worklist: a unit's courses under monitoring.
+            models.Index(fields=["unit", "status"], name="course_unit_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} — {self.product_label} (day 0 {self.infusion_date:%Y-%m-%d})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("monitoring:patient-course", args=[self.patient.public_id])
+
+    @property
+    def product_label(self) -> str:
+        if self.product == self.Product.OTHER:
+            return self.product_other
+        return self.get_product_display()
+
+    @property
+    def infusion_date(self) -> date:
+        return timezone.localdate(self.infused_at)
+
+    def day_number(self, at: datetime | None = None) -> int:
+        """Calendar days since the infusion date in the local zone (D+0 is the infusion day)."""
+        return (timezone.localdate(at or timezone.now()) - self.infusion_date).days
+
+
+class BedsideCheck(models.Model):
+    """One submission at the bedside: the sections recorded together, at one clinical time."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="checks")
+    observed_at = models.DateTimeField(help_text="When the patient was assessed")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-observed_at"]
+        indexes = [
+            # Course page and state assembly: a course's checks in clinical order.
+            models.Index(fields=["course", "observed_at"], name="check_course_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Check {self.observed_at:%Y-%m-%d %H:%M} for {self.course.patient}"
+
+
+class CourseStatus(models.Model):
+    """Denormalised current state of a course, so worklists cost a constant number of queries.
+
+    Written only by ``services`` in the same transaction as the records it summarises; the
+    row is also what concurrent writers lock (``select_for_update``) to keep grades consistent.
+    """
+
+    course = models.OneToOneField(
+        TreatmentCourse, models.CASCADE, primary_key=True, related_name="current"
+    )
+    latest_snapshot = models.ForeignKey(
+        "monitoring.GradeSnapshot", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    crs_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    icans_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    needs_review = models.BooleanField(default=False)
+    max_crs_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_icans_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    # When each check type was last done (current records only) or deferred until (a check
+    # not done): the due and overdue times are computed from these on read, never stored.
+    last_vitals_at = models.DateTimeField(null=True, blank=True)
+    last_neuro_at = models.DateTimeField(null=True, blank=True)
+    last_labs_at = models.DateTimeField(null=True, blank=True)
+    last_symptoms_at = models.DateTimeField(null=True, blank=True)
+    deferrals = models.JSONField(default=dict, blank=True)  # {"vitals": iso datetime, ...}
+    # ICE below 10 or CAPD above 0 on the latest assessment: protocols may tighten ICE checks.
+    neuro_changed = models.BooleanField(default=False)
+    open_flag_count = models.PositiveIntegerField(default=0)
+    worst_open_severity = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "course statuses"
+
+    def __str__(self) -> str:
+        return f"Status of {self.course_id}: CRS {self.crs_grade} / ICANS {self.icans_grade}"

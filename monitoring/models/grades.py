@@ -1,0 +1,177 @@
+"""Grades of a course's moments, clinicians' confirmations, and flags."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from monitoring.models.constraints import range_constraint
+from monitoring.models.courses import BedsideCheck, TreatmentCourse
+
+
+class GradeSnapshot(models.Model):
+    """The ASTCT grades of a course at one check's moment, with the inputs that produced them.
+
+    Recomputed when a late entry changes the state it was graded on; never because a rule or a
+    protocol changed later (``rule_version`` says which rules produced it).
+    """
+
+    check_entry = models.OneToOneField(BedsideCheck, models.PROTECT, related_name="snapshot")
+    course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="snapshots")
+    observed_at = models.DateTimeField()
+    # NULL: nothing to grade yet (no vital signs / no neuro assessment so far in the course).
+    crs_grade = models.PositiveSmallIntegerField("CRS grade", null=True, blank=True)
+    crs_reasons = models.JSONField(default=list)
+    crs_needs_review = models.BooleanField(default=False)
+    icans_grade = models.PositiveSmallIntegerField("ICANS grade", null=True, blank=True)
+    icans_reasons = models.JSONField(default=list)
+    icans_needs_review = models.BooleanField(default=False)
+    review_reasons = models.JSONField(default=list)
+    # A clinician's confirmed grade, when one was given (latest GradeConfirmation). Summaries
+    # and exports use the confirmed grade; the computed one stays visible beside it.
+    crs_confirmed_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    icans_confirmed_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    news2_total = models.PositiveSmallIntegerField("NEWS2", null=True, blank=True)
+    news2_risk = models.CharField(max_length=16, blank=True)
+    inputs = models.JSONField(default=dict)
+    rule_version = models.CharField(max_length=32)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-observed_at"]
+        constraints = [
+            range_constraint("snapshot", "crs_grade", 0, 4),
+            range_constraint("snapshot", "icans_grade", 0, 4),
+        ]
+        indexes = [
+            # Regrade path: a course's snapshots after a late entry's time.
+            models.Index(fields=["course", "observed_at"], name="snapshot_course_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"CRS {self.crs_grade} / ICANS {self.icans_grade} at {self.observed_at:%Y-%m-%d}"
+
+    @property
+    def needs_review(self) -> bool:
+        """A criterion left the grade open and no clinician has confirmed it yet."""
+        return (self.crs_needs_review and self.crs_confirmed_grade is None) or (
+            self.icans_needs_review and self.icans_confirmed_grade is None
+        )
+
+    @property
+    def crs_effective(self) -> int | None:
+        """The grade summaries use: the confirmed one if a clinician gave it."""
+        return self.crs_grade if self.crs_confirmed_grade is None else self.crs_confirmed_grade
+
+    @property
+    def icans_effective(self) -> int | None:
+        if self.icans_confirmed_grade is None:
+            return self.icans_grade
+        return self.icans_confirmed_grade
+
+
+class GradeConfirmation(models.Model):
+    """A clinician confirms or overrides a computed grade, with a reason. Append-only."""
+
+    class Domain(models.TextChoices):
+        CRS = "crs", "CRS"
+        ICANS = "icans", "ICANS"
+
+    snapshot = models.ForeignKey(GradeSnapshot, models.PROTECT, related_name="confirmations")
+    domain = models.CharField(max_length=8, choices=Domain.choices)
+    computed_grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    confirmed_grade = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=500)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-confirmed_at"]
+        constraints = [
+            range_constraint("confirmation", "confirmed_grade", 0, 4),
+            models.CheckConstraint(condition=~Q(reason=""), name="confirmation_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_domain_display()} {self.computed_grade} → {self.confirmed_grade}"
+
+    @property
+    def is_override(self) -> bool:
+        return self.confirmed_grade != self.computed_grade
+
+
+class FlagQuerySet(models.QuerySet):
+    def unresolved(self):
+        return self.exclude(status=Flag.Status.RESOLVED)
+
+
+class Flag(models.Model):
+    """Something a clinician should look at; open → acknowledged → resolved, never deleted."""
+
+    class Kind(models.TextChoices):
+        CRS = "crs", "CRS"
+        ICANS = "icans", "ICANS"
+        CRS_SYMPTOM = "crs_symptom", "CRS symptom"
+        NEURO_SYMPTOM = "neuro_symptom", "Neurological symptom"
+        VITAL_SIGN = "vital_sign", "Vital sign outside thresholds"
+        MARKER = "marker", "Inflammatory marker"
+        NEWS2 = "news2", "NEWS2"
+        NEEDS_REVIEW = "needs_review", "Grade needs clinician review"
+
+    class Severity(models.IntegerChoices):
+        # Integers so that "most severe first" is a plain ORDER BY.
+        INFO = 1, "Info"
+        WARNING = 2, "Warning"
+        URGENT = 3, "Urgent"
+        CRITICAL = 4, "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="flags")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    message = models.CharField(max_length=500)
+    snapshot = models.ForeignKey(
+        GradeSnapshot, models.PROTECT, null=True, blank=True, related_name="flags"
+    )
+    raised_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledge_note = models.CharField(max_length=500, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolve_reason = models.CharField(max_length=500, blank=True)
+
+    history = HistoricalRecords()
+
+    objects = FlagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-severity", "raised_at"]
+        constraints = [
+            # The same condition updates its open flag rather than raising a duplicate.
+            models.UniqueConstraint(
+                fields=["course", "kind"],
+                condition=~Q(status="resolved"),
+                name="one_unresolved_flag_per_kind",
+            ),
+        ]
+        indexes = [
+            # Flag board and worklist counts: unresolved flags of a course, by severity.
+            models.Index(fields=["course", "status", "severity"], name="flag_course_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.get_severity_display()}] {self.message}"

@@ -1,0 +1,438 @@
+"""Clinical records of a bedside check.
+
+Units live in field names (``temp_c``, ``sbp_mmhg``); plausibility ranges are database
+constraints so that no write path — form, service, shell or admin — can store an impossible value.
+Records are append-only: a correction is a new record that amends the old one (see
+``Observation``); derived values (ICE/CAPD totals) are computed in ``services`` from ``grading``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from monitoring import flag_rules
+from monitoring.models.constraints import all_or_none, range_constraint
+from monitoring.models.courses import BedsideCheck
+
+
+class RecordStatus(models.TextChoices):
+    # FHIR Observation.status speaks the same language (final / amended / entered-in-error).
+    CURRENT = "current", "Current"
+    AMENDED = "amended", "Superseded by a correction"
+    ENTERED_IN_ERROR = "entered_in_error", "Entered in error"
+
+
+class ObservationQuerySet(models.QuerySet):
+    def current(self):
+        """Records that count: not superseded by a correction, not entered in error."""
+        return self.filter(status=RecordStatus.CURRENT)
+
+
+class Observation(models.Model):
+    """Fields shared by every clinical record; the clinical time is the check's ``observed_at``.
+
+    Clinical values are never edited in place. A correction is a new record that ``amends``
+    the old one (with who, when and why); the old one is kept, marked superseded, and shown
+    struck through. A record made by mistake is marked entered in error, with a reason.
+    """
+
+    check_entry = models.ForeignKey(BedsideCheck, models.PROTECT, related_name="%(class)s_set")
+    status = models.CharField(
+        max_length=16, choices=RecordStatus.choices, default=RecordStatus.CURRENT
+    )
+    amends = models.OneToOneField(
+        "self", models.PROTECT, null=True, blank=True, related_name="amended_by"
+    )
+    amendment_reason = models.CharField(max_length=500, blank=True)
+    # Who typed this record and when (a correction's author may differ from the check's).
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status_reason = models.CharField(max_length=500, blank=True)
+    history = HistoricalRecords(inherit=True)
+
+    objects = ObservationQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amends__isnull=True) | ~Q(amendment_reason=""),
+                name="%(class)s_amendment_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="entered_in_error") | ~Q(status_reason=""),
+                name="%(class)s_error_has_reason",
+            ),
+        ]
+
+    @property
+    def is_current(self) -> bool:
+        return self.status == RecordStatus.CURRENT
+
+
+# field -> (low, high): physiologically possible values, shared by the constraints and the forms.
+VITAL_RANGES = {
+    "temp_c": (30, 45),
+    "heart_rate_bpm": (20, 300),
+    "resp_rate_per_min": (2, 80),
+    "sbp_mmhg": (40, 300),
+    "dbp_mmhg": (15, 200),
+    "spo2_pct": (50, 100),
+    "oxygen_flow_l_min": (0, 80),
+    "vasopressors_count": (0, 5),
+}
+
+
+class VitalSigns(Observation):
+    class Oxygen(models.TextChoices):
+        # Values match monitoring.grading's Oxygen enum (ASTCT hypoxia domain).
+        ROOM_AIR = "room_air", "Room air"
+        BLOW_BY = "blow_by", "Blow-by"
+        LOW_FLOW = "low_flow", "Low-flow nasal cannula"
+        HIGH_FLOW = "high_flow", "High-flow nasal cannula"
+        FACEMASK = "facemask", "Face mask"
+        NONREBREATHER = "nonrebreather", "Non-rebreather mask"
+        VENTURI = "venturi", "Venturi mask"
+        CPAP = "cpap", "CPAP"
+        BIPAP = "bipap", "BiPAP"
+        MECHANICAL_VENTILATION = "mechanical_ventilation", "Mechanical ventilation"
+
+    temp_c = models.DecimalField(
+        "temperature (°C)", max_digits=3, decimal_places=1, null=True, blank=True
+    )
+    heart_rate_bpm = models.PositiveSmallIntegerField("heart rate (/min)", null=True, blank=True)
+    resp_rate_per_min = models.PositiveSmallIntegerField(
+        "respiratory rate (/min)", null=True, blank=True
+    )
+    sbp_mmhg = models.PositiveSmallIntegerField("systolic BP (mmHg)", null=True, blank=True)
+    dbp_mmhg = models.PositiveSmallIntegerField("diastolic BP (mmHg)", null=True, blank=True)
+    spo2_pct = models.PositiveSmallIntegerField("SpO₂ (%)", null=True, blank=True)
+    oxygen_support = models.CharField(
+        max_length=24, choices=Oxygen.choices, default=Oxygen.ROOM_AIR
+    )
+    oxygen_flow_l_min = models.DecimalField(
+        "oxygen flow (L/min)", max_digits=3, decimal_places=1, null=True, blank=True
+    )
+    # ASTCT counts vasopressors for "multiple" without vasopressin (reference §1.2.7).
+    vasopressors_count = models.PositiveSmallIntegerField(
+        "vasopressors running (not counting vasopressin)", default=0
+    )
+    vasopressin = models.BooleanField("vasopressin running", default=False)
+
+    class Meta(Observation.Meta):
+        verbose_name_plural = "vital signs"
+        constraints = [
+            *Observation.Meta.constraints,
+            *[range_constraint("vitals", f, low, high) for f, (low, high) in VITAL_RANGES.items()],
+            models.CheckConstraint(
+                condition=Q(sbp_mmhg__isnull=True)
+                | Q(dbp_mmhg__isnull=True)
+                | Q(dbp_mmhg__lt=F("sbp_mmhg")),
+                name="vitals_dbp_below_sbp",
+                violation_error_message="Diastolic pressure must be below systolic pressure.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(oxygen_support="room_air") | Q(oxygen_flow_l_min__isnull=True),
+                name="vitals_no_flow_on_room_air",
+                violation_error_message="An oxygen flow cannot be given on room air.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Vital signs at {self.check_entry.observed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def oxygen_label(self) -> str:
+        label = self.get_oxygen_support_display()
+        if self.oxygen_flow_l_min is not None:
+            label += f" {self.oxygen_flow_l_min.normalize():f} L/min"
+        return label
+
+
+class SymptomCheck(Observation):
+    """The seed symptom lists; fatigue, headache and tremor are recorded but never graded."""
+
+    fever = models.BooleanField(default=False)
+    low_blood_pressure = models.BooleanField(default=False)
+    fatigue = models.BooleanField(default=False)
+    breathing_difficulty = models.BooleanField(default=False)
+    confusion = models.BooleanField(default=False)
+    headache = models.BooleanField(default=False)
+    tremor = models.BooleanField(default=False)
+    difficulty_speaking = models.BooleanField(default=False)
+    other = models.CharField("other symptoms", max_length=500, blank=True)
+
+    CRS_SYMPTOMS = flag_rules.CRS_SYMPTOMS
+    NEURO_SYMPTOMS = flag_rules.NEURO_SYMPTOMS
+
+    def __str__(self) -> str:
+        return f"Symptoms at {self.check_entry.observed_at:%Y-%m-%d %H:%M}"
+
+    def _labels(self, names) -> list[str]:
+        return [str(self._meta.get_field(n).verbose_name) for n in names if getattr(self, n)]
+
+    @property
+    def crs_symptoms(self) -> list[str]:
+        return self._labels(self.CRS_SYMPTOMS)
+
+    @property
+    def neuro_symptoms(self) -> list[str]:
+        return self._labels(self.NEURO_SYMPTOMS)
+
+
+ICE_ITEM_FIELDS = ["ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention"]
+CAPD_ITEM_FIELDS = [f"capd_item_{n}" for n in range(1, 9)]
+
+
+class NeuroAssessment(Observation):
+    """ICE (age ≥ 12) or CAPD (age < 12) plus the other ASTCT ICANS domains (reference §2)."""
+
+    class Consciousness(models.TextChoices):
+        ALERT = "alert", "Alert"
+        SPONTANEOUS = "awakens_spontaneously", "Drowsy, awakens spontaneously"
+        VOICE = "awakens_to_voice", "Awakens to voice"
+        TOUCH = "awakens_to_touch", "Awakens only to touch"
+        UNAROUSABLE = "unarousable", "Unarousable / stupor / coma"
+
+    class Seizure(models.TextChoices):
+        NONE = "none", "None"
+        RESOLVED_RAPIDLY = "resolved_rapidly", "Seizure that resolved rapidly"
+        PROLONGED = "prolonged_or_repetitive", "Prolonged (> 5 min) or repetitive seizures"
+
+    class MotorWeakness(models.TextChoices):
+        NONE = "none", "None"
+        DEEP_FOCAL = "deep_focal", "Deep focal weakness (hemi-/paraparesis)"
+
+    class CerebralEdema(models.TextChoices):
+        NONE = "none", "None"
+        FOCAL = "focal", "Focal/local oedema on imaging"
+        DIFFUSE = "diffuse", "Diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's"
+
+    # ICE items (points scored): orientation 0-4, naming 0-3, commands/writing/attention 0-1.
+    ice_orientation = models.PositiveSmallIntegerField(null=True, blank=True)
+    ice_naming = models.PositiveSmallIntegerField(null=True, blank=True)
+    ice_commands = models.PositiveSmallIntegerField(null=True, blank=True)
+    ice_writing = models.PositiveSmallIntegerField(null=True, blank=True)
+    ice_attention = models.PositiveSmallIntegerField(null=True, blank=True)
+    ice_total = models.PositiveSmallIntegerField("ICE score", null=True, blank=True, editable=False)
+    # CAPD items store the answer as ticked (0 never … 4 always); items 1-4 score reversed.
+    capd_item_1 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_item_2 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_item_3 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_item_4 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_item_5 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_item_6 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_item_7 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_item_8 = models.PositiveSmallIntegerField(null=True, blank=True)
+    capd_total = models.PositiveSmallIntegerField(
+        "CAPD score", null=True, blank=True, editable=False
+    )
+    consciousness = models.CharField(
+        "level of consciousness", max_length=24, choices=Consciousness.choices
+    )
+    seizure = models.CharField(max_length=24, choices=Seizure.choices, default=Seizure.NONE)
+    motor_weakness = models.CharField(
+        max_length=16, choices=MotorWeakness.choices, default=MotorWeakness.NONE
+    )
+    cerebral_edema = models.CharField(
+        "raised ICP / cerebral oedema",
+        max_length=16,
+        choices=CerebralEdema.choices,
+        default=CerebralEdema.NONE,
+    )
+    unable_to_assess_reason = models.CharField(
+        "ICE/CAPD not possible because", max_length=200, blank=True
+    )
+
+    class Meta(Observation.Meta):
+        constraints = [
+            *Observation.Meta.constraints,
+            range_constraint("neuro", "ice_orientation", 0, 4),
+            range_constraint("neuro", "ice_naming", 0, 3),
+            range_constraint("neuro", "ice_commands", 0, 1),
+            range_constraint("neuro", "ice_writing", 0, 1),
+            range_constraint("neuro", "ice_attention", 0, 1),
+            range_constraint("neuro", "ice_total", 0, 10),
+            *[range_constraint("neuro", f, 0, 4) for f in CAPD_ITEM_FIELDS],
+            range_constraint("neuro", "capd_total", 0, 32),
+            models.CheckConstraint(
+                condition=all_or_none([*ICE_ITEM_FIELDS, "ice_total"]), name="neuro_ice_complete"
+            ),
+            models.CheckConstraint(
+                condition=all_or_none([*CAPD_ITEM_FIELDS, "capd_total"]),
+                name="neuro_capd_complete",
+            ),
+            # A patient is screened with ICE or with CAPD, never both (reference §2.3).
+            models.CheckConstraint(
+                condition=Q(ice_total__isnull=True) | Q(capd_total__isnull=True),
+                name="neuro_ice_or_capd",
+            ),
+            # No score means a documented reason ("unable to assess").
+            models.CheckConstraint(
+                condition=Q(ice_total__isnull=False)
+                | Q(capd_total__isnull=False)
+                | ~Q(unable_to_assess_reason=""),
+                name="neuro_score_or_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Neuro assessment at {self.check_entry.observed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def score_label(self) -> str:
+        if self.ice_total is not None:
+            return f"ICE {self.ice_total}/10"
+        if self.capd_total is not None:
+            return f"CAPD {self.capd_total}/32"
+        return "not assessable"
+
+
+# field -> (low, high): plausible analyser ranges, shared by the constraints and the forms.
+LAB_RANGES = {
+    "crp_mg_l": (0, 1000),
+    "ferritin_ng_ml": (0, 500000),
+    "il6_pg_ml": (0, 100000),
+    "fibrinogen_mg_dl": (0, 2000),
+    "d_dimer_ug_ml_feu": (0, 200),
+    "ldh_u_l": (0, 50000),
+    "anc_10e9_l": (0, 200),
+    "platelets_10e9_l": (0, 2000),
+    "hemoglobin_g_dl": (0, 25),
+    "creatinine_mg_dl": (0, 30),
+    "alt_u_l": (0, 20000),
+    "ast_u_l": (0, 20000),
+    "bilirubin_mg_dl": (0, 60),
+}
+
+
+class LabResult(Observation):
+    """Any subset of one draw; SI or customary units named in each field (reference §5.1)."""
+
+    crp_mg_l = models.DecimalField(
+        "CRP (mg/L)", max_digits=6, decimal_places=1, null=True, blank=True
+    )
+    ferritin_ng_ml = models.DecimalField(
+        "ferritin (ng/mL)", max_digits=8, decimal_places=0, null=True, blank=True
+    )
+    il6_pg_ml = models.DecimalField(
+        "IL-6 (pg/mL)", max_digits=8, decimal_places=1, null=True, blank=True
+    )
+    fibrinogen_mg_dl = models.DecimalField(
+        "fibrinogen (mg/dL)", max_digits=5, decimal_places=0, null=True, blank=True
+    )
+    d_dimer_ug_ml_feu = models.DecimalField(
+        "D-dimer (µg/mL FEU)", max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    ldh_u_l = models.DecimalField(
+        "LDH (U/L)", max_digits=6, decimal_places=0, null=True, blank=True
+    )
+    anc_10e9_l = models.DecimalField(
+        "ANC (×10⁹/L)", max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    platelets_10e9_l = models.DecimalField(
+        "platelets (×10⁹/L)", max_digits=5, decimal_places=0, null=True, blank=True
+    )
+    hemoglobin_g_dl = models.DecimalField(
+        "haemoglobin (g/dL)", max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    creatinine_mg_dl = models.DecimalField(
+        "creatinine (mg/dL)", max_digits=4, decimal_places=2, null=True, blank=True
+    )
+    alt_u_l = models.DecimalField(
+        "ALT (U/L)", max_digits=6, decimal_places=0, null=True, blank=True
+    )
+    ast_u_l = models.DecimalField(
+        "AST (U/L)", max_digits=6, decimal_places=0, null=True, blank=True
+    )
+    bilirubin_mg_dl = models.DecimalField(
+        "bilirubin (mg/dL)", max_digits=4, decimal_places=1, null=True, blank=True
+    )
+
+    class Meta(Observation.Meta):
+        constraints = [
+            *Observation.Meta.constraints,
+            *[range_constraint("lab", f, low, high) for f, (low, high) in LAB_RANGES.items()],
+        ]
+
+    def __str__(self) -> str:
+        return f"Labs at {self.check_entry.observed_at:%Y-%m-%d %H:%M}"
+
+    def values(self) -> list[tuple[str, Decimal]]:
+        """(label, value) of the markers measured in this draw, in display order."""
+        return [
+            (str(self._meta.get_field(f).verbose_name), getattr(self, f))
+            for f in LAB_RANGES
+            if getattr(self, f) is not None
+        ]
+
+
+class Treatment(Observation):
+    class Drug(models.TextChoices):
+        TOCILIZUMAB = "tocilizumab", "Tocilizumab"
+        DEXAMETHASONE = "dexamethasone", "Dexamethasone"
+        METHYLPREDNISOLONE = "methylprednisolone", "Methylprednisolone"
+        ANAKINRA = "anakinra", "Anakinra"
+        SILTUXIMAB = "siltuximab", "Siltuximab"
+        ANTIPYRETIC = "antipyretic", "Antipyretic (e.g. paracetamol)"
+        LEVETIRACETAM = "levetiracetam", "Levetiracetam"
+        OTHER = "other", "Other"
+
+    class DoseUnit(models.TextChoices):
+        MG = "mg", "mg"
+        G = "g", "g"
+        MCG = "mcg", "µg"
+        UNITS = "units", "units"
+
+    class Route(models.TextChoices):
+        IV = "iv", "IV"
+        PO = "po", "Oral"
+        SC = "sc", "Subcutaneous"
+        IM = "im", "Intramuscular"
+        IT = "it", "Intrathecal"
+        PR = "pr", "Rectal"
+
+    # ASTCT: once CRS is treated with antipyretic or anti-cytokine therapy, fever is no longer
+    # required to grade it (reference §1.2.2). Levetiracetam does not mask fever.
+    FEVER_MASKING = (
+        "tocilizumab",
+        "dexamethasone",
+        "methylprednisolone",
+        "anakinra",
+        "siltuximab",
+        "antipyretic",
+    )
+
+    drug = models.CharField(max_length=24, choices=Drug.choices)
+    drug_other = models.CharField("other drug", max_length=100, blank=True)
+    dose = models.DecimalField(max_digits=7, decimal_places=2)
+    dose_unit = models.CharField(max_length=8, choices=DoseUnit.choices, default=DoseUnit.MG)
+    route = models.CharField(max_length=4, choices=Route.choices, default=Route.IV)
+
+    class Meta(Observation.Meta):
+        constraints = [
+            *Observation.Meta.constraints,
+            models.CheckConstraint(condition=Q(dose__gt=0), name="treatment_dose_positive"),
+            models.CheckConstraint(
+                condition=~Q(drug="other") | ~Q(drug_other=""), name="treatment_other_named"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.drug_label} {self.dose:g} {self.dose_unit} {self.get_route_display()}"
+
+    @property
+    def drug_label(self) -> str:
+        return self.drug_other if self.drug == self.Drug.OTHER else self.get_drug_display()

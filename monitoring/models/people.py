@@ -1,0 +1,102 @@
+"""Units, users and patients."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+
+class Unit(models.Model):
+    """A ward or clinic; nurses and care teams see only the patients of their units."""
+
+    name = models.CharField(max_length=100, unique=True)
+    code = models.SlugField(max_length=20, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        NURSE = "nurse", "Nurse"
+        CARE_TEAM = "care_team", "Care team"
+        ADMIN = "admin", "Admin"
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.NURSE)
+    units = models.ManyToManyField(Unit, blank=True, related_name="members")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def sees_all_units(self) -> bool:
+        return self.role == self.Role.ADMIN or self.is_superuser
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    # Patient URLs carry this, never the sequential primary key.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    mrn = models.CharField("MRN", max_length=32, unique=True)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=8, choices=Sex.choices)
+    # Tocilizumab is dosed by weight (8 mg/kg; 12 mg/kg under 30 kg — reference §7.1).
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight_kg__gte=Decimal("0.3"), weight_kg__lte=Decimal("350")),
+                name="patient_weight_kg_plausible",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family_name.upper()}, {self.given_name} ({self.mrn})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("monitoring:patient-course", args=[self.public_id])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_on(self, day: date) -> float:
+        """Age in years (fractional) on ``day``: ICE vs CAPD and paediatric hypotension need it."""
+        whole = day.year - self.date_of_birth.year
+        if (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day):
+            whole -= 1
+        anniversary = _add_years(self.date_of_birth, whole)
+        next_anniversary = _add_years(self.date_of_birth, whole + 1)
+        fraction = (day - anniversary).days / (next_anniversary - anniversary).days
+        return whole + fraction
+
+    def uses_capd_on(self, day: date) -> bool:
+        """ASTCT/ASCO: CAPD under 12 years, ICE from the 12th birthday (reference §2.3)."""
+        return self.age_on(day) < 12
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # born 29 February: the birthday is 1 March in non-leap years
+        return date(day.year + years, 3, 1)

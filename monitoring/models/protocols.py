@@ -1,0 +1,178 @@
+"""Monitoring protocols as versioned data: schedules, thresholds and escalation text.
+
+Every centre runs its own protocol (reference §6: nobody agrees how often to do ICE). A course
+keeps the protocol version it started with; editing a version that a course uses creates a new
+version (``services.revise_protocol``), so what a nurse was asked to do stays on record.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from monitoring import flag_rules, grading
+from monitoring.models.constraints import range_constraint
+
+
+class CheckType(models.TextChoices):
+    VITALS = "vitals", "Vital signs"
+    NEURO = "neuro", "Neuro assessment (ICE/CAPD)"
+    LABS = "labs", "Labs"
+    SYMPTOMS = "symptoms", "Symptom review"
+
+
+class Protocol(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProtocolVersionQuerySet(models.QuerySet):
+    def for_product(self, product: str):
+        """Active versions that apply to a CAR-T product (an empty product list means all)."""
+        return [v for v in self.filter(is_active=True).order_by("-number")
+                if not v.products or product in v.products]
+
+
+class ProtocolVersion(models.Model):
+    """One frozen-once-used version of a protocol."""
+
+    protocol = models.ForeignKey(Protocol, models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField(default=1)
+    is_active = models.BooleanField(
+        default=True, help_text="New courses start on the newest active version for their product."
+    )
+    is_template = models.BooleanField(
+        default=True,
+        help_text="Still the shipped template: each centre must review it before clinical use.",
+    )
+    products = models.JSONField(
+        default=list, blank=True,
+        help_text="CAR-T products this version applies to (codes); empty means every product.",
+    )
+    # US labels since June 2025: monitor at least 2 weeks, daily for the first (reference §6.2).
+    monitoring_window_days = models.PositiveSmallIntegerField(default=14)
+    # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
+    sbp_low_mmhg = models.PositiveSmallIntegerField(
+        "hypotension: SBP below (mmHg)", null=True, blank=True,
+        help_text="Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3).",
+    )
+    heart_rate_high = models.PositiveSmallIntegerField("tachycardia: HR at or above", default=131)
+    heart_rate_low = models.PositiveSmallIntegerField("bradycardia: HR at or below", default=40)
+    resp_rate_high = models.PositiveSmallIntegerField("RR at or above", default=25)
+    resp_rate_low = models.PositiveSmallIntegerField("RR at or below", default=8)
+    spo2_low_pct = models.PositiveSmallIntegerField("SpO₂ at or below (%)", default=91)
+    temperature_high_c = models.DecimalField(
+        "fever at or above (°C)", max_digits=3, decimal_places=1, default=Decimal("38.0")
+    )
+    marker_rise_factor = models.DecimalField(
+        "CRP/ferritin rise within 24 h (×)", max_digits=3, decimal_places=1,
+        default=Decimal("2.0"),
+    )
+    # {"crs": {"0": "...", ..., "4": "..."}, "icans": {...}}; missing grades use the defaults.
+    escalation = models.JSONField(default=dict, blank=True)
+    change_note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    objects = ProtocolVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["protocol", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "number"], name="protocol_version_unique"),
+            range_constraint("protocol", "monitoring_window_days", 1, 365),
+            range_constraint("protocol", "sbp_low_mmhg", 40, 150),
+            range_constraint("protocol", "spo2_low_pct", 70, 99),
+            range_constraint("protocol", "temperature_high_c", 37, 40),
+            range_constraint("protocol", "marker_rise_factor", Decimal("1.1"), 10),
+            models.CheckConstraint(
+                condition=Q(heart_rate_low__lt=models.F("heart_rate_high"))
+                & Q(resp_rate_low__lt=models.F("resp_rate_high")),
+                name="protocol_limits_not_crossed",
+                violation_error_message="Each low limit must be below its high limit.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} v{self.number}"
+
+    def thresholds(self) -> grading.VitalThresholds:
+        return grading.VitalThresholds(
+            heart_rate_high=self.heart_rate_high, heart_rate_low=self.heart_rate_low,
+            resp_rate_high=self.resp_rate_high, resp_rate_low=self.resp_rate_low,
+            spo2_low=self.spo2_low_pct, sbp_low=self.sbp_low_mmhg,
+            temperature_high=float(self.temperature_high_c),
+        )
+
+    def escalation_text(self, domain: str, grade: int) -> str:
+        """The protocol's text for a grade, or the ASCO-based default (flag_rules)."""
+        defaults = {"crs": flag_rules.CRS_ESCALATION, "icans": flag_rules.ICANS_ESCALATION}
+        return self.escalation.get(domain, {}).get(str(grade)) or defaults[domain][grade]
+
+    def schedule_for(self, check_type: str) -> CheckSchedule | None:
+        """From prefetched schedules when available (worklists prefetch them)."""
+        for schedule in self.schedules.all():
+            if schedule.check_type == check_type:
+                return schedule
+        return None
+
+
+class CheckSchedule(models.Model):
+    """How often a check type is due, tightening while the patient is sick."""
+
+    version = models.ForeignKey(ProtocolVersion, models.CASCADE, related_name="schedules")
+    check_type = models.CharField(max_length=16, choices=CheckType.choices)
+    interval_minutes = models.PositiveIntegerField(help_text="Usual interval, in minutes.")
+    tightened_interval_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Interval while any condition below holds."
+    )
+    tighten_at_crs_grade = models.PositiveSmallIntegerField(
+        "tighten at CRS grade ≥", null=True, blank=True
+    )
+    tighten_at_icans_grade = models.PositiveSmallIntegerField(
+        "tighten at ICANS grade ≥", null=True, blank=True
+    )
+    tighten_on_neuro_change = models.BooleanField(
+        "tighten once any ICE point is lost (or CAPD ≥ 1)", default=False
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["check_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "check_type"], name="one_schedule_per_type"),
+            range_constraint("schedule", "interval_minutes", 15, 7 * 24 * 60),
+            range_constraint("schedule", "tightened_interval_minutes", 5, 7 * 24 * 60),
+            range_constraint("schedule", "tighten_at_crs_grade", 1, 4),
+            range_constraint("schedule", "tighten_at_icans_grade", 1, 4),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_check_type_display()} every {self.interval_minutes} min"
+
+    def interval(self, *, crs_grade, icans_grade, neuro_changed: bool) -> timedelta:
+        """The interval that applies to a patient in this state."""
+        if self.tightened_interval_minutes and (
+            (self.tighten_at_crs_grade and (crs_grade or 0) >= self.tighten_at_crs_grade)
+            or (self.tighten_at_icans_grade and (icans_grade or 0) >= self.tighten_at_icans_grade)
+            or (self.tighten_on_neuro_change and neuro_changed)
+        ):
+            return timedelta(minutes=self.tightened_interval_minutes)
+        return timedelta(minutes=self.interval_minutes)

@@ -1,0 +1,101 @@
+"""What is due next, and what is overdue, computed on read from a course's status row.
+
+Never stored, so never stale: the inputs are the last time each check type was done (kept on
+``CourseStatus`` by the write path), the current grades, any check recorded as not done, and
+the intervals of the course's protocol version. No queries beyond the prefetched schedules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+DAY_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class Due:
+    check_type: str
+    label: str
+    last_done: datetime | None
+    next_due: datetime
+    interval: timedelta
+    overdue_by: timedelta | None  # None when not yet due
+    deferred_reason: str = ""  # why the last attempt was not done, if it was not
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.overdue_by is not None
+
+
+def add_interval(start: datetime, interval: timedelta) -> datetime:
+    """``start`` plus ``interval``; whole days keep the local wall-clock time across DST.
+
+    "Daily labs at 06:00" must stay at 06:00 local when the clocks change, so day-multiples
+    are added in the configured zone; shorter intervals are elapsed time (4 h is 4 real hours,
+    even across a DST change). Aware datetimes are converted back to UTC for storage/compare.
+    """
+    minutes = int(interval.total_seconds() // 60)
+    if minutes and minutes % DAY_MINUTES == 0:
+        local = timezone.localtime(start)
+        naive = local.replace(tzinfo=None) + interval
+        return timezone.make_aware(naive, timezone.get_current_timezone()).astimezone(UTC)
+    # Python adds timedeltas to an aware datetime in wall-clock time of its own zone; in UTC,
+    # wall-clock time is elapsed time.
+    return start.astimezone(UTC) + interval
+
+
+def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
+    """Every scheduled check type of the course, with its next due time, most overdue first.
+
+    ``course.protocol_version.schedules`` should be prefetched by list pages.
+    """
+    version = course.protocol_version
+    if version is None or status is None:
+        return []
+    now = now or timezone.now()
+    window_end = add_interval(course.infused_at, timedelta(days=version.monitoring_window_days))
+    if now >= window_end:
+        return []  # the protocol's monitoring window is over
+    items = []
+    for schedule in version.schedules.all():
+        interval = schedule.interval(
+            crs_grade=status.crs_grade, icans_grade=status.icans_grade,
+            neuro_changed=status.neuro_changed,
+        )
+        last = getattr(status, f"last_{schedule.check_type}_at", None)
+        # Never done: due from the infusion (day 0) on.
+        next_due = add_interval(last, interval) if last else course.infused_at
+        reason = ""
+        deferral = (status.deferrals or {}).get(schedule.check_type)
+        if deferral:
+            attempted = parse_datetime(deferral["at"])
+            retry = deferral.get("retry_minutes")
+            retry_delta = timedelta(minutes=retry) if retry else interval
+            next_due = max(next_due, add_interval(attempted, retry_delta))
+            reason = deferral.get("reason", "")
+        overdue_by = now - next_due if now > next_due else None
+        items.append(Due(schedule.check_type, schedule.get_check_type_display(), last,
+                         next_due, interval, overdue_by, reason))
+    return sorted(items, key=lambda due: due.next_due)
+
+
+def most_overdue(course, status, *, now: datetime | None = None) -> Due | None:
+    """The check that has waited longest past its due time, or None."""
+    overdue = [due for due in due_checks(course, status, now=now) if due.is_overdue]
+    return overdue[0] if overdue else None
+
+
+def human_duration(delta: timedelta) -> str:
+    """"2 h 05 min", "3 d 4 h": how long a check has waited, for busy eyes."""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, DAY_MINUTES)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min"
