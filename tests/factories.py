@@ -6,6 +6,7 @@ import factory
 from django.utils import timezone
 
 from monitoring.models import Patient, TreatmentCourse, Unit, User
+from monitoring.services import protocol_version_for
 
 
 class UnitFactory(factory.django.DjangoModelFactory):
@@ -54,3 +55,5 @@ class CourseFactory(factory.django.DjangoModelFactory):
     product = TreatmentCourse.Product.AXI_CEL
     indication = "Relapsed large B-cell lymphoma"
     infused_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=3))
+    # The shipped default protocol (migration 0002), as services.start_course would pick it.
+    protocol_version = factory.LazyAttribute(lambda course: protocol_version_for(course.product))
