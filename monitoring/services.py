@@ -21,6 +21,7 @@ from monitoring.models import (
     Flag,
     GradeConfirmation,
     GradeSnapshot,
+    HandoverNote,
     LabResult,
     NeuroAssessment,
     ProtocolVersion,
@@ -635,3 +636,13 @@ def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by)
           summary=f"Moved from {previous or 'no protocol'} to {version}: {reason}",
           details={"from": previous.pk if previous else None, "to": version.pk})
     return course
+
+
+@transaction.atomic
+def write_handover_note(*, course, text: str, by) -> HandoverNote:
+    """Keep the nurse's "watch for" note for the next shift (the newest is shown)."""
+    note = HandoverNote(course=course, text=text.strip(), written_by=by)
+    note.full_clean(exclude=["course", "written_by"])
+    note.save()
+    audit(by, AuditEvent.Action.HANDOVER_NOTE, course=course, summary=f"Watch for: {note.text}")
+    return note

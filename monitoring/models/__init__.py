@@ -1,6 +1,6 @@
 """cartmonitor's data model, one module per part of the domain (explicit re-exports)."""
 
-from monitoring.models.audit import AuditEvent, CheckNotDone
+from monitoring.models.audit import AuditEvent, CheckNotDone, HandoverNote
 from monitoring.models.courses import (
     BedsideCheck,
     CourseStatus,
@@ -39,6 +39,7 @@ __all__ = [
     "FlagQuerySet",
     "GradeConfirmation",
     "GradeSnapshot",
+    "HandoverNote",
     "LabResult",
     "NeuroAssessment",
     "Observation",

@@ -49,6 +49,23 @@ class CheckNotDone(models.Model):
         return f"{self.get_check_type_display()} not done: {self.get_reason_display()}"
 
 
+class HandoverNote(models.Model):
+    """The nurse's free-text "watch for" note for the next shift. Append-only: the newest is
+    shown on the handover; older ones stay as the record of what was handed over."""
+
+    course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="handover_notes")
+    text = models.CharField("watch for", max_length=1000)
+    written_at = models.DateTimeField(default=timezone.now, editable=False)
+    written_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-written_at", "-pk"]
+        indexes = [models.Index(fields=["course", "written_at"], name="handover_course_time_idx")]
+
+    def __str__(self) -> str:
+        return f"Watch for ({self.written_at:%Y-%m-%d %H:%M}): {self.text[:60]}"
+
+
 class AuditEvent(models.Model):
     """Who did what to whom, and when: one row per clinical action, export or print."""
 
@@ -66,6 +83,7 @@ class AuditEvent(models.Model):
         COURSE_STARTED = "course_started", "Course started"
         EXPORTED = "exported", "Data exported"
         HANDOVER_PRINTED = "handover_printed", "Handover printed"
+        HANDOVER_NOTE = "handover_note", "Handover note written"
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(
