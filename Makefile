@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint migrations-check clean
+.PHONY: run test install lint migrations-check serve check-deploy clean
 
 # Reinstall when pyproject.toml changes; otherwise reuse the virtualenv.
 $(STAMP): pyproject.toml
@@ -27,6 +27,18 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -m "not e2e"
 	$(BIN)/pytest -m e2e
+
+## Production-style local start (DEBUG off, collected static files, gunicorn.conf.py) on
+## http://127.0.0.1:8000/. Plain http: for HTTPS settings see README "Deploying".
+serve: export DJANGO_DEBUG = false
+serve: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput
+	GUNICORN_BIND="$${GUNICORN_BIND:-$(HOST):$(PORT)}" $(BIN)/gunicorn
+
+## The deploy gate: run it with the production environment set (README "Deploying").
+check-deploy: $(STAMP)
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,7 @@
 """cartmonitor settings: one file, driven by the environment (see .env.example)."""
 
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -116,6 +117,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Tests use a file, not Django's default shared-cache in-memory database: there, a second
+    # writer fails at once with "database table is locked" (busy_timeout does not apply), so
+    # concurrent saves could not be tested as production runs them. One file per test process
+    # in the temp folder, so two test runs in one checkout never share a database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"cartmonitor-test-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "monitoring.User"
@@ -198,6 +206,8 @@ SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 # in the database, so the count is shared by every app server. Unlock early from the admin
 # ("Access attempts") or with `manage.py axes_reset_username USERNAME`.
 AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
+if AXES_FAILURE_LIMIT < 1:  # 0 would lock every account before its first attempt
+    raise ImproperlyConfigured("DJANGO_LOGIN_FAILURE_LIMIT must be at least 1")
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_LOGIN_COOLOFF_MINUTES", default=15))
 # Username and address together: an attacker elsewhere cannot lock a nurse out of her ward PC.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -211,3 +221,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Audit trail: history rows are evidence, never a way to roll a record back.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+# FHIR export: the namespace of this hospital's MRNs (Patient.identifier.system), if it has one.
+CARTMONITOR_MRN_SYSTEM = os.environ.get("CARTMONITOR_MRN_SYSTEM", "")

@@ -2,14 +2,29 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
+from simple_history.admin import SimpleHistoryAdmin
 
+from monitoring import services
 from monitoring.models import (
+    AuditEvent,
     BedsideCheck,
+    CheckNotDone,
+    CheckSchedule,
     Flag,
+    GradeConfirmation,
+    GradeSnapshot,
+    LabResult,
+    NeuroAssessment,
     Patient,
+    Protocol,
+    ProtocolVersion,
+    SymptomCheck,
+    Treatment,
     TreatmentCourse,
     Unit,
     User,
+    VitalSigns,
 )
 
 
@@ -35,46 +50,177 @@ class UserAdmin(BaseUserAdmin):
 
 
 class NoDeleteAdmin(admin.ModelAdmin):
-    """Clinical records are never deleted — not even by an administrator."""
+    """Clinical records are never deleted — not even by an administrator.
+
+    Without the delete permission Django also drops the "delete selected" action and answers
+    403 on the delete page.
+    """
 
     def has_delete_permission(self, request, obj=None):
         return False
 
 
+class HistoryAdmin(NoDeleteAdmin, SimpleHistoryAdmin):
+    """Shows every saved version (simple-history), but never reverts to one.
+
+    A revert saves an old row over the current one, outside the clinical write paths (no
+    regrade, no audit event, and for a course a silent change of protocol version).
+    """
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("Reverting to an old version is disabled.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class AuditedChangeAdmin(HistoryAdmin):
+    """Edits made here (a weight, an infusion date that moves every D+n) go to the audit log."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            course = obj if isinstance(obj, TreatmentCourse) else None
+            services.audit(
+                request.user, AuditEvent.Action.ADMIN_EDITED, course=course,
+                patient=obj if isinstance(obj, Patient) else None,
+                summary=f"{obj._meta.verbose_name.capitalize()} edited in the admin: "
+                        + ", ".join(form.changed_data),
+                details={"model": obj._meta.model_name, "pk": obj.pk,
+                         "changed": {name: str(form.cleaned_data.get(name))
+                                     for name in form.changed_data}},
+            )
+
+
 @admin.register(Patient)
-class PatientAdmin(NoDeleteAdmin):
+class PatientAdmin(AuditedChangeAdmin):
     list_display = ["mrn", "family_name", "given_name", "date_of_birth", "sex", "weight_kg"]
     search_fields = ["mrn", "family_name", "given_name"]
 
 
 @admin.register(TreatmentCourse)
-class TreatmentCourseAdmin(NoDeleteAdmin):
-    list_display = ["patient", "product", "unit", "infused_at", "status"]
+class TreatmentCourseAdmin(AuditedChangeAdmin):
+    list_display = ["patient", "product", "unit", "infused_at", "status", "protocol_version"]
     list_filter = ["status", "unit", "product"]
-    list_select_related = ["patient", "unit"]
+    list_select_related = ["patient", "unit", "protocol_version__protocol"]
     search_fields = ["patient__mrn", "patient__family_name"]
     autocomplete_fields = ["patient"]
+    # A new course gets the newest active version for its product (services.start_course);
+    # moving a course is explicit and audited, on /patients/<id>/protocol/.
+    readonly_fields = ["protocol_version"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            services.start_course(course=obj, by=request.user)
 
 
 class ReadOnlyAdmin(NoDeleteAdmin):
     """Bedside records are written only through the check page, which grades them."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
 
+class ReadOnlyHistoryAdmin(ReadOnlyAdmin, HistoryAdmin):
+    """Read-only, with the record's history."""
+
+
 @admin.register(BedsideCheck)
-class BedsideCheckAdmin(ReadOnlyAdmin):
+class BedsideCheckAdmin(ReadOnlyHistoryAdmin):
     list_display = ["observed_at", "course", "recorded_by", "recorded_at"]
     list_select_related = ["course__patient", "recorded_by"]
     date_hierarchy = "observed_at"
 
 
 @admin.register(Flag)
-class FlagAdmin(ReadOnlyAdmin):
+class FlagAdmin(ReadOnlyHistoryAdmin):
     list_display = ["raised_at", "course", "kind", "severity", "status", "message"]
     list_filter = ["status", "severity", "kind"]
     list_select_related = ["course__patient"]
+
+
+class ObservationAdmin(ReadOnlyHistoryAdmin):
+    """Clinical records, read-only: corrections go through the amend / entered-in-error pages."""
+
+    list_display = ["__str__", "patient", "status", "recorded_by", "recorded_at"]
+    list_filter = ["status"]
+    list_select_related = ["check_entry__course__patient", "recorded_by"]
+    search_fields = ["check_entry__course__patient__mrn"]
+
+    @admin.display(description="patient", ordering="check_entry__course__patient__family_name")
+    def patient(self, obj):
+        return obj.check_entry.course.patient
+
+
+for observation in (VitalSigns, SymptomCheck, NeuroAssessment, LabResult, Treatment):
+    admin.site.register(observation, ObservationAdmin)
+
+
+@admin.register(GradeSnapshot)
+class GradeSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["observed_at", "course", "crs_grade", "icans_grade", "rule_version"]
+    list_select_related = ["course__patient"]
+
+
+@admin.register(GradeConfirmation)
+class GradeConfirmationAdmin(ReadOnlyAdmin):
+    list_display = ["confirmed_at", "domain", "computed_grade", "confirmed_grade",
+                    "confirmed_by", "reason"]
+    list_select_related = ["confirmed_by"]
+
+
+@admin.register(CheckNotDone)
+class CheckNotDoneAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["observed_at", "course", "check_type", "reason", "note", "recorded_by"]
+    list_select_related = ["course__patient", "recorded_by"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log page (/audit/) has the filters; this is the raw table, read-only."""
+
+    list_display = ["at", "user", "action", "patient", "summary"]
+    list_filter = ["action"]
+    list_select_related = ["user", "patient"]
+    search_fields = ["patient__mrn", "summary"]
+
+
+class CheckScheduleInline(admin.TabularInline):
+    model = CheckSchedule
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(ReadOnlyHistoryAdmin):
+    """Protocols are edited on /protocols/, where editing a used version makes a new one."""
+
+    list_display = ["name", "created_at"]
+
+
+@admin.register(ProtocolVersion)
+class ProtocolVersionAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["__str__", "is_active", "is_template", "created_at", "change_note"]
+    list_select_related = ["protocol"]
+    inlines = [CheckScheduleInline]
+
+
+@admin.register(CheckSchedule)
+class CheckScheduleAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["version", "check_type", "interval_minutes", "tightened_interval_minutes"]
+    list_select_related = ["version__protocol"]

@@ -80,8 +80,11 @@ class Moment:
 class Timeline:
     """One course's vital signs, neuro assessments and treatments, ordered by clinical time."""
 
-    def __init__(self, *, age_at):
+    def __init__(self, *, age_at, infused_at: datetime | None = None):
         self.age_at = age_at
+        # CRS and ICANS are toxicities of the infused cells: moments before day 0 are a
+        # baseline, charted but not graded, and a pre-infusion fever starts no CRS episode.
+        self.infused_at = infused_at
         self.vitals = _Series()
         self.neuro = _Series()
         self.treatments = _Series()
@@ -153,6 +156,8 @@ class Timeline:
         """
         cursor, start = at, None
         for when, vitals in reversed(self.vitals.upto(at)):
+            if self.infused_at is not None and when < self.infused_at:
+                break
             if not self._abnormal(vitals, when, sbp_threshold):
                 continue
             if cursor - when >= EPISODE_GAP:
@@ -216,6 +221,9 @@ class Timeline:
 
     def grade_at(self, at: datetime, *, sbp_threshold: int | None = None) -> Moment:
         """Grade CRS, ICANS and NEWS2 at ``at`` from the records up to then."""
+        if self.infused_at is not None and at < self.infused_at:
+            return Moment(crs=None, icans=None, news2=self.news2_at(at),
+                          inputs={"age_years": round(self.age_at(at), 2), "baseline": True})
         crs_in, crs_used = self.crs_inputs(at, sbp_threshold=sbp_threshold)
         icans_in, icans_used = self.icans_inputs(at)
         age = self.age_at(at)

@@ -646,7 +646,8 @@ class CourseLedger:
 
     def __init__(self, course: TreatmentCourse, patient: Patient):
         self.course = course
-        self.timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)))
+        self.timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)),
+                                 infused_at=course.infused_at)
         self.snapshots: list[GradeSnapshot] = []
         self.book = services.FlagBook(course)
         self.flags: list[Flag] = []

@@ -168,11 +168,17 @@ def _observed_at(record) -> datetime:
     return record.check_entry.observed_at
 
 
-def escalation_advice(crs_grade: int | None, icans_grade: int | None) -> list[str]:
-    """What the nurse should do now, worst first."""
+def escalation_advice(crs_grade: int | None, icans_grade: int | None, text_for=None) -> list[str]:
+    """What the nurse should do now, worst first.
+
+    ``text_for(domain, grade)`` gives the protocol's wording (ProtocolVersion.escalation_text);
+    without a protocol, the ASCO-based defaults above.
+    """
+    defaults = {"crs": CRS_ESCALATION, "icans": ICANS_ESCALATION}
+    text_for = text_for or (lambda domain, grade: defaults[domain][grade])
     advice = []
-    for grade, texts in ((crs_grade, CRS_ESCALATION), (icans_grade, ICANS_ESCALATION)):
+    for domain, grade in (("crs", crs_grade), ("icans", icans_grade)):
         if grade is not None:
-            advice.append((grade, texts[grade]))
+            advice.append((grade, text_for(domain, grade)))
     advice.sort(key=lambda item: -item[0])
     return [text for _, text in advice]

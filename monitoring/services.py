@@ -136,6 +136,8 @@ def _grade_course(course, *, since: datetime, check=None, records=None) -> Grade
     changed = []
     for old in affected:
         fields = timeline.grade_at(old.observed_at, sbp_threshold=sbp).snapshot_fields()
+        for spec in _confirmation_overtaken(old, fields):
+            flags.raise_flag(spec, snapshot=old)
         if any(getattr(old, name) != value for name, value in fields.items()):
             for name, value in fields.items():
                 setattr(old, name, value)
@@ -149,6 +151,23 @@ def _grade_course(course, *, since: datetime, check=None, records=None) -> Grade
             flags.raise_flag(spec, snapshot=latest)
     flags.save()
     return snapshot
+
+
+def _confirmation_overtaken(snapshot: GradeSnapshot, fields: dict) -> list:
+    """A clinician confirmed a grade, and a late entry has since changed the computed one:
+    the confirmation stands (it is theirs), but they must look again."""
+    specs = []
+    for domain in ("crs", "icans"):
+        confirmed = getattr(snapshot, f"{domain}_confirmed_grade")
+        before, after = getattr(snapshot, f"{domain}_grade"), fields[f"{domain}_grade"]
+        if confirmed is not None and before != after:
+            specs.append(flag_rules.FlagSpec(
+                "needs_review", flag_rules.WARNING,
+                f"{domain.upper()} at {timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}"
+                f": computed grade changed {_dash(before)} → {_dash(after)} after a late entry; "
+                f"the confirmed grade {confirmed} needs a clinician's second look",
+            ))
+    return specs
 
 
 def _lock_status(course: TreatmentCourse) -> CourseStatus:
@@ -200,7 +219,8 @@ def _score_neuro(record: NeuroAssessment, course: TreatmentCourse, observed_at: 
 def load_timeline(course: TreatmentCourse) -> Timeline:
     """All records that grading reads for one course (four queries)."""
     patient = course.patient
-    timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)))
+    timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)),
+                        infused_at=course.infused_at)
     for series, model in (
         (timeline.vitals, VitalSigns),
         (timeline.neuro, NeuroAssessment),
@@ -242,7 +262,7 @@ class FlagBook:
     def __init__(self, course, unresolved=()):
         self.course = course
         self.open = {flag.kind: flag for flag in unresolved}
-        self.touched: dict[int, Flag] = {}
+        self.touched: dict[int, tuple[Flag, set[str]]] = {}  # flag -> fields changed
 
     def raise_flag(self, spec: flag_rules.FlagSpec, *, snapshot, now=None) -> Flag:
         now = now or timezone.now()
@@ -251,17 +271,24 @@ class FlagBook:
             flag = Flag(course=self.course, kind=spec.kind, severity=spec.severity,
                         message=spec.message, raised_at=now)
             self.open[spec.kind] = flag
-        elif spec.severity > flag.severity:
+        fields = self.touched.setdefault(id(flag), (flag, set()))[1]
+        if spec.severity > flag.severity:
             flag.severity, flag.message, flag.status = spec.severity, spec.message, Flag.Status.OPEN
+            fields |= {"severity", "message", "status"}
         elif spec.severity == flag.severity:
             flag.message = spec.message
+            fields.add("message")
         flag.snapshot, flag.updated_at = snapshot, now
-        self.touched[id(flag)] = flag
+        fields |= {"snapshot", "updated_at"}
         return flag
 
     def save(self) -> None:
-        for flag in self.touched.values():
-            flag.save()
+        """Write new flags, and only the fields this book changed on existing ones."""
+        for flag, fields in self.touched.values():
+            if flag.pk is None:
+                flag.save()
+            else:
+                flag.save(update_fields=sorted(fields))
         self.touched.clear()
 
 
@@ -501,6 +528,9 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
 @transaction.atomic
 def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
     """Someone has seen the flag and owns it; it stays on the board until resolved."""
+    # Lock the course's status row first, as every writer of its flags does (record_check
+    # holds it while it re-raises flags): an acknowledgement never races a check's save.
+    _lock_status(flag.course)
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if flag.status == Flag.Status.RESOLVED:
         raise ValidationError("This flag is already resolved.")
@@ -646,3 +676,48 @@ def write_handover_note(*, course, text: str, by) -> HandoverNote:
     note.save()
     audit(by, AuditEvent.Action.HANDOVER_NOTE, course=course, summary=f"Watch for: {note.text}")
     return note
+
+
+# ---------------------------------------------------------------------------------------------
+# Care team: treatments given, with tocilizumab decision support (views/care_team.py)
+# ---------------------------------------------------------------------------------------------
+
+
+class DoseWarningsPending(Exception):
+    """A dose beyond the usual limits needs the clinician's explicit decision before saving."""
+
+    def __init__(self, warnings: list[grading.DoseWarning]):
+        super().__init__("; ".join(w.message for w in warnings))
+        self.warnings = warnings
+
+
+def tocilizumab_warnings(*, course, dose, dose_unit: str, at: datetime,
+                         ) -> list[grading.DoseWarning]:
+    """Reference §7.1 limits for one more tocilizumab dose at ``at`` (one query)."""
+    previous = (Treatment.objects.current()
+                .filter(check_entry__course=course, drug=Treatment.Drug.TOCILIZUMAB)
+                .values_list("check_entry__observed_at", flat=True))
+    return [*grading.dose_limit_warnings(list(previous), at),
+            *grading.dose_size_warnings(float(dose), dose_unit, float(course.patient.weight_kg))]
+
+
+@transaction.atomic
+def record_treatment(*, course: TreatmentCourse, by, observed_at: datetime, treatment: dict,
+                     accepted_warnings=()) -> BedsideCheck:
+    """Record a treatment given; a tocilizumab dose beyond the usual limits is saved only when
+    the clinician has seen each of its warnings and chose to give it (audited)."""
+    _lock_status(course)  # the dose count cannot change between the warning and the save
+    warnings = []
+    if treatment.get("drug") == Treatment.Drug.TOCILIZUMAB and treatment.get("dose"):
+        warnings = tocilizumab_warnings(course=course, dose=treatment["dose"],
+                                        dose_unit=treatment.get("dose_unit", "mg"),
+                                        at=observed_at)
+    if any(w.message not in accepted_warnings for w in warnings):
+        raise DoseWarningsPending(warnings)
+    check = record_check(course=course, by=by, observed_at=observed_at, treatment=treatment)
+    if warnings:
+        audit(by, AuditEvent.Action.TREATMENT_RECORDED, course=course,
+              summary="Given despite dose warnings (clinician's decision): "
+                      + " ".join(w.message for w in warnings),
+              details={"check": str(check.public_id), "warnings": [w.code for w in warnings]})
+    return check

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring.views import common, nurse
+from monitoring.views import audit, care_team, common, exports, nurse, protocols, records
 
 app_name = "monitoring"
 
@@ -14,6 +14,34 @@ urlpatterns = [
     path("patients/<uuid:public_id>/checks/<uuid:check_id>/", nurse.check_result,
          name="nurse-check-result"),
     # Care team: flag board, grade confirmation, treatments
+    path("flags/", care_team.flag_board, name="care-flags"),
+    path("flags/<int:flag_id>/acknowledge/", care_team.flag_acknowledge,
+         name="care-flag-acknowledge"),
+    path("flags/<int:flag_id>/resolve/", care_team.flag_resolve, name="care-flag-resolve"),
+    path("patients/<uuid:public_id>/grades/confirm/", care_team.confirm_grade,
+         name="care-grade-confirm"),
+    path("patients/<uuid:public_id>/treatments/", care_team.treatments,
+         name="patient-treatments"),
     # Protocols, corrections, checks not done, audit log
+    path("protocols/", protocols.protocol_list, name="admin-protocols"),
+    path("protocols/versions/<int:pk>/", protocols.protocol_version,
+         name="admin-protocol-version"),
+    path("protocols/versions/<int:pk>/edit/", protocols.protocol_version_edit,
+         name="admin-protocol-version-edit"),
+    path("patients/<uuid:public_id>/protocol/", protocols.course_protocol,
+         name="course-protocol"),
+    path("patients/<uuid:public_id>/not-done/", records.check_not_done, name="nurse-not-done"),
+    path("records/<slug:kind>/<int:pk>/amend/", records.amend_record, name="record-amend"),
+    path("records/<slug:kind>/<int:pk>/error/", records.mark_entered_in_error,
+         name="record-error"),
+    path("records/<slug:kind>/<int:pk>/history/", records.record_history,
+         name="record-history"),
+    path("audit/", audit.audit_log, name="admin-audit-log"),
     # Exports: registry CSV, FHIR, handover
+    path("patients/<uuid:public_id>/summary/", exports.patient_summary, name="patient-summary"),
+    path("patients/<uuid:public_id>/fhir/", exports.fhir_bundle, name="patient-fhir"),
+    path("exports/registry/", exports.registry_form, name="exports-registry"),
+    path("exports/registry.csv", exports.registry_csv, name="exports-registry-csv"),
+    path("handover/", exports.handover, name="handover"),
+    path("handover/notes/<uuid:public_id>/", exports.handover_note, name="handover-note"),
 ]

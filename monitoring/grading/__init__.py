@@ -2,8 +2,9 @@
 
 Sources: ASTCT consensus grading of CRS and ICANS (Lee et al., Biol Blood Marrow Transplant
 2019;25:625-638; reference §1-§2), PALS hypotension limits (§1.3), RCP NEWS2 2017 (§8) and
-inflammatory-marker rules (§4.1, §5.1) of /work/shared/clinical/reference.md. Rule version
-``astct-2019.1``. No Django here (enforced by ruff.toml and tests/unit/test_purity.py).
+inflammatory-marker rules (§4.1, §5.1) of /work/shared/clinical/reference.md, and tocilizumab
+dosing (ASCO 2021, §7.1). Rule version ``astct-2019.1``. No Django here (enforced by ruff.toml
+and tests/unit/test_purity.py).
 """
 
 from monitoring.grading.common import (
@@ -36,6 +37,14 @@ from monitoring.grading.markers import (
 )
 from monitoring.grading.news2 import NEWS2Result, NEWS2Risk, news2
 from monitoring.grading.thresholds import Breach, VitalThresholds, vital_sign_breaches
+from monitoring.grading.tocilizumab import (
+    DoseWarning,
+    dose_in_mg,
+    dose_limit_warnings,
+    dose_size_warnings,
+    mg_per_kg,
+    usual_dose_mg,
+)
 
 __all__ = [
     "CAPD_ANSWERS",
@@ -48,6 +57,7 @@ __all__ = [
     "CRSResult",
     "CerebralEdema",
     "Consciousness",
+    "DoseWarning",
     "ICANSInputs",
     "ICANSResult",
     "ICEItem",
@@ -59,6 +69,9 @@ __all__ = [
     "Seizure",
     "VitalThresholds",
     "capd_total",
+    "dose_in_mg",
+    "dose_limit_warnings",
+    "dose_size_warnings",
     "ferritin_hlh_alert",
     "grade_crs",
     "grade_icans",
@@ -67,6 +80,8 @@ __all__ = [
     "ice_total",
     "is_hypotensive",
     "marker_rise",
+    "mg_per_kg",
     "news2",
+    "usual_dose_mg",
     "vital_sign_breaches",
 ]

@@ -84,6 +84,7 @@ class AuditEvent(models.Model):
         EXPORTED = "exported", "Data exported"
         HANDOVER_PRINTED = "handover_printed", "Handover printed"
         HANDOVER_NOTE = "handover_note", "Handover note written"
+        ADMIN_EDITED = "admin_edited", "Edited in the admin site"
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

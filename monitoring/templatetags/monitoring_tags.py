@@ -1,6 +1,10 @@
 from django import template
 from django.utils.html import format_html
 
+from monitoring.access import visible_courses
+from monitoring.models import Flag, TreatmentCourse
+from monitoring.schedule import human_duration
+
 register = template.Library()
 
 GRADE_CLASSES = {0: "text-bg-success", 1: "text-bg-warning", 2: "text-bg-orange",
@@ -30,3 +34,79 @@ def day_number(course, at=None):
     """D+n: calendar days since the infusion date (day 0) in the configured zone."""
     n = course.day_number(at)
     return f"D+{n}" if n >= 0 else f"D{n}"
+
+
+# --- Protocols and corrections ---------------------------------------------------------------
+
+
+@register.filter
+def minutes_words(minutes):
+    """240 -> "4 h", 1440 -> "1 day", 90 -> "1 h 30 min": protocol intervals for people."""
+    if minutes in (None, ""):
+        return "—"
+    minutes = int(minutes)
+    days, rest = divmod(minutes, 24 * 60)
+    if days and not rest:
+        return f"{days} day{'s' if days > 1 else ''}"
+    hours, mins = divmod(minutes, 60)
+    if hours and mins:
+        return f"{hours} h {mins} min"
+    return f"{hours} h" if hours else f"{mins} min"
+
+
+@register.simple_tag
+def schedule_words(schedule):
+    """One protocol schedule in plain words, e.g. "every 4 h; every 1 h while CRS grade ≥ 2"."""
+    text = f"every {minutes_words(schedule.interval_minutes)}"
+    conditions = []
+    if schedule.tighten_at_crs_grade:
+        conditions.append(f"CRS grade ≥ {schedule.tighten_at_crs_grade}")
+    if schedule.tighten_at_icans_grade:
+        conditions.append(f"ICANS grade ≥ {schedule.tighten_at_icans_grade}")
+    if schedule.tighten_on_neuro_change:
+        conditions.append("any ICE point is lost (or CAPD ≥ 1)")
+    if schedule.tightened_interval_minutes and conditions:
+        text += (f"; every {minutes_words(schedule.tightened_interval_minutes)} while "
+                 + " or ".join(conditions))
+    return text
+
+
+@register.filter
+def product_labels(codes):
+    """A protocol version's product codes, e.g. "axi-cel (Yescarta)"; none means every product."""
+    names = dict(TreatmentCourse.Product.choices)
+    shown = []
+    for code in codes or []:
+        label = names.get(code, code)
+        shown.append(f"{code} ({label.split(' (')[1]}" if " (" in label else label)
+    return ", ".join(shown) or "every product"
+
+
+@register.filter
+def duration_words(delta):
+    """A timedelta as "1 h 05 min" (schedule.human_duration), for overdue checks."""
+    return human_duration(delta) if delta is not None else ""
+
+
+@register.filter
+def can_correct(user) -> bool:
+    """Nurses and care team correct records (of their units' courses — the views check that)."""
+    return getattr(user, "role", None) in ("nurse", "care_team")
+
+
+# --- Care team ------------------------------------------------------------------------------
+
+
+@register.simple_tag(takes_context=True)
+def open_flag_count(context):
+    """Unresolved flags on the user's units, for the navigation bar: one query per page."""
+    user = getattr(context.get("request"), "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return Flag.objects.unresolved().filter(course__in=visible_courses(user)).count()
+
+
+@register.filter
+def grade_class(grade):
+    """The badge colour of a grade, for grid cells and legends ("" when not graded)."""
+    return GRADE_CLASSES.get(grade, "")

@@ -3,16 +3,19 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from monitoring.access import ALL_ROLES, get_course_for, role_required
-from monitoring.models import BedsideCheck, Flag
+from monitoring.models import User
+from monitoring.views import care_team
 
 
 def home(request):
-    """Each role lands on its own home."""
+    """Each role lands on its own home: the care team on the flag board, others the worklist."""
+    if request.user.role == User.Role.CARE_TEAM:
+        return redirect("monitoring:care-flags")
     return redirect("monitoring:nurse-worklist")
 
 
@@ -29,24 +32,9 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-CHECK_RECORDS = ["vitalsigns_set", "symptomcheck_set", "neuroassessment_set", "labresult_set",
-                 "treatment_set"]
-
-
 @role_required(*ALL_ROLES)
 def patient_course(request, public_id):
-    """Everything recorded for the patient's course since day 0, newest first."""
-    course = get_course_for(request.user, public_id)
-    checks = (
-        BedsideCheck.objects.filter(course=course)
-        .select_related("recorded_by", "snapshot")
-        .prefetch_related(*CHECK_RECORDS)
-        .order_by("-observed_at", "-pk")
-    )
-    flags = Flag.objects.filter(course=course).order_by("-raised_at")[:50]
-    return render(request, "monitoring/common/course.html", {
-        "course": course, "patient": course.patient, "checks": checks,
-        "flags": flags, "status": getattr(course, "current", None),
-    })
+    """Everything since day 0: charts, day-by-day grid, treatments, flags and the checks."""
+    return care_team.course_page(request, get_course_for(request.user, public_id))
 
 

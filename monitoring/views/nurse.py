@@ -1,16 +1,15 @@
 """The nurse's pages: worklist, bedside check, result."""
 
 import re
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F
-from django.db.models.functions import Coalesce, Greatest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from monitoring import flag_rules, services
+from monitoring import flag_rules, schedule, services
 from monitoring.access import (
     ALL_ROLES,
     CLINICAL_ROLES,
@@ -20,13 +19,21 @@ from monitoring.access import (
 )
 from monitoring.forms import CheckPage
 from monitoring.models import BedsideCheck, Flag, Unit, VitalSigns
+from monitoring.views.records import check_record_prefetches
 
 WORKLIST_PAGE_SIZE = 100
 
 
 @role_required(*ALL_ROLES)
 def worklist(request):
-    """The user's units' patients under monitoring, the sickest first."""
+    """The user's units' patients under monitoring: overdue checks first, then the sickest.
+
+    Order: patients with an overdue check come first — the sickest of them (higher of CRS and
+    ICANS grade, then worst open flag) before the rest, then the longest overdue; then everyone
+    else, the sickest first, then the soonest due. A nurse sees overdue checks at the top, and
+    among them the patient it matters most for. Due times are computed on read (schedule.py),
+    so the sort is in Python over the units' monitored courses (tens per unit), paged after.
+    """
     courses = visible_courses(request.user).under_monitoring()
     units = Unit.objects.all() if request.user.sees_all_units else request.user.units.all()
     unit_id = request.GET.get("unit", "")
@@ -37,16 +44,42 @@ def worklist(request):
         else:
             selected_unit = get_object_or_404(units, pk=int(unit_id))
             courses = courses.filter(unit=selected_unit)
-    courses = courses.select_related("patient", "unit", "current").order_by(
-        Greatest(Coalesce("current__crs_grade", 0), Coalesce("current__icans_grade", 0)).desc(),
-        F("current__worst_open_severity").desc(nulls_last=True),
-        "patient__family_name",
-        "pk",
-    )
-    page = Paginator(courses, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    courses = courses.select_related(
+        "patient", "unit", "current", "protocol_version"
+    ).prefetch_related("protocol_version__schedules")
+    now = timezone.now()
+    rows = sorted((_worklist_row(course, now) for course in courses), key=_worklist_order)
+    page = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "monitoring/nurse/worklist.html", {
-        "page": page, "units": units, "selected_unit": selected_unit, "now": timezone.now(),
+        "page": page, "units": units, "selected_unit": selected_unit, "now": now,
     })
+
+
+def _worklist_row(course, now):
+    """The course with its due checks: ``overdue`` (longest first), ``deferred`` (not done and
+    not yet due again), ``next_due`` (the soonest check not yet due)."""
+    status = getattr(course, "current", None)
+    due = schedule.due_checks(course, status, now=now)
+    course.overdue = sorted((d for d in due if d.is_overdue), key=lambda d: -d.overdue_by)
+    waiting = [d for d in due if not d.is_overdue]
+    course.deferred = [d for d in waiting if d.deferred_reason]
+    course.next_due = next((d for d in waiting if not d.deferred_reason), None)
+    version = course.protocol_version
+    course.window_over = bool(version) and now >= schedule.add_interval(
+        course.infused_at, timedelta(days=version.monitoring_window_days))
+    return course
+
+
+def _worklist_order(course):
+    status = getattr(course, "current", None)
+    grade = max(getattr(status, "crs_grade", None) or 0, getattr(status, "icans_grade", None) or 0)
+    severity = getattr(status, "worst_open_severity", 0) or 0
+    if course.overdue:
+        urgency = (0, -course.overdue[0].overdue_by.total_seconds())
+    else:
+        soonest = course.next_due or (course.deferred[0] if course.deferred else None)
+        urgency = (1, soonest.next_due.timestamp() if soonest else float("inf"))
+    return (urgency[0], -grade, -severity, urgency[1], course.patient.family_name, course.pk)
 
 
 @role_required(*CLINICAL_ROLES)
@@ -55,7 +88,8 @@ def record_check(request, public_id):
     course = get_course_for(request.user, public_id, monitoring_only=True)
     patient = course.patient
     last_vitals = (
-        VitalSigns.objects.filter(check_entry__course=course)
+        # Only current records carry forward: never a value entered in error or superseded.
+        VitalSigns.objects.current().filter(check_entry__course=course)
         .order_by("-check_entry__observed_at", "-pk").first()
     )
     capd = patient.uses_capd_on(timezone.localdate())
@@ -84,15 +118,17 @@ def check_result(request, public_id, check_id):
     course = get_course_for(request.user, public_id)
     check = get_object_or_404(
         BedsideCheck.objects.select_related("recorded_by", "snapshot").prefetch_related(
-            "vitalsigns_set", "symptomcheck_set", "neuroassessment_set", "labresult_set",
-            "treatment_set",
+            *check_record_prefetches()
         ),
         course=course, public_id=check_id,
     )
     snapshot = getattr(check, "snapshot", None)
     flags = Flag.objects.filter(snapshot=snapshot).order_by("-severity") if snapshot else []
+    version = course.protocol_version
     advice = flag_rules.escalation_advice(
-        snapshot.crs_grade if snapshot else None, snapshot.icans_grade if snapshot else None
+        snapshot.crs_effective if snapshot else None,
+        snapshot.icans_effective if snapshot else None,
+        text_for=version.escalation_text if version else None,
     )
     return render(request, "monitoring/nurse/check_result.html", {
         "course": course, "patient": course.patient, "check": check, "snapshot": snapshot,

@@ -60,7 +60,7 @@ def test_the_login_page_is_public(db):
     ("actor", "home"),
     [
         ("nurse_client", "/worklist/"),
-        ("care_client", "/worklist/"),
+        ("care_client", "/flags/"),  # the care team lands on the flag board
         ("admin_client_", "/worklist/"),
     ],
 )

@@ -320,8 +320,9 @@ def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
         services.record_check(course=course, by=nurse,
                               observed_at=timezone.now() - timedelta(hours=hours_ago + 1),
                               vitals={"temp_c": 38.4, "oxygen_support": "room_air"})
-    # session, user, course (+patient, unit, status), last vital signs.
-    with django_assert_num_queries(4):
+    # session, user, course (+patient, unit, status), last vital signs, the navigation bar's
+    # open-flag count.
+    with django_assert_num_queries(5):
         assert nurse_client.get(check_url(course)).status_code == 200
 
     # A full check, whatever the course's history: the page's 4 reads; lock the status row
@@ -332,6 +333,31 @@ def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
         response = nurse_client.post(check_url(course), full_check())
     assert response.status_code == 302
 
-    # session, user, course, check (+snapshot, recorder), 5 record prefetches, flags.
-    with django_assert_num_queries(10):
+    # session, user, course, check (+snapshot, recorder), 5 record prefetches (each joined
+    # with who recorded / amended / struck it, so corrections add no query), the navigation
+    # bar's open-flag count, flags.
+    with django_assert_num_queries(11):
         assert nurse_client.get(response.url).status_code == 200
+
+
+def test_the_result_page_gives_the_protocols_own_escalation_text(nurse_client, course):
+    version = course.protocol_version
+    version.escalation = {"crs": {"2": "CRS 2: bleep the CAR-T fellow on 4321 now."}}
+    version.save()
+
+    response = nurse_client.post(check_url(course), full_check(), follow=True)
+
+    assert "bleep the CAR-T fellow on 4321 now" in response.content.decode()
+
+
+def test_an_entered_in_error_record_never_carries_forward(nurse_client, nurse, course):
+    check = services.record_check(
+        course=course, by=nurse, observed_at=timezone.now() - timedelta(hours=1),
+        vitals={"temp_c": 37.0, "oxygen_support": "room_air", "vasopressors_count": 2},
+    )
+    services.mark_entered_in_error(record=check.vitalsigns_set.get(),
+                                   reason="Charted on the wrong patient", by=nurse)
+
+    vitals_form = nurse_client.get(check_url(course)).context["page"].vitals
+
+    assert vitals_form["vasopressors_count"].value() == 0

@@ -233,6 +233,17 @@ def test_no_template_needs_inline_script_or_style():
     assert found == {}
 
 
+def test_pages_that_load_htmx_switch_off_its_inline_indicator_styles():
+    # htmx injects a <style> element unless told not to: blocked by our CSP, and the loading
+    # indicators would silently show unstyled. The markup scan above cannot see it.
+    base = (TEMPLATES / "base.html").read_text()
+    switched_off = '"includeIndicatorStyles":false'
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        text = path.read_text()
+        if "htmx_script" in text:
+            assert switched_off in text or switched_off in base, path.relative_to(ROOT)
+
+
 def test_the_scanner_catches_what_the_csp_blocks():
     # Guards the regular expressions themselves: each line must be reported.
     samples = [

@@ -270,3 +270,31 @@ def test_course_status_is_what_the_caller_sees_after_the_first_check(course, nur
 
     assert course.current.crs_grade == 1
     assert course.current.open_flag_count >= 1
+
+
+def test_baseline_checks_before_the_infusion_are_not_graded(course, nurse):
+    check = services.record_check(course=course, by=nurse,
+                                  observed_at=course.infused_at - timedelta(hours=20),
+                                  vitals=vitals(38.3))
+    snapshot = GradeSnapshot.objects.get(check_entry=check)
+
+    # CRS is a toxicity of the infused cells: a fever the day before is not CRS grade 1.
+    assert snapshot.crs_grade is None
+    assert snapshot.inputs["baseline"] is True
+    assert CourseStatus.objects.get().max_crs_grade is None
+
+
+def test_a_late_entry_that_changes_a_confirmed_grade_asks_for_a_second_look(record, nurse):
+    later = record(1, vitals=vitals(37.0, oxygen_support="facemask"))
+    assert later.crs_grade == 0  # hypoxic but afebrile: no CRS by ASTCT
+    services.confirm_grade(snapshot=later, domain="crs", grade=0, reason="Agree", by=nurse)
+
+    # The fever and the tocilizumab that masked it are charted late.
+    record(4, vitals=vitals(38.9, oxygen_support="facemask"))
+    record(3, treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"})
+    later.refresh_from_db()
+
+    assert later.crs_grade == 3
+    assert later.crs_confirmed_grade == 0  # the clinician's call is never dropped silently
+    flag = Flag.objects.get(kind="needs_review")
+    assert "needs a clinician's second look" in flag.message

@@ -1,0 +1,455 @@
+"""Registry summary of a course: what CIBMTR/EBMT cellular-therapy forms ask about CRS and ICANS.
+
+The arithmetic is pure (plain rows in, frozen dataclasses out); ``summaries_for`` loads the rows
+of any number of courses in two queries. Every number is derived from the records on read, so it
+follows amendments, entries in error and clinicians' confirmations without being stored.
+
+Definitions (tested in tests/unit/test_registry.py):
+
+- **Grade.** The *effective* grade of each ``GradeSnapshot``: the clinician's confirmed grade
+  where one was given, else the computed one (DESIGN: "the grade the registry gets is the
+  confirmed one"). Snapshots not graded yet (no vitals / no neuro assessment) are skipped.
+  Snapshots observed before the infusion moment are baseline checks, not CRS or ICANS.
+- **Episode.** Starts at a snapshot with grade >= 1 while no episode is running. It runs through
+  the following snapshots, and *resolves at the first snapshot with grade 0 after which the grade
+  stays 0 for at least 24 hours* (``RESOLUTION_HOURS``). A grade >= 1 within 24 h of that first
+  0 is the same episode (a dip, e.g. fever held down by paracetamol); a grade >= 1 24 h or more
+  after it starts a new episode. "Stays 0" is judged on the records and on the clock: an episode
+  whose latest grade is 0 but not yet for 24 h is still running (``resolving_since`` says since
+  when). This is the 24-hour reading ``course_state.EPISODE_GAP`` uses for CRS episodes.
+- **Onset** is the first episode's onset; **onset day** is D+n (calendar days from the local
+  infusion date). **Maximum grade** is over all episodes; its date is the first time it was
+  reached. **Resolution** is the last episode's resolution (none while one is running).
+  **Duration** is the time from onset to resolution added up over the episodes, in days to one
+  decimal (so a dip inside an episode counts, the gaps between episodes do not); none while an
+  episode is running.
+- **Treatments.** Current records from day 0 (the local infusion date) on: one record is one
+  dose. Totals are in mg (g x 1000, µg / 1000); a dose in "units" cannot be converted and is
+  counted apart (``unconverted_doses``).
+- **ICU transfer** is not in the data model: it is reported as not recorded, never guessed.
+- **ICD-10-CM** suggestions for the maximum grades: D89.83- (CRS) and G92.0- (ICANS). They are
+  suggestions for a coder, who codes from the clinician's documentation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from monitoring.models import GradeSnapshot, Treatment
+
+RESOLUTION_HOURS = 24
+ICU_NOT_RECORDED = "not recorded"
+
+# ICD-10-CM (CMS/CDC), D89.83- since FY2021 and G92.0- since FY2022. Grade 5 (death) exists in
+# ICD-10-CM, but grades here come from GradeSnapshot, which stores 0-4.
+ICD10_CRS = {
+    1: ("D89.831", "Cytokine release syndrome, grade 1"),
+    2: ("D89.832", "Cytokine release syndrome, grade 2"),
+    3: ("D89.833", "Cytokine release syndrome, grade 3"),
+    4: ("D89.834", "Cytokine release syndrome, grade 4"),
+    5: ("D89.835", "Cytokine release syndrome, grade 5"),
+}
+ICD10_ICANS = {
+    1: ("G92.01", "Immune effector cell-associated neurotoxicity syndrome, grade 1"),
+    2: ("G92.02", "Immune effector cell-associated neurotoxicity syndrome, grade 2"),
+    3: ("G92.03", "Immune effector cell-associated neurotoxicity syndrome, grade 3"),
+    4: ("G92.04", "Immune effector cell-associated neurotoxicity syndrome, grade 4"),
+    5: ("G92.05", "Immune effector cell-associated neurotoxicity syndrome, grade 5"),
+}
+ICD10_NOTE = (
+    "Suggestions for the coder only. ICD-10-CM asks to code first the underlying cause "
+    "(e.g. T80.82-, complication of immune effector cellular therapy)."
+)
+
+# Drugs the registry forms ask about, in the order the summary and the CSV show them.
+REGISTRY_DRUGS = [
+    ("tocilizumab", "Tocilizumab"),
+    ("dexamethasone", "Dexamethasone"),
+    ("methylprednisolone", "Methylprednisolone"),
+    ("anakinra", "Anakinra"),
+    ("siltuximab", "Siltuximab"),
+    ("levetiracetam", "Levetiracetam"),
+]
+CORTICOSTEROIDS = ("dexamethasone", "methylprednisolone")
+TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "mcg": Decimal("0.001")}
+
+
+# --- Plain rows in --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GradePoint:
+    """One snapshot's grades: effective (confirmed or computed) and computed."""
+
+    at: datetime
+    crs: int | None
+    icans: int | None
+    crs_computed: int | None = None
+    icans_computed: int | None = None
+    crs_confirmed: bool = False
+    icans_confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class TreatmentRow:
+    at: datetime
+    drug: str
+    dose: Decimal
+    dose_unit: str
+    drug_other: str = ""
+
+
+# --- Frozen results out ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Episode:
+    onset_at: datetime
+    max_grade: int
+    max_grade_at: datetime
+    resolved_at: datetime | None  # None: still running
+    resolving_since: datetime | None = None  # grade 0 since then, not yet for 24 h
+
+    @property
+    def duration_days(self) -> float | None:
+        if self.resolved_at is None:
+            return None
+        return round((self.resolved_at - self.onset_at).total_seconds() / 86400, 1)
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    """CRS or ICANS over a course."""
+
+    domain: str  # "CRS" or "ICANS"
+    infusion_date: date
+    assessed: bool  # at least one graded snapshot after the infusion
+    episodes: tuple[Episode, ...] = ()
+    overridden: int = 0  # snapshots whose confirmed grade differs from the computed one
+
+    @property
+    def onset_at(self) -> datetime | None:
+        return self.episodes[0].onset_at if self.episodes else None
+
+    @property
+    def onset_day(self) -> int | None:
+        return _day(self.onset_at, self.infusion_date) if self.episodes else None
+
+    @property
+    def max_grade(self) -> int | None:
+        if not self.assessed:
+            return None
+        return max((e.max_grade for e in self.episodes), default=0)
+
+    @property
+    def max_grade_at(self) -> datetime | None:
+        grade = self.max_grade
+        if not grade:
+            return None
+        return next(e.max_grade_at for e in self.episodes if e.max_grade == grade)
+
+    @property
+    def max_grade_day(self) -> int | None:
+        at = self.max_grade_at
+        return _day(at, self.infusion_date) if at else None
+
+    @property
+    def ongoing(self) -> bool:
+        return bool(self.episodes) and self.episodes[-1].resolved_at is None
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        if not self.episodes or self.ongoing:
+            return None
+        return self.episodes[-1].resolved_at
+
+    @property
+    def duration_days(self) -> float | None:
+        if not self.episodes or self.ongoing:
+            return None
+        seconds = sum((e.resolved_at - e.onset_at).total_seconds() for e in self.episodes)
+        return round(seconds / 86400, 1)  # rounded once, after adding up
+
+    @property
+    def icd10(self) -> tuple[str, str] | None:
+        table = ICD10_CRS if self.domain == "CRS" else ICD10_ICANS
+        return table.get(self.max_grade or 0)
+
+
+@dataclass(frozen=True)
+class DrugTotal:
+    drug: str
+    label: str
+    doses: int = 0
+    total_mg: Decimal | None = None  # None when no dose could be converted to mg
+    unconverted_doses: int = 0  # doses in "units"
+    first_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RegistrySummary:
+    course_id: int
+    mrn: str
+    product: str
+    infused_at: datetime
+    crs: DomainSummary
+    icans: DomainSummary
+    drugs: dict[str, DrugTotal]
+    other_drugs: dict[str, int] = field(default_factory=dict)  # name -> doses
+    icu_transfer: str = ICU_NOT_RECORDED
+    as_of: datetime | None = None
+
+    @property
+    def infusion_date(self) -> date:
+        return timezone.localdate(self.infused_at)
+
+    @property
+    def tocilizumab_doses(self) -> int:
+        return self.drugs["tocilizumab"].doses
+
+    @property
+    def steroids(self) -> list[DrugTotal]:
+        return [self.drugs[name] for name in CORTICOSTEROIDS]
+
+    @property
+    def icd10_note(self) -> str:
+        return ICD10_NOTE
+
+
+# --- The arithmetic -------------------------------------------------------------------------
+
+
+def _day(at: datetime, infusion_date: date) -> int:
+    return (timezone.localdate(at) - infusion_date).days
+
+
+def episodes(points: list[tuple[datetime, int]], *, now: datetime) -> tuple[Episode, ...]:
+    """Episodes of one domain from (time, grade) in clinical order (see the module docstring)."""
+    gap = timedelta(hours=RESOLUTION_HOURS)
+    found: list[Episode] = []
+    onset = max_at = zero_since = None
+    top = 0
+    for at, grade in points:
+        if grade >= 1:
+            if onset is not None and zero_since is not None and at - zero_since >= gap:
+                found.append(Episode(onset, top, max_at, resolved_at=zero_since))
+                onset = None
+            if onset is None:
+                onset, top, max_at = at, grade, at
+            elif grade > top:
+                top, max_at = grade, at
+            zero_since = None
+        elif onset is not None and zero_since is None:
+            zero_since = at
+    if onset is not None:
+        if zero_since is not None and now - zero_since >= gap:
+            found.append(Episode(onset, top, max_at, resolved_at=zero_since))
+        else:
+            found.append(Episode(onset, top, max_at, resolved_at=None,
+                                 resolving_since=zero_since))
+    return tuple(found)
+
+
+def summarise_domain(points: list[GradePoint], *, domain: str, infused_at: datetime,
+                     now: datetime) -> DomainSummary:
+    """One domain's summary from the course's grade points (any order)."""
+    key = domain.lower()
+    graded = sorted(
+        (p for p in points if p.at >= infused_at and getattr(p, key) is not None),
+        key=lambda p: p.at,
+    )
+    overridden = sum(
+        1 for p in graded
+        if getattr(p, f"{key}_confirmed") and getattr(p, key) != getattr(p, f"{key}_computed")
+    )
+    return DomainSummary(
+        domain=domain,
+        infusion_date=timezone.localdate(infused_at),
+        assessed=bool(graded),
+        episodes=episodes([(p.at, getattr(p, key)) for p in graded], now=now),
+        overridden=overridden,
+    )
+
+
+def summarise_treatments(rows: list[TreatmentRow], *, infused_at: datetime):
+    """(registry drugs by name, other drugs' dose counts by name) from day 0 on."""
+    day0 = timezone.localdate(infused_at)
+    doses: dict[str, int] = defaultdict(int)
+    totals: dict[str, Decimal] = {}
+    unconverted: dict[str, int] = defaultdict(int)
+    first: dict[str, datetime] = {}
+    other: dict[str, int] = defaultdict(int)
+    known = dict(REGISTRY_DRUGS)
+    for row in sorted(rows, key=lambda r: r.at):
+        if timezone.localdate(row.at) < day0:
+            continue  # the baseline window before day 0 is not treatment of CRS/ICANS
+        if row.drug not in known:
+            name = row.drug_other or row.drug.replace("_", " ").capitalize()
+            other[name] += 1
+            continue
+        doses[row.drug] += 1
+        first.setdefault(row.drug, row.at)
+        factor = TO_MG.get(row.dose_unit)
+        if factor is None:
+            unconverted[row.drug] += 1
+        else:
+            totals[row.drug] = totals.get(row.drug, Decimal(0)) + row.dose * factor
+    drugs = {
+        name: DrugTotal(drug=name, label=label, doses=doses[name], total_mg=totals.get(name),
+                        unconverted_doses=unconverted[name], first_at=first.get(name))
+        for name, label in REGISTRY_DRUGS
+    }
+    return drugs, dict(sorted(other.items()))
+
+
+def summarise(*, course_id: int, mrn: str, product: str, infused_at: datetime,
+              points: list[GradePoint], treatments: list[TreatmentRow],
+              now: datetime) -> RegistrySummary:
+    """The registry summary of one course from its plain rows."""
+    drugs, other = summarise_treatments(treatments, infused_at=infused_at)
+    return RegistrySummary(
+        course_id=course_id, mrn=mrn, product=product, infused_at=infused_at,
+        crs=summarise_domain(points, domain="CRS", infused_at=infused_at, now=now),
+        icans=summarise_domain(points, domain="ICANS", infused_at=infused_at, now=now),
+        drugs=drugs, other_drugs=other, as_of=now,
+    )
+
+
+# --- Loading rows ---------------------------------------------------------------------------
+
+
+def summaries_for(courses, *, ids=None, now: datetime | None = None
+                  ) -> dict[int, RegistrySummary]:
+    """Registry summaries of ``courses`` (with ``patient`` loaded), by course id: two queries.
+
+    The snapshots and treatments of all the courses are read at once, so a CSV of many courses
+    costs what one does. ``ids`` may be a ``values("pk")`` queryset of the same courses: it then
+    stays a subquery instead of a bound parameter per course.
+    """
+    now = now or timezone.now()
+    courses = list(courses)
+    if ids is None:
+        ids = [course.pk for course in courses]
+    points: dict[int, list[GradePoint]] = defaultdict(list)
+    snapshots = (
+        GradeSnapshot.objects.filter(course_id__in=ids)
+        .annotate(crs_eff=Coalesce("crs_confirmed_grade", "crs_grade"),
+                  icans_eff=Coalesce("icans_confirmed_grade", "icans_grade"))
+        .order_by("observed_at", "pk")
+        .values_list("course_id", "observed_at", "crs_eff", "icans_eff", "crs_grade",
+                     "icans_grade", "crs_confirmed_grade", "icans_confirmed_grade")
+    )
+    for course_id, at, crs, icans, crs_c, icans_c, crs_conf, icans_conf in snapshots:
+        points[course_id].append(GradePoint(
+            at=at, crs=crs, icans=icans, crs_computed=crs_c, icans_computed=icans_c,
+            crs_confirmed=crs_conf is not None, icans_confirmed=icans_conf is not None,
+        ))
+    treatments: dict[int, list[TreatmentRow]] = defaultdict(list)
+    rows = (
+        Treatment.objects.current().filter(check_entry__course_id__in=ids)
+        .annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"))
+        .order_by("at", "pk")
+        .values_list("course_pk", "at", "drug", "dose", "dose_unit", "drug_other")
+    )
+    for course_id, at, drug, dose, unit, other in rows:
+        treatments[course_id].append(TreatmentRow(at=at, drug=drug, dose=dose, dose_unit=unit,
+                                                  drug_other=other))
+    return {
+        course.pk: summarise(
+            course_id=course.pk, mrn=course.patient.mrn, product=course.product_label,
+            infused_at=course.infused_at, points=points[course.pk],
+            treatments=treatments[course.pk], now=now,
+        )
+        for course in courses
+    }
+
+
+def summary_for(course, *, now: datetime | None = None) -> RegistrySummary:
+    return summaries_for([course], now=now)[course.pk]
+
+
+# --- The registry CSV -----------------------------------------------------------------------
+
+NOT_ASSESSED = "not assessed"
+
+
+def _domain_columns(name: str) -> list[str]:
+    return [f"{name} onset date", f"{name} onset day (D+n)", f"{name} maximum grade",
+            f"{name} maximum grade date", f"{name} resolution date", f"{name} duration (days)",
+            f"{name} episodes", f"{name} ongoing", f"{name} grades overridden by clinician",
+            f"{name} ICD-10-CM suggestion"]
+
+
+CSV_COLUMNS = [
+    "MRN", "Unit", "Product", "Indication", "Infusion date", "Course status",
+    *_domain_columns("CRS"), *_domain_columns("ICANS"),
+    "Tocilizumab doses",
+    *[f"{label} {what}" for _, label in REGISTRY_DRUGS[1:]
+      for what in ("doses", "total (mg)")],
+    "Doses not convertible to mg", "Other treatments", "ICU transfer", "Summary as of",
+]
+
+
+def _date(value: datetime | None) -> str:
+    return timezone.localdate(value).isoformat() if value else ""
+
+
+def mg(value: Decimal | None) -> str:
+    """A dose total without float noise or exponent: 1000, 12.5."""
+    if value is None:
+        return ""
+    return format(value.normalize(), "f")
+
+
+def _domain_values(domain: DomainSummary) -> list:
+    if not domain.assessed:
+        return ["", "", NOT_ASSESSED, "", "", "", 0, "", domain.overridden, ""]
+    icd = domain.icd10
+    return [
+        _date(domain.onset_at),
+        domain.onset_day if domain.onset_day is not None else "",
+        domain.max_grade,
+        _date(domain.max_grade_at),
+        _date(domain.resolved_at),
+        domain.duration_days if domain.duration_days is not None else "",
+        len(domain.episodes),
+        "yes" if domain.ongoing else "no",
+        domain.overridden,
+        f"{icd[0]} {icd[1]}" if icd else "",
+    ]
+
+
+def csv_row(course, summary: RegistrySummary) -> list:
+    """One course as the values of ``CSV_COLUMNS`` (numbers stay numbers; dates are ISO)."""
+    drug_values = []
+    for name, _ in REGISTRY_DRUGS[1:]:
+        total = summary.drugs[name]
+        drug_values += [total.doses, mg(total.total_mg) if total.doses else 0]
+    unconverted = "; ".join(f"{d.label}: {d.unconverted_doses}"
+                            for d in summary.drugs.values() if d.unconverted_doses)
+    others = "; ".join(f"{name} x{count}" for name, count in summary.other_drugs.items())
+    return [
+        course.patient.mrn, course.unit.name, course.product_label, course.indication,
+        summary.infusion_date.isoformat(), course.get_status_display(),
+        *_domain_values(summary.crs), *_domain_values(summary.icans),
+        summary.tocilizumab_doses, *drug_values, unconverted, others, summary.icu_transfer,
+        timezone.localtime(summary.as_of).isoformat(timespec="minutes"),
+    ]
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection): free text
+# such as an indication or an MRN typed "=HYPERLINK(...)" must stay text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

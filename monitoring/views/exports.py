@@ -1,0 +1,391 @@
+"""Exports and prints: the registry summary and CSV, the FHIR bundle, the shift handover.
+
+Everything that leaves the building — a CSV, a FHIR bundle, a printed handover — is written to
+the audit log with who, what and which patients. Access goes through ``monitoring.access``: the
+role first (403), then the user's units (another unit's patient is a 404, like a missing one).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import BadRequest, ValidationError
+from django.db.models import F, Window
+from django.db.models.functions import Coalesce, Greatest, RowNumber
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from monitoring import fhir, registry, services
+from monitoring.access import (
+    ALL_ROLES,
+    CLINICAL_ROLES,
+    get_course_for,
+    role_required,
+    visible_courses,
+)
+from monitoring.models import (
+    AuditEvent,
+    Flag,
+    HandoverNote,
+    NeuroAssessment,
+    Treatment,
+    Unit,
+    User,
+)
+from monitoring.schedule import due_checks, human_duration
+
+EXPORT_ROLES = (User.Role.CARE_TEAM, User.Role.ADMIN)
+UNIT_PARAM = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a primary key
+DUE_SHOWN = 3  # the handover lists the next few checks, most pressing first
+
+
+def _user_units(user) -> list[Unit]:
+    return list(Unit.objects.all() if user.sees_all_units else user.units.all())
+
+
+def _selected_unit(raw_values: list[str], units: list[Unit]) -> Unit | None:
+    """The ``unit`` parameter: absent, or one of the user's units (else 404); malformed is 400."""
+    if not raw_values or raw_values == [""]:
+        return None
+    if len(raw_values) != 1 or not UNIT_PARAM.fullmatch(raw_values[0]):
+        raise BadRequest("unit must be one unit number")
+    wanted = int(raw_values[0])
+    for unit in units:
+        if unit.pk == wanted:
+            return unit
+    raise Http404("No such unit among yours.")
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"  # patient data: no copy in shared browser caches
+    return response
+
+
+# --- Registry summary page ------------------------------------------------------------------
+
+
+@role_required(*EXPORT_ROLES)
+@require_GET
+def patient_summary(request, public_id):
+    """The registry summary of the patient's course (what CIBMTR/EBMT forms ask)."""
+    course = get_course_for(request.user, public_id)
+    return render(request, "monitoring/exports/summary.html", {
+        "course": course, "patient": course.patient,
+        "summary": registry.summary_for(course),
+    })
+
+
+# --- Registry CSV ---------------------------------------------------------------------------
+
+
+class RegistryExportForm(forms.Form):
+    """Courses by local infusion date (inclusive range); the unit is checked by the view."""
+
+    infused_from = forms.DateField(
+        label="Infused from", required=False, input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    infused_to = forms.DateField(
+        label="Infused to", required=False, input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    # CAR-T products were first approved in 2017; the bounds also keep date arithmetic (the day
+    # after the end date) away from year 9999.
+    EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("infused_from", "infused_to"):
+            day = cleaned.get(name)
+            if day and not self.EARLIEST <= day <= self.LATEST:
+                self.add_error(name, f"Give a date between {self.EARLIEST} and {self.LATEST}.")
+                cleaned.pop(name, None)
+        start, end = cleaned.get("infused_from"), cleaned.get("infused_to")
+        if start and end and start > end:
+            raise ValidationError("The start date must not be after the end date.")
+        return cleaned
+
+
+def _local_midnight(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+@role_required(*EXPORT_ROLES)
+@require_GET
+def registry_form(request):
+    """Pick the infusion dates and unit of the registry CSV."""
+    return render(request, "monitoring/exports/registry.html", {
+        "form": RegistryExportForm(), "units": _user_units(request.user),
+    })
+
+
+@role_required(*EXPORT_ROLES)
+@require_GET
+def registry_csv(request):
+    """One row per course infused in the date range, on the user's units (UTF-8 with BOM)."""
+    units = _user_units(request.user)
+    unit = _selected_unit(request.GET.getlist("unit"), units)
+    form = RegistryExportForm(request.GET)
+    if not form.is_valid():
+        return render(request, "monitoring/exports/registry.html",
+                      {"form": form, "units": units, "selected_unit": unit}, status=400)
+    start, end = form.cleaned_data["infused_from"], form.cleaned_data["infused_to"]
+    courses = visible_courses(request.user)
+    if unit is not None:
+        courses = courses.filter(unit=unit)
+    if start:
+        courses = courses.filter(infused_at__gte=_local_midnight(start))
+    if end:
+        courses = courses.filter(infused_at__lt=_local_midnight(end + timedelta(days=1)))
+    course_list = list(courses.select_related("patient", "unit").order_by("infused_at", "pk"))
+    now = timezone.now()
+    summaries = registry.summaries_for(course_list, ids=courses.values("pk"), now=now)
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="cartmonitor-registry-{timezone.localdate(now):%Y%m%d}.csv"'
+    )
+    response.write("\ufeff")  # the BOM makes Excel read UTF-8 (names with accents, µg, °C)
+    writer = csv.writer(response)
+    writer.writerow(registry.CSV_COLUMNS)
+    for course in course_list:
+        row = registry.csv_row(course, summaries[course.pk])
+        writer.writerow([registry.spreadsheet_safe(value) for value in row])
+
+    filters = {"infused_from": start.isoformat() if start else None,
+               "infused_to": end.isoformat() if end else None,
+               "unit": unit.pk if unit else None}
+    _audit_export(request.user, course_list, fmt="registry_csv", filters=filters, now=now)
+    return _no_store(response)
+
+
+def _audit_export(user, courses, *, fmt: str, filters: dict, now) -> None:
+    """One audit line per exported course (so each patient's log shows it), in one query."""
+    export_id = str(uuid.uuid4())
+    summary = (f"Registry CSV exported ({len(courses)} course{'s' if len(courses) != 1 else ''}"
+               f"; infused {filters['infused_from'] or 'any'} to {filters['infused_to'] or 'any'}"
+               f"{'; unit ' + str(filters['unit']) if filters['unit'] else ''})")
+    details = {"format": fmt, "export": export_id, "courses": len(courses), **filters}
+    events = [AuditEvent(at=now, user=user, action=AuditEvent.Action.EXPORTED, course=course,
+                         patient=course.patient, summary=summary, details=details)
+              for course in courses]
+    if not events:  # an empty export was still asked for
+        events = [AuditEvent(at=now, user=user, action=AuditEvent.Action.EXPORTED,
+                             summary=summary, details=details)]
+    AuditEvent.objects.bulk_create(events)
+
+
+# --- FHIR -----------------------------------------------------------------------------------
+
+
+@role_required(*EXPORT_ROLES)
+@require_GET
+def fhir_bundle(request, public_id):
+    """The course as a FHIR R4 Bundle (collection) of Patient, Observations and medications."""
+    course = get_course_for(request.user, public_id)
+    bundle = fhir.course_bundle(course)
+    counts: dict[str, int] = {}
+    for entry in bundle["entry"]:
+        kind = entry["resource"]["resourceType"]
+        counts[kind] = counts.get(kind, 0) + 1
+    services.audit(
+        request.user, AuditEvent.Action.EXPORTED, course=course,
+        summary=f"FHIR R4 Bundle exported ({len(bundle['entry'])} resources)",
+        details={"format": "fhir_r4_bundle", "bundle": bundle["id"], "resources": counts},
+    )
+    response = HttpResponse(json.dumps(bundle, ensure_ascii=False),
+                            content_type="application/fhir+json; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="cartmonitor-{course.patient.public_id}.fhir.json"'
+    )
+    return _no_store(response)
+
+
+# --- Shift handover -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeuroPoint:
+    at: datetime
+    label: str
+    score: int | None
+    capd: bool
+
+
+@dataclass(frozen=True)
+class DueLine:
+    label: str
+    next_due: datetime
+    overdue: str  # "1 h 05 min" when overdue, else ""
+    deferred_reason: str
+
+
+@dataclass(frozen=True)
+class HandoverBlock:
+    """One patient on the handover sheet."""
+
+    course: object
+    status: object
+    neuro: list[NeuroPoint]  # up to 3, oldest first
+    neuro_trend: str  # "worse" / "better" / "unchanged" / ""
+    flags: list[Flag]
+    tocilizumab_24h: int
+    tocilizumab_course: int
+    due: list[DueLine]
+    note: HandoverNote | None
+    name_alert: bool = False  # another patient on this sheet has the same family name
+
+
+def neuro_trend(points: list[NeuroPoint]) -> str:
+    """Direction of the scored ICE/CAPD values: ICE falls when worse, CAPD rises."""
+    scored = [p for p in points if p.score is not None]
+    if len(scored) < 2 or scored[0].capd != scored[-1].capd:
+        return ""
+    change = scored[-1].score - scored[0].score
+    if change == 0:
+        return "unchanged"
+    worse = change > 0 if scored[-1].capd else change < 0
+    return "worse" if worse else "better"
+
+
+def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
+    """The handover facts of ``courses`` in four queries, whatever their number."""
+    if not courses:
+        return []
+    ids = [course.pk for course in courses]
+    latest_first = [F("check_entry__observed_at").desc(), F("pk").desc()]
+    neuro_rows = (
+        NeuroAssessment.objects.current().filter(check_entry__course_id__in=ids)
+        .annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"),
+                  rank=Window(RowNumber(), partition_by=F("check_entry__course_id"),
+                              order_by=latest_first))
+        .filter(rank__lte=3)
+        .values_list("course_pk", "at", "ice_total", "capd_total")
+    )
+    neuro: dict[int, list[NeuroPoint]] = {}
+    for course_id, at, ice, capd in neuro_rows:
+        if ice is not None:
+            point = NeuroPoint(at, f"ICE {ice}/10", ice, capd=False)
+        elif capd is not None:
+            point = NeuroPoint(at, f"CAPD {capd}/32", capd, capd=True)
+        else:
+            point = NeuroPoint(at, "not assessable", None, capd=False)
+        neuro.setdefault(course_id, []).append(point)
+    toci: dict[int, list[datetime]] = {}
+    for course_id, at in (
+        Treatment.objects.current()
+        .filter(check_entry__course_id__in=ids, drug=Treatment.Drug.TOCILIZUMAB)
+        .values_list("check_entry__course_id", "check_entry__observed_at")
+    ):
+        toci.setdefault(course_id, []).append(at)
+    flags: dict[int, list[Flag]] = {}
+    for flag in Flag.objects.unresolved().filter(course_id__in=ids).order_by(
+        "-severity", "raised_at", "pk"
+    ):
+        flags.setdefault(flag.course_id, []).append(flag)
+    notes = {
+        note.course_id: note
+        for note in HandoverNote.objects.filter(course_id__in=ids)
+        .annotate(rank=Window(RowNumber(), partition_by=F("course_id"),
+                              order_by=[F("written_at").desc(), F("pk").desc()]))
+        .filter(rank=1).select_related("written_by")
+    }
+    day_ago = now - timedelta(hours=24)
+    family_names = Counter(course.patient.family_name.casefold() for course in courses)
+    blocks = []
+    for course in courses:
+        status = getattr(course, "current", None)
+        points = sorted(neuro.get(course.pk, []), key=lambda p: p.at)
+        doses = toci.get(course.pk, [])
+        blocks.append(HandoverBlock(
+            course=course, status=status, neuro=points, neuro_trend=neuro_trend(points),
+            flags=flags.get(course.pk, []),
+            tocilizumab_24h=sum(1 for at in doses if day_ago < at <= now),
+            tocilizumab_course=len(doses),
+            due=[DueLine(due.label, due.next_due,
+                         human_duration(due.overdue_by) if due.is_overdue else "",
+                         due.deferred_reason)
+                 for due in due_checks(course, status, now=now)[:DUE_SHOWN]],
+            note=notes.get(course.pk),
+            name_alert=family_names[course.patient.family_name.casefold()] > 1,
+        ))
+    return blocks
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def handover(request):
+    """A printable sheet of the user's units' patients under monitoring; every render is audited
+    as a print (the page exists to be printed)."""
+    units = _user_units(request.user)
+    unit = _selected_unit(request.GET.getlist("unit"), units)
+    courses = visible_courses(request.user).under_monitoring()
+    if unit is not None:
+        courses = courses.filter(unit=unit)
+    courses = list(
+        courses.select_related("patient", "unit", "current", "protocol_version")
+        .prefetch_related("protocol_version__schedules")
+        .order_by(
+            "unit__name",
+            Greatest(Coalesce("current__crs_grade", 0),
+                     Coalesce("current__icans_grade", 0)).desc(),
+            F("current__worst_open_severity").desc(nulls_last=True),
+            "patient__family_name", "pk",
+        )
+    )
+    now = timezone.now()
+    blocks = handover_blocks(courses, now=now)
+    shown_units = [unit] if unit else units
+    services.audit(
+        request.user, AuditEvent.Action.HANDOVER_PRINTED,
+        summary=f"Handover printed for {unit or 'all their units'}: {len(blocks)} patient"
+                f"{'s' if len(blocks) != 1 else ''}",
+        details={"unit": unit.pk if unit else None, "units": [u.pk for u in shown_units],
+                 "patients": len(blocks),
+                 "courses": [str(course.public_id) for course in courses]},
+    )
+    return _no_store(render(request, "monitoring/exports/handover.html", {
+        "blocks": blocks, "units": units, "selected_unit": unit, "now": now,
+        "can_write_notes": request.user.role in CLINICAL_ROLES,
+    }))
+
+
+class HandoverNoteForm(forms.Form):
+    text = forms.CharField(label="Watch for", max_length=1000, strip=True)
+    unit = forms.CharField(required=False)  # where to go back to; validated like ?unit=
+
+
+@role_required(*CLINICAL_ROLES)
+@require_POST
+def handover_note(request, public_id):
+    """Save the nurse's "watch for" note for the next shift, then back to the handover."""
+    course = get_course_for(request.user, public_id, monitoring_only=True)
+    form = HandoverNoteForm(request.POST)
+    back = reverse("monitoring:handover")
+    if form.is_valid():
+        unit = _selected_unit([form.cleaned_data["unit"]], _user_units(request.user))
+        if unit is not None:
+            back += f"?unit={unit.pk}"
+        try:
+            services.write_handover_note(course=course, text=form.cleaned_data["text"],
+                                        by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Note saved for {course.patient.full_name}.")
+    else:
+        messages.error(request, "The note was not saved: " + " ".join(
+            message for errors in form.errors.values() for message in errors))
+    return redirect(f"{back}#patient-{course.patient.public_id}")

@@ -1,0 +1,199 @@
+"""Monitoring protocols for admins, and the protocol version a course follows.
+
+Our own pages rather than the Django admin, because the admin cannot say "editing a version
+that courses use creates a new version": ``services.revise_protocol`` decides, and the page
+tells the admin beforehand which of the two will happen.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from monitoring import schedule, services
+from monitoring.access import get_course_for, role_required
+from monitoring.forms import CheckScheduleForm, MoveCourseForm, ProtocolVersionForm
+from monitoring.models import (
+    AuditEvent,
+    CheckSchedule,
+    CheckType,
+    Protocol,
+    ProtocolVersion,
+    TreatmentCourse,
+    User,
+)
+
+
+def _with_course_counts(versions):
+    return versions.annotate(course_count=Count("courses"))
+
+
+@role_required(User.Role.ADMIN)
+def protocol_list(request):
+    """Every protocol with its versions, newest first, and how many courses use each."""
+    versions = _with_course_counts(
+        ProtocolVersion.objects.select_related("created_by").order_by("-number"))
+    protocols = Protocol.objects.prefetch_related(Prefetch("versions", queryset=versions))
+    return render(request, "monitoring/protocols/list.html", {"protocols": protocols})
+
+
+def _schedule_rows(version):
+    """(label, schedule or None) for every check type, in CheckType order."""
+    by_type = {s.check_type: s for s in version.schedules.all()}
+    return [(label, by_type.get(value)) for value, label in CheckType.choices]
+
+
+def _escalation_rows(version):
+    return [(grade, version.escalation_text("crs", grade), version.escalation_text("icans", grade))
+            for grade in range(5)]
+
+
+@role_required(User.Role.ADMIN)
+def protocol_version(request, pk):
+    """One version in plain words: schedules, thresholds, escalation text, who changed it."""
+    version = get_object_or_404(
+        ProtocolVersion.objects.select_related("protocol", "created_by")
+        .prefetch_related("schedules"),
+        pk=pk,
+    )
+    courses = version.courses.select_related("patient", "unit").order_by("-infused_at")
+    siblings = _with_course_counts(version.protocol.versions.order_by("-number"))
+    return render(request, "monitoring/protocols/version.html", {
+        "version": version, "schedules": _schedule_rows(version),
+        "escalation": _escalation_rows(version), "courses": courses, "siblings": siblings,
+    })
+
+
+@role_required(User.Role.ADMIN)
+def protocol_version_edit(request, pk):
+    """Edit a version: in place while no course uses it, otherwise saved as a new version."""
+    version = get_object_or_404(
+        ProtocolVersion.objects.select_related("protocol").prefetch_related("schedules"), pk=pk
+    )
+    current = {s.check_type: s for s in version.schedules.all()}
+    data = request.POST if request.method == "POST" else None
+    form = ProtocolVersionForm(data, initial=ProtocolVersionForm.initial_for(version))
+    rows = [CheckScheduleForm(data, check_type=value, schedule=current.get(value))
+            for value in CheckType.values]
+    course_count = version.courses.count()
+    next_number = version.protocol.versions.order_by("-number").values_list(
+        "number", flat=True).first() + 1
+    preview = None
+    errors = []
+    if request.method == "POST" and all([form.is_valid(), *[row.is_valid() for row in rows]]):
+        changes = form.changes(version)
+        schedules = {row.check_type: row.changes() for row in rows if row.changes()}
+        if not changes and not schedules:
+            errors.append("Nothing changed: edit a value, or cancel.")
+        elif "preview" in request.POST:
+            preview = {"rows": [(row.label, row.preview()) for row in rows],
+                       "changes": _describe_changes(version, changes, schedules, current)}
+        else:
+            try:
+                target = services.revise_protocol(
+                    version=version, changes=changes, schedules=schedules,
+                    note=form.cleaned_data["change_note"], by=request.user,
+                )
+            except ValidationError as error:
+                errors.extend(error.messages)
+            else:
+                if target.pk == version.pk:
+                    messages.success(request, f"Version {version.number} edited in place.")
+                else:
+                    messages.success(
+                        request, f"Saved as version {target.number}. The {course_count} "
+                        f"course{'s' if course_count != 1 else ''} on version {version.number} "
+                        "keep it; new courses start on the newest active version.")
+                uncovered = [label for code, label in TreatmentCourse.Product.choices
+                             if services.protocol_version_for(code) is None]
+                if uncovered:
+                    messages.warning(request, "No active protocol version applies to "
+                                     + "; ".join(uncovered) + ": new courses of these products "
+                                     "would start without a schedule.")
+                return redirect("monitoring:admin-protocol-version", pk=target.pk)
+    error_lines = [*errors, *_error_lines(form, ""), *[
+        line for row in rows for line in _error_lines(row, f"{row.label}, ")]]
+    return render(request, "monitoring/protocols/edit.html", {
+        "version": version, "form": form, "rows": rows, "course_count": course_count,
+        "next_number": next_number, "preview": preview, "error_lines": error_lines,
+    }, status=400 if error_lines else 200)
+
+
+def _error_lines(form, prefix: str) -> list[str]:
+    """One line per problem, naming its field, for the top of the page."""
+    if not form.is_bound:
+        return []
+    return [f"{prefix}{'' if name == '__all__' else str(form[name].label) + ': '}{error}"
+            for name, errors in form.errors.items() for error in errors]
+
+
+def _describe_changes(version, changes: dict, schedules: dict, current: dict) -> list[str]:
+    """What saving would change, one line each, for the preview."""
+    lines = []
+    for name, value in changes.items():
+        if name == "escalation":
+            lines.append("Escalation text changed")
+            continue
+        label = ProtocolVersion._meta.get_field(name).verbose_name
+        lines.append(f"{label}: {_shown(getattr(version, name))} → {_shown(value)}")
+    for check_type, values in schedules.items():
+        old = current.get(check_type)
+        for name, value in values.items():
+            label = CheckType(check_type).label
+            field = CheckSchedule._meta.get_field(name).verbose_name
+            before = _shown(getattr(old, name)) if old else "not scheduled"
+            lines.append(f"{label}, {field}: {before} → {_shown(value)}")
+    return lines
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value) or "every product"
+    return str(value)
+
+
+@role_required(User.Role.ADMIN, User.Role.CARE_TEAM)
+def course_protocol(request, public_id):
+    """The protocol version a course follows, and moving it to another one on purpose."""
+    course = get_course_for(request.user, public_id)
+    version = course.protocol_version
+    if version is not None:
+        version = ProtocolVersion.objects.select_related("protocol").prefetch_related(
+            "schedules").get(pk=version.pk)
+        course.protocol_version = version
+    applicable = [v.pk for v in ProtocolVersion.objects.all()
+                  if not v.products or course.product in v.products]
+    choices = (ProtocolVersion.objects.filter(pk__in=applicable)
+               .exclude(pk=getattr(version, "pk", None)).select_related("protocol"))
+    form = MoveCourseForm(request.POST or None, versions=choices)
+    can_move = course.status == course.Status.MONITORING
+    if request.method == "POST":
+        if not can_move:
+            messages.error(request, "Monitoring of this course has ended: its protocol stays.")
+            return redirect("monitoring:course-protocol", public_id=public_id)
+        if form.is_valid():
+            try:
+                services.move_course_to_version(
+                    course=course, version=form.cleaned_data["version"],
+                    reason=form.cleaned_data["reason"], by=request.user,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Course moved to {form.cleaned_data['version']}.")
+                return redirect("monitoring:course-protocol", public_id=public_id)
+    moves = AuditEvent.objects.filter(
+        course=course, action=AuditEvent.Action.COURSE_PROTOCOL_MOVED
+    ).select_related("user")
+    status = getattr(course, "current", None)
+    return render(request, "monitoring/protocols/course.html", {
+        "course": course, "patient": course.patient, "version": version,
+        "schedules": _schedule_rows(version) if version else [],
+        "due": schedule.due_checks(course, status) if version else [],
+        "form": form, "can_move": can_move, "moves": moves, "now": timezone.now(),
+    }, status=400 if request.method == "POST" else 200)

@@ -1,0 +1,53 @@
+"""The admin's journey in a real browser: edit the default protocol's vital-signs interval while
+a course uses it → a new version is listed, and the course keeps the old one."""
+
+import importlib
+
+import pytest
+from django.apps import apps
+from playwright.sync_api import expect
+
+from monitoring.models import ProtocolVersion
+from tests.e2e.conftest import ARTIFACTS
+from tests.factories import CourseFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# Transactional tests empty the tables between tests, data migrations included: put the shipped
+# template protocol back exactly as migration 0002 creates it.
+default_protocol = importlib.import_module("monitoring.migrations.0002_default_protocol")
+
+
+def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
+    login_as, live_server, admin_user, ward_a
+):
+    default_protocol.create_default_protocol(apps, None)
+    course = CourseFactory(unit=ward_a)
+    template = course.protocol_version
+    assert template.number == 1
+
+    page = login_as(admin_user)
+    page.goto(f"{live_server.url}/worklist/")
+    page.get_by_role("link", name="Protocols").click()
+    expect(page.get_by_role("heading", name="Monitoring protocols")).to_be_visible()
+    expect(page.get_by_text("TEMPLATE — review before clinical use").first).to_be_visible()
+
+    page.get_by_role("link", name="Edit").first.click()
+    expect(page.get_by_text("1 course uses this version:")).to_be_visible()
+    page.locator("#id_schedule-vitals-interval_minutes").fill("180")
+    page.get_by_label("Change note").fill("Vital signs every 3 h after our program review")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_text("every 3 h; every 1 h while CRS grade ≥ 2").first).to_be_visible()
+    page.locator("#preview").get_by_role("button", name="Save as version 2").click()
+
+    expect(page.get_by_text("Saved as version 2.")).to_be_visible()
+    page.get_by_role("link", name="Protocols").first.click()
+    expect(page.get_by_role("link", name="v2", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="v1", exact=True)).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "protocol-version.png", full_page=True)
+
+    new = ProtocolVersion.objects.get(protocol=template.protocol, number=2)
+    assert new.schedule_for("vitals").interval_minutes == 180
+    course.refresh_from_db()
+    assert course.protocol_version == template

@@ -1,0 +1,89 @@
+"""The care team's journey in a real browser: flag board → acknowledge → the patient's course
+with its charts → confirm (override) a grade with a reason."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from monitoring import services
+from monitoring.models import Flag, GradeConfirmation
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
+ICE_10 = {"ice_orientation": 4, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
+          "ice_attention": 1, "consciousness": "alert", "seizure": "none",
+          "motor_weakness": "none", "cerebral_edema": "none"}
+
+
+def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
+    login_as, live_server, care_team_member, nurse, course
+):
+    now = timezone.now()
+    for hours_ago, temp, support in ((30, 37.1, ROOM_AIR), (20, 38.4, ROOM_AIR),
+                                     (12, 38.9, {**ROOM_AIR, "oxygen_support": "low_flow",
+                                                 "oxygen_flow_l_min": 4})):
+        services.record_check(course=course, by=nurse,
+                              observed_at=now - timedelta(hours=hours_ago),
+                              vitals={**support, "temp_c": temp, "sbp_mmhg": 104,
+                                      "dbp_mmhg": 60, "heart_rate_bpm": 110, "spo2_pct": 94},
+                              neuro=ICE_10, labs={"crp_mg_l": 20 + hours_ago})
+    flag = Flag.objects.get(kind="crs")
+    problems = []
+    page = login_as(care_team_member)
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" else None)
+
+    page.goto(f"{live_server.url}/flags/")
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", name="Flag board")).to_be_visible()
+    row = page.locator(f"#flag-{flag.pk}")
+    expect(row).to_have_class(re.compile(r"flag-standout"))
+    expect(row).to_contain_text(re.compile(r"waiting \d+ min"))  # since it was raised
+    assert page.evaluate("typeof htmx") == "object"
+
+    row.get_by_text("Acknowledge…").click()
+    row.get_by_label("Acknowledgement note").fill("tocilizumab ordered")
+    row.get_by_role("button", name="Acknowledge", exact=True).click()
+    expect(page.get_by_text("Flag acknowledged")).to_be_visible()
+    expect(page.locator(f"#flag-{flag.pk}")).to_contain_text("Note: tocilizumab ordered")
+    # The 30-second refresh swaps the board's partial in place (forced here, not awaited).
+    page.evaluate("htmx.ajax('GET', window.location.pathname, "
+                  "{target: '#flag-board', swap: 'innerHTML'})")
+    expect(page.locator("#flag-board")).to_contain_text("Acknowledged, not yet resolved")
+    expect(page.locator("nav.navbar")).to_have_count(1)
+
+    page.locator(f"#flag-{flag.pk}").get_by_role("link", name="Ada Lovelace").click()
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    charts = page.evaluate("Object.keys(Chart.instances).length")
+    assert charts == 5
+    box = page.locator("#chart-temperature").bounding_box()
+    assert box["width"] > 200
+    assert box["height"] > 100
+    points = page.evaluate(
+        "Object.values(Chart.instances).find(c => c.canvas.id === 'chart-temperature')"
+        ".data.datasets[0].data.length"
+    )
+    assert points == 3
+
+    confirm = page.locator("#confirm-grade")
+    confirm.get_by_label("Domain").select_option("crs")
+    confirm.get_by_label("Confirmed grade").select_option("3")
+    confirm.get_by_label("Reason").fill("on a non-rebreather mask between checks")
+    confirm.get_by_role("button", name="Confirm grade").click()
+
+    expect(page.get_by_text(re.compile(r"CRS grade 3 overridden for"))).to_be_visible()
+    expect(page.locator("#grades")).to_contain_text("computed 2")
+    confirmation = GradeConfirmation.objects.get()
+    assert (confirmation.computed_grade, confirmation.confirmed_grade) == (2, 3)
+    assert confirmation.confirmed_by == care_team_member
+    page.wait_for_function("Object.keys(Chart.instances).length === 5")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "care-course.png", full_page=True)
+    assert [p for p in problems if "Content Security Policy" in p] == []
+    assert problems == []

@@ -1,0 +1,212 @@
+"""The printable shift handover: one compact block per patient, notes, audit, query budget."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring import services
+from monitoring.models import AuditEvent, HandoverNote, TreatmentCourse
+from monitoring.views.exports import NeuroPoint, neuro_trend
+from tests.factories import CourseFactory
+
+URL = reverse("monitoring:handover")
+ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
+
+
+def ice(total_lost: int) -> dict:
+    """An ICE screen losing ``total_lost`` orientation points (0-4)."""
+    return {"ice_orientation": 4 - total_lost, "ice_naming": 3, "ice_commands": 1,
+            "ice_writing": 1, "ice_attention": 1, "consciousness": "alert"}
+
+
+def text(response) -> str:
+    return " ".join(response.content.decode().split())
+
+
+@pytest.fixture
+def charted(course, nurse):
+    """Ada (ward A, D+3): ICE 10 -> 9 -> 8 -> 7, febrile on low-flow oxygen, tocilizumab x2."""
+    now = timezone.now()
+    for hours_ago, lost in ((30, 0), (20, 1), (10, 2), (2, 3)):
+        services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=hours_ago),
+                              neuro=ice(lost))
+    services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=1),
+                          vitals={**ROOM_AIR, "temp_c": 38.7, "oxygen_support": "low_flow",
+                                  "oxygen_flow_l_min": 2})
+    for hours_ago in (30, 3):
+        services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=hours_ago),
+                              treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
+                                         "route": "iv"})
+    return course
+
+
+def test_each_patient_has_a_compact_block_with_what_the_next_shift_needs(nurse_client, charted):
+    page = text(nurse_client.get(URL))
+
+    assert "LOVELACE, Ada" in page
+    assert charted.patient.mrn in page
+    assert "D+3" in page
+    assert "Axicabtagene ciloleucel" in page
+    assert "CRS 2" in page  # fever on low-flow oxygen
+    assert "ICE 9/10" in page
+    assert "ICE 7/10" in page
+    assert "ICE 10/10" not in page  # only the last three
+    assert "(worse)" in page
+    assert "1 in last 24 h (max 3) · 2 in course" in page
+    assert "Due next" in page
+    assert "Open flags" in page
+    assert "CRS grade 2" in page
+
+
+def test_the_handover_lists_only_patients_under_monitoring(nurse_client, ward_a, course):
+    CourseFactory(unit=ward_a, status=TreatmentCourse.Status.COMPLETED,
+                  patient__family_name="Discharged")
+
+    page = text(nurse_client.get(URL))
+
+    assert "LOVELACE" in page
+    assert "DISCHARGED" not in page
+
+
+def test_another_units_patients_are_never_on_the_handover(outsider_client, nurse_client, course,
+                                                          ward_b):
+    CourseFactory(unit=ward_b, patient__family_name="Bward")
+
+    assert "LOVELACE" not in text(outsider_client.get(URL))
+    assert "BWARD" in text(outsider_client.get(URL))
+    assert "BWARD" not in text(nurse_client.get(URL))
+    assert outsider_client.get(URL, {"unit": str(course.unit_id)}).status_code == 404
+
+
+@pytest.mark.parametrize("unit", ["x", "\u0661", "1,2", " 1"])
+def test_a_malformed_unit_is_a_bad_request(nurse_client, course, unit):
+    assert nurse_client.get(URL, {"unit": unit}).status_code == 400
+
+
+def test_an_admin_sees_every_unit_and_can_pick_one(admin_client_, course, ward_b):
+    CourseFactory(unit=ward_b, patient__family_name="Bward")
+
+    everything = text(admin_client_.get(URL))
+    ward_b_only = text(admin_client_.get(URL, {"unit": str(ward_b.pk)}))
+
+    assert "LOVELACE" in everything
+    assert "BWARD" in everything
+    assert "BWARD" in ward_b_only
+    assert "LOVELACE" not in ward_b_only
+
+
+def test_every_print_is_in_the_audit_log(nurse_client, nurse, course, ward_a):
+    nurse_client.get(URL, {"unit": str(ward_a.pk)})
+
+    event = AuditEvent.objects.get(action=AuditEvent.Action.HANDOVER_PRINTED)
+    assert event.user == nurse
+    assert event.details["unit"] == ward_a.pk
+    assert event.details["patients"] == 1
+    assert event.details["courses"] == [str(course.public_id)]
+    assert "Ward A" in event.summary
+
+
+def test_the_page_is_print_ready(nurse_client, course):
+    response = nurse_client.get(URL)
+    page = response.content.decode()
+
+    assert "css/print.css" in page
+    assert "handover-block" in page
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_a_nurse_saves_a_watch_for_note_shown_on_the_next_print(nurse_client, nurse, course,
+                                                                 ward_a):
+    url = reverse("monitoring:handover-note", args=[course.patient.public_id])
+
+    response = nurse_client.post(url, {"text": "  Recheck ICE at 22:00; daughter visiting  ",
+                                       "unit": str(ward_a.pk)})
+
+    assert response.status_code == 302
+    assert response.url == f"{URL}?unit={ward_a.pk}#patient-{course.patient.public_id}"
+    note = HandoverNote.objects.get()
+    assert (note.course, note.written_by) == (course, nurse)
+    assert note.text == "Recheck ICE at 22:00; daughter visiting"
+    assert "Recheck ICE at 22:00" in text(nurse_client.get(URL))
+
+
+def test_the_newest_note_is_the_one_shown(nurse_client, nurse, course):
+    services.write_handover_note(course=course, text="Old worry", by=nurse)
+    services.write_handover_note(course=course, text="New worry", by=nurse)
+
+    page = text(nurse_client.get(URL))
+
+    assert "New worry" in page
+    assert "Old worry" not in page
+
+
+def test_an_empty_note_is_not_saved(nurse_client, course):
+    url = reverse("monitoring:handover-note", args=[course.patient.public_id])
+
+    response = nurse_client.post(url, {"text": "   "}, follow=True)
+
+    assert not HandoverNote.objects.exists()
+    assert "not saved" in text(response)
+
+
+def test_notes_are_for_the_patients_own_units_clinical_staff(outsider_client, admin_client_,
+                                                             nurse_client, course):
+    url = reverse("monitoring:handover-note", args=[course.patient.public_id])
+
+    assert outsider_client.post(url, {"text": "x"}).status_code == 404
+    assert admin_client_.post(url, {"text": "x"}).status_code == 403
+    assert nurse_client.get(url).status_code == 405
+    assert not HandoverNote.objects.exists()
+
+
+def test_a_note_refuses_a_unit_that_is_not_yours(nurse_client, course, ward_b):
+    url = reverse("monitoring:handover-note", args=[course.patient.public_id])
+
+    assert nurse_client.post(url, {"text": "x", "unit": str(ward_b.pk)}).status_code == 404
+    assert nurse_client.post(url, {"text": "x", "unit": "1e3"}).status_code == 400
+    assert not HandoverNote.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("scores", "capd", "trend"),
+    [((10, 9, 7), False, "worse"), ((7, 8, 10), False, "better"), ((9, 9), False, "unchanged"),
+     ((2, 6), True, "worse"), ((6, 1), True, "better"), ((9,), False, "")],
+)
+def test_the_neuro_trend_reads_ice_down_and_capd_up_as_worse(scores, capd, trend):
+    now = timezone.now()
+    points = [NeuroPoint(now + timedelta(hours=n), "", score, capd)
+              for n, score in enumerate(scores)]
+
+    assert neuro_trend(points) == trend
+
+
+@pytest.mark.parametrize("n_patients", [1, 10])
+def test_the_handover_costs_the_same_queries_for_one_or_many_patients(
+    nurse_client, nurse, ward_a, django_assert_num_queries, n_patients
+):
+    now = timezone.now()
+    for course in CourseFactory.create_batch(n_patients, unit=ward_a):
+        services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=2),
+                              vitals={**ROOM_AIR, "temp_c": 38.4}, neuro=ice(1),
+                              treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
+                                         "route": "iv"})
+        services.write_handover_note(course=course, text="Watch the fever", by=nurse)
+    # session, user, the user's units, courses with patient, unit, status and protocol version,
+    # the protocol schedules, the last three neuro assessments, tocilizumab doses, open flags,
+    # the latest notes, the audit line, and the navigation bar's open-flag count (base.html).
+    with django_assert_num_queries(11):
+        response = nurse_client.get(URL)
+    assert response.status_code == 200
+    assert response.content.decode().count('class="handover-block"') == n_patients
+
+
+def test_patients_sharing_a_family_name_carry_a_name_alert(nurse_client, ward_a):
+    CourseFactory(unit=ward_a, patient__family_name="Papadopoulos", patient__given_name="Maya")
+    CourseFactory(unit=ward_a, patient__family_name="papadopoulos", patient__given_name="Eleni")
+    CourseFactory(unit=ward_a, patient__family_name="Abbott")
+
+    page = text(nurse_client.get(URL))
+
+    assert page.count("NAME ALERT") == 2
