@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint migrations-check serve check-deploy clean
+.PHONY: run test install lint migrations-check serve check-deploy clean bench
 
 # Reinstall when pyproject.toml changes; otherwise reuse the virtualenv.
 $(STAMP): pyproject.toml
@@ -39,6 +39,10 @@ serve: $(STAMP)
 ## The deploy gate: run it with the production environment set (README "Deploying").
 check-deploy: $(STAMP)
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+## Benchmark at 100 and 1,000 patients (fresh databases; DATABASE_URL for PostgreSQL)
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,7 +13,11 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from monitoring.models import CheckType, ProtocolVersion
+
 DAY_MINUTES = 24 * 60
+# Plain strings once, not get_check_type_display() per schedule per course on a board.
+CHECK_LABELS = {value: str(label) for value, label in CheckType.choices}
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class Due:
         return self.overdue_by is not None
 
 
-def add_interval(start: datetime, interval: timedelta) -> datetime:
+def add_interval(start: datetime, interval: timedelta, tz=None) -> datetime:
     """``start`` plus ``interval``; whole days keep the local wall-clock time across DST.
 
     "Daily labs at 06:00" must stay at 06:00 local when the clocks change, so day-multiples
@@ -40,9 +44,9 @@ def add_interval(start: datetime, interval: timedelta) -> datetime:
     """
     minutes = int(interval.total_seconds() // 60)
     if minutes and minutes % DAY_MINUTES == 0:
-        local = timezone.localtime(start)
-        naive = local.replace(tzinfo=None) + interval
-        return timezone.make_aware(naive, timezone.get_current_timezone()).astimezone(UTC)
+        tz = tz or timezone.get_current_timezone()
+        naive = start.astimezone(tz).replace(tzinfo=None) + interval
+        return timezone.make_aware(naive, tz).astimezone(UTC)
     # Python adds timedeltas to an aware datetime in wall-clock time of its own zone; in UTC,
     # wall-clock time is elapsed time.
     return start.astimezone(UTC) + interval
@@ -57,7 +61,9 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
     if version is None or status is None:
         return []
     now = now or timezone.now()
-    window_end = add_interval(course.infused_at, timedelta(days=version.monitoring_window_days))
+    tz = timezone.get_current_timezone()  # once: boards call this for every course
+    window_end = add_interval(course.infused_at,
+                              timedelta(days=version.monitoring_window_days), tz)
     if now >= window_end:
         return []  # the protocol's monitoring window is over
     items = []
@@ -68,17 +74,17 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
         )
         last = getattr(status, f"last_{schedule.check_type}_at", None)
         # Never done: due from the infusion (day 0) on.
-        next_due = add_interval(last, interval) if last else course.infused_at
+        next_due = add_interval(last, interval, tz) if last else course.infused_at
         reason = ""
         deferral = (status.deferrals or {}).get(schedule.check_type)
         if deferral:
             attempted = parse_datetime(deferral["at"])
             retry = deferral.get("retry_minutes")
             retry_delta = timedelta(minutes=retry) if retry else interval
-            next_due = max(next_due, add_interval(attempted, retry_delta))
+            next_due = max(next_due, add_interval(attempted, retry_delta, tz))
             reason = deferral.get("reason", "")
         overdue_by = now - next_due if now > next_due else None
-        items.append(Due(schedule.check_type, schedule.get_check_type_display(), last,
+        items.append(Due(schedule.check_type, CHECK_LABELS[schedule.check_type], last,
                          next_due, interval, overdue_by, reason))
     return sorted(items, key=lambda due: due.next_due)
 
@@ -99,3 +105,52 @@ def human_duration(delta: timedelta) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min"
+
+
+STATUS_FIELDS = ("crs_grade", "icans_grade", "neuro_changed", "last_vitals_at", "last_neuro_at",
+                 "last_labs_at", "last_symptoms_at", "deferrals")
+
+
+def due_by_course(courses, *, now: datetime | None = None, extra: tuple = ()):
+    """[(course id, [Due…], (extra values…))] for every course, and the versions used.
+
+    Built for lists over a whole hospital: one lean query for the courses' status values and
+    two for the protocol versions with their schedules, whatever the number of courses — no
+    model instances per course. ``extra`` names more values to fetch (e.g. for sorting). A
+    course without a status row has done nothing yet, so every check is due from day 0.
+    """
+    now = now or timezone.now()
+    rows = list(courses.values_list(
+        "pk", "infused_at", "protocol_version_id", *(f"current__{f}" for f in STATUS_FIELDS),
+        *extra,
+    ))
+    version_ids = {row[2] for row in rows if row[2] is not None}
+    versions = {v.pk: v for v in ProtocolVersion.objects.filter(pk__in=version_ids)
+                .prefetch_related("schedules")}
+    result = []
+    for pk, infused_at, version_id, *values in rows:
+        n = len(STATUS_FIELDS)
+        status_values, extra_values = values[:n], tuple(values[n:])
+        due = []
+        if version_id is not None:
+            course = _Lean(infused_at=infused_at, protocol_version=versions[version_id])
+            due = due_checks(course, _Lean(**dict(zip(STATUS_FIELDS, status_values,
+                                                      strict=True))), now=now)
+        result.append((pk, due, extra_values))
+    return result, versions
+
+
+def overdue_by_course(courses, *, now: datetime | None = None) -> list[tuple[int, Due]]:
+    """(course id, its most overdue check) for every overdue course, longest wait first."""
+    rows, _ = due_by_course(courses, now=now)
+    overdue = [(pk, max((d for d in due if d.is_overdue), key=lambda d: d.overdue_by))
+               for pk, due, _ in rows if any(d.is_overdue for d in due)]
+    overdue.sort(key=lambda item: item[1].overdue_by, reverse=True)
+    return overdue
+
+
+class _Lean:
+    """Just the attributes due_checks reads, from a values() row."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)

@@ -515,6 +515,14 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
     confirmation.save()
     setattr(snapshot, f"{domain}_confirmed_grade", grade)
     snapshot.save(update_fields=[f"{domain}_confirmed_grade"])
+    # The clinician's confirmation answers a "confirm the grade" flag raised by this moment.
+    review = Flag.objects.unresolved().filter(course=course, kind=Flag.Kind.NEEDS_REVIEW,
+                                              snapshot=snapshot).first()
+    if review is not None and not snapshot.needs_review:
+        review.status = Flag.Status.RESOLVED
+        review.resolved_at, review.resolved_by = timezone.now(), by
+        review.resolve_reason = f"Grade confirmed: {reason.strip()}"
+        review.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
     refresh_status(status)
     verb = "confirmed" if grade == computed else f"overridden (computed {_dash(computed)})"
     audit(by, AuditEvent.Action.GRADE_CONFIRMED, course=course,

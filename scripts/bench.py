@@ -155,9 +155,7 @@ def load_test(url: str, seconds: float = 10.0, concurrency: int = 8) -> dict:
     """Requests per second of the flag board under gunicorn (2 workers) on loopback."""
     env = {**os.environ, "DATABASE_URL": url, "WEB_CONCURRENCY": "2",
            "GUNICORN_BIND": "127.0.0.1:8765", "DJANGO_SECRET_KEY": "bench-" + "x" * 50,
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_STATIC_ROOT": tempfile.mkdtemp()}
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput",
-                    "-v0"], env=env, check=True)
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
     cookie = subprocess.run(
         [sys.executable, "-c", _SESSION_SNIPPET], env=env, check=True, capture_output=True,
         text=True, cwd=ROOT,
@@ -231,6 +229,11 @@ def main() -> None:
     if args.measure:
         _measure_here()
         return
+    # Production-like: DEBUG off, static files from a collectstatic manifest.
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("DJANGO_STATIC_ROOT", tempfile.mkdtemp(prefix="cartmonitor-static-"))
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput",
+                    "-v0"], check=True)
     engine = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
     sizes = [int(size) for size in args.sizes.split(",")]
     print(f"cartmonitor benchmark on {engine}, {os.cpu_count()} CPUs, {REPEAT} requests a page")

@@ -431,7 +431,8 @@ class Treatment(Observation):
         ]
 
     def __str__(self) -> str:
-        return f"{self.drug_label} {self.dose:g} {self.dose_unit} {self.get_route_display()}"
+        dose = f"{self.dose.normalize():f}"  # 10 mg, not 10.00 mg
+        return f"{self.drug_label} {dose} {self.get_dose_unit_display()} {self.get_route_display()}"
 
     @property
     def drug_label(self) -> str:

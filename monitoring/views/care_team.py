@@ -45,7 +45,6 @@ from monitoring.forms import (
 )
 from monitoring.models import (
     BedsideCheck,
-    CourseStatus,
     Flag,
     GradeConfirmation,
     LabResult,
@@ -56,7 +55,7 @@ from monitoring.models import (
     User,
     VitalSigns,
 )
-from monitoring.schedule import human_duration, most_overdue
+from monitoring.schedule import human_duration, overdue_by_course
 from monitoring.views.records import check_record_prefetches
 
 BOARD_PAGE_SIZE = 50
@@ -115,15 +114,14 @@ def flag_board(request):
     page = Paginator(flags, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [_board_row(flag, now) for flag in page.object_list]
-    overdue = _overdue_checks(courses.under_monitoring(), now)
+    overdue, overdue_more = _overdue_checks(courses.under_monitoring(), now)
 
     filters = {"unit": selected_unit.pk if selected_unit else "", "severity": min_severity or ""}
     context = {
         "page": page, "rows": rows, "units": units, "selected_unit": selected_unit,
         "min_severity": min_severity,
         "severities": [c for c in Flag.Severity.choices[::-1] if c[0] > Flag.Severity.INFO],
-        "problems": problems, "overdue": overdue[:OVERDUE_SHOWN],
-        "overdue_more": max(len(overdue) - OVERDUE_SHOWN, 0), "now": now,
+        "problems": problems, "overdue": overdue, "overdue_more": overdue_more, "now": now,
         "can_act": _is_care_team(request.user),
         "filter_query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
     }
@@ -144,19 +142,13 @@ def _board_row(flag: Flag, now: datetime) -> Flag:
     return flag
 
 
-def _overdue_checks(courses, now: datetime) -> list:
-    """(course, Due) for every course with an overdue check, longest wait first (2 queries)."""
-    rows = []
-    courses = courses.select_related("patient", "unit", "current", "protocol_version")
-    for course in courses.prefetch_related("protocol_version__schedules"):
-        # A course started outside services.start_course has no status row until its first
-        # check: nothing was done, so everything is due from day 0 — never "nothing overdue".
-        status = getattr(course, "current", None) or CourseStatus(course=course)
-        due = most_overdue(course, status, now=now)
-        if due is not None:
-            rows.append((course, due))
-    rows.sort(key=lambda row: row[1].overdue_by, reverse=True)
-    return rows
+def _overdue_checks(courses, now: datetime) -> tuple[list, int]:
+    """((course, Due) for the longest-overdue courses shown, how many more) — 4 queries."""
+    overdue = overdue_by_course(courses, now=now)
+    shown = overdue[:OVERDUE_SHOWN]
+    loaded = courses.filter(pk__in=[pk for pk, _ in shown]).select_related("patient", "unit")
+    by_pk = {course.pk: course for course in loaded}
+    return [(by_pk[pk], due) for pk, due in shown], len(overdue) - len(shown)
 
 
 def _flag_for(user, flag_id: int) -> Flag:

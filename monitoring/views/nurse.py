@@ -44,22 +44,28 @@ def worklist(request):
         else:
             selected_unit = get_object_or_404(units, pk=int(unit_id))
             courses = courses.filter(unit=selected_unit)
-    courses = courses.select_related(
-        "patient", "unit", "current", "protocol_version"
-    ).prefetch_related("protocol_version__schedules")
     now = timezone.now()
-    rows = sorted((_worklist_row(course, now) for course in courses), key=_worklist_order)
-    page = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Rank every course from lean rows (schedule.due_by_course), then load only the page.
+    ranked, versions = schedule.due_by_course(courses, now=now, extra=WORKLIST_SORT_FIELDS)
+    ranked.sort(key=_worklist_order)
+    page = Paginator([pk for pk, _, _ in ranked], WORKLIST_PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    loaded = courses.filter(pk__in=page.object_list).select_related("patient", "unit", "current")
+    by_pk = {course.pk: course for course in loaded}
+    page.object_list = []
+    for pk, due, _ in ranked[page.start_index() - 1:page.end_index()]:
+        course = by_pk[pk]
+        if course.protocol_version_id is not None:  # shared instances, schedules prefetched
+            course.protocol_version = versions[course.protocol_version_id]
+        page.object_list.append(_worklist_row(course, due, now))
     return render(request, "monitoring/nurse/worklist.html", {
         "page": page, "units": units, "selected_unit": selected_unit, "now": now,
     })
 
 
-def _worklist_row(course, now):
+def _worklist_row(course, due, now):
     """The course with its due checks: ``overdue`` (longest first), ``deferred`` (not done and
     not yet due again), ``next_due`` (the soonest check not yet due)."""
-    status = getattr(course, "current", None)
-    due = schedule.due_checks(course, status, now=now)
     course.overdue = sorted((d for d in due if d.is_overdue), key=lambda d: -d.overdue_by)
     waiting = [d for d in due if not d.is_overdue]
     course.deferred = [d for d in waiting if d.deferred_reason]
@@ -70,16 +76,21 @@ def _worklist_row(course, now):
     return course
 
 
-def _worklist_order(course):
-    status = getattr(course, "current", None)
-    grade = max(getattr(status, "crs_grade", None) or 0, getattr(status, "icans_grade", None) or 0)
-    severity = getattr(status, "worst_open_severity", 0) or 0
-    if course.overdue:
-        urgency = (0, -course.overdue[0].overdue_by.total_seconds())
+WORKLIST_SORT_FIELDS = ("current__crs_grade", "current__icans_grade",
+                        "current__worst_open_severity", "patient__family_name")
+
+
+def _worklist_order(row):
+    pk, due, (crs, icans, severity, family_name) = row
+    grade = max(crs or 0, icans or 0)
+    overdue = [d for d in due if d.is_overdue]
+    if overdue:
+        urgency = (0, -max(d.overdue_by for d in overdue).total_seconds())
     else:
-        soonest = course.next_due or (course.deferred[0] if course.deferred else None)
-        urgency = (1, soonest.next_due.timestamp() if soonest else float("inf"))
-    return (urgency[0], -grade, -severity, urgency[1], course.patient.family_name, course.pk)
+        waiting = [d for d in due if not d.is_overdue]
+        soonest = min((d.next_due for d in waiting), default=None)
+        urgency = (1, soonest.timestamp() if soonest else float("inf"))
+    return (urgency[0], -grade, -(severity or 0), urgency[1], family_name, pk)
 
 
 @role_required(*CLINICAL_ROLES)

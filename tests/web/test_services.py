@@ -298,3 +298,15 @@ def test_a_late_entry_that_changes_a_confirmed_grade_asks_for_a_second_look(reco
     assert later.crs_confirmed_grade == 0  # the clinician's call is never dropped silently
     flag = Flag.objects.get(kind="needs_review")
     assert "needs a clinician's second look" in flag.message
+
+
+def test_confirming_the_grade_resolves_the_flag_that_asked_for_it(record, nurse, course):
+    snapshot = record(1, vitals=vitals(38.5, vasopressin=True))  # vasopressin alone: review
+    assert Flag.objects.get(kind="needs_review").status == Flag.Status.OPEN
+
+    services.confirm_grade(snapshot=snapshot, domain="crs", grade=3, reason="Agree", by=nurse)
+
+    flag = Flag.objects.get(kind="needs_review")
+    assert flag.status == Flag.Status.RESOLVED
+    assert flag.resolve_reason == "Grade confirmed: Agree"
+    assert CourseStatus.objects.get(course=course).needs_review is False

@@ -60,11 +60,11 @@ def test_worklist_query_budget_does_not_grow_with_patients(
         services.record_check(
             course=course, by=nurse, observed_at=timezone.now(), vitals={"temp_c": 38.2, **ROOM_AIR}
         )
-    # session, user, the courses joined with patient, unit, status row and protocol version,
-    # the versions' schedules (one prefetch, for due/overdue), the open-flag count in the
-    # navigation bar, and the user's units (unit filter menu). No paginator count: the rows are
-    # sorted by due time in Python, then paged. Never one per patient.
-    with django_assert_num_queries(6):
+    # session, user, every course's status values in one lean query (for ranking by due
+    # time), the protocol versions and their schedules (2), the page's courses joined with
+    # patient, unit and status row, the open-flag count in the navigation bar, and the user's
+    # units (unit filter menu). Never one per patient.
+    with django_assert_num_queries(8):
         response = nurse_client.get("/worklist/")
     assert response.status_code == 200
     assert response.content.decode().count("Record check") == n_patients
