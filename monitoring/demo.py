@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from monitoring import flag_rules, grading, services
@@ -901,6 +901,10 @@ def seed(*, patients: int = 12, units: int = 2, days: int = 14, seed: int = 2026
         nurses = _ensure_unit_nurses(unit_rows)
         counts = _create_hospital(patients=patients, units=unit_rows, nurses=nurses, days=days,
                                   seed=seed, now=now)
+    # After a bulk load the planner's statistics are stale until autovacuum catches up; on
+    # PostgreSQL that turned a 27 ms save into 260 ms at 1,000 patients. Refresh them now.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return SeedResult(True, counts, time.monotonic() - started)
 
 
