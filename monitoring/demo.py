@@ -693,6 +693,24 @@ class CourseLedger:
                 self.flags.append(flag)
         return moment
 
+    def review_flags(self, *, now: datetime, by: User) -> None:
+        """A care team has been at work: a flag last raised over 2 h ago was acknowledged 35
+        minutes after (so an escalation is never hidden behind an earlier acknowledgement);
+        one not raised again for 24 h was resolved. Recent ones stay open, as a shift finds."""
+        for flag in self.flags:
+            seen = flag.updated_at + timedelta(minutes=35)
+            if flag.updated_at < now - timedelta(hours=24):
+                flag.status = Flag.Status.RESOLVED
+                flag.acknowledged_at = seen
+                flag.resolved_at = flag.updated_at + timedelta(hours=24)
+                flag.acknowledged_by = flag.resolved_by = by
+                flag.resolve_reason = "Reviewed on the ward round; condition resolved."
+            elif flag.updated_at < now - timedelta(hours=2):
+                flag.status = Flag.Status.ACKNOWLEDGED
+                flag.acknowledged_at = seen
+                flag.acknowledged_by = by
+                flag.acknowledge_note = "Seen at the bedside; plan discussed with the nurse."
+
     def status(self, now: datetime) -> CourseStatus:
         """As services.refresh_status after the last check, from what is held here."""
         latest = max(self.snapshots, key=lambda s: s.observed_at, default=None)
@@ -994,12 +1012,15 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
     TreatmentCourse.objects.bulk_create([e[2] for e in entries], batch_size=BATCH_SIZE)
 
     counts = {"units": len(units), "patients": len(entries), "courses": len(entries)}
+    physician = User.objects.get(username="demo-care")
     for start in range(0, len(entries), COURSES_PER_CHUNK):
         chunk = []
         for plan, patient, course, rng in entries[start:start + COURSES_PER_CHUNK]:
             simulator = CourseSimulator(plan=plan, patient=patient, course=course,
                                         nurses=nurses[course.unit_id], rng=rng, now=now)
-            chunk.append(simulator.run())
+            rows = simulator.run()
+            rows.ledger.review_flags(now=now, by=physician)
+            chunk.append(rows)
         _write_chunk(chunk, now, counts)
     return counts
 
@@ -1027,8 +1048,11 @@ def _make_patient(index: int, plan: PatientPlan, today: date, rng: random.Random
     birthday = _years_before(today, whole) - timedelta(days=int((plan.age_years - whole) * 365))
     return Patient(
         mrn=f"{MRN_PREFIX}{index + 1:06d}",
-        given_name=given_names[(index * 7 + rng.randrange(3)) % len(given_names)],
-        family_name=FAMILY_NAMES[(index * 11 + rng.randrange(5)) % len(FAMILY_NAMES)],
+        # Each family name is used once before any repeats, and a repeated family name gets a
+        # different given name: two "Maya Papadopoulos" on one ward is a wrong-patient risk
+        # even in a demo.
+        given_name=given_names[(index + index // len(FAMILY_NAMES) * 7) % len(given_names)],
+        family_name=FAMILY_NAMES[(index * 17) % len(FAMILY_NAMES)],
         date_of_birth=birthday,
         sex=plan.sex,
         weight_kg=_dec(plan.weight_kg, 1),
