@@ -30,9 +30,10 @@ from datetime import time as clock
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from monitoring import flag_rules, grading, services
+from monitoring import flag_rules, grading, schedule, services
 from monitoring.course_state import Moment, Timeline
 from monitoring.models import (
     CAPD_ITEM_FIELDS,
@@ -714,7 +715,7 @@ class CourseLedger:
     def status(self, now: datetime) -> CourseStatus:
         """As services.refresh_status after the last check, from what is held here."""
         latest = max(self.snapshots, key=lambda s: s.observed_at, default=None)
-        return CourseStatus(
+        status = CourseStatus(
             course=self.course,
             updated_at=max((s.computed_at for s in self.snapshots), default=now),
             **services.status_values(
@@ -729,6 +730,9 @@ class CourseLedger:
                 neuro_changed=services.neuro_changed(self._latest_neuro),
             ),
         )
+        for name, value in schedule.due_marks(self.course, status).items():
+            setattr(status, name, value)
+        return status
 
 
 # --------------------------------------------------------------------------------------------
@@ -991,7 +995,10 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
     today = now.astimezone(tz).date()
     scripted = scripted_plans(days, random.Random(f"cartmonitor-demo:{seed}:scripted"))
     entries = []  # (plan, patient, course, rng)
-    versions: dict = {}  # product -> protocol version new courses start on
+    # Product -> the protocol version new courses start on, schedules loaded once.
+    versions = {product: services.protocol_version_for(product)
+                for product in TreatmentCourse.Product.values}
+    prefetch_related_objects([v for v in versions.values() if v], "schedules")
     for index in range(patients):
         # One generator per patient: a course does not change when --patients does.
         rng = random.Random(f"cartmonitor-demo:{seed}:{index}")
@@ -1002,8 +1009,7 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
         course = TreatmentCourse(
             patient=patient, unit=unit, product=plan.product, indication=plan.indication,
             infused_at=infused, created_at=infused - timedelta(days=1),
-            protocol_version=versions.setdefault(
-                plan.product, services.protocol_version_for(plan.product)),
+            protocol_version=versions.get(plan.product),
         )
         entries.append((plan, patient, course, rng))
     Patient.objects.bulk_create([e[1] for e in entries], batch_size=BATCH_SIZE)

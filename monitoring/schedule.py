@@ -62,9 +62,7 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
         return []
     now = now or timezone.now()
     tz = timezone.get_current_timezone()  # once: boards call this for every course
-    window_end = add_interval(course.infused_at,
-                              timedelta(days=version.monitoring_window_days), tz)
-    if now >= window_end:
+    if now >= monitoring_ends_at(course, tz):
         return []  # the protocol's monitoring window is over
     items = []
     for schedule in version.schedules.all():
@@ -87,6 +85,31 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
         items.append(Due(schedule.check_type, CHECK_LABELS[schedule.check_type], last,
                          next_due, interval, overdue_by, reason))
     return sorted(items, key=lambda due: due.next_due)
+
+
+def monitoring_ends_at(course, tz=None) -> datetime | None:
+    """The end of the protocol's monitoring window (day 0 + window days, local wall clock)."""
+    version = course.protocol_version
+    if version is None:
+        return None
+    return add_interval(course.infused_at, timedelta(days=version.monitoring_window_days), tz)
+
+
+def due_marks(course, status) -> dict:
+    """What CourseStatus keeps so boards can find overdue courses with one indexed query:
+    the earliest next due time of any check, and the end of the monitoring window.
+
+    Both change only when a write changes their inputs (a check, a check not done, a grade, a
+    protocol move), and every such write refreshes them; whether a check is overdue is still
+    decided on read, by comparing them with the clock.
+    """
+    ends_at = monitoring_ends_at(course)
+    if ends_at is None:
+        return {"next_due_at": None, "monitoring_ends_at": None}
+    # As due_checks computes them, at the start of the window so none is dropped.
+    items = due_checks(course, status, now=course.infused_at)
+    return {"next_due_at": min((due.next_due for due in items), default=None),
+            "monitoring_ends_at": ends_at}
 
 
 def most_overdue(course, status, *, now: datetime | None = None) -> Due | None:
@@ -138,15 +161,6 @@ def due_by_course(courses, *, now: datetime | None = None, extra: tuple = ()):
                                                       strict=True))), now=now)
         result.append((pk, due, extra_values))
     return result, versions
-
-
-def overdue_by_course(courses, *, now: datetime | None = None) -> list[tuple[int, Due]]:
-    """(course id, its most overdue check) for every overdue course, longest wait first."""
-    rows, _ = due_by_course(courses, now=now)
-    overdue = [(pk, max((d for d in due if d.is_overdue), key=lambda d: d.overdue_by))
-               for pk, due, _ in rows if any(d.is_overdue for d in due)]
-    overdue.sort(key=lambda item: item[1].overdue_by, reverse=True)
-    return overdue
 
 
 class _Lean:

@@ -10,7 +10,7 @@ from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from monitoring import flag_rules, grading
+from monitoring import flag_rules, grading, schedule
 from monitoring.course_state import Timeline
 from monitoring.models import (
     AuditEvent,
@@ -340,6 +340,8 @@ def refresh_status(status: CourseStatus) -> CourseStatus:
     ).items():
         setattr(status, name, value)
     status.deferrals = _deferrals(course_id, last_done)
+    for name, value in schedule.due_marks(status.course, status).items():
+        setattr(status, name, value)
     status.updated_at = timezone.now()
     status.save()
     return status
@@ -589,7 +591,7 @@ def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
         course.protocol_version = protocol_version_for(course.product)
     course.full_clean()
     course.save()
-    CourseStatus.objects.get_or_create(course=course)
+    refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0
     audit(by, AuditEvent.Action.COURSE_STARTED, course=course,
           summary=f"{course.product_label} course started on "
                   f"{course.protocol_version or 'no protocol'}")

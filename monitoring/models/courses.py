@@ -142,7 +142,7 @@ class CourseStatus(models.Model):
     max_icans_grade = models.PositiveSmallIntegerField(null=True, blank=True)
     last_check_at = models.DateTimeField(null=True, blank=True)
     # When each check type was last done (current records only) or deferred until (a check
-    # not done): the due and overdue times are computed from these on read, never stored.
+    # not done): schedule.due_checks computes due and overdue from these on read.
     last_vitals_at = models.DateTimeField(null=True, blank=True)
     last_neuro_at = models.DateTimeField(null=True, blank=True)
     last_labs_at = models.DateTimeField(null=True, blank=True)
@@ -150,12 +150,22 @@ class CourseStatus(models.Model):
     deferrals = models.JSONField(default=dict, blank=True)  # {"vitals": iso datetime, ...}
     # ICE below 10 or CAPD above 0 on the latest assessment: protocols may tighten ICE checks.
     neuro_changed = models.BooleanField(default=False)
+    # The earliest next due time of any check and the end of the monitoring window
+    # (schedule.due_marks), refreshed by every write that changes them, so the flag board
+    # finds a hospital's overdue courses with one indexed range query. Overdue is still
+    # decided on read: next_due_at < now < monitoring_ends_at.
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    monitoring_ends_at = models.DateTimeField(null=True, blank=True)
     open_flag_count = models.PositiveIntegerField(default=0)
     worst_open_severity = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name_plural = "course statuses"
+        indexes = [
+            # Flag board: overdue courses, longest waiting first.
+            models.Index(fields=["next_due_at"], name="status_next_due_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Status of {self.course_id}: CRS {self.crs_grade} / ICANS {self.icans_grade}"

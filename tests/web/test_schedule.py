@@ -135,3 +135,17 @@ def test_nothing_is_due_after_the_monitoring_window(protocol_course):
     after_window = protocol_course.infused_at + timedelta(days=15)
 
     assert due_by_type(protocol_course, now=after_window) == {}
+
+
+def test_the_status_row_keeps_the_earliest_due_time_that_boards_search(protocol_course, nurse):
+    done = timezone.now() - timedelta(hours=5)
+    services.record_check(course=protocol_course, by=nurse, observed_at=done,
+                          vitals={"temp_c": 37.0, **ROOM_AIR}, symptoms={"fatigue": True})
+    services.record_check_not_done(course=protocol_course, check_type="vitals",
+                                   reason="off_unit", by=nurse)
+    status = CourseStatus.objects.get(course=protocol_course)
+
+    on_read = due_checks(protocol_course, status, now=timezone.now())
+
+    assert status.next_due_at == min(due.next_due for due in on_read)
+    assert status.monitoring_ends_at == protocol_course.infused_at + timedelta(days=14)
