@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import services
+from monitoring.course_record import CourseRecord
 from monitoring.models import (
     AuditEvent,
     CourseStatus,
@@ -23,7 +24,6 @@ from monitoring.models import (
     User,
     VitalSigns,
 )
-from monitoring.views.care_team import CourseRecord
 from tests.factories import CourseFactory, UserFactory
 from tests.web.test_security import csp_violations
 
