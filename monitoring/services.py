@@ -83,7 +83,7 @@ def record_check(
     refresh_status(status)
     audit(by, AuditEvent.Action.CHECK_RECORDED, course=course,
           summary=f"Check at {timezone.localtime(observed_at):%Y-%m-%d %H:%M}: "
-                  + ", ".join(records) + _grade_summary(snapshot),
+                  + ", ".join(records) + " → " + grades_text(snapshot),
           details={"check": str(check.public_id), "sections": list(records)})
     if "treatment" in records:
         audit(by, AuditEvent.Action.TREATMENT_RECORDED, course=course,
@@ -91,8 +91,9 @@ def record_check(
     return check
 
 
-def _grade_summary(snapshot: GradeSnapshot) -> str:
-    return f" → CRS {_dash(snapshot.crs_grade)}, ICANS {_dash(snapshot.icans_grade)}"
+def grades_text(snapshot: GradeSnapshot) -> str:
+    """"CRS 2, ICANS —": the grades summaries use (confirmed where a clinician confirmed)."""
+    return f"CRS {_dash(snapshot.crs_effective)}, ICANS {_dash(snapshot.icans_effective)}"
 
 
 def _dash(value) -> str:

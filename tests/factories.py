@@ -57,3 +57,44 @@ class CourseFactory(factory.django.DjangoModelFactory):
     infused_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=3))
     # The shipped default protocol (migration 0002), as services.start_course would pick it.
     protocol_version = factory.LazyAttribute(lambda course: protocol_version_for(course.product))
+
+
+def local_input(at):
+    return timezone.localtime(at).strftime("%Y-%m-%dT%H:%M")
+
+
+def full_check(**overrides):
+    """A complete adult check: fever 38.6 °C on nasal cannula 4 L/min, ICE 10, labs, tocilizumab."""
+    data = {
+        "observed_at": local_input(timezone.now() - timedelta(minutes=5)),
+        "vitals-temperature": "38.6",
+        "vitals-temperature_unit": "C",
+        "vitals-heart_rate_bpm": "112",
+        "vitals-resp_rate_per_min": "22",
+        "vitals-sbp_mmhg": "104",
+        "vitals-dbp_mmhg": "62",
+        "vitals-spo2_pct": "95",
+        "vitals-oxygen_support": "low_flow",
+        "vitals-oxygen_flow_l_min": "4",
+        "vitals-vasopressors_count": "0",
+        "symptoms-fever": "on",
+        "symptoms-fatigue": "on",
+        "symptoms-headache": "on",
+        "neuro-ice_orientation": "4",
+        "neuro-ice_naming": "3",
+        "neuro-ice_commands": "1",
+        "neuro-ice_writing": "1",
+        "neuro-ice_attention": "1",
+        "neuro-consciousness": "alert",
+        "neuro-seizure": "none",
+        "neuro-motor_weakness": "none",
+        "neuro-cerebral_edema": "none",
+        "labs-crp_mg_l": "85",
+        "labs-ferritin_ng_ml": "1450",
+        "treatment-drug": "antipyretic",
+        "treatment-dose": "1000",
+        "treatment-dose_unit": "mg",
+        "treatment-route": "po",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}

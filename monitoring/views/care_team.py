@@ -38,7 +38,6 @@ from monitoring.course_record import (
     CourseRecord,
     age_label,
     current_records,
-    plain_number,
     tocilizumab_summary,
 )
 from monitoring.forms import (
@@ -351,10 +350,9 @@ def treatments(request, public_id):
             treatment = check.treatment_set.get()
             snapshot = check.snapshot
             messages.success(
-                request, f"{treatment.drug_label} {plain_number(treatment.dose)} "
-                f"{treatment.get_dose_unit_display()} {treatment.get_route_display()} recorded at "
+                request, f"{treatment} recorded at "
                 f"{timezone.localtime(check.observed_at):%Y-%m-%d %H:%M}. Grades at that moment: "
-                f"CRS {_dash(snapshot.crs_effective)}, ICANS {_dash(snapshot.icans_effective)}.")
+                f"{services.grades_text(snapshot)}.")
             return redirect("monitoring:patient-treatments", public_id=course.patient.public_id)
     record = CourseRecord(course, snapshots=[], now=timezone.now(),
                           records=current_records(course, kinds=["treatment"]))
@@ -364,7 +362,3 @@ def treatments(request, public_id):
         "treatments": record.treatments(),
         "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), record.now),
     }, status=status)
-
-
-def _dash(value) -> str:
-    return "—" if value is None else str(value)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from monitoring import services
 from monitoring.models import BedsideCheck, CourseStatus, Flag, GradeSnapshot
+from tests.factories import full_check
 
 # Each example is a full request (~30 queries for a save): a modest number keeps this fast.
 # No example database: it would write .hypothesis/ into the work tree.
@@ -38,39 +39,8 @@ def check_url(course) -> str:
 
 
 def valid_check() -> dict:
-    """A complete adult check, as the page posts it (field names of test_check_page.py)."""
-    observed = timezone.localtime(timezone.now() - timedelta(minutes=5))
-    return {
-        "observed_at": observed.strftime("%Y-%m-%dT%H:%M"),
-        "vitals-temperature": "38.6",
-        "vitals-temperature_unit": "C",
-        "vitals-heart_rate_bpm": "112",
-        "vitals-resp_rate_per_min": "22",
-        "vitals-sbp_mmhg": "104",
-        "vitals-dbp_mmhg": "62",
-        "vitals-spo2_pct": "95",
-        "vitals-oxygen_support": "low_flow",
-        "vitals-oxygen_flow_l_min": "4",
-        "vitals-vasopressors_count": "0",
-        "symptoms-fever": "on",
-        "symptoms-other": "",
-        "neuro-ice_orientation": "4",
-        "neuro-ice_naming": "3",
-        "neuro-ice_commands": "1",
-        "neuro-ice_writing": "1",
-        "neuro-ice_attention": "1",
-        "neuro-consciousness": "alert",
-        "neuro-seizure": "none",
-        "neuro-motor_weakness": "none",
-        "neuro-cerebral_edema": "none",
-        "labs-crp_mg_l": "85",
-        "labs-ferritin_ng_ml": "1450",
-        "treatment-drug": "antipyretic",
-        "treatment-dose": "1000",
-        "treatment-dose_unit": "mg",
-        "treatment-route": "po",
-    }
-
+    """A complete adult check, as the page posts it, with an empty free-text field to fuzz."""
+    return full_check(**{"symptoms-other": ""})
 
 FIELDS = sorted(
     [
