@@ -84,13 +84,19 @@ class AuditedChangeAdmin(HistoryAdmin):
         if change and form.changed_data:
             course = obj if isinstance(obj, TreatmentCourse) else None
             services.audit(
-                request.user, AuditEvent.Action.ADMIN_EDITED, course=course,
+                request.user,
+                AuditEvent.Action.ADMIN_EDITED,
+                course=course,
                 patient=obj if isinstance(obj, Patient) else None,
                 summary=f"{obj._meta.verbose_name.capitalize()} edited in the admin: "
-                        + ", ".join(form.changed_data),
-                details={"model": obj._meta.model_name, "pk": obj.pk,
-                         "changed": {name: str(form.cleaned_data.get(name))
-                                     for name in form.changed_data}},
+                + ", ".join(form.changed_data),
+                details={
+                    "model": obj._meta.model_name,
+                    "pk": obj.pk,
+                    "changed": {
+                        name: str(form.cleaned_data.get(name)) for name in form.changed_data
+                    },
+                },
             )
 
 
@@ -171,8 +177,14 @@ class GradeSnapshotAdmin(ReadOnlyAdmin):
 
 @admin.register(GradeConfirmation)
 class GradeConfirmationAdmin(ReadOnlyAdmin):
-    list_display = ["confirmed_at", "domain", "computed_grade", "confirmed_grade",
-                    "confirmed_by", "reason"]
+    list_display = [
+        "confirmed_at",
+        "domain",
+        "computed_grade",
+        "confirmed_grade",
+        "confirmed_by",
+        "reason",
+    ]
     list_select_related = ["confirmed_by"]
 
 

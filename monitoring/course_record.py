@@ -79,10 +79,13 @@ class CourseRecord:
         self.snapshots = sorted(snapshots, key=lambda s: (s.observed_at, s.pk))
         # kind -> [(observed_at, record)], oldest first; current records only (see
         # current_records): superseded and entered-in-error ones are never charted or counted.
-        self.records = defaultdict(list, {
-            kind: [(record.observed_at, record) for record in rows]
-            for kind, rows in records.items()
-        })
+        self.records = defaultdict(
+            list,
+            {
+                kind: [(record.observed_at, record) for record in rows]
+                for kind, rows in records.items()
+            },
+        )
 
     # Positions on the time axis -------------------------------------------------------------
 
@@ -133,8 +136,9 @@ class CourseRecord:
         times = [s.observed_at for s in self.snapshots]
         low = min([0.0, *(self.position(t) for t in times[:1])])
         end = self.now if self.course.status == self.course.Status.MONITORING else None
-        high_at = max([t for t in (end, times[-1] if times else None) if t is not None],
-                      default=self.now)
+        high_at = max(
+            [t for t in (end, times[-1] if times else None) if t is not None], default=self.now
+        )
         return math.floor(low), max(math.ceil(self.position(high_at)), 1)
 
     def charts(self, *, sbp_threshold: int) -> dict:
@@ -144,53 +148,83 @@ class CourseRecord:
         labs = self.records["labs"]
 
         def series(rows, attr):
-            return [self._point(at, getattr(r, attr)) for at, r in rows
-                    if getattr(r, attr) is not None]
+            return [
+                self._point(at, getattr(r, attr)) for at, r in rows if getattr(r, attr) is not None
+            ]
 
         oxygen = [self._point(at, _oxygen_level(v)[0], v.oxygen_label) for at, v in vitals]
         charts = [
-            _chart("temperature", "Temperature", {"y": {"title": "°C", "suggestedMin": 35.5,
-                                                        "suggestedMax": 40.5}}, [
-                _series("Temperature °C", series(vitals, "temp_c"), "#c92a2a"),
-                _line("Fever ≥ 38.0 °C", 38.0, "#c92a2a"),
-            ]),
-            _chart("haemodynamics", "Blood pressure and heart rate", {
-                "y": {"title": "mmHg", "suggestedMin": 40, "suggestedMax": 160},
-                "y2": {"title": "/min", "suggestedMin": 40, "suggestedMax": 160},
-            }, [
-                _series("Systolic BP", series(vitals, "sbp_mmhg"), "#1864ab"),
-                _series("Diastolic BP", series(vitals, "dbp_mmhg"), "#74c0fc"),
-                _series("Heart rate", series(vitals, "heart_rate_bpm"), "#862e9c", axis="y2"),
-                _line(f"Hypotension: SBP < {sbp_threshold}", sbp_threshold, "#1864ab"),
-            ]),
-            _chart("oxygen", "SpO₂ and oxygen support", {
-                "y": {"title": "SpO₂ %", "suggestedMin": 85, "max": 100},
-                "y2": {"title": "support", "min": 0, "max": 3, "labels": OXYGEN_LEVELS},
-            }, [
-                _series("SpO₂ %", series(vitals, "spo2_pct"), "#0b7285"),
-                _series("Oxygen support", oxygen, "#e8590c", axis="y2", stepped=True),
-            ]),
+            _chart(
+                "temperature",
+                "Temperature",
+                {"y": {"title": "°C", "suggestedMin": 35.5, "suggestedMax": 40.5}},
+                [
+                    _series("Temperature °C", series(vitals, "temp_c"), "#c92a2a"),
+                    _line("Fever ≥ 38.0 °C", 38.0, "#c92a2a"),
+                ],
+            ),
+            _chart(
+                "haemodynamics",
+                "Blood pressure and heart rate",
+                {
+                    "y": {"title": "mmHg", "suggestedMin": 40, "suggestedMax": 160},
+                    "y2": {"title": "/min", "suggestedMin": 40, "suggestedMax": 160},
+                },
+                [
+                    _series("Systolic BP", series(vitals, "sbp_mmhg"), "#1864ab"),
+                    _series("Diastolic BP", series(vitals, "dbp_mmhg"), "#74c0fc"),
+                    _series("Heart rate", series(vitals, "heart_rate_bpm"), "#862e9c", axis="y2"),
+                    _line(f"Hypotension: SBP < {sbp_threshold}", sbp_threshold, "#1864ab"),
+                ],
+            ),
+            _chart(
+                "oxygen",
+                "SpO₂ and oxygen support",
+                {
+                    "y": {"title": "SpO₂ %", "suggestedMin": 85, "max": 100},
+                    "y2": {"title": "support", "min": 0, "max": 3, "labels": OXYGEN_LEVELS},
+                },
+                [
+                    _series("SpO₂ %", series(vitals, "spo2_pct"), "#0b7285"),
+                    _series("Oxygen support", oxygen, "#e8590c", axis="y2", stepped=True),
+                ],
+            ),
         ]
         ice, capd = series(neuro, "ice_total"), series(neuro, "capd_total")
         if ice or not capd:
-            charts.append(_chart("ice", "ICE score (10 = normal)",
-                                 {"y": {"title": "ICE", "min": 0, "max": 10}},
-                                 [_series("ICE", ice, "#2b8a3e")]))
+            charts.append(
+                _chart(
+                    "ice",
+                    "ICE score (10 = normal)",
+                    {"y": {"title": "ICE", "min": 0, "max": 10}},
+                    [_series("ICE", ice, "#2b8a3e")],
+                )
+            )
         if capd:
-            charts.append(_chart("capd", "CAPD (≥ 9: delirium)",
-                                 {"y": {"title": "CAPD", "min": 0, "max": 32}},
-                                 [_series("CAPD", capd, "#2b8a3e"),
-                                  _line("CAPD ≥ 9", CAPD_DELIRIUM, "#c92a2a")]))
-        charts.append(_chart("markers", "CRP and ferritin", {
-            "y": {"title": "CRP mg/L", "suggestedMin": 0},
-            "y2": {"title": "ferritin ng/mL", "type": "logarithmic"},
-        }, [
-            _series("CRP mg/L", series(labs, "crp_mg_l"), "#5f3dc4"),
-            _series("Ferritin ng/mL", series(labs, "ferritin_ng_ml"), "#a61e4d", axis="y2"),
-        ]))
+            charts.append(
+                _chart(
+                    "capd",
+                    "CAPD (≥ 9: delirium)",
+                    {"y": {"title": "CAPD", "min": 0, "max": 32}},
+                    [_series("CAPD", capd, "#2b8a3e"), _line("CAPD ≥ 9", CAPD_DELIRIUM, "#c92a2a")],
+                )
+            )
+        charts.append(
+            _chart(
+                "markers",
+                "CRP and ferritin",
+                {
+                    "y": {"title": "CRP mg/L", "suggestedMin": 0},
+                    "y2": {"title": "ferritin ng/mL", "type": "logarithmic"},
+                },
+                [
+                    _series("CRP mg/L", series(labs, "crp_mg_l"), "#5f3dc4"),
+                    _series("Ferritin ng/mL", series(labs, "ferritin_ng_ml"), "#a61e4d", axis="y2"),
+                ],
+            )
+        )
         x_min, x_max = self.x_range()
-        return {"x": {"min": x_min, "max": x_max}, "bands": self.bands(x_max),
-                "charts": charts}
+        return {"x": {"min": x_min, "max": x_max}, "bands": self.bands(x_max), "charts": charts}
 
     def bands(self, x_max: float) -> list[dict]:
         """CRS and ICANS effective grades as [from, to, grade] steps along the time axis.
@@ -208,7 +242,7 @@ class CourseRecord:
             for index, snapshot in enumerate(self.snapshots):
                 grade = getattr(snapshot, attr)
                 start = self.position(snapshot.observed_at)
-                following = self.snapshots[index + 1:index + 2]
+                following = self.snapshots[index + 1 : index + 2]
                 if following:
                     end = self.position(following[0].observed_at)
                 else:  # at least visible when it was observed a moment ago (or clock skew)
@@ -256,13 +290,19 @@ class CourseRecord:
         for snapshot in self.snapshots:
             day = row(snapshot.observed_at)
             for name in ("crs", "icans"):
-                for target, value in ((name, getattr(snapshot, f"{name}_effective")),
-                                      (f"{name}_computed", getattr(snapshot, f"{name}_grade"))):
+                for target, value in (
+                    (name, getattr(snapshot, f"{name}_effective")),
+                    (f"{name}_computed", getattr(snapshot, f"{name}_grade")),
+                ):
                     if value is not None:
                         setattr(day, target, max(value, getattr(day, target) or 0))
         if rows:
-            last = max(max(rows), self.course.day_number(self.now)
-                       if self.course.status == self.course.Status.MONITORING else max(rows))
+            last = max(
+                max(rows),
+                self.course.day_number(self.now)
+                if self.course.status == self.course.Status.MONITORING
+                else max(rows),
+            )
             for day in range(min(*rows, 0), last + 1):  # from day 0, or a baseline before
                 if day not in rows:
                     rows[day] = new_row(day)
@@ -276,20 +316,29 @@ class CourseRecord:
             if t.drug == Treatment.Drug.TOCILIZUMAB:
                 dose_number += 1
                 number = dose_number
-            rows.append({"at": at, "moment": self.moment_label(at), "treatment": t,
-                         "dose": plain_number(t.dose),
-                         "by": t.recorded_by or t.check_entry.recorded_by,
-                         "toci_dose": number})
+            rows.append(
+                {
+                    "at": at,
+                    "moment": self.moment_label(at),
+                    "treatment": t,
+                    "dose": plain_number(t.dose),
+                    "by": t.recorded_by or t.check_entry.recorded_by,
+                    "toci_dose": number,
+                }
+            )
         return rows
 
     def tocilizumab_times(self) -> list[datetime]:
-        return [at for at, t in self.records["treatment"]
-                if t.drug == Treatment.Drug.TOCILIZUMAB]
+        return [at for at, t in self.records["treatment"] if t.drug == Treatment.Drug.TOCILIZUMAB]
 
 
 # What the charts, the grid and the treatment list read: current records only.
-CHARTED = {"vitals": VitalSigns, "neuro": NeuroAssessment, "labs": LabResult,
-           "treatment": Treatment}
+CHARTED = {
+    "vitals": VitalSigns,
+    "neuro": NeuroAssessment,
+    "labs": LabResult,
+    "treatment": Treatment,
+}
 
 
 def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:
@@ -298,9 +347,13 @@ def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:
     treatments, which show who recorded them)."""
     records = {}
     for kind in kinds:
-        rows = (CHARTED[kind].objects.current().filter(check_entry__course=course)
-                .annotate(observed_at=F("check_entry__observed_at"))
-                .order_by("check_entry__observed_at", "pk"))
+        rows = (
+            CHARTED[kind]
+            .objects.current()
+            .filter(check_entry__course=course)
+            .annotate(observed_at=F("check_entry__observed_at"))
+            .order_by("check_entry__observed_at", "pk")
+        )
         if kind == "treatment":
             rows = rows.select_related("recorded_by", "check_entry__recorded_by")
         records[kind] = list(rows)
@@ -326,8 +379,13 @@ def _hypoxia_level(oxygen: str, flow: float | None) -> int:
 
 
 def _chart(key: str, title: str, axes: dict, datasets: list) -> dict:
-    return {"id": f"chart-{key}", "title": title, "axes": axes, "datasets": datasets,
-            "empty": not any(d.get("data") for d in datasets)}
+    return {
+        "id": f"chart-{key}",
+        "title": title,
+        "axes": axes,
+        "datasets": datasets,
+        "empty": not any(d.get("data") for d in datasets),
+    }
 
 
 def _series(label: str, data: list, color: str, *, axis: str = "y", stepped: bool = False):

@@ -60,8 +60,10 @@ class Moment:
     inputs: dict
 
     def snapshot_fields(self) -> dict:
-        review = [*(self.crs.review_reasons if self.crs else ()),
-                  *(self.icans.review_reasons if self.icans else ())]
+        review = [
+            *(self.crs.review_reasons if self.crs else ()),
+            *(self.icans.review_reasons if self.icans else ()),
+        ]
         return {
             "crs_grade": self.crs.grade if self.crs else None,
             "crs_reasons": list(self.crs.reasons) if self.crs else [],
@@ -98,15 +100,19 @@ class Timeline:
         temp_at, with_temp = self.vitals.latest(at, lambda v: v.temp_c is not None)
         temperature = float(with_temp.temp_c) if with_temp else None
         episode_start = self.episode_start(at, sbp_threshold=sbp_threshold)
-        fevers = [when for when, v in self.vitals.upto(at)
-                  if _febrile(v) and episode_start is not None and when >= episode_start]
+        fevers = [
+            when
+            for when, v in self.vitals.upto(at)
+            if _febrile(v) and episode_start is not None and when >= episode_start
+        ]
         earlier_fevers = [when for when in fevers if temp_at is None or when < temp_at]
         first_fever = fevers[0] if fevers else None
         # Therapy after the episode's first fever masks it (§1.2.2); without a fever, therapy in
         # the episode or the day before it may hide one (§1.5.3: a clinician must confirm).
         since = first_fever or (episode_start - EPISODE_GAP if episode_start else None)
         masking = [
-            (when, t.drug) for when, t in self.treatments.upto(at)
+            (when, t.drug)
+            for when, t in self.treatments.upto(at)
             if t.drug in MASKING_DRUGS and since is not None and when >= since
         ]
         sbp_at, with_sbp = self.vitals.latest(at, lambda v: v.sbp_mmhg is not None)
@@ -135,8 +141,7 @@ class Timeline:
             "fever_masking_therapy": [f"{drug} at {_iso(when)}" for when, drug in masking],
             "sbp_mmhg": with_sbp.sbp_mmhg if with_sbp else None,
             "sbp_at": _iso(sbp_at),
-            "hypotension_threshold_mmhg": sbp_threshold
-            or grading.hypotension_threshold_mmhg(age),
+            "hypotension_threshold_mmhg": sbp_threshold or grading.hypotension_threshold_mmhg(age),
             "hypotension": hypotension,
             "vasopressors": inputs.vasopressors,
             "vasopressin": inputs.vasopressin,
@@ -169,8 +174,13 @@ class Timeline:
         hypotensive = vitals.sbp_mmhg is not None and grading.is_hypotensive(
             vitals.sbp_mmhg, self.age_at(when), threshold=sbp_threshold
         )
-        return (_febrile(vitals) or hypotensive or vitals.vasopressors_count > 0
-                or vitals.vasopressin or vitals.oxygen_support != "room_air")
+        return (
+            _febrile(vitals)
+            or hypotensive
+            or vitals.vasopressors_count > 0
+            or vitals.vasopressin
+            or vitals.oxygen_support != "room_air"
+        )
 
     def icans_inputs(self, at: datetime):
         """ICANSInputs from the latest neuro assessment at ``at``, or (None, {})."""
@@ -222,8 +232,12 @@ class Timeline:
     def grade_at(self, at: datetime, *, sbp_threshold: int | None = None) -> Moment:
         """Grade CRS, ICANS and NEWS2 at ``at`` from the records up to then."""
         if self.infused_at is not None and at < self.infused_at:
-            return Moment(crs=None, icans=None, news2=self.news2_at(at),
-                          inputs={"age_years": round(self.age_at(at), 2), "baseline": True})
+            return Moment(
+                crs=None,
+                icans=None,
+                news2=self.news2_at(at),
+                inputs={"age_years": round(self.age_at(at), 2), "baseline": True},
+            )
         crs_in, crs_used = self.crs_inputs(at, sbp_threshold=sbp_threshold)
         icans_in, icans_used = self.icans_inputs(at)
         age = self.age_at(at)

@@ -67,8 +67,12 @@ Oxygen = VitalSigns.Oxygen
 FIRST_UNITS = [("Haematology Ward 7", "h7"), ("Cellular Therapy Unit", "ctu")]
 # Further units for large demos: a ward stem and a code prefix, numbered.
 UNIT_STEMS = [
-    ("Haematology Ward", "h"), ("Oncology Ward", "onc"), ("Transplant Unit", "tx"),
-    ("Lymphoma Unit", "lym"), ("Myeloma Unit", "mm"), ("Paediatric Haematology Ward", "ph"),
+    ("Haematology Ward", "h"),
+    ("Oncology Ward", "onc"),
+    ("Transplant Unit", "tx"),
+    ("Lymphoma Unit", "lym"),
+    ("Myeloma Unit", "mm"),
+    ("Paediatric Haematology Ward", "ph"),
 ]
 DEMO_USERS = [
     # username, first name, last name, role; the nurse belongs to the first unit only.
@@ -77,21 +81,114 @@ DEMO_USERS = [
     ("demo-admin", "Ada", "Admin", User.Role.ADMIN),
 ]
 FEMALE_NAMES = [
-    "Amara", "Beatriz", "Chloé", "Dana", "Elif", "Fatima", "Grace", "Hannah", "Ingrid", "Jasmin",
-    "Keiko", "Lucia", "Maya", "Nadia", "Olga", "Priya", "Rosa", "Sofia", "Tanvi", "Ursula",
-    "Valeria", "Wen", "Yasmin", "Zofia", "Aoife", "Marta", "Leila", "Helen", "Joanna", "Ruth",
+    "Amara",
+    "Beatriz",
+    "Chloé",
+    "Dana",
+    "Elif",
+    "Fatima",
+    "Grace",
+    "Hannah",
+    "Ingrid",
+    "Jasmin",
+    "Keiko",
+    "Lucia",
+    "Maya",
+    "Nadia",
+    "Olga",
+    "Priya",
+    "Rosa",
+    "Sofia",
+    "Tanvi",
+    "Ursula",
+    "Valeria",
+    "Wen",
+    "Yasmin",
+    "Zofia",
+    "Aoife",
+    "Marta",
+    "Leila",
+    "Helen",
+    "Joanna",
+    "Ruth",
 ]
 MALE_NAMES = [
-    "Adam", "Bruno", "Carlos", "Daniel", "Emeka", "Farid", "Georg", "Hiroshi", "Ivan", "Jonas",
-    "Kwame", "Luca", "Mateo", "Nikhil", "Omar", "Pavel", "Rafael", "Samuel", "Tomasz", "Viktor",
-    "William", "Yusuf", "Arjun", "Ben", "Declan", "Erik", "Hassan", "Marco", "Peter", "Stefan",
+    "Adam",
+    "Bruno",
+    "Carlos",
+    "Daniel",
+    "Emeka",
+    "Farid",
+    "Georg",
+    "Hiroshi",
+    "Ivan",
+    "Jonas",
+    "Kwame",
+    "Luca",
+    "Mateo",
+    "Nikhil",
+    "Omar",
+    "Pavel",
+    "Rafael",
+    "Samuel",
+    "Tomasz",
+    "Viktor",
+    "William",
+    "Yusuf",
+    "Arjun",
+    "Ben",
+    "Declan",
+    "Erik",
+    "Hassan",
+    "Marco",
+    "Peter",
+    "Stefan",
 ]
 FAMILY_NAMES = [
-    "Abbott", "Achterberg", "Bianchi", "Brennan", "Castillo", "Chen", "Dubois", "Eriksen",
-    "Fischer", "Garcia", "Haddad", "Hughes", "Ivanova", "Jensen", "Kowalski", "Kumar", "Larsen",
-    "Lindqvist", "Mensah", "Moreau", "Nakamura", "Novak", "Okafor", "O'Neill", "Papadopoulos",
-    "Quinn", "Rossi", "Santos", "Schmidt", "Silva", "Tanaka", "Thompson", "Uddin", "Van Dijk",
-    "Walsh", "Weber", "Xu", "Yilmaz", "Zielinski", "Baker", "Cohen", "Diallo", "Evans", "Ferreira",
+    "Abbott",
+    "Achterberg",
+    "Bianchi",
+    "Brennan",
+    "Castillo",
+    "Chen",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Hughes",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Kumar",
+    "Larsen",
+    "Lindqvist",
+    "Mensah",
+    "Moreau",
+    "Nakamura",
+    "Novak",
+    "Okafor",
+    "O'Neill",
+    "Papadopoulos",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Tanaka",
+    "Thompson",
+    "Uddin",
+    "Van Dijk",
+    "Walsh",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zielinski",
+    "Baker",
+    "Cohen",
+    "Diallo",
+    "Evans",
+    "Ferreira",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -100,8 +197,13 @@ FAMILY_NAMES = [
 # CD19 products usually start CRS around D+1..D+5, BCMA products later (cilta-cel ~D+7).
 # --------------------------------------------------------------------------------------------
 
-LBCL = ("Relapsed DLBCL", "Primary refractory DLBCL", "Transformed follicular lymphoma",
-        "Primary mediastinal B-cell lymphoma", "High-grade B-cell lymphoma")
+LBCL = (
+    "Relapsed DLBCL",
+    "Primary refractory DLBCL",
+    "Transformed follicular lymphoma",
+    "Primary mediastinal B-cell lymphoma",
+    "High-grade B-cell lymphoma",
+)
 ADULT_ALL = "B-ALL (adult, relapsed/refractory)"
 CHILD_ALL = "B-ALL (paediatric/young adult, relapsed)"
 MYELOMA = "Relapsed/refractory multiple myeloma"
@@ -117,26 +219,46 @@ class ProductProfile:
 
 
 PROFILES = {
-    "axi-cel": ProductProfile(LBCL, (30, 60, 80), (0.10, 0.45, 0.33, 0.12), (1, 2, 7),
-                              (0.45, 0.20, 0.20, 0.15)),
-    "liso-cel": ProductProfile(LBCL, (35, 64, 82), (0.55, 0.32, 0.11, 0.02), (1, 5, 12),
-                               (0.70, 0.14, 0.10, 0.06)),
-    "tisa-cel": ProductProfile(LBCL, (35, 62, 80), (0.42, 0.30, 0.20, 0.08), (1, 3, 9),
-                               (0.80, 0.10, 0.06, 0.04)),
+    "axi-cel": ProductProfile(
+        LBCL, (30, 60, 80), (0.10, 0.45, 0.33, 0.12), (1, 2, 7), (0.45, 0.20, 0.20, 0.15)
+    ),
+    "liso-cel": ProductProfile(
+        LBCL, (35, 64, 82), (0.55, 0.32, 0.11, 0.02), (1, 5, 12), (0.70, 0.14, 0.10, 0.06)
+    ),
+    "tisa-cel": ProductProfile(
+        LBCL, (35, 62, 80), (0.42, 0.30, 0.20, 0.08), (1, 3, 9), (0.80, 0.10, 0.06, 0.04)
+    ),
     # Kymriah's other label: B-ALL up to age 25.
-    "tisa-cel-all": ProductProfile((CHILD_ALL,), (3, 10, 25), (0.25, 0.30, 0.30, 0.15),
-                                   (1, 3, 9), (0.60, 0.20, 0.10, 0.10)),
-    "brexu-cel": ProductProfile(("Mantle cell lymphoma", ADULT_ALL), (30, 65, 80),
-                                (0.09, 0.40, 0.36, 0.15), (1, 3, 9), (0.40, 0.20, 0.18, 0.22)),
-    "ide-cel": ProductProfile((MYELOMA,), (45, 63, 80), (0.16, 0.50, 0.29, 0.05), (1, 1, 6),
-                              (0.82, 0.10, 0.05, 0.03)),
-    "cilta-cel": ProductProfile((MYELOMA,), (45, 62, 80), (0.05, 0.50, 0.40, 0.05), (2, 7, 11),
-                                (0.80, 0.10, 0.06, 0.04)),
-    "obe-cel": ProductProfile((ADULT_ALL,), (19, 45, 75), (0.30, 0.45, 0.22, 0.03), (2, 8, 13),
-                              (0.77, 0.10, 0.06, 0.07)),
+    "tisa-cel-all": ProductProfile(
+        (CHILD_ALL,), (3, 10, 25), (0.25, 0.30, 0.30, 0.15), (1, 3, 9), (0.60, 0.20, 0.10, 0.10)
+    ),
+    "brexu-cel": ProductProfile(
+        ("Mantle cell lymphoma", ADULT_ALL),
+        (30, 65, 80),
+        (0.09, 0.40, 0.36, 0.15),
+        (1, 3, 9),
+        (0.40, 0.20, 0.18, 0.22),
+    ),
+    "ide-cel": ProductProfile(
+        (MYELOMA,), (45, 63, 80), (0.16, 0.50, 0.29, 0.05), (1, 1, 6), (0.82, 0.10, 0.05, 0.03)
+    ),
+    "cilta-cel": ProductProfile(
+        (MYELOMA,), (45, 62, 80), (0.05, 0.50, 0.40, 0.05), (2, 7, 11), (0.80, 0.10, 0.06, 0.04)
+    ),
+    "obe-cel": ProductProfile(
+        (ADULT_ALL,), (19, 45, 75), (0.30, 0.45, 0.22, 0.03), (2, 8, 13), (0.77, 0.10, 0.06, 0.07)
+    ),
 }
-PRODUCT_MIX = [("axi-cel", 26), ("liso-cel", 14), ("tisa-cel", 8), ("tisa-cel-all", 4),
-               ("brexu-cel", 10), ("ide-cel", 10), ("cilta-cel", 18), ("obe-cel", 10)]
+PRODUCT_MIX = [
+    ("axi-cel", 26),
+    ("liso-cel", 14),
+    ("tisa-cel", 8),
+    ("tisa-cel-all", 4),
+    ("brexu-cel", 10),
+    ("ide-cel", 10),
+    ("cilta-cel", 18),
+    ("obe-cel", 10),
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,60 +335,157 @@ def scripted_plans(days: int, rng: random.Random) -> list[PatientPlan]:
         base = severe_end or escalate
         support_end = base + end if end else None
         fever_end = onset + fever_h if escalate is None else (support_end or onset) + 48
-        return CrsPlan(onset_h=onset, peak_temp_c=peak, fever_end_h=fever_end,
-                       response_h=rng.uniform(3, 7), escalate_h=escalate, severe_h=severe,
-                       severe_end_h=severe_end, support_end_h=support_end, **kw)
+        return CrsPlan(
+            onset_h=onset,
+            peak_temp_c=peak,
+            fever_end_h=fever_end,
+            response_h=rng.uniform(3, 7),
+            escalate_h=escalate,
+            severe_h=severe,
+            severe_end_h=severe_end,
+            support_end_h=support_end,
+            **kw,
+        )
 
     def icans(onset, grade, to_peak, peak_len, recovery):
         onset = j(onset)
-        return IcansPlan(onset_h=onset, grade=grade, peak_h=onset + to_peak,
-                         peak_end_h=onset + to_peak + peak_len,
-                         recovered_h=onset + to_peak + peak_len + recovery)
+        return IcansPlan(
+            onset_h=onset,
+            grade=grade,
+            peak_h=onset + to_peak,
+            peak_end_h=onset + to_peak + peak_len,
+            recovered_h=onset + to_peak + peak_len + recovery,
+        )
 
     female, male = Patient.Sex.FEMALE, Patient.Sex.MALE
     plans = [
         # D+0: infused this morning, well so far (CRS with low-flow oxygen will come on D+2).
-        PatientPlan(Product.AXI_CEL, "Relapsed DLBCL", male, 58.3, 84.0, spread[0],
-                    crs=crs(40, 38.9, esc=14, end=30, o2="low_flow", low_flow_l_min=3)),
+        PatientPlan(
+            Product.AXI_CEL,
+            "Relapsed DLBCL",
+            male,
+            58.3,
+            84.0,
+            spread[0],
+            crs=crs(40, 38.9, esc=14, end=30, o2="low_flow", low_flow_l_min=3),
+        ),
         # Ide-cel CRS starts early (median D+1): febrile now, grade 1.
-        PatientPlan(Product.IDE_CEL, MYELOMA, female, 66.1, 71.0, spread[1],
-                    crs=crs(11, 38.7, fever_h=42)),
+        PatientPlan(
+            Product.IDE_CEL, MYELOMA, female, 66.1, 71.0, spread[1], crs=crs(11, 38.7, fever_h=42)
+        ),
         # Hypotension on fluids (SBP < 90, no vasopressor): grade 2, tocilizumab given.
-        PatientPlan(Product.AXI_CEL, "Primary mediastinal B-cell lymphoma", female, 34.6, 64.0,
-                    spread[2], crs=crs(14, 39.4, esc=16, end=38, bp="fluids")),
+        PatientPlan(
+            Product.AXI_CEL,
+            "Primary mediastinal B-cell lymphoma",
+            female,
+            34.6,
+            64.0,
+            spread[2],
+            crs=crs(14, 39.4, esc=16, end=38, bp="fluids"),
+        ),
         # A 7-year-old on tisa-cel, screened with the CAPD (ref §2.3): CRS 2 on 2 L/min oxygen,
         # tocilizumab 12 mg/kg (< 30 kg), then delirium (CAPD >= 9, ICANS 3) and dexamethasone.
-        PatientPlan(Product.TISA_CEL, CHILD_ALL, male, 7.4, 22.0, spread[3],
-                    crs=crs(26, 39.5, esc=14, end=30, o2="low_flow", low_flow_l_min=2),
-                    icans=icans(62, 3, 12, 22, 22)),
+        PatientPlan(
+            Product.TISA_CEL,
+            CHILD_ALL,
+            male,
+            7.4,
+            22.0,
+            spread[3],
+            crs=crs(26, 39.5, esc=14, end=30, o2="low_flow", low_flow_l_min=2),
+            icans=icans(62, 3, 12, 22, 22),
+        ),
         # BCMA CRS starts late (cilta-cel median D+7): febrile now, oxygen need to come.
-        PatientPlan(Product.CILTA_CEL, MYELOMA, male, 61.2, 78.0, spread[4],
-                    crs=crs(104, 38.8, esc=34, end=30, o2="low_flow", low_flow_l_min=3)),
+        PatientPlan(
+            Product.CILTA_CEL,
+            MYELOMA,
+            male,
+            61.2,
+            78.0,
+            spread[4],
+            crs=crs(104, 38.8, esc=34, end=30, o2="low_flow", low_flow_l_min=3),
+        ),
         # Grade 3 on high-flow nasal cannula 30 L/min: two tocilizumab doses, dexamethasone.
-        PatientPlan(Product.BREXU_CEL, "Mantle cell lymphoma", male, 67.5, 81.0, spread[5],
-                    crs=crs(100, 39.6, esc=12, sev=8, sev_end=50, end=30, o2="high_flow",
-                            low_flow_l_min=4, severe_flow_l_min=30)),
+        PatientPlan(
+            Product.BREXU_CEL,
+            "Mantle cell lymphoma",
+            male,
+            67.5,
+            81.0,
+            spread[5],
+            crs=crs(
+                100,
+                39.6,
+                esc=12,
+                sev=8,
+                sev_end=50,
+                end=30,
+                o2="high_flow",
+                low_flow_l_min=4,
+                severe_flow_l_min=30,
+            ),
+        ),
         # Mild CRS, resolved; nobody has charted for over 6 hours (an overdue check).
-        PatientPlan(Product.LISO_CEL, "Relapsed DLBCL", female, 71.0, 62.0, spread[6],
-                    crs=crs(70, 38.4, fever_h=30), overdue_h=rng.uniform(7, 9)),
+        PatientPlan(
+            Product.LISO_CEL,
+            "Relapsed DLBCL",
+            female,
+            71.0,
+            62.0,
+            spread[6],
+            crs=crs(70, 38.4, fever_h=30),
+            overdue_h=rng.uniform(7, 9),
+        ),
         # CRS 2 on 2 L/min, then ICANS: ICE 10 -> 8 -> 5 -> recovers, dexamethasone.
-        PatientPlan(Product.AXI_CEL, "Relapsed DLBCL", male, 52.8, 88.0, spread[7],
-                    crs=crs(30, 39.2, esc=16, end=26, o2="low_flow", low_flow_l_min=2),
-                    icans=icans(84, 2, 12, 28, 22)),
+        PatientPlan(
+            Product.AXI_CEL,
+            "Relapsed DLBCL",
+            male,
+            52.8,
+            88.0,
+            spread[7],
+            crs=crs(30, 39.2, esc=16, end=26, o2="low_flow", low_flow_l_min=2),
+            icans=icans(84, 2, 12, 28, 22),
+        ),
         # No toxicity at all (liso-cel often has none).
-        PatientPlan(Product.LISO_CEL, "Transformed follicular lymphoma", female, 44.2, 58.0,
-                    spread[8]),
+        PatientPlan(
+            Product.LISO_CEL, "Transformed follicular lymphoma", female, 44.2, 58.0, spread[8]
+        ),
         # Obe-cel CRS starts late (median D+8) and is usually mild.
-        PatientPlan(Product.OBE_CEL, ADULT_ALL, male, 29.9, 74.0, spread[9],
-                    crs=crs(190, 38.5, fever_h=26)),
+        PatientPlan(
+            Product.OBE_CEL, ADULT_ALL, male, 29.9, 74.0, spread[9], crs=crs(190, 38.5, fever_h=26)
+        ),
         # Grade 3: one vasopressor (noradrenaline) and a facemask.
-        PatientPlan(Product.AXI_CEL, "High-grade B-cell lymphoma", female, 57.4, 69.0,
-                    spread[10], crs=crs(26, 39.8, esc=12, sev=8, sev_end=34, end=24,
-                                        bp="pressor", o2="facemask", low_flow_l_min=4,
-                                        severe_flow_l_min=8)),
+        PatientPlan(
+            Product.AXI_CEL,
+            "High-grade B-cell lymphoma",
+            female,
+            57.4,
+            69.0,
+            spread[10],
+            crs=crs(
+                26,
+                39.8,
+                esc=12,
+                sev=8,
+                sev_end=34,
+                end=24,
+                bp="pressor",
+                o2="facemask",
+                low_flow_l_min=4,
+                severe_flow_l_min=8,
+            ),
+        ),
         # Mild CRS treated with paracetamol only.
-        PatientPlan(Product.TISA_CEL, "Relapsed DLBCL", male, 72.3, 77.0, spread[11],
-                    crs=crs(62, 38.6, fever_h=36, antipyretic=True)),
+        PatientPlan(
+            Product.TISA_CEL,
+            "Relapsed DLBCL",
+            male,
+            72.3,
+            77.0,
+            spread[11],
+            crs=crs(62, 38.6, fever_h=36, antipyretic=True),
+        ),
     ]
     return plans
 
@@ -296,22 +515,39 @@ def random_plan(days: int, rng: random.Random) -> PatientPlan:
         onset = anchor + rng.uniform(0, 48)
         to_peak = rng.uniform(6, 16) if icans_grade >= 2 else 0.0
         peak_len = rng.uniform(16, 48) if icans_grade >= 2 else rng.uniform(12, 36)
-        icans = IcansPlan(onset_h=onset, grade=icans_grade, peak_h=onset + to_peak,
-                          peak_end_h=onset + to_peak + peak_len,
-                          recovered_h=onset + to_peak + peak_len + rng.uniform(12, 30))
+        icans = IcansPlan(
+            onset_h=onset,
+            grade=icans_grade,
+            peak_h=onset + to_peak,
+            peak_end_h=onset + to_peak + peak_len,
+            recovered_h=onset + to_peak + peak_len + rng.uniform(12, 30),
+        )
     day = rng.randrange(days)
     overdue = rng.uniform(6.5, 11) if day >= 1 and rng.random() < 0.03 else 0.0
-    return PatientPlan(product, rng.choice(profile.indications), sex, round(age, 1),
-                       round(weight, 1), day, crs=crs, icans=icans, overdue_h=overdue)
+    return PatientPlan(
+        product,
+        rng.choice(profile.indications),
+        sex,
+        round(age, 1),
+        round(weight, 1),
+        day,
+        crs=crs,
+        icans=icans,
+        overdue_h=overdue,
+    )
 
 
 def _random_crs(grade: int, profile: ProductProfile, rng: random.Random) -> CrsPlan:
     low, mode, high = profile.crs_onset_days
     onset = max(6.0, rng.triangular(low * 24, high * 24, mode * 24))
     if grade == 1:
-        return CrsPlan(onset_h=onset, peak_temp_c=rng.uniform(38.2, 39.2),
-                       fever_end_h=onset + rng.uniform(18, 60), response_h=rng.uniform(3, 7),
-                       antipyretic=rng.random() < 0.5)
+        return CrsPlan(
+            onset_h=onset,
+            peak_temp_c=rng.uniform(38.2, 39.2),
+            fever_end_h=onset + rng.uniform(18, 60),
+            response_h=rng.uniform(3, 7),
+            antipyretic=rng.random() < 0.5,
+        )
     escalate = onset + rng.uniform(6, 24)
     bp, o2, severe, severe_end = "", "", None, None
     if grade == 2:
@@ -329,10 +565,18 @@ def _random_crs(grade: int, profile: ProductProfile, rng: random.Random) -> CrsP
         severe_end = severe + rng.uniform(12, 36)
         support_end = severe_end + rng.uniform(8, 30)
     return CrsPlan(
-        onset_h=onset, peak_temp_c=rng.uniform(38.6, 39.8), fever_end_h=support_end + 48,
-        response_h=rng.uniform(3, 7), bp=bp, o2=o2, low_flow_l_min=rng.choice([2, 3, 4]),
+        onset_h=onset,
+        peak_temp_c=rng.uniform(38.6, 39.8),
+        fever_end_h=support_end + 48,
+        response_h=rng.uniform(3, 7),
+        bp=bp,
+        o2=o2,
+        low_flow_l_min=rng.choice([2, 3, 4]),
         severe_flow_l_min=rng.choice([30, 40]) if o2 == "high_flow" else rng.choice([6, 8]),
-        escalate_h=escalate, severe_h=severe, severe_end_h=severe_end, support_end_h=support_end,
+        escalate_h=escalate,
+        severe_h=severe,
+        severe_end_h=severe_end,
+        support_end_h=support_end,
     )
 
 
@@ -485,8 +729,13 @@ class Physiology:
         else:
             spo2 = min(self.spo2_base + rng.choice([-1, 0, 0, 1]) - (1 if temp >= 38 else 0), 100)
         return VitalSigns(
-            temp_c=_dec(temp, 1), heart_rate_bpm=hr, resp_rate_per_min=round(rr),
-            sbp_mmhg=sbp, dbp_mmhg=dbp, spo2_pct=spo2, oxygen_support=device,
+            temp_c=_dec(temp, 1),
+            heart_rate_bpm=hr,
+            resp_rate_per_min=round(rr),
+            sbp_mmhg=sbp,
+            dbp_mmhg=dbp,
+            spo2_pct=spo2,
+            oxygen_support=device,
             oxygen_flow_l_min=_dec(flow, 1) if flow is not None else None,
             vasopressors_count=1 if pressor else 0,
         )
@@ -512,23 +761,34 @@ class Physiology:
             # A well child scores 0; 1-8 is grade 1-2, >= 9 a positive screen (ref §2.3).
             capd = (0, rng.randint(3, 6), rng.randint(5, 8), rng.randint(9, 14))[level]
             items = _capd_answers(capd)
-            record = NeuroAssessment(consciousness=consciousness,
-                                     **dict(zip(CAPD_ITEM_FIELDS, items, strict=True)))
+            record = NeuroAssessment(
+                consciousness=consciousness, **dict(zip(CAPD_ITEM_FIELDS, items, strict=True))
+            )
             record.capd_total = grading.capd_total(items)
             return record
         ice = (10, rng.choice([8, 8, 9, 7]), rng.choice([5, 5, 4, 6]), rng.choice([2, 1]))[level]
         items = _ice_items(ice)
-        record = NeuroAssessment(consciousness=consciousness, ice_orientation=items[0],
-                                 ice_naming=items[1], ice_commands=items[2],
-                                 ice_writing=items[3], ice_attention=items[4])
+        record = NeuroAssessment(
+            consciousness=consciousness,
+            ice_orientation=items[0],
+            ice_naming=items[1],
+            ice_commands=items[2],
+            ice_writing=items[3],
+            ice_attention=items[4],
+        )
         record.ice_total = grading.ice_total(*items)
         return record
 
     def symptoms(self, h: float, vitals: VitalSigns) -> SymptomCheck:
         rng = self.rng
-        in_crs = self.plan.crs is not None and h >= self.plan.crs.onset_h and (
-            self.febrile(h) or vitals.oxygen_support != Oxygen.ROOM_AIR
-            or vitals.vasopressors_count > 0
+        in_crs = (
+            self.plan.crs is not None
+            and h >= self.plan.crs.onset_h
+            and (
+                self.febrile(h)
+                or vitals.oxygen_support != Oxygen.ROOM_AIR
+                or vitals.vasopressors_count > 0
+            )
         )
         level = self.icans_level(h)
         limit = grading.hypotension_threshold_mmhg(self.plan.age_years)
@@ -574,30 +834,46 @@ class Physiology:
                 # Serum IL-6 climbs after tocilizumab: the receptor is blocked (ref §5.1).
                 il6_block = _rise_fall(h, toci, toci + 24, 48) * rng.uniform(8, 12)
         hypotensive_recently = self.support(h)[0] or self.support(h - 12)[0]
-        anc = _log_interpolate(day, [(0, self.anc_base), (self.anc_nadir_day, self.anc_nadir),
-                                     (self.anc_recovery_day, self.anc_nadir * 1.5),
-                                     (self.anc_recovery_day + 6, 1.4)])
+        anc = _log_interpolate(
+            day,
+            [
+                (0, self.anc_base),
+                (self.anc_nadir_day, self.anc_nadir),
+                (self.anc_recovery_day, self.anc_nadir * 1.5),
+                (self.anc_recovery_day + 6, 1.4),
+            ],
+        )
         return LabResult(
             crp_mg_l=_dec(max(noisy(self.crp_base + self.crp_peak * fast), 1.0), 1),
             ferritin_ng_ml=_dec(noisy(self.ferritin_base * (1 + self.ferritin_fold * slow)), 0),
-            il6_pg_ml=_dec(noisy(self.il6_base + self.il6_peak * fast
-                                 + (self.il6_peak + 200) * il6_block, 0.1), 1),
+            il6_pg_ml=_dec(
+                noisy(
+                    self.il6_base + self.il6_peak * fast + (self.il6_peak + 200) * il6_block, 0.1
+                ),
+                1,
+            ),
             # Fibrinogen is an acute-phase protein; severe CRS consumes it (IEC-HS, ref §4.1).
-            fibrinogen_mg_dl=_dec(noisy(self.fibrinogen_base + 140 * fast
-                                        - (0.45 * self.fibrinogen_base if grade >= 3 else 0)
-                                        * slow), 0),
-            d_dimer_ug_ml_feu=_dec(noisy(self.ddimer_base + (4.0 if grade >= 2 else 0.8) * slow),
-                                   2),
+            fibrinogen_mg_dl=_dec(
+                noisy(
+                    self.fibrinogen_base
+                    + 140 * fast
+                    - (0.45 * self.fibrinogen_base if grade >= 3 else 0) * slow
+                ),
+                0,
+            ),
+            d_dimer_ug_ml_feu=_dec(
+                noisy(self.ddimer_base + (4.0 if grade >= 2 else 0.8) * slow), 2
+            ),
             ldh_u_l=_dec(noisy(self.ldh_base * (1 + 0.5 * fast)), 0),
             anc_10e9_l=_dec(noisy(anc, 0.08), 2),
             platelets_10e9_l=_dec(noisy(self.platelets_base * (1 - 0.5 * min(day / 8, 1))), 0),
             hemoglobin_g_dl=_dec(max(noisy(self.hb_base - 0.1 * day, 0.02), 7.2), 1),
-            creatinine_mg_dl=_dec(noisy(self.creatinine_base
-                                        * (1.45 if hypotensive_recently else 1.0)), 2),
+            creatinine_mg_dl=_dec(
+                noisy(self.creatinine_base * (1.45 if hypotensive_recently else 1.0)), 2
+            ),
             alt_u_l=_dec(noisy(self.alt_base + (60 if grade >= 2 else 8) * slow, 0.1), 0),
             ast_u_l=_dec(noisy(self.ast_base + (55 if grade >= 2 else 8) * slow, 0.1), 0),
-            bilirubin_mg_dl=_dec(noisy(self.bilirubin_base + (0.7 if grade >= 3 else 0) * slow),
-                                 1),
+            bilirubin_mg_dl=_dec(noisy(self.bilirubin_base + (0.7 if grade >= 3 else 0) * slow), 1),
         )
 
 
@@ -647,8 +923,9 @@ class CourseLedger:
 
     def __init__(self, course: TreatmentCourse, patient: Patient):
         self.course = course
-        self.timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)),
-                                 infused_at=course.infused_at)
+        self.timeline = Timeline(
+            age_at=lambda at: patient.age_on(timezone.localdate(at)), infused_at=course.infused_at
+        )
         self.snapshots: list[GradeSnapshot] = []
         self.book = services.FlagBook(course)
         self.flags: list[Flag] = []
@@ -656,30 +933,54 @@ class CourseLedger:
         self._last_done: dict[str, datetime] = {}  # check type -> latest record time
         self._latest_neuro = None
 
-    def record(self, check: BedsideCheck, *, vitals=None, symptoms=None, neuro=None, labs=None,
-               treatment=None) -> Moment:
+    def record(
+        self,
+        check: BedsideCheck,
+        *,
+        vitals=None,
+        symptoms=None,
+        neuro=None,
+        labs=None,
+        treatment=None,
+    ) -> Moment:
         """Grade the course at ``check`` and raise flags, like ``services.record_check``."""
         at = check.observed_at
-        for series, record in ((self.timeline.vitals, vitals), (self.timeline.neuro, neuro),
-                               (self.timeline.treatments, treatment),
-                               (self.timeline.symptoms, symptoms)):
+        for series, record in (
+            (self.timeline.vitals, vitals),
+            (self.timeline.neuro, neuro),
+            (self.timeline.treatments, treatment),
+            (self.timeline.symptoms, symptoms),
+        ):
             if record is not None:
                 series.add(at, record)
         version = self.course.protocol_version
         sbp_threshold = version.sbp_low_mmhg if version else None
         moment = self.timeline.grade_at(at, sbp_threshold=sbp_threshold)
-        snapshot = GradeSnapshot(check_entry=check, course=self.course, observed_at=at,
-                                 computed_at=check.recorded_at, **moment.snapshot_fields())
+        snapshot = GradeSnapshot(
+            check_entry=check,
+            course=self.course,
+            observed_at=at,
+            computed_at=check.recorded_at,
+            **moment.snapshot_fields(),
+        )
         self.snapshots.append(snapshot)
         specs = flag_rules.grade_flags(moment) + flag_rules.record_flags(
-            age_years=self.timeline.age_at(at), vitals=vitals, symptoms=symptoms, labs=labs,
+            age_years=self.timeline.age_at(at),
+            vitals=vitals,
+            symptoms=symptoms,
+            labs=labs,
             previous_markers=dict(self._markers),
             thresholds=version.thresholds() if version else None,
-            rise_factor=(float(version.marker_rise_factor) if version
-                         else grading.DEFAULT_RISE_FACTOR),
+            rise_factor=(
+                float(version.marker_rise_factor) if version else grading.DEFAULT_RISE_FACTOR
+            ),
         )
-        for kind, record in (("vitals", vitals), ("symptoms", symptoms), ("neuro", neuro),
-                             ("labs", labs)):
+        for kind, record in (
+            ("vitals", vitals),
+            ("symptoms", symptoms),
+            ("neuro", neuro),
+            ("labs", labs),
+        ):
             if record is not None and at >= self._last_done.get(kind, at):
                 self._last_done[kind] = at
                 if kind == "neuro":
@@ -720,12 +1021,16 @@ class CourseLedger:
             updated_at=max((s.computed_at for s in self.snapshots), default=now),
             **services.status_values(
                 latest=latest,
-                max_crs=max((s.crs_grade for s in self.snapshots if s.crs_grade is not None),
-                            default=None),
-                max_icans=max((s.icans_grade for s in self.snapshots
-                               if s.icans_grade is not None), default=None),
-                open_severities=[f.severity for f in self.flags
-                                 if f.status != Flag.Status.RESOLVED],
+                max_crs=max(
+                    (s.crs_grade for s in self.snapshots if s.crs_grade is not None), default=None
+                ),
+                max_icans=max(
+                    (s.icans_grade for s in self.snapshots if s.icans_grade is not None),
+                    default=None,
+                ),
+                open_severities=[
+                    f.severity for f in self.flags if f.status != Flag.Status.RESOLVED
+                ],
                 last_done=self._last_done,
                 neuro_changed=services.neuro_changed(self._latest_neuro),
             ),
@@ -752,8 +1057,16 @@ class CourseRows:
 class CourseSimulator:
     """Walks one course from infusion to now, charting, grading and treating as it goes."""
 
-    def __init__(self, *, plan: PatientPlan, patient: Patient, course: TreatmentCourse,
-                 nurses: tuple[User, User], rng: random.Random, now: datetime):
+    def __init__(
+        self,
+        *,
+        plan: PatientPlan,
+        patient: Patient,
+        course: TreatmentCourse,
+        nurses: tuple[User, User],
+        rng: random.Random,
+        now: datetime,
+    ):
         self.plan, self.patient, self.course = plan, patient, course
         self.day_nurse, self.night_nurse = nurses
         self.rng, self.now = rng, now
@@ -797,8 +1110,9 @@ class CourseSimulator:
         local_hour = at.astimezone(timezone.get_current_timezone()).hour
         nurse = self.day_nurse if 8 <= local_hour < 20 else self.night_nurse
         recorded = min(at + timedelta(minutes=delay_min), self.now)
-        check = BedsideCheck(course=self.course, observed_at=at, recorded_at=recorded,
-                             recorded_by=nurse)
+        check = BedsideCheck(
+            course=self.course, observed_at=at, recorded_at=recorded, recorded_by=nurse
+        )
         self.rows.checks.append(check)
         return check
 
@@ -836,8 +1150,9 @@ class CourseSimulator:
         if (crs >= 2 or concurrent) and len(self.toci_doses) < 4:
             last = self.toci_doses[-1] if self.toci_doses else None
             in_24h = sum(1 for t, _ in self.toci_doses if soon - t < timedelta(hours=24))
-            if last is None or (soon - last[0] >= timedelta(hours=8) and crs > last[1]
-                                and in_24h < 3):
+            if last is None or (
+                soon - last[0] >= timedelta(hours=8) and crs > last[1] and in_24h < 3
+            ):
                 dose = min(weight * (12 if weight < 30 else 8), 800)
                 self._order(soon, TOCILIZUMAB, round(dose))
                 self.toci_doses.append((soon, crs))
@@ -903,8 +1218,14 @@ class SeedResult:
     message: str = ""
 
 
-def seed(*, patients: int = 12, units: int = 2, days: int = 14, seed: int = 2026,
-         now: datetime | None = None) -> SeedResult:
+def seed(
+    *,
+    patients: int = 12,
+    units: int = 2,
+    days: int = 14,
+    seed: int = 2026,
+    now: datetime | None = None,
+) -> SeedResult:
     """Create the demo users and, unless demo patients exist, the demo hospital."""
     started = time.monotonic()
     now = (now or timezone.now()).astimezone(UTC).replace(second=0, microsecond=0)
@@ -915,14 +1236,18 @@ def seed(*, patients: int = 12, units: int = 2, days: int = 14, seed: int = 2026
             first = existing.order_by("patient__mrn").values_list("unit", flat=True).first()
             demo_units = list(Unit.objects.filter(courses__in=existing).distinct())
             _ensure_demo_users([u for u in demo_units if u.pk == first], demo_units)
-            return SeedResult(False, {}, time.monotonic() - started,
-                              f"Demo data already present: {existing.count()} courses; "
-                              "nothing added.")
+            return SeedResult(
+                False,
+                {},
+                time.monotonic() - started,
+                f"Demo data already present: {existing.count()} courses; nothing added.",
+            )
         unit_rows = _ensure_units(units)
         _ensure_demo_users(unit_rows[:1], unit_rows)
         nurses = _ensure_unit_nurses(unit_rows)
-        counts = _create_hospital(patients=patients, units=unit_rows, nurses=nurses, days=days,
-                                  seed=seed, now=now)
+        counts = _create_hospital(
+            patients=patients, units=unit_rows, nurses=nurses, days=days, seed=seed, now=now
+        )
     # After a bulk load the planner's statistics are stale until autovacuum catches up; on
     # PostgreSQL that turned a 27 ms save into 260 ms at 1,000 patients. Refresh them now.
     with connection.cursor() as cursor:
@@ -977,9 +1302,11 @@ def _ensure_unit_nurses(units: list[Unit]) -> dict[int, tuple[User, User]]:
             number = index * 2 + shift_index
             user, created = User.objects.get_or_create(
                 username=f"demo-{unit.code}-{shift}-nurse",
-                defaults={"first_name": given_names[number % len(given_names)],
-                          "last_name": FAMILY_NAMES[(number * 7 + 3) % len(FAMILY_NAMES)],
-                          "role": User.Role.NURSE},
+                defaults={
+                    "first_name": given_names[number % len(given_names)],
+                    "last_name": FAMILY_NAMES[(number * 7 + 3) % len(FAMILY_NAMES)],
+                    "role": User.Role.NURSE,
+                },
             )
             if created:
                 user.set_unusable_password()
@@ -996,8 +1323,10 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
     scripted = scripted_plans(days, random.Random(f"cartmonitor-demo:{seed}:scripted"))
     entries = []  # (plan, patient, course, rng)
     # Product -> the protocol version new courses start on, schedules loaded once.
-    versions = {product: services.protocol_version_for(product)
-                for product in TreatmentCourse.Product.values}
+    versions = {
+        product: services.protocol_version_for(product)
+        for product in TreatmentCourse.Product.values
+    }
     prefetch_related_objects([v for v in versions.values() if v], "schedules")
     for index in range(patients):
         # One generator per patient: a course does not change when --patients does.
@@ -1007,8 +1336,12 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
         patient = _make_patient(index, plan, today, rng)
         infused = _infusion_time(plan.day, today, now, tz, rng)
         course = TreatmentCourse(
-            patient=patient, unit=unit, product=plan.product, indication=plan.indication,
-            infused_at=infused, created_at=infused - timedelta(days=1),
+            patient=patient,
+            unit=unit,
+            product=plan.product,
+            indication=plan.indication,
+            infused_at=infused,
+            created_at=infused - timedelta(days=1),
             protocol_version=versions.get(plan.product),
         )
         entries.append((plan, patient, course, rng))
@@ -1021,9 +1354,15 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
     physician = User.objects.get(username="demo-care")
     for start in range(0, len(entries), COURSES_PER_CHUNK):
         chunk = []
-        for plan, patient, course, rng in entries[start:start + COURSES_PER_CHUNK]:
-            simulator = CourseSimulator(plan=plan, patient=patient, course=course,
-                                        nurses=nurses[course.unit_id], rng=rng, now=now)
+        for plan, patient, course, rng in entries[start : start + COURSES_PER_CHUNK]:
+            simulator = CourseSimulator(
+                plan=plan,
+                patient=patient,
+                course=course,
+                nurses=nurses[course.unit_id],
+                rng=rng,
+                now=now,
+            )
             rows = simulator.run()
             rows.ledger.review_flags(now=now, by=physician)
             chunk.append(rows)
@@ -1075,8 +1414,9 @@ def _years_before(day: date, years: int) -> date:
 def _infusion_time(day: int, today: date, now: datetime, tz, rng: random.Random) -> datetime:
     """A morning infusion ``day`` days ago; today's is kept before now."""
     minutes = rng.randrange(8 * 60 + 30, 11 * 60 + 30, 15)
-    local = datetime.combine(today - timedelta(days=day), clock(minutes // 60, minutes % 60),
-                             tzinfo=tz)
+    local = datetime.combine(
+        today - timedelta(days=day), clock(minutes // 60, minutes % 60), tzinfo=tz
+    )
     infused = local.astimezone(UTC)
     if infused > now - timedelta(minutes=30):
         # Seeded before the morning round: day 0's infusion is earlier today.

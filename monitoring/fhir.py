@@ -58,8 +58,14 @@ GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unkn
 TEMPERATURE = ([("8310-5", "Body temperature")], "Cel", "°C")
 HEART_RATE = ([("8867-4", "Heart rate")], "/min", "beats/minute")
 RESP_RATE = ([("9279-1", "Respiratory rate")], "/min", "breaths/minute")
-SPO2 = ([("2708-6", "Oxygen saturation in Arterial blood"),
-         ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry")], "%", "%")
+SPO2 = (
+    [
+        ("2708-6", "Oxygen saturation in Arterial blood"),
+        ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"),
+    ],
+    "%",
+    "%",
+)
 BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
 SYSTOLIC = ("8480-6", "Systolic blood pressure")
 DIASTOLIC = ("8462-4", "Diastolic blood pressure")
@@ -71,25 +77,56 @@ LABS = {
     "crp_mg_l": ("1988-5", "C reactive protein [Mass/volume] in Serum or Plasma", "mg/L", "mg/L"),
     "ferritin_ng_ml": ("2276-4", "Ferritin [Mass/volume] in Serum or Plasma", "ng/mL", "ng/mL"),
     "il6_pg_ml": ("26881-3", "Interleukin 6 [Mass/volume] in Serum or Plasma", "pg/mL", "pg/mL"),
-    "fibrinogen_mg_dl": ("3255-7", "Fibrinogen [Mass/volume] in Platelet poor plasma by "
-                         "Coagulation assay", "mg/dL", "mg/dL"),
-    "d_dimer_ug_ml_feu": ("48065-7", "Fibrin D-dimer FEU [Mass/volume] in Platelet poor plasma",
-                          "ug/mL{FEU}", "µg/mL FEU"),
-    "ldh_u_l": ("2532-0", "Lactate dehydrogenase [Enzymatic activity/volume] in Serum or "
-                "Plasma", "U/L", "U/L"),
-    "anc_10e9_l": ("751-8", "Neutrophils [#/volume] in Blood by Automated count", "10*9/L",
-                   "10^9/L"),
-    "platelets_10e9_l": ("777-3", "Platelets [#/volume] in Blood by Automated count", "10*9/L",
-                         "10^9/L"),
+    "fibrinogen_mg_dl": (
+        "3255-7",
+        "Fibrinogen [Mass/volume] in Platelet poor plasma by Coagulation assay",
+        "mg/dL",
+        "mg/dL",
+    ),
+    "d_dimer_ug_ml_feu": (
+        "48065-7",
+        "Fibrin D-dimer FEU [Mass/volume] in Platelet poor plasma",
+        "ug/mL{FEU}",
+        "µg/mL FEU",
+    ),
+    "ldh_u_l": (
+        "2532-0",
+        "Lactate dehydrogenase [Enzymatic activity/volume] in Serum or Plasma",
+        "U/L",
+        "U/L",
+    ),
+    "anc_10e9_l": (
+        "751-8",
+        "Neutrophils [#/volume] in Blood by Automated count",
+        "10*9/L",
+        "10^9/L",
+    ),
+    "platelets_10e9_l": (
+        "777-3",
+        "Platelets [#/volume] in Blood by Automated count",
+        "10*9/L",
+        "10^9/L",
+    ),
     "hemoglobin_g_dl": ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL", "g/dL"),
-    "creatinine_mg_dl": ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL",
-                         "mg/dL"),
-    "alt_u_l": ("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or "
-                "Plasma", "U/L", "U/L"),
-    "ast_u_l": ("1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or "
-                "Plasma", "U/L", "U/L"),
-    "bilirubin_mg_dl": ("1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma", "mg/dL",
-                        "mg/dL"),
+    "creatinine_mg_dl": ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", "mg/dL"),
+    "alt_u_l": (
+        "1742-6",
+        "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
+        "U/L",
+        "U/L",
+    ),
+    "ast_u_l": (
+        "1920-8",
+        "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
+        "U/L",
+        "U/L",
+    ),
+    "bilirubin_mg_dl": (
+        "1975-2",
+        "Bilirubin.total [Mass/volume] in Serum or Plasma",
+        "mg/dL",
+        "mg/dL",
+    ),
 }
 
 # Dose units -> UCUM; "units" has no unambiguous UCUM code, so it goes out as text only.
@@ -115,13 +152,17 @@ def _number(value) -> int | float:
 
 
 def _concept(system: str, code: str, display: str, text: str | None = None) -> dict:
-    return {"coding": [{"system": system, "code": code, "display": display}],
-            "text": text or display}
+    return {
+        "coding": [{"system": system, "code": code, "display": display}],
+        "text": text or display,
+    }
 
 
 def _loinc(codes: list[tuple[str, str]]) -> dict:
-    return {"coding": [{"system": LOINC, "code": c, "display": d} for c, d in codes],
-            "text": codes[0][1]}
+    return {
+        "coding": [{"system": LOINC, "code": c, "display": d} for c, d in codes],
+        "text": codes[0][1],
+    }
 
 
 def _category(code: str, display: str) -> list[dict]:
@@ -157,17 +198,26 @@ class BundleBuilder:
 
     def add(self, resource: dict, *key) -> str:
         full_url = self.url(*key)
-        self.entries.append({"fullUrl": full_url,
-                             "resource": {"resourceType": resource.pop("resourceType"),
-                                          "id": str(self.uuid(*key)), **resource}})
+        self.entries.append(
+            {
+                "fullUrl": full_url,
+                "resource": {
+                    "resourceType": resource.pop("resourceType"),
+                    "id": str(self.uuid(*key)),
+                    **resource,
+                },
+            }
+        )
         return full_url
 
 
 def _record_meta(record) -> dict:
     """Status, times and the correction note shared by every resource built from a record."""
-    meta = {"status": "amended" if record.amends_id else "final",
-            "effectiveDateTime": instant(record.check_entry.observed_at),
-            "issued": instant(record.recorded_at)}
+    meta = {
+        "status": "amended" if record.amends_id else "final",
+        "effectiveDateTime": instant(record.check_entry.observed_at),
+        "issued": instant(record.recorded_at),
+    }
     if record.amends_id:
         meta["note"] = [{"text": f"Corrected record: {record.amendment_reason}"}]
     return meta
@@ -176,10 +226,16 @@ def _record_meta(record) -> dict:
 def _observation(patient_ref: str, record, *, category, code, **value) -> dict:
     meta = _record_meta(record)
     note = meta.pop("note", None)
-    resource = {"resourceType": "Observation", "status": meta["status"], "category": category,
-                "code": code, "subject": {"reference": patient_ref},
-                "effectiveDateTime": meta["effectiveDateTime"], "issued": meta["issued"],
-                **value}
+    resource = {
+        "resourceType": "Observation",
+        "status": meta["status"],
+        "category": category,
+        "code": code,
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": meta["effectiveDateTime"],
+        "issued": meta["issued"],
+        **value,
+    }
     if note:
         resource["note"] = note
     return resource
@@ -187,8 +243,13 @@ def _observation(patient_ref: str, record, *, category, code, **value) -> dict:
 
 def _vital_quantity(patient_ref, record, spec, value) -> dict:
     codes, ucum, unit = spec
-    return _observation(patient_ref, record, category=VITAL_SIGNS, code=_loinc(codes),
-                        valueQuantity=_quantity(value, ucum, unit))
+    return _observation(
+        patient_ref,
+        record,
+        category=VITAL_SIGNS,
+        code=_loinc(codes),
+        valueQuantity=_quantity(value, ucum, unit),
+    )
 
 
 def _bp_component(code, value) -> dict:
@@ -224,8 +285,18 @@ class _TimeIndex:
         return self.by_time.get((kind, at))
 
 
-def build_bundle(course, *, vitals, neuro, labs, treatments, snapshots, confirmations,
-                 now: datetime, bundle_id: uuid.UUID) -> dict:
+def build_bundle(
+    course,
+    *,
+    vitals,
+    neuro,
+    labs,
+    treatments,
+    snapshots,
+    confirmations,
+    now: datetime,
+    bundle_id: uuid.UUID,
+) -> dict:
     """The Bundle as a dict, from the course (with ``patient``) and its loaded rows."""
     patient = course.patient
     builder = BundleBuilder(patient)
@@ -236,26 +307,40 @@ def build_bundle(course, *, vitals, neuro, labs, treatments, snapshots, confirma
         at = record.check_entry.observed_at
         key = ("vitals", record.pk)
         if record.temp_c is not None:
-            url = builder.add(_vital_quantity(patient_ref, record, TEMPERATURE, record.temp_c),
-                              *key, "temperature")
+            url = builder.add(
+                _vital_quantity(patient_ref, record, TEMPERATURE, record.temp_c),
+                *key,
+                "temperature",
+            )
             index.put("temperature", at, url)
         if record.heart_rate_bpm is not None:
-            builder.add(_vital_quantity(patient_ref, record, HEART_RATE, record.heart_rate_bpm),
-                        *key, "heart-rate")
+            builder.add(
+                _vital_quantity(patient_ref, record, HEART_RATE, record.heart_rate_bpm),
+                *key,
+                "heart-rate",
+            )
         if record.resp_rate_per_min is not None:
-            builder.add(_vital_quantity(patient_ref, record, RESP_RATE, record.resp_rate_per_min),
-                        *key, "respiratory-rate")
+            builder.add(
+                _vital_quantity(patient_ref, record, RESP_RATE, record.resp_rate_per_min),
+                *key,
+                "respiratory-rate",
+            )
         if record.sbp_mmhg is not None or record.dbp_mmhg is not None:
-            panel = _observation(patient_ref, record, category=VITAL_SIGNS,
-                                 code=_loinc([BP_PANEL]),
-                                 component=[_bp_component(SYSTOLIC, record.sbp_mmhg),
-                                            _bp_component(DIASTOLIC, record.dbp_mmhg)])
+            panel = _observation(
+                patient_ref,
+                record,
+                category=VITAL_SIGNS,
+                code=_loinc([BP_PANEL]),
+                component=[
+                    _bp_component(SYSTOLIC, record.sbp_mmhg),
+                    _bp_component(DIASTOLIC, record.dbp_mmhg),
+                ],
+            )
             url = builder.add(panel, *key, "blood-pressure")
             if record.sbp_mmhg is not None:
                 index.put("sbp", at, url)
         if record.spo2_pct is not None:
-            builder.add(_vital_quantity(patient_ref, record, SPO2, record.spo2_pct),
-                        *key, "spo2")
+            builder.add(_vital_quantity(patient_ref, record, SPO2, record.spo2_pct), *key, "spo2")
         index.put("support", at, builder.add(_support(patient_ref, record), *key, "support"))
 
     for record in neuro:
@@ -267,10 +352,18 @@ def build_bundle(course, *, vitals, neuro, labs, treatments, snapshots, confirma
             value = getattr(record, name)
             if value is None:
                 continue
-            builder.add(_observation(patient_ref, record, category=LABORATORY,
-                                     code=_loinc([(code, display)]),
-                                     valueQuantity=_quantity(value, ucum, unit)),
-                        "labs", record.pk, name)
+            builder.add(
+                _observation(
+                    patient_ref,
+                    record,
+                    category=LABORATORY,
+                    code=_loinc([(code, display)]),
+                    valueQuantity=_quantity(value, ucum, unit),
+                ),
+                "labs",
+                record.pk,
+                name,
+            )
 
     for record in treatments:
         builder.add(_medication(patient_ref, record), "treatment", record.pk)
@@ -278,8 +371,9 @@ def build_bundle(course, *, vitals, neuro, labs, treatments, snapshots, confirma
     latest = {(c.snapshot_id, c.domain): c for c in confirmations}  # oldest first: latest wins
     for snapshot in snapshots:
         for domain in ("crs", "icans"):
-            resource = _grade(patient_ref, snapshot, domain, latest.get((snapshot.pk, domain)),
-                              index)
+            resource = _grade(
+                patient_ref, snapshot, domain, latest.get((snapshot.pk, domain)), index
+            )
             if resource is not None:
                 builder.add(resource, "grade", snapshot.pk, domain)
 
@@ -315,19 +409,34 @@ def _support(patient_ref, record) -> dict:
     """Oxygen device (and flow) and vasopressors: the CRS grade's hypoxia and hypotension."""
     components = []
     if record.oxygen_flow_l_min is not None:
-        components.append({"code": _loinc([O2_FLOW]),
-                           "valueQuantity": _quantity(record.oxygen_flow_l_min, "L/min",
-                                                      "L/min")})
-    components.append({"code": _local("observations", "vasopressors",
-                                      "Vasopressors running (not counting vasopressin)"),
-                       "valueInteger": record.vasopressors_count})
-    components.append({"code": _local("observations", "vasopressin", "Vasopressin running"),
-                       "valueBoolean": record.vasopressin})
+        components.append(
+            {
+                "code": _loinc([O2_FLOW]),
+                "valueQuantity": _quantity(record.oxygen_flow_l_min, "L/min", "L/min"),
+            }
+        )
+    components.append(
+        {
+            "code": _local(
+                "observations", "vasopressors", "Vasopressors running (not counting vasopressin)"
+            ),
+            "valueInteger": record.vasopressors_count,
+        }
+    )
+    components.append(
+        {
+            "code": _local("observations", "vasopressin", "Vasopressin running"),
+            "valueBoolean": record.vasopressin,
+        }
+    )
     return _observation(
-        patient_ref, record, category=THERAPY,
+        patient_ref,
+        record,
+        category=THERAPY,
         code=_local("observations", "support", "Oxygen and vasopressor support"),
-        valueCodeableConcept=_local("oxygen-support", record.oxygen_support,
-                                    record.get_oxygen_support_display()),
+        valueCodeableConcept=_local(
+            "oxygen-support", record.oxygen_support, record.get_oxygen_support_display()
+        ),
         component=components,
     )
 
@@ -341,19 +450,25 @@ def _neuro(patient_ref, record) -> dict:
     else:
         code, value = _local("scores", "neuro-assessment", "ASTCT ICANS domain assessment"), None
     components = [
-        {"code": _local("observations", field, label),
-         "valueCodeableConcept": _local(field, getattr(record, field),
-                                        getattr(record, f"get_{field}_display")())}
-        for field, label in (("consciousness", "Level of consciousness"),
-                             ("seizure", "Seizure"),
-                             ("motor_weakness", "Motor weakness"),
-                             ("cerebral_edema", "Raised ICP / cerebral oedema"))
+        {
+            "code": _local("observations", field, label),
+            "valueCodeableConcept": _local(
+                field, getattr(record, field), getattr(record, f"get_{field}_display")()
+            ),
+        }
+        for field, label in (
+            ("consciousness", "Level of consciousness"),
+            ("seizure", "Seizure"),
+            ("motor_weakness", "Motor weakness"),
+            ("cerebral_edema", "Raised ICP / cerebral oedema"),
+        )
     ]
     resource = _observation(patient_ref, record, category=SURVEY, code=code, component=components)
     if value is None:
         resource["dataAbsentReason"] = _absent()
         resource.setdefault("note", []).append(
-            {"text": f"Not assessable: {record.unable_to_assess_reason}"})
+            {"text": f"Not assessable: {record.unable_to_assess_reason}"}
+        )
     else:
         resource["valueInteger"] = value
     return resource
@@ -374,8 +489,9 @@ def _medication(patient_ref, record) -> dict:
         "resourceType": "MedicationAdministration",
         # FHIR has no "amended" administration: a corrected one is still completed (see note).
         "status": "completed",
-        "medicationCodeableConcept": _concept(DRUGS, record.drug, record.get_drug_display(),
-                                              text=record.drug_label),
+        "medicationCodeableConcept": _concept(
+            DRUGS, record.drug, record.get_drug_display(), text=record.drug_label
+        ),
         "subject": {"reference": patient_ref},
         "effectiveDateTime": meta["effectiveDateTime"],
         "dosage": dosage,
@@ -393,10 +509,12 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
         return None
     inputs = (snapshot.inputs or {}).get(domain) or {}
     if domain == "crs":
-        derived = [index.get("temperature", inputs.get("temperature_at")),
-                   index.get("temperature", inputs.get("first_fever_at")),
-                   index.get("sbp", inputs.get("sbp_at")),
-                   index.get("support", inputs.get("support_at"))]
+        derived = [
+            index.get("temperature", inputs.get("temperature_at")),
+            index.get("temperature", inputs.get("first_fever_at")),
+            index.get("sbp", inputs.get("sbp_at")),
+            index.get("support", inputs.get("support_at")),
+        ]
         code = _local("scores", "astct-crs-grade", "ASTCT CRS grade")
     else:
         derived = [index.get("neuro", inputs.get("assessed_at"))]
@@ -412,19 +530,26 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
         "effectiveDateTime": instant(snapshot.observed_at),
         "issued": instant(snapshot.computed_at),
         "valueInteger": effective,
-        "method": {"text": f"ASTCT consensus grading (Lee et al. 2019), cartmonitor rules "
-                           f"{snapshot.rule_version}"},
+        "method": {
+            "text": f"ASTCT consensus grading (Lee et al. 2019), cartmonitor rules "
+            f"{snapshot.rule_version}"
+        },
     }
     if refs:
         resource["derivedFrom"] = [{"reference": url} for url in refs]
     reasons = getattr(snapshot, f"{domain}_reasons") or []
     notes = [{"text": "Computed: " + "; ".join(reasons)}] if reasons else []
     if confirmed is not None:
-        resource["component"] = [{
-            "code": _local("scores", "computed-grade", "Grade computed by cartmonitor"),
-            **({"valueInteger": computed} if computed is not None
-               else {"dataAbsentReason": _absent("unknown", "Unknown")}),
-        }]
+        resource["component"] = [
+            {
+                "code": _local("scores", "computed-grade", "Grade computed by cartmonitor"),
+                **(
+                    {"valueInteger": computed}
+                    if computed is not None
+                    else {"dataAbsentReason": _absent("unknown", "Unknown")}
+                ),
+            }
+        ]
         verb = "confirmed" if confirmed == computed else "overrode the computed grade with"
         reason = f": {confirmation.reason}" if confirmation else ""
         notes.append({"text": f"Clinician {verb} grade {confirmed}{reason}"})
@@ -435,23 +560,31 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
 
 def load_rows(course) -> dict:
     """The current records, snapshots and confirmations of a course: six queries."""
+
     def current(model):
-        return list(model.objects.current().filter(check_entry__course=course)
-                    .select_related("check_entry").order_by("check_entry__observed_at", "pk"))
+        return list(
+            model.objects.current()
+            .filter(check_entry__course=course)
+            .select_related("check_entry")
+            .order_by("check_entry__observed_at", "pk")
+        )
 
     return {
         "vitals": current(VitalSigns),
         "neuro": current(NeuroAssessment),
         "labs": current(LabResult),
         "treatments": current(Treatment),
-        "snapshots": list(GradeSnapshot.objects.filter(course=course)
-                          .order_by("observed_at", "pk")),
-        "confirmations": list(GradeConfirmation.objects.filter(snapshot__course=course)
-                              .order_by("confirmed_at", "pk")),
+        "snapshots": list(
+            GradeSnapshot.objects.filter(course=course).order_by("observed_at", "pk")
+        ),
+        "confirmations": list(
+            GradeConfirmation.objects.filter(snapshot__course=course).order_by("confirmed_at", "pk")
+        ),
     }
 
 
 def course_bundle(course, *, now: datetime | None = None) -> dict:
     """The course's Bundle (loads its rows; see ``load_rows``)."""
-    return build_bundle(course, **load_rows(course), now=now or timezone.now(),
-                        bundle_id=uuid.uuid4())
+    return build_bundle(
+        course, **load_rows(course), now=now or timezone.now(), bundle_id=uuid.uuid4()
+    )

@@ -23,24 +23,24 @@ ICANS_SEVERITY = {1: URGENT, 2: URGENT, 3: CRITICAL, 4: CRITICAL}
 CRS_ESCALATION = {
     0: "No CRS. Continue routine monitoring.",
     1: "CRS grade 1: inform the CAR-T physician this shift. Antipyretics and fluids; send "
-       "cultures and start the neutropenic-fever pathway if neutropenic (ASCO 2021).",
+    "cultures and start the neutropenic-fever pathway if neutropenic (ASCO 2021).",
     2: "CRS grade 2: notify the CAR-T physician now. Tocilizumab is indicated (8 mg/kg IV, "
-       "max 800 mg); start continuous pulse oximetry and telemetry (ASCO 2021).",
+    "max 800 mg); start continuous pulse oximetry and telemetry (ASCO 2021).",
     3: "CRS grade 3: notify the CAR-T physician now and call ICU. Tocilizumab if under the "
-       "limit and dexamethasone 10 mg IV q6h per physician (ASCO 2021).",
+    "limit and dexamethasone 10 mg IV q6h per physician (ASCO 2021).",
     4: "CRS grade 4: emergency — call the CAR-T physician and ICU now. High-dose "
-       "methylprednisolone per physician; ventilatory support as needed (ASCO 2021).",
+    "methylprednisolone per physician; ventilatory support as needed (ASCO 2021).",
 }
 ICANS_ESCALATION = {
     0: "No ICANS. Continue ICE/CAPD checks as scheduled.",
     1: "ICANS grade 1: notify the CAR-T physician now. Aspiration precautions, head of bed "
-       "up; repeat the ICE/CAPD screen more often (ASCO 2021).",
+    "up; repeat the ICE/CAPD screen more often (ASCO 2021).",
     2: "ICANS grade 2: notify the CAR-T physician now. Consider dexamethasone 10 mg IV; "
-       "neurology review, EEG and brain imaging per physician (ASCO 2021).",
+    "neurology review, EEG and brain imaging per physician (ASCO 2021).",
     3: "ICANS grade 3: notify the CAR-T physician now and call ICU. Dexamethasone 10 mg IV "
-       "q6–12h per physician; seizure precautions (ASCO 2021).",
+    "q6–12h per physician; seizure precautions (ASCO 2021).",
     4: "ICANS grade 4: emergency — call the CAR-T physician and ICU now. Airway protection; "
-       "high-dose methylprednisolone per physician (ASCO 2021).",
+    "high-dose methylprednisolone per physician (ASCO 2021).",
 }
 
 
@@ -59,25 +59,42 @@ def grade_flags(moment) -> list[FlagSpec]:
     """Flags from a graded moment: CRS, ICANS, NEWS2 and grades a clinician must confirm."""
     flags = []
     if moment.crs and moment.crs.grade >= 1:
-        flags.append(FlagSpec("crs", CRS_SEVERITY[moment.crs.grade],
-                              f"CRS grade {moment.crs.grade}: {moment.crs.reasons[0]}"))
+        flags.append(
+            FlagSpec(
+                "crs",
+                CRS_SEVERITY[moment.crs.grade],
+                f"CRS grade {moment.crs.grade}: {moment.crs.reasons[0]}",
+            )
+        )
     if moment.icans and moment.icans.grade >= 1:
-        flags.append(FlagSpec("icans", ICANS_SEVERITY[moment.icans.grade],
-                              f"ICANS grade {moment.icans.grade}: {moment.icans.reasons[0]}"))
+        flags.append(
+            FlagSpec(
+                "icans",
+                ICANS_SEVERITY[moment.icans.grade],
+                f"ICANS grade {moment.icans.grade}: {moment.icans.reasons[0]}",
+            )
+        )
     if moment.news2 and moment.news2.total >= 5:
         severity = CRITICAL if moment.news2.total >= 7 else URGENT
-        flags.append(FlagSpec("news2", severity,
-                              f"NEWS2 {moment.news2.total} ({moment.news2.risk} risk): "
-                              f"{moment.news2.response}"))
-    review = [*(moment.crs.review_reasons if moment.crs else ()),
-              *(moment.icans.review_reasons if moment.icans else ())]
+        flags.append(
+            FlagSpec(
+                "news2",
+                severity,
+                f"NEWS2 {moment.news2.total} ({moment.news2.risk} risk): {moment.news2.response}",
+            )
+        )
+    review = [
+        *(moment.crs.review_reasons if moment.crs else ()),
+        *(moment.icans.review_reasons if moment.icans else ()),
+    ]
     if review:
         flags.append(FlagSpec("needs_review", WARNING, "Confirm the grade: " + "; ".join(review)))
     return flags
 
 
-def symptom_flags(*, crs_symptoms: list[str], neuro_symptoms: list[str],
-                  neuro_symptom_names: list[str]) -> list[FlagSpec]:
+def symptom_flags(
+    *, crs_symptoms: list[str], neuro_symptoms: list[str], neuro_symptom_names: list[str]
+) -> list[FlagSpec]:
     """Seed-list symptoms ticked at the bedside; headache and tremor alone are informational."""
     flags = []
     if crs_symptoms:
@@ -86,21 +103,34 @@ def symptom_flags(*, crs_symptoms: list[str], neuro_symptoms: list[str],
         # Confusion and difficulty speaking are early ICANS signs (reference §0); tremor and
         # headache do not change the ICANS grade.
         serious = {"confusion", "difficulty_speaking"} & set(neuro_symptom_names)
-        flags.append(FlagSpec("neuro_symptom", WARNING if serious else INFO,
-                              "Neurological symptoms: " + ", ".join(neuro_symptoms)))
+        flags.append(
+            FlagSpec(
+                "neuro_symptom",
+                WARNING if serious else INFO,
+                "Neurological symptoms: " + ", ".join(neuro_symptoms),
+            )
+        )
     return flags
 
 
 def vital_flags(breaches) -> list[FlagSpec]:
     if not breaches:
         return []
-    return [FlagSpec("vital_sign", WARNING,
-                     "Outside protocol thresholds: " + "; ".join(b.message for b in breaches))]
+    return [
+        FlagSpec(
+            "vital_sign",
+            WARNING,
+            "Outside protocol thresholds: " + "; ".join(b.message for b in breaches),
+        )
+    ]
 
 
 def marker_flags(
-    *, current: dict[str, float], current_at: datetime,
-    previous: dict[str, tuple[float, datetime]], rise_factor: float,
+    *,
+    current: dict[str, float],
+    current_at: datetime,
+    previous: dict[str, tuple[float, datetime]],
+    rise_factor: float,
 ) -> list[FlagSpec]:
     """CRP/ferritin rising beyond the protocol factor within 24 h; ferritin at HLH levels."""
     messages, severity = [], WARNING
@@ -109,8 +139,15 @@ def marker_flags(
             before, before_at = previous[field]
             if before <= 0:  # below the detection limit: a ratio means nothing
                 continue
-            rise = grading.marker_rise(before, before_at, current[field], current_at,
-                                       factor=rise_factor, marker=label, unit=unit)
+            rise = grading.marker_rise(
+                before,
+                before_at,
+                current[field],
+                current_at,
+                factor=rise_factor,
+                marker=label,
+                unit=unit,
+            )
             if rise:
                 messages.append(rise.reason)
     ferritin = current.get("ferritin_ng_ml")
@@ -126,7 +163,11 @@ def marker_flags(
 
 
 def record_flags(
-    *, age_years: float, vitals=None, symptoms=None, labs=None,
+    *,
+    age_years: float,
+    vitals=None,
+    symptoms=None,
+    labs=None,
     previous_markers: dict[str, tuple[float, datetime]],
     thresholds: grading.VitalThresholds | None = None,
     rise_factor: float = grading.DEFAULT_RISE_FACTOR,
@@ -141,17 +182,29 @@ def record_flags(
             neuro_symptom_names=[n for n in ticked if n in NEURO_SYMPTOMS],
         )
     if vitals is not None:
-        specs += vital_flags(grading.vital_sign_breaches(
-            thresholds=thresholds or grading.VitalThresholds(), age_years=age_years,
-            heart_rate=vitals.heart_rate_bpm, resp_rate=vitals.resp_rate_per_min,
-            spo2_pct=vitals.spo2_pct, systolic_bp=vitals.sbp_mmhg,
-            temperature_c=float(vitals.temp_c) if vitals.temp_c is not None else None,
-        ))
+        specs += vital_flags(
+            grading.vital_sign_breaches(
+                thresholds=thresholds or grading.VitalThresholds(),
+                age_years=age_years,
+                heart_rate=vitals.heart_rate_bpm,
+                resp_rate=vitals.resp_rate_per_min,
+                spo2_pct=vitals.spo2_pct,
+                systolic_bp=vitals.sbp_mmhg,
+                temperature_c=float(vitals.temp_c) if vitals.temp_c is not None else None,
+            )
+        )
     if labs is not None:
-        current = {name: float(getattr(labs, name)) for name in MARKER_FIELDS
-                   if getattr(labs, name) is not None}
-        specs += marker_flags(current=current, current_at=_observed_at(labs),
-                              previous=previous_markers, rise_factor=rise_factor)
+        current = {
+            name: float(getattr(labs, name))
+            for name in MARKER_FIELDS
+            if getattr(labs, name) is not None
+        }
+        specs += marker_flags(
+            current=current,
+            current_at=_observed_at(labs),
+            previous=previous_markers,
+            rise_factor=rise_factor,
+        )
     return specs
 
 

@@ -33,23 +33,40 @@ from monitoring.models import (
 )
 
 UNITS = {
-    "temp_c": "°C", "heart_rate_bpm": "/min", "resp_rate_per_min": "/min", "sbp_mmhg": "mmHg",
-    "dbp_mmhg": "mmHg", "spo2_pct": "%", "oxygen_flow_l_min": "L/min", "vasopressors_count": "",
-    "crp_mg_l": "mg/L", "ferritin_ng_ml": "ng/mL", "il6_pg_ml": "pg/mL",
-    "fibrinogen_mg_dl": "mg/dL", "d_dimer_ug_ml_feu": "µg/mL FEU", "ldh_u_l": "U/L",
-    "anc_10e9_l": "×10⁹/L", "platelets_10e9_l": "×10⁹/L", "hemoglobin_g_dl": "g/dL",
-    "creatinine_mg_dl": "mg/dL", "alt_u_l": "U/L", "ast_u_l": "U/L", "bilirubin_mg_dl": "mg/dL",
+    "temp_c": "°C",
+    "heart_rate_bpm": "/min",
+    "resp_rate_per_min": "/min",
+    "sbp_mmhg": "mmHg",
+    "dbp_mmhg": "mmHg",
+    "spo2_pct": "%",
+    "oxygen_flow_l_min": "L/min",
+    "vasopressors_count": "",
+    "crp_mg_l": "mg/L",
+    "ferritin_ng_ml": "ng/mL",
+    "il6_pg_ml": "pg/mL",
+    "fibrinogen_mg_dl": "mg/dL",
+    "d_dimer_ug_ml_feu": "µg/mL FEU",
+    "ldh_u_l": "U/L",
+    "anc_10e9_l": "×10⁹/L",
+    "platelets_10e9_l": "×10⁹/L",
+    "hemoglobin_g_dl": "g/dL",
+    "creatinine_mg_dl": "mg/dL",
+    "alt_u_l": "U/L",
+    "ast_u_l": "U/L",
+    "bilirubin_mg_dl": "mg/dL",
 }
 
 
 def range_validator(label: str, low, high, unit: str):
     """Refuse impossible values with the allowed range in the message."""
+
     def validate(value):
         if value is not None and not low <= value <= high:
             raise ValidationError(
                 f"{label} must be between {low} and {high} {unit}".rstrip() + f" (got {value}).",
                 code="out_of_range",
             )
+
     return validate
 
 
@@ -65,7 +82,7 @@ def _apply_ranges(form: forms.BaseForm, ranges: dict) -> None:
 
 
 def _refuse_non_finite(data):
-    """"NaN", "sNaN" or "Infinity" typed into a number box must fail as "Enter a number".
+    """ "NaN", "sNaN" or "Infinity" typed into a number box must fail as "Enter a number".
 
     Django's DecimalField.has_changed compares the carried-forward value with the posted one,
     and comparing with Decimal("sNaN") raises instead of returning False.
@@ -98,8 +115,13 @@ class SectionMixin:
     section_title = ""
 
     def __init__(self, data=None, *args, **kwargs):
-        super().__init__(_refuse_non_finite(data), *args, empty_permitted=True,
-                         use_required_attribute=False, **kwargs)
+        super().__init__(
+            _refuse_non_finite(data),
+            *args,
+            empty_permitted=True,
+            use_required_attribute=False,
+            **kwargs,
+        )
 
     def content_fields(self) -> list[str]:
         return self.changed_data
@@ -142,29 +164,55 @@ class ObservationTimeForm(forms.Form):
 class VitalSignsForm(SectionMixin, forms.ModelForm):
     section_title = "Vital signs and support"
     temperature = forms.DecimalField(
-        label="Temperature", required=False, max_digits=5, decimal_places=2,
+        label="Temperature",
+        required=False,
+        max_digits=5,
+        decimal_places=2,
         widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
     )
     temperature_unit = forms.ChoiceField(
         label="Unit", choices=[("C", "°C"), ("F", "°F")], initial="C"
     )
-    MEASURED = ["temperature", "heart_rate_bpm", "resp_rate_per_min", "sbp_mmhg", "dbp_mmhg",
-                "spo2_pct"]
+    MEASURED = [
+        "temperature",
+        "heart_rate_bpm",
+        "resp_rate_per_min",
+        "sbp_mmhg",
+        "dbp_mmhg",
+        "spo2_pct",
+    ]
     SUPPORT = ["oxygen_support", "oxygen_flow_l_min", "vasopressors_count", "vasopressin"]
 
     class Meta:
         model = VitalSigns
-        fields = ["heart_rate_bpm", "resp_rate_per_min", "sbp_mmhg", "dbp_mmhg", "spo2_pct",
-                  "oxygen_support", "oxygen_flow_l_min", "vasopressors_count", "vasopressin"]
+        fields = [
+            "heart_rate_bpm",
+            "resp_rate_per_min",
+            "sbp_mmhg",
+            "dbp_mmhg",
+            "spo2_pct",
+            "oxygen_support",
+            "oxygen_flow_l_min",
+            "vasopressors_count",
+            "vasopressin",
+        ]
 
     def __init__(self, *args, carried_forward=None, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("heart_rate_bpm", "resp_rate_per_min", "sbp_mmhg", "dbp_mmhg", "spo2_pct",
-                     "oxygen_flow_l_min"):
+        for name in (
+            "heart_rate_bpm",
+            "resp_rate_per_min",
+            "sbp_mmhg",
+            "dbp_mmhg",
+            "spo2_pct",
+            "oxygen_flow_l_min",
+        ):
             self.fields[name].required = False
         _apply_ranges(self, {k: v for k, v in VITAL_RANGES.items() if k != "temp_c"})
         self.fields["temperature"].help_text = "30–45 °C or 86–113 °F"
-        self.fields["vasopressors_count"].help_text = (
+        self.fields[
+            "vasopressors_count"
+        ].help_text = (
             "Norepinephrine, epinephrine, phenylephrine, dopamine… — do not count vasopressin."
         )
         # Oxygen and vasopressors carry forward from the last entry: a temperature-only entry
@@ -184,18 +232,26 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             celsius = Decimal(celsius).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
             low, high = VITAL_RANGES["temp_c"]
             if not low <= celsius <= high:
-                self.add_error("temperature", f"Temperature must be between {low} and {high} °C "
-                               f"(86 and 113 °F); got {temperature} °{unit}.")
+                self.add_error(
+                    "temperature",
+                    f"Temperature must be between {low} and {high} °C "
+                    f"(86 and 113 °F); got {temperature} °{unit}.",
+                )
             data["temp_c"] = celsius
         else:
             data["temp_c"] = None
         support, flow = data.get("oxygen_support"), data.get("oxygen_flow_l_min")
         if support == VitalSigns.Oxygen.ROOM_AIR and flow is not None:
-            self.add_error("oxygen_flow_l_min", "An oxygen flow cannot be given on room air: "
-                           "choose the device, or clear the flow.")
+            self.add_error(
+                "oxygen_flow_l_min",
+                "An oxygen flow cannot be given on room air: choose the device, or clear the flow.",
+            )
         if support in (VitalSigns.Oxygen.LOW_FLOW, VitalSigns.Oxygen.HIGH_FLOW) and flow is None:
-            self.add_error("oxygen_flow_l_min", "Give the flow in L/min: ASTCT grades nasal "
-                           "cannula oxygen by flow (≤ 6 L/min low flow, > 6 high flow).")
+            self.add_error(
+                "oxygen_flow_l_min",
+                "Give the flow in L/min: ASTCT grades nasal "
+                "cannula oxygen by flow (≤ 6 L/min low flow, > 6 high flow).",
+            )
         sbp, dbp = data.get("sbp_mmhg"), data.get("dbp_mmhg")
         if sbp is not None and dbp is not None and dbp >= sbp:
             self.add_error("dbp_mmhg", "Diastolic pressure must be below systolic pressure.")
@@ -215,12 +271,17 @@ class SymptomForm(SectionMixin, forms.ModelForm):
     class Meta:
         model = SymptomCheck
         fields = [*SymptomCheck.CRS_SYMPTOMS, *SymptomCheck.NEURO_SYMPTOMS, "other"]
-        labels = {"low_blood_pressure": "Low blood pressure / dizziness",
-                  "breathing_difficulty": "Breathing difficulty"}
+        labels = {
+            "low_blood_pressure": "Low blood pressure / dizziness",
+            "breathing_difficulty": "Breathing difficulty",
+        }
 
 
 ICE_CHOICES = {
-    "ice_orientation": 4, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
     "ice_attention": 1,
 }
 CAPD_ANSWERS = [(0, "Never"), (1, "Rarely"), (2, "Sometimes"), (3, "Often"), (4, "Always")]
@@ -231,14 +292,22 @@ class NeuroForm(SectionMixin, forms.ModelForm):
 
     section_title = "Neurological assessment"
     unable_to_assess = forms.BooleanField(
-        label="Unable to perform ICE/CAPD", required=False,
+        label="Unable to perform ICE/CAPD",
+        required=False,
         help_text="Sedated, intubated, language barrier… give the reason.",
     )
 
     class Meta:
         model = NeuroAssessment
-        fields = [*ICE_ITEM_FIELDS, *CAPD_ITEM_FIELDS, "consciousness", "seizure",
-                  "motor_weakness", "cerebral_edema", "unable_to_assess_reason"]
+        fields = [
+            *ICE_ITEM_FIELDS,
+            *CAPD_ITEM_FIELDS,
+            "consciousness",
+            "seizure",
+            "motor_weakness",
+            "cerebral_edema",
+            "unable_to_assess_reason",
+        ]
 
     def __init__(self, *args, capd: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -250,8 +319,12 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         if capd:
             for name, (question) in zip(CAPD_ITEM_FIELDS, grading.CAPD_ITEMS, strict=True):
                 self.fields[name] = forms.TypedChoiceField(
-                    label=question, choices=CAPD_ANSWERS, coerce=int, required=False,
-                    empty_value=None, widget=forms.RadioSelect,
+                    label=question,
+                    choices=CAPD_ANSWERS,
+                    coerce=int,
+                    required=False,
+                    empty_value=None,
+                    widget=forms.RadioSelect,
                 )
         else:
             for name, item in zip(ICE_ITEM_FIELDS, grading.ICE_ITEMS, strict=True):
@@ -259,13 +332,24 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 self.fields[name] = forms.TypedChoiceField(
                     label=f"{item.name.capitalize()} ({item.task})",
                     choices=[("", "—"), *[(n, f"{n}/{points}") for n in range(points + 1)]],
-                    coerce=int, required=False, empty_value=None,
+                    coerce=int,
+                    required=False,
+                    empty_value=None,
                 )
         self.fields["consciousness"].required = False
         self.fields["consciousness"].choices = [("", "—"), *NeuroAssessment.Consciousness.choices]
         self.fields["unable_to_assess_reason"].required = False
-        self.order_fields([*self.score_fields, "unable_to_assess", "unable_to_assess_reason",
-                           "consciousness", "seizure", "motor_weakness", "cerebral_edema"])
+        self.order_fields(
+            [
+                *self.score_fields,
+                "unable_to_assess",
+                "unable_to_assess_reason",
+                "consciousness",
+                "seizure",
+                "motor_weakness",
+                "cerebral_edema",
+            ]
+        )
 
     def content_fields(self) -> list[str]:
         # A select left on "none" says nothing; a score of 0 does.
@@ -278,13 +362,17 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         tool = "CAPD" if self.capd else "ICE"
         if data.get("unable_to_assess"):
             if len(missing) < len(scores):
-                raise ValidationError(f"{tool} items were scored, so the patient was not "
-                                      "'unable to assess': clear one or the other.")
+                raise ValidationError(
+                    f"{tool} items were scored, so the patient was not "
+                    "'unable to assess': clear one or the other."
+                )
             if not data.get("unable_to_assess_reason"):
                 self.add_error("unable_to_assess_reason", "Say why the screen was not possible.")
         elif missing:
-            raise ValidationError(f"Complete every {tool} item, or tick 'unable to perform' "
-                                  f"(missing: {', '.join(missing)}).")
+            raise ValidationError(
+                f"Complete every {tool} item, or tick 'unable to perform' "
+                f"(missing: {', '.join(missing)})."
+            )
         else:
             data["unable_to_assess_reason"] = ""
         if not data.get("consciousness"):
@@ -292,8 +380,9 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         return data
 
     def model_values(self) -> dict:
-        values = {name: self.cleaned_data.get(name) for name in self._meta.fields
-                  if name in self.fields}
+        values = {
+            name: self.cleaned_data.get(name) for name in self._meta.fields if name in self.fields
+        }
         return values
 
 
@@ -423,11 +512,18 @@ PROTOCOL_RANGES = {
 }
 PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "is_active", "is_template"]
 ESCALATION_DEFAULTS = {"crs": flag_rules.CRS_ESCALATION, "icans": flag_rules.ICANS_ESCALATION}
-SCHEDULE_FIELDS = ["interval_minutes", "tightened_interval_minutes", "tighten_at_crs_grade",
-                   "tighten_at_icans_grade", "tighten_on_neuro_change"]
+SCHEDULE_FIELDS = [
+    "interval_minutes",
+    "tightened_interval_minutes",
+    "tighten_at_crs_grade",
+    "tighten_at_icans_grade",
+    "tighten_on_neuro_change",
+]
 # minutes; the same ranges as the database constraints on CheckSchedule
-SCHEDULE_RANGES = {"interval_minutes": (15, 7 * 24 * 60),
-                   "tightened_interval_minutes": (5, 7 * 24 * 60)}
+SCHEDULE_RANGES = {
+    "interval_minutes": (15, 7 * 24 * 60),
+    "tightened_interval_minutes": (5, 7 * 24 * 60),
+}
 
 
 def _add_range(field: forms.Field, label: str, low, high, unit: str) -> None:
@@ -440,7 +536,8 @@ class ProtocolVersionForm(forms.Form):
     """The version-wide settings of a protocol; each check type's schedule has its own form."""
 
     products = forms.MultipleChoiceField(
-        choices=TreatmentCourse.Product.choices, required=False,
+        choices=TreatmentCourse.Product.choices,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     monitoring_window_days = forms.IntegerField(label="Monitoring window (days from day 0)")
@@ -453,15 +550,19 @@ class ProtocolVersionForm(forms.Form):
     temperature_high_c = forms.DecimalField(decimal_places=1)
     marker_rise_factor = forms.DecimalField(decimal_places=1)
     is_active = forms.BooleanField(
-        label="Active", required=False,
+        label="Active",
+        required=False,
         help_text="New courses start on the newest active version for their product.",
     )
     is_template = forms.BooleanField(
-        label="Still the shipped template (not yet reviewed for clinical use)", required=False,
+        label="Still the shipped template (not yet reviewed for clinical use)",
+        required=False,
         help_text="Untick once your cellular-therapy program has reviewed and signed it off.",
     )
     change_note = forms.CharField(
-        label="Change note", max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Change note",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What changed and why: kept with the version and in the audit log.",
         error_messages={"required": "Say what changed and why."},
     )
@@ -473,14 +574,16 @@ class ProtocolVersionForm(forms.Form):
             if name != "monitoring_window_days":
                 field.label = capfirst(ProtocolVersion._meta.get_field(name).verbose_name)
             _add_range(field, field.label.split(" (")[0], low, high, unit)
-        self.fields["sbp_low_mmhg"].help_text += (
-            "; blank: adults < 90 mmHg, children by PALS age limits."
-        )
+        self.fields[
+            "sbp_low_mmhg"
+        ].help_text += "; blank: adults < 90 mmHg, children by PALS age limits."
         self.fields["products"].help_text = "None ticked: every product."
         for domain, label in (("crs", "CRS"), ("icans", "ICANS")):
             for grade in range(5):
                 self.fields[f"escalation_{domain}_{grade}"] = forms.CharField(
-                    label=f"{label} grade {grade}", required=False, max_length=1000,
+                    label=f"{label} grade {grade}",
+                    required=False,
+                    max_length=1000,
                     widget=forms.Textarea(attrs={"rows": 3}),
                     help_text="Blank: the ASCO-based default text.",
                 )
@@ -503,8 +606,10 @@ class ProtocolVersionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        for low, high, what in (("heart_rate_low", "heart_rate_high", "tachycardia"),
-                                ("resp_rate_low", "resp_rate_high", "high respiratory rate")):
+        for low, high, what in (
+            ("heart_rate_low", "heart_rate_high", "tachycardia"),
+            ("resp_rate_low", "resp_rate_high", "high respiratory rate"),
+        ):
             if data.get(low) is not None and data.get(high) is not None and data[low] >= data[high]:
                 self.add_error(low, f"Must be below the {what} limit ({data[high]}/min).")
         return data
@@ -512,8 +617,11 @@ class ProtocolVersionForm(forms.Form):
     def escalation(self) -> dict:
         """Every grade's text, stored in full so the version never changes with the defaults."""
         return {
-            domain: {str(grade): self.cleaned_data[f"escalation_{domain}_{grade}"].strip()
-                     or defaults[grade] for grade in range(5)}
+            domain: {
+                str(grade): self.cleaned_data[f"escalation_{domain}_{grade}"].strip()
+                or defaults[grade]
+                for grade in range(5)
+            }
             for domain, defaults in ESCALATION_DEFAULTS.items()
         }
 
@@ -529,8 +637,11 @@ class ProtocolVersionForm(forms.Form):
             elif value != getattr(version, name):
                 changes[name] = value
         escalation = self.escalation()
-        if any(text != version.escalation_text(domain, int(grade))
-               for domain, texts in escalation.items() for grade, text in texts.items()):
+        if any(
+            text != version.escalation_text(domain, int(grade))
+            for domain, texts in escalation.items()
+            for grade, text in texts.items()
+        ):
             changes["escalation"] = escalation
         return changes
 
@@ -544,11 +655,17 @@ class CheckScheduleForm(forms.Form):
     interval_minutes = forms.IntegerField(label="Every (minutes)", required=False)
     tightened_interval_minutes = forms.IntegerField(label="Tightened (minutes)", required=False)
     tighten_at_crs_grade = forms.TypedChoiceField(
-        label="Tighten at CRS", choices=GRADE_CHOICES, coerce=int, empty_value=None,
+        label="Tighten at CRS",
+        choices=GRADE_CHOICES,
+        coerce=int,
+        empty_value=None,
         required=False,
     )
     tighten_at_icans_grade = forms.TypedChoiceField(
-        label="Tighten at ICANS", choices=GRADE_CHOICES, coerce=int, empty_value=None,
+        label="Tighten at ICANS",
+        choices=GRADE_CHOICES,
+        coerce=int,
+        empty_value=None,
         required=False,
     )
     tighten_on_neuro_change = forms.BooleanField(
@@ -574,22 +691,33 @@ class CheckScheduleForm(forms.Form):
         conditions = any(data.get(name) for name in SCHEDULE_FIELDS[2:])
         if interval is None:
             if self.schedule is not None:
-                self.add_error("interval_minutes", "Give the usual interval: a scheduled check "
-                               f"cannot be removed (it is every {self.schedule.interval_minutes} "
-                               "min).")
+                self.add_error(
+                    "interval_minutes",
+                    "Give the usual interval: a scheduled check "
+                    f"cannot be removed (it is every {self.schedule.interval_minutes} "
+                    "min).",
+                )
             elif tightened is not None or conditions:
-                self.add_error("interval_minutes", "Give the usual interval, or clear the row "
-                               "to leave this check unscheduled.")
+                self.add_error(
+                    "interval_minutes",
+                    "Give the usual interval, or clear the row to leave this check unscheduled.",
+                )
             return data
         if tightened is not None and not conditions:
-            self.add_error("tightened_interval_minutes", "Choose when the shorter interval "
-                           "applies (CRS, ICANS or ICE change), or clear it.")
+            self.add_error(
+                "tightened_interval_minutes",
+                "Choose when the shorter interval applies (CRS, ICANS or ICE change), or clear it.",
+            )
         elif conditions and tightened is None:
-            self.add_error("tightened_interval_minutes",
-                           "Give the shorter interval that applies while tightened.")
+            self.add_error(
+                "tightened_interval_minutes",
+                "Give the shorter interval that applies while tightened.",
+            )
         elif tightened is not None and tightened >= interval:
-            self.add_error("tightened_interval_minutes",
-                           f"Must be shorter than the usual interval ({interval} min).")
+            self.add_error(
+                "tightened_interval_minutes",
+                f"Must be shorter than the usual interval ({interval} min).",
+            )
         return data
 
     def values(self) -> dict | None:
@@ -604,8 +732,9 @@ class CheckScheduleForm(forms.Form):
             return {}
         if self.schedule is None:
             return values
-        return {name: value for name, value in values.items()
-                if getattr(self.schedule, name) != value}
+        return {
+            name: value for name, value in values.items() if getattr(self.schedule, name) != value
+        }
 
     def preview(self) -> CheckSchedule | None:
         """An unsaved schedule with the submitted values, to describe in plain words."""
@@ -618,7 +747,8 @@ class MoveCourseForm(forms.Form):
         ProtocolVersion.objects.none(), label="Move to protocol version", empty_label=None
     )
     reason = forms.CharField(
-        max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why this course changes protocol version (kept in the audit log).",
         error_messages={"required": "Say why the course changes protocol version."},
     )
@@ -639,7 +769,8 @@ class CheckNotDoneForm(ObservationTimeForm):
     check_type = forms.ChoiceField(label="Check", choices=CheckType.choices)
     reason = forms.ChoiceField(choices=CheckNotDone.Reason.choices, widget=forms.RadioSelect)
     note = forms.CharField(
-        max_length=500, required=False,
+        max_length=500,
+        required=False,
         help_text="Required for 'Other'; e.g. 'CT head, back about 14:30'.",
     )
 
@@ -672,8 +803,11 @@ class AmendmentMixin:
         return {name: getattr(record, name) for name in self._meta.fields}
 
     def changed_values(self) -> dict:
-        return {name: value for name, value in self.model_values().items()
-                if getattr(self.record, name) != value}
+        return {
+            name: value
+            for name, value in self.model_values().items()
+            if getattr(self.record, name) != value
+        }
 
 
 class AmendVitalSignsForm(AmendmentMixin, VitalSignsForm):
@@ -700,8 +834,10 @@ class AmendSymptomForm(AmendmentMixin, SymptomForm):
 
 class AmendNeuroForm(AmendmentMixin, NeuroForm):
     def initial_for(self, record) -> dict:
-        return {**super().initial_for(record),
-                "unable_to_assess": bool(record.unable_to_assess_reason)}
+        return {
+            **super().initial_for(record),
+            "unable_to_assess": bool(record.unable_to_assess_reason),
+        }
 
 
 class AmendLabForm(AmendmentMixin, LabForm):
@@ -712,13 +848,20 @@ class AmendTreatmentForm(AmendmentMixin, TreatmentForm):
     pass
 
 
-AMENDMENT_FORMS = {"vitals": AmendVitalSignsForm, "symptoms": AmendSymptomForm,
-                   "neuro": AmendNeuroForm, "labs": AmendLabForm, "treatment": AmendTreatmentForm}
+AMENDMENT_FORMS = {
+    "vitals": AmendVitalSignsForm,
+    "symptoms": AmendSymptomForm,
+    "neuro": AmendNeuroForm,
+    "labs": AmendLabForm,
+    "treatment": AmendTreatmentForm,
+}
 
 
 class CorrectionReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Kept with the record and shown beside it, e.g. 'typed 38.6 for 37.2'.",
         error_messages={"required": "Give the reason: it is kept with the record."},
     )
@@ -736,15 +879,17 @@ AUDIT_DATES = (date(2000, 1, 1), date(2100, 12, 31))
 
 
 class AuditLogFilterForm(forms.Form):
-    user = _UserChoiceField(User.objects.order_by("username"), required=False,
-                            empty_label="Anyone")
+    user = _UserChoiceField(User.objects.order_by("username"), required=False, empty_label="Anyone")
     mrn = forms.CharField(label="Patient MRN", max_length=32, required=False)
-    action = forms.ChoiceField(choices=[("", "Any action"), *AuditEvent.Action.choices],
-                               required=False)
-    date_from = forms.DateField(label="From", required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To (inclusive)", required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    action = forms.ChoiceField(
+        choices=[("", "Any action"), *AuditEvent.Action.choices], required=False
+    )
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self):
         data = super().clean()
@@ -783,8 +928,9 @@ class _SeenFlagForm(forms.Form):
     board's refresh pauses while a note is typed): acting on a flag that changed is refused."""
 
     seen_severity = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    seen_message = forms.CharField(required=False, strip=False, max_length=500,
-                                   widget=forms.HiddenInput)
+    seen_message = forms.CharField(
+        required=False, strip=False, max_length=500, widget=forms.HiddenInput
+    )
 
     def check_seen(self, flag) -> None:
         seen = (self.cleaned_data.get("seen_severity"), self.cleaned_data.get("seen_message"))
@@ -797,13 +943,18 @@ class _SeenFlagForm(forms.Form):
 
 
 class FlagAcknowledgeForm(_SeenFlagForm):
-    note = forms.CharField(label="Note", max_length=500, required=False,
-                           help_text="Optional: what you are doing about it.")
+    note = forms.CharField(
+        label="Note",
+        max_length=500,
+        required=False,
+        help_text="Optional: what you are doing about it.",
+    )
 
 
 class FlagResolveForm(_SeenFlagForm):
     reason = forms.CharField(
-        label="Reason", max_length=500,
+        label="Reason",
+        max_length=500,
         error_messages={"required": "Give the reason the flag is resolved."},
     )
 
@@ -840,7 +991,9 @@ class GradeConfirmationForm(forms.Form):
         label="Confirmed grade", coerce=int, choices=[(n, f"Grade {n}") for n in range(5)]
     )
     reason = forms.CharField(
-        label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Give the reason for the confirmation or override."},
         help_text="Clinical reasoning; shown beside the computed grade and kept in the audit log.",
     )
@@ -879,18 +1032,18 @@ class TreatmentGivenForm(ObservationTimeForm):
     dose_unit = _TREATMENT_FIELDS["dose_unit"]
     route = _TREATMENT_FIELDS["route"]
     give_anyway = forms.BooleanField(
-        label="Give anyway — clinician's decision", required=False,
+        label="Give anyway — clinician's decision",
+        required=False,
     )
     shown_warnings = _ShownWarningsField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["observed_at"].label = "Given at"
-        self.fields["observed_at"].help_text = (
-            "When the dose was given — set it back for a late entry."
-        )
-        self.fields["dose"].widget.attrs.update({"min": "0", "step": "any",
-                                                 "inputmode": "decimal"})
+        self.fields[
+            "observed_at"
+        ].help_text = "When the dose was given — set it back for a late entry."
+        self.fields["dose"].widget.attrs.update({"min": "0", "step": "any", "inputmode": "decimal"})
         self.order_fields(["drug", "drug_other", "dose", "dose_unit", "route", "observed_at"])
 
     def clean(self):
@@ -904,8 +1057,10 @@ class TreatmentGivenForm(ObservationTimeForm):
         return data
 
     def treatment_values(self) -> dict:
-        return {name: self.cleaned_data[name]
-                for name in ("drug", "drug_other", "dose", "dose_unit", "route")}
+        return {
+            name: self.cleaned_data[name]
+            for name in ("drug", "drug_other", "dose", "dose_unit", "route")
+        }
 
     def accepted_warnings(self) -> list[str]:
         return self.cleaned_data["shown_warnings"] if self.cleaned_data["give_anyway"] else []

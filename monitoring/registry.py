@@ -252,13 +252,13 @@ def episodes(points: list[tuple[datetime, int]], *, now: datetime) -> tuple[Epis
         if zero_since is not None and now - zero_since >= gap:
             found.append(Episode(onset, top, max_at, resolved_at=zero_since))
         else:
-            found.append(Episode(onset, top, max_at, resolved_at=None,
-                                 resolving_since=zero_since))
+            found.append(Episode(onset, top, max_at, resolved_at=None, resolving_since=zero_since))
     return tuple(found)
 
 
-def summarise_domain(points: list[GradePoint], *, domain: str, infused_at: datetime,
-                     now: datetime) -> DomainSummary:
+def summarise_domain(
+    points: list[GradePoint], *, domain: str, infused_at: datetime, now: datetime
+) -> DomainSummary:
     """One domain's summary from the course's grade points (any order)."""
     key = domain.lower()
     graded = sorted(
@@ -266,7 +266,8 @@ def summarise_domain(points: list[GradePoint], *, domain: str, infused_at: datet
         key=lambda p: p.at,
     )
     overridden = sum(
-        1 for p in graded
+        1
+        for p in graded
         if getattr(p, f"{key}_confirmed") and getattr(p, key) != getattr(p, f"{key}_computed")
     )
     return DomainSummary(
@@ -302,31 +303,48 @@ def summarise_treatments(rows: list[TreatmentRow], *, infused_at: datetime):
         else:
             totals[row.drug] = totals.get(row.drug, Decimal(0)) + row.dose * factor
     drugs = {
-        name: DrugTotal(drug=name, label=label, doses=doses[name], total_mg=totals.get(name),
-                        unconverted_doses=unconverted[name], first_at=first.get(name))
+        name: DrugTotal(
+            drug=name,
+            label=label,
+            doses=doses[name],
+            total_mg=totals.get(name),
+            unconverted_doses=unconverted[name],
+            first_at=first.get(name),
+        )
         for name, label in REGISTRY_DRUGS
     }
     return drugs, dict(sorted(other.items()))
 
 
-def summarise(*, course_id: int, mrn: str, product: str, infused_at: datetime,
-              points: list[GradePoint], treatments: list[TreatmentRow],
-              now: datetime) -> RegistrySummary:
+def summarise(
+    *,
+    course_id: int,
+    mrn: str,
+    product: str,
+    infused_at: datetime,
+    points: list[GradePoint],
+    treatments: list[TreatmentRow],
+    now: datetime,
+) -> RegistrySummary:
     """The registry summary of one course from its plain rows."""
     drugs, other = summarise_treatments(treatments, infused_at=infused_at)
     return RegistrySummary(
-        course_id=course_id, mrn=mrn, product=product, infused_at=infused_at,
+        course_id=course_id,
+        mrn=mrn,
+        product=product,
+        infused_at=infused_at,
         crs=summarise_domain(points, domain="CRS", infused_at=infused_at, now=now),
         icans=summarise_domain(points, domain="ICANS", infused_at=infused_at, now=now),
-        drugs=drugs, other_drugs=other, as_of=now,
+        drugs=drugs,
+        other_drugs=other,
+        as_of=now,
     )
 
 
 # --- Loading rows ---------------------------------------------------------------------------
 
 
-def summaries_for(courses, *, ids=None, now: datetime | None = None
-                  ) -> dict[int, RegistrySummary]:
+def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int, RegistrySummary]:
     """Registry summaries of ``courses`` (with ``patient`` loaded), by course id: two queries.
 
     The snapshots and treatments of all the courses are read at once, so a CSV of many courses
@@ -340,32 +358,55 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None
     points: dict[int, list[GradePoint]] = defaultdict(list)
     snapshots = (
         GradeSnapshot.objects.filter(course_id__in=ids)
-        .annotate(crs_eff=Coalesce("crs_confirmed_grade", "crs_grade"),
-                  icans_eff=Coalesce("icans_confirmed_grade", "icans_grade"))
+        .annotate(
+            crs_eff=Coalesce("crs_confirmed_grade", "crs_grade"),
+            icans_eff=Coalesce("icans_confirmed_grade", "icans_grade"),
+        )
         .order_by("observed_at", "pk")
-        .values_list("course_id", "observed_at", "crs_eff", "icans_eff", "crs_grade",
-                     "icans_grade", "crs_confirmed_grade", "icans_confirmed_grade")
+        .values_list(
+            "course_id",
+            "observed_at",
+            "crs_eff",
+            "icans_eff",
+            "crs_grade",
+            "icans_grade",
+            "crs_confirmed_grade",
+            "icans_confirmed_grade",
+        )
     )
     for course_id, at, crs, icans, crs_c, icans_c, crs_conf, icans_conf in snapshots:
-        points[course_id].append(GradePoint(
-            at=at, crs=crs, icans=icans, crs_computed=crs_c, icans_computed=icans_c,
-            crs_confirmed=crs_conf is not None, icans_confirmed=icans_conf is not None,
-        ))
+        points[course_id].append(
+            GradePoint(
+                at=at,
+                crs=crs,
+                icans=icans,
+                crs_computed=crs_c,
+                icans_computed=icans_c,
+                crs_confirmed=crs_conf is not None,
+                icans_confirmed=icans_conf is not None,
+            )
+        )
     treatments: dict[int, list[TreatmentRow]] = defaultdict(list)
     rows = (
-        Treatment.objects.current().filter(check_entry__course_id__in=ids)
+        Treatment.objects.current()
+        .filter(check_entry__course_id__in=ids)
         .annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"))
         .order_by("at", "pk")
         .values_list("course_pk", "at", "drug", "dose", "dose_unit", "drug_other")
     )
     for course_id, at, drug, dose, unit, other in rows:
-        treatments[course_id].append(TreatmentRow(at=at, drug=drug, dose=dose, dose_unit=unit,
-                                                  drug_other=other))
+        treatments[course_id].append(
+            TreatmentRow(at=at, drug=drug, dose=dose, dose_unit=unit, drug_other=other)
+        )
     return {
         course.pk: summarise(
-            course_id=course.pk, mrn=course.patient.mrn, product=course.product_label,
-            infused_at=course.infused_at, points=points[course.pk],
-            treatments=treatments[course.pk], now=now,
+            course_id=course.pk,
+            mrn=course.patient.mrn,
+            product=course.product_label,
+            infused_at=course.infused_at,
+            points=points[course.pk],
+            treatments=treatments[course.pk],
+            now=now,
         )
         for course in courses
     }
@@ -381,19 +422,35 @@ NOT_ASSESSED = "not assessed"
 
 
 def _domain_columns(name: str) -> list[str]:
-    return [f"{name} onset date", f"{name} onset day (D+n)", f"{name} maximum grade",
-            f"{name} maximum grade date", f"{name} resolution date", f"{name} duration (days)",
-            f"{name} episodes", f"{name} ongoing", f"{name} grades overridden by clinician",
-            f"{name} ICD-10-CM suggestion"]
+    return [
+        f"{name} onset date",
+        f"{name} onset day (D+n)",
+        f"{name} maximum grade",
+        f"{name} maximum grade date",
+        f"{name} resolution date",
+        f"{name} duration (days)",
+        f"{name} episodes",
+        f"{name} ongoing",
+        f"{name} grades overridden by clinician",
+        f"{name} ICD-10-CM suggestion",
+    ]
 
 
 CSV_COLUMNS = [
-    "MRN", "Unit", "Product", "Indication", "Infusion date", "Course status",
-    *_domain_columns("CRS"), *_domain_columns("ICANS"),
+    "MRN",
+    "Unit",
+    "Product",
+    "Indication",
+    "Infusion date",
+    "Course status",
+    *_domain_columns("CRS"),
+    *_domain_columns("ICANS"),
     "Tocilizumab doses",
-    *[f"{label} {what}" for _, label in REGISTRY_DRUGS[1:]
-      for what in ("doses", "total (mg)")],
-    "Doses not convertible to mg", "Other treatments", "ICU transfer", "Summary as of",
+    *[f"{label} {what}" for _, label in REGISTRY_DRUGS[1:] for what in ("doses", "total (mg)")],
+    "Doses not convertible to mg",
+    "Other treatments",
+    "ICU transfer",
+    "Summary as of",
 ]
 
 
@@ -432,14 +489,24 @@ def csv_row(course, summary: RegistrySummary) -> list:
     for name, _ in REGISTRY_DRUGS[1:]:
         total = summary.drugs[name]
         drug_values += [total.doses, mg(total.total_mg) if total.doses else 0]
-    unconverted = "; ".join(f"{d.label}: {d.unconverted_doses}"
-                            for d in summary.drugs.values() if d.unconverted_doses)
+    unconverted = "; ".join(
+        f"{d.label}: {d.unconverted_doses}" for d in summary.drugs.values() if d.unconverted_doses
+    )
     others = "; ".join(f"{name} x{count}" for name, count in summary.other_drugs.items())
     return [
-        course.patient.mrn, course.unit.name, course.product_label, course.indication,
-        summary.infusion_date.isoformat(), course.get_status_display(),
-        *_domain_values(summary.crs), *_domain_values(summary.icans),
-        summary.tocilizumab_doses, *drug_values, unconverted, others, summary.icu_transfer,
+        course.patient.mrn,
+        course.unit.name,
+        course.product_label,
+        course.indication,
+        summary.infusion_date.isoformat(),
+        course.get_status_display(),
+        *_domain_values(summary.crs),
+        *_domain_values(summary.icans),
+        summary.tocilizumab_doses,
+        *drug_values,
+        unconverted,
+        others,
+        summary.icu_transfer,
         timezone.localtime(summary.as_of).isoformat(timespec="minutes"),
     ]
 

@@ -67,7 +67,8 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
     items = []
     for schedule in version.schedules.all():
         interval = schedule.interval(
-            crs_grade=status.crs_grade, icans_grade=status.icans_grade,
+            crs_grade=status.crs_grade,
+            icans_grade=status.icans_grade,
             neuro_changed=status.neuro_changed,
         )
         last = getattr(status, f"last_{schedule.check_type}_at", None)
@@ -82,8 +83,17 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
             next_due = max(next_due, add_interval(attempted, retry_delta, tz))
             reason = deferral.get("reason", "")
         overdue_by = now - next_due if now > next_due else None
-        items.append(Due(schedule.check_type, CHECK_LABELS[schedule.check_type], last,
-                         next_due, interval, overdue_by, reason))
+        items.append(
+            Due(
+                schedule.check_type,
+                CHECK_LABELS[schedule.check_type],
+                last,
+                next_due,
+                interval,
+                overdue_by,
+                reason,
+            )
+        )
     return sorted(items, key=lambda due: due.next_due)
 
 
@@ -108,8 +118,10 @@ def due_marks(course, status) -> dict:
         return {"next_due_at": None, "monitoring_ends_at": None}
     # As due_checks computes them, at the start of the window so none is dropped.
     items = due_checks(course, status, now=course.infused_at)
-    return {"next_due_at": min((due.next_due for due in items), default=None),
-            "monitoring_ends_at": ends_at}
+    return {
+        "next_due_at": min((due.next_due for due in items), default=None),
+        "monitoring_ends_at": ends_at,
+    }
 
 
 def most_overdue(course, status, *, now: datetime | None = None) -> Due | None:
@@ -119,7 +131,7 @@ def most_overdue(course, status, *, now: datetime | None = None) -> Due | None:
 
 
 def human_duration(delta: timedelta) -> str:
-    """"2 h 05 min", "3 d 4 h": how long a check has waited, for busy eyes."""
+    """ "2 h 05 min", "3 d 4 h": how long a check has waited, for busy eyes."""
     minutes = int(delta.total_seconds() // 60)
     days, minutes = divmod(minutes, DAY_MINUTES)
     hours, minutes = divmod(minutes, 60)
@@ -130,8 +142,16 @@ def human_duration(delta: timedelta) -> str:
     return f"{minutes} min"
 
 
-STATUS_FIELDS = ("crs_grade", "icans_grade", "neuro_changed", "last_vitals_at", "last_neuro_at",
-                 "last_labs_at", "last_symptoms_at", "deferrals")
+STATUS_FIELDS = (
+    "crs_grade",
+    "icans_grade",
+    "neuro_changed",
+    "last_vitals_at",
+    "last_neuro_at",
+    "last_labs_at",
+    "last_symptoms_at",
+    "deferrals",
+)
 
 
 def due_by_course(courses, *, now: datetime | None = None, extra: tuple = ()):
@@ -143,13 +163,20 @@ def due_by_course(courses, *, now: datetime | None = None, extra: tuple = ()):
     course without a status row has done nothing yet, so every check is due from day 0.
     """
     now = now or timezone.now()
-    rows = list(courses.values_list(
-        "pk", "infused_at", "protocol_version_id", *(f"current__{f}" for f in STATUS_FIELDS),
-        *extra,
-    ))
+    rows = list(
+        courses.values_list(
+            "pk",
+            "infused_at",
+            "protocol_version_id",
+            *(f"current__{f}" for f in STATUS_FIELDS),
+            *extra,
+        )
+    )
     version_ids = {row[2] for row in rows if row[2] is not None}
-    versions = {v.pk: v for v in ProtocolVersion.objects.filter(pk__in=version_ids)
-                .prefetch_related("schedules")}
+    versions = {
+        v.pk: v
+        for v in ProtocolVersion.objects.filter(pk__in=version_ids).prefetch_related("schedules")
+    }
     result = []
     for pk, infused_at, version_id, *values in rows:
         n = len(STATUS_FIELDS)
@@ -157,8 +184,9 @@ def due_by_course(courses, *, now: datetime | None = None, extra: tuple = ()):
         due = []
         if version_id is not None:
             course = _Lean(infused_at=infused_at, protocol_version=versions[version_id])
-            due = due_checks(course, _Lean(**dict(zip(STATUS_FIELDS, status_values,
-                                                      strict=True))), now=now)
+            due = due_checks(
+                course, _Lean(**dict(zip(STATUS_FIELDS, status_values, strict=True))), now=now
+            )
         result.append((pk, due, extra_values))
     return result, versions
 

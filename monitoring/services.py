@@ -36,8 +36,17 @@ from monitoring.models import (
 # baseline checks the week before infusion are the earliest that belong to a course.
 EARLIEST_BEFORE_INFUSION = timedelta(days=7)
 SNAPSHOT_FIELDS = [
-    "crs_grade", "crs_reasons", "crs_needs_review", "icans_grade", "icans_reasons",
-    "icans_needs_review", "review_reasons", "news2_total", "news2_risk", "inputs", "rule_version",
+    "crs_grade",
+    "crs_reasons",
+    "crs_needs_review",
+    "icans_grade",
+    "icans_reasons",
+    "icans_needs_review",
+    "review_reasons",
+    "news2_total",
+    "news2_risk",
+    "inputs",
+    "rule_version",
 ]
 # A tablet's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -81,18 +90,29 @@ def record_check(
 
     snapshot = _grade_course(course, since=observed_at, check=check, records=records)
     refresh_status(status)
-    audit(by, AuditEvent.Action.CHECK_RECORDED, course=course,
-          summary=f"Check at {timezone.localtime(observed_at):%Y-%m-%d %H:%M}: "
-                  + ", ".join(records) + " → " + grades_text(snapshot),
-          details={"check": str(check.public_id), "sections": list(records)})
+    audit(
+        by,
+        AuditEvent.Action.CHECK_RECORDED,
+        course=course,
+        summary=f"Check at {timezone.localtime(observed_at):%Y-%m-%d %H:%M}: "
+        + ", ".join(records)
+        + " → "
+        + grades_text(snapshot),
+        details={"check": str(check.public_id), "sections": list(records)},
+    )
     if "treatment" in records:
-        audit(by, AuditEvent.Action.TREATMENT_RECORDED, course=course,
-              summary=str(records["treatment"]), details={"check": str(check.public_id)})
+        audit(
+            by,
+            AuditEvent.Action.TREATMENT_RECORDED,
+            course=course,
+            summary=str(records["treatment"]),
+            details={"check": str(check.public_id)},
+        )
     return check
 
 
 def grades_text(snapshot: GradeSnapshot) -> str:
-    """"CRS 2, ICANS —": the grades summaries use (confirmed where a clinician confirmed)."""
+    """ "CRS 2, ICANS —": the grades summaries use (confirmed where a clinician confirmed)."""
     return f"CRS {_dash(snapshot.crs_effective)}, ICANS {_dash(snapshot.icans_effective)}"
 
 
@@ -114,25 +134,30 @@ def _grade_course(course, *, since: datetime, check=None, records=None) -> Grade
     if check is not None:
         moment = timeline.grade_at(check.observed_at, sbp_threshold=sbp)
         snapshot = GradeSnapshot.objects.create(
-            check_entry=check, course=course, observed_at=check.observed_at,
+            check_entry=check,
+            course=course,
+            observed_at=check.observed_at,
             **moment.snapshot_fields(),
         )
         for spec in flag_rules.grade_flags(moment):
             flags.raise_flag(spec, snapshot=snapshot)
         for spec in flag_rules.record_flags(
             age_years=timeline.age_at(check.observed_at),
-            vitals=records.get("vitals"), symptoms=records.get("symptoms"),
+            vitals=records.get("vitals"),
+            symptoms=records.get("symptoms"),
             labs=records.get("labs"),
             previous_markers=_previous_markers(course, check.observed_at),
             thresholds=version.thresholds() if version else None,
-            rise_factor=(float(version.marker_rise_factor) if version
-                         else grading.DEFAULT_RISE_FACTOR),
+            rise_factor=(
+                float(version.marker_rise_factor) if version else grading.DEFAULT_RISE_FACTOR
+            ),
         ):
             flags.raise_flag(spec, snapshot=snapshot)
 
     affected = list(
         GradeSnapshot.objects.filter(course=course, observed_at__gte=since)
-        .exclude(pk=snapshot.pk if snapshot else None).order_by("observed_at", "pk")
+        .exclude(pk=snapshot.pk if snapshot else None)
+        .order_by("observed_at", "pk")
     )
     changed = []
     for old in affected:
@@ -147,8 +172,9 @@ def _grade_course(course, *, since: datetime, check=None, records=None) -> Grade
     if changed:
         GradeSnapshot.objects.bulk_update(changed, [*SNAPSHOT_FIELDS, "computed_at"])
         latest = affected[-1]
-        for spec in flag_rules.grade_flags(timeline.grade_at(latest.observed_at,
-                                                             sbp_threshold=sbp)):
+        for spec in flag_rules.grade_flags(
+            timeline.grade_at(latest.observed_at, sbp_threshold=sbp)
+        ):
             flags.raise_flag(spec, snapshot=latest)
     flags.save()
     return snapshot
@@ -162,12 +188,15 @@ def _confirmation_overtaken(snapshot: GradeSnapshot, fields: dict) -> list:
         confirmed = getattr(snapshot, f"{domain}_confirmed_grade")
         before, after = getattr(snapshot, f"{domain}_grade"), fields[f"{domain}_grade"]
         if confirmed is not None and before != after:
-            specs.append(flag_rules.FlagSpec(
-                "needs_review", flag_rules.WARNING,
-                f"{domain.upper()} at {timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}"
-                f": computed grade changed {_dash(before)} → {_dash(after)} after a late entry; "
-                f"the confirmed grade {confirmed} needs a clinician's second look",
-            ))
+            specs.append(
+                flag_rules.FlagSpec(
+                    "needs_review",
+                    flag_rules.WARNING,
+                    f"{domain.upper()} at {timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}"
+                    f": computed grade changed {_dash(before)} → {_dash(after)} after a late "
+                    f"entry; the confirmed grade {confirmed} needs a clinician's second look",
+                )
+            )
     return specs
 
 
@@ -192,8 +221,13 @@ def _validate_time(course: TreatmentCourse, observed_at: datetime) -> None:
 
 def _score_neuro(record: NeuroAssessment, course: TreatmentCourse, observed_at: datetime) -> None:
     """Totals come from the items (never typed); ICE or CAPD follows the patient's age."""
-    ice_items = [record.ice_orientation, record.ice_naming, record.ice_commands,
-                 record.ice_writing, record.ice_attention]
+    ice_items = [
+        record.ice_orientation,
+        record.ice_naming,
+        record.ice_commands,
+        record.ice_writing,
+        record.ice_attention,
+    ]
     capd_items = [getattr(record, f"capd_item_{n}") for n in range(1, 9)]
     has_ice = any(v is not None for v in ice_items)
     has_capd = any(v is not None for v in capd_items)
@@ -220,8 +254,9 @@ def _score_neuro(record: NeuroAssessment, course: TreatmentCourse, observed_at: 
 def load_timeline(course: TreatmentCourse) -> Timeline:
     """All records that grading reads for one course (four queries)."""
     patient = course.patient
-    timeline = Timeline(age_at=lambda at: patient.age_on(timezone.localdate(at)),
-                        infused_at=course.infused_at)
+    timeline = Timeline(
+        age_at=lambda at: patient.age_on(timezone.localdate(at)), infused_at=course.infused_at
+    )
     for series, model in (
         (timeline.vitals, VitalSigns),
         (timeline.neuro, NeuroAssessment),
@@ -269,8 +304,13 @@ class FlagBook:
         now = now or timezone.now()
         flag = self.open.get(spec.kind)
         if flag is None:
-            flag = Flag(course=self.course, kind=spec.kind, severity=spec.severity,
-                        message=spec.message, raised_at=now)
+            flag = Flag(
+                course=self.course,
+                kind=spec.kind,
+                severity=spec.severity,
+                message=spec.message,
+                raised_at=now,
+            )
             self.open[spec.kind] = flag
         fields = self.touched.setdefault(id(flag), (flag, set()))[1]
         if spec.severity > flag.severity:
@@ -293,8 +333,9 @@ class FlagBook:
         self.touched.clear()
 
 
-def status_values(*, latest, max_crs, max_icans, open_severities, last_done: dict,
-                  neuro_changed: bool) -> dict:
+def status_values(
+    *, latest, max_crs, max_icans, open_severities, last_done: dict, neuro_changed: bool
+) -> dict:
     """The denormalised status of a course, from its latest snapshot, unresolved flags and the
     last time each check type was done. Grades are the confirmed ones where a clinician gave one.
     """
@@ -315,7 +356,10 @@ def status_values(*, latest, max_crs, max_icans, open_severities, last_done: dic
 
 # The record model that counts as "done" for each check type of a protocol schedule.
 CHECK_RECORD_MODELS = {
-    "vitals": VitalSigns, "neuro": NeuroAssessment, "labs": LabResult, "symptoms": SymptomCheck,
+    "vitals": VitalSigns,
+    "neuro": NeuroAssessment,
+    "labs": LabResult,
+    "symptoms": SymptomCheck,
 }
 
 
@@ -323,21 +367,30 @@ def refresh_status(status: CourseStatus) -> CourseStatus:
     """Recompute the denormalised row from the course's snapshots, records and flags."""
     course_id = status.course_id
     snapshots = GradeSnapshot.objects.filter(course_id=course_id)
-    maxima = snapshots.aggregate(crs=Max(Coalesce("crs_confirmed_grade", "crs_grade")),
-                                 icans=Max(Coalesce("icans_confirmed_grade", "icans_grade")))
+    maxima = snapshots.aggregate(
+        crs=Max(Coalesce("crs_confirmed_grade", "crs_grade")),
+        icans=Max(Coalesce("icans_confirmed_grade", "icans_grade")),
+    )
     severities = Flag.objects.unresolved().filter(course_id=course_id)
     last_done = {
-        kind: model.objects.current().filter(check_entry__course_id=course_id)
+        kind: model.objects.current()
+        .filter(check_entry__course_id=course_id)
         .aggregate(at=Max("check_entry__observed_at"))["at"]
         for kind, model in CHECK_RECORD_MODELS.items()
     }
-    latest_neuro = (NeuroAssessment.objects.current().filter(check_entry__course_id=course_id)
-                    .order_by("-check_entry__observed_at", "-pk").first())
+    latest_neuro = (
+        NeuroAssessment.objects.current()
+        .filter(check_entry__course_id=course_id)
+        .order_by("-check_entry__observed_at", "-pk")
+        .first()
+    )
     for name, value in status_values(
         latest=snapshots.order_by("-observed_at", "-pk").first(),
-        max_crs=maxima["crs"], max_icans=maxima["icans"],
+        max_crs=maxima["crs"],
+        max_icans=maxima["icans"],
         open_severities=list(severities.values_list("severity", flat=True)),
-        last_done=last_done, neuro_changed=neuro_changed(latest_neuro),
+        last_done=last_done,
+        neuro_changed=neuro_changed(latest_neuro),
     ).items():
         setattr(status, name, value)
     status.deferrals = _deferrals(course_id, last_done)
@@ -376,9 +429,12 @@ def _deferrals(course_id, last_done: dict) -> dict:
 def audit(user, action: str, *, summary: str, course=None, patient=None, details=None):
     """Write one line of the audit log (same transaction as the action it records)."""
     return AuditEvent.objects.create(
-        user=user, action=action, course=course,
+        user=user,
+        action=action,
+        course=course,
         patient=patient or (course.patient if course is not None else None),
-        summary=summary[:500], details=details or {},
+        summary=summary[:500],
+        details=details or {},
     )
 
 
@@ -386,8 +442,13 @@ def audit(user, action: str, *, summary: str, course=None, patient=None, details
 # Corrections: amendments and records entered in error (never an edit in place)
 # ---------------------------------------------------------------------------------------------
 
-AMENDABLE = {"vitals": VitalSigns, "symptoms": SymptomCheck, "neuro": NeuroAssessment,
-             "labs": LabResult, "treatment": Treatment}
+AMENDABLE = {
+    "vitals": VitalSigns,
+    "symptoms": SymptomCheck,
+    "neuro": NeuroAssessment,
+    "labs": LabResult,
+    "treatment": Treatment,
+}
 
 
 @transaction.atomic
@@ -397,15 +458,25 @@ def amend_record(*, record, values: dict, reason: str, by):
     status = _lock_status(course)
     record = type(record).objects.select_for_update().get(pk=record.pk)
     if not record.is_current:
-        raise ValidationError("Only a current record can be amended; this one was already "
-                              f"{record.get_status_display().lower()}.")
+        raise ValidationError(
+            "Only a current record can be amended; this one was already "
+            f"{record.get_status_display().lower()}."
+        )
     if not reason.strip():
         raise ValidationError({"amendment_reason": "Say why the record is corrected."})
     model = type(record)
-    kept = {f.name: getattr(record, f.name) for f in model._meta.concrete_fields
-            if f.name not in _RECORD_META_FIELDS}
-    amendment = model(**{**kept, **values}, check_entry=record.check_entry, amends=record,
-                      amendment_reason=reason.strip(), recorded_by=by)
+    kept = {
+        f.name: getattr(record, f.name)
+        for f in model._meta.concrete_fields
+        if f.name not in _RECORD_META_FIELDS
+    }
+    amendment = model(
+        **{**kept, **values},
+        check_entry=record.check_entry,
+        amends=record,
+        amendment_reason=reason.strip(),
+        recorded_by=by,
+    )
     if model is NeuroAssessment:
         amendment.ice_total = amendment.capd_total = None
         _score_neuro(amendment, course, record.check_entry.observed_at)
@@ -413,17 +484,28 @@ def amend_record(*, record, values: dict, reason: str, by):
     record.status = RecordStatus.AMENDED
     record.status_changed_at, record.status_changed_by = timezone.now(), by
     record.status_reason = reason.strip()
-    record.save(update_fields=["status", "status_changed_at", "status_changed_by",
-                               "status_reason"])
+    record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
     _grade_course(course, since=record.check_entry.observed_at)
     refresh_status(status)
-    changes = {name: [_plain(getattr(record, name)), _plain(getattr(amendment, name))]
-               for name in values if getattr(record, name) != getattr(amendment, name)}
-    audit(by, AuditEvent.Action.RECORD_AMENDED, course=course,
-          summary=f"{model._meta.verbose_name.capitalize()} amended: " + "; ".join(
-              f"{name} {old} → {new}" for name, (old, new) in changes.items()) + f" ({reason})",
-          details={"model": model._meta.model_name, "original": record.pk,
-                   "amendment": amendment.pk, "changes": changes})
+    changes = {
+        name: [_plain(getattr(record, name)), _plain(getattr(amendment, name))]
+        for name in values
+        if getattr(record, name) != getattr(amendment, name)
+    }
+    audit(
+        by,
+        AuditEvent.Action.RECORD_AMENDED,
+        course=course,
+        summary=f"{model._meta.verbose_name.capitalize()} amended: "
+        + "; ".join(f"{name} {old} → {new}" for name, (old, new) in changes.items())
+        + f" ({reason})",
+        details={
+            "model": model._meta.model_name,
+            "original": record.pk,
+            "amendment": amendment.pk,
+            "changes": changes,
+        },
+    )
     return amendment
 
 
@@ -440,34 +522,49 @@ def mark_entered_in_error(*, record, reason: str, by):
     record.status = RecordStatus.ENTERED_IN_ERROR
     record.status_changed_at, record.status_changed_by = timezone.now(), by
     record.status_reason = reason.strip()
-    record.save(update_fields=["status", "status_changed_at", "status_changed_by",
-                               "status_reason"])
+    record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
     _grade_course(course, since=record.check_entry.observed_at)
     refresh_status(status)
-    audit(by, AuditEvent.Action.ENTERED_IN_ERROR, course=course,
-          summary=f"{record._meta.verbose_name.capitalize()} of "
-                  f"{timezone.localtime(record.check_entry.observed_at):%Y-%m-%d %H:%M} "
-                  f"marked entered in error ({reason})",
-          details={"model": record._meta.model_name, "record": record.pk})
+    audit(
+        by,
+        AuditEvent.Action.ENTERED_IN_ERROR,
+        course=course,
+        summary=f"{record._meta.verbose_name.capitalize()} of "
+        f"{timezone.localtime(record.check_entry.observed_at):%Y-%m-%d %H:%M} "
+        f"marked entered in error ({reason})",
+        details={"model": record._meta.model_name, "record": record.pk},
+    )
     return record
 
 
-_RECORD_META_FIELDS = {"id", "check_entry", "status", "amends", "amendment_reason",
-                       "recorded_at", "recorded_by", "status_changed_at", "status_changed_by",
-                       "status_reason"}
+_RECORD_META_FIELDS = {
+    "id",
+    "check_entry",
+    "status",
+    "amends",
+    "amendment_reason",
+    "recorded_at",
+    "recorded_by",
+    "status_changed_at",
+    "status_changed_by",
+    "status_reason",
+}
 
 
 def _save_record(record) -> None:
     # Field checks here; the range and consistency constraints are enforced by the database
     # itself (checking them in Python costs one query each). The foreign keys are set here by
     # the service, so re-reading them to prove they exist would be another query each.
-    record.full_clean(exclude=["check_entry", "amends", "recorded_by", "status_changed_by"],
-                      validate_constraints=False)
+    record.full_clean(
+        exclude=["check_entry", "amends", "recorded_by", "status_changed_by"],
+        validate_constraints=False,
+    )
     try:
         record.save()
     except IntegrityError as error:  # the whole transaction rolls back
-        raise ValidationError(f"{record._meta.verbose_name}: refused by a database rule "
-                              f"({error}).") from error
+        raise ValidationError(
+            f"{record._meta.verbose_name}: refused by a database rule ({error})."
+        ) from error
 
 
 def _plain(value):
@@ -480,20 +577,31 @@ def _plain(value):
 
 
 @transaction.atomic
-def record_check_not_done(*, course, check_type: str, reason: str, note: str = "",
-                          observed_at: datetime | None = None, by) -> CheckNotDone:
+def record_check_not_done(
+    *, course, check_type: str, reason: str, note: str = "", observed_at: datetime | None = None, by
+) -> CheckNotDone:
     """Keep a due check that could not be done, with why; the next due time moves."""
     status = _lock_status(course)
     observed_at = observed_at or timezone.now()
     _validate_time(course, observed_at)
-    not_done = CheckNotDone(course=course, check_type=check_type, reason=reason,
-                            note=note.strip(), observed_at=observed_at, recorded_by=by)
+    not_done = CheckNotDone(
+        course=course,
+        check_type=check_type,
+        reason=reason,
+        note=note.strip(),
+        observed_at=observed_at,
+        recorded_by=by,
+    )
     not_done.full_clean()
     not_done.save()
     refresh_status(status)
-    audit(by, AuditEvent.Action.CHECK_NOT_DONE, course=course,
-          summary=f"{not_done.get_check_type_display()} not done: "
-                  f"{not_done.get_reason_display()}" + (f" — {note}" if note else ""))
+    audit(
+        by,
+        AuditEvent.Action.CHECK_NOT_DONE,
+        course=course,
+        summary=f"{not_done.get_check_type_display()} not done: "
+        f"{not_done.get_reason_display()}" + (f" — {note}" if note else ""),
+    )
     return not_done
 
 
@@ -511,16 +619,24 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the confirmation or override."})
     computed = snapshot.crs_grade if domain == "crs" else snapshot.icans_grade
-    confirmation = GradeConfirmation(snapshot=snapshot, domain=domain, computed_grade=computed,
-                                     confirmed_grade=grade, reason=reason.strip(),
-                                     confirmed_by=by)
+    confirmation = GradeConfirmation(
+        snapshot=snapshot,
+        domain=domain,
+        computed_grade=computed,
+        confirmed_grade=grade,
+        reason=reason.strip(),
+        confirmed_by=by,
+    )
     confirmation.full_clean()
     confirmation.save()
     setattr(snapshot, f"{domain}_confirmed_grade", grade)
     snapshot.save(update_fields=[f"{domain}_confirmed_grade"])
     # The clinician's confirmation answers a "confirm the grade" flag raised by this moment.
-    review = Flag.objects.unresolved().filter(course=course, kind=Flag.Kind.NEEDS_REVIEW,
-                                              snapshot=snapshot).first()
+    review = (
+        Flag.objects.unresolved()
+        .filter(course=course, kind=Flag.Kind.NEEDS_REVIEW, snapshot=snapshot)
+        .first()
+    )
     if review is not None and not snapshot.needs_review:
         review.status = Flag.Status.RESOLVED
         review.resolved_at, review.resolved_by = timezone.now(), by
@@ -528,11 +644,19 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
         review.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
     refresh_status(status)
     verb = "confirmed" if grade == computed else f"overridden (computed {_dash(computed)})"
-    audit(by, AuditEvent.Action.GRADE_CONFIRMED, course=course,
-          summary=f"{domain.upper()} grade {grade} {verb} for "
-                  f"{timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}: {reason}",
-          details={"snapshot": snapshot.pk, "domain": domain, "computed": computed,
-                   "confirmed": grade})
+    audit(
+        by,
+        AuditEvent.Action.GRADE_CONFIRMED,
+        course=course,
+        summary=f"{domain.upper()} grade {grade} {verb} for "
+        f"{timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}: {reason}",
+        details={
+            "snapshot": snapshot.pk,
+            "domain": domain,
+            "computed": computed,
+            "confirmed": grade,
+        },
+    )
     return confirmation
 
 
@@ -549,9 +673,13 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
     flag.acknowledged_at, flag.acknowledged_by = timezone.now(), by
     flag.acknowledge_note = note.strip()
     flag.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note"])
-    audit(by, AuditEvent.Action.FLAG_ACKNOWLEDGED, course=flag.course,
-          summary=f"Acknowledged: {flag.message}" + (f" — {note}" if note else ""),
-          details={"flag": flag.pk})
+    audit(
+        by,
+        AuditEvent.Action.FLAG_ACKNOWLEDGED,
+        course=flag.course,
+        summary=f"Acknowledged: {flag.message}" + (f" — {note}" if note else ""),
+        details={"flag": flag.pk},
+    )
     return flag
 
 
@@ -569,8 +697,13 @@ def resolve_flag(*, flag: Flag, by, reason: str) -> Flag:
     flag.resolve_reason = reason.strip()
     flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
     refresh_status(status)
-    audit(by, AuditEvent.Action.FLAG_RESOLVED, course=flag.course,
-          summary=f"Resolved: {flag.message} — {reason}", details={"flag": flag.pk})
+    audit(
+        by,
+        AuditEvent.Action.FLAG_RESOLVED,
+        course=flag.course,
+        summary=f"Resolved: {flag.message} — {reason}",
+        details={"flag": flag.pk},
+    )
     return flag
 
 
@@ -593,24 +726,44 @@ def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
     course.full_clean()
     course.save()
     refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0
-    audit(by, AuditEvent.Action.COURSE_STARTED, course=course,
-          summary=f"{course.product_label} course started on "
-                  f"{course.protocol_version or 'no protocol'}")
+    audit(
+        by,
+        AuditEvent.Action.COURSE_STARTED,
+        course=course,
+        summary=f"{course.product_label} course started on "
+        f"{course.protocol_version or 'no protocol'}",
+    )
     return course
 
 
 PROTOCOL_VERSION_FIELDS = [
-    "is_active", "is_template", "products", "monitoring_window_days", "sbp_low_mmhg",
-    "heart_rate_high", "heart_rate_low", "resp_rate_high", "resp_rate_low", "spo2_low_pct",
-    "temperature_high_c", "marker_rise_factor", "escalation",
+    "is_active",
+    "is_template",
+    "products",
+    "monitoring_window_days",
+    "sbp_low_mmhg",
+    "heart_rate_high",
+    "heart_rate_low",
+    "resp_rate_high",
+    "resp_rate_low",
+    "spo2_low_pct",
+    "temperature_high_c",
+    "marker_rise_factor",
+    "escalation",
 ]
-SCHEDULE_FIELDS = ["interval_minutes", "tightened_interval_minutes", "tighten_at_crs_grade",
-                   "tighten_at_icans_grade", "tighten_on_neuro_change"]
+SCHEDULE_FIELDS = [
+    "interval_minutes",
+    "tightened_interval_minutes",
+    "tighten_at_crs_grade",
+    "tighten_at_icans_grade",
+    "tighten_on_neuro_change",
+]
 
 
 @transaction.atomic
-def revise_protocol(*, version: ProtocolVersion, changes: dict, schedules: dict,
-                    note: str, by) -> ProtocolVersion:
+def revise_protocol(
+    *, version: ProtocolVersion, changes: dict, schedules: dict, note: str, by
+) -> ProtocolVersion:
     """Apply an admin's edit: in place while no course uses the version, else as a new version.
 
     ``schedules`` maps check type -> {field: value}. Courses keep the version they started on;
@@ -623,7 +776,9 @@ def revise_protocol(*, version: ProtocolVersion, changes: dict, schedules: dict,
     if in_use:
         latest = version.protocol.versions.order_by("-number").first()
         target = ProtocolVersion(
-            protocol=version.protocol, number=latest.number + 1, created_by=by,
+            protocol=version.protocol,
+            number=latest.number + 1,
+            created_by=by,
             **{name: getattr(version, name) for name in PROTOCOL_VERSION_FIELDS},
         )
     else:
@@ -647,19 +802,27 @@ def revise_protocol(*, version: ProtocolVersion, changes: dict, schedules: dict,
         for check_type, schedule in current.items():  # carry the untouched ones over
             if check_type not in schedules:
                 CheckSchedule.objects.create(
-                    version=target, check_type=check_type,
-                    **{name: getattr(schedule, name) for name in SCHEDULE_FIELDS})
+                    version=target,
+                    check_type=check_type,
+                    **{name: getattr(schedule, name) for name in SCHEDULE_FIELDS},
+                )
         if version.is_active and target.is_active:
             version.is_active = False  # new courses get the new version
             version.save(update_fields=["is_active"])
-    audit(by, AuditEvent.Action.PROTOCOL_CHANGED,
-          summary=f"{target} {'created from' if in_use else 'edited, was'} v{version.number}: "
-                  f"{note}",
-          details={"protocol": version.protocol_id, "from_version": version.pk,
-                   "to_version": target.pk, "changes": {k: _plain(v) for k, v in
-                                                        changes.items()},
-                   "schedules": {k: {f: _plain(v) for f, v in vals.items()}
-                                 for k, vals in schedules.items()}})
+    audit(
+        by,
+        AuditEvent.Action.PROTOCOL_CHANGED,
+        summary=f"{target} {'created from' if in_use else 'edited, was'} v{version.number}: {note}",
+        details={
+            "protocol": version.protocol_id,
+            "from_version": version.pk,
+            "to_version": target.pk,
+            "changes": {k: _plain(v) for k, v in changes.items()},
+            "schedules": {
+                k: {f: _plain(v) for f, v in vals.items()} for k, vals in schedules.items()
+            },
+        },
+    )
     return target
 
 
@@ -673,9 +836,13 @@ def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by)
     course.protocol_version = version
     course.save(update_fields=["protocol_version"])
     refresh_status(status)
-    audit(by, AuditEvent.Action.COURSE_PROTOCOL_MOVED, course=course,
-          summary=f"Moved from {previous or 'no protocol'} to {version}: {reason}",
-          details={"from": previous.pk if previous else None, "to": version.pk})
+    audit(
+        by,
+        AuditEvent.Action.COURSE_PROTOCOL_MOVED,
+        course=course,
+        summary=f"Moved from {previous or 'no protocol'} to {version}: {reason}",
+        details={"from": previous.pk if previous else None, "to": version.pk},
+    )
     return course
 
 
@@ -702,33 +869,50 @@ class DoseWarningsPending(Exception):
         self.warnings = warnings
 
 
-def tocilizumab_warnings(*, course, dose, dose_unit: str, at: datetime,
-                         ) -> list[grading.DoseWarning]:
+def tocilizumab_warnings(
+    *,
+    course,
+    dose,
+    dose_unit: str,
+    at: datetime,
+) -> list[grading.DoseWarning]:
     """Reference §7.1 limits for one more tocilizumab dose at ``at`` (one query)."""
-    previous = (Treatment.objects.current()
-                .filter(check_entry__course=course, drug=Treatment.Drug.TOCILIZUMAB)
-                .values_list("check_entry__observed_at", flat=True))
-    return [*grading.dose_limit_warnings(list(previous), at),
-            *grading.dose_size_warnings(float(dose), dose_unit, float(course.patient.weight_kg))]
+    previous = (
+        Treatment.objects.current()
+        .filter(check_entry__course=course, drug=Treatment.Drug.TOCILIZUMAB)
+        .values_list("check_entry__observed_at", flat=True)
+    )
+    return [
+        *grading.dose_limit_warnings(list(previous), at),
+        *grading.dose_size_warnings(float(dose), dose_unit, float(course.patient.weight_kg)),
+    ]
 
 
 @transaction.atomic
-def record_treatment(*, course: TreatmentCourse, by, observed_at: datetime, treatment: dict,
-                     accepted_warnings=()) -> BedsideCheck:
+def record_treatment(
+    *, course: TreatmentCourse, by, observed_at: datetime, treatment: dict, accepted_warnings=()
+) -> BedsideCheck:
     """Record a treatment given; a tocilizumab dose beyond the usual limits is saved only when
     the clinician has seen each of its warnings and chose to give it (audited)."""
     _lock_status(course)  # the dose count cannot change between the warning and the save
     warnings = []
     if treatment.get("drug") == Treatment.Drug.TOCILIZUMAB and treatment.get("dose"):
-        warnings = tocilizumab_warnings(course=course, dose=treatment["dose"],
-                                        dose_unit=treatment.get("dose_unit", "mg"),
-                                        at=observed_at)
+        warnings = tocilizumab_warnings(
+            course=course,
+            dose=treatment["dose"],
+            dose_unit=treatment.get("dose_unit", "mg"),
+            at=observed_at,
+        )
     if any(w.message not in accepted_warnings for w in warnings):
         raise DoseWarningsPending(warnings)
     check = record_check(course=course, by=by, observed_at=observed_at, treatment=treatment)
     if warnings:
-        audit(by, AuditEvent.Action.TREATMENT_RECORDED, course=course,
-              summary="Given despite dose warnings (clinician's decision): "
-                      + " ".join(w.message for w in warnings),
-              details={"check": str(check.public_id), "warnings": [w.code for w in warnings]})
+        audit(
+            by,
+            AuditEvent.Action.TREATMENT_RECORDED,
+            course=course,
+            summary="Given despite dose warnings (clinician's decision): "
+            + " ".join(w.message for w in warnings),
+            details={"check": str(check.public_id), "warnings": [w.code for w in warnings]},
+        )
     return check

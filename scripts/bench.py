@@ -57,17 +57,32 @@ def prepare(url: str, size: int) -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
     started = time.monotonic()
-    subprocess.run([*manage, "seed_demo", "--patients", str(size), "--units",
-                    str(max(2, size // 20)), "--days", "14"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            *manage,
+            "seed_demo",
+            "--patients",
+            str(size),
+            "--units",
+            str(max(2, size // 20)),
+            "--days",
+            "14",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     print(f"  seeded {size} patients in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def measure(url: str) -> dict:
     """Latency and query counts of each page, in a child process bound to ``url``."""
     out = subprocess.run(
-        [sys.executable, __file__, "--measure"], env={**os.environ, "DATABASE_URL": url},
-        check=True, capture_output=True, text=True,
+        [sys.executable, __file__, "--measure"],
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+        text=True,
     )
     import json
 
@@ -97,10 +112,15 @@ def _measure_here() -> None:
         client.force_login(user)
         clients[user.username] = client
     # The longest course on the nurse's unit: 14 days of records.
-    course = (TreatmentCourse.objects.filter(unit__in=nurse.units.all())
-              .order_by("infused_at").select_related("patient").first())
-    courses = list(TreatmentCourse.objects.filter(unit__in=nurse.units.all())
-                   .select_related("patient"))
+    course = (
+        TreatmentCourse.objects.filter(unit__in=nurse.units.all())
+        .order_by("infused_at")
+        .select_related("patient")
+        .first()
+    )
+    courses = list(
+        TreatmentCourse.objects.filter(unit__in=nurse.units.all()).select_related("patient")
+    )
     pages = {
         "worklist (nurse, 1 unit)": (clients["demo-nurse"], "/worklist/"),
         "flag board (care team, all units)": (clients["demo-care"], "/flags/"),
@@ -135,36 +155,69 @@ def _measure_here() -> None:
 def _full_check(at) -> dict:
     return {
         "observed_at": at.strftime("%Y-%m-%dT%H:%M"),
-        "vitals-temperature": "38.3", "vitals-temperature_unit": "C",
-        "vitals-heart_rate_bpm": "104", "vitals-resp_rate_per_min": "20",
-        "vitals-sbp_mmhg": "112", "vitals-dbp_mmhg": "68", "vitals-spo2_pct": "95",
-        "vitals-oxygen_support": "low_flow", "vitals-oxygen_flow_l_min": "2",
-        "vitals-vasopressors_count": "0", "symptoms-fever": "on",
-        "labs-crp_mg_l": "60", "labs-ferritin_ng_ml": "900",
+        "vitals-temperature": "38.3",
+        "vitals-temperature_unit": "C",
+        "vitals-heart_rate_bpm": "104",
+        "vitals-resp_rate_per_min": "20",
+        "vitals-sbp_mmhg": "112",
+        "vitals-dbp_mmhg": "68",
+        "vitals-spo2_pct": "95",
+        "vitals-oxygen_support": "low_flow",
+        "vitals-oxygen_flow_l_min": "2",
+        "vitals-vasopressors_count": "0",
+        "symptoms-fever": "on",
+        "labs-crp_mg_l": "60",
+        "labs-ferritin_ng_ml": "900",
     }
 
 
 def _summary(times: list[float], queries: int, status: int) -> dict:
     ordered = sorted(times)
-    return {"median": statistics.median(ordered),
-            "p95": ordered[max(0, round(len(ordered) * 0.95) - 1)],
-            "queries": queries, "status": status}
+    return {
+        "median": statistics.median(ordered),
+        "p95": ordered[max(0, round(len(ordered) * 0.95) - 1)],
+        "queries": queries,
+        "status": status,
+    }
 
 
 def load_test(url: str, seconds: float = 10.0, concurrency: int = 8) -> dict:
     """Requests per second of the flag board under gunicorn (2 workers) on loopback."""
-    env = {**os.environ, "DATABASE_URL": url, "WEB_CONCURRENCY": "2",
-           "GUNICORN_BIND": "127.0.0.1:8765", "DJANGO_SECRET_KEY": "bench-" + "x" * 50,
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_BIND": "127.0.0.1:8765",
+        "DJANGO_SECRET_KEY": "bench-" + "x" * 50,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    }
     cookie = subprocess.run(
-        [sys.executable, "-c", _SESSION_SNIPPET], env=env, check=True, capture_output=True,
-        text=True, cwd=ROOT,
+        [sys.executable, "-c", _SESSION_SNIPPET],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     ).stdout.strip()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-         "--workers", "2", "--bind", "127.0.0.1:8765", "--access-logfile", "/dev/null",
-         "cartmonitor.wsgi"], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--workers",
+            "2",
+            "--bind",
+            "127.0.0.1:8765",
+            "--access-logfile",
+            "/dev/null",
+            "cartmonitor.wsgi",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for_server()
@@ -189,8 +242,12 @@ def load_test(url: str, seconds: float = 10.0, concurrency: int = 8) -> dict:
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-        return {"rps": sum(counts) / elapsed, "errors": sum(errors),
-                "concurrency": concurrency, "seconds": elapsed}
+        return {
+            "rps": sum(counts) / elapsed,
+            "errors": sum(errors),
+            "concurrency": concurrency,
+            "seconds": elapsed,
+        }
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -232,8 +289,9 @@ def main() -> None:
     # Production-like: DEBUG off, static files from a collectstatic manifest.
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ.setdefault("DJANGO_STATIC_ROOT", tempfile.mkdtemp(prefix="cartmonitor-static-"))
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput",
-                    "-v0"], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v0"], check=True
+    )
     engine = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
     sizes = [int(size) for size in args.sizes.split(",")]
     print(f"cartmonitor benchmark on {engine}, {os.cpu_count()} CPUs, {REPEAT} requests a page")
@@ -245,7 +303,8 @@ def main() -> None:
         results[size] = measure(url)
     labels = list(results[sizes[0]])
     header = f"{'page':36}" + "".join(
-        f" | {f'{size} pts median':>16} {'p95':>7} {'queries':>7}" for size in sizes)
+        f" | {f'{size} pts median':>16} {'p95':>7} {'queries':>7}" for size in sizes
+    )
     print()
     print(header)
     print("-" * len(header))
@@ -263,13 +322,17 @@ def main() -> None:
         for label in labels:
             ratio = results[large][label]["median"] / results[small][label]["median"]
             same = results[large][label]["queries"] == results[small][label]["queries"]
-            print(f"{label:36} {large}/{small} latency x{ratio:.2f}; "
-                  f"queries {'identical' if same else 'DIFFER'}")
+            print(
+                f"{label:36} {large}/{small} latency x{ratio:.2f}; "
+                f"queries {'identical' if same else 'DIFFER'}"
+            )
     if not args.no_load:
         load = load_test(database_url_for(sizes[-1]))
         print()
-        print(f"flag board under gunicorn (2 workers), {load['concurrency']} connections, "
-              f"{load['seconds']:.0f} s: {load['rps']:.0f} requests/s, {load['errors']} errors")
+        print(
+            f"flag board under gunicorn (2 workers), {load['concurrency']} connections, "
+            f"{load['seconds']:.0f} s: {load['rps']:.0f} requests/s, {load['errors']} errors"
+        )
     print()
     print(f"targets: {TARGETS}")
 

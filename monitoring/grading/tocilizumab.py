@@ -71,26 +71,32 @@ def dose_limit_warnings(previous_dose_times: Iterable[datetime], at: datetime) -
         if start <= at < start + WINDOW
     )
     if in_24h > MAX_DOSES_PER_24H:
-        warnings.append(DoseWarning(
-            "per_24h",
-            f"This would be dose {in_24h} within 24 hours: the maximum is "
-            f"{MAX_DOSES_PER_24H} doses in 24 h (ASCO 2021, reference §7.1).",
-        ))
+        warnings.append(
+            DoseWarning(
+                "per_24h",
+                f"This would be dose {in_24h} within 24 hours: the maximum is "
+                f"{MAX_DOSES_PER_24H} doses in 24 h (ASCO 2021, reference §7.1).",
+            )
+        )
     if len(doses) > MAX_DOSES_TOTAL:
-        warnings.append(DoseWarning(
-            "total",
-            f"This would be dose {len(doses)} of the course: the maximum is "
-            f"{MAX_DOSES_TOTAL} doses in total (ASCO 2021, reference §7.1).",
-        ))
+        warnings.append(
+            DoseWarning(
+                "total",
+                f"This would be dose {len(doses)} of the course: the maximum is "
+                f"{MAX_DOSES_TOTAL} doses in total (ASCO 2021, reference §7.1).",
+            )
+        )
     if previous:
         nearest = min(abs(at - other) for other in previous)
         if nearest < REPEAT_INTERVAL:
             hours = nearest.total_seconds() / 3600
-            warnings.append(DoseWarning(
-                "interval",
-                f"Another dose is recorded {hours:.1f} h from this one: doses are repeated "
-                "every 8 h as needed (ASCO 2021, reference §7.1).",
-            ))
+            warnings.append(
+                DoseWarning(
+                    "interval",
+                    f"Another dose is recorded {hours:.1f} h from this one: doses are repeated "
+                    "every 8 h as needed (ASCO 2021, reference §7.1).",
+                )
+            )
     return warnings
 
 
@@ -103,17 +109,21 @@ def dose_size_warnings(dose: float, unit: str, weight_kg: float) -> list[DoseWar
         raise ValueError(f"dose must be a positive number, got {dose!r}")
     usual = usual_dose_mg(weight_kg)
     if mg > MAX_DOSE_MG:
-        return [DoseWarning(
-            "max_dose",
-            f"{mg:g} mg is above the maximum of {MAX_DOSE_MG:g} mg per dose "
-            "(ASCO 2021, reference §7.1).",
-        )]
+        return [
+            DoseWarning(
+                "max_dose",
+                f"{mg:g} mg is above the maximum of {MAX_DOSE_MG:g} mg per dose "
+                "(ASCO 2021, reference §7.1).",
+            )
+        ]
     if mg > usual * (1 + ABOVE_USUAL_TOLERANCE):
-        return [DoseWarning(
-            "above_usual",
-            f"{mg:g} mg is above the usual dose of {usual:g} mg "
-            f"({mg_per_kg(weight_kg):g} mg/kg × {weight_kg:g} kg, reference §7.1).",
-        )]
+        return [
+            DoseWarning(
+                "above_usual",
+                f"{mg:g} mg is above the usual dose of {usual:g} mg "
+                f"({mg_per_kg(weight_kg):g} mg/kg × {weight_kg:g} kg, reference §7.1).",
+            )
+        ]
     return []
 
 

@@ -53,7 +53,10 @@ class TreatmentCourse(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.MONITORING)
     # The protocol version the course started with; moving it on is an explicit, audited act.
     protocol_version = models.ForeignKey(
-        "monitoring.ProtocolVersion", models.PROTECT, null=True, blank=True,
+        "monitoring.ProtocolVersion",
+        models.PROTECT,
+        null=True,
+        blank=True,
         related_name="courses",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)

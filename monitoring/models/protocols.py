@@ -43,8 +43,11 @@ class Protocol(models.Model):
 class ProtocolVersionQuerySet(models.QuerySet):
     def for_product(self, product: str):
         """Active versions that apply to a CAR-T product (an empty product list means all)."""
-        return [v for v in self.filter(is_active=True).order_by("-number")
-                if not v.products or product in v.products]
+        return [
+            v
+            for v in self.filter(is_active=True).order_by("-number")
+            if not v.products or product in v.products
+        ]
 
 
 class ProtocolVersion(models.Model):
@@ -60,14 +63,17 @@ class ProtocolVersion(models.Model):
         help_text="Still the shipped template: each centre must review it before clinical use.",
     )
     products = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text="CAR-T products this version applies to (codes); empty means every product.",
     )
     # US labels since June 2025: monitor at least 2 weeks, daily for the first (reference §6.2).
     monitoring_window_days = models.PositiveSmallIntegerField(default=14)
     # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
     sbp_low_mmhg = models.PositiveSmallIntegerField(
-        "hypotension: SBP below (mmHg)", null=True, blank=True,
+        "hypotension: SBP below (mmHg)",
+        null=True,
+        blank=True,
         help_text="Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3).",
     )
     heart_rate_high = models.PositiveSmallIntegerField("tachycardia: HR at or above", default=131)
@@ -79,7 +85,9 @@ class ProtocolVersion(models.Model):
         "fever at or above (°C)", max_digits=3, decimal_places=1, default=Decimal("38.0")
     )
     marker_rise_factor = models.DecimalField(
-        "CRP/ferritin rise within 24 h (×)", max_digits=3, decimal_places=1,
+        "CRP/ferritin rise within 24 h (×)",
+        max_digits=3,
+        decimal_places=1,
         default=Decimal("2.0"),
     )
     # {"crs": {"0": "...", ..., "4": "..."}, "icans": {...}}; missing grades use the defaults.
@@ -115,9 +123,12 @@ class ProtocolVersion(models.Model):
 
     def thresholds(self) -> grading.VitalThresholds:
         return grading.VitalThresholds(
-            heart_rate_high=self.heart_rate_high, heart_rate_low=self.heart_rate_low,
-            resp_rate_high=self.resp_rate_high, resp_rate_low=self.resp_rate_low,
-            spo2_low=self.spo2_low_pct, sbp_low=self.sbp_low_mmhg,
+            heart_rate_high=self.heart_rate_high,
+            heart_rate_low=self.heart_rate_low,
+            resp_rate_high=self.resp_rate_high,
+            resp_rate_low=self.resp_rate_low,
+            spo2_low=self.spo2_low_pct,
+            sbp_low=self.sbp_low_mmhg,
             temperature_high=float(self.temperature_high_c),
         )
 

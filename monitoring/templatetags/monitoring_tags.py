@@ -7,10 +7,19 @@ from monitoring.schedule import human_duration
 
 register = template.Library()
 
-GRADE_CLASSES = {0: "text-bg-success", 1: "text-bg-warning", 2: "text-bg-orange",
-                 3: "text-bg-danger", 4: "text-bg-dark"}
-SEVERITY_CLASSES = {1: "text-bg-secondary", 2: "text-bg-warning", 3: "text-bg-orange",
-                    4: "text-bg-danger"}
+GRADE_CLASSES = {
+    0: "text-bg-success",
+    1: "text-bg-warning",
+    2: "text-bg-orange",
+    3: "text-bg-danger",
+    4: "text-bg-dark",
+}
+SEVERITY_CLASSES = {
+    1: "text-bg-secondary",
+    2: "text-bg-warning",
+    3: "text-bg-orange",
+    4: "text-bg-danger",
+}
 
 
 @register.simple_tag
@@ -20,8 +29,14 @@ def grade_badge(label, grade, needs_review=False):
         return format_html('<span class="badge text-bg-light border">{} —</span>', label)
     review = "?" if needs_review else ""
     title = "needs clinician review" if needs_review else f"{label} grade {grade}"
-    return format_html('<span class="badge grade-badge {}" title="{}">{} {}{}</span>',
-                       GRADE_CLASSES[grade], title, label, grade, review)
+    return format_html(
+        '<span class="badge grade-badge {}" title="{}">{} {}{}</span>',
+        GRADE_CLASSES[grade],
+        title,
+        label,
+        grade,
+        review,
+    )
 
 
 @register.filter
@@ -66,8 +81,10 @@ def schedule_words(schedule):
     if schedule.tighten_on_neuro_change:
         conditions.append("any ICE point is lost (or CAPD ≥ 1)")
     if schedule.tightened_interval_minutes and conditions:
-        text += (f"; every {minutes_words(schedule.tightened_interval_minutes)} while "
-                 + " or ".join(conditions))
+        text += (
+            f"; every {minutes_words(schedule.tightened_interval_minutes)} while "
+            + " or ".join(conditions)
+        )
     return text
 
 

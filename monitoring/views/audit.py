@@ -17,13 +17,20 @@ def audit_log(request):
     events = AuditEvent.objects.select_related("user", "patient").order_by("-at", "-pk")
     if form.is_bound and not form.is_valid():
         # Never show an unfiltered log as if it were the filtered one.
-        return render(request, "monitoring/audit/log.html", {"form": form, "page": None},
-                      status=400)
+        return render(
+            request, "monitoring/audit/log.html", {"form": form, "page": None}, status=400
+        )
     if form.is_bound:
         events = form.filter(events)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "monitoring/audit/log.html", {
-        "form": form, "page": page, "query": query.urlencode(),
-    })
+    return render(
+        request,
+        "monitoring/audit/log.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+        },
+    )

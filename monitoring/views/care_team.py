@@ -109,7 +109,9 @@ def flag_board(request):
     flags = flags.select_related("course__patient", "course__unit", "acknowledged_by").order_by(
         # Open (never acknowledged, or re-opened by an escalation) above acknowledged ones.
         Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1)),
-        "-severity", "raised_at", "pk",
+        "-severity",
+        "raised_at",
+        "pk",
     )
     page = Paginator(flags, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
@@ -118,10 +120,16 @@ def flag_board(request):
 
     filters = {"unit": selected_unit.pk if selected_unit else "", "severity": min_severity or ""}
     context = {
-        "page": page, "rows": rows, "units": units, "selected_unit": selected_unit,
+        "page": page,
+        "rows": rows,
+        "units": units,
+        "selected_unit": selected_unit,
         "min_severity": min_severity,
         "severities": [c for c in Flag.Severity.choices[::-1] if c[0] > Flag.Severity.INFO],
-        "problems": problems, "overdue": overdue, "overdue_more": overdue_more, "now": now,
+        "problems": problems,
+        "overdue": overdue,
+        "overdue_more": overdue_more,
+        "now": now,
         "can_act": _is_care_team(request.user),
         "filter_query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
     }
@@ -157,19 +165,29 @@ def _overdue_checks(courses, now: datetime) -> tuple[list, int]:
         .order_by("due_at", "pk")
     )
     total = overdue.count()
-    shown = list(overdue.select_related("patient", "unit", "current", "protocol_version")
-                 .prefetch_related("protocol_version__schedules")[:OVERDUE_SHOWN])
-    rows = [(course, most_overdue(course, getattr(course, "current", None)
-                                  or CourseStatus(course=course), now=now))
-            for course in shown]
+    shown = list(
+        overdue.select_related("patient", "unit", "current", "protocol_version").prefetch_related(
+            "protocol_version__schedules"
+        )[:OVERDUE_SHOWN]
+    )
+    rows = [
+        (
+            course,
+            most_overdue(
+                course, getattr(course, "current", None) or CourseStatus(course=course), now=now
+            ),
+        )
+        for course in shown
+    ]
     return [(course, due) for course, due in rows if due is not None], total - len(shown)
 
 
 def _flag_for(user, flag_id: int) -> Flag:
     """The flag if its course is on the user's units; 404 otherwise (no existence leak)."""
     return get_object_or_404(
-        Flag.objects.filter(course__in=visible_courses(user))
-        .select_related("course__patient", "course__unit", "acknowledged_by"),
+        Flag.objects.filter(course__in=visible_courses(user)).select_related(
+            "course__patient", "course__unit", "acknowledged_by"
+        ),
         pk=flag_id,
     )
 
@@ -226,15 +244,25 @@ def _flag_action_page(request, flag: Flag, form, action: str):
     changed = any(e.code == "changed" for e in form.errors.as_data().get("__all__", []))
     if changed:
         flag.refresh_from_db()
-    return render(request, "monitoring/care_team/flag_action.html", {
-        "flag": flag, "course": flag.course, "patient": flag.course.patient, "form": form,
-        "action": action, "next": _next_url(request, reverse("monitoring:care-flags")),
-    }, status=409 if changed else 400)
+    return render(
+        request,
+        "monitoring/care_team/flag_action.html",
+        {
+            "flag": flag,
+            "course": flag.course,
+            "patient": flag.course.patient,
+            "form": form,
+            "action": action,
+            "next": _next_url(request, reverse("monitoring:care-flags")),
+        },
+        status=409 if changed else 400,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The patient's course: header, charts, day-by-day grid, treatments, flags and checks
 # ---------------------------------------------------------------------------------------------
+
 
 def course_page(request, course, *, confirm_form=None, status: int = 200):
     """Render the course page (also with a bound confirmation form that has errors)."""
@@ -255,21 +283,31 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
     flags = list(
         Flag.objects.filter(course=course)
         .select_related("acknowledged_by", "resolved_by")
-        .order_by(Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0)),
-                  "-raised_at", "-pk")
+        .order_by(
+            Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0)),
+            "-raised_at",
+            "-pk",
+        )
     )
     if course.protocol_version_id:  # the version and its protocol in one query
         course.protocol_version = ProtocolVersion.objects.select_related("protocol").get(
-            pk=course.protocol_version_id)
+            pk=course.protocol_version_id
+        )
     record = CourseRecord(
-        course, snapshots=[c.snapshot for c in checks if getattr(c, "snapshot", None)],
-        records=current_records(course), confirmations=confirmations, now=now,
+        course,
+        snapshots=[c.snapshot for c in checks if getattr(c, "snapshot", None)],
+        records=current_records(course),
+        confirmations=confirmations,
+        now=now,
     )
     patient = course.patient
     version = course.protocol_version
     age_years = patient.age_on(timezone.localdate(now))
-    sbp_threshold = (version.sbp_low_mmhg if version and version.sbp_low_mmhg
-                     else grading.hypotension_threshold_mmhg(age_years))
+    sbp_threshold = (
+        version.sbp_low_mmhg
+        if version and version.sbp_low_mmhg
+        else grading.hypotension_threshold_mmhg(age_years)
+    )
     charts = record.charts(sbp_threshold=sbp_threshold)
     can_confirm = _is_care_team(request.user)
     if can_confirm and confirm_form is None:
@@ -277,24 +315,39 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         wanted = request.GET.get("confirm", "")
         if ASCII_ID.fullmatch(wanted):
             initial["snapshot"] = int(wanted)
-        confirm_form = GradeConfirmationForm(course=course, initial=initial,
-                                             snapshots=reversed(record.snapshots))
-    return render(request, "monitoring/common/course.html", {
-        "course": course, "patient": patient, "status": getattr(course, "current", None),
-        "version": version, "age": age_label(patient, timezone.localdate(now)),
-        "latest": record.latest_snapshot, "flags": flags,
-        "checks": shown, "checks_total": len(checks), "checks_hidden": len(checks) - len(shown),
-        # JSON in a data- attribute (autoescaped), read by static/js/course_charts.js: the
-        # CSP scanner in tests/web/test_security.py refuses any <script> without src,
-        # json_script's application/json block included.
-        "charts": charts["charts"], "chart_data": json.dumps(charts, separators=(",", ":")),
-        "days": record.days(), "treatments": record.treatments(),
-        "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),
-        "confirm_form": confirm_form, "can_confirm": can_confirm,
-        "can_act": _is_care_team(request.user),
-        "can_treat": request.user.role in CLINICAL_ROLES,
-        "now": now,
-    }, status=status)
+        confirm_form = GradeConfirmationForm(
+            course=course, initial=initial, snapshots=reversed(record.snapshots)
+        )
+    return render(
+        request,
+        "monitoring/common/course.html",
+        {
+            "course": course,
+            "patient": patient,
+            "status": getattr(course, "current", None),
+            "version": version,
+            "age": age_label(patient, timezone.localdate(now)),
+            "latest": record.latest_snapshot,
+            "flags": flags,
+            "checks": shown,
+            "checks_total": len(checks),
+            "checks_hidden": len(checks) - len(shown),
+            # JSON in a data- attribute (autoescaped), read by static/js/course_charts.js: the
+            # CSP scanner in tests/web/test_security.py refuses any <script> without src,
+            # json_script's application/json block included.
+            "charts": charts["charts"],
+            "chart_data": json.dumps(charts, separators=(",", ":")),
+            "days": record.days(),
+            "treatments": record.treatments(),
+            "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),
+            "confirm_form": confirm_form,
+            "can_confirm": can_confirm,
+            "can_act": _is_care_team(request.user),
+            "can_treat": request.user.role in CLINICAL_ROLES,
+            "now": now,
+        },
+        status=status,
+    )
 
 
 @role_required(User.Role.CARE_TEAM)
@@ -302,22 +355,33 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
 def confirm_grade(request, public_id):
     """Confirm or override the computed grade of one moment, with a reason (audited)."""
     course = get_course_for(request.user, public_id)
-    form = GradeConfirmationForm(request.POST, course=course,
-                                 snapshots=course.snapshots.order_by("-observed_at", "-pk"))
+    form = GradeConfirmationForm(
+        request.POST, course=course, snapshots=course.snapshots.order_by("-observed_at", "-pk")
+    )
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.confirm_grade(snapshot=data["snapshot"], domain=data["domain"],
-                                   grade=data["grade"], reason=data["reason"], by=request.user)
+            services.confirm_grade(
+                snapshot=data["snapshot"],
+                domain=data["domain"],
+                grade=data["grade"],
+                reason=data["reason"],
+                by=request.user,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
             snapshot = data["snapshot"]
-            verb = ("confirmed" if data["grade"] == getattr(snapshot, f"{data['domain']}_grade")
-                    else "overridden")
+            verb = (
+                "confirmed"
+                if data["grade"] == getattr(snapshot, f"{data['domain']}_grade")
+                else "overridden"
+            )
             at = timezone.localtime(snapshot.observed_at)
-            messages.success(request, f"{data['domain'].upper()} grade {data['grade']} {verb} "
-                                      f"for {at:%Y-%m-%d %H:%M}.")
+            messages.success(
+                request,
+                f"{data['domain'].upper()} grade {data['grade']} {verb} for {at:%Y-%m-%d %H:%M}.",
+            )
             url = reverse("monitoring:patient-course", args=[course.patient.public_id])
             return redirect(f"{url}#grades")
     messages.error(request, "The grade was not confirmed: correct what is marked below.")
@@ -339,8 +403,11 @@ def treatments(request, public_id):
     if request.method == "POST" and form.is_valid():
         try:
             check = services.record_treatment(
-                course=course, by=request.user, observed_at=form.cleaned_data["observed_at"],
-                treatment=form.treatment_values(), accepted_warnings=form.accepted_warnings(),
+                course=course,
+                by=request.user,
+                observed_at=form.cleaned_data["observed_at"],
+                treatment=form.treatment_values(),
+                accepted_warnings=form.accepted_warnings(),
             )
         except services.DoseWarningsPending as exc:
             pending = exc.warnings
@@ -350,15 +417,29 @@ def treatments(request, public_id):
             treatment = check.treatment_set.get()
             snapshot = check.snapshot
             messages.success(
-                request, f"{treatment} recorded at "
+                request,
+                f"{treatment} recorded at "
                 f"{timezone.localtime(check.observed_at):%Y-%m-%d %H:%M}. Grades at that moment: "
-                f"{services.grades_text(snapshot)}.")
+                f"{services.grades_text(snapshot)}.",
+            )
             return redirect("monitoring:patient-treatments", public_id=course.patient.public_id)
-    record = CourseRecord(course, snapshots=[], now=timezone.now(),
-                          records=current_records(course, kinds=["treatment"]))
+    record = CourseRecord(
+        course,
+        snapshots=[],
+        now=timezone.now(),
+        records=current_records(course, kinds=["treatment"]),
+    )
     status = 400 if request.method == "POST" and not pending else 200
-    return render(request, "monitoring/care_team/treatments.html", {
-        "course": course, "patient": course.patient, "form": form, "pending": pending,
-        "treatments": record.treatments(),
-        "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), record.now),
-    }, status=status)
+    return render(
+        request,
+        "monitoring/care_team/treatments.html",
+        {
+            "course": course,
+            "patient": course.patient,
+            "form": form,
+            "pending": pending,
+            "treatments": record.treatments(),
+            "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), record.now),
+        },
+        status=status,
+    )

@@ -36,5 +36,3 @@ def healthz(request):
 def patient_course(request, public_id):
     """Everything since day 0: charts, day-by-day grid, treatments, flags and the checks."""
     return care_team.course_page(request, get_course_for(request.user, public_id))
-
-

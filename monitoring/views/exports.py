@@ -80,10 +80,15 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 def patient_summary(request, public_id):
     """The registry summary of the patient's course (what CIBMTR/EBMT forms ask)."""
     course = get_course_for(request.user, public_id)
-    return render(request, "monitoring/exports/summary.html", {
-        "course": course, "patient": course.patient,
-        "summary": registry.summary_for(course),
-    })
+    return render(
+        request,
+        "monitoring/exports/summary.html",
+        {
+            "course": course,
+            "patient": course.patient,
+            "summary": registry.summary_for(course),
+        },
+    )
 
 
 # --- Registry CSV ---------------------------------------------------------------------------
@@ -93,11 +98,15 @@ class RegistryExportForm(forms.Form):
     """Courses by local infusion date (inclusive range); the unit is checked by the view."""
 
     infused_from = forms.DateField(
-        label="Infused from", required=False, input_formats=["%Y-%m-%d"],
+        label="Infused from",
+        required=False,
+        input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     infused_to = forms.DateField(
-        label="Infused to", required=False, input_formats=["%Y-%m-%d"],
+        label="Infused to",
+        required=False,
+        input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
@@ -126,9 +135,14 @@ def _local_midnight(day) -> datetime:
 @require_GET
 def registry_form(request):
     """Pick the infusion dates and unit of the registry CSV."""
-    return render(request, "monitoring/exports/registry.html", {
-        "form": RegistryExportForm(), "units": _user_units(request.user),
-    })
+    return render(
+        request,
+        "monitoring/exports/registry.html",
+        {
+            "form": RegistryExportForm(),
+            "units": _user_units(request.user),
+        },
+    )
 
 
 @role_required(*EXPORT_ROLES)
@@ -139,8 +153,12 @@ def registry_csv(request):
     unit = _selected_unit(request.GET.getlist("unit"), units)
     form = RegistryExportForm(request.GET)
     if not form.is_valid():
-        return render(request, "monitoring/exports/registry.html",
-                      {"form": form, "units": units, "selected_unit": unit}, status=400)
+        return render(
+            request,
+            "monitoring/exports/registry.html",
+            {"form": form, "units": units, "selected_unit": unit},
+            status=400,
+        )
     start, end = form.cleaned_data["infused_from"], form.cleaned_data["infused_to"]
     courses = visible_courses(request.user)
     if unit is not None:
@@ -164,9 +182,11 @@ def registry_csv(request):
         row = registry.csv_row(course, summaries[course.pk])
         writer.writerow([registry.spreadsheet_safe(value) for value in row])
 
-    filters = {"infused_from": start.isoformat() if start else None,
-               "infused_to": end.isoformat() if end else None,
-               "unit": unit.pk if unit else None}
+    filters = {
+        "infused_from": start.isoformat() if start else None,
+        "infused_to": end.isoformat() if end else None,
+        "unit": unit.pk if unit else None,
+    }
     _audit_export(request.user, course_list, fmt="registry_csv", filters=filters, now=now)
     return _no_store(response)
 
@@ -174,16 +194,34 @@ def registry_csv(request):
 def _audit_export(user, courses, *, fmt: str, filters: dict, now) -> None:
     """One audit line per exported course (so each patient's log shows it), in one query."""
     export_id = str(uuid.uuid4())
-    summary = (f"Registry CSV exported ({len(courses)} course{'s' if len(courses) != 1 else ''}"
-               f"; infused {filters['infused_from'] or 'any'} to {filters['infused_to'] or 'any'}"
-               f"{'; unit ' + str(filters['unit']) if filters['unit'] else ''})")
+    summary = (
+        f"Registry CSV exported ({len(courses)} course{'s' if len(courses) != 1 else ''}"
+        f"; infused {filters['infused_from'] or 'any'} to {filters['infused_to'] or 'any'}"
+        f"{'; unit ' + str(filters['unit']) if filters['unit'] else ''})"
+    )
     details = {"format": fmt, "export": export_id, "courses": len(courses), **filters}
-    events = [AuditEvent(at=now, user=user, action=AuditEvent.Action.EXPORTED, course=course,
-                         patient=course.patient, summary=summary, details=details)
-              for course in courses]
+    events = [
+        AuditEvent(
+            at=now,
+            user=user,
+            action=AuditEvent.Action.EXPORTED,
+            course=course,
+            patient=course.patient,
+            summary=summary,
+            details=details,
+        )
+        for course in courses
+    ]
     if not events:  # an empty export was still asked for
-        events = [AuditEvent(at=now, user=user, action=AuditEvent.Action.EXPORTED,
-                             summary=summary, details=details)]
+        events = [
+            AuditEvent(
+                at=now,
+                user=user,
+                action=AuditEvent.Action.EXPORTED,
+                summary=summary,
+                details=details,
+            )
+        ]
     AuditEvent.objects.bulk_create(events)
 
 
@@ -201,12 +239,15 @@ def fhir_bundle(request, public_id):
         kind = entry["resource"]["resourceType"]
         counts[kind] = counts.get(kind, 0) + 1
     services.audit(
-        request.user, AuditEvent.Action.EXPORTED, course=course,
+        request.user,
+        AuditEvent.Action.EXPORTED,
+        course=course,
         summary=f"FHIR R4 Bundle exported ({len(bundle['entry'])} resources)",
         details={"format": "fhir_r4_bundle", "bundle": bundle["id"], "resources": counts},
     )
-    response = HttpResponse(json.dumps(bundle, ensure_ascii=False),
-                            content_type="application/fhir+json; charset=utf-8")
+    response = HttpResponse(
+        json.dumps(bundle, ensure_ascii=False), content_type="application/fhir+json; charset=utf-8"
+    )
     response["Content-Disposition"] = (
         f'attachment; filename="cartmonitor-{course.patient.public_id}.fhir.json"'
     )
@@ -267,10 +308,15 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
     ids = [course.pk for course in courses]
     latest_first = [F("check_entry__observed_at").desc(), F("pk").desc()]
     neuro_rows = (
-        NeuroAssessment.objects.current().filter(check_entry__course_id__in=ids)
-        .annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"),
-                  rank=Window(RowNumber(), partition_by=F("check_entry__course_id"),
-                              order_by=latest_first))
+        NeuroAssessment.objects.current()
+        .filter(check_entry__course_id__in=ids)
+        .annotate(
+            course_pk=F("check_entry__course_id"),
+            at=F("check_entry__observed_at"),
+            rank=Window(
+                RowNumber(), partition_by=F("check_entry__course_id"), order_by=latest_first
+            ),
+        )
         .filter(rank__lte=3)
         .values_list("course_pk", "at", "ice_total", "capd_total")
     )
@@ -291,16 +337,22 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
     ):
         toci.setdefault(course_id, []).append(at)
     flags: dict[int, list[Flag]] = {}
-    for flag in Flag.objects.unresolved().filter(course_id__in=ids).order_by(
-        "-severity", "raised_at", "pk"
+    for flag in (
+        Flag.objects.unresolved().filter(course_id__in=ids).order_by("-severity", "raised_at", "pk")
     ):
         flags.setdefault(flag.course_id, []).append(flag)
     notes = {
         note.course_id: note
         for note in HandoverNote.objects.filter(course_id__in=ids)
-        .annotate(rank=Window(RowNumber(), partition_by=F("course_id"),
-                              order_by=[F("written_at").desc(), F("pk").desc()]))
-        .filter(rank=1).select_related("written_by")
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("course_id"),
+                order_by=[F("written_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank=1)
+        .select_related("written_by")
     }
     day_ago = now - timedelta(hours=24)
     family_names = Counter(course.patient.family_name.casefold() for course in courses)
@@ -309,18 +361,28 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
         status = getattr(course, "current", None)
         points = sorted(neuro.get(course.pk, []), key=lambda p: p.at)
         doses = toci.get(course.pk, [])
-        blocks.append(HandoverBlock(
-            course=course, status=status, neuro=points, neuro_trend=neuro_trend(points),
-            flags=flags.get(course.pk, []),
-            tocilizumab_24h=sum(1 for at in doses if day_ago < at <= now),
-            tocilizumab_course=len(doses),
-            due=[DueLine(due.label, due.next_due,
-                         human_duration(due.overdue_by) if due.is_overdue else "",
-                         due.deferred_reason)
-                 for due in due_checks(course, status, now=now)[:DUE_SHOWN]],
-            note=notes.get(course.pk),
-            name_alert=family_names[course.patient.family_name.casefold()] > 1,
-        ))
+        blocks.append(
+            HandoverBlock(
+                course=course,
+                status=status,
+                neuro=points,
+                neuro_trend=neuro_trend(points),
+                flags=flags.get(course.pk, []),
+                tocilizumab_24h=sum(1 for at in doses if day_ago < at <= now),
+                tocilizumab_course=len(doses),
+                due=[
+                    DueLine(
+                        due.label,
+                        due.next_due,
+                        human_duration(due.overdue_by) if due.is_overdue else "",
+                        due.deferred_reason,
+                    )
+                    for due in due_checks(course, status, now=now)[:DUE_SHOWN]
+                ],
+                note=notes.get(course.pk),
+                name_alert=family_names[course.patient.family_name.casefold()] > 1,
+            )
+        )
     return blocks
 
 
@@ -339,27 +401,40 @@ def handover(request):
         .prefetch_related("protocol_version__schedules")
         .order_by(
             "unit__name",
-            Greatest(Coalesce("current__crs_grade", 0),
-                     Coalesce("current__icans_grade", 0)).desc(),
+            Greatest(Coalesce("current__crs_grade", 0), Coalesce("current__icans_grade", 0)).desc(),
             F("current__worst_open_severity").desc(nulls_last=True),
-            "patient__family_name", "pk",
+            "patient__family_name",
+            "pk",
         )
     )
     now = timezone.now()
     blocks = handover_blocks(courses, now=now)
     shown_units = [unit] if unit else units
     services.audit(
-        request.user, AuditEvent.Action.HANDOVER_PRINTED,
+        request.user,
+        AuditEvent.Action.HANDOVER_PRINTED,
         summary=f"Handover printed for {unit or 'all their units'}: {len(blocks)} patient"
-                f"{'s' if len(blocks) != 1 else ''}",
-        details={"unit": unit.pk if unit else None, "units": [u.pk for u in shown_units],
-                 "patients": len(blocks),
-                 "courses": [str(course.public_id) for course in courses]},
+        f"{'s' if len(blocks) != 1 else ''}",
+        details={
+            "unit": unit.pk if unit else None,
+            "units": [u.pk for u in shown_units],
+            "patients": len(blocks),
+            "courses": [str(course.public_id) for course in courses],
+        },
     )
-    return _no_store(render(request, "monitoring/exports/handover.html", {
-        "blocks": blocks, "units": units, "selected_unit": unit, "now": now,
-        "can_write_notes": request.user.role in CLINICAL_ROLES,
-    }))
+    return _no_store(
+        render(
+            request,
+            "monitoring/exports/handover.html",
+            {
+                "blocks": blocks,
+                "units": units,
+                "selected_unit": unit,
+                "now": now,
+                "can_write_notes": request.user.role in CLINICAL_ROLES,
+            },
+        )
+    )
 
 
 class HandoverNoteForm(forms.Form):
@@ -379,13 +454,17 @@ def handover_note(request, public_id):
         if unit is not None:
             back += f"?unit={unit.pk}"
         try:
-            services.write_handover_note(course=course, text=form.cleaned_data["text"],
-                                        by=request.user)
+            services.write_handover_note(
+                course=course, text=form.cleaned_data["text"], by=request.user
+            )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"Note saved for {course.patient.full_name}.")
     else:
-        messages.error(request, "The note was not saved: " + " ".join(
-            message for errors in form.errors.values() for message in errors))
+        messages.error(
+            request,
+            "The note was not saved: "
+            + " ".join(message for errors in form.errors.values() for message in errors),
+        )
     return redirect(f"{back}#patient-{course.patient.public_id}")

@@ -49,18 +49,26 @@ def worklist(request):
     ranked, versions = schedule.due_by_course(courses, now=now, extra=WORKLIST_SORT_FIELDS)
     ranked.sort(key=_worklist_order)
     page = Paginator([pk for pk, _, _ in ranked], WORKLIST_PAGE_SIZE).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     loaded = courses.filter(pk__in=page.object_list).select_related("patient", "unit", "current")
     by_pk = {course.pk: course for course in loaded}
     page.object_list = []
-    for pk, due, _ in ranked[page.start_index() - 1:page.end_index()]:
+    for pk, due, _ in ranked[page.start_index() - 1 : page.end_index()]:
         course = by_pk[pk]
         if course.protocol_version_id is not None:  # shared instances, schedules prefetched
             course.protocol_version = versions[course.protocol_version_id]
         page.object_list.append(_worklist_row(course, due, now))
-    return render(request, "monitoring/nurse/worklist.html", {
-        "page": page, "units": units, "selected_unit": selected_unit, "now": now,
-    })
+    return render(
+        request,
+        "monitoring/nurse/worklist.html",
+        {
+            "page": page,
+            "units": units,
+            "selected_unit": selected_unit,
+            "now": now,
+        },
+    )
 
 
 def _worklist_row(course, due, now):
@@ -72,12 +80,17 @@ def _worklist_row(course, due, now):
     course.next_due = next((d for d in waiting if not d.deferred_reason), None)
     version = course.protocol_version
     course.window_over = bool(version) and now >= schedule.add_interval(
-        course.infused_at, timedelta(days=version.monitoring_window_days))
+        course.infused_at, timedelta(days=version.monitoring_window_days)
+    )
     return course
 
 
-WORKLIST_SORT_FIELDS = ("current__crs_grade", "current__icans_grade",
-                        "current__worst_open_severity", "patient__family_name")
+WORKLIST_SORT_FIELDS = (
+    "current__crs_grade",
+    "current__icans_grade",
+    "current__worst_open_severity",
+    "patient__family_name",
+)
 
 
 def _worklist_order(row):
@@ -100,27 +113,42 @@ def record_check(request, public_id):
     patient = course.patient
     last_vitals = (
         # Only current records carry forward: never a value entered in error or superseded.
-        VitalSigns.objects.current().filter(check_entry__course=course)
-        .order_by("-check_entry__observed_at", "-pk").first()
+        VitalSigns.objects.current()
+        .filter(check_entry__course=course)
+        .order_by("-check_entry__observed_at", "-pk")
+        .first()
     )
     capd = patient.uses_capd_on(timezone.localdate())
     page = CheckPage(request.POST or None, course=course, capd=capd, carried_forward=last_vitals)
     if request.method == "POST" and page.is_valid():
         try:
             check = services.record_check(
-                course=course, by=request.user,
-                observed_at=page.time.cleaned_data["observed_at"], **page.values(),
+                course=course,
+                by=request.user,
+                observed_at=page.time.cleaned_data["observed_at"],
+                **page.values(),
             )
         except ValidationError as error:
             page.add_error(error)
         else:
             messages.success(request, "Check saved.")
-            return redirect("monitoring:nurse-check-result", public_id=patient.public_id,
-                            check_id=check.public_id)
-    return render(request, "monitoring/nurse/check_form.html", {
-        "course": course, "patient": patient, "page": page, "capd": capd,
-        "last_vitals": last_vitals,
-    }, status=400 if request.method == "POST" else 200)
+            return redirect(
+                "monitoring:nurse-check-result",
+                public_id=patient.public_id,
+                check_id=check.public_id,
+            )
+    return render(
+        request,
+        "monitoring/nurse/check_form.html",
+        {
+            "course": course,
+            "patient": patient,
+            "page": page,
+            "capd": capd,
+            "last_vitals": last_vitals,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @role_required(*ALL_ROLES)
@@ -131,7 +159,8 @@ def check_result(request, public_id, check_id):
         BedsideCheck.objects.select_related("recorded_by", "snapshot").prefetch_related(
             *check_record_prefetches()
         ),
-        course=course, public_id=check_id,
+        course=course,
+        public_id=check_id,
     )
     snapshot = getattr(check, "snapshot", None)
     flags = Flag.objects.filter(snapshot=snapshot).order_by("-severity") if snapshot else []
@@ -141,7 +170,15 @@ def check_result(request, public_id, check_id):
         snapshot.icans_effective if snapshot else None,
         text_for=version.escalation_text if version else None,
     )
-    return render(request, "monitoring/nurse/check_result.html", {
-        "course": course, "patient": course.patient, "check": check, "snapshot": snapshot,
-        "flags": flags, "advice": advice,
-    })
+    return render(
+        request,
+        "monitoring/nurse/check_result.html",
+        {
+            "course": course,
+            "patient": course.patient,
+            "check": check,
+            "snapshot": snapshot,
+            "flags": flags,
+            "advice": advice,
+        },
+    )

@@ -33,7 +33,8 @@ def _with_course_counts(versions):
 def protocol_list(request):
     """Every protocol with its versions, newest first, and how many courses use each."""
     versions = _with_course_counts(
-        ProtocolVersion.objects.select_related("created_by").order_by("-number"))
+        ProtocolVersion.objects.select_related("created_by").order_by("-number")
+    )
     protocols = Protocol.objects.prefetch_related(Prefetch("versions", queryset=versions))
     return render(request, "monitoring/protocols/list.html", {"protocols": protocols})
 
@@ -45,24 +46,34 @@ def _schedule_rows(version):
 
 
 def _escalation_rows(version):
-    return [(grade, version.escalation_text("crs", grade), version.escalation_text("icans", grade))
-            for grade in range(5)]
+    return [
+        (grade, version.escalation_text("crs", grade), version.escalation_text("icans", grade))
+        for grade in range(5)
+    ]
 
 
 @role_required(User.Role.ADMIN)
 def protocol_version(request, pk):
     """One version in plain words: schedules, thresholds, escalation text, who changed it."""
     version = get_object_or_404(
-        ProtocolVersion.objects.select_related("protocol", "created_by")
-        .prefetch_related("schedules"),
+        ProtocolVersion.objects.select_related("protocol", "created_by").prefetch_related(
+            "schedules"
+        ),
         pk=pk,
     )
     courses = version.courses.select_related("patient", "unit").order_by("-infused_at")
     siblings = _with_course_counts(version.protocol.versions.order_by("-number"))
-    return render(request, "monitoring/protocols/version.html", {
-        "version": version, "schedules": _schedule_rows(version),
-        "escalation": _escalation_rows(version), "courses": courses, "siblings": siblings,
-    })
+    return render(
+        request,
+        "monitoring/protocols/version.html",
+        {
+            "version": version,
+            "schedules": _schedule_rows(version),
+            "escalation": _escalation_rows(version),
+            "courses": courses,
+            "siblings": siblings,
+        },
+    )
 
 
 @role_required(User.Role.ADMIN)
@@ -74,11 +85,14 @@ def protocol_version_edit(request, pk):
     current = {s.check_type: s for s in version.schedules.all()}
     data = request.POST if request.method == "POST" else None
     form = ProtocolVersionForm(data, initial=ProtocolVersionForm.initial_for(version))
-    rows = [CheckScheduleForm(data, check_type=value, schedule=current.get(value))
-            for value in CheckType.values]
+    rows = [
+        CheckScheduleForm(data, check_type=value, schedule=current.get(value))
+        for value in CheckType.values
+    ]
     course_count = version.courses.count()
-    next_number = version.protocol.versions.order_by("-number").values_list(
-        "number", flat=True).first() + 1
+    next_number = (
+        version.protocol.versions.order_by("-number").values_list("number", flat=True).first() + 1
+    )
     preview = None
     errors = []
     if request.method == "POST" and all([form.is_valid(), *[row.is_valid() for row in rows]]):
@@ -87,13 +101,18 @@ def protocol_version_edit(request, pk):
         if not changes and not schedules:
             errors.append("Nothing changed: edit a value, or cancel.")
         elif "preview" in request.POST:
-            preview = {"rows": [(row.label, row.preview()) for row in rows],
-                       "changes": _describe_changes(version, changes, schedules, current)}
+            preview = {
+                "rows": [(row.label, row.preview()) for row in rows],
+                "changes": _describe_changes(version, changes, schedules, current),
+            }
         else:
             try:
                 target = services.revise_protocol(
-                    version=version, changes=changes, schedules=schedules,
-                    note=form.cleaned_data["change_note"], by=request.user,
+                    version=version,
+                    changes=changes,
+                    schedules=schedules,
+                    note=form.cleaned_data["change_note"],
+                    by=request.user,
                 )
             except ValidationError as error:
                 errors.extend(error.messages)
@@ -102,30 +121,55 @@ def protocol_version_edit(request, pk):
                     messages.success(request, f"Version {version.number} edited in place.")
                 else:
                     messages.success(
-                        request, f"Saved as version {target.number}. The {course_count} "
+                        request,
+                        f"Saved as version {target.number}. The {course_count} "
                         f"course{'s' if course_count != 1 else ''} on version {version.number} "
-                        "keep it; new courses start on the newest active version.")
-                uncovered = [label for code, label in TreatmentCourse.Product.choices
-                             if services.protocol_version_for(code) is None]
+                        "keep it; new courses start on the newest active version.",
+                    )
+                uncovered = [
+                    label
+                    for code, label in TreatmentCourse.Product.choices
+                    if services.protocol_version_for(code) is None
+                ]
                 if uncovered:
-                    messages.warning(request, "No active protocol version applies to "
-                                     + "; ".join(uncovered) + ": new courses of these products "
-                                     "would start without a schedule.")
+                    messages.warning(
+                        request,
+                        "No active protocol version applies to "
+                        + "; ".join(uncovered)
+                        + ": new courses of these products "
+                        "would start without a schedule.",
+                    )
                 return redirect("monitoring:admin-protocol-version", pk=target.pk)
-    error_lines = [*errors, *_error_lines(form, ""), *[
-        line for row in rows for line in _error_lines(row, f"{row.label}, ")]]
-    return render(request, "monitoring/protocols/edit.html", {
-        "version": version, "form": form, "rows": rows, "course_count": course_count,
-        "next_number": next_number, "preview": preview, "error_lines": error_lines,
-    }, status=400 if error_lines else 200)
+    error_lines = [
+        *errors,
+        *_error_lines(form, ""),
+        *[line for row in rows for line in _error_lines(row, f"{row.label}, ")],
+    ]
+    return render(
+        request,
+        "monitoring/protocols/edit.html",
+        {
+            "version": version,
+            "form": form,
+            "rows": rows,
+            "course_count": course_count,
+            "next_number": next_number,
+            "preview": preview,
+            "error_lines": error_lines,
+        },
+        status=400 if error_lines else 200,
+    )
 
 
 def _error_lines(form, prefix: str) -> list[str]:
     """One line per problem, naming its field, for the top of the page."""
     if not form.is_bound:
         return []
-    return [f"{prefix}{'' if name == '__all__' else str(form[name].label) + ': '}{error}"
-            for name, errors in form.errors.items() for error in errors]
+    return [
+        f"{prefix}{'' if name == '__all__' else str(form[name].label) + ': '}{error}"
+        for name, errors in form.errors.items()
+        for error in errors
+    ]
 
 
 def _describe_changes(version, changes: dict, schedules: dict, current: dict) -> list[str]:
@@ -163,13 +207,22 @@ def course_protocol(request, public_id):
     course = get_course_for(request.user, public_id)
     version = course.protocol_version
     if version is not None:
-        version = ProtocolVersion.objects.select_related("protocol").prefetch_related(
-            "schedules").get(pk=version.pk)
+        version = (
+            ProtocolVersion.objects.select_related("protocol")
+            .prefetch_related("schedules")
+            .get(pk=version.pk)
+        )
         course.protocol_version = version
-    applicable = [v.pk for v in ProtocolVersion.objects.all()
-                  if not v.products or course.product in v.products]
-    choices = (ProtocolVersion.objects.filter(pk__in=applicable)
-               .exclude(pk=getattr(version, "pk", None)).select_related("protocol"))
+    applicable = [
+        v.pk
+        for v in ProtocolVersion.objects.all()
+        if not v.products or course.product in v.products
+    ]
+    choices = (
+        ProtocolVersion.objects.filter(pk__in=applicable)
+        .exclude(pk=getattr(version, "pk", None))
+        .select_related("protocol")
+    )
     form = MoveCourseForm(request.POST or None, versions=choices)
     can_move = course.status == course.Status.MONITORING
     if request.method == "POST":
@@ -179,8 +232,10 @@ def course_protocol(request, public_id):
         if form.is_valid():
             try:
                 services.move_course_to_version(
-                    course=course, version=form.cleaned_data["version"],
-                    reason=form.cleaned_data["reason"], by=request.user,
+                    course=course,
+                    version=form.cleaned_data["version"],
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
                 )
             except ValidationError as error:
                 form.add_error(None, error)
@@ -191,9 +246,19 @@ def course_protocol(request, public_id):
         course=course, action=AuditEvent.Action.COURSE_PROTOCOL_MOVED
     ).select_related("user")
     status = getattr(course, "current", None)
-    return render(request, "monitoring/protocols/course.html", {
-        "course": course, "patient": course.patient, "version": version,
-        "schedules": _schedule_rows(version) if version else [],
-        "due": schedule.due_checks(course, status) if version else [],
-        "form": form, "can_move": can_move, "moves": moves, "now": timezone.now(),
-    }, status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "monitoring/protocols/course.html",
+        {
+            "course": course,
+            "patient": course.patient,
+            "version": version,
+            "schedules": _schedule_rows(version) if version else [],
+            "due": schedule.due_checks(course, status) if version else [],
+            "form": form,
+            "can_move": can_move,
+            "moves": moves,
+            "now": timezone.now(),
+        },
+        status=400 if request.method == "POST" else 200,
+    )

@@ -24,11 +24,26 @@ from monitoring.access import (
 from monitoring.forms import AMENDMENT_FORMS, CheckNotDoneForm, CorrectionReasonForm
 from monitoring.models import CheckNotDone, CheckType, NeuroAssessment
 
-KIND_LABELS = {"vitals": "Vital signs", "symptoms": "Symptoms", "neuro": "Neuro assessment",
-               "labs": "Labs", "treatment": "Treatment"}
+KIND_LABELS = {
+    "vitals": "Vital signs",
+    "symptoms": "Symptoms",
+    "neuro": "Neuro assessment",
+    "labs": "Labs",
+    "treatment": "Treatment",
+}
 # Fields of a record that are bookkeeping, not clinical content (services._RECORD_META_FIELDS).
-META_FIELDS = {"id", "check_entry", "status", "amends", "amendment_reason", "recorded_at",
-               "recorded_by", "status_changed_at", "status_changed_by", "status_reason"}
+META_FIELDS = {
+    "id",
+    "check_entry",
+    "status",
+    "amends",
+    "amendment_reason",
+    "recorded_at",
+    "recorded_by",
+    "status_changed_at",
+    "status_changed_by",
+    "status_reason",
+}
 
 
 def check_record_prefetches() -> list[Prefetch]:
@@ -38,9 +53,12 @@ def check_record_prefetches() -> list[Prefetch]:
     (struck through, with who and why); joining the users keeps that to one query per kind.
     """
     return [
-        Prefetch(f"{model._meta.model_name}_set",
-                 queryset=model.objects.select_related("recorded_by", "status_changed_by")
-                 .order_by("pk"))
+        Prefetch(
+            f"{model._meta.model_name}_set",
+            queryset=model.objects.select_related("recorded_by", "status_changed_by").order_by(
+                "pk"
+            ),
+        )
         for model in services.AMENDABLE.values()
     ]
 
@@ -56,17 +74,29 @@ def _get_record(request, kind: str, pk: int):
     """The record if its course is visible to the user; 404 otherwise (no existence leak)."""
     model = _model_for(kind)
     return get_object_or_404(
-        model.objects.select_related("check_entry__course__patient", "check_entry__course__unit",
-                                     "check_entry__recorded_by", "recorded_by",
-                                     "status_changed_by"),
-        pk=pk, check_entry__course__in=visible_courses(request.user),
+        model.objects.select_related(
+            "check_entry__course__patient",
+            "check_entry__course__unit",
+            "check_entry__recorded_by",
+            "recorded_by",
+            "status_changed_by",
+        ),
+        pk=pk,
+        check_entry__course__in=visible_courses(request.user),
     )
 
 
 def _context(kind, record, **extra) -> dict:
     course = record.check_entry.course
-    return {"kind": kind, "kind_label": KIND_LABELS[kind], "record": record, "course": course,
-            "patient": course.patient, "check": record.check_entry, **extra}
+    return {
+        "kind": kind,
+        "kind_label": KIND_LABELS[kind],
+        "record": record,
+        "course": course,
+        "patient": course.patient,
+        "check": record.check_entry,
+        **extra,
+    }
 
 
 @role_required(*CLINICAL_ROLES)
@@ -75,8 +105,11 @@ def amend_record(request, kind, pk):
     record = _get_record(request, kind, pk)
     course = record.check_entry.course
     if not record.is_current:
-        messages.error(request, f"This record was already {record.get_status_display().lower()}"
-                       ": correct the current one.")
+        messages.error(
+            request,
+            f"This record was already {record.get_status_display().lower()}"
+            ": correct the current one.",
+        )
         return redirect("monitoring:record-history", kind=kind, pk=pk)
     form_class = AMENDMENT_FORMS[kind]
     data = request.POST if request.method == "POST" else None
@@ -84,7 +117,8 @@ def amend_record(request, kind, pk):
     if form_class.Meta.model is NeuroAssessment:
         day = timezone.localdate(record.check_entry.observed_at)
         extra["capd"] = record.capd_total is not None or (
-            record.ice_total is None and course.patient.uses_capd_on(day))
+            record.ice_total is None and course.patient.uses_capd_on(day)
+        )
     form = form_class(data, record=record, prefix=kind, **extra)
     reason = CorrectionReasonForm(data)
     errors = []
@@ -94,19 +128,36 @@ def amend_record(request, kind, pk):
             errors.append("Nothing changed: correct a value, or cancel.")
         else:
             try:
-                services.amend_record(record=record, values=values,
-                                      reason=reason.cleaned_data["reason"], by=request.user)
+                services.amend_record(
+                    record=record,
+                    values=values,
+                    reason=reason.cleaned_data["reason"],
+                    by=request.user,
+                )
             except ValidationError as error:
                 errors.extend(error.messages)
             else:  # the service refreshed course.current in the same transaction
-                messages.success(request, f"{KIND_LABELS[kind]} corrected; the original is kept, "
-                                 f"struck through. Now CRS {_grade(course.current.crs_grade)}, "
-                                 f"ICANS {_grade(course.current.icans_grade)}.")
+                messages.success(
+                    request,
+                    f"{KIND_LABELS[kind]} corrected; the original is kept, "
+                    f"struck through. Now CRS {_grade(course.current.crs_grade)}, "
+                    f"ICANS {_grade(course.current.icans_grade)}.",
+                )
                 return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     status = 400 if request.method == "POST" else 200
-    return render(request, "monitoring/records/amend.html", _context(
-        kind, record, form=form, reason=reason, errors=errors, capd=extra.get("capd"),
-    ), status=status)
+    return render(
+        request,
+        "monitoring/records/amend.html",
+        _context(
+            kind,
+            record,
+            form=form,
+            reason=reason,
+            errors=errors,
+            capd=extra.get("capd"),
+        ),
+        status=status,
+    )
 
 
 def _grade(value) -> str:
@@ -125,17 +176,25 @@ def mark_entered_in_error(request, kind, pk):
     form.fields["reason"].help_text = "Kept with the record, e.g. 'charted on the wrong patient'."
     if request.method == "POST" and form.is_valid():
         try:
-            services.mark_entered_in_error(record=record, reason=form.cleaned_data["reason"],
-                                           by=request.user)
+            services.mark_entered_in_error(
+                record=record, reason=form.cleaned_data["reason"], by=request.user
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"{KIND_LABELS[kind]} marked entered in error; it is kept, "
-                             f"struck through. Now CRS {_grade(course.current.crs_grade)}, "
-                             f"ICANS {_grade(course.current.icans_grade)}.")
+            messages.success(
+                request,
+                f"{KIND_LABELS[kind]} marked entered in error; it is kept, "
+                f"struck through. Now CRS {_grade(course.current.crs_grade)}, "
+                f"ICANS {_grade(course.current.icans_grade)}.",
+            )
             return redirect("monitoring:patient-course", public_id=course.patient.public_id)
-    return render(request, "monitoring/records/error.html", _context(kind, record, form=form),
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "monitoring/records/error.html",
+        _context(kind, record, form=form),
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def clinical_fields(model) -> list:
@@ -159,44 +218,77 @@ def record_history(request, kind, pk):
     model = type(record)
     fields = clinical_fields(model)
     # A correction belongs to the same bedside check as the record it corrects.
-    siblings = {r.pk: r for r in model.objects.filter(check_entry=record.check_entry)
-                .select_related("recorded_by", "status_changed_by")}
+    siblings = {
+        r.pk: r
+        for r in model.objects.filter(check_entry=record.check_entry).select_related(
+            "recorded_by", "status_changed_by"
+        )
+    }
     root = siblings[record.pk]
     while root.amends_id in siblings:
         root = siblings[root.amends_id]
     successor = {r.amends_id: r for r in siblings.values() if r.amends_id}
     chain, previous, node = [], None, root
     while node is not None:
-        changes = [] if previous is None else [
-            (f.verbose_name, _shown(f, getattr(previous, f.name)), _shown(f, getattr(node, f.name)))
-            for f in fields if getattr(previous, f.name) != getattr(node, f.name)
+        changes = (
+            []
+            if previous is None
+            else [
+                (
+                    f.verbose_name,
+                    _shown(f, getattr(previous, f.name)),
+                    _shown(f, getattr(node, f.name)),
+                )
+                for f in fields
+                if getattr(previous, f.name) != getattr(node, f.name)
+            ]
+        )
+        values = [
+            (f.verbose_name, _shown(f, getattr(node, f.name)))
+            for f in fields
+            if getattr(node, f.name) not in (None, "")
         ]
-        values = [(f.verbose_name, _shown(f, getattr(node, f.name))) for f in fields
-                  if getattr(node, f.name) not in (None, "")]
         chain.append({"record": node, "changes": changes, "values": values})
         previous, node = node, successor.get(node.pk)
     names = {f.name: f for f in model._meta.concrete_fields}
-    labels = {entry["record"].pk: "Correction" if entry["record"].amends_id else "Original"
-              for entry in chain}
+    labels = {
+        entry["record"].pk: "Correction" if entry["record"].amends_id else "Original"
+        for entry in chain
+    }
     rows, last = [], {}
-    for row in (model.history.filter(id__in=list(labels))
-                .select_related("history_user").order_by("history_date", "history_id")):
+    for row in (
+        model.history.filter(id__in=list(labels))
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    ):
         before = last.get(row.id)
         if before is not None:
-            changes = [(names[c.field].verbose_name, _shown(names[c.field], c.old),
-                        _shown(names[c.field], c.new))
-                       for c in row.diff_against(before).changes
-                       if c.field in names and not names[c.field].is_relation]
+            changes = [
+                (
+                    names[c.field].verbose_name,
+                    _shown(names[c.field], c.old),
+                    _shown(names[c.field], c.new),
+                )
+                for c in row.diff_against(before).changes
+                if c.field in names and not names[c.field].is_relation
+            ]
         else:  # the first saved version we have of this row: say what it was
             changes = [("status", "", row.get_status_display())]
             if row.status_reason:
                 changes.append(("reason", "", row.status_reason))
         rows.append({"row": row, "label": labels[row.id], "changes": changes})
         last[row.id] = row
-    return render(request, "monitoring/records/history.html", _context(
-        kind, record, chain=chain, history=rows,
-        can_correct=request.user.role in CLINICAL_ROLES,
-    ))
+    return render(
+        request,
+        "monitoring/records/history.html",
+        _context(
+            kind,
+            record,
+            chain=chain,
+            history=rows,
+            can_correct=request.user.role in CLINICAL_ROLES,
+        ),
+    )
 
 
 @role_required(*CLINICAL_ROLES)
@@ -213,8 +305,12 @@ def check_not_done(request, public_id):
         data = form.cleaned_data
         try:
             not_done = services.record_check_not_done(
-                course=course, check_type=data["check_type"], reason=data["reason"],
-                note=data["note"], observed_at=data["observed_at"], by=request.user,
+                course=course,
+                check_type=data["check_type"],
+                reason=data["reason"],
+                note=data["note"],
+                observed_at=data["observed_at"],
+                by=request.user,
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -222,12 +318,23 @@ def check_not_done(request, public_id):
             next_due = {d.check_type: d for d in schedule.due_checks(course, course.current)}
             when = next_due.get(not_done.check_type)
             messages.success(
-                request, f"{course.patient.full_name}: {not_done.get_check_type_display()} not "
+                request,
+                f"{course.patient.full_name}: {not_done.get_check_type_display()} not "
                 f"done — {not_done.get_reason_display()}"
-                + (f"; due again {timezone.localtime(when.next_due):%H:%M}." if when else "."))
+                + (f"; due again {timezone.localtime(when.next_due):%H:%M}." if when else "."),
+            )
             return redirect("monitoring:nurse-worklist")
     earlier = CheckNotDone.objects.filter(course=course).select_related("recorded_by")[:20]
-    return render(request, "monitoring/records/not_done.html", {
-        "course": course, "patient": course.patient, "form": form, "due": due,
-        "earlier": earlier, "now": timezone.now(),
-    }, status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "monitoring/records/not_done.html",
+        {
+            "course": course,
+            "patient": course.patient,
+            "form": form,
+            "due": due,
+            "earlier": earlier,
+            "now": timezone.now(),
+        },
+        status=400 if request.method == "POST" else 200,
+    )

@@ -15,28 +15,50 @@ from tests.e2e.conftest import ARTIFACTS
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {"ice_orientation": 4, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
-          "ice_attention": 1, "consciousness": "alert", "seizure": "none",
-          "motor_weakness": "none", "cerebral_edema": "none"}
+ICE_10 = {
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+    "seizure": "none",
+    "motor_weakness": "none",
+    "cerebral_edema": "none",
+}
 
 
 def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     login_as, live_server, care_team_member, nurse, course
 ):
     now = timezone.now()
-    for hours_ago, temp, support in ((30, 37.1, ROOM_AIR), (20, 38.4, ROOM_AIR),
-                                     (12, 38.9, {**ROOM_AIR, "oxygen_support": "low_flow",
-                                                 "oxygen_flow_l_min": 4})):
-        services.record_check(course=course, by=nurse,
-                              observed_at=now - timedelta(hours=hours_ago),
-                              vitals={**support, "temp_c": temp, "sbp_mmhg": 104,
-                                      "dbp_mmhg": 60, "heart_rate_bpm": 110, "spo2_pct": 94},
-                              neuro=ICE_10, labs={"crp_mg_l": 20 + hours_ago})
+    for hours_ago, temp, support in (
+        (30, 37.1, ROOM_AIR),
+        (20, 38.4, ROOM_AIR),
+        (12, 38.9, {**ROOM_AIR, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4}),
+    ):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=now - timedelta(hours=hours_ago),
+            vitals={
+                **support,
+                "temp_c": temp,
+                "sbp_mmhg": 104,
+                "dbp_mmhg": 60,
+                "heart_rate_bpm": 110,
+                "spo2_pct": 94,
+            },
+            neuro=ICE_10,
+            labs={"crp_mg_l": 20 + hours_ago},
+        )
     flag = Flag.objects.get(kind="crs")
     problems = []
     page = login_as(care_team_member)
-    page.on("console", lambda message: problems.append(message.text)
-            if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
 
     page.goto(f"{live_server.url}/flags/")
     page.wait_for_load_state("load")
@@ -52,8 +74,9 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     expect(page.get_by_text("Flag acknowledged")).to_be_visible()
     expect(page.locator(f"#flag-{flag.pk}")).to_contain_text("Note: tocilizumab ordered")
     # The 30-second refresh swaps the board's partial in place (forced here, not awaited).
-    page.evaluate("htmx.ajax('GET', window.location.pathname, "
-                  "{target: '#flag-board', swap: 'innerHTML'})")
+    page.evaluate(
+        "htmx.ajax('GET', window.location.pathname, {target: '#flag-board', swap: 'innerHTML'})"
+    )
     expect(page.locator("#flag-board")).to_contain_text("Acknowledged, not yet resolved")
     expect(page.locator("nav.navbar")).to_have_count(1)
 

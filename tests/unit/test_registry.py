@@ -74,9 +74,14 @@ def test_a_zero_that_does_not_last_24_hours_is_a_dip_in_the_same_episode():
 
 def test_a_grade_24_hours_or_more_after_the_first_zero_starts_a_new_episode():
     summary = crs(
-        (10, 1), (16, 0), (30, 0),  # episode 1: 10 h -> 16 h
-        (40, 2), (44, 3), (52, 0),  # episode 2: 24 h after the first 0 -> new
-        (70, 0), (100, 0),
+        (10, 1),
+        (16, 0),
+        (30, 0),  # episode 1: 10 h -> 16 h
+        (40, 2),
+        (44, 3),
+        (52, 0),  # episode 2: 24 h after the first 0 -> new
+        (70, 0),
+        (100, 0),
     )
 
     first, second = summary.episodes
@@ -153,8 +158,10 @@ def test_icans_uses_its_own_grades_and_codes():
 
     assert summary.max_grade == 3
     assert summary.onset_day == 2
-    assert summary.icd10 == ("G92.03",
-                             "Immune effector cell-associated neurotoxicity syndrome, grade 3")
+    assert summary.icd10 == (
+        "G92.03",
+        "Immune effector cell-associated neurotoxicity syndrome, grade 3",
+    )
 
 
 def test_onset_day_counts_calendar_days_in_the_local_zone():
@@ -162,19 +169,26 @@ def test_onset_day_counts_calendar_days_in_the_local_zone():
     late = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     rows = [GradePoint(at=datetime(2026, 3, 2, 23, 30, tzinfo=UTC), crs=1, icans=None)]
     with timezone.override(ZoneInfo("Europe/Paris")):
-        paris = registry.summarise_domain(rows, domain="CRS", infused_at=late,
-                                          now=late + timedelta(days=5))
+        paris = registry.summarise_domain(
+            rows, domain="CRS", infused_at=late, now=late + timedelta(days=5)
+        )
         assert paris.onset_day == 1
     with timezone.override(UTC):
-        utc = registry.summarise_domain(rows, domain="CRS", infused_at=late,
-                                        now=late + timedelta(days=5))
+        utc = registry.summarise_domain(
+            rows, domain="CRS", infused_at=late, now=late + timedelta(days=5)
+        )
         assert utc.onset_day == 0
 
 
 @pytest.mark.parametrize(
     ("grade", "crs_code", "icans_code"),
-    [(1, "D89.831", "G92.01"), (2, "D89.832", "G92.02"), (3, "D89.833", "G92.03"),
-     (4, "D89.834", "G92.04"), (5, "D89.835", "G92.05")],
+    [
+        (1, "D89.831", "G92.01"),
+        (2, "D89.832", "G92.02"),
+        (3, "D89.833", "G92.03"),
+        (4, "D89.834", "G92.04"),
+        (5, "D89.835", "G92.05"),
+    ],
 )
 def test_icd10_cm_suggestions_follow_the_grade(grade, crs_code, icans_code):
     assert registry.ICD10_CRS[grade][0] == crs_code
@@ -184,32 +198,39 @@ def test_icd10_cm_suggestions_follow_the_grade(grade, crs_code, icans_code):
 
 
 def treat(hours, drug, dose, unit="mg", other=""):
-    return TreatmentRow(at=h(hours), drug=drug, dose=Decimal(dose), dose_unit=unit,
-                        drug_other=other)
+    return TreatmentRow(
+        at=h(hours), drug=drug, dose=Decimal(dose), dose_unit=unit, drug_other=other
+    )
 
 
 def test_treatments_count_doses_and_add_steroids_in_mg():
-    drugs, other = registry.summarise_treatments([
-        treat(30, "tocilizumab", "560"),
-        treat(38, "tocilizumab", "560"),
-        treat(40, "dexamethasone", "10"),
-        treat(46, "dexamethasone", "10"),
-        treat(50, "methylprednisolone", "1", unit="g"),  # 1 g = 1000 mg
-        treat(60, "anakinra", "100"),
-        treat(61, "anakinra", "5", unit="units"),  # cannot be converted: counted apart
-        treat(62, "levetiracetam", "750"),
-        treat(63, "siltuximab", "800000", unit="mcg"),  # 800 mg
-        treat(64, "antipyretic", "1", unit="g"),
-        treat(65, "other", "8", other="Ondansetron"),
-        treat(66, "other", "8", other="Ondansetron"),
-    ], infused_at=INFUSED)
+    drugs, other = registry.summarise_treatments(
+        [
+            treat(30, "tocilizumab", "560"),
+            treat(38, "tocilizumab", "560"),
+            treat(40, "dexamethasone", "10"),
+            treat(46, "dexamethasone", "10"),
+            treat(50, "methylprednisolone", "1", unit="g"),  # 1 g = 1000 mg
+            treat(60, "anakinra", "100"),
+            treat(61, "anakinra", "5", unit="units"),  # cannot be converted: counted apart
+            treat(62, "levetiracetam", "750"),
+            treat(63, "siltuximab", "800000", unit="mcg"),  # 800 mg
+            treat(64, "antipyretic", "1", unit="g"),
+            treat(65, "other", "8", other="Ondansetron"),
+            treat(66, "other", "8", other="Ondansetron"),
+        ],
+        infused_at=INFUSED,
+    )
 
     assert drugs["tocilizumab"].doses == 2
     assert drugs["tocilizumab"].first_at == h(30)
     assert drugs["dexamethasone"].total_mg == Decimal(20)
     assert drugs["methylprednisolone"].total_mg == Decimal(1000)
-    assert (drugs["anakinra"].doses, drugs["anakinra"].total_mg,
-            drugs["anakinra"].unconverted_doses) == (2, Decimal(100), 1)
+    assert (
+        drugs["anakinra"].doses,
+        drugs["anakinra"].total_mg,
+        drugs["anakinra"].unconverted_doses,
+    ) == (2, Decimal(100), 1)
     assert drugs["siltuximab"].total_mg == Decimal(800)
     assert drugs["levetiracetam"].doses == 1
     assert other == {"Antipyretic": 1, "Ondansetron": 2}
@@ -234,14 +255,13 @@ def test_a_drug_never_given_has_no_total():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(Decimal("1000"), "1000"), (Decimal("12.50"), "12.5"), (Decimal("0.500"), "0.5"),
-     (None, "")],
+    [(Decimal("1000"), "1000"), (Decimal("12.50"), "12.5"), (Decimal("0.500"), "0.5"), (None, "")],
 )
 def test_mg_totals_print_without_exponent_or_trailing_zeros(value, text):
     assert registry.mg(value) == text
 
 
-@pytest.mark.parametrize("value", ["=HYPERLINK(\"x\")", "+1", "-cmd", "@SUM(A1)", "\tx"])
+@pytest.mark.parametrize("value", ['=HYPERLINK("x")', "+1", "-cmd", "@SUM(A1)", "\tx"])
 def test_text_that_a_spreadsheet_would_run_stays_text(value):
     assert registry.spreadsheet_safe(value) == "'" + value
 

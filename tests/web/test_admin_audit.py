@@ -18,8 +18,12 @@ def test_changing_a_courses_infusion_date_in_the_admin_is_audited(course, db):
     form = client.get(url).context["adminform"].form
     data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
     new_day_0 = course.infused_at - timedelta(days=1)
-    data.update({"infused_at_0": new_day_0.strftime("%Y-%m-%d"),
-                 "infused_at_1": new_day_0.strftime("%H:%M:%S")})
+    data.update(
+        {
+            "infused_at_0": new_day_0.strftime("%Y-%m-%d"),
+            "infused_at_1": new_day_0.strftime("%H:%M:%S"),
+        }
+    )
 
     response = client.post(url, data)
 

@@ -18,10 +18,17 @@ def at_local(year, month, day, hour=12):
     return datetime(year, month, day, hour, tzinfo=timezone.get_current_timezone())
 
 
-def event(user=None, *, action=AuditEvent.Action.CHECK_RECORDED, patient=None, at=None,
-          summary="something"):
-    return AuditEvent.objects.create(user=user, action=action, patient=patient,
-                                     at=at or timezone.now(), summary=summary)
+def event(
+    user=None,
+    *,
+    action=AuditEvent.Action.CHECK_RECORDED,
+    patient=None,
+    at=None,
+    summary="something",
+):
+    return AuditEvent.objects.create(
+        user=user, action=action, patient=patient, at=at or timezone.now(), summary=summary
+    )
 
 
 def summaries(response) -> list[str]:
@@ -38,10 +45,19 @@ def test_only_admins_read_the_audit_log(nurse_client, care_client, admin_client_
 
 
 def test_every_change_and_export_is_listed_newest_first(admin_client_, nurse, course):
-    services.record_check(course=course, by=nurse, observed_at=timezone.now(),
-                          vitals={"temp_c": 38.2, "oxygen_support": "room_air"})
-    event(nurse, action=AuditEvent.Action.EXPORTED, patient=course.patient,
-          summary="Registry CSV exported", at=timezone.now() + timedelta(seconds=1))
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now(),
+        vitals={"temp_c": 38.2, "oxygen_support": "room_air"},
+    )
+    event(
+        nurse,
+        action=AuditEvent.Action.EXPORTED,
+        patient=course.patient,
+        summary="Registry CSV exported",
+        at=timezone.now() + timedelta(seconds=1),
+    )
 
     response = admin_client_.get(AUDIT)
 
@@ -90,8 +106,10 @@ def test_it_filters_by_local_date_range_inclusive(admin_client_):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"date_from": "2026-03-05", "date_to": "2026-03-01"},
-         "The end date must be on or after the start date."),
+        (
+            {"date_from": "2026-03-05", "date_to": "2026-03-01"},
+            "The end date must be on or after the start date.",
+        ),
         ({"date_from": "yesterday"}, "Enter a valid date."),
         ({"date_to": "9999-12-31"}, "Give a date between 2000-01-01 and 2100-12-31."),
         ({"user": "99999999999999999999999"}, "Select a valid choice."),

@@ -272,13 +272,20 @@ def test_oxygen_and_vasopressors_carry_forward_from_the_last_entry(nurse_client,
 
 @pytest.mark.parametrize("earlier_checks", [0, 12])
 def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
-    nurse_client, nurse, course, django_assert_max_num_queries, django_assert_num_queries,
+    nurse_client,
+    nurse,
+    course,
+    django_assert_max_num_queries,
+    django_assert_num_queries,
     earlier_checks,
 ):
     for hours_ago in range(earlier_checks, 0, -1):
-        services.record_check(course=course, by=nurse,
-                              observed_at=timezone.now() - timedelta(hours=hours_ago + 1),
-                              vitals={"temp_c": 38.4, "oxygen_support": "room_air"})
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=timezone.now() - timedelta(hours=hours_ago + 1),
+            vitals={"temp_c": 38.4, "oxygen_support": "room_air"},
+        )
     # session, user, course (+patient, unit, status), last vital signs, the navigation bar's
     # open-flag count.
     with django_assert_num_queries(5):
@@ -311,11 +318,14 @@ def test_the_result_page_gives_the_protocols_own_escalation_text(nurse_client, c
 
 def test_an_entered_in_error_record_never_carries_forward(nurse_client, nurse, course):
     check = services.record_check(
-        course=course, by=nurse, observed_at=timezone.now() - timedelta(hours=1),
+        course=course,
+        by=nurse,
+        observed_at=timezone.now() - timedelta(hours=1),
         vitals={"temp_c": 37.0, "oxygen_support": "room_air", "vasopressors_count": 2},
     )
-    services.mark_entered_in_error(record=check.vitalsigns_set.get(),
-                                   reason="Charted on the wrong patient", by=nurse)
+    services.mark_entered_in_error(
+        record=check.vitalsigns_set.get(), reason="Charted on the wrong patient", by=nurse
+    )
 
     vitals_form = nurse_client.get(check_url(course)).context["page"].vitals
 

@@ -37,10 +37,21 @@ from monitoring.models import (
 from tests.factories import CourseFactory, UserFactory
 
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-FEVER_ON_NASAL_CANNULA = {**ROOM_AIR, "temp_c": Decimal("38.6"), "heart_rate_bpm": 104,
-                          "oxygen_support": "low_flow", "oxygen_flow_l_min": Decimal("4")}
-ICE_9 = {"ice_orientation": 3, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
-         "ice_attention": 1, "consciousness": "alert"}
+FEVER_ON_NASAL_CANNULA = {
+    **ROOM_AIR,
+    "temp_c": Decimal("38.6"),
+    "heart_rate_bpm": 104,
+    "oxygen_support": "low_flow",
+    "oxygen_flow_l_min": Decimal("4"),
+}
+ICE_9 = {
+    "ice_orientation": 3,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+}
 
 
 def url(action, kind, record):
@@ -54,10 +65,14 @@ def course_url(course):
 def vitals_post(record, **changes) -> dict:
     """The amend page's form as the nurse submits it: prefilled values plus her changes."""
     values = {
-        "temperature": record.temp_c, "heart_rate_bpm": record.heart_rate_bpm,
-        "resp_rate_per_min": record.resp_rate_per_min, "sbp_mmhg": record.sbp_mmhg,
-        "dbp_mmhg": record.dbp_mmhg, "spo2_pct": record.spo2_pct,
-        "oxygen_support": record.oxygen_support, "oxygen_flow_l_min": record.oxygen_flow_l_min,
+        "temperature": record.temp_c,
+        "heart_rate_bpm": record.heart_rate_bpm,
+        "resp_rate_per_min": record.resp_rate_per_min,
+        "sbp_mmhg": record.sbp_mmhg,
+        "dbp_mmhg": record.dbp_mmhg,
+        "spo2_pct": record.spo2_pct,
+        "oxygen_support": record.oxygen_support,
+        "oxygen_flow_l_min": record.oxygen_flow_l_min,
         "vasopressors_count": record.vasopressors_count,
         **({"vasopressin": "on"} if record.vasopressin else {}),
         **changes,
@@ -70,9 +85,12 @@ def vitals_post(record, **changes) -> dict:
 @pytest.fixture
 def febrile_check(course, nurse):
     """Fever 38.6 °C on 4 L/min nasal cannula an hour ago: CRS grade 2."""
-    return services.record_check(course=course, by=nurse,
-                                 observed_at=timezone.now() - timedelta(hours=1),
-                                 vitals=FEVER_ON_NASAL_CANNULA)
+    return services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now() - timedelta(hours=1),
+        vitals=FEVER_ON_NASAL_CANNULA,
+    )
 
 
 @pytest.fixture
@@ -103,8 +121,10 @@ def test_amending_a_fever_to_37_2_regrades_and_keeps_both_values(
 ):
     assert snapshot_of(febrile_check).crs_grade == 2
 
-    response = nurse_client.post(url("amend", "vitals", fever), vitals_post(
-        fever, temperature="37.2", reason="Typed 38.6 for 37.2 (tympanic 37.2)"))
+    response = nurse_client.post(
+        url("amend", "vitals", fever),
+        vitals_post(fever, temperature="37.2", reason="Typed 38.6 for 37.2 (tympanic 37.2)"),
+    )
 
     assert response.status_code == 302
     assert response.url == course_url(course)
@@ -112,7 +132,9 @@ def test_amending_a_fever_to_37_2_regrades_and_keeps_both_values(
     assert fever.status == RecordStatus.AMENDED
     assert fever.temp_c == Decimal("38.6")  # never edited in place
     assert (fever.status_changed_by, fever.status_reason) == (
-        nurse, "Typed 38.6 for 37.2 (tympanic 37.2)")
+        nurse,
+        "Typed 38.6 for 37.2 (tympanic 37.2)",
+    )
     correction = VitalSigns.objects.get(amends=fever)
     assert correction.temp_c == Decimal("37.2")
     assert correction.oxygen_flow_l_min == Decimal("4.0")  # untouched values carried over
@@ -128,16 +150,21 @@ def test_amending_a_fever_to_37_2_regrades_and_keeps_both_values(
     assert 'class="struck"' in page
     assert "Amended by Test " in page
     assert "Typed 38.6 for 37.2 (tympanic 37.2)" in page
-    result = nurse_client.get(reverse("monitoring:nurse-check-result", args=[
-        course.patient.public_id, febrile_check.public_id])).content.decode()
+    result = nurse_client.get(
+        reverse(
+            "monitoring:nurse-check-result",
+            args=[course.patient.public_id, febrile_check.public_id],
+        )
+    ).content.decode()
     assert "T 38.6 °C" in result
     assert "T 37.2 °C" in result
     assert "CRS 0" in result
 
 
 def test_only_the_changed_values_are_amended_and_audited(nurse_client, nurse, fever):
-    nurse_client.post(url("amend", "vitals", fever),
-                      vitals_post(fever, heart_rate_bpm=96, reason="HR was 96"))
+    nurse_client.post(
+        url("amend", "vitals", fever), vitals_post(fever, heart_rate_bpm=96, reason="HR was 96")
+    )
 
     event = AuditEvent.objects.get(action=AuditEvent.Action.RECORD_AMENDED)
     assert event.details["changes"] == {"heart_rate_bpm": ["104", "96"]}
@@ -145,8 +172,10 @@ def test_only_the_changed_values_are_amended_and_audited(nurse_client, nurse, fe
 
 
 def test_the_history_page_shows_who_changed_what_and_why(nurse_client, care_client, fever):
-    nurse_client.post(url("amend", "vitals", fever),
-                      vitals_post(fever, temperature="37.2", reason="Typed 38.6 for 37.2"))
+    nurse_client.post(
+        url("amend", "vitals", fever),
+        vitals_post(fever, temperature="37.2", reason="Typed 38.6 for 37.2"),
+    )
     correction = VitalSigns.objects.get(amends=fever)
 
     for record in (fever, correction):  # the same history from either end of the chain
@@ -160,8 +189,9 @@ def test_the_history_page_shows_who_changed_what_and_why(nurse_client, care_clie
 
 
 def test_a_correction_needs_a_reason_and_saves_nothing_without_one(nurse_client, fever):
-    response = nurse_client.post(url("amend", "vitals", fever),
-                                 vitals_post(fever, temperature="37.2", reason=""))
+    response = nurse_client.post(
+        url("amend", "vitals", fever), vitals_post(fever, temperature="37.2", reason="")
+    )
 
     assert response.status_code == 400
     assert "Give the reason: it is kept with the record." in response.content.decode()
@@ -171,8 +201,9 @@ def test_a_correction_needs_a_reason_and_saves_nothing_without_one(nurse_client,
 
 
 def test_a_correction_that_changes_nothing_is_refused(nurse_client, fever):
-    response = nurse_client.post(url("amend", "vitals", fever),
-                                 vitals_post(fever, reason="checking"))
+    response = nurse_client.post(
+        url("amend", "vitals", fever), vitals_post(fever, reason="checking")
+    )
 
     assert response.status_code == 400
     assert "Nothing changed" in response.content.decode()
@@ -180,8 +211,10 @@ def test_a_correction_that_changes_nothing_is_refused(nurse_client, fever):
 
 
 def test_an_impossible_correction_names_the_range_and_keeps_what_was_typed(nurse_client, fever):
-    response = nurse_client.post(url("amend", "vitals", fever), vitals_post(
-        fever, temperature="48", heart_rate_bpm=120, reason="typo"))
+    response = nurse_client.post(
+        url("amend", "vitals", fever),
+        vitals_post(fever, temperature="48", heart_rate_bpm=120, reason="typo"),
+    )
 
     page = response.content.decode()
     assert response.status_code == 400
@@ -191,11 +224,13 @@ def test_an_impossible_correction_names_the_range_and_keeps_what_was_typed(nurse
 
 
 def test_a_superseded_record_cannot_be_amended_again(nurse_client, fever):
-    nurse_client.post(url("amend", "vitals", fever),
-                      vitals_post(fever, temperature="37.2", reason="typo"))
+    nurse_client.post(
+        url("amend", "vitals", fever), vitals_post(fever, temperature="37.2", reason="typo")
+    )
 
-    response = nurse_client.post(url("amend", "vitals", fever),
-                                 vitals_post(fever, temperature="37.5", reason="again"))
+    response = nurse_client.post(
+        url("amend", "vitals", fever), vitals_post(fever, temperature="37.5", reason="again")
+    )
 
     assert response.status_code == 302
     assert response.url == url("history", "vitals", fever)
@@ -203,12 +238,14 @@ def test_a_superseded_record_cannot_be_amended_again(nurse_client, fever):
 
 
 def test_a_correction_can_itself_be_corrected(nurse_client, fever):
-    nurse_client.post(url("amend", "vitals", fever),
-                      vitals_post(fever, temperature="37.2", reason="typo"))
+    nurse_client.post(
+        url("amend", "vitals", fever), vitals_post(fever, temperature="37.2", reason="typo")
+    )
     first = VitalSigns.objects.get(amends=fever)
 
-    nurse_client.post(url("amend", "vitals", first),
-                      vitals_post(first, temperature="37.3", reason="second look"))
+    nurse_client.post(
+        url("amend", "vitals", first), vitals_post(first, temperature="37.3", reason="second look")
+    )
 
     page = nurse_client.get(url("history", "vitals", fever)).content.decode()
     assert page.count("Correction</strong>") == 2
@@ -216,17 +253,26 @@ def test_a_correction_can_itself_be_corrected(nurse_client, fever):
 
 
 def test_amending_an_ice_screen_regrades_icans(care_client, course, nurse):
-    check = services.record_check(course=course, by=nurse, observed_at=timezone.now(),
-                                  neuro=ICE_9)
+    check = services.record_check(course=course, by=nurse, observed_at=timezone.now(), neuro=ICE_9)
     screen = check.neuroassessment_set.get()
     assert snapshot_of(check).icans_grade == 1
 
-    response = care_client.post(url("amend", "neuro", screen), {
-        "neuro-ice_orientation": "4", "neuro-ice_naming": "3", "neuro-ice_commands": "1",
-        "neuro-ice_writing": "1", "neuro-ice_attention": "1", "neuro-consciousness": "alert",
-        "neuro-seizure": "none", "neuro-motor_weakness": "none", "neuro-cerebral_edema": "none",
-        "neuro-unable_to_assess_reason": "", "reason": "Orientation: knew the year",
-    })
+    response = care_client.post(
+        url("amend", "neuro", screen),
+        {
+            "neuro-ice_orientation": "4",
+            "neuro-ice_naming": "3",
+            "neuro-ice_commands": "1",
+            "neuro-ice_writing": "1",
+            "neuro-ice_attention": "1",
+            "neuro-consciousness": "alert",
+            "neuro-seizure": "none",
+            "neuro-motor_weakness": "none",
+            "neuro-cerebral_edema": "none",
+            "neuro-unable_to_assess_reason": "",
+            "reason": "Orientation: knew the year",
+        },
+    )
 
     assert response.status_code == 302
     assert NeuroAssessment.objects.current().get().ice_total == 10
@@ -234,11 +280,16 @@ def test_amending_an_ice_screen_regrades_icans(care_client, course, nurse):
 
 
 def test_a_childs_capd_is_corrected_on_the_capd_items(nurse_client, nurse, ward_a):
-    child = CourseFactory(unit=ward_a, product="tisa-cel", patient__weight_kg=24,
-                          patient__date_of_birth=timezone.localdate() - timedelta(days=7 * 365))
+    child = CourseFactory(
+        unit=ward_a,
+        product="tisa-cel",
+        patient__weight_kg=24,
+        patient__date_of_birth=timezone.localdate() - timedelta(days=7 * 365),
+    )
     well = {f"capd_item_{n}": 4 if n <= 4 else 0 for n in range(1, 9)}
-    check = services.record_check(course=child, by=nurse, observed_at=timezone.now(),
-                                  neuro={**well, "consciousness": "alert"})
+    check = services.record_check(
+        course=child, by=nurse, observed_at=timezone.now(), neuro={**well, "consciousness": "alert"}
+    )
     screen = check.neuroassessment_set.get()
     edit = url("amend", "neuro", screen)
 
@@ -246,33 +297,50 @@ def test_a_childs_capd_is_corrected_on_the_capd_items(nurse_client, nurse, ward_
     assert "eye contact" in page
     assert "ice_orientation" not in page
 
-    answers = {f"neuro-capd_item_{n}": v for n, v in ((n, 4 if n <= 4 else 0)
-                                                      for n in range(1, 9))}
+    answers = {f"neuro-capd_item_{n}": v for n, v in ((n, 4 if n <= 4 else 0) for n in range(1, 9))}
     answers["neuro-capd_item_5"] = 3  # restless "often": 3 points
-    response = nurse_client.post(edit, {
-        **answers, "neuro-consciousness": "alert", "neuro-seizure": "none",
-        "neuro-motor_weakness": "none", "neuro-cerebral_edema": "none",
-        "reason": "Item 5 ticked on the wrong line"})
+    response = nurse_client.post(
+        edit,
+        {
+            **answers,
+            "neuro-consciousness": "alert",
+            "neuro-seizure": "none",
+            "neuro-motor_weakness": "none",
+            "neuro-cerebral_edema": "none",
+            "reason": "Item 5 ticked on the wrong line",
+        },
+    )
 
     assert response.status_code == 302
     assert NeuroAssessment.objects.current().get().capd_total == 3
 
 
 def test_amending_a_treatment_dose_keeps_the_original(nurse_client, course, nurse):
-    check = services.record_check(course=course, by=nurse, observed_at=timezone.now(),
-                                  treatment={"drug": "tocilizumab", "dose": 560,
-                                             "dose_unit": "mg", "route": "iv"})
+    check = services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now(),
+        treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
+    )
     dose = check.treatment_set.get()
 
-    response = nurse_client.post(url("amend", "treatment", dose), {
-        "treatment-drug": "tocilizumab", "treatment-drug_other": "",
-        "treatment-dose": "480", "treatment-dose_unit": "mg", "treatment-route": "iv",
-        "reason": "8 mg/kg for 60 kg is 480 mg",
-    })
+    response = nurse_client.post(
+        url("amend", "treatment", dose),
+        {
+            "treatment-drug": "tocilizumab",
+            "treatment-drug_other": "",
+            "treatment-dose": "480",
+            "treatment-dose_unit": "mg",
+            "treatment-route": "iv",
+            "reason": "8 mg/kg for 60 kg is 480 mg",
+        },
+    )
 
     assert response.status_code == 302
     assert list(Treatment.objects.order_by("pk").values_list("dose", "status")) == [
-        (Decimal("560.00"), "amended"), (Decimal("480.00"), "current")]
+        (Decimal("560.00"), "amended"),
+        (Decimal("480.00"), "current"),
+    ]
 
 
 # --- Entered in error -------------------------------------------------------------------------
@@ -281,18 +349,22 @@ def test_amending_a_treatment_dose_keeps_the_original(nurse_client, course, nurs
 def test_entered_in_error_strikes_the_record_with_the_reason_and_regrades(
     care_client, care_team_member, course, febrile_check, fever
 ):
-    response = care_client.post(url("error", "vitals", fever),
-                                {"reason": "Charted on the wrong patient"})
+    response = care_client.post(
+        url("error", "vitals", fever), {"reason": "Charted on the wrong patient"}
+    )
 
     assert response.status_code == 302
     assert response.url == course_url(course)
     fever.refresh_from_db()
     assert fever.status == RecordStatus.ENTERED_IN_ERROR
     assert (fever.status_changed_by, fever.status_reason) == (
-        care_team_member, "Charted on the wrong patient")
+        care_team_member,
+        "Charted on the wrong patient",
+    )
     assert snapshot_of(febrile_check).crs_grade is None  # no vital signs count any more
-    assert AuditEvent.objects.filter(action=AuditEvent.Action.ENTERED_IN_ERROR,
-                                     user=care_team_member).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.ENTERED_IN_ERROR, user=care_team_member
+    ).exists()
     page = care_client.get(course_url(course)).content.decode()
     assert "T 38.6 °C" in page  # kept, struck through
     assert "Entered in error — marked by" in page
@@ -333,8 +405,12 @@ def test_another_units_record_is_404_for_every_correction_page(outsider_client, 
     for client in (outsider_client, other_care):
         for action in ("amend", "error", "history"):
             assert client.get(url(action, "vitals", fever)).status_code == 404, action
-        assert client.post(url("amend", "vitals", fever), vitals_post(
-            fever, temperature="37.0", reason="x")).status_code == 404
+        assert (
+            client.post(
+                url("amend", "vitals", fever), vitals_post(fever, temperature="37.0", reason="x")
+            ).status_code
+            == 404
+        )
         assert client.post(url("error", "vitals", fever), {"reason": "x"}).status_code == 404
     fever.refresh_from_db()
     assert fever.is_current
@@ -373,20 +449,30 @@ def test_corrected_records_cost_no_extra_queries_on_the_course_and_result_pages(
 ):
     def check_with_corrections():
         check = services.record_check(
-            course=course, by=nurse, observed_at=timezone.now() - timedelta(hours=1),
-            vitals=FEVER_ON_NASAL_CANNULA, symptoms={"fever": True}, labs={"crp_mg_l": 80})
+            course=course,
+            by=nurse,
+            observed_at=timezone.now() - timedelta(hours=1),
+            vitals=FEVER_ON_NASAL_CANNULA,
+            symptoms={"fever": True},
+            labs={"crp_mg_l": 80},
+        )
         vitals = check.vitalsigns_set.get()
-        services.amend_record(record=vitals, values={"temp_c": Decimal("37.2")},
-                              reason="typo", by=care_team_member)
-        services.mark_entered_in_error(record=check.symptomcheck_set.get(), reason="duplicate",
-                                       by=nurse)
+        services.amend_record(
+            record=vitals, values={"temp_c": Decimal("37.2")}, reason="typo", by=care_team_member
+        )
+        services.mark_entered_in_error(
+            record=check.symptomcheck_set.get(), reason="duplicate", by=nurse
+        )
         return check
 
     first = check_with_corrections()
-    result_url = reverse("monitoring:nurse-check-result", args=[course.patient.public_id,
-                                                                first.public_id])
-    course_page, result_page = (count_queries(nurse_client, course_url(course)),
-                                count_queries(nurse_client, result_url))
+    result_url = reverse(
+        "monitoring:nurse-check-result", args=[course.patient.public_id, first.public_id]
+    )
+    course_page, result_page = (
+        count_queries(nurse_client, course_url(course)),
+        count_queries(nurse_client, result_url),
+    )
     for _ in range(4):
         check_with_corrections()
 
@@ -399,8 +485,12 @@ def test_corrected_records_cost_no_extra_queries_on_the_course_and_result_pages(
 def test_the_history_page_costs_a_fixed_number_of_queries(nurse_client, care_team_member, fever):
     record, costs = fever, []
     for n in range(4):
-        services.amend_record(record=record, values={"heart_rate_bpm": 100 + n},
-                              reason=f"look {n}", by=care_team_member)
+        services.amend_record(
+            record=record,
+            values={"heart_rate_bpm": 100 + n},
+            reason=f"look {n}",
+            by=care_team_member,
+        )
         record = VitalSigns.objects.get(amends=record)
         costs.append(count_queries(nurse_client, url("history", "vitals", fever)))
 
@@ -409,16 +499,32 @@ def test_the_history_page_costs_a_fixed_number_of_queries(nurse_client, care_tea
 
 # --- Nothing clinical can be deleted ------------------------------------------------------------
 
-CLINICAL_MODELS = [Patient, TreatmentCourse, BedsideCheck, VitalSigns, SymptomCheck,
-                   NeuroAssessment, LabResult, Treatment, GradeSnapshot, GradeConfirmation, Flag,
-                   CheckNotDone, AuditEvent, Protocol, ProtocolVersion, CheckSchedule]
+CLINICAL_MODELS = [
+    Patient,
+    TreatmentCourse,
+    BedsideCheck,
+    VitalSigns,
+    SymptomCheck,
+    NeuroAssessment,
+    LabResult,
+    Treatment,
+    GradeSnapshot,
+    GradeConfirmation,
+    Flag,
+    CheckNotDone,
+    AuditEvent,
+    Protocol,
+    ProtocolVersion,
+    CheckSchedule,
+]
 
 
 @pytest.fixture
 def superuser_client(db):
     client = Client()
-    client.force_login(UserFactory(username="root", role=User.Role.ADMIN, is_staff=True,
-                                   is_superuser=True))
+    client.force_login(
+        UserFactory(username="root", role=User.Role.ADMIN, is_staff=True, is_superuser=True)
+    )
     return client
 
 
@@ -426,11 +532,17 @@ def superuser_client(db):
 def one_of_each(course, nurse, care_team_member, admin_user, febrile_check):
     """A row of every clinical model, so that each delete page has something to refuse."""
     check = services.record_check(
-        course=course, by=nurse, observed_at=timezone.now(), symptoms={"fever": True},
-        neuro=ICE_9, labs={"crp_mg_l": 80},
-        treatment={"drug": "antipyretic", "dose": 1, "dose_unit": "g", "route": "po"})
-    services.confirm_grade(snapshot=snapshot_of(check), domain="crs", grade=2, reason="agree",
-                           by=care_team_member)
+        course=course,
+        by=nurse,
+        observed_at=timezone.now(),
+        symptoms={"fever": True},
+        neuro=ICE_9,
+        labs={"crp_mg_l": 80},
+        treatment={"drug": "antipyretic", "dose": 1, "dose_unit": "g", "route": "po"},
+    )
+    services.confirm_grade(
+        snapshot=snapshot_of(check), domain="crs", grade=2, reason="agree", by=care_team_member
+    )
     services.record_check_not_done(course=course, check_type="labs", reason="refused", by=nurse)
     return {model: model.objects.order_by("pk").first() for model in CLINICAL_MODELS}
 
@@ -450,8 +562,10 @@ def test_an_admin_superuser_cannot_delete_any_clinical_record(superuser_client, 
         assert changelist.status_code == 200, model.__name__
         assert "delete_selected" not in changelist.content.decode(), model.__name__
         # The action cannot be forced by posting it either.
-        superuser_client.post(admin_url(model, "changelist"), {
-            "action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+        superuser_client.post(
+            admin_url(model, "changelist"),
+            {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"},
+        )
         assert model.objects.filter(pk=row.pk).exists(), model.__name__
 
 
@@ -478,8 +592,9 @@ def test_observations_are_read_only_in_the_admin_with_their_history(superuser_cl
 def test_the_admin_never_reverts_a_record_to_an_old_version(superuser_client, nurse, fever):
     services.mark_entered_in_error(record=fever, reason="duplicate", by=nurse)
     first = fever.history.order_by("history_date").first()
-    revert = reverse("admin:monitoring_vitalsigns_simple_history",
-                     args=[fever.pk, first.history_id])
+    revert = reverse(
+        "admin:monitoring_vitalsigns_simple_history", args=[fever.pk, first.history_id]
+    )
 
     assert superuser_client.get(revert).status_code == 200  # may look at it
     assert superuser_client.post(revert, {}).status_code == 403

@@ -29,9 +29,17 @@ from tests.web.test_security import csp_violations
 
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 LOW_FLOW_4 = {**ROOM_AIR, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4}
-ICE_10 = {"ice_orientation": 4, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
-          "ice_attention": 1, "consciousness": "alert", "seizure": "none",
-          "motor_weakness": "none", "cerebral_edema": "none"}
+ICE_10 = {
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+    "seizure": "none",
+    "motor_weakness": "none",
+    "cerebral_edema": "none",
+}
 
 
 def course_url(course) -> str:
@@ -58,8 +66,7 @@ def values(spec: dict, label: str) -> list[float]:
 
 def local(course, day: int, hour: int, minute: int = 0):
     """D+day at hour:minute, local time."""
-    start = timezone.localtime(course.infused_at).replace(hour=0, minute=0, second=0,
-                                                          microsecond=0)
+    start = timezone.localtime(course.infused_at).replace(hour=0, minute=0, second=0, microsecond=0)
     return start + timedelta(days=day, hours=hour, minutes=minute)
 
 
@@ -72,30 +79,50 @@ def fill_days(course, nurse, days: int) -> None:
         if at > timezone.now():
             break
         febrile = n % 12 in (1, 2)
-        sections = {"vitals": {**(LOW_FLOW_4 if febrile else ROOM_AIR),
-                               "temp_c": 38.6 if febrile else 37.0,
-                               "sbp_mmhg": 100 + n % 7, "dbp_mmhg": 60, "heart_rate_bpm": 90,
-                               "spo2_pct": 95}}
+        sections = {
+            "vitals": {
+                **(LOW_FLOW_4 if febrile else ROOM_AIR),
+                "temp_c": 38.6 if febrile else 37.0,
+                "sbp_mmhg": 100 + n % 7,
+                "dbp_mmhg": 60,
+                "heart_rate_bpm": 90,
+                "spo2_pct": 95,
+            }
+        }
         if n % 3 == 0:
             sections["neuro"] = {**ICE_10, "ice_attention": n % 2}
         if n % 6 == 1:
             sections["labs"] = {"crp_mg_l": 40 + n, "ferritin_ng_ml": 800 + n}
         services.record_check(course=course, by=nurse, observed_at=at, **sections)
-    services.record_check(course=course, by=nurse, observed_at=first + timedelta(hours=5),
-                          treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
-                                     "route": "iv"})
-    services.record_check(course=course, by=nurse, observed_at=first + timedelta(hours=6),
-                          treatment={"drug": "dexamethasone", "dose": 10, "dose_unit": "mg",
-                                     "route": "iv"})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=first + timedelta(hours=5),
+        treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
+    )
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=first + timedelta(hours=6),
+        treatment={"drug": "dexamethasone", "dose": 10, "dose_unit": "mg", "route": "iv"},
+    )
 
 
 @pytest.fixture
 def graded(course, nurse):
     """D+2: fever on 4 L/min low-flow oxygen (CRS 2), with an ICE screen 10/10."""
     check = services.record_check(
-        course=course, by=nurse, observed_at=local(course, 2, 9, 30),
-        vitals={**LOW_FLOW_4, "temp_c": 38.6, "sbp_mmhg": 104, "dbp_mmhg": 62,
-                "heart_rate_bpm": 112, "spo2_pct": 94},
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 9, 30),
+        vitals={
+            **LOW_FLOW_4,
+            "temp_c": 38.6,
+            "sbp_mmhg": 104,
+            "dbp_mmhg": 62,
+            "heart_rate_bpm": 112,
+            "spo2_pct": 94,
+        },
         neuro=ICE_10,
     )
     return GradeSnapshot.objects.get(check_entry=check)
@@ -110,10 +137,19 @@ def test_the_header_says_who_what_which_day_and_the_grades_now_with_reasons(
     page = care_client.get(course_url(course)).content.decode()
     age = int(course.patient.age_on(timezone.localdate()))
 
-    for text in ("Ada Lovelace", course.patient.mrn, f"{age} years", "70.0 kg",
-                 "Axicabtagene ciloleucel (Yescarta)", "D+3", "Ward A",
-                 f"{course.protocol_version.protocol} v{course.protocol_version.number}",
-                 "CRS 2", "hypoxia on low-flow oxygen 4 L/min → grade 2", "ICANS 0"):
+    for text in (
+        "Ada Lovelace",
+        course.patient.mrn,
+        f"{age} years",
+        "70.0 kg",
+        "Axicabtagene ciloleucel (Yescarta)",
+        "D+3",
+        "Ward A",
+        f"{course.protocol_version.protocol} v{course.protocol_version.number}",
+        "CRS 2",
+        "hypoxia on low-flow oxygen 4 L/min → grade 2",
+        "ICANS 0",
+    ):
         assert text in page, text
 
 
@@ -131,7 +167,11 @@ def test_the_charts_are_by_day_since_infusion_with_fractional_times(care_client,
     assert oxygen[1] == 1  # low flow ≤ 6 L/min on the ASTCT ladder
     assert oxygen[3] == "Low-flow nasal cannula 4 L/min"
     assert {c["id"] for c in data["charts"]} == {
-        "chart-temperature", "chart-haemodynamics", "chart-oxygen", "chart-ice", "chart-markers"
+        "chart-temperature",
+        "chart-haemodynamics",
+        "chart-oxygen",
+        "chart-ice",
+        "chart-markers",
     }
 
 
@@ -141,8 +181,9 @@ def test_positions_follow_the_local_calendar_day_across_a_dst_change(settings):
     # Infused on Friday 27 March 2026: D+2 is Sunday 29 March, a 23-hour day (clocks go
     # forward at 02:00), so noon is 11 real hours into it.
     course = TreatmentCourse(infused_at=datetime(2026, 3, 27, 10, 0, tzinfo=paris))
-    record = CourseRecord(course, snapshots=[], records={},
-                          now=datetime(2026, 3, 30, 9, 0, tzinfo=paris))
+    record = CourseRecord(
+        course, snapshots=[], records={}, now=datetime(2026, 3, 30, 9, 0, tzinfo=paris)
+    )
     noon = datetime(2026, 3, 29, 12, 0, tzinfo=paris)
     last_minute = datetime(2026, 3, 29, 23, 59, tzinfo=paris)
 
@@ -153,11 +194,17 @@ def test_positions_follow_the_local_calendar_day_across_a_dst_change(settings):
 
 
 def test_the_grade_bands_follow_the_snapshots(care_client, course, nurse, graded):
-    services.record_check(course=course, by=nurse, observed_at=local(course, 2, 15),
-                          vitals={**ROOM_AIR, "temp_c": 37.0})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 15),
+        vitals={**ROOM_AIR, "temp_c": 37.0},
+    )
 
-    bands = {b["label"]: b["segments"] for b in
-             chart_data(care_client.get(course_url(course)).content.decode())["bands"]}
+    bands = {
+        b["label"]: b["segments"]
+        for b in chart_data(care_client.get(course_url(course)).content.decode())["bands"]
+    }
 
     (start, end, grade), (start_0, end_0, grade_0) = bands["CRS"]
     assert (grade, grade_0) == (2, 0)
@@ -169,16 +216,35 @@ def test_the_grade_bands_follow_the_snapshots(care_client, course, nurse, graded
 
 
 def test_a_child_under_12_gets_a_capd_chart_instead_of_ice(care_client, nurse, ward_a):
-    child = CourseFactory(unit=ward_a, patient__date_of_birth=timezone.localdate().replace(
-        year=timezone.localdate().year - 7), patient__weight_kg=22)
-    services.record_check(course=child, by=nurse, observed_at=timezone.now(), neuro={
-        **{f"capd_item_{n}": 0 if n > 4 else 4 for n in range(1, 9)},
-        "consciousness": "alert", "seizure": "none", "motor_weakness": "none",
-        "cerebral_edema": "none"})
-    services.record_check(course=child, by=nurse, observed_at=timezone.now(), neuro={
-        **{f"capd_item_{n}": 2 for n in range(1, 9)},
-        "consciousness": "alert", "seizure": "none", "motor_weakness": "none",
-        "cerebral_edema": "none"})
+    child = CourseFactory(
+        unit=ward_a,
+        patient__date_of_birth=timezone.localdate().replace(year=timezone.localdate().year - 7),
+        patient__weight_kg=22,
+    )
+    services.record_check(
+        course=child,
+        by=nurse,
+        observed_at=timezone.now(),
+        neuro={
+            **{f"capd_item_{n}": 0 if n > 4 else 4 for n in range(1, 9)},
+            "consciousness": "alert",
+            "seizure": "none",
+            "motor_weakness": "none",
+            "cerebral_edema": "none",
+        },
+    )
+    services.record_check(
+        course=child,
+        by=nurse,
+        observed_at=timezone.now(),
+        neuro={
+            **{f"capd_item_{n}": 2 for n in range(1, 9)},
+            "consciousness": "alert",
+            "seizure": "none",
+            "motor_weakness": "none",
+            "cerebral_edema": "none",
+        },
+    )
 
     page = care_client.get(course_url(child)).content.decode()
     data = chart_data(page)
@@ -189,42 +255,74 @@ def test_a_child_under_12_gets_a_capd_chart_instead_of_ice(care_client, nurse, w
 
 
 def test_the_day_grid_summarises_each_day(care_client, course, nurse, graded):
-    services.record_check(course=course, by=nurse, observed_at=local(course, 2, 14),
-                          vitals={**ROOM_AIR, "temp_c": 39.1, "sbp_mmhg": 86, "dbp_mmhg": 50,
-                                  "vasopressors_count": 1, "vasopressin": True},
-                          neuro={**ICE_10, "ice_naming": 1})
-    services.record_check(course=course, by=nurse, observed_at=local(course, 2, 15),
-                          treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
-                                     "route": "iv"})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 14),
+        vitals={
+            **ROOM_AIR,
+            "temp_c": 39.1,
+            "sbp_mmhg": 86,
+            "dbp_mmhg": 50,
+            "vasopressors_count": 1,
+            "vasopressin": True,
+        },
+        neuro={**ICE_10, "ice_naming": 1},
+    )
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 15),
+        treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
+    )
 
     page = care_client.get(course_url(course)).content.decode()
-    grid = page[page.index('id="days"'):page.index('id="treatments"')]
+    grid = page[page.index('id="days"') : page.index('id="treatments"')]
     row = re.search(r"<th scope=\"row\">D\+2</th>(.*?)</tr>", grid, re.S).group(1)
-    cells = [re.sub(r"<[^>]+>", "", cell).strip()
-             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    cells = [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    ]
 
-    assert cells[1:] == ["39.1", "86", "Low-flow nasal cannula 4 L/min", "1 + vasopressin",
-                         "ICE 8/10", "3", "1", "Tocilizumab"]
-    assert "<th scope=\"row\">D+0</th>" in grid  # every day from day 0, even without records
-    assert "<th scope=\"row\">D+3</th>" in grid
+    assert cells[1:] == [
+        "39.1",
+        "86",
+        "Low-flow nasal cannula 4 L/min",
+        "1 + vasopressin",
+        "ICE 8/10",
+        "3",
+        "1",
+        "Tocilizumab",
+    ]
+    assert '<th scope="row">D+0</th>' in grid  # every day from day 0, even without records
+    assert '<th scope="row">D+3</th>' in grid
 
 
 def test_superseded_and_entered_in_error_records_are_not_charted(
     care_client, course, nurse, graded
 ):
-    services.record_check(course=course, by=nurse, observed_at=local(course, 2, 12),
-                          vitals={**ROOM_AIR, "temp_c": 40.4})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 12),
+        vitals={**ROOM_AIR, "temp_c": 40.4},
+    )
     typo = VitalSigns.objects.get(temp_c=40.4)
     services.amend_record(record=typo, values={"temp_c": 37.4}, reason="typo", by=nurse)
-    services.record_check(course=course, by=nurse, observed_at=local(course, 2, 13),
-                          vitals={**ROOM_AIR, "temp_c": 41.9})
-    services.mark_entered_in_error(record=VitalSigns.objects.get(temp_c=41.9),
-                                   reason="wrong patient", by=nurse)
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 13),
+        vitals={**ROOM_AIR, "temp_c": 41.9},
+    )
+    services.mark_entered_in_error(
+        record=VitalSigns.objects.get(temp_c=41.9), reason="wrong patient", by=nurse
+    )
 
     page = care_client.get(course_url(course)).content.decode()
 
     assert values(chart(chart_data(page), "temperature"), "Temperature °C") == [38.6, 37.4]
-    grid = page[page.index('id="days"'):page.index('id="treatments"')]
+    grid = page[page.index('id="days"') : page.index('id="treatments"')]
     assert "40.4" not in grid
     assert "41.9" not in grid
     assert "38.6" in grid
@@ -232,14 +330,20 @@ def test_superseded_and_entered_in_error_records_are_not_charted(
 
 
 def test_treatments_are_listed_with_doses_and_times(care_client, course, nurse, graded):
-    for hour, drug, dose in ((10, "tocilizumab", 560), (11, "dexamethasone", 10),
-                             (19, "tocilizumab", 560)):
-        services.record_check(course=course, by=nurse, observed_at=local(course, 2, hour),
-                              treatment={"drug": drug, "dose": dose, "dose_unit": "mg",
-                                         "route": "iv"})
+    for hour, drug, dose in (
+        (10, "tocilizumab", 560),
+        (11, "dexamethasone", 10),
+        (19, "tocilizumab", 560),
+    ):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=local(course, 2, hour),
+            treatment={"drug": drug, "dose": dose, "dose_unit": "mg", "route": "iv"},
+        )
 
     page = care_client.get(course_url(course)).content.decode()
-    table = page[page.index('id="treatments-given"'):]
+    table = page[page.index('id="treatments-given"') :]
 
     assert table.index("D+2 10:00") < table.index("D+2 11:00") < table.index("D+2 19:00")
     assert "560 mg" in table
@@ -255,10 +359,15 @@ def test_treatments_are_listed_with_doses_and_times(care_client, course, nurse, 
 def test_a_clinician_overrides_a_grade_and_both_stay_visible(
     care_client, care_team_member, course, graded
 ):
-    response = care_client.post(confirm_url(course), {
-        "snapshot": graded.pk, "domain": "crs", "grade": 3,
-        "reason": "on a non-rebreather mask between checks",
-    })
+    response = care_client.post(
+        confirm_url(course),
+        {
+            "snapshot": graded.pk,
+            "domain": "crs",
+            "grade": 3,
+            "reason": "on a non-rebreather mask between checks",
+        },
+    )
 
     assert response.status_code == 302
     assert response.url.endswith("#grades")
@@ -279,8 +388,10 @@ def test_a_clinician_overrides_a_grade_and_both_stay_visible(
 
 
 def test_confirming_the_computed_grade_says_confirmed(care_client, course, graded):
-    care_client.post(confirm_url(course), {"snapshot": graded.pk, "domain": "icans",
-                                           "grade": 0, "reason": "examined: no deficit"})
+    care_client.post(
+        confirm_url(course),
+        {"snapshot": graded.pk, "domain": "icans", "grade": 0, "reason": "examined: no deficit"},
+    )
 
     page = care_client.get(course_url(course)).content.decode()
 
@@ -301,8 +412,7 @@ def test_confirming_the_computed_grade_says_confirmed(care_client, course, grade
 def test_bad_input_re_renders_the_page_with_a_message_and_saves_nothing(
     care_client, course, graded, change, message
 ):
-    data = {"snapshot": graded.pk, "domain": "crs", "grade": 3, "reason": "clinical call",
-            **change}
+    data = {"snapshot": graded.pk, "domain": "crs", "grade": 3, "reason": "clinical call", **change}
 
     response = care_client.post(confirm_url(course), data)
 
@@ -314,14 +424,16 @@ def test_bad_input_re_renders_the_page_with_a_message_and_saves_nothing(
     assert 'id="course-charts"' in page  # the whole page, not a bare error
 
 
-def test_a_moment_of_another_course_cannot_be_confirmed(care_client, course, graded, nurse,
-                                                        ward_a):
+def test_a_moment_of_another_course_cannot_be_confirmed(care_client, course, graded, nurse, ward_a):
     other = CourseFactory(unit=ward_a)
-    check = services.record_check(course=other, by=nurse, observed_at=timezone.now(),
-                                  vitals={**ROOM_AIR, "temp_c": 38.5})
+    check = services.record_check(
+        course=other, by=nurse, observed_at=timezone.now(), vitals={**ROOM_AIR, "temp_c": 38.5}
+    )
 
-    response = care_client.post(confirm_url(course), {
-        "snapshot": check.snapshot.pk, "domain": "crs", "grade": 0, "reason": "x"})
+    response = care_client.post(
+        confirm_url(course),
+        {"snapshot": check.snapshot.pk, "domain": "crs", "grade": 0, "reason": "x"},
+    )
 
     assert response.status_code == 400
     assert not GradeConfirmation.objects.exists()
@@ -352,8 +464,9 @@ def test_the_care_team_of_another_unit_gets_404(course, graded, ward_b):
     outsider.force_login(UserFactory(role=User.Role.CARE_TEAM, units=[ward_b]))
 
     assert outsider.get(course_url(course)).status_code == 404
-    response = outsider.post(confirm_url(course), {"snapshot": graded.pk, "domain": "crs",
-                                                   "grade": 3, "reason": "x"})
+    response = outsider.post(
+        confirm_url(course), {"snapshot": graded.pk, "domain": "crs", "grade": 3, "reason": "x"}
+    )
     assert response.status_code == 404
     assert not GradeConfirmation.objects.exists()
 

@@ -23,12 +23,17 @@ def outside_care_client(ward_b):
 
 def patient_exports(course):
     pid = course.patient.public_id
-    return [reverse("monitoring:patient-summary", args=[pid]),
-            reverse("monitoring:patient-fhir", args=[pid])]
+    return [
+        reverse("monitoring:patient-summary", args=[pid]),
+        reverse("monitoring:patient-fhir", args=[pid]),
+    ]
 
 
-UNIT_PAGES = [reverse("monitoring:exports-registry"), reverse("monitoring:exports-registry-csv"),
-              reverse("monitoring:handover")]
+UNIT_PAGES = [
+    reverse("monitoring:exports-registry"),
+    reverse("monitoring:exports-registry-csv"),
+    reverse("monitoring:handover"),
+]
 
 
 def test_anonymous_users_are_sent_to_login(course):
@@ -52,8 +57,9 @@ def test_anonymous_users_are_sent_to_login(course):
         ("outside_care_client", 404, 404, 200, 200),  # the unit refuses
     ],
 )
-def test_each_role_and_unit_gets_what_it_may(request, course, actor, summary, fhir,
-                                             registry_csv, handover):
+def test_each_role_and_unit_gets_what_it_may(
+    request, course, actor, summary, fhir, registry_csv, handover
+):
     client = request.getfixturevalue(actor)
     summary_url, fhir_url = patient_exports(course)
 
@@ -102,13 +108,17 @@ def test_the_fhir_bundle_holds_only_its_own_patient(care_client, admin_client_, 
 
     bundle = json.loads(admin_client_.get(patient_exports(course)[1]).content)
 
-    patients = [e["resource"] for e in bundle["entry"]
-                if e["resource"]["resourceType"] == "Patient"]
+    patients = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    ]
     assert [p["identifier"][0]["value"] for p in patients] == [course.patient.mrn]
     assert other.patient.mrn not in json.dumps(bundle)
 
 
 def test_exports_refuse_writes(care_client, course):
-    for url in [*patient_exports(course), reverse("monitoring:exports-registry-csv"),
-                reverse("monitoring:handover")]:
+    for url in [
+        *patient_exports(course),
+        reverse("monitoring:exports-registry-csv"),
+        reverse("monitoring:handover"),
+    ]:
         assert care_client.post(url).status_code == 405, url

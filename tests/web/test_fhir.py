@@ -15,26 +15,47 @@ from monitoring.models import AuditEvent, GradeSnapshot, LabResult, Treatment, U
 from tests.factories import CourseFactory, UserFactory
 
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-FULL_VITALS = {**ROOM_AIR, "temp_c": 38.6, "heart_rate_bpm": 112, "resp_rate_per_min": 22,
-               "sbp_mmhg": 84, "dbp_mmhg": 50, "spo2_pct": 93, "oxygen_support": "low_flow",
-               "oxygen_flow_l_min": 3}
-ICE_7 = {"ice_orientation": 3, "ice_naming": 2, "ice_commands": 1, "ice_writing": 0,
-         "ice_attention": 1, "consciousness": "alert", "seizure": "none",
-         "motor_weakness": "none", "cerebral_edema": "none"}
+FULL_VITALS = {
+    **ROOM_AIR,
+    "temp_c": 38.6,
+    "heart_rate_bpm": 112,
+    "resp_rate_per_min": 22,
+    "sbp_mmhg": 84,
+    "dbp_mmhg": 50,
+    "spo2_pct": 93,
+    "oxygen_support": "low_flow",
+    "oxygen_flow_l_min": 3,
+}
+ICE_7 = {
+    "ice_orientation": 3,
+    "ice_naming": 2,
+    "ice_commands": 1,
+    "ice_writing": 0,
+    "ice_attention": 1,
+    "consciousness": "alert",
+    "seizure": "none",
+    "motor_weakness": "none",
+    "cerebral_edema": "none",
+}
 
 
 @pytest.fixture
 def charted(course, nurse):
     """Ada's course (ward A, D+3): vitals, ICE, labs and tocilizumab at 20-22 h after infusion."""
     at = course.infused_at + timedelta(hours=20)
-    services.record_check(course=course, by=nurse, observed_at=at, vitals=FULL_VITALS,
-                          neuro=ICE_7)
-    services.record_check(course=course, by=nurse, observed_at=at + timedelta(hours=1),
-                          labs={"crp_mg_l": Decimal("85.5"), "ferritin_ng_ml": 1200,
-                                "anc_10e9_l": Decimal("0.4")})
-    services.record_check(course=course, by=nurse, observed_at=at + timedelta(hours=2),
-                          treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
-                                     "route": "iv"})
+    services.record_check(course=course, by=nurse, observed_at=at, vitals=FULL_VITALS, neuro=ICE_7)
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=at + timedelta(hours=1),
+        labs={"crp_mg_l": Decimal("85.5"), "ferritin_ng_ml": 1200, "anc_10e9_l": Decimal("0.4")},
+    )
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=at + timedelta(hours=2),
+        treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
+    )
     return course
 
 
@@ -45,13 +66,19 @@ def export(client, course):
 
 
 def resources(bundle, kind=None):
-    return [e["resource"] for e in bundle["entry"]
-            if kind is None or e["resource"]["resourceType"] == kind]
+    return [
+        e["resource"]
+        for e in bundle["entry"]
+        if kind is None or e["resource"]["resourceType"] == kind
+    ]
 
 
 def with_code(bundle, code):
-    return [r for r in resources(bundle) if any(
-        c["code"] == code for c in (r.get("code") or {}).get("coding", []))]
+    return [
+        r
+        for r in resources(bundle)
+        if any(c["code"] == code for c in (r.get("code") or {}).get("coding", []))
+    ]
 
 
 def references(node):
@@ -103,21 +130,29 @@ def test_the_patient_carries_the_mrn_and_demographics(care_client, charted):
 
 @pytest.mark.parametrize(
     ("loinc", "value", "ucum"),
-    [("8310-5", 38.6, "Cel"), ("8867-4", 112, "/min"), ("9279-1", 22, "/min"),
-     ("59408-5", 93, "%")],
+    [
+        ("8310-5", 38.6, "Cel"),
+        ("8867-4", 112, "/min"),
+        ("9279-1", 22, "/min"),
+        ("59408-5", 93, "%"),
+    ],
 )
-def test_vital_signs_follow_the_fhir_vital_signs_profile(care_client, charted, loinc, value,
-                                                         ucum):
+def test_vital_signs_follow_the_fhir_vital_signs_profile(care_client, charted, loinc, value, ucum):
     _, bundle = export(care_client, charted)
 
     (observation,) = with_code(bundle, loinc)
     assert observation["category"][0]["coding"][0]["code"] == "vital-signs"
     assert observation["code"]["coding"][0]["system"] == "http://loinc.org"
-    assert observation["valueQuantity"] == {**observation["valueQuantity"], "value": value,
-                                            "system": "http://unitsofmeasure.org", "code": ucum}
+    assert observation["valueQuantity"] == {
+        **observation["valueQuantity"],
+        "value": value,
+        "system": "http://unitsofmeasure.org",
+        "code": ucum,
+    }
     assert observation["status"] == "final"
     assert observation["effectiveDateTime"] == fhir.instant(
-        charted.infused_at + timedelta(hours=20))
+        charted.infused_at + timedelta(hours=20)
+    )
 
 
 def test_spo2_carries_the_vital_signs_base_code_first(care_client, charted):
@@ -146,8 +181,16 @@ def test_labs_use_the_reference_loinc_codes_and_ucum_units(care_client, charted)
         (lab,) = with_code(bundle, code)
         assert lab["category"][0]["coding"][0]["code"] == "laboratory"
         assert (lab["valueQuantity"]["value"], lab["valueQuantity"]["code"]) == (value, unit)
-    assert len([r for r in resources(bundle, "Observation")
-                if r["category"][0]["coding"][0]["code"] == "laboratory"]) == 3
+    assert (
+        len(
+            [
+                r
+                for r in resources(bundle, "Observation")
+                if r["category"][0]["coding"][0]["code"] == "laboratory"
+            ]
+        )
+        == 3
+    )
 
 
 def test_the_ice_total_uses_the_local_score_code(care_client, charted):
@@ -166,17 +209,33 @@ def test_tocilizumab_is_a_completed_medication_administration_in_mg(care_client,
     (given,) = resources(bundle, "MedicationAdministration")
     assert given["status"] == "completed"
     assert given["medicationCodeableConcept"]["coding"][0]["code"] == "tocilizumab"
-    assert given["dosage"]["dose"] == {"value": 560, "unit": "mg",
-                                       "system": "http://unitsofmeasure.org", "code": "mg"}
+    assert given["dosage"]["dose"] == {
+        "value": 560,
+        "unit": "mg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg",
+    }
     assert given["dosage"]["route"]["coding"][0] == {
-        "system": "http://snomed.info/sct", "code": "47625008", "display": "Intravenous route"}
+        "system": "http://snomed.info/sct",
+        "code": "47625008",
+        "display": "Intravenous route",
+    }
     assert given["effectiveDateTime"] == fhir.instant(charted.infused_at + timedelta(hours=22))
 
 
 def test_microgram_doses_use_the_ucum_code_ug(care_client, course, nurse):
-    services.record_check(course=course, by=nurse, observed_at=timezone.now(),
-                          treatment={"drug": "other", "drug_other": "Fentanyl", "dose": 50,
-                                     "dose_unit": "mcg", "route": "iv"})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now(),
+        treatment={
+            "drug": "other",
+            "drug_other": "Fentanyl",
+            "dose": 50,
+            "dose_unit": "mcg",
+            "route": "iv",
+        },
+    )
 
     _, bundle = export(care_client, course)
 
@@ -194,8 +253,9 @@ def test_grades_are_observations_derived_from_the_deciding_records(care_client, 
     assert len(crs) == 3  # one per check: vitals+neuro, labs, treatment
     first = min(crs, key=lambda r: r["effectiveDateTime"])
     assert first["valueInteger"] == 2  # fever, SBP 84 without pressors, low-flow oxygen
-    derived = {by_url[ref["reference"]]["code"]["coding"][0]["code"]
-               for ref in first["derivedFrom"]}
+    derived = {
+        by_url[ref["reference"]]["code"]["coding"][0]["code"] for ref in first["derivedFrom"]
+    }
     assert derived == {"8310-5", "85354-9", "support"}
     ice_grade = min(icans, key=lambda r: r["effectiveDateTime"])
     (ref,) = ice_grade["derivedFrom"]
@@ -207,13 +267,17 @@ def test_a_clinicians_override_is_the_value_with_the_computed_grade_beside_it(
 ):
     snapshot = GradeSnapshot.objects.filter(course=charted).earliest("observed_at")
     computed = snapshot.crs_grade
-    services.confirm_grade(snapshot=snapshot, domain="crs", grade=1, by=care_team_member,
-                           reason="BP cuff artefact")
+    services.confirm_grade(
+        snapshot=snapshot, domain="crs", grade=1, by=care_team_member, reason="BP cuff artefact"
+    )
 
     _, bundle = export(care_client, charted)
 
-    grade = next(r for r in with_code(bundle, "astct-crs-grade")
-                 if r["effectiveDateTime"] == fhir.instant(snapshot.observed_at))
+    grade = next(
+        r
+        for r in with_code(bundle, "astct-crs-grade")
+        if r["effectiveDateTime"] == fhir.instant(snapshot.observed_at)
+    )
     assert grade["valueInteger"] == 1
     (component,) = grade["component"]
     assert component["code"]["coding"][0]["code"] == "computed-grade"
@@ -223,8 +287,9 @@ def test_a_clinicians_override_is_the_value_with_the_computed_grade_beside_it(
 
 def test_records_entered_in_error_are_left_out(care_client, charted, care_team_member):
     labs = LabResult.objects.get(check_entry__course=charted)
-    services.mark_entered_in_error(record=labs, reason="Other patient's sample",
-                                   by=care_team_member)
+    services.mark_entered_in_error(
+        record=labs, reason="Other patient's sample", by=care_team_member
+    )
 
     _, bundle = export(care_client, charted)
 
@@ -232,11 +297,16 @@ def test_records_entered_in_error_are_left_out(care_client, charted, care_team_m
     Bundle.model_validate(bundle)
 
 
-def test_an_amended_record_is_exported_once_with_status_amended(care_client, charted,
-                                                                care_team_member):
+def test_an_amended_record_is_exported_once_with_status_amended(
+    care_client, charted, care_team_member
+):
     vitals = VitalSigns.objects.get(check_entry__course=charted)
-    services.amend_record(record=vitals, values={"temp_c": Decimal("38.9")},
-                          reason="Typed 38.6 for 38.9", by=care_team_member)
+    services.amend_record(
+        record=vitals,
+        values={"temp_c": Decimal("38.9")},
+        reason="Typed 38.6 for 38.9",
+        by=care_team_member,
+    )
 
     _, bundle = export(care_client, charted)
 
@@ -248,16 +318,17 @@ def test_an_amended_record_is_exported_once_with_status_amended(care_client, cha
     assert heart_rate["status"] == "amended"
     # The grades were recomputed from the correction and point to it.
     crs = min(with_code(bundle, "astct-crs-grade"), key=lambda r: r["effectiveDateTime"])
-    temperature_url = next(e["fullUrl"] for e in bundle["entry"]
-                           if e["resource"] is temperature)
+    temperature_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is temperature)
     assert {"reference": temperature_url} in crs["derivedFrom"]
 
 
-def test_an_amended_treatment_stays_completed_with_the_reason(care_client, charted,
-                                                              care_team_member):
+def test_an_amended_treatment_stays_completed_with_the_reason(
+    care_client, charted, care_team_member
+):
     toci = Treatment.objects.get(check_entry__course=charted)
-    services.amend_record(record=toci, values={"dose": 600}, reason="Dose was 600 mg",
-                          by=care_team_member)
+    services.amend_record(
+        record=toci, values={"dose": 600}, reason="Dose was 600 mg", by=care_team_member
+    )
 
     _, bundle = export(care_client, charted)
 
@@ -276,10 +347,16 @@ def test_the_same_course_exports_the_same_full_urls(care_client, charted):
 
 
 def test_an_unassessable_neuro_check_has_a_data_absent_reason(care_client, course, nurse):
-    services.record_check(course=course, by=nurse, observed_at=timezone.now(),
-                          neuro={**{k: v for k, v in ICE_7.items() if not k.startswith("ice")},
-                                 "consciousness": "unarousable",
-                                 "unable_to_assess_reason": "Unarousable"})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now(),
+        neuro={
+            **{k: v for k, v in ICE_7.items() if not k.startswith("ice")},
+            "consciousness": "unarousable",
+            "unable_to_assess_reason": "Unarousable",
+        },
+    )
 
     _, bundle = export(care_client, course)
 
@@ -320,8 +397,12 @@ def test_the_bundle_costs_the_same_queries_however_long_the_course(
     course = CourseFactory(unit=ward_a)
     for n in range(n_checks):
         services.record_check(
-            course=course, by=nurse, observed_at=course.infused_at + timedelta(hours=4 * n),
-            vitals=FULL_VITALS, neuro=ICE_7, labs={"crp_mg_l": 50},
+            course=course,
+            by=nurse,
+            observed_at=course.infused_at + timedelta(hours=4 * n),
+            vitals=FULL_VITALS,
+            neuro=ICE_7,
+            labs={"crp_mg_l": 50},
             treatment={"drug": "dexamethasone", "dose": 10, "dose_unit": "mg", "route": "iv"},
         )
     url = reverse("monitoring:patient-fhir", args=[course.patient.public_id])
@@ -335,14 +416,22 @@ def test_the_bundle_costs_the_same_queries_however_long_the_course(
 def test_a_childs_capd_a_lone_systolic_and_a_dose_in_units_are_valid_fhir(
     care_client, ward_a, nurse
 ):
-    child = CourseFactory(unit=ward_a, patient__date_of_birth=timezone.localdate()
-                          - timedelta(days=365 * 8))
+    child = CourseFactory(
+        unit=ward_a, patient__date_of_birth=timezone.localdate() - timedelta(days=365 * 8)
+    )
     services.record_check(
-        course=child, by=nurse, observed_at=timezone.now(),
+        course=child,
+        by=nurse,
+        observed_at=timezone.now(),
         vitals={**ROOM_AIR, "sbp_mmhg": 95},
         neuro={**{f"capd_item_{n}": 1 for n in range(1, 9)}, "consciousness": "alert"},
-        treatment={"drug": "other", "drug_other": "Heparin", "dose": 5000,
-                   "dose_unit": "units", "route": "sc"},
+        treatment={
+            "drug": "other",
+            "drug_other": "Heparin",
+            "dose": 5000,
+            "dose_unit": "units",
+            "route": "sc",
+        },
     )
 
     _, bundle = export(care_client, child)
@@ -351,8 +440,7 @@ def test_a_childs_capd_a_lone_systolic_and_a_dose_in_units_are_valid_fhir(
     (capd,) = with_code(bundle, "capd-score")
     assert capd["valueInteger"] is not None
     (panel,) = with_code(bundle, "85354-9")
-    diastolic = next(c for c in panel["component"]
-                     if c["code"]["coding"][0]["code"] == "8462-4")
+    diastolic = next(c for c in panel["component"] if c["code"]["coding"][0]["code"] == "8462-4")
     assert "valueQuantity" not in diastolic
     assert diastolic["dataAbsentReason"]["coding"][0]["code"] == "unknown"
     (given,) = resources(bundle, "MedicationAdministration")

@@ -16,15 +16,29 @@ from tests.factories import CourseFactory, UnitFactory, UserFactory
 
 BOARD = "/flags/"
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {"ice_orientation": 4, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
-          "ice_attention": 1, "consciousness": "alert", "seizure": "none",
-          "motor_weakness": "none", "cerebral_edema": "none"}
+ICE_10 = {
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+    "seizure": "none",
+    "motor_weakness": "none",
+    "cerebral_edema": "none",
+}
 
 
 def make_flag(course, severity, message, *, kind="crs", hours_ago=1.0, **fields) -> Flag:
     """A flag as it stands on the board (the write path's rules are tested in test_services)."""
-    return Flag.objects.create(course=course, kind=kind, severity=severity, message=message,
-                               raised_at=timezone.now() - timedelta(hours=hours_ago), **fields)
+    return Flag.objects.create(
+        course=course,
+        kind=kind,
+        severity=severity,
+        message=message,
+        raised_at=timezone.now() - timedelta(hours=hours_ago),
+        **fields,
+    )
 
 
 def ack_url(flag):
@@ -66,11 +80,19 @@ def test_open_flags_come_most_severe_first_then_oldest_and_acknowledged_ones_bel
     make_flag(b, Flag.Severity.CRITICAL, "new critical", hours_ago=1)
     make_flag(c, Flag.Severity.URGENT, "old urgent", hours_ago=5)
     make_flag(a, Flag.Severity.URGENT, "new urgent", kind="icans", hours_ago=2)
-    make_flag(b, Flag.Severity.CRITICAL, "acknowledged critical", kind="news2", hours_ago=20,
-              status=Flag.Status.ACKNOWLEDGED, acknowledged_by=care_team_member,
-              acknowledged_at=timezone.now())
-    make_flag(c, Flag.Severity.CRITICAL, "resolved critical", kind="news2",
-              status=Flag.Status.RESOLVED)
+    make_flag(
+        b,
+        Flag.Severity.CRITICAL,
+        "acknowledged critical",
+        kind="news2",
+        hours_ago=20,
+        status=Flag.Status.ACKNOWLEDGED,
+        acknowledged_by=care_team_member,
+        acknowledged_at=timezone.now(),
+    )
+    make_flag(
+        c, Flag.Severity.CRITICAL, "resolved critical", kind="news2", status=Flag.Status.RESOLVED
+    )
 
     page = care_client.get(BOARD).content.decode()
 
@@ -82,9 +104,7 @@ def test_open_flags_come_most_severe_first_then_oldest_and_acknowledged_ones_bel
     assert "resolved critical" not in page
 
 
-def test_an_unacknowledged_urgent_flag_stands_out_with_how_long_it_has_waited(
-    care_client, ward_a
-):
+def test_an_unacknowledged_urgent_flag_stands_out_with_how_long_it_has_waited(care_client, ward_a):
     course = CourseFactory(unit=ward_a)
     urgent = make_flag(course, Flag.Severity.URGENT, "CRS grade 2", hours_ago=2 + 5.2 / 60)
     warning = make_flag(course, Flag.Severity.WARNING, "CRS symptoms", kind="crs_symptom")
@@ -100,14 +120,21 @@ def test_a_flag_that_got_worse_after_acknowledgement_is_open_again(
     care_client, care_team_member, nurse, course
 ):
     now = timezone.now()
-    services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=2),
-                          vitals={**ROOM_AIR, "temp_c": 38.4})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=now - timedelta(hours=2),
+        vitals={**ROOM_AIR, "temp_c": 38.4},
+    )
     flag = Flag.objects.get(kind="crs")
     services.acknowledge_flag(flag=flag, by=care_team_member, note="antipyretic given")
     # Worse: hypoxia on low-flow oxygen is grade 2, which escalates and re-opens the flag.
-    services.record_check(course=course, by=nurse, observed_at=now - timedelta(minutes=5),
-                          vitals={**ROOM_AIR, "temp_c": 38.6, "oxygen_support": "low_flow",
-                                  "oxygen_flow_l_min": 3})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=now - timedelta(minutes=5),
+        vitals={**ROOM_AIR, "temp_c": 38.6, "oxygen_support": "low_flow", "oxygen_flow_l_min": 3},
+    )
 
     page = care_client.get(BOARD).content.decode()
 
@@ -118,8 +145,12 @@ def test_a_flag_that_got_worse_after_acknowledgement_is_open_again(
 
 def test_overdue_checks_are_listed_worst_first(care_client, nurse, ward_a):
     now = timezone.now()
-    full = {"vitals": {**ROOM_AIR, "temp_c": 37.0}, "symptoms": {"fatigue": True},
-            "neuro": ICE_10, "labs": {"crp_mg_l": 12}}
+    full = {
+        "vitals": {**ROOM_AIR, "temp_c": 37.0},
+        "symptoms": {"fatigue": True},
+        "neuro": ICE_10,
+        "labs": {"crp_mg_l": 12},
+    }
     late = CourseFactory(unit=ward_a, patient__family_name="Latecomer")
     later = CourseFactory(unit=ward_a, patient__family_name="Laterstill")
     on_time = CourseFactory(unit=ward_a, patient__family_name="Punctual")
@@ -129,7 +160,7 @@ def test_overdue_checks_are_listed_worst_first(care_client, nurse, ward_a):
     services.record_check(course=on_time, by=nurse, observed_at=now - timedelta(hours=1), **full)
 
     page = care_client.get(BOARD).content.decode()
-    overdue = page[page.index("Overdue checks"):]
+    overdue = page[page.index("Overdue checks") :]
 
     assert overdue.index("Laterstill") < overdue.index("Latecomer")
     assert "5 h 00 min" in overdue  # vital signs, 9 h after the last check
@@ -143,18 +174,19 @@ def test_a_course_with_no_check_at_all_is_overdue_from_day_0(care_client, ward_a
 
     page = care_client.get(BOARD).content.decode()
 
-    overdue = page[page.index("Overdue checks"):]
+    overdue = page[page.index("Overdue checks") :]
     assert "Neverchecked" in overdue
     assert "never" in overdue
 
 
 def test_finished_courses_have_no_overdue_checks(care_client, ward_a):
-    CourseFactory(unit=ward_a, status=TreatmentCourse.Status.COMPLETED,
-                  patient__family_name="Finished")
+    CourseFactory(
+        unit=ward_a, status=TreatmentCourse.Status.COMPLETED, patient__family_name="Finished"
+    )
 
     page = care_client.get(BOARD).content.decode()
 
-    assert "Finished" not in page[page.index("Overdue checks"):]
+    assert "Finished" not in page[page.index("Overdue checks") :]
 
 
 # --- Acknowledge and resolve ------------------------------------------------------------------
@@ -196,8 +228,9 @@ def test_the_note_is_optional(care_client, course):
 def test_resolving_keeps_the_reason_and_takes_the_flag_off_the_board(
     care_client, care_team_member, nurse, course
 ):
-    services.record_check(course=course, by=nurse, observed_at=timezone.now(),
-                          vitals={**ROOM_AIR, "temp_c": 38.4})
+    services.record_check(
+        course=course, by=nurse, observed_at=timezone.now(), vitals={**ROOM_AIR, "temp_c": 38.4}
+    )
     flag = Flag.objects.get(kind="crs")
     before = CourseStatus.objects.get(course=course).open_flag_count  # CRS and vital sign
 
@@ -209,8 +242,9 @@ def test_resolving_keeps_the_reason_and_takes_the_flag_off_the_board(
     assert flag.resolved_by == care_team_member
     assert flag.resolve_reason == "fever settled after paracetamol"
     assert flag.resolved_at is not None
-    assert AuditEvent.objects.filter(action=AuditEvent.Action.FLAG_RESOLVED,
-                                     user=care_team_member).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.FLAG_RESOLVED, user=care_team_member
+    ).exists()
     assert CourseStatus.objects.get(course=course).open_flag_count == before - 1
     assert f'id="flag-{flag.pk}"' not in care_client.get(BOARD).content.decode()
 
@@ -242,8 +276,7 @@ def test_a_note_that_is_too_long_re_renders_with_what_was_typed(care_client, cou
     assert flag.status == Flag.Status.OPEN
 
 
-def test_acting_on_a_resolved_flag_is_refused_with_a_message(care_client, course,
-                                                             care_team_member):
+def test_acting_on_a_resolved_flag_is_refused_with_a_message(care_client, course, care_team_member):
     flag = make_flag(course, Flag.Severity.URGENT, "CRS grade 2: hypoxia")
     services.resolve_flag(flag=flag, by=care_team_member, reason="settled")
 
@@ -258,11 +291,16 @@ def test_a_flag_that_got_worse_since_it_was_seen_is_not_acted_on_blindly(
     care_client, course, action
 ):
     flag = make_flag(course, Flag.Severity.URGENT, "CRS grade 2: hypoxia on low-flow oxygen")
-    seen = {"seen_severity": flag.severity, "seen_message": flag.message,
-            "note": "tocilizumab ordered", "reason": "improving"}
+    seen = {
+        "seen_severity": flag.severity,
+        "seen_message": flag.message,
+        "note": "tocilizumab ordered",
+        "reason": "improving",
+    }
     # Meanwhile a new check escalates it (services.FlagBook).
-    Flag.objects.filter(pk=flag.pk).update(severity=Flag.Severity.CRITICAL,
-                                           message="CRS grade 3: one vasopressor")
+    Flag.objects.filter(pk=flag.pk).update(
+        severity=Flag.Severity.CRITICAL, message="CRS grade 3: one vasopressor"
+    )
     url = ack_url(flag) if action == "acknowledge" else resolve_url(flag)
 
     response = care_client.post(url, seen)
@@ -276,8 +314,9 @@ def test_a_flag_that_got_worse_since_it_was_seen_is_not_acted_on_blindly(
     assert flag.status == Flag.Status.OPEN
     assert not AuditEvent.objects.exists()
 
-    again = care_client.post(url, {**seen, "seen_severity": 4,
-                                   "seen_message": "CRS grade 3: one vasopressor"})
+    again = care_client.post(
+        url, {**seen, "seen_severity": 4, "seen_message": "CRS grade 3: one vasopressor"}
+    )
 
     assert again.status_code == 302
     flag.refresh_from_db()
@@ -434,8 +473,13 @@ def test_the_board_shows_50_flags_a_page(care_client, ward_a):
     kinds = [kind for kind, _ in Flag.Kind.choices]
     courses = CourseFactory.create_batch(7, unit=ward_a)
     for n in range(51):
-        make_flag(courses[n // len(kinds)], Flag.Severity.WARNING, f"flag number {n:02d}",
-                  kind=kinds[n % len(kinds)], hours_ago=100 - n)
+        make_flag(
+            courses[n // len(kinds)],
+            Flag.Severity.WARNING,
+            f"flag number {n:02d}",
+            kind=kinds[n % len(kinds)],
+            hours_ago=100 - n,
+        )
 
     first = care_client.get(BOARD).content.decode()
     second = care_client.get(BOARD, {"page": 2}).content.decode()
@@ -475,8 +519,11 @@ def test_every_page_shows_the_open_flag_count_of_the_users_units(
     make_flag(course, Flag.Severity.WARNING, "gone", kind="news2", status=Flag.Status.RESOLVED)
     make_flag(CourseFactory(unit=ward_b), Flag.Severity.CRITICAL, "elsewhere")
 
-    for url in ("/worklist/", BOARD,
-                reverse("monitoring:patient-course", args=[course.patient.public_id])):
+    for url in (
+        "/worklist/",
+        BOARD,
+        reverse("monitoring:patient-course", args=[course.patient.public_id]),
+    ):
         page = care_client.get(url).content.decode()
         count = re.search(r'id="nav-flag-count"[^>]*>(\d+)<', page)
         assert count, url
@@ -491,11 +538,18 @@ def test_the_board_costs_the_same_queries_for_1_or_12_patients(
     care_client, nurse, ward_a, django_assert_num_queries, n_patients
 ):
     for course in CourseFactory.create_batch(n_patients, unit=ward_a):
-        services.record_check(course=course, by=nurse,
-                              observed_at=timezone.now() - timedelta(hours=5),
-                              vitals={**ROOM_AIR, "temp_c": 38.4, "oxygen_support": "low_flow",
-                                      "oxygen_flow_l_min": 3},
-                              symptoms={"fever": True})
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=timezone.now() - timedelta(hours=5),
+            vitals={
+                **ROOM_AIR,
+                "temp_c": 38.4,
+                "oxygen_support": "low_flow",
+                "oxygen_flow_l_min": 3,
+            },
+            symptoms={"fever": True},
+        )
     # session, user, the user's units (filter menu), count of flags (paginator), one page of
     # flags joined with course, patient, unit and acknowledging user; overdue courses: how
     # many (one indexed range query on the status row's next due time), the longest waiting
@@ -507,4 +561,4 @@ def test_the_board_costs_the_same_queries_for_1_or_12_patients(
     page = response.content.decode()
     # CRS grade 2, vital sign (38.4 °C) and CRS symptoms, for every patient.
     assert page.count('class="list-group-item flag-row') == 3 * n_patients
-    assert page[page.index("Overdue checks"):].count("MRN ") == n_patients
+    assert page[page.index("Overdue checks") :].count("MRN ") == n_patients

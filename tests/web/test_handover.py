@@ -17,8 +17,14 @@ ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin"
 
 def ice(total_lost: int) -> dict:
     """An ICE screen losing ``total_lost`` orientation points (0-4)."""
-    return {"ice_orientation": 4 - total_lost, "ice_naming": 3, "ice_commands": 1,
-            "ice_writing": 1, "ice_attention": 1, "consciousness": "alert"}
+    return {
+        "ice_orientation": 4 - total_lost,
+        "ice_naming": 3,
+        "ice_commands": 1,
+        "ice_writing": 1,
+        "ice_attention": 1,
+        "consciousness": "alert",
+    }
 
 
 def text(response) -> str:
@@ -30,15 +36,22 @@ def charted(course, nurse):
     """Ada (ward A, D+3): ICE 10 -> 9 -> 8 -> 7, febrile on low-flow oxygen, tocilizumab x2."""
     now = timezone.now()
     for hours_ago, lost in ((30, 0), (20, 1), (10, 2), (2, 3)):
-        services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=hours_ago),
-                              neuro=ice(lost))
-    services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=1),
-                          vitals={**ROOM_AIR, "temp_c": 38.7, "oxygen_support": "low_flow",
-                                  "oxygen_flow_l_min": 2})
+        services.record_check(
+            course=course, by=nurse, observed_at=now - timedelta(hours=hours_ago), neuro=ice(lost)
+        )
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=now - timedelta(hours=1),
+        vitals={**ROOM_AIR, "temp_c": 38.7, "oxygen_support": "low_flow", "oxygen_flow_l_min": 2},
+    )
     for hours_ago in (30, 3):
-        services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=hours_ago),
-                              treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
-                                         "route": "iv"})
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=now - timedelta(hours=hours_ago),
+            treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
+        )
     return course
 
 
@@ -61,8 +74,9 @@ def test_each_patient_has_a_compact_block_with_what_the_next_shift_needs(nurse_c
 
 
 def test_the_handover_lists_only_patients_under_monitoring(nurse_client, ward_a, course):
-    CourseFactory(unit=ward_a, status=TreatmentCourse.Status.COMPLETED,
-                  patient__family_name="Discharged")
+    CourseFactory(
+        unit=ward_a, status=TreatmentCourse.Status.COMPLETED, patient__family_name="Discharged"
+    )
 
     page = text(nurse_client.get(URL))
 
@@ -70,8 +84,9 @@ def test_the_handover_lists_only_patients_under_monitoring(nurse_client, ward_a,
     assert "DISCHARGED" not in page
 
 
-def test_another_units_patients_are_never_on_the_handover(outsider_client, nurse_client, course,
-                                                          ward_b):
+def test_another_units_patients_are_never_on_the_handover(
+    outsider_client, nurse_client, course, ward_b
+):
     CourseFactory(unit=ward_b, patient__family_name="Bward")
 
     assert "LOVELACE" not in text(outsider_client.get(URL))
@@ -117,12 +132,14 @@ def test_the_page_is_print_ready(nurse_client, course):
     assert response["Cache-Control"] == "no-store"
 
 
-def test_a_nurse_saves_a_watch_for_note_shown_on_the_next_print(nurse_client, nurse, course,
-                                                                 ward_a):
+def test_a_nurse_saves_a_watch_for_note_shown_on_the_next_print(
+    nurse_client, nurse, course, ward_a
+):
     url = reverse("monitoring:handover-note", args=[course.patient.public_id])
 
-    response = nurse_client.post(url, {"text": "  Recheck ICE at 22:00; daughter visiting  ",
-                                       "unit": str(ward_a.pk)})
+    response = nurse_client.post(
+        url, {"text": "  Recheck ICE at 22:00; daughter visiting  ", "unit": str(ward_a.pk)}
+    )
 
     assert response.status_code == 302
     assert response.url == f"{URL}?unit={ward_a.pk}#patient-{course.patient.public_id}"
@@ -151,8 +168,9 @@ def test_an_empty_note_is_not_saved(nurse_client, course):
     assert "not saved" in text(response)
 
 
-def test_notes_are_for_the_patients_own_units_clinical_staff(outsider_client, admin_client_,
-                                                             nurse_client, course):
+def test_notes_are_for_the_patients_own_units_clinical_staff(
+    outsider_client, admin_client_, nurse_client, course
+):
     url = reverse("monitoring:handover-note", args=[course.patient.public_id])
 
     assert outsider_client.post(url, {"text": "x"}).status_code == 404
@@ -171,13 +189,20 @@ def test_a_note_refuses_a_unit_that_is_not_yours(nurse_client, course, ward_b):
 
 @pytest.mark.parametrize(
     ("scores", "capd", "trend"),
-    [((10, 9, 7), False, "worse"), ((7, 8, 10), False, "better"), ((9, 9), False, "unchanged"),
-     ((2, 6), True, "worse"), ((6, 1), True, "better"), ((9,), False, "")],
+    [
+        ((10, 9, 7), False, "worse"),
+        ((7, 8, 10), False, "better"),
+        ((9, 9), False, "unchanged"),
+        ((2, 6), True, "worse"),
+        ((6, 1), True, "better"),
+        ((9,), False, ""),
+    ],
 )
 def test_the_neuro_trend_reads_ice_down_and_capd_up_as_worse(scores, capd, trend):
     now = timezone.now()
-    points = [NeuroPoint(now + timedelta(hours=n), "", score, capd)
-              for n, score in enumerate(scores)]
+    points = [
+        NeuroPoint(now + timedelta(hours=n), "", score, capd) for n, score in enumerate(scores)
+    ]
 
     assert neuro_trend(points) == trend
 
@@ -188,10 +213,14 @@ def test_the_handover_costs_the_same_queries_for_one_or_many_patients(
 ):
     now = timezone.now()
     for course in CourseFactory.create_batch(n_patients, unit=ward_a):
-        services.record_check(course=course, by=nurse, observed_at=now - timedelta(hours=2),
-                              vitals={**ROOM_AIR, "temp_c": 38.4}, neuro=ice(1),
-                              treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
-                                         "route": "iv"})
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=now - timedelta(hours=2),
+            vitals={**ROOM_AIR, "temp_c": 38.4},
+            neuro=ice(1),
+            treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
+        )
         services.write_handover_note(course=course, text="Watch the fever", by=nurse)
     # session, user, the user's units, courses with patient, unit, status and protocol version,
     # the protocol schedules, the last three neuro assessments, tocilizumab doses, open flags,

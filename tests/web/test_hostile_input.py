@@ -42,6 +42,7 @@ def valid_check() -> dict:
     """A complete adult check, as the page posts it, with an empty free-text field to fuzz."""
     return full_check(**{"symptoms-other": ""})
 
+
 FIELDS = sorted(
     [
         *valid_check(),

@@ -52,8 +52,9 @@ def form_data(version, *, schedules=None, note="Reviewed by the CAR-T program", 
     current = {s.check_type: s for s in version.schedules.all()}
     for check_type, overrides in {**dict.fromkeys(current, {}), **(schedules or {})}.items():
         schedule = current.get(check_type)
-        row = {name: getattr(schedule, name) for name in services.SCHEDULE_FIELDS} if schedule \
-            else {}
+        row = (
+            {name: getattr(schedule, name) for name in services.SCHEDULE_FIELDS} if schedule else {}
+        )
         row.update(overrides)
         for name, value in row.items():
             key = f"schedule-{check_type}-{name}"
@@ -112,8 +113,13 @@ def test_the_protocol_list_costs_a_fixed_number_of_queries(
 ):
     version = template
     for n in range(1, n_versions):
-        version = services.revise_protocol(version=version, changes={"heart_rate_high": 130 - n},
-                                           schedules={}, note=f"change {n}", by=admin_user)
+        version = services.revise_protocol(
+            version=version,
+            changes={"heart_rate_high": 130 - n},
+            schedules={},
+            note=f"change {n}",
+            by=admin_user,
+        )
         CourseFactory(unit=course.unit, protocol_version=version)
 
     # session, user, the navigation bar's open-flag count, protocols, and their versions with
@@ -128,8 +134,9 @@ def test_the_version_page_says_the_schedule_in_plain_words(admin_client_, course
     page = admin_client_.get(version_url(template)).content.decode()
 
     assert "every 4 h; every 1 h while CRS grade ≥ 2" in page
-    assert ("every 8 h; every 2 h while CRS grade ≥ 2 or ICANS grade ≥ 1 or any ICE point is "
-            "lost") in page
+    assert (
+        "every 8 h; every 2 h while CRS grade ≥ 2 or ICANS grade ≥ 1 or any ICE point is lost"
+    ) in page
     assert "every 1 day" in page
     assert "notify the CAR-T physician now" in page  # escalation text per grade
     assert "Shipped template" in page  # change note
@@ -158,8 +165,11 @@ def test_the_edit_page_says_an_unused_version_is_edited_in_place(admin_client_, 
 def test_editing_a_used_version_makes_a_new_one_and_the_course_keeps_the_old(
     admin_client_, admin_user, course, template
 ):
-    data = form_data(template, schedules={"vitals": {"interval_minutes": 180}},
-                     note="Vitals every 3 h after our program review")
+    data = form_data(
+        template,
+        schedules={"vitals": {"interval_minutes": 180}},
+        note="Vitals every 3 h after our program review",
+    )
 
     response = admin_client_.post(edit_url(template), data)
 
@@ -183,10 +193,16 @@ def test_editing_a_used_version_makes_a_new_one_and_the_course_keeps_the_old(
 def test_a_course_started_after_the_change_uses_the_new_version(
     admin_client_, admin_user, course, template
 ):
-    admin_client_.post(edit_url(template),
-                       form_data(template, schedules={"vitals": {"interval_minutes": 180}}))
-    later = TreatmentCourse(patient=PatientFactory(), unit=course.unit, product="tisa-cel",
-                            indication="ALL", infused_at=timezone.now())
+    admin_client_.post(
+        edit_url(template), form_data(template, schedules={"vitals": {"interval_minutes": 180}})
+    )
+    later = TreatmentCourse(
+        patient=PatientFactory(),
+        unit=course.unit,
+        product="tisa-cel",
+        indication="ALL",
+        infused_at=timezone.now(),
+    )
 
     services.start_course(course=later, by=admin_user)
 
@@ -195,10 +211,15 @@ def test_a_course_started_after_the_change_uses_the_new_version(
 
 
 def test_editing_an_unused_version_changes_it_in_place(admin_client_, template):
-    response = admin_client_.post(edit_url(template), form_data(
-        template, heart_rate_high=125, is_template=False,
-        schedules={"labs": {"interval_minutes": 720}},
-    ))
+    response = admin_client_.post(
+        edit_url(template),
+        form_data(
+            template,
+            heart_rate_high=125,
+            is_template=False,
+            schedules={"labs": {"interval_minutes": 720}},
+        ),
+    )
 
     assert response.status_code == 302
     assert response.url == version_url(template)
@@ -211,8 +232,10 @@ def test_editing_an_unused_version_changes_it_in_place(admin_client_, template):
 
 
 def test_escalation_text_is_kept_per_grade(admin_client_, template):
-    admin_client_.post(edit_url(template), form_data(
-        template, escalation_crs_2="Grade 2: page the CAR-T fellow on 4455 now."))
+    admin_client_.post(
+        edit_url(template),
+        form_data(template, escalation_crs_2="Grade 2: page the CAR-T fellow on 4455 now."),
+    )
 
     template.refresh_from_db()
     assert template.escalation_text("crs", 2) == "Grade 2: page the CAR-T fellow on 4455 now."
@@ -229,8 +252,9 @@ def test_products_narrow_which_courses_start_on_a_version(admin_client_, admin_u
 
 
 def test_deactivating_the_last_version_for_a_product_warns_the_admin(admin_client_, template):
-    response = admin_client_.post(edit_url(template), form_data(template, is_active=False),
-                                  follow=True)
+    response = admin_client_.post(
+        edit_url(template), form_data(template, is_active=False), follow=True
+    )
 
     page = response.content.decode()
     assert "No active protocol version applies to" in page
@@ -240,10 +264,14 @@ def test_deactivating_the_last_version_for_a_product_warns_the_admin(admin_clien
 def test_bad_input_saves_nothing_keeps_every_value_and_names_the_allowed_ranges(
     admin_client_, course, template
 ):
-    data = form_data(template, spo2_low_pct=150, heart_rate_low=140, monitoring_window_days=14,
-                     schedules={"vitals": {"interval_minutes": 5},
-                                "labs": {"tightened_interval_minutes": 720}},
-                     note="")
+    data = form_data(
+        template,
+        spo2_low_pct=150,
+        heart_rate_low=140,
+        monitoring_window_days=14,
+        schedules={"vitals": {"interval_minutes": 5}, "labs": {"tightened_interval_minutes": 720}},
+        note="",
+    )
 
     response = admin_client_.post(edit_url(template), data)
 
@@ -263,12 +291,17 @@ def test_bad_input_saves_nothing_keeps_every_value_and_names_the_allowed_ranges(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("products", ["zzz"]), ("temperature_high_c", "sNaN"), ("marker_rise_factor", "1e400"),
-     ("spo2_low_pct", "9" * 30), ("schedule-vitals-tighten_at_crs_grade", "9"),
-     ("schedule-labs-interval_minutes", "-5"), ("heart_rate_high", "٣")],
+    [
+        ("products", ["zzz"]),
+        ("temperature_high_c", "sNaN"),
+        ("marker_rise_factor", "1e400"),
+        ("spo2_low_pct", "9" * 30),
+        ("schedule-vitals-tighten_at_crs_grade", "9"),
+        ("schedule-labs-interval_minutes", "-5"),
+        ("heart_rate_high", "٣"),
+    ],
 )
-def test_any_odd_value_is_refused_with_a_message_never_a_500(admin_client_, template, field,
-                                                            value):
+def test_any_odd_value_is_refused_with_a_message_never_a_500(admin_client_, template, field, value):
     admin_client_.raise_request_exception = False
 
     response = admin_client_.post(edit_url(template), {**form_data(template), field: value})
@@ -279,16 +312,19 @@ def test_any_odd_value_is_refused_with_a_message_never_a_500(admin_client_, temp
 
 
 def test_a_shorter_interval_that_is_not_shorter_is_refused(admin_client_, template):
-    response = admin_client_.post(edit_url(template), form_data(
-        template, schedules={"vitals": {"tightened_interval_minutes": 300}}))
+    response = admin_client_.post(
+        edit_url(template),
+        form_data(template, schedules={"vitals": {"tightened_interval_minutes": 300}}),
+    )
 
     assert response.status_code == 400
     assert "Must be shorter than the usual interval (240 min)." in response.content.decode()
 
 
 def test_a_scheduled_check_cannot_be_removed(admin_client_, template):
-    response = admin_client_.post(edit_url(template), form_data(
-        template, schedules={"labs": {"interval_minutes": None}}))
+    response = admin_client_.post(
+        edit_url(template), form_data(template, schedules={"labs": {"interval_minutes": None}})
+    )
 
     assert response.status_code == 400
     assert "a scheduled check cannot be removed" in response.content.decode()
@@ -302,11 +338,8 @@ def test_saving_without_a_change_is_refused(admin_client_, template):
     assert not AuditEvent.objects.exists()
 
 
-def test_the_preview_says_the_resulting_schedule_and_saves_nothing(
-    admin_client_, course, template
-):
-    data = {**form_data(template, schedules={"vitals": {"interval_minutes": 180}}),
-            "preview": "1"}
+def test_the_preview_says_the_resulting_schedule_and_saves_nothing(admin_client_, course, template):
+    data = {**form_data(template, schedules={"vitals": {"interval_minutes": 180}}), "preview": "1"}
 
     response = admin_client_.post(edit_url(template), data)
 
@@ -330,8 +363,11 @@ def course_protocol_url(course):
 def second_version(course, template, admin_user):
     """Version 2, saved by editing the template while ``course`` uses it."""
     return services.revise_protocol(
-        version=template, changes={}, schedules={"vitals": {"interval_minutes": 180}},
-        note="q3h", by=admin_user,
+        version=template,
+        changes={},
+        schedules={"vitals": {"interval_minutes": 180}},
+        note="q3h",
+        by=admin_user,
     )
 
 
@@ -345,9 +381,13 @@ def test_the_course_protocol_page_shows_the_version_and_its_schedule(care_client
 def test_care_team_moves_a_course_to_another_version_with_a_reason(
     care_client, care_team_member, course, second_version
 ):
-    response = care_client.post(course_protocol_url(course), {
-        "version": second_version.pk, "reason": "Program moved current patients to q3h vitals",
-    })
+    response = care_client.post(
+        course_protocol_url(course),
+        {
+            "version": second_version.pk,
+            "reason": "Program moved current patients to q3h vitals",
+        },
+    )
 
     assert response.status_code == 302
     course.refresh_from_db()
@@ -361,8 +401,9 @@ def test_care_team_moves_a_course_to_another_version_with_a_reason(
 
 
 def test_a_move_without_a_reason_saves_nothing(care_client, course, second_version, template):
-    response = care_client.post(course_protocol_url(course), {"version": second_version.pk,
-                                                              "reason": " "})
+    response = care_client.post(
+        course_protocol_url(course), {"version": second_version.pk, "reason": " "}
+    )
 
     assert response.status_code == 400
     assert "Say why the course changes protocol version." in response.content.decode()
@@ -372,11 +413,9 @@ def test_a_move_without_a_reason_saves_nothing(care_client, course, second_versi
 
 def test_a_version_for_another_product_cannot_be_chosen(care_client, course, admin_user):
     other = Protocol.objects.create(name="Myeloma BCMA")
-    bcma = ProtocolVersion.objects.create(protocol=other, products=["cilta-cel"],
-                                          is_template=False)
+    bcma = ProtocolVersion.objects.create(protocol=other, products=["cilta-cel"], is_template=False)
 
-    response = care_client.post(course_protocol_url(course), {"version": bcma.pk,
-                                                              "reason": "try"})
+    response = care_client.post(course_protocol_url(course), {"version": bcma.pk, "reason": "try"})
 
     assert response.status_code == 400
     course.refresh_from_db()
@@ -390,18 +429,27 @@ def test_nurses_cannot_move_a_course_and_other_units_get_404(
     other_care.force_login(UserFactory(role=User.Role.CARE_TEAM, units=[ward_b]))
 
     assert nurse_client.get(course_protocol_url(course)).status_code == 403
-    assert nurse_client.post(course_protocol_url(course), {
-        "version": second_version.pk, "reason": "x"}).status_code == 403
+    assert (
+        nurse_client.post(
+            course_protocol_url(course), {"version": second_version.pk, "reason": "x"}
+        ).status_code
+        == 403
+    )
     assert other_care.get(course_protocol_url(course)).status_code == 404
-    assert other_care.post(course_protocol_url(course), {
-        "version": second_version.pk, "reason": "x"}).status_code == 404
-    assert not AuditEvent.objects.filter(
-        action=AuditEvent.Action.COURSE_PROTOCOL_MOVED).exists()
+    assert (
+        other_care.post(
+            course_protocol_url(course), {"version": second_version.pk, "reason": "x"}
+        ).status_code
+        == 404
+    )
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.COURSE_PROTOCOL_MOVED).exists()
 
 
 def test_an_admin_can_move_a_course_too(admin_client_, course, second_version):
-    response = admin_client_.post(course_protocol_url(course), {
-        "version": second_version.pk, "reason": "Wrong version picked at admission"})
+    response = admin_client_.post(
+        course_protocol_url(course),
+        {"version": second_version.pk, "reason": "Wrong version picked at admission"},
+    )
 
     assert response.status_code == 302
     course.refresh_from_db()
@@ -414,8 +462,9 @@ def test_an_admin_can_move_a_course_too(admin_client_, course, second_version):
 @pytest.fixture
 def superuser_client(db):
     client = Client()
-    client.force_login(UserFactory(username="root", role=User.Role.ADMIN, is_staff=True,
-                                   is_superuser=True))
+    client.force_login(
+        UserFactory(username="root", role=User.Role.ADMIN, is_staff=True, is_superuser=True)
+    )
     return client
 
 
@@ -425,11 +474,19 @@ def test_a_course_added_in_the_django_admin_starts_on_the_newest_version_for_its
     patient = PatientFactory()
     infused = timezone.localtime() - timedelta(hours=2)
 
-    response = superuser_client.post("/admin/monitoring/treatmentcourse/add/", {
-        "patient": patient.pk, "unit": ward_a.pk, "product": "liso-cel", "product_other": "",
-        "indication": "DLBCL", "infused_at_0": infused.strftime("%Y-%m-%d"),
-        "infused_at_1": infused.strftime("%H:%M:%S"), "status": "monitoring",
-    })
+    response = superuser_client.post(
+        "/admin/monitoring/treatmentcourse/add/",
+        {
+            "patient": patient.pk,
+            "unit": ward_a.pk,
+            "product": "liso-cel",
+            "product_other": "",
+            "indication": "DLBCL",
+            "infused_at_0": infused.strftime("%Y-%m-%d"),
+            "infused_at_1": infused.strftime("%H:%M:%S"),
+            "status": "monitoring",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     new = TreatmentCourse.objects.get(patient=patient)

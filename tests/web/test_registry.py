@@ -13,8 +13,12 @@ from monitoring.models import AuditEvent, GradeSnapshot, Treatment, User
 from tests.factories import CourseFactory, UserFactory
 
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-FEVER_LOW_FLOW = {**ROOM_AIR, "temp_c": 38.6, "oxygen_support": "low_flow",
-                  "oxygen_flow_l_min": 3}  # CRS grade 2
+FEVER_LOW_FLOW = {
+    **ROOM_AIR,
+    "temp_c": 38.6,
+    "oxygen_support": "low_flow",
+    "oxygen_flow_l_min": 3,
+}  # CRS grade 2
 CSV_URL = reverse("monitoring:exports-registry-csv")
 
 
@@ -24,7 +28,9 @@ def chart(nurse):
 
     def _chart(course, hours, **sections):
         check = services.record_check(
-            course=course, by=nurse, observed_at=course.infused_at + timedelta(hours=hours),
+            course=course,
+            by=nurse,
+            observed_at=course.infused_at + timedelta(hours=hours),
             **sections,
         )
         return GradeSnapshot.objects.get(check_entry=check)
@@ -36,14 +42,19 @@ def chart(nurse):
 def sick_course(ward_a, chart):
     """Infused 4 days ago: CRS grade 2 from 20 h, tocilizumab; afebrile on room air from 30 h,
     where the masked fever still grades 1 (ASTCT §1.2.2) until the episode is 24 h quiet."""
-    course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=4),
-                           patient__mrn="REG-001")
+    course = CourseFactory(
+        unit=ward_a, infused_at=timezone.now() - timedelta(days=4), patient__mrn="REG-001"
+    )
     chart(course, 4, vitals={**ROOM_AIR, "temp_c": 37.0})
     chart(course, 20, vitals=FEVER_LOW_FLOW)
-    chart(course, 21, treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
-                                 "route": "iv"})
-    chart(course, 22, treatment={"drug": "dexamethasone", "dose": 10, "dose_unit": "mg",
-                                 "route": "iv"})
+    chart(
+        course, 21, treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"}
+    )
+    chart(
+        course,
+        22,
+        treatment={"drug": "dexamethasone", "dose": 10, "dose_unit": "mg", "route": "iv"},
+    )
     chart(course, 30, vitals={**ROOM_AIR, "temp_c": 37.1})
     chart(course, 40, vitals={**ROOM_AIR, "temp_c": 36.9})
     chart(course, 50, vitals={**ROOM_AIR, "temp_c": 36.9})  # grade 0 from here
@@ -84,8 +95,13 @@ def test_a_clinicians_override_is_the_grade_the_registry_gets(sick_course, care_
     # The treatment-only checks at 21 h and 22 h carry the 20 h vital signs: three grade-2
     # moments, and the clinician overrides each.
     for snapshot in GradeSnapshot.objects.filter(course=sick_course, crs_grade=2):
-        services.confirm_grade(snapshot=snapshot, domain="crs", grade=1, by=care_team_member,
-                               reason="Oxygen was for comfort, SpO2 normal on room air")
+        services.confirm_grade(
+            snapshot=snapshot,
+            domain="crs",
+            grade=1,
+            by=care_team_member,
+            reason="Oxygen was for comfort, SpO2 normal on room air",
+        )
 
     summary = registry.summary_for(sick_course)
 
@@ -96,8 +112,9 @@ def test_a_clinicians_override_is_the_grade_the_registry_gets(sick_course, care_
 
 def test_an_override_of_one_moment_does_not_rewrite_the_others(sick_course, care_team_member):
     first = GradeSnapshot.objects.filter(course=sick_course, crs_grade=2).earliest("observed_at")
-    services.confirm_grade(snapshot=first, domain="crs", grade=1, by=care_team_member,
-                           reason="Oxygen was for comfort")
+    services.confirm_grade(
+        snapshot=first, domain="crs", grade=1, by=care_team_member, reason="Oxygen was for comfort"
+    )
 
     summary = registry.summary_for(sick_course)
 
@@ -108,8 +125,9 @@ def test_an_override_of_one_moment_does_not_rewrite_the_others(sick_course, care
 
 def test_a_confirmation_of_the_computed_grade_changes_nothing(sick_course, care_team_member):
     for snapshot in GradeSnapshot.objects.filter(course=sick_course, crs_grade=2):
-        services.confirm_grade(snapshot=snapshot, domain="crs", grade=2, by=care_team_member,
-                               reason="Agree")
+        services.confirm_grade(
+            snapshot=snapshot, domain="crs", grade=2, by=care_team_member, reason="Agree"
+        )
 
     summary = registry.summary_for(sick_course)
 
@@ -121,8 +139,7 @@ def test_only_current_treatment_records_count(sick_course, care_team_member):
     toci = Treatment.objects.get(check_entry__course=sick_course, drug="tocilizumab")
     dex = Treatment.objects.get(check_entry__course=sick_course, drug="dexamethasone")
     services.mark_entered_in_error(record=toci, reason="Wrong patient", by=care_team_member)
-    services.amend_record(record=dex, values={"dose": 20}, reason="Typo",
-                          by=care_team_member)
+    services.amend_record(record=dex, values={"dose": 20}, reason="Typo", by=care_team_member)
 
     summary = registry.summary_for(sick_course)
 
@@ -131,17 +148,16 @@ def test_only_current_treatment_records_count(sick_course, care_team_member):
     assert summary.drugs["dexamethasone"].total_mg == 20
 
 
-def test_a_vital_sign_entered_in_error_no_longer_makes_an_episode(
-    ward_a, chart, care_team_member
-):
+def test_a_vital_sign_entered_in_error_no_longer_makes_an_episode(ward_a, chart, care_team_member):
     course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=3))
     chart(course, 4, vitals={**ROOM_AIR, "temp_c": 37.0})
     chart(course, 20, vitals={**ROOM_AIR, "temp_c": 38.4})  # CRS 1
     assert registry.summary_for(course).crs.max_grade == 1
 
     wrong = course.checks.get(observed_at=course.infused_at + timedelta(hours=20))
-    services.mark_entered_in_error(record=wrong.vitalsigns_set.get(), reason="Other patient",
-                                   by=care_team_member)
+    services.mark_entered_in_error(
+        record=wrong.vitalsigns_set.get(), reason="Other patient", by=care_team_member
+    )
 
     assert registry.summary_for(course).crs.max_grade == 0
 
@@ -205,12 +221,17 @@ def test_the_csv_has_one_readable_row_per_course(care_client, sick_course):
     assert row["MRN"] == "REG-001"
     assert row["Infusion date"] == timezone.localdate(sick_course.infused_at).isoformat()
     assert row["CRS onset day (D+n)"] == str(
-        sick_course.day_number(sick_course.infused_at + timedelta(hours=20)))
+        sick_course.day_number(sick_course.infused_at + timedelta(hours=20))
+    )
     assert row["CRS maximum grade"] == "2"
-    assert row["CRS maximum grade date"] == timezone.localdate(
-        sick_course.infused_at + timedelta(hours=20)).isoformat()
-    assert row["CRS resolution date"] == timezone.localdate(
-        sick_course.infused_at + timedelta(hours=50)).isoformat()
+    assert (
+        row["CRS maximum grade date"]
+        == timezone.localdate(sick_course.infused_at + timedelta(hours=20)).isoformat()
+    )
+    assert (
+        row["CRS resolution date"]
+        == timezone.localdate(sick_course.infused_at + timedelta(hours=50)).isoformat()
+    )
     assert row["CRS duration (days)"] == str(round(30 / 24, 1))
     assert row["CRS episodes"] == "1"
     assert row["CRS ongoing"] == "no"
@@ -233,21 +254,27 @@ def test_the_csv_keeps_spreadsheet_formulas_as_text(care_client, ward_a):
 def test_the_csv_filters_by_infusion_date_inclusive(care_client, ward_a):
     today = timezone.localdate()
     for days_ago, mrn in ((10, "OLD"), (5, "MID"), (1, "NEW")):
-        CourseFactory(unit=ward_a, patient__mrn=mrn,
-                      infused_at=timezone.now() - timedelta(days=days_ago))
+        CourseFactory(
+            unit=ward_a, patient__mrn=mrn, infused_at=timezone.now() - timedelta(days=days_ago)
+        )
     start, end = today - timedelta(days=5), today - timedelta(days=1)
 
-    response = care_client.get(CSV_URL, {"infused_from": start.isoformat(),
-                                         "infused_to": end.isoformat()})
+    response = care_client.get(
+        CSV_URL, {"infused_from": start.isoformat(), "infused_to": end.isoformat()}
+    )
 
     assert [row["MRN"] for row in rows_of(response)] == ["MID", "NEW"]
 
 
 @pytest.mark.parametrize(
     "params",
-    [{"infused_from": "2026-13-01"}, {"infused_from": "01/02/2026"},
-     {"infused_from": "2026-03-10", "infused_to": "2026-03-01"},
-     {"infused_to": "9999-12-31"}, {"infused_from": "0001-01-01"}],
+    [
+        {"infused_from": "2026-13-01"},
+        {"infused_from": "01/02/2026"},
+        {"infused_from": "2026-03-10", "infused_to": "2026-03-01"},
+        {"infused_to": "9999-12-31"},
+        {"infused_from": "0001-01-01"},
+    ],
 )
 def test_the_csv_refuses_bad_dates(care_client, sick_course, params):
     response = care_client.get(CSV_URL, params)
@@ -277,8 +304,9 @@ def test_an_admin_exports_every_unit_or_one(admin_client_, sick_course, ward_b):
     CourseFactory(unit=ward_b, patient__mrn="WARD-B")
 
     everything = [row["MRN"] for row in rows_of(admin_client_.get(CSV_URL))]
-    ward_b_only = [row["MRN"] for row in rows_of(
-        admin_client_.get(CSV_URL, {"unit": str(ward_b.pk)}))]
+    ward_b_only = [
+        row["MRN"] for row in rows_of(admin_client_.get(CSV_URL, {"unit": str(ward_b.pk)}))
+    ]
 
     assert sorted(everything) == ["REG-001", "WARD-B"]
     assert ward_b_only == ["WARD-B"]
@@ -289,8 +317,9 @@ def test_nurses_cannot_export_the_registry(nurse_client, sick_course):
     assert nurse_client.get(reverse("monitoring:exports-registry")).status_code == 403
 
 
-def test_every_exported_course_is_in_the_audit_log(care_client, care_team_member, sick_course,
-                                                    ward_a):
+def test_every_exported_course_is_in_the_audit_log(
+    care_client, care_team_member, sick_course, ward_a
+):
     other = CourseFactory(unit=ward_a)
 
     care_client.get(CSV_URL, {"unit": str(ward_a.pk)})
@@ -328,8 +357,11 @@ def test_the_csv_costs_the_same_queries_for_one_or_many_courses(
     for _ in range(n_courses):
         course = CourseFactory(unit=ward_a)
         chart(course, 20, vitals=FEVER_LOW_FLOW)
-        chart(course, 21, treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg",
-                                     "route": "iv"})
+        chart(
+            course,
+            21,
+            treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
+        )
     # session, user, the user's units (to check ?unit=), courses with patient and unit,
     # their grade snapshots, their current treatments, one bulk insert of audit lines.
     with django_assert_num_queries(7):

@@ -36,8 +36,9 @@ def test_the_default_protocol_is_a_marked_template_with_four_schedules(protocol_
 
 def test_vital_signs_are_due_four_hours_after_the_last_and_overdue_after(protocol_course, nurse):
     done = timezone.now() - timedelta(hours=5)
-    services.record_check(course=protocol_course, by=nurse, observed_at=done,
-                          vitals={"temp_c": 37.0, **ROOM_AIR})
+    services.record_check(
+        course=protocol_course, by=nurse, observed_at=done, vitals={"temp_c": 37.0, **ROOM_AIR}
+    )
 
     due = due_by_type(protocol_course, now=done + timedelta(hours=5))["vitals"]
 
@@ -48,9 +49,12 @@ def test_vital_signs_are_due_four_hours_after_the_last_and_overdue_after(protoco
 
 def test_vital_signs_tighten_to_hourly_at_crs_grade_2(protocol_course, nurse):
     done = timezone.now() - timedelta(minutes=90)
-    services.record_check(course=protocol_course, by=nurse, observed_at=done,
-                          vitals={**ROOM_AIR, "temp_c": 38.6, "oxygen_support": "low_flow",
-                                  "oxygen_flow_l_min": 3})
+    services.record_check(
+        course=protocol_course,
+        by=nurse,
+        observed_at=done,
+        vitals={**ROOM_AIR, "temp_c": 38.6, "oxygen_support": "low_flow", "oxygen_flow_l_min": 3},
+    )
 
     due = due_by_type(protocol_course, now=timezone.now())["vitals"]
 
@@ -59,22 +63,33 @@ def test_vital_signs_tighten_to_hourly_at_crs_grade_2(protocol_course, nurse):
 
 
 def test_ice_tightens_to_two_hourly_once_a_point_is_lost(protocol_course, nurse):
-    ice_9 = {"ice_orientation": 3, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
-             "ice_attention": 1, "consciousness": "alert"}
-    services.record_check(course=protocol_course, by=nurse, observed_at=timezone.now(),
-                          neuro=ice_9)
+    ice_9 = {
+        "ice_orientation": 3,
+        "ice_naming": 3,
+        "ice_commands": 1,
+        "ice_writing": 1,
+        "ice_attention": 1,
+        "consciousness": "alert",
+    }
+    services.record_check(course=protocol_course, by=nurse, observed_at=timezone.now(), neuro=ice_9)
 
     assert due_by_type(protocol_course, timezone.now())["neuro"].interval == timedelta(hours=2)
 
 
 def test_a_check_not_done_because_off_the_unit_is_retried_in_an_hour(protocol_course, nurse):
     done = timezone.now() - timedelta(hours=5)
-    services.record_check(course=protocol_course, by=nurse, observed_at=done,
-                          vitals={"temp_c": 37.0, **ROOM_AIR})
+    services.record_check(
+        course=protocol_course, by=nurse, observed_at=done, vitals={"temp_c": 37.0, **ROOM_AIR}
+    )
     attempted = timezone.now() - timedelta(minutes=10)
-    services.record_check_not_done(course=protocol_course, check_type="vitals",
-                                   reason="off_unit", note="CT scan", observed_at=attempted,
-                                   by=nurse)
+    services.record_check_not_done(
+        course=protocol_course,
+        check_type="vitals",
+        reason="off_unit",
+        note="CT scan",
+        observed_at=attempted,
+        by=nurse,
+    )
 
     due = due_by_type(protocol_course, now=timezone.now())["vitals"]
 
@@ -85,8 +100,13 @@ def test_a_check_not_done_because_off_the_unit_is_retried_in_an_hour(protocol_co
 
 def test_asleep_per_order_defers_a_full_interval(protocol_course, nurse):
     attempted = timezone.now() - timedelta(minutes=10)
-    services.record_check_not_done(course=protocol_course, check_type="neuro",
-                                   reason="asleep_per_order", observed_at=attempted, by=nurse)
+    services.record_check_not_done(
+        course=protocol_course,
+        check_type="neuro",
+        reason="asleep_per_order",
+        observed_at=attempted,
+        by=nurse,
+    )
 
     due = due_by_type(protocol_course, now=timezone.now())["neuro"]
 
@@ -106,8 +126,7 @@ def test_four_hours_across_midnight_is_four_hours(settings):
     settings.TIME_ZONE = "Europe/Paris"
     with timezone.override(PARIS):
         start = datetime(2026, 3, 1, 22, 30, tzinfo=PARIS)
-        assert add_interval(start, timedelta(hours=4)) == datetime(2026, 3, 2, 2, 30,
-                                                                    tzinfo=PARIS)
+        assert add_interval(start, timedelta(hours=4)) == datetime(2026, 3, 2, 2, 30, tzinfo=PARIS)
 
 
 def test_four_hours_across_the_spring_dst_change_is_four_real_hours(settings):
@@ -139,10 +158,16 @@ def test_nothing_is_due_after_the_monitoring_window(protocol_course):
 
 def test_the_status_row_keeps_the_earliest_due_time_that_boards_search(protocol_course, nurse):
     done = timezone.now() - timedelta(hours=5)
-    services.record_check(course=protocol_course, by=nurse, observed_at=done,
-                          vitals={"temp_c": 37.0, **ROOM_AIR}, symptoms={"fatigue": True})
-    services.record_check_not_done(course=protocol_course, check_type="vitals",
-                                   reason="off_unit", by=nurse)
+    services.record_check(
+        course=protocol_course,
+        by=nurse,
+        observed_at=done,
+        vitals={"temp_c": 37.0, **ROOM_AIR},
+        symptoms={"fatigue": True},
+    )
+    services.record_check_not_done(
+        course=protocol_course, check_type="vitals", reason="off_unit", by=nurse
+    )
     status = CourseStatus.objects.get(course=protocol_course)
 
     on_read = due_checks(protocol_course, status, now=timezone.now())

@@ -273,9 +273,12 @@ def test_course_status_is_what_the_caller_sees_after_the_first_check(course, nur
 
 
 def test_baseline_checks_before_the_infusion_are_not_graded(course, nurse):
-    check = services.record_check(course=course, by=nurse,
-                                  observed_at=course.infused_at - timedelta(hours=20),
-                                  vitals=vitals(38.3))
+    check = services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=course.infused_at - timedelta(hours=20),
+        vitals=vitals(38.3),
+    )
     snapshot = GradeSnapshot.objects.get(check_entry=check)
 
     # CRS is a toxicity of the infused cells: a fever the day before is not CRS grade 1.

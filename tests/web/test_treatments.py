@@ -31,20 +31,29 @@ def url(course) -> str:
 
 def form(hours_ago: float = 0.1, **fields) -> dict:
     at = timezone.localtime() - timedelta(hours=hours_ago)
-    return {"drug": "tocilizumab", "dose": "560", "dose_unit": "mg", "route": "iv",
-            "observed_at": at.strftime("%Y-%m-%dT%H:%M"), **fields}
+    return {
+        "drug": "tocilizumab",
+        "dose": "560",
+        "dose_unit": "mg",
+        "route": "iv",
+        "observed_at": at.strftime("%Y-%m-%dT%H:%M"),
+        **fields,
+    }
 
 
 def give(course, by, drug, hours_ago, dose=560):
-    services.record_check(course=course, by=by,
-                          observed_at=timezone.now() - timedelta(hours=hours_ago),
-                          treatment={"drug": drug, "dose": dose, "dose_unit": "mg",
-                                     "route": "iv"})
+    services.record_check(
+        course=course,
+        by=by,
+        observed_at=timezone.now() - timedelta(hours=hours_ago),
+        treatment={"drug": drug, "dose": dose, "dose_unit": "mg", "route": "iv"},
+    )
 
 
 def toci_doses(course) -> int:
-    return Treatment.objects.current().filter(check_entry__course=course,
-                                              drug="tocilizumab").count()
+    return (
+        Treatment.objects.current().filter(check_entry__course=course, drug="tocilizumab").count()
+    )
 
 
 # --- Recording a treatment ----------------------------------------------------------------------
@@ -64,18 +73,24 @@ def test_nurses_and_the_care_team_record_a_steroid_dose(request, actor, course):
     assert AuditEvent.objects.filter(action=AuditEvent.Action.TREATMENT_RECORDED).exists()
     page = client.get(response.url).content.decode()
     assert "Dexamethasone 10 mg IV recorded at" in page
-    assert "Dexamethasone" in page[page.index('id="treatments-given"'):]
+    assert "Dexamethasone" in page[page.index('id="treatments-given"') :]
 
 
 def test_a_treatment_recorded_here_feeds_the_grade_at_once(care_client, nurse, course):
     """ASTCT: after anti-cytokine therapy fever is no longer required (reference §1.2.2)."""
-    services.record_check(course=course, by=nurse, observed_at=timezone.now() - timedelta(hours=3),
-                          vitals={**ROOM_AIR, "temp_c": 38.9})
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now() - timedelta(hours=3),
+        vitals={**ROOM_AIR, "temp_c": 38.9},
+    )
     care_client.post(url(course), form(hours_ago=2))
     check = services.record_check(
-        course=course, by=nurse, observed_at=timezone.now() - timedelta(minutes=5),
-        vitals={**ROOM_AIR, "temp_c": 36.9, "oxygen_support": "low_flow",
-                "oxygen_flow_l_min": 3})
+        course=course,
+        by=nurse,
+        observed_at=timezone.now() - timedelta(minutes=5),
+        vitals={**ROOM_AIR, "temp_c": 36.9, "oxygen_support": "low_flow", "oxygen_flow_l_min": 3},
+    )
 
     snapshot = GradeSnapshot.objects.get(check_entry=check)
     assert snapshot.crs_grade == 2
@@ -173,7 +188,8 @@ def test_a_fifth_dose_of_the_course_warns(care_client, nurse, course):
     response = care_client.post(url(course), form())
 
     assert "This would be dose 5 of the course: the maximum is 4 doses in total" in (
-        response.content.decode())
+        response.content.decode()
+    )
     assert toci_doses(course) == 4
 
 
@@ -184,17 +200,16 @@ def test_a_dose_above_800_mg_warns(care_client, course):
     assert toci_doses(course) == 0
 
 
-def test_warnings_that_changed_since_they_were_shown_must_be_seen_again(
-    care_client, nurse, course
-):
+def test_warnings_that_changed_since_they_were_shown_must_be_seen_again(care_client, nurse, course):
     for hours_ago in (20, 12):
         give(course, nurse, "tocilizumab", hours_ago)
     first = care_client.post(url(course), form(dose="1000"))  # above 800 mg only
     shown = [w.message for w in first.context["pending"]]
     give(course, nurse, "tocilizumab", 4)  # meanwhile, a colleague records a third dose
 
-    second = care_client.post(url(course), form(dose="1000", give_anyway="on",
-                                                shown_warnings=shown))
+    second = care_client.post(
+        url(course), form(dose="1000", give_anyway="on", shown_warnings=shown)
+    )
 
     assert second.status_code == 200
     assert "This would be dose 4 within 24 hours" in second.content.decode()
@@ -213,8 +228,9 @@ def test_other_drugs_never_warn(care_client, nurse, course):
 # --- Who may record ---------------------------------------------------------------------------
 
 
-def test_roles_units_and_finished_courses(admin_client_, outsider_client, care_client, course,
-                                          ward_a):
+def test_roles_units_and_finished_courses(
+    admin_client_, outsider_client, care_client, course, ward_a
+):
     assert admin_client_.get(url(course)).status_code == 403
     assert outsider_client.get(url(course)).status_code == 404
     assert outsider_client.post(url(course), form()).status_code == 404

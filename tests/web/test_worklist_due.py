@@ -11,8 +11,14 @@ from monitoring.models import CourseStatus, ProtocolVersion
 from tests.factories import CourseFactory
 
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {"ice_orientation": 4, "ice_naming": 3, "ice_commands": 1, "ice_writing": 1,
-          "ice_attention": 1, "consciousness": "alert"}
+ICE_10 = {
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+}
 LABS = {"crp_mg_l": 12}
 NO_SYMPTOMS = {"fever": False}
 
@@ -20,15 +26,19 @@ NO_SYMPTOMS = {"fever": False}
 def everything_done(course, by, *, hours_ago=0.0, **vitals):
     """One check with every scheduled section, so nothing is due for a while."""
     services.record_check(
-        course=course, by=by, observed_at=timezone.now() - timedelta(hours=hours_ago),
-        vitals={"temp_c": 37.0, **ROOM_AIR, **vitals}, neuro=ICE_10, labs=LABS,
+        course=course,
+        by=by,
+        observed_at=timezone.now() - timedelta(hours=hours_ago),
+        vitals={"temp_c": 37.0, **ROOM_AIR, **vitals},
+        neuro=ICE_10,
+        labs=LABS,
         symptoms=NO_SYMPTOMS,
     )
 
 
 def row_of(page: str, name: str) -> str:
     start = page.index(name)
-    return page[start:page.index("</tr>", start)]
+    return page[start : page.index("</tr>", start)]
 
 
 def test_an_overdue_check_says_how_long_it_has_waited(nurse_client, nurse, course):
@@ -49,8 +59,9 @@ def test_what_is_due_next_is_shown_with_its_time(nurse_client, nurse, course):
     row = row_of(nurse_client.get("/worklist/").content.decode(), "Lovelace")
 
     assert "overdue" not in row
-    assert f"Next: Vital signs {due_at:%H:%M}" in row or f"Next: Symptom review {due_at:%H:%M}" \
-        in row
+    assert (
+        f"Next: Vital signs {due_at:%H:%M}" in row or f"Next: Symptom review {due_at:%H:%M}" in row
+    )
 
 
 def test_a_check_never_done_is_overdue_since_day_0(nurse_client, course):
@@ -63,8 +74,9 @@ def test_a_check_never_done_is_overdue_since_day_0(nurse_client, course):
 
 def test_a_deferred_check_shows_not_done_and_when_to_retry(nurse_client, nurse, course):
     everything_done(course, nurse, hours_ago=5)
-    not_done = services.record_check_not_done(course=course, check_type="vitals",
-                                              reason="off_unit", note="CT chest", by=nurse)
+    not_done = services.record_check_not_done(
+        course=course, check_type="vitals", reason="off_unit", note="CT chest", by=nurse
+    )
     retry = timezone.localtime(not_done.observed_at + timedelta(hours=1))
 
     row = row_of(nurse_client.get("/worklist/").content.decode(), "Lovelace")
@@ -91,8 +103,9 @@ def test_among_overdue_patients_the_sickest_comes_first(nurse_client, nurse, war
     well = CourseFactory(unit=ward_a, patient__family_name="Aaronson")
     everything_done(well, nurse, hours_ago=6)
     sick = CourseFactory(unit=ward_a, patient__family_name="Zimmer")
-    everything_done(sick, nurse, hours_ago=2, temp_c=38.6, oxygen_support="low_flow",
-                    oxygen_flow_l_min=4)  # CRS 2: vitals hourly, so overdue by 1 h
+    everything_done(
+        sick, nurse, hours_ago=2, temp_c=38.6, oxygen_support="low_flow", oxygen_flow_l_min=4
+    )  # CRS 2: vitals hourly, so overdue by 1 h
 
     page = nurse_client.get("/worklist/").content.decode()
 
@@ -120,8 +133,9 @@ def test_a_course_without_a_protocol_says_nothing_is_scheduled(nurse_client, war
 
 
 def test_after_the_monitoring_window_nothing_is_due(nurse_client, ward_a):
-    CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=20),
-                  patient__family_name="Longago")
+    CourseFactory(
+        unit=ward_a, infused_at=timezone.now() - timedelta(days=20), patient__family_name="Longago"
+    )
 
     row = row_of(nurse_client.get("/worklist/").content.decode(), "Longago")
 
@@ -144,8 +158,13 @@ def test_due_and_overdue_cost_no_query_per_patient(
     courses = CourseFactory.create_batch(n_patients, unit=ward_a)
     # Two protocol versions, an overdue, a deferred and a never-checked patient in the mix.
     template = courses[0].protocol_version
-    newer = services.revise_protocol(version=template, changes={}, schedules={
-        "vitals": {"interval_minutes": 180}}, note="q3h", by=admin_user)
+    newer = services.revise_protocol(
+        version=template,
+        changes={},
+        schedules={"vitals": {"interval_minutes": 180}},
+        note="q3h",
+        by=admin_user,
+    )
     for index, course in enumerate(courses):
         if index % 2:
             course.protocol_version = newer
@@ -154,8 +173,9 @@ def test_due_and_overdue_cost_no_query_per_patient(
             everything_done(course, nurse, hours_ago=5)
         if index % 3 == 1:
             everything_done(course, nurse, hours_ago=1)
-            services.record_check_not_done(course=course, check_type="labs", reason="refused",
-                                           by=nurse)
+            services.record_check_not_done(
+                course=course, check_type="labs", reason="refused", by=nurse
+            )
     assert ProtocolVersion.objects.count() == 2
 
     # session, user, every course's status values (one lean query), the versions and their
