@@ -46,7 +46,7 @@ def get_course_for(user: User, patient_public_id, *, monitoring_only: bool = Fal
     if monitoring_only:
         courses = courses.under_monitoring()
     course = (
-        courses.select_related("patient", "unit", "current", "protocol_version")
+        courses.select_related("patient", "unit", "status_row", "protocol_version")
         .order_by("-infused_at")
         .first()
     )

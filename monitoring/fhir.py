@@ -267,7 +267,7 @@ def _local(system_name: str, code: str, display: str) -> dict:
 
 class _TimeIndex:
     """Which resource holds a kind of value recorded at a clinical time (the latest record wins,
-    as in ``course_state._Series.latest``)."""
+    as in ``timeline._Series.latest``)."""
 
     def __init__(self):
         self.by_time: dict[tuple[str, datetime], str] = {}

@@ -16,7 +16,7 @@ Definitions (tested in tests/unit/test_registry.py):
   0 is the same episode (a dip, e.g. fever held down by paracetamol); a grade >= 1 24 h or more
   after it starts a new episode. "Stays 0" is judged on the records and on the clock: an episode
   whose latest grade is 0 but not yet for 24 h is still running (``resolving_since`` says since
-  when). This is the 24-hour reading ``course_state.EPISODE_GAP`` uses for CRS episodes.
+  when). This is the 24-hour reading ``timeline.EPISODE_GAP`` uses for CRS episodes.
 - **Onset** is the first episode's onset; **onset day** is D+n (calendar days from the local
   infusion date). **Maximum grade** is over all episodes; its date is the first time it was
   reached. **Resolution** is the last episode's resolution (none while one is running).

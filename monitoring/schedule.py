@@ -168,7 +168,7 @@ def due_by_course(courses, *, now: datetime | None = None, extra: tuple = ()):
             "pk",
             "infused_at",
             "protocol_version_id",
-            *(f"current__{f}" for f in STATUS_FIELDS),
+            *(f"status_row__{f}" for f in STATUS_FIELDS),
             *extra,
         )
     )

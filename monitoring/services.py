@@ -11,7 +11,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitoring import flag_rules, grading, schedule
-from monitoring.course_state import Timeline
 from monitoring.models import (
     AuditEvent,
     BedsideCheck,
@@ -31,6 +30,7 @@ from monitoring.models import (
     TreatmentCourse,
     VitalSigns,
 )
+from monitoring.timeline import Timeline
 
 # Records may be entered late (a paper chart typed up after a busy night) but not too early:
 # baseline checks the week before infusion are the earliest that belong to a course.
@@ -204,7 +204,7 @@ def _lock_status(course: TreatmentCourse) -> CourseStatus:
     """Serialise writers of one course: grades computed from a consistent set of records."""
     CourseStatus.objects.get_or_create(course=course)
     status = CourseStatus.objects.select_for_update().get(course=course)
-    course.current = status  # callers reading course.current see what refresh_status writes
+    course.status_row = status  # callers reading course.status_row see what refresh_status writes
     return status
 
 

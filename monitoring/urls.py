@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring.views import audit, care_team, common, exports, nurse, protocols, records
+from monitoring.views import audit, care_team, common, corrections, exports, nurse, protocols
 
 app_name = "monitoring"
 
@@ -37,10 +37,16 @@ urlpatterns = [
         name="admin-protocol-version-edit",
     ),
     path("patients/<uuid:public_id>/protocol/", protocols.course_protocol, name="course-protocol"),
-    path("patients/<uuid:public_id>/not-done/", records.check_not_done, name="nurse-not-done"),
-    path("records/<slug:kind>/<int:pk>/amend/", records.amend_record, name="record-amend"),
-    path("records/<slug:kind>/<int:pk>/error/", records.mark_entered_in_error, name="record-error"),
-    path("records/<slug:kind>/<int:pk>/history/", records.record_history, name="record-history"),
+    path("patients/<uuid:public_id>/not-done/", corrections.check_not_done, name="nurse-not-done"),
+    path("records/<slug:kind>/<int:pk>/amend/", corrections.amend_record, name="record-amend"),
+    path(
+        "records/<slug:kind>/<int:pk>/error/",
+        corrections.mark_entered_in_error,
+        name="record-error",
+    ),
+    path(
+        "records/<slug:kind>/<int:pk>/history/", corrections.record_history, name="record-history"
+    ),
     path("audit/", audit.audit_log, name="admin-audit-log"),
     # Exports: registry CSV, FHIR, handover
     path("patients/<uuid:public_id>/summary/", exports.patient_summary, name="patient-summary"),

@@ -133,7 +133,7 @@ class CourseStatus(models.Model):
     """
 
     course = models.OneToOneField(
-        TreatmentCourse, models.CASCADE, primary_key=True, related_name="current"
+        TreatmentCourse, models.CASCADE, primary_key=True, related_name="status_row"
     )
     latest_snapshot = models.ForeignKey(
         "monitoring.GradeSnapshot", models.SET_NULL, null=True, blank=True, related_name="+"

@@ -4,7 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from monitoring.access import role_required
-from monitoring.forms import AuditLogFilterForm
+from monitoring.forms.audit import AuditLogFilterForm
 from monitoring.models import AuditEvent, User
 
 AUDIT_PAGE_SIZE = 50

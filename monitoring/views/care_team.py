@@ -34,13 +34,13 @@ from monitoring.access import (
     role_required,
     visible_courses,
 )
-from monitoring.course_record import (
-    CourseRecord,
+from monitoring.course_page import (
+    CoursePage,
     age_label,
     current_records,
     tocilizumab_summary,
 )
-from monitoring.forms import (
+from monitoring.forms.care_team import (
     FlagAcknowledgeForm,
     FlagResolveForm,
     GradeConfirmationForm,
@@ -56,7 +56,7 @@ from monitoring.models import (
     User,
 )
 from monitoring.schedule import human_duration, most_overdue
-from monitoring.views.records import check_record_prefetches
+from monitoring.views.corrections import check_record_prefetches
 
 BOARD_PAGE_SIZE = 50
 # The course page lists the latest checks in full; "show all" lists every one. The charts and
@@ -160,21 +160,24 @@ def _overdue_checks(courses, now: datetime) -> tuple[list, int]:
     # A course started outside services.start_course may have no status row yet: nothing
     # was done, so everything is due from day 0.
     overdue = (
-        courses.annotate(due_at=Coalesce("current__next_due_at", "infused_at"))
-        .filter(Q(current__isnull=True) | Q(current__monitoring_ends_at__gt=now), due_at__lt=now)
+        courses.annotate(due_at=Coalesce("status_row__next_due_at", "infused_at"))
+        .filter(
+            Q(status_row__isnull=True) | Q(status_row__monitoring_ends_at__gt=now),
+            due_at__lt=now,
+        )
         .order_by("due_at", "pk")
     )
     total = overdue.count()
     shown = list(
-        overdue.select_related("patient", "unit", "current", "protocol_version").prefetch_related(
-            "protocol_version__schedules"
-        )[:OVERDUE_SHOWN]
+        overdue.select_related(
+            "patient", "unit", "status_row", "protocol_version"
+        ).prefetch_related("protocol_version__schedules")[:OVERDUE_SHOWN]
     )
     rows = [
         (
             course,
             most_overdue(
-                course, getattr(course, "current", None) or CourseStatus(course=course), now=now
+                course, getattr(course, "status_row", None) or CourseStatus(course=course), now=now
             ),
         )
         for course in shown
@@ -293,7 +296,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         course.protocol_version = ProtocolVersion.objects.select_related("protocol").get(
             pk=course.protocol_version_id
         )
-    record = CourseRecord(
+    record = CoursePage(
         course,
         snapshots=[c.snapshot for c in checks if getattr(c, "snapshot", None)],
         records=current_records(course),
@@ -324,7 +327,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         {
             "course": course,
             "patient": patient,
-            "status": getattr(course, "current", None),
+            "status": getattr(course, "status_row", None),
             "version": version,
             "age": age_label(patient, timezone.localdate(now)),
             "latest": record.latest_snapshot,
@@ -423,7 +426,7 @@ def treatments(request, public_id):
                 f"{services.grades_text(snapshot)}.",
             )
             return redirect("monitoring:patient-treatments", public_id=course.patient.public_id)
-    record = CourseRecord(
+    record = CoursePage(
         course,
         snapshots=[],
         now=timezone.now(),

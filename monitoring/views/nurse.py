@@ -17,9 +17,9 @@ from monitoring.access import (
     role_required,
     visible_courses,
 )
-from monitoring.forms import CheckPage
+from monitoring.forms.nurse import CheckPage
 from monitoring.models import BedsideCheck, Flag, Unit, VitalSigns
-from monitoring.views.records import check_record_prefetches
+from monitoring.views.corrections import check_record_prefetches
 
 WORKLIST_PAGE_SIZE = 100
 
@@ -51,7 +51,7 @@ def worklist(request):
     page = Paginator([pk for pk, _, _ in ranked], WORKLIST_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    loaded = courses.filter(pk__in=page.object_list).select_related("patient", "unit", "current")
+    loaded = courses.filter(pk__in=page.object_list).select_related("patient", "unit", "status_row")
     by_pk = {course.pk: course for course in loaded}
     page.object_list = []
     for pk, due, _ in ranked[page.start_index() - 1 : page.end_index()]:
@@ -86,9 +86,9 @@ def _worklist_row(course, due, now):
 
 
 WORKLIST_SORT_FIELDS = (
-    "current__crs_grade",
-    "current__icans_grade",
-    "current__worst_open_severity",
+    "status_row__crs_grade",
+    "status_row__icans_grade",
+    "status_row__worst_open_severity",
     "patient__family_name",
 )
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from monitoring import schedule, services
 from monitoring.access import get_course_for, role_required
-from monitoring.forms import CheckScheduleForm, MoveCourseForm, ProtocolVersionForm
+from monitoring.forms.protocols import CheckScheduleForm, MoveCourseForm, ProtocolVersionForm
 from monitoring.models import (
     AuditEvent,
     CheckSchedule,
@@ -245,7 +245,7 @@ def course_protocol(request, public_id):
     moves = AuditEvent.objects.filter(
         course=course, action=AuditEvent.Action.COURSE_PROTOCOL_MOVED
     ).select_related("user")
-    status = getattr(course, "current", None)
+    status = getattr(course, "status_row", None)
     return render(
         request,
         "monitoring/protocols/course.html",

@@ -141,8 +141,8 @@ def test_amending_a_fever_to_37_2_regrades_and_keeps_both_values(
     assert correction.recorded_by == nurse
     # ASTCT needs a fever for CRS: without it the moment is no longer CRS grade 2.
     assert snapshot_of(febrile_check).crs_grade == 0
-    course.current.refresh_from_db()
-    assert course.current.crs_grade == 0
+    course.status_row.refresh_from_db()
+    assert course.status_row.crs_grade == 0
 
     page = nurse_client.get(course_url(course)).content.decode()
     assert "T 38.6 °C" in page

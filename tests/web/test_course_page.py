@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import services
-from monitoring.course_record import CourseRecord
+from monitoring.course_page import CoursePage
 from monitoring.models import (
     AuditEvent,
     CourseStatus,
@@ -181,7 +181,7 @@ def test_positions_follow_the_local_calendar_day_across_a_dst_change(settings):
     # Infused on Friday 27 March 2026: D+2 is Sunday 29 March, a 23-hour day (clocks go
     # forward at 02:00), so noon is 11 real hours into it.
     course = TreatmentCourse(infused_at=datetime(2026, 3, 27, 10, 0, tzinfo=paris))
-    record = CourseRecord(
+    record = CoursePage(
         course, snapshots=[], records={}, now=datetime(2026, 3, 30, 9, 0, tzinfo=paris)
     )
     noon = datetime(2026, 3, 29, 12, 0, tzinfo=paris)

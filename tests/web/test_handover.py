@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import services
+from monitoring.handover import NeuroPoint, neuro_trend
 from monitoring.models import AuditEvent, HandoverNote, TreatmentCourse
-from monitoring.views.exports import NeuroPoint, neuro_trend
 from tests.factories import CourseFactory
 
 URL = reverse("monitoring:handover")

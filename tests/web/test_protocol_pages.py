@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import services
-from monitoring.forms import ProtocolVersionForm
+from monitoring.forms.protocols import ProtocolVersionForm
 from monitoring.models import (
     AuditEvent,
     CheckSchedule,

@@ -76,7 +76,7 @@ def test_demo_grades_are_what_the_live_write_path_computes(demo):
                 recomputed["icans_grade"],
                 recomputed["crs_reasons"],
             )
-        status = course.current
+        status = course.status_row
         assert status.open_flag_count == Flag.objects.unresolved().filter(course=course).count()
 
 

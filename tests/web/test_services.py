@@ -268,8 +268,8 @@ def test_a_milder_grade_keeps_the_worst_message_on_the_open_flag(record, course)
 def test_course_status_is_what_the_caller_sees_after_the_first_check(course, nurse):
     services.record_check(course=course, by=nurse, observed_at=timezone.now(), vitals=vitals(38.5))
 
-    assert course.current.crs_grade == 1
-    assert course.current.open_flag_count >= 1
+    assert course.status_row.crs_grade == 1
+    assert course.status_row.open_flag_count >= 1
 
 
 def test_baseline_checks_before_the_infusion_are_not_graded(course, nurse):

@@ -95,7 +95,7 @@ def test_overdue_patients_come_first_even_before_a_sicker_patient(nurse_client, 
 
     page = nurse_client.get("/worklist/").content.decode()
 
-    assert sick.current.crs_grade == 2
+    assert sick.status_row.crs_grade == 2
     assert page.index("Zimmer") < page.index("Aaronson")
 
 

@@ -21,7 +21,8 @@ from monitoring.access import (
     role_required,
     visible_courses,
 )
-from monitoring.forms import AMENDMENT_FORMS, CheckNotDoneForm, CorrectionReasonForm
+from monitoring.forms.corrections import AMENDMENT_FORMS, CorrectionReasonForm
+from monitoring.forms.nurse import CheckNotDoneForm
 from monitoring.models import CheckNotDone, CheckType, NeuroAssessment
 
 KIND_LABELS = {
@@ -136,18 +137,18 @@ def amend_record(request, kind, pk):
                 )
             except ValidationError as error:
                 errors.extend(error.messages)
-            else:  # the service refreshed course.current in the same transaction
+            else:  # the service refreshed course.status_row in the same transaction
                 messages.success(
                     request,
                     f"{KIND_LABELS[kind]} corrected; the original is kept, "
-                    f"struck through. Now CRS {_grade(course.current.crs_grade)}, "
-                    f"ICANS {_grade(course.current.icans_grade)}.",
+                    f"struck through. Now CRS {_grade(course.status_row.crs_grade)}, "
+                    f"ICANS {_grade(course.status_row.icans_grade)}.",
                 )
                 return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     status = 400 if request.method == "POST" else 200
     return render(
         request,
-        "monitoring/records/amend.html",
+        "monitoring/corrections/amend.html",
         _context(
             kind,
             record,
@@ -185,13 +186,13 @@ def mark_entered_in_error(request, kind, pk):
             messages.success(
                 request,
                 f"{KIND_LABELS[kind]} marked entered in error; it is kept, "
-                f"struck through. Now CRS {_grade(course.current.crs_grade)}, "
-                f"ICANS {_grade(course.current.icans_grade)}.",
+                f"struck through. Now CRS {_grade(course.status_row.crs_grade)}, "
+                f"ICANS {_grade(course.status_row.icans_grade)}.",
             )
             return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     return render(
         request,
-        "monitoring/records/error.html",
+        "monitoring/corrections/error.html",
         _context(kind, record, form=form),
         status=400 if request.method == "POST" else 200,
     )
@@ -280,7 +281,7 @@ def record_history(request, kind, pk):
         last[row.id] = row
     return render(
         request,
-        "monitoring/records/history.html",
+        "monitoring/corrections/history.html",
         _context(
             kind,
             record,
@@ -295,7 +296,7 @@ def record_history(request, kind, pk):
 def check_not_done(request, public_id):
     """A due check that could not be done: kept with why; the next due time moves."""
     course = get_course_for(request.user, public_id, monitoring_only=True)
-    status = getattr(course, "current", None)
+    status = getattr(course, "status_row", None)
     due = schedule.due_checks(course, status)
     wanted = request.GET.get("type", "")
     if wanted not in CheckType.values:
@@ -315,7 +316,7 @@ def check_not_done(request, public_id):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            next_due = {d.check_type: d for d in schedule.due_checks(course, course.current)}
+            next_due = {d.check_type: d for d in schedule.due_checks(course, course.status_row)}
             when = next_due.get(not_done.check_type)
             messages.success(
                 request,
@@ -327,7 +328,7 @@ def check_not_done(request, public_id):
     earlier = CheckNotDone.objects.filter(course=course).select_related("recorded_by")[:20]
     return render(
         request,
-        "monitoring/records/not_done.html",
+        "monitoring/corrections/not_done.html",
         {
             "course": course,
             "patient": course.patient,

@@ -60,7 +60,7 @@ class DayRow:
         return " · ".join(f"{drug} ×{n}" if n > 1 else drug for drug, n in self.treatments.items())
 
 
-class CourseRecord:
+class CoursePage:
     """What the course page shows, built in memory (no queries) from the course's snapshots
     and its current records (``current_records``)."""
 
@@ -125,7 +125,7 @@ class CourseRecord:
 
     @property
     def latest_snapshot(self):
-        status = getattr(self.course, "current", None)
+        status = getattr(self.course, "status_row", None)
         wanted = status.latest_snapshot_id if status else None
         for snapshot in reversed(self.snapshots):
             if snapshot.pk == wanted:

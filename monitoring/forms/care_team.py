@@ -1,0 +1,158 @@
+"""Care-team forms: flags, grade confirmation, treatments given."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from monitoring.forms.common import (
+    ObservationTimeForm,
+)
+from monitoring.models import (
+    GradeConfirmation,
+    Treatment,
+)
+
+
+class _SeenFlagForm(forms.Form):
+    """What the clinician saw of the flag. A flag can escalate between reading and acting (the
+    board's refresh pauses while a note is typed): acting on a flag that changed is refused."""
+
+    seen_severity = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    seen_message = forms.CharField(
+        required=False, strip=False, max_length=500, widget=forms.HiddenInput
+    )
+
+    def check_seen(self, flag) -> None:
+        seen = (self.cleaned_data.get("seen_severity"), self.cleaned_data.get("seen_message"))
+        if seen != (None, "") and seen != (flag.severity, flag.message):
+            raise ValidationError(
+                f"This flag changed since you saw it: it is now {flag.get_severity_display()}, "
+                f"“{flag.message}”. Nothing was changed; confirm again if you still mean to.",
+                code="changed",
+            )
+
+
+class FlagAcknowledgeForm(_SeenFlagForm):
+    note = forms.CharField(
+        label="Note",
+        max_length=500,
+        required=False,
+        help_text="Optional: what you are doing about it.",
+    )
+
+
+class FlagResolveForm(_SeenFlagForm):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        error_messages={"required": "Give the reason the flag is resolved."},
+    )
+
+
+def snapshot_label(course, snapshot) -> str:
+    """A graded moment of the course: "D+3 2026-03-01 14:05 — CRS 2 · ICANS 0"."""
+    at = timezone.localtime(snapshot.observed_at)
+    day = course.day_number(at)
+    grades = " · ".join(
+        f"{name} {_grade_text(computed, confirmed)}"
+        for name, computed, confirmed in (
+            ("CRS", snapshot.crs_grade, snapshot.crs_confirmed_grade),
+            ("ICANS", snapshot.icans_grade, snapshot.icans_confirmed_grade),
+        )
+    )
+    return f"{'D+' if day >= 0 else 'D'}{day} {at:%Y-%m-%d %H:%M} — {grades}"
+
+
+def _grade_text(computed, confirmed) -> str:
+    text = "—" if computed is None else str(computed)
+    return text if confirmed is None else f"{text} (confirmed {confirmed})"
+
+
+class GradeConfirmationForm(forms.Form):
+    """Confirm or override the computed grade of one moment; the reason is required.
+
+    ``snapshots`` are the course's own (the page has them in memory already): the id of
+    another course's snapshot is not a valid choice.
+    """
+
+    snapshot = forms.TypedChoiceField(label="Moment", coerce=int)
+    domain = forms.ChoiceField(label="Domain", choices=GradeConfirmation.Domain.choices)
+    grade = forms.TypedChoiceField(
+        label="Confirmed grade", coerce=int, choices=[(n, f"Grade {n}") for n in range(5)]
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give the reason for the confirmation or override."},
+        help_text="Clinical reasoning; shown beside the computed grade and kept in the audit log.",
+    )
+
+    def __init__(self, *args, course, snapshots, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.snapshots = {snapshot.pk: snapshot for snapshot in snapshots}
+        self.fields["snapshot"].choices = [
+            (pk, snapshot_label(course, snapshot)) for pk, snapshot in self.snapshots.items()
+        ]
+
+    def clean_snapshot(self):
+        return self.snapshots[self.cleaned_data["snapshot"]]
+
+
+class _ShownWarningsField(forms.Field):
+    """The dose warnings the clinician saw when ticking "give anyway" (hidden inputs)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return [str(item)[:500] for item in (value or [])[:20]]
+
+
+_TREATMENT_FIELDS = forms.fields_for_model(
+    Treatment, fields=["drug", "drug_other", "dose", "dose_unit", "route"]
+)
+
+
+class TreatmentGivenForm(ObservationTimeForm):
+    """One treatment given, at the time it was given (a late entry sets the time back)."""
+
+    drug = _TREATMENT_FIELDS["drug"]
+    drug_other = _TREATMENT_FIELDS["drug_other"]
+    dose = _TREATMENT_FIELDS["dose"]
+    dose_unit = _TREATMENT_FIELDS["dose_unit"]
+    route = _TREATMENT_FIELDS["route"]
+    give_anyway = forms.BooleanField(
+        label="Give anyway — clinician's decision",
+        required=False,
+    )
+    shown_warnings = _ShownWarningsField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["observed_at"].label = "Given at"
+        self.fields[
+            "observed_at"
+        ].help_text = "When the dose was given — set it back for a late entry."
+        self.fields["dose"].widget.attrs.update({"min": "0", "step": "any", "inputmode": "decimal"})
+        self.order_fields(["drug", "drug_other", "dose", "dose_unit", "route", "observed_at"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("drug") == Treatment.Drug.OTHER and not data.get("drug_other"):
+            self.add_error("drug_other", "Name the drug.")
+        if data.get("drug") != Treatment.Drug.OTHER:
+            data["drug_other"] = ""
+        if data.get("dose") is not None and data["dose"] <= 0:
+            self.add_error("dose", "The dose must be more than 0.")
+        return data
+
+    def treatment_values(self) -> dict:
+        return {
+            name: self.cleaned_data[name]
+            for name in ("drug", "drug_other", "dose", "dose_unit", "route")
+        }
+
+    def accepted_warnings(self) -> list[str]:
+        return self.cleaned_data["shown_warnings"] if self.cleaned_data["give_anyway"] else []

@@ -1,0 +1,383 @@
+"""The bedside check: one page, five optional sections, validated together, saved together."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from monitoring import grading
+from monitoring.forms.common import (
+    ObservationTimeForm,
+    SectionMixin,
+    _apply_ranges,
+)
+from monitoring.models import (
+    CAPD_ITEM_FIELDS,
+    ICE_ITEM_FIELDS,
+    LAB_RANGES,
+    VITAL_RANGES,
+    CheckNotDone,
+    CheckType,
+    LabResult,
+    NeuroAssessment,
+    SymptomCheck,
+    Treatment,
+    VitalSigns,
+)
+
+
+class VitalSignsForm(SectionMixin, forms.ModelForm):
+    section_title = "Vital signs and support"
+    temperature = forms.DecimalField(
+        label="Temperature",
+        required=False,
+        max_digits=5,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+    )
+    temperature_unit = forms.ChoiceField(
+        label="Unit", choices=[("C", "°C"), ("F", "°F")], initial="C"
+    )
+    MEASURED = [
+        "temperature",
+        "heart_rate_bpm",
+        "resp_rate_per_min",
+        "sbp_mmhg",
+        "dbp_mmhg",
+        "spo2_pct",
+    ]
+    SUPPORT = ["oxygen_support", "oxygen_flow_l_min", "vasopressors_count", "vasopressin"]
+
+    class Meta:
+        model = VitalSigns
+        fields = [
+            "heart_rate_bpm",
+            "resp_rate_per_min",
+            "sbp_mmhg",
+            "dbp_mmhg",
+            "spo2_pct",
+            "oxygen_support",
+            "oxygen_flow_l_min",
+            "vasopressors_count",
+            "vasopressin",
+        ]
+
+    def __init__(self, *args, carried_forward=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in (
+            "heart_rate_bpm",
+            "resp_rate_per_min",
+            "sbp_mmhg",
+            "dbp_mmhg",
+            "spo2_pct",
+            "oxygen_flow_l_min",
+        ):
+            self.fields[name].required = False
+        _apply_ranges(self, {k: v for k, v in VITAL_RANGES.items() if k != "temp_c"})
+        self.fields["temperature"].help_text = "30–45 °C or 86–113 °F"
+        self.fields[
+            "vasopressors_count"
+        ].help_text = (
+            "Norepinephrine, epinephrine, phenylephrine, dopamine… — do not count vasopressin."
+        )
+        # Oxygen and vasopressors carry forward from the last entry: a temperature-only entry
+        # must never silently switch a patient's oxygen off.
+        if carried_forward is not None:
+            for name in self.SUPPORT:
+                self.initial[name] = getattr(carried_forward, name)
+
+    def content_fields(self) -> list[str]:
+        return [name for name in self.changed_data if name != "temperature_unit"]
+
+    def clean(self):
+        data = super().clean()
+        temperature, unit = data.get("temperature"), data.get("temperature_unit")
+        if temperature is not None:
+            celsius = (temperature - 32) * 5 / 9 if unit == "F" else temperature
+            celsius = Decimal(celsius).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            low, high = VITAL_RANGES["temp_c"]
+            if not low <= celsius <= high:
+                self.add_error(
+                    "temperature",
+                    f"Temperature must be between {low} and {high} °C "
+                    f"(86 and 113 °F); got {temperature} °{unit}.",
+                )
+            data["temp_c"] = celsius
+        else:
+            data["temp_c"] = None
+        support, flow = data.get("oxygen_support"), data.get("oxygen_flow_l_min")
+        if support == VitalSigns.Oxygen.ROOM_AIR and flow is not None:
+            self.add_error(
+                "oxygen_flow_l_min",
+                "An oxygen flow cannot be given on room air: choose the device, or clear the flow.",
+            )
+        if support in (VitalSigns.Oxygen.LOW_FLOW, VitalSigns.Oxygen.HIGH_FLOW) and flow is None:
+            self.add_error(
+                "oxygen_flow_l_min",
+                "Give the flow in L/min: ASTCT grades nasal "
+                "cannula oxygen by flow (≤ 6 L/min low flow, > 6 high flow).",
+            )
+        sbp, dbp = data.get("sbp_mmhg"), data.get("dbp_mmhg")
+        if sbp is not None and dbp is not None and dbp >= sbp:
+            self.add_error("dbp_mmhg", "Diastolic pressure must be below systolic pressure.")
+        if not any(data.get(name) is not None for name in self.MEASURED) and not (
+            set(self.changed_data) & set(self.SUPPORT)
+        ):
+            raise ValidationError("Vital signs: enter at least one measurement.")
+        return data
+
+    def model_values(self) -> dict:
+        return {**super().model_values(), "temp_c": self.cleaned_data["temp_c"]}
+
+
+class SymptomForm(SectionMixin, forms.ModelForm):
+    section_title = "Symptoms"
+
+    class Meta:
+        model = SymptomCheck
+        fields = [*SymptomCheck.CRS_SYMPTOMS, *SymptomCheck.NEURO_SYMPTOMS, "other"]
+        labels = {
+            "low_blood_pressure": "Low blood pressure / dizziness",
+            "breathing_difficulty": "Breathing difficulty",
+        }
+
+
+ICE_CHOICES = {
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+}
+CAPD_ANSWERS = [(0, "Never"), (1, "Rarely"), (2, "Sometimes"), (3, "Often"), (4, "Always")]
+
+
+class NeuroForm(SectionMixin, forms.ModelForm):
+    """ICE for patients aged 12 and over, CAPD under 12 (ASTCT/ASCO, reference §2.3)."""
+
+    section_title = "Neurological assessment"
+    unable_to_assess = forms.BooleanField(
+        label="Unable to perform ICE/CAPD",
+        required=False,
+        help_text="Sedated, intubated, language barrier… give the reason.",
+    )
+
+    class Meta:
+        model = NeuroAssessment
+        fields = [
+            *ICE_ITEM_FIELDS,
+            *CAPD_ITEM_FIELDS,
+            "consciousness",
+            "seizure",
+            "motor_weakness",
+            "cerebral_edema",
+            "unable_to_assess_reason",
+        ]
+
+    def __init__(self, *args, capd: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.capd = capd
+        self.score_fields = CAPD_ITEM_FIELDS if capd else ICE_ITEM_FIELDS
+        for name in [*ICE_ITEM_FIELDS, *CAPD_ITEM_FIELDS]:
+            if name not in self.score_fields:
+                del self.fields[name]
+        if capd:
+            for name, (question) in zip(CAPD_ITEM_FIELDS, grading.CAPD_ITEMS, strict=True):
+                self.fields[name] = forms.TypedChoiceField(
+                    label=question,
+                    choices=CAPD_ANSWERS,
+                    coerce=int,
+                    required=False,
+                    empty_value=None,
+                    widget=forms.RadioSelect,
+                )
+        else:
+            for name, item in zip(ICE_ITEM_FIELDS, grading.ICE_ITEMS, strict=True):
+                points = ICE_CHOICES[name]
+                self.fields[name] = forms.TypedChoiceField(
+                    label=f"{item.name.capitalize()} ({item.task})",
+                    choices=[("", "—"), *[(n, f"{n}/{points}") for n in range(points + 1)]],
+                    coerce=int,
+                    required=False,
+                    empty_value=None,
+                )
+        self.fields["consciousness"].required = False
+        self.fields["consciousness"].choices = [("", "—"), *NeuroAssessment.Consciousness.choices]
+        self.fields["unable_to_assess_reason"].required = False
+        self.order_fields(
+            [
+                *self.score_fields,
+                "unable_to_assess",
+                "unable_to_assess_reason",
+                "consciousness",
+                "seizure",
+                "motor_weakness",
+                "cerebral_edema",
+            ]
+        )
+
+    def content_fields(self) -> list[str]:
+        # A select left on "none" says nothing; a score of 0 does.
+        return [name for name in self.changed_data if self[name].value() not in ("", None, "none")]
+
+    def clean(self):
+        data = super().clean()
+        scores = {name: data.get(name) for name in self.score_fields}
+        missing = [self.fields[n].label.split(" (")[0] for n, v in scores.items() if v is None]
+        tool = "CAPD" if self.capd else "ICE"
+        if data.get("unable_to_assess"):
+            if len(missing) < len(scores):
+                raise ValidationError(
+                    f"{tool} items were scored, so the patient was not "
+                    "'unable to assess': clear one or the other."
+                )
+            if not data.get("unable_to_assess_reason"):
+                self.add_error("unable_to_assess_reason", "Say why the screen was not possible.")
+        elif missing:
+            raise ValidationError(
+                f"Complete every {tool} item, or tick 'unable to perform' "
+                f"(missing: {', '.join(missing)})."
+            )
+        else:
+            data["unable_to_assess_reason"] = ""
+        if not data.get("consciousness"):
+            self.add_error("consciousness", "Record the level of consciousness.")
+        return data
+
+    def model_values(self) -> dict:
+        values = {
+            name: self.cleaned_data.get(name) for name in self._meta.fields if name in self.fields
+        }
+        return values
+
+
+class LabForm(SectionMixin, forms.ModelForm):
+    section_title = "Labs and inflammatory markers"
+
+    class Meta:
+        model = LabResult
+        fields = list(LAB_RANGES)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+        _apply_ranges(self, LAB_RANGES)
+
+    def clean(self):
+        data = super().clean()
+        if all(data.get(name) is None for name in LAB_RANGES):
+            raise ValidationError("Labs: enter at least one result.")
+        return data
+
+
+class TreatmentForm(SectionMixin, forms.ModelForm):
+    section_title = "Treatment given"
+
+    class Meta:
+        model = Treatment
+        fields = ["drug", "drug_other", "dose", "dose_unit", "route"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["drug"].choices = [("", "—"), *Treatment.Drug.choices]
+        self.fields["drug"].required = False
+        self.fields["dose"].required = False
+        self.fields["dose"].widget.attrs.update({"min": "0", "step": "any"})
+
+    def content_fields(self) -> list[str]:
+        return [name for name in self.changed_data if name in ("drug", "drug_other", "dose")]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("drug"):
+            self.add_error("drug", "Choose the drug given.")
+        if data.get("dose") is None:
+            self.add_error("dose", "Give the dose.")
+        elif data["dose"] <= 0:
+            self.add_error("dose", "The dose must be more than 0.")
+        if data.get("drug") == Treatment.Drug.OTHER and not data.get("drug_other"):
+            self.add_error("drug_other", "Name the drug.")
+        return data
+
+
+class CheckPage:
+    """The sections of the bedside check page, bound together.
+
+    Nothing is saved unless every filled section is valid; the page re-renders with every
+    value the nurse typed.
+    """
+
+    SECTIONS = ("vitals", "symptoms", "neuro", "labs", "treatment")
+
+    def __init__(self, data=None, *, course, capd: bool, carried_forward=None):
+        self.course = course
+        self.time = ObservationTimeForm(data, course=course)
+        self.vitals = VitalSignsForm(data, prefix="vitals", carried_forward=carried_forward)
+        self.symptoms = SymptomForm(data, prefix="symptoms")
+        self.neuro = NeuroForm(data, prefix="neuro", capd=capd)
+        self.labs = LabForm(data, prefix="labs")
+        self.treatment = TreatmentForm(data, prefix="treatment")
+        self.errors: list[str] = []
+
+    @property
+    def sections(self):
+        return [(name, getattr(self, name)) for name in self.SECTIONS]
+
+    def filled(self):
+        return [(name, form) for name, form in self.sections if form.has_changed()]
+
+    def is_valid(self) -> bool:
+        valid = all([form.is_valid() for form in (self.time, *dict(self.sections).values())])
+        if not self.filled():
+            self.errors.append("Nothing to save: fill in at least one section.")
+            return False
+        return valid
+
+    def values(self) -> dict:
+        return {name: form.model_values() for name, form in self.filled()}
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors or self.time.errors or any(f.errors for _, f in self.sections))
+
+    def summary(self) -> list[str]:
+        """One line per problem, naming its section, for the top of the page."""
+        lines = list(self.errors)
+        for error in self.time.errors.get("observed_at", []):
+            lines.append(f"Observed at: {error}")
+        for _, form in self.sections:
+            for field, errors in form.errors.items():
+                label = "" if field == "__all__" else f"{form.fields[field].label}: "
+                lines.extend(f"{form.section_title} — {label}{error}" for error in errors)
+        return lines
+
+    def add_error(self, error: ValidationError) -> None:
+        """Errors the service raised (after the forms passed) are shown at the top."""
+        self.errors.extend(error.messages)
+
+
+class CheckNotDoneForm(ObservationTimeForm):
+    """A due check that could not be done: which, why, when it was attempted."""
+
+    check_type = forms.ChoiceField(label="Check", choices=CheckType.choices)
+    reason = forms.ChoiceField(choices=CheckNotDone.Reason.choices, widget=forms.RadioSelect)
+    note = forms.CharField(
+        max_length=500,
+        required=False,
+        help_text="Required for 'Other'; e.g. 'CT head, back about 14:30'.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["observed_at"].label = "Attempted at"
+        self.fields["observed_at"].help_text = "When the check was due and could not be done."
+        self.order_fields(["check_type", "reason", "note", "observed_at"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == CheckNotDone.Reason.OTHER and not data.get("note", "").strip():
+            self.add_error("note", "Say why the check was not done.")
+        return data

@@ -1,0 +1,283 @@
+"""Admin forms: a protocol version, its check schedules, moving a course between versions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.text import capfirst
+
+from monitoring import flag_rules
+from monitoring.forms.common import (
+    range_validator,
+)
+from monitoring.models import (
+    VITAL_RANGES,
+    CheckSchedule,
+    CheckType,
+    ProtocolVersion,
+    TreatmentCourse,
+)
+
+PROTOCOL_RANGES = {
+    "monitoring_window_days": (1, 365, "days"),
+    "sbp_low_mmhg": (40, 150, "mmHg"),
+    "heart_rate_high": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
+    "heart_rate_low": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
+    "resp_rate_high": (*VITAL_RANGES["resp_rate_per_min"], "/min"),
+    "resp_rate_low": (*VITAL_RANGES["resp_rate_per_min"], "/min"),
+    "spo2_low_pct": (70, 99, "%"),
+    "temperature_high_c": (Decimal("37.0"), Decimal("40.0"), "°C"),
+    "marker_rise_factor": (Decimal("1.1"), Decimal("10.0"), "×"),
+}
+PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "is_active", "is_template"]
+ESCALATION_DEFAULTS = {"crs": flag_rules.CRS_ESCALATION, "icans": flag_rules.ICANS_ESCALATION}
+SCHEDULE_FIELDS = [
+    "interval_minutes",
+    "tightened_interval_minutes",
+    "tighten_at_crs_grade",
+    "tighten_at_icans_grade",
+    "tighten_on_neuro_change",
+]
+# minutes; the same ranges as the database constraints on CheckSchedule
+SCHEDULE_RANGES = {
+    "interval_minutes": (15, 7 * 24 * 60),
+    "tightened_interval_minutes": (5, 7 * 24 * 60),
+}
+
+
+def _add_range(field: forms.Field, label: str, low, high, unit: str) -> None:
+    field.validators.append(range_validator(label, low, high, unit))
+    field.widget.attrs.update({"min": low, "max": high})
+    field.help_text = f"{low}–{high} {unit}".strip()
+
+
+class ProtocolVersionForm(forms.Form):
+    """The version-wide settings of a protocol; each check type's schedule has its own form."""
+
+    products = forms.MultipleChoiceField(
+        choices=TreatmentCourse.Product.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    monitoring_window_days = forms.IntegerField(label="Monitoring window (days from day 0)")
+    sbp_low_mmhg = forms.IntegerField(required=False)
+    heart_rate_high = forms.IntegerField()
+    heart_rate_low = forms.IntegerField()
+    resp_rate_high = forms.IntegerField()
+    resp_rate_low = forms.IntegerField()
+    spo2_low_pct = forms.IntegerField()
+    temperature_high_c = forms.DecimalField(decimal_places=1)
+    marker_rise_factor = forms.DecimalField(decimal_places=1)
+    is_active = forms.BooleanField(
+        label="Active",
+        required=False,
+        help_text="New courses start on the newest active version for their product.",
+    )
+    is_template = forms.BooleanField(
+        label="Still the shipped template (not yet reviewed for clinical use)",
+        required=False,
+        help_text="Untick once your cellular-therapy program has reviewed and signed it off.",
+    )
+    change_note = forms.CharField(
+        label="Change note",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What changed and why: kept with the version and in the audit log.",
+        error_messages={"required": "Say what changed and why."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, (low, high, unit) in PROTOCOL_RANGES.items():
+            field = self.fields[name]
+            if name != "monitoring_window_days":
+                field.label = capfirst(ProtocolVersion._meta.get_field(name).verbose_name)
+            _add_range(field, field.label.split(" (")[0], low, high, unit)
+        self.fields[
+            "sbp_low_mmhg"
+        ].help_text += "; blank: adults < 90 mmHg, children by PALS age limits."
+        self.fields["products"].help_text = "None ticked: every product."
+        for domain, label in (("crs", "CRS"), ("icans", "ICANS")):
+            for grade in range(5):
+                self.fields[f"escalation_{domain}_{grade}"] = forms.CharField(
+                    label=f"{label} grade {grade}",
+                    required=False,
+                    max_length=1000,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                    help_text="Blank: the ASCO-based default text.",
+                )
+
+    @staticmethod
+    def initial_for(version: ProtocolVersion) -> dict:
+        initial = {name: getattr(version, name) for name in PROTOCOL_FIELDS}
+        for domain in ESCALATION_DEFAULTS:
+            for grade in range(5):
+                initial[f"escalation_{domain}_{grade}"] = version.escalation_text(domain, grade)
+        return initial
+
+    @property
+    def escalation_crs_fields(self) -> list:
+        return [self[f"escalation_crs_{grade}"] for grade in range(5)]
+
+    @property
+    def escalation_icans_fields(self) -> list:
+        return [self[f"escalation_icans_{grade}"] for grade in range(5)]
+
+    def clean(self):
+        data = super().clean()
+        for low, high, what in (
+            ("heart_rate_low", "heart_rate_high", "tachycardia"),
+            ("resp_rate_low", "resp_rate_high", "high respiratory rate"),
+        ):
+            if data.get(low) is not None and data.get(high) is not None and data[low] >= data[high]:
+                self.add_error(low, f"Must be below the {what} limit ({data[high]}/min).")
+        return data
+
+    def escalation(self) -> dict:
+        """Every grade's text, stored in full so the version never changes with the defaults."""
+        return {
+            domain: {
+                str(grade): self.cleaned_data[f"escalation_{domain}_{grade}"].strip()
+                or defaults[grade]
+                for grade in range(5)
+            }
+            for domain, defaults in ESCALATION_DEFAULTS.items()
+        }
+
+    def changes(self, version: ProtocolVersion) -> dict:
+        """The fields whose value differs from ``version`` (what services.revise_protocol takes)."""
+        changes = {}
+        for name in PROTOCOL_FIELDS:
+            value = self.cleaned_data[name]
+            if name == "products":
+                value = [code for code in TreatmentCourse.Product.values if code in value]
+                if sorted(value) != sorted(version.products or []):
+                    changes[name] = value
+            elif value != getattr(version, name):
+                changes[name] = value
+        escalation = self.escalation()
+        if any(
+            text != version.escalation_text(domain, int(grade))
+            for domain, texts in escalation.items()
+            for grade, text in texts.items()
+        ):
+            changes["escalation"] = escalation
+        return changes
+
+
+GRADE_CHOICES = [("", "—"), *[(grade, f"≥ {grade}") for grade in range(1, 5)]]
+
+
+class CheckScheduleForm(forms.Form):
+    """How often one check type is due under a protocol version, and when it tightens."""
+
+    interval_minutes = forms.IntegerField(label="Every (minutes)", required=False)
+    tightened_interval_minutes = forms.IntegerField(label="Tightened (minutes)", required=False)
+    tighten_at_crs_grade = forms.TypedChoiceField(
+        label="Tighten at CRS",
+        choices=GRADE_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    tighten_at_icans_grade = forms.TypedChoiceField(
+        label="Tighten at ICANS",
+        choices=GRADE_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    tighten_on_neuro_change = forms.BooleanField(
+        label="Tighten once an ICE point is lost", required=False
+    )
+
+    def __init__(self, *args, check_type: str, schedule: CheckSchedule | None = None, **kwargs):
+        initial = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS} if schedule else {}
+        super().__init__(*args, prefix=f"schedule-{check_type}", initial=initial, **kwargs)
+        self.check_type, self.schedule = check_type, schedule
+        self.label = CheckType(check_type).label
+        for name, (low, high) in SCHEDULE_RANGES.items():
+            _add_range(self.fields[name], self.fields[name].label.split(" (")[0], low, high, "min")
+        if schedule is None:
+            self.fields["interval_minutes"].help_text += "; blank: not scheduled"
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        interval = data.get("interval_minutes")
+        tightened = data.get("tightened_interval_minutes")
+        conditions = any(data.get(name) for name in SCHEDULE_FIELDS[2:])
+        if interval is None:
+            if self.schedule is not None:
+                self.add_error(
+                    "interval_minutes",
+                    "Give the usual interval: a scheduled check "
+                    f"cannot be removed (it is every {self.schedule.interval_minutes} "
+                    "min).",
+                )
+            elif tightened is not None or conditions:
+                self.add_error(
+                    "interval_minutes",
+                    "Give the usual interval, or clear the row to leave this check unscheduled.",
+                )
+            return data
+        if tightened is not None and not conditions:
+            self.add_error(
+                "tightened_interval_minutes",
+                "Choose when the shorter interval applies (CRS, ICANS or ICE change), or clear it.",
+            )
+        elif conditions and tightened is None:
+            self.add_error(
+                "tightened_interval_minutes",
+                "Give the shorter interval that applies while tightened.",
+            )
+        elif tightened is not None and tightened >= interval:
+            self.add_error(
+                "tightened_interval_minutes",
+                f"Must be shorter than the usual interval ({interval} min).",
+            )
+        return data
+
+    def values(self) -> dict | None:
+        """The row's schedule, or None when the check type is left unscheduled."""
+        if self.cleaned_data.get("interval_minutes") is None:
+            return None
+        return {name: self.cleaned_data[name] for name in SCHEDULE_FIELDS}
+
+    def changes(self) -> dict:
+        values = self.values()
+        if values is None:
+            return {}
+        if self.schedule is None:
+            return values
+        return {
+            name: value for name, value in values.items() if getattr(self.schedule, name) != value
+        }
+
+    def preview(self) -> CheckSchedule | None:
+        """An unsaved schedule with the submitted values, to describe in plain words."""
+        values = self.values()
+        return CheckSchedule(check_type=self.check_type, **values) if values else None
+
+
+class MoveCourseForm(forms.Form):
+    version = forms.ModelChoiceField(
+        ProtocolVersion.objects.none(), label="Move to protocol version", empty_label=None
+    )
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why this course changes protocol version (kept in the audit log).",
+        error_messages={"required": "Say why the course changes protocol version."},
+    )
+
+    def __init__(self, *args, versions, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["version"]
+        field.queryset = versions
+        field.label_from_instance = lambda v: (
+            f"{v} — {'active' if v.is_active else 'inactive'}"
+            + (" — TEMPLATE" if v.is_template else "")
+        )
