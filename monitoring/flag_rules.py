@@ -44,6 +44,40 @@ ICANS_ESCALATION = {
 }
 
 
+# Deterioration flags, raised whatever the ASTCT grade (issue 10 §5): a patient who needs new
+# oxygen without fever has CRS 0 and must still reach a clinician. Severities are defaults a
+# protocol version overrides (ProtocolVersion.deterioration_severity). New vasopressors and a
+# seizure are emergencies at any grade (ASTCT grade 3+ findings, reference §1.1, §2.2); a new
+# oxygen need, new hypotension and a fall in ICE/CAPD need the CAR-T physician now (ASCO 2021:
+# notify for CRS ≥ 2 findings and any ICANS, reference §7.2, §7.3).
+DETERIORATION_SEVERITY = {
+    "oxygen_need": URGENT,
+    "hypotension": URGENT,
+    "vasopressor": CRITICAL,
+    "neuro_decline": URGENT,
+    "seizure": CRITICAL,
+}
+# What to do now for each open flag when the grade alone would say "routine" (never routine
+# while one of these is open). Decision support, not orders.
+FLAG_ADVICE = {
+    "oxygen_need": "New or escalating oxygen need: assess for CRS with masked fever, infection "
+    "and fluid overload; notify the CAR-T physician now.",
+    "hypotension": "New hypotension: assess for CRS with masked fever, sepsis, bleeding and "
+    "dehydration; notify the CAR-T physician now.",
+    "vasopressor": "Vasopressor started or added: notify the CAR-T physician and ICU now.",
+    "neuro_decline": "ICE/CAPD has fallen: repeat the screen, check for seizure activity and "
+    "notify the CAR-T physician now.",
+    "seizure": "Seizure: emergency — call the CAR-T physician and ICU now; seizure "
+    "precautions (ASCO 2021).",
+    "news2": "NEWS2 at the urgent threshold: urgent review by a clinician competent in acute "
+    "illness (RCP 2017).",
+    "vital_sign": "A vital sign is outside the protocol's thresholds: recheck it and tell the "
+    "nurse in charge.",
+    "marker": "Inflammatory markers are rising: tell the CAR-T physician this shift.",
+    "crs_symptom": "CRS symptoms reported: recheck the vital signs and tell the CAR-T physician.",
+    "neuro_symptom": "Neurological symptoms reported: do an ICE/CAPD screen now.",
+}
+
 # Markers whose rise within 24 h is flagged (reference §5.1: both rise with CRS).
 RISING_MARKERS = {"crp_mg_l": ("CRP", "mg/L"), "ferritin_ng_ml": ("ferritin", "ng/mL")}
 
@@ -221,17 +255,129 @@ def _observed_at(record) -> datetime:
     return record.check_entry.observed_at
 
 
-def escalation_advice(crs_grade: int | None, icans_grade: int | None, text_for=None) -> list[str]:
-    """What the nurse should do now, worst first.
+def escalation_advice(
+    crs_grade: int | None,
+    icans_grade: int | None,
+    text_for=None,
+    *,
+    open_flags=(),
+    review_reasons=(),
+) -> list[str]:
+    """What the nurse should do now, most pressing first.
 
     ``text_for(domain, grade)`` gives the protocol's wording (ProtocolVersion.escalation_text);
-    without a protocol, the ASCO-based defaults above.
+    without a protocol, the ASCO-based defaults above. ``open_flags`` are (kind, severity) of
+    the course's unresolved flags and ``review_reasons`` the grade's open review calls: while
+    any urgent flag or any review is open, a grade-0 "continue routine monitoring" is replaced
+    by what to do for them — deterioration is never called routine (issue 10 §5).
     """
     defaults = {"crs": CRS_ESCALATION, "icans": ICANS_ESCALATION}
     text_for = text_for or (lambda domain, grade: defaults[domain][grade])
+    pressing = sorted(
+        ((severity, kind) for kind, severity in open_flags if severity >= URGENT),
+        key=lambda item: -item[0],
+    )
+    busy = bool(pressing or review_reasons)
     advice = []
     for domain, grade in (("crs", crs_grade), ("icans", icans_grade)):
-        if grade is not None:
+        if grade is not None and not (grade == 0 and busy):
             advice.append((grade, text_for(domain, grade)))
     advice.sort(key=lambda item: -item[0])
-    return [text for _, text in advice]
+    texts = [text for _, text in advice]
+    for _, kind in pressing:
+        text = FLAG_ADVICE.get(kind)
+        if text and text not in texts and kind not in ("crs", "icans", "needs_review"):
+            texts.append(text)
+    if review_reasons:
+        texts.append(
+            "A clinician must review this grade before it is relied on: "
+            + "; ".join(review_reasons)
+        )
+    return texts
+
+
+def _oxygen_rank(device: str, flow) -> tuple[int, float]:
+    """Order oxygen support by how much it gives (ASTCT hypoxia domain, reference §1.2.6)."""
+    rank = {
+        "": 0,
+        "room_air": 0,
+        "blow_by": 1,
+        "low_flow": 1,
+        "high_flow": 2,
+        "facemask": 2,
+        "venturi": 2,
+        "nonrebreather": 2,
+        "cpap": 3,
+        "bipap": 3,
+        "mechanical_ventilation": 4,
+    }[device or ""]
+    return rank, float(flow or 0)
+
+
+def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[FlagSpec]:
+    """Flags for what got worse since the previous record, whatever the ASTCT grade.
+
+    ``previous``/``current`` hold plain values of the support, pressure and neuro records
+    compared (any key may be missing): ``oxygen``, ``flow``, ``vasopressors``, ``vasopressin``,
+    ``hypotensive``, ``ice``, ``capd``, ``seizure``, and ``label`` (what the record says);
+    ``severity_for(kind)`` is the protocol's severity.
+    """
+    specs = []
+    if "oxygen" in current and current["oxygen"]:
+        before = _oxygen_rank(previous.get("oxygen", "room_air"), previous.get("flow"))
+        now = _oxygen_rank(current["oxygen"], current.get("flow"))
+        if now > before and now[0] > 0:
+            was = previous.get("oxygen_label") or "room air"
+            specs.append(
+                FlagSpec(
+                    "oxygen_need",
+                    severity_for("oxygen_need"),
+                    f"Oxygen need {'new' if before[0] == 0 else 'escalating'}: "
+                    f"{was} → {current['oxygen_label']}",
+                )
+            )
+    if current.get("hypotensive") and previous.get("hypotensive") is False:
+        specs.append(
+            FlagSpec(
+                "hypotension",
+                severity_for("hypotension"),
+                f"New hypotension: {current['sbp_label']}",
+            )
+        )
+    if "vasopressors" in current:
+        more = current["vasopressors"] > previous.get("vasopressors", 0)
+        vasopressin = current.get("vasopressin") and not previous.get("vasopressin")
+        if more or vasopressin:
+            specs.append(
+                FlagSpec(
+                    "vasopressor",
+                    severity_for("vasopressor"),
+                    f"Vasopressor started or added: {current['pressor_label']}",
+                )
+            )
+    ice_fell = current.get("ice") is not None and previous.get("ice") is not None
+    ice_fell = ice_fell and current["ice"] < previous["ice"]
+    capd_rose = current.get("capd") is not None and previous.get("capd") is not None
+    capd_rose = capd_rose and current["capd"] > previous["capd"]
+    if ice_fell or capd_rose:
+        tool = "ICE" if ice_fell else "CAPD"
+        before, now = (
+            (previous["ice"], current["ice"])
+            if ice_fell
+            else (
+                previous["capd"],
+                current["capd"],
+            )
+        )
+        specs.append(
+            FlagSpec(
+                "neuro_decline",
+                severity_for("neuro_decline"),
+                f"{tool} worse: {before} → {now}" + (" /10" if ice_fell else " /32"),
+            )
+        )
+    if current.get("seizure") not in (None, "", "none"):
+        specs.append(
+            FlagSpec("seizure", severity_for("seizure"), f"Seizure: {current['seizure_label']}")
+        )
+    return specs

@@ -6,11 +6,19 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from monitoring import flag_rules, grading, schedule
+from monitoring import grading
+from monitoring.engine import (
+    SCHEDULED_KINDS,
+    CourseEngine,
+    Revision,
+    Rules,
+    apply_status,
+    carry_confirmations,
+    status_values,
+)
+from monitoring.engine import shown as engine_shown
 from monitoring.models import (
     AuditEvent,
     BedsideCheck,
@@ -30,26 +38,19 @@ from monitoring.models import (
     TreatmentCourse,
     VitalSigns,
 )
-from monitoring.timeline import Timeline
 
 # Records may be entered late (a paper chart typed up after a busy night) but not too early:
 # baseline checks the week before infusion are the earliest that belong to a course.
 EARLIEST_BEFORE_INFUSION = timedelta(days=7)
-SNAPSHOT_FIELDS = [
-    "crs_grade",
-    "crs_reasons",
-    "crs_needs_review",
-    "icans_grade",
-    "icans_reasons",
-    "icans_needs_review",
-    "review_reasons",
-    "news2_total",
-    "news2_risk",
-    "inputs",
-    "rule_version",
-]
 # A tablet's clock may run a little ahead of the server's.
 CLOCK_SKEW = timedelta(minutes=2)
+RECORD_MODELS = {
+    "vitals": VitalSigns,
+    "symptoms": SymptomCheck,
+    "neuro": NeuroAssessment,
+    "labs": LabResult,
+    "treatment": Treatment,
+}
 
 
 @transaction.atomic
@@ -64,32 +65,61 @@ def record_check(
     labs: dict | None = None,
     treatment: dict | None = None,
 ) -> BedsideCheck:
-    """Save one bedside check (any of its sections), grade the course at that moment and flag."""
+    """Save one bedside check (any of its sections), grade the course at that moment and flag.
+
+    A check entered late (its ``observed_at`` before the course's latest moment) regrades the
+    moments after it; each changed grade keeps its earlier version (see ``_regrade``).
+    """
     status = _lock_status(course)
     _validate_time(course, observed_at)
-    if not any((vitals, symptoms, neuro, labs, treatment)):
+    sections = {
+        "vitals": vitals,
+        "symptoms": symptoms,
+        "neuro": neuro,
+        "labs": labs,
+        "treatment": treatment,
+    }
+    if not any(sections.values()):
         raise ValidationError("Nothing to save: fill in at least one section.")
 
     check = BedsideCheck(course=course, observed_at=observed_at, recorded_by=by)
     check.save()
     records = {}
-    for key, model, values in (
-        ("vitals", VitalSigns, vitals),
-        ("symptoms", SymptomCheck, symptoms),
-        ("neuro", NeuroAssessment, neuro),
-        ("labs", LabResult, labs),
-        ("treatment", Treatment, treatment),
-    ):
+    for key, values in sections.items():
         if values:
-            record = model(check_entry=check, **values)
-            if model is NeuroAssessment:
+            record = RECORD_MODELS[key](check_entry=check, **values)
+            if key == "neuro":
                 _score_neuro(record, course, observed_at)
             record.recorded_by = by
             _save_record(record)
             records[key] = record
 
-    snapshot = _grade_course(course, since=observed_at, check=check, records=records)
-    refresh_status(status)
+    engine, snapshots = load_engine(course)
+    now = timezone.now()
+    moment = engine.grade(observed_at)
+    snapshot = GradeSnapshot(
+        check_entry=check,
+        course=course,
+        observed_at=observed_at,
+        computed_at=now,
+        **moment.snapshot_fields(),
+    )
+    ordered = sorted([*snapshots, snapshot], key=lambda s: (s.observed_at, s.pk or 0))
+    # The new moment first takes any confirmation that carries to it, then is saved, so the
+    # flags it raises can point at it; later moments (a late entry) are regraded after.
+    carry_confirmations(ordered[: ordered.index(snapshot) + 1], engine.label)
+    snapshot.save()
+    engine.raise_flags(engine.check_flags(observed_at, moment, records), snapshot=snapshot, now=now)
+    if ordered[-1] is not snapshot:
+        why = (
+            f"late {', '.join(records)} at {engine.label(observed_at)} entered "
+            f"{timezone.localtime(now):%H:%M} by {_name(by)}"
+        )
+        _regrade(
+            engine, ordered, since=observed_at, why=why, by=by, course=course, now=now, new=snapshot
+        )
+    _save_flags(engine)
+    refresh_status(status, engine=engine, snapshots=ordered)
     audit(
         by,
         AuditEvent.Action.CHECK_RECORDED,
@@ -108,6 +138,7 @@ def record_check(
             summary=str(records["treatment"]),
             details={"check": str(check.public_id)},
         )
+    check.snapshot = snapshot
     return check
 
 
@@ -120,84 +151,108 @@ def _dash(value) -> str:
     return "—" if value is None else str(value)
 
 
-def _grade_course(course, *, since: datetime, check=None, records=None) -> GradeSnapshot | None:
-    """Grade ``check`` (if new) and regrade every snapshot at or after ``since``; raise flags.
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "the system"
 
-    Record flags (symptoms, vital signs, markers) come only from the new check's records; grade
-    flags from the new snapshot and from the latest one if a regrade changed it.
-    """
-    version = course.protocol_version
-    sbp = version.sbp_low_mmhg if version else None
-    timeline = load_timeline(course)
-    flags = FlagBook(course, Flag.objects.unresolved().filter(course=course))
-    snapshot = None
-    if check is not None:
-        moment = timeline.grade_at(check.observed_at, sbp_threshold=sbp)
-        snapshot = GradeSnapshot.objects.create(
-            check_entry=check,
-            course=course,
-            observed_at=check.observed_at,
-            **moment.snapshot_fields(),
-        )
-        for spec in flag_rules.grade_flags(moment):
-            flags.raise_flag(spec, snapshot=snapshot)
-        for spec in flag_rules.record_flags(
-            age_years=timeline.age_at(check.observed_at),
-            vitals=records.get("vitals"),
-            symptoms=records.get("symptoms"),
-            labs=records.get("labs"),
-            previous_markers=_previous_markers(course, check.observed_at),
-            thresholds=version.thresholds() if version else None,
-            rise_factor=(
-                float(version.marker_rise_factor) if version else grading.DEFAULT_RISE_FACTOR
-            ),
-        ):
-            flags.raise_flag(spec, snapshot=snapshot)
 
-    affected = list(
-        GradeSnapshot.objects.filter(course=course, observed_at__gte=since)
-        .exclude(pk=snapshot.pk if snapshot else None)
-        .order_by("observed_at", "pk")
+def moment_label(course: TreatmentCourse):
+    """How a time reads in reasons and audit lines: "D+3 14:00" (local time, day 0 the
+    infusion date)."""
+
+    def label(at: datetime) -> str:
+        day = course.day_number(at)
+        return f"D{day:+d} {timezone.localtime(at):%H:%M}".replace("D+0", "D0")
+
+    return label
+
+
+def load_engine(course: TreatmentCourse) -> tuple[CourseEngine, list[GradeSnapshot]]:
+    """A course's engine with every current record and unresolved flag, and its snapshots in
+    clinical order (seven queries, whatever the course's length)."""
+    patient = course.patient
+    engine = CourseEngine(
+        course=course,
+        age_at=lambda at: patient.age_on(timezone.localdate(at)),
+        rules=Rules.for_version(course.protocol_version),
+        label=moment_label(course),
+        unresolved=Flag.objects.unresolved().filter(course=course),
     )
-    changed = []
-    for old in affected:
-        fields = timeline.grade_at(old.observed_at, sbp_threshold=sbp).snapshot_fields()
-        for spec in _confirmation_overtaken(old, fields):
-            flags.raise_flag(spec, snapshot=old)
-        if any(getattr(old, name) != value for name, value in fields.items()):
-            for name, value in fields.items():
-                setattr(old, name, value)
-            old.computed_at = timezone.now()
-            changed.append(old)
-    if changed:
-        GradeSnapshot.objects.bulk_update(changed, [*SNAPSHOT_FIELDS, "computed_at"])
-        latest = affected[-1]
-        for spec in flag_rules.grade_flags(
-            timeline.grade_at(latest.observed_at, sbp_threshold=sbp)
-        ):
-            flags.raise_flag(spec, snapshot=latest)
-    flags.save()
-    return snapshot
+    for kind, model in RECORD_MODELS.items():
+        rows = model.objects.current().filter(check_entry__course=course)
+        for row in rows.select_related("check_entry").order_by("check_entry__observed_at", "pk"):
+            engine.add(row.check_entry.observed_at, kind, row)
+    snapshots = list(GradeSnapshot.objects.filter(course=course).order_by("observed_at", "pk"))
+    return engine, snapshots
 
 
-def _confirmation_overtaken(snapshot: GradeSnapshot, fields: dict) -> list:
-    """A clinician confirmed a grade, and a late entry has since changed the computed one:
-    the confirmation stands (it is theirs), but they must look again."""
-    specs = []
-    for domain in ("crs", "icans"):
-        confirmed = getattr(snapshot, f"{domain}_confirmed_grade")
-        before, after = getattr(snapshot, f"{domain}_grade"), fields[f"{domain}_grade"]
-        if confirmed is not None and before != after:
-            specs.append(
-                flag_rules.FlagSpec(
-                    "needs_review",
-                    flag_rules.WARNING,
-                    f"{domain.upper()} at {timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}"
-                    f": computed grade changed {_dash(before)} → {_dash(after)} after a late "
-                    f"entry; the confirmed grade {confirmed} needs a clinician's second look",
-                )
-            )
-    return specs
+def load_timeline(course: TreatmentCourse):
+    """A course's records, ordered by clinical time (for reads that need the state)."""
+    return load_engine(course)[0].timeline
+
+
+def regrade_course(*, course: TreatmentCourse, since: datetime | None, why: str, by):
+    """Regrade every moment of a course at or after ``since`` (all when None), keeping each
+    changed grade's earlier version; for corrections that change what the grades rest on."""
+    status = _lock_status(course)
+    engine, snapshots = load_engine(course)
+    now = timezone.now()
+    _regrade(engine, snapshots, since=since, why=why, by=by, course=course, now=now)
+    _save_flags(engine)
+    refresh_status(status, engine=engine, snapshots=snapshots)
+    return status
+
+
+def _regrade(engine, ordered, *, since, why: str, by, course, now, new=None) -> list:
+    """Recompute the moments of ``ordered`` (a course's snapshots in clinical order) at or
+    after ``since`` and carry confirmations again.
+
+    Nothing a nurse was shown is erased: each changed snapshot is saved with a history row
+    (``GradeSnapshot.history``, with ``why`` as its reason), marked revised when its grades or
+    reasons changed, and one audit line says what changed and why ("late vitals at D+2 06:00
+    entered 09:12 by …: CRS at D+2 08:00 3 → 2").
+    """
+    affected = [s for s in ordered if s is not new and (since is None or s.observed_at >= since)]
+    before = {id(s): engine_shown(s) for s in affected}
+    recomputed = {id(r.snapshot) for r in engine.regrade(affected, now=now)}
+    carried = {id(s) for s in carry_confirmations(ordered, engine.label)}
+    revisions = []
+    for snapshot in affected:
+        if id(snapshot) not in recomputed | carried:
+            continue
+        after = engine_shown(snapshot)
+        if after != before[id(snapshot)]:
+            revisions.append(Revision(snapshot, before[id(snapshot)], after))
+            snapshot.revised_at = now
+            snapshot.revision_note = (
+                f"Revised {timezone.localtime(now):%Y-%m-%d %H:%M}: {why}; was "
+                + grades_text_of(before[id(snapshot)])
+            )[:500]
+        snapshot._change_reason = why[:100]
+        snapshot.save()
+    if revisions:
+        audit(
+            by,
+            AuditEvent.Action.GRADES_REVISED,
+            course=course,
+            summary=f"{why}: " + "; ".join(r.summary(engine.label) for r in revisions),
+            details={
+                "why": why,
+                "changes": [
+                    {
+                        "snapshot": r.snapshot.pk,
+                        "at": r.snapshot.observed_at.isoformat(),
+                        "before": r.before,
+                        "after": r.after,
+                    }
+                    for r in revisions
+                ],
+            },
+        )
+    return revisions
+
+
+def grades_text_of(shown: dict) -> str:
+    return f"CRS {_dash(shown['crs_effective'])}, ICANS {_dash(shown['icans_effective'])}"
 
 
 def _lock_status(course: TreatmentCourse) -> CourseStatus:
@@ -251,173 +306,39 @@ def _score_neuro(record: NeuroAssessment, course: TreatmentCourse, observed_at: 
         raise ValidationError("An unarousable patient cannot score on the ICE/CAPD screen.")
 
 
-def load_timeline(course: TreatmentCourse) -> Timeline:
-    """All records that grading reads for one course (four queries)."""
-    patient = course.patient
-    timeline = Timeline(
-        age_at=lambda at: patient.age_on(timezone.localdate(at)), infused_at=course.infused_at
+def _save_flags(engine: CourseEngine) -> None:
+    """Write new flags, and only the fields the engine's flag book changed on existing ones."""
+    for flag, fields in engine.book.touched.values():
+        if flag.pk is None:
+            flag.save()
+        else:
+            flag.save(update_fields=sorted(fields))
+    engine.book.touched.clear()
+
+
+def refresh_status(status: CourseStatus, *, engine=None, snapshots=None) -> CourseStatus:
+    """Recompute the course's denormalised status row (engine.status_values) and save it."""
+    if engine is None:
+        engine, snapshots = load_engine(status.course)
+    values = status_values(
+        snapshots=snapshots,
+        open_severities=engine.book.open_severities(),
+        timeline=engine.timeline,
     )
-    for series, model in (
-        (timeline.vitals, VitalSigns),
-        (timeline.neuro, NeuroAssessment),
-        (timeline.treatments, Treatment),
-        (timeline.symptoms, SymptomCheck),
-    ):
-        rows = model.objects.current().filter(check_entry__course=course)
-        rows = rows.select_related("check_entry")
-        for row in rows.order_by("check_entry__observed_at", "pk"):
-            series.add(row.check_entry.observed_at, row)
-    return timeline
-
-
-def _previous_markers(course, at: datetime) -> dict:
-    """The latest CRP and ferritin of the course before ``at``, with their times."""
-    previous = {}
-    earlier = (
-        LabResult.objects.current()
-        .filter(check_entry__course=course, check_entry__observed_at__lt=at)
-        .select_related("check_entry")
-        .order_by("-check_entry__observed_at")
-    )
-    for marker in flag_rules.RISING_MARKERS:
-        row = earlier.filter(**{f"{marker}__isnull": False}).first()
-        if row is not None:
-            previous[marker] = (float(getattr(row, marker)), row.check_entry.observed_at)
-    return previous
-
-
-class FlagBook:
-    """A course's unresolved flags by kind: where "one flag per condition" is enforced.
-
-    The same condition updates its flag instead of raising a duplicate; a worse severity
-    escalates it and re-opens it if it had been acknowledged; a milder one keeps the worst
-    message, so the flag still says what happened until a clinician resolves it.
-    Used by ``record_check`` and, in memory, by the demo seeder.
-    """
-
-    def __init__(self, course, unresolved=()):
-        self.course = course
-        self.open = {flag.kind: flag for flag in unresolved}
-        self.touched: dict[int, tuple[Flag, set[str]]] = {}  # flag -> fields changed
-
-    def raise_flag(self, spec: flag_rules.FlagSpec, *, snapshot, now=None) -> Flag:
-        now = now or timezone.now()
-        flag = self.open.get(spec.kind)
-        if flag is None:
-            flag = Flag(
-                course=self.course,
-                kind=spec.kind,
-                severity=spec.severity,
-                message=spec.message,
-                raised_at=now,
-            )
-            self.open[spec.kind] = flag
-        fields = self.touched.setdefault(id(flag), (flag, set()))[1]
-        if spec.severity > flag.severity:
-            flag.severity, flag.message, flag.status = spec.severity, spec.message, Flag.Status.OPEN
-            fields |= {"severity", "message", "status"}
-        elif spec.severity == flag.severity:
-            flag.message = spec.message
-            fields.add("message")
-        flag.snapshot, flag.updated_at = snapshot, now
-        fields |= {"snapshot", "updated_at"}
-        return flag
-
-    def save(self) -> None:
-        """Write new flags, and only the fields this book changed on existing ones."""
-        for flag, fields in self.touched.values():
-            if flag.pk is None:
-                flag.save()
-            else:
-                flag.save(update_fields=sorted(fields))
-        self.touched.clear()
-
-
-def status_values(
-    *, latest, max_crs, max_icans, open_severities, last_done: dict, neuro_changed: bool
-) -> dict:
-    """The denormalised status of a course, from its latest snapshot, unresolved flags and the
-    last time each check type was done. Grades are the confirmed ones where a clinician gave one.
-    """
-    return {
-        "latest_snapshot": latest,
-        "crs_grade": latest.crs_effective if latest else None,
-        "icans_grade": latest.icans_effective if latest else None,
-        "needs_review": bool(latest and latest.needs_review),
-        "max_crs_grade": max_crs,
-        "max_icans_grade": max_icans,
-        "last_check_at": latest.observed_at if latest else None,
-        "open_flag_count": len(open_severities),
-        "worst_open_severity": max(open_severities, default=0),
-        **{f"last_{kind}_at": last_done.get(kind) for kind in CHECK_RECORD_MODELS},
-        "neuro_changed": neuro_changed,
-    }
-
-
-# The record model that counts as "done" for each check type of a protocol schedule.
-CHECK_RECORD_MODELS = {
-    "vitals": VitalSigns,
-    "neuro": NeuroAssessment,
-    "labs": LabResult,
-    "symptoms": SymptomCheck,
-}
-
-
-def refresh_status(status: CourseStatus) -> CourseStatus:
-    """Recompute the denormalised row from the course's snapshots, records and flags."""
-    course_id = status.course_id
-    snapshots = GradeSnapshot.objects.filter(course_id=course_id)
-    maxima = snapshots.aggregate(
-        crs=Max(Coalesce("crs_confirmed_grade", "crs_grade")),
-        icans=Max(Coalesce("icans_confirmed_grade", "icans_grade")),
-    )
-    severities = Flag.objects.unresolved().filter(course_id=course_id)
-    last_done = {
-        kind: model.objects.current()
-        .filter(check_entry__course_id=course_id)
-        .aggregate(at=Max("check_entry__observed_at"))["at"]
-        for kind, model in CHECK_RECORD_MODELS.items()
-    }
-    latest_neuro = (
-        NeuroAssessment.objects.current()
-        .filter(check_entry__course_id=course_id)
-        .order_by("-check_entry__observed_at", "-pk")
-        .first()
-    )
-    for name, value in status_values(
-        latest=snapshots.order_by("-observed_at", "-pk").first(),
-        max_crs=maxima["crs"],
-        max_icans=maxima["icans"],
-        open_severities=list(severities.values_list("severity", flat=True)),
-        last_done=last_done,
-        neuro_changed=neuro_changed(latest_neuro),
-    ).items():
-        setattr(status, name, value)
-    status.deferrals = _deferrals(course_id, last_done)
-    for name, value in schedule.due_marks(status.course, status).items():
-        setattr(status, name, value)
+    apply_status(status, values, deferrals=_deferrals(status.course_id, values))
     status.updated_at = timezone.now()
     status.save()
     return status
 
 
-def neuro_changed(assessment) -> bool:
-    """Any ICE point lost, or any CAPD point: protocols may check neuro more often."""
-    if assessment is None:
-        return False
-    return (assessment.ice_total is not None and assessment.ice_total < 10) or bool(
-        assessment.capd_total
-    )
-
-
-def _deferrals(course_id, last_done: dict) -> dict:
+def _deferrals(course_id, values: dict) -> dict:
     """Checks not done since each type was last done: when, and how soon to retry."""
     deferrals, latest = {}, {}
     for not_done in CheckNotDone.objects.filter(course_id=course_id).order_by("observed_at"):
         latest[not_done.check_type] = not_done
-    for kind in CHECK_RECORD_MODELS:
-        not_done = latest.get(kind)
-        if not_done and (last_done[kind] is None or not_done.observed_at > last_done[kind]):
+    for kind in SCHEDULED_KINDS:
+        not_done, last_done = latest.get(kind), values[f"last_{kind}_at"]
+        if not_done and (last_done is None or not_done.observed_at > last_done):
             deferrals[kind] = {
                 "at": not_done.observed_at.isoformat(),
                 "retry_minutes": CheckNotDone.RETRY_MINUTES[not_done.reason],
@@ -485,8 +406,7 @@ def amend_record(*, record, values: dict, reason: str, by):
     record.status_changed_at, record.status_changed_by = timezone.now(), by
     record.status_reason = reason.strip()
     record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
-    _grade_course(course, since=record.check_entry.observed_at)
-    refresh_status(status)
+    _regrade_after_correction(course, status, record, f"amended by {_name(by)} ({reason})", by)
     changes = {
         name: [_plain(getattr(record, name)), _plain(getattr(amendment, name))]
         for name in values
@@ -523,8 +443,9 @@ def mark_entered_in_error(*, record, reason: str, by):
     record.status_changed_at, record.status_changed_by = timezone.now(), by
     record.status_reason = reason.strip()
     record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
-    _grade_course(course, since=record.check_entry.observed_at)
-    refresh_status(status)
+    _regrade_after_correction(
+        course, status, record, f"marked entered in error by {_name(by)} ({reason})", by
+    )
     audit(
         by,
         AuditEvent.Action.ENTERED_IN_ERROR,
@@ -565,6 +486,23 @@ def _save_record(record) -> None:
         raise ValidationError(
             f"{record._meta.verbose_name}: refused by a database rule ({error})."
         ) from error
+
+
+def _regrade_after_correction(course, status, record, what: str, by) -> None:
+    engine, snapshots = load_engine(course)
+    label = engine.label(record.check_entry.observed_at)
+    why = f"{record._meta.verbose_name} at {label} {what}"
+    _regrade(
+        engine,
+        snapshots,
+        since=record.check_entry.observed_at,
+        why=why,
+        by=by,
+        course=course,
+        now=timezone.now(),
+    )
+    _save_flags(engine)
+    refresh_status(status, engine=engine, snapshots=snapshots)
 
 
 def _plain(value):
@@ -630,19 +568,29 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
     confirmation.full_clean()
     confirmation.save()
     setattr(snapshot, f"{domain}_confirmed_grade", grade)
-    snapshot.save(update_fields=[f"{domain}_confirmed_grade"])
-    # The clinician's confirmation answers a "confirm the grade" flag raised by this moment.
-    review = (
-        Flag.objects.unresolved()
-        .filter(course=course, kind=Flag.Kind.NEEDS_REVIEW, snapshot=snapshot)
-        .first()
-    )
-    if review is not None and not snapshot.needs_review:
+    snapshot.confirmation_carried = {
+        k: v for k, v in snapshot.confirmation_carried.items() if k != domain
+    }
+    snapshot._change_reason = f"{domain.upper()} grade confirmed by {_name(by)}"
+    snapshot.save(update_fields=[f"{domain}_confirmed_grade", "confirmation_carried"])
+    # The confirmation carries to later moments that rest on the same findings (engine).
+    engine, snapshots = load_engine(course)
+    for carried in carry_confirmations(snapshots, engine.label):
+        carried._change_reason = f"{domain.upper()} confirmation carried forward"
+        carried.save(
+            update_fields=["crs_confirmed_grade", "icans_confirmed_grade", "confirmation_carried"]
+        )
+    # The clinician's confirmation answers a "confirm the grade" flag raised by a moment it
+    # now covers.
+    confirmed = {s.pk: s for s in snapshots}
+    review = engine.book.open.get(Flag.Kind.NEEDS_REVIEW)
+    covered = review is not None and review.snapshot_id in confirmed
+    if covered and not confirmed[review.snapshot_id].needs_review:
         review.status = Flag.Status.RESOLVED
         review.resolved_at, review.resolved_by = timezone.now(), by
         review.resolve_reason = f"Grade confirmed: {reason.strip()}"
         review.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
-    refresh_status(status)
+    refresh_status(status, engine=engine, snapshots=snapshots)
     verb = "confirmed" if grade == computed else f"overridden (computed {_dash(computed)})"
     audit(
         by,

@@ -1,15 +1,30 @@
-"""Assemble a course's clinical state at a moment, and grade it.
+"""A course's clinical state at a moment: which values are valid then, and how old each is.
 
 A grade belongs to a moment of a course, not to one form (ASTCT grades the patient's state:
 fever now or earlier-and-masked, the vasopressors and oxygen running now, the latest neuro
-assessment). This module turns time-ordered records into the grading library's plain inputs.
-It runs no queries: ``services`` loads the records once, and ``seed_demo`` feeds them from
-memory, so one code path grades both live checks and demo histories.
+assessment). This module turns time-ordered records into the grading library's plain inputs,
+and it is where time enters grading:
+
+- **Point measurements** (temperature, blood pressure, heart and respiratory rate, SpO₂) count
+  as "now" only within the protocol's validity window (default: the 4-hourly vitals round of
+  reference §6.1 plus one hour's grace). Past it they are not used: the grade says what is
+  missing ("blood pressure not measured since D+3 14:00 — hypotension not assessed").
+- **Continuous therapies** (oxygen device and flow, vasopressors) carry forward until changed;
+  past the protocol's re-confirmation window the grade still uses them and asks for review.
+- **Baseline** values (before the infusion, day 0) are never current after it.
+- **Fever earlier in the episode** keeps its own ASTCT rule (masked fever, §1.2.2), and after
+  long-acting anti-cytokine or steroid therapy new hypotension or hypoxia is graded by that
+  rule, with review, for the protocol's masked-fever window — never a silent 0.
+- Every deciding value carries its time into the reasons ("SBP 84 mmHg at 14:00, 2 h old").
+
+It runs no queries: ``services`` loads the records once and ``demo`` feeds them from memory,
+through ``engine.CourseEngine``, so one code path grades live checks and demo histories.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,14 +32,37 @@ from typing import Any
 from monitoring import grading
 from monitoring.grading import CRSInputs, ICANSInputs
 
-FEVER_C = 38.0  # ASTCT: >= 38.0 °C (reference §1.2.1)
+FEVER_C = grading.FEVER_C
 # A CRS episode ends after this long without fever, hypotension or support (see episode_start).
 EPISODE_GAP = timedelta(hours=24)
 NEWS2_MIN_AGE = 16  # NEWS2 is not validated under 16 years (reference §8.3)
+# ASTCT: antipyretic or anti-cytokine therapy (e.g. tocilizumab or steroids) masks fever once a
+# patient who has CRS receives it (reference §1.2.2). Levetiracetam does not.
 MASKING_DRUGS = frozenset(
-    # ASTCT: antipyretic or anti-cytokine therapy (e.g. tocilizumab or steroids), §1.2.2.
     {"tocilizumab", "dexamethasone", "methylprednisolone", "anakinra", "siltuximab", "antipyretic"}
 )
+# Of those, the ones whose effect outlasts a CRS episode's 24-hour gap: IL-6 blockade
+# (tocilizumab's half-life is concentration-dependent and counted in days in the Actemra label;
+# siltuximab's is longer still) and corticosteroid courses. Paracetamol and anakinra act for hours.
+LONG_MASKING_DRUGS = frozenset({"tocilizumab", "siltuximab", "dexamethasone", "methylprednisolone"})
+
+
+@dataclass(frozen=True)
+class Windows:
+    """How long each kind of value stays current; a protocol version sets them (minutes)."""
+
+    # Vitals at least every 4 h (reference §6.1) plus 1 h grace.
+    point: timedelta = timedelta(minutes=300)
+    # Oxygen and vasopressors carry forward; re-confirmed at each 4-hourly round, plus 1 h.
+    support: timedelta = timedelta(minutes=300)
+    # ICE/CAPD every 8 h (reference §6.1, ASH-SAP) plus 1 h grace: older is marked stale.
+    neuro: timedelta = timedelta(minutes=540)
+    # New hypotension/hypoxia this long after tocilizumab, siltuximab or a steroid is graded
+    # by the masked-fever rule with review. 7 days: [M] our reading, see docs/clinical-rules.md.
+    masked_fever: timedelta = timedelta(days=7)
+
+
+DEFAULT_WINDOWS = Windows()
 
 
 @dataclass
@@ -39,39 +77,63 @@ class _Series:
         self.times.insert(index, at)
         self.records.insert(index, record)
 
-    def upto(self, at: datetime) -> list[tuple[datetime, Any]]:
+    def upto(self, at: datetime, since: datetime | None = None) -> list[tuple[datetime, Any]]:
         end = bisect_right(self.times, at)
-        return list(zip(self.times[:end], self.records[:end], strict=True))
+        start = 0 if since is None else bisect_right(self.times, since - timedelta.resolution)
+        return list(zip(self.times[start:end], self.records[start:end], strict=True))
 
-    def latest(self, at: datetime, has=lambda record: True):
-        for when, record in reversed(self.upto(at)):
-            if has(record):
-                return when, record
+    def latest(self, at: datetime, has=lambda record: True, since: datetime | None = None):
+        end = bisect_right(self.times, at)
+        for index in range(end - 1, -1, -1):
+            when = self.times[index]
+            if since is not None and when < since:
+                break
+            if has(self.records[index]):
+                return when, self.records[index]
         return None, None
+
+    def last_time(self) -> datetime | None:
+        return self.times[-1] if self.times else None
 
 
 @dataclass
 class Moment:
-    """Everything graded at one moment: results plus the inputs, stored on the snapshot."""
+    """Everything graded at one moment: results plus the inputs, stored on the snapshot.
+
+    ``crs_notes``/``icans_notes`` say what was missing or stale (shown after the reasons);
+    ``crs_review``/``icans_review`` are the course-level calls a clinician must make, on top of
+    the grading library's own review reasons.
+    """
 
     crs: grading.CRSResult | None
     icans: grading.ICANSResult | None
     news2: Any
     inputs: dict
+    crs_notes: list[str] = field(default_factory=list)
+    crs_review: list[str] = field(default_factory=list)
+    icans_notes: list[str] = field(default_factory=list)
+    icans_review: list[str] = field(default_factory=list)
+
+    @property
+    def crs_review_reasons(self) -> list[str]:
+        return [*(self.crs.review_reasons if self.crs else ()), *self.crs_review]
+
+    @property
+    def icans_review_reasons(self) -> list[str]:
+        return [*(self.icans.review_reasons if self.icans else ()), *self.icans_review]
 
     def snapshot_fields(self) -> dict:
-        review = [
-            *(self.crs.review_reasons if self.crs else ()),
-            *(self.icans.review_reasons if self.icans else ()),
-        ]
+        crs_review, icans_review = self.crs_review_reasons, self.icans_review_reasons
+        crs_reasons = [*(self.crs.reasons if self.crs else ()), *self.crs_notes]
+        icans_reasons = [*(self.icans.reasons if self.icans else ()), *self.icans_notes]
         return {
             "crs_grade": self.crs.grade if self.crs else None,
-            "crs_reasons": list(self.crs.reasons) if self.crs else [],
-            "crs_needs_review": bool(self.crs and self.crs.needs_review),
+            "crs_reasons": crs_reasons,
+            "crs_needs_review": bool(crs_review),
             "icans_grade": self.icans.grade if self.icans else None,
-            "icans_reasons": list(self.icans.reasons) if self.icans else [],
-            "icans_needs_review": bool(self.icans and self.icans.needs_review),
-            "review_reasons": review,
+            "icans_reasons": icans_reasons,
+            "icans_needs_review": bool(icans_review),
+            "review_reasons": [*crs_review, *icans_review],
             "news2_total": self.news2.total if self.news2 else None,
             "news2_risk": self.news2.risk if self.news2 else "",
             "inputs": self.inputs,
@@ -79,79 +141,245 @@ class Moment:
         }
 
 
-class Timeline:
-    """One course's vital signs, neuro assessments and treatments, ordered by clinical time."""
+def _iso_label(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M}"
 
-    def __init__(self, *, age_at, infused_at: datetime | None = None):
+
+def age_text(age: timedelta) -> str:
+    """ "2 h 05 min", "40 min", "3 d 4 h": how old a value was at the graded moment."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+class Timeline:
+    """One course's records ordered by clinical time, and its graded state at any moment.
+
+    ``label`` turns a time into the words a nurse reads ("D+3 14:00"); the caller provides it
+    (local time zone, day 0), so this module stays free of Django.
+    """
+
+    def __init__(
+        self,
+        *,
+        age_at: Callable[[datetime], float],
+        infused_at: datetime | None = None,
+        windows: Windows = DEFAULT_WINDOWS,
+        sbp_threshold: int | None = None,
+        label: Callable[[datetime], str] = _iso_label,
+    ):
         self.age_at = age_at
         # CRS and ICANS are toxicities of the infused cells: moments before day 0 are a
-        # baseline, charted but not graded, and a pre-infusion fever starts no CRS episode.
+        # baseline, charted but not graded, and a pre-infusion value is never current after it.
         self.infused_at = infused_at
+        self.windows = windows
+        self.sbp_threshold = sbp_threshold
+        self.label = label
         self.vitals = _Series()
         self.neuro = _Series()
         self.treatments = _Series()
         self.symptoms = _Series()
+        self.labs = _Series()
 
-    def crs_inputs(self, at: datetime, *, sbp_threshold: int | None = None):
-        """CRSInputs at ``at`` and a JSON-able record of what was used, or (None, {})."""
-        latest_at, latest = self.vitals.latest(at)
-        if latest is None:
-            return None, {}
-        temp_at, with_temp = self.vitals.latest(at, lambda v: v.temp_c is not None)
-        temperature = float(with_temp.temp_c) if with_temp else None
-        episode_start = self.episode_start(at, sbp_threshold=sbp_threshold)
+    def series(self, kind: str) -> _Series:
+        return {
+            "vitals": self.vitals,
+            "neuro": self.neuro,
+            "treatment": self.treatments,
+            "symptoms": self.symptoms,
+            "labs": self.labs,
+        }[kind]
+
+    def _since(self, at: datetime) -> datetime | None:
+        """The earliest time a value may come from to be current at ``at``."""
+        if self.infused_at is not None and at >= self.infused_at:
+            return self.infused_at
+        return None
+
+    def _when(self, value_at: datetime, at: datetime) -> str:
+        """ "at D+3 14:00, 2 h old" or "at D+3 14:00, this check"."""
+        age = at - value_at
+        old = "this check" if age <= timedelta(0) else f"{age_text(age)} old"
+        return f"at {self.label(value_at)}, {old}"
+
+    # --- CRS ----------------------------------------------------------------------------------
+
+    def support_at(self, at: datetime):
+        """(time, vital-signs record) of the oxygen and vasopressors running at ``at``."""
+        return self.vitals.latest(at, _records_support, since=self._since(at))
+
+    def crs_inputs(self, at: datetime):
+        """CRSInputs at ``at``, a JSON-able record of what was used, notes and review reasons.
+
+        Returns (None, {}, [], []) when no vital signs were recorded since day 0.
+        """
+        since = self._since(at)
+        latest_at, _ = self.vitals.latest(at, since=since)
+        if latest_at is None:
+            return None, {}, [], []
+        windows, notes, review, sources = self.windows, [], [], {}
+
+        temp_at, with_temp = self.vitals.latest(at, _has("temp_c"), since=since)
+        temperature = None
+        if with_temp is not None and at - temp_at <= windows.point:
+            temperature = float(with_temp.temp_c)
+            sources["fever"] = self._when(temp_at, at)
+        elif with_temp is not None:
+            notes.append(
+                f"temperature not measured since {self.label(temp_at)} "
+                f"({age_text(at - temp_at)}) — fever now not assessed"
+            )
+        else:
+            notes.append("no temperature recorded since day 0 — fever now not assessed")
+
+        episode_start = self.episode_start(at)
         fevers = [
             when
-            for when, v in self.vitals.upto(at)
+            for when, v in self.vitals.upto(at, since=since)
             if _febrile(v) and episode_start is not None and when >= episode_start
         ]
-        earlier_fevers = [when for when in fevers if temp_at is None or when < temp_at]
+        current_temp_at = temp_at if temperature is not None else None
+        earlier_fevers = [w for w in fevers if current_temp_at is None or w < current_temp_at]
         first_fever = fevers[0] if fevers else None
         # Therapy after the episode's first fever masks it (§1.2.2); without a fever, therapy in
         # the episode or the day before it may hide one (§1.5.3: a clinician must confirm).
-        since = first_fever or (episode_start - EPISODE_GAP if episode_start else None)
+        masking_since = first_fever or (episode_start - EPISODE_GAP if episode_start else None)
         masking = [
             (when, t.drug)
             for when, t in self.treatments.upto(at)
-            if t.drug in MASKING_DRUGS and since is not None and when >= since
+            if t.drug in MASKING_DRUGS and masking_since is not None and when >= masking_since
         ]
-        sbp_at, with_sbp = self.vitals.latest(at, lambda v: v.sbp_mmhg is not None)
+
+        sbp_at, with_sbp = self.vitals.latest(at, _has("sbp_mmhg"), since=since)
         age = self.age_at(at)
-        hypotension = bool(with_sbp) and grading.is_hypotensive(
-            with_sbp.sbp_mmhg, age, threshold=sbp_threshold
-        )
+        threshold = self.sbp_threshold or grading.hypotension_threshold_mmhg(age)
+        hypotension, sbp = False, None
+        if with_sbp is not None and at - sbp_at <= windows.point:
+            sbp = with_sbp.sbp_mmhg
+            hypotension = grading.is_hypotensive(sbp, age, threshold=self.sbp_threshold)
+            sources["hypotension"] = f"SBP {sbp} mmHg {self._when(sbp_at, at)}"
+        elif with_sbp is not None:
+            notes.append(
+                f"blood pressure not measured since {self.label(sbp_at)} "
+                f"({age_text(at - sbp_at)}) — hypotension not assessed"
+            )
+        else:
+            notes.append("no blood pressure recorded since day 0 — hypotension not assessed")
+
+        support_at, support = self.support_at(at)
+        oxygen, flow, pressors, vasopressin = grading.Oxygen.ROOM_AIR, None, 0, False
+        if support is None:
+            notes.append("oxygen support not recorded since day 0 — hypoxia not assessed")
+        else:
+            oxygen = support.oxygen_support or grading.Oxygen.ROOM_AIR
+            flow = float(support.oxygen_flow_l_min) if support.oxygen_flow_l_min else None
+            pressors, vasopressin = support.vasopressors_count, support.vasopressin
+            started = self._support_started(at, support)
+            running = f"recorded {self._when(support_at, at)}"
+            if started < support_at:
+                running = (
+                    f"since {self.label(started)}, last confirmed {self._when(support_at, at)}"
+                )
+            sources["hypoxia"] = running
+            if pressors or vasopressin:
+                sources["hypotension"] = running
+            on_support = oxygen != grading.Oxygen.ROOM_AIR or pressors or vasopressin
+            if on_support and at - support_at > windows.support:
+                review.append(
+                    f"oxygen/vasopressors last confirmed {self.label(support_at)} "
+                    f"({age_text(at - support_at)} ago): graded as still running; "
+                    "re-confirm what is running now"
+                )
+            elif at - support_at > windows.support:
+                notes.append(
+                    f"oxygen support last recorded {self.label(support_at)} "
+                    f"({age_text(at - support_at)}) — room air assumed"
+                )
+
+        # After long-acting anti-cytokine or steroid therapy, fever can stay suppressed for
+        # days: past the 24-hour episode gap, new hypotension or hypoxia is still graded by
+        # the masked-fever rule, and a clinician confirms (issue 10 §4; ref §1.2.2).
+        fever_now = temperature is not None and temperature >= FEVER_C
+        long_masking = self._long_masking(at)
+        hypoxic = oxygen != grading.Oxygen.ROOM_AIR and oxygen is not None
+        if long_masking and not fever_now and not earlier_fevers and (hypotension or hypoxic):
+            drug_at, drug = long_masking
+            fever_before = self.vitals.latest(drug_at, _febrile, since=since)[0]
+            masking.append((drug_at, drug))
+            if fever_before is not None:
+                earlier_fevers.append(fever_before)
+                review.append(
+                    f"afebrile new hypotension or hypoxia {age_text(at - drug_at)} after "
+                    f"{drug} ({self.label(drug_at)}), which can suppress fever for days: "
+                    "graded as CRS by the masked-fever rule; a clinician must confirm "
+                    "(ref §1.2.2)"
+                )
+        if earlier_fevers and not fever_now and "fever" not in sources:
+            sources["fever"] = f"first fever of the episode {self.label(earlier_fevers[0])}"
+        elif earlier_fevers and not fever_now:
+            sources["fever"] += f"; first fever of the episode {self.label(earlier_fevers[0])}"
+
         inputs = CRSInputs(
             temperature_c=temperature,
             fever_earlier=bool(earlier_fevers),
             fever_masking_therapy=bool(masking),
             hypotension=hypotension,
-            vasopressors=latest.vasopressors_count,
-            vasopressin=latest.vasopressin,
-            oxygen=latest.oxygen_support,
-            oxygen_flow_l_min=(
-                float(latest.oxygen_flow_l_min) if latest.oxygen_flow_l_min is not None else None
+            vasopressors=pressors,
+            vasopressin=vasopressin,
+            oxygen=oxygen,
+            oxygen_flow_l_min=flow,
+            airway_protection_only=bool(
+                support is not None and getattr(support, "oxygen_for_airway_protection", False)
             ),
+            sources=sources,
         )
         used = {
             "temperature_c": temperature,
-            "temperature_at": _iso(temp_at),
+            "temperature_at": _iso(temp_at if temperature is not None else None),
             "episode_start": _iso(episode_start),
-            "first_fever_at": _iso(first_fever),
+            "first_fever_at": _iso(first_fever or (earlier_fevers[0] if earlier_fevers else None)),
             "fever_earlier": inputs.fever_earlier,
             "fever_masking_therapy": [f"{drug} at {_iso(when)}" for when, drug in masking],
-            "sbp_mmhg": with_sbp.sbp_mmhg if with_sbp else None,
-            "sbp_at": _iso(sbp_at),
-            "hypotension_threshold_mmhg": sbp_threshold or grading.hypotension_threshold_mmhg(age),
+            "sbp_mmhg": sbp,
+            "sbp_at": _iso(sbp_at if sbp is not None else None),
+            "hypotension_threshold_mmhg": threshold,
             "hypotension": hypotension,
             "vasopressors": inputs.vasopressors,
             "vasopressin": inputs.vasopressin,
-            "oxygen": str(inputs.oxygen),
+            "oxygen": str(inputs.oxygen) if support is not None else None,
             "oxygen_flow_l_min": inputs.oxygen_flow_l_min,
-            "support_at": _iso(latest_at),
+            "support_at": _iso(support_at),
         }
-        return inputs, used
+        return inputs, used, notes, review
 
-    def episode_start(self, at: datetime, *, sbp_threshold: int | None = None):
+    def _support_started(self, at: datetime, support) -> datetime:
+        """When the support running at ``at`` (same device, flow and vasopressors) began."""
+        key = _support_key(support)
+        started = at
+        for when, record in reversed(self.vitals.upto(at, since=self._since(at))):
+            if not _records_support(record):
+                continue
+            if _support_key(record) != key:
+                break
+            started = when
+        return started
+
+    def _long_masking(self, at: datetime):
+        """The latest tocilizumab, siltuximab or steroid dose within the masked-fever window."""
+        since = self._since(at)
+        for when, treatment in reversed(self.treatments.upto(at, since=since)):
+            if at - when > self.windows.masked_fever:
+                break
+            if treatment.drug in LONG_MASKING_DRUGS:
+                return when, treatment.drug
+        return None
+
+    def episode_start(self, at: datetime):
         """When the CRS episode still running at ``at`` began, or None if none is running.
 
         ASTCT lets masked fever stand in for fever "once a patient who has CRS" is treated, but
@@ -160,33 +388,38 @@ class Timeline:
         24 h" reading [M] — so one dose of paracetamol cannot mask fever for the whole course.
         """
         cursor, start = at, None
-        for when, vitals in reversed(self.vitals.upto(at)):
-            if self.infused_at is not None and when < self.infused_at:
-                break
-            if not self._abnormal(vitals, when, sbp_threshold):
+        for when, vitals in reversed(self.vitals.upto(at, since=self._since(at))):
+            if not self._abnormal(vitals, when):
                 continue
             if cursor - when >= EPISODE_GAP:
                 break
             start = cursor = when
         return start
 
-    def _abnormal(self, vitals, when: datetime, sbp_threshold: int | None) -> bool:
+    def _abnormal(self, vitals, when: datetime) -> bool:
         hypotensive = vitals.sbp_mmhg is not None and grading.is_hypotensive(
-            vitals.sbp_mmhg, self.age_at(when), threshold=sbp_threshold
+            vitals.sbp_mmhg, self.age_at(when), threshold=self.sbp_threshold
         )
-        return (
+        return bool(
             _febrile(vitals)
             or hypotensive
             or vitals.vasopressors_count > 0
             or vitals.vasopressin
-            or vitals.oxygen_support != "room_air"
+            or vitals.oxygen_support not in ("", None, grading.Oxygen.ROOM_AIR)
         )
 
+    # --- ICANS --------------------------------------------------------------------------------
+
     def icans_inputs(self, at: datetime):
-        """ICANSInputs from the latest neuro assessment at ``at``, or (None, {})."""
-        neuro_at, neuro = self.neuro.latest(at)
+        """ICANSInputs from the latest neuro assessment since day 0, with its age.
+
+        Returns (None, {}, notes, []) when there is none. An assessment older than the
+        protocol's neuro window still grades (the last known state; ICANS does not vanish
+        because a check is late) but is marked stale, in the reasons and in ``inputs``.
+        """
+        neuro_at, neuro = self.neuro.latest(at, since=self._since(at))
         if neuro is None:
-            return None, {}
+            return None, {}, [], []
         inputs = ICANSInputs(
             ice_score=neuro.ice_total,
             capd_score=neuro.capd_total,
@@ -195,8 +428,13 @@ class Timeline:
             motor_weakness=neuro.motor_weakness,
             cerebral_edema=neuro.cerebral_edema,
         )
+        stale = at - neuro_at > self.windows.neuro
+        notes = [f"neuro assessment {self._when(neuro_at, at)}"]
+        if stale:
+            notes[0] += " — stale: older than the protocol's neuro interval; reassess"
         used = {
             "assessed_at": _iso(neuro_at),
+            "stale": stale,
             "ice_score": neuro.ice_total,
             "capd_score": neuro.capd_total,
             "consciousness": neuro.consciousness,
@@ -205,32 +443,40 @@ class Timeline:
             "cerebral_edema": neuro.cerebral_edema,
             "unable_to_assess_reason": neuro.unable_to_assess_reason,
         }
-        return inputs, used
+        return inputs, used, notes, []
+
+    # --- NEWS2 and the whole moment -----------------------------------------------------------
 
     def news2_at(self, at: datetime):
-        """NEWS2 from the latest vital signs (adults only), or None."""
+        """NEWS2 from the vital signs recorded at this very check (adults only), or None.
+
+        NEWS2 is an observation-set score (RCP 2017): it is computed from one set of vitals, so
+        only a check that recorded vital signs has one.
+        """
         if self.age_at(at) < NEWS2_MIN_AGE:
             return None
-        _, vitals = self.vitals.latest(at)
-        if vitals is None:
+        vitals_at, vitals = self.vitals.latest(at)
+        if vitals is None or vitals_at != at:
             return None
-        _, neuro = self.neuro.latest(at)
+        _, neuro = self.neuro.latest(at, since=self._since(at))
         # NEWS2 scores new confusion like any other loss of alertness (reference §8.1).
         symptoms_at, symptoms = self.symptoms.latest(at)
         new_confusion = symptoms_at == at and symptoms.confusion
         alert = not new_confusion and (neuro is None or neuro.consciousness == "alert")
+        _, support = self.support_at(at)
+        on_oxygen = support is not None and support.oxygen_support not in ("", "room_air")
         return grading.news2(
             respiration_rate=vitals.resp_rate_per_min,
             spo2_pct=vitals.spo2_pct,
-            on_oxygen=vitals.oxygen_support != "room_air",
+            on_oxygen=on_oxygen,
             systolic_bp=vitals.sbp_mmhg,
             pulse=vitals.heart_rate_bpm,
             consciousness_alert=alert,
             temperature_c=float(vitals.temp_c) if vitals.temp_c is not None else None,
         )
 
-    def grade_at(self, at: datetime, *, sbp_threshold: int | None = None) -> Moment:
-        """Grade CRS, ICANS and NEWS2 at ``at`` from the records up to then."""
+    def grade_at(self, at: datetime) -> Moment:
+        """Grade CRS, ICANS and NEWS2 at ``at`` from the records valid then."""
         if self.infused_at is not None and at < self.infused_at:
             return Moment(
                 crs=None,
@@ -238,15 +484,36 @@ class Timeline:
                 news2=self.news2_at(at),
                 inputs={"age_years": round(self.age_at(at), 2), "baseline": True},
             )
-        crs_in, crs_used = self.crs_inputs(at, sbp_threshold=sbp_threshold)
-        icans_in, icans_used = self.icans_inputs(at)
-        age = self.age_at(at)
+        crs_in, crs_used, crs_notes, crs_review = self.crs_inputs(at)
+        icans_in, icans_used, icans_notes, icans_review = self.icans_inputs(at)
         return Moment(
             crs=grading.grade_crs(crs_in) if crs_in else None,
             icans=grading.grade_icans(icans_in) if icans_in else None,
             news2=self.news2_at(at),
-            inputs={"age_years": round(age, 2), "crs": crs_used, "icans": icans_used},
+            inputs={"age_years": round(self.age_at(at), 2), "crs": crs_used, "icans": icans_used},
+            crs_notes=crs_notes,
+            crs_review=crs_review,
+            icans_notes=icans_notes,
+            icans_review=icans_review,
         )
+
+
+def _has(name: str):
+    return lambda record: getattr(record, name) is not None
+
+
+def _records_support(vitals) -> bool:
+    """Whether a vital-signs record says what oxygen and vasopressors were running."""
+    return bool(vitals.oxygen_support) or vitals.vasopressors_count > 0 or vitals.vasopressin
+
+
+def _support_key(vitals) -> tuple:
+    return (
+        vitals.oxygen_support or "room_air",
+        vitals.oxygen_flow_l_min,
+        vitals.vasopressors_count,
+        vitals.vasopressin,
+    )
 
 
 def _febrile(vitals) -> bool:

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from monitoring import flag_rules, grading, schedule, services
+from monitoring import grading, services
 from monitoring.demo.physiology import ANTIPYRETIC, DEXAMETHASONE, TOCILIZUMAB, Physiology
 from monitoring.demo.plans import PatientPlan
+from monitoring.engine import CourseEngine, Rules, apply_status, carry_confirmations, status_values
 from monitoring.models import (
     BedsideCheck,
     CourseStatus,
@@ -23,89 +24,50 @@ from monitoring.models import (
     TreatmentCourse,
     User,
 )
-from monitoring.timeline import Moment, Timeline
+from monitoring.timeline import Moment
 
 # --------------------------------------------------------------------------------------------
-# The write path, in memory: mirrors services.record_check for checks entered in order.
+# The write path, in memory: the course engine fed as services.record_check feeds it.
 # --------------------------------------------------------------------------------------------
 
 
 class CourseLedger:
-    """Grades, snapshots and flags of one course, built as ``services.record_check`` builds
-    them for checks entered in order: same Timeline, same flag rules, same FlagBook."""
+    """Grades, snapshots, flags and status of one course, from ``engine.CourseEngine`` fed
+    exactly as ``services.record_check`` feeds it for checks entered in order."""
 
     def __init__(self, course: TreatmentCourse, patient: Patient):
         self.course = course
-        self.timeline = Timeline(
-            age_at=lambda at: patient.age_on(timezone.localdate(at)), infused_at=course.infused_at
+        self.engine = CourseEngine(
+            course=course,
+            age_at=lambda at: patient.age_on(timezone.localdate(at)),
+            rules=Rules.for_version(course.protocol_version),
+            label=services.moment_label(course),
         )
         self.snapshots: list[GradeSnapshot] = []
-        self.book = services.FlagBook(course)
-        self.flags: list[Flag] = []
-        self._markers: dict[str, tuple[float, datetime]] = {}  # latest CRP/ferritin and time
-        self._last_done: dict[str, datetime] = {}  # check type -> latest record time
-        self._latest_neuro = None
 
-    def record(
-        self,
-        check: BedsideCheck,
-        *,
-        vitals=None,
-        symptoms=None,
-        neuro=None,
-        labs=None,
-        treatment=None,
-    ) -> Moment:
+    @property
+    def flags(self) -> list[Flag]:
+        return self.engine.book.created
+
+    def record(self, check: BedsideCheck, **records) -> Moment:
         """Grade the course at ``check`` and raise flags, like ``services.record_check``."""
-        at = check.observed_at
-        for series, record in (
-            (self.timeline.vitals, vitals),
-            (self.timeline.neuro, neuro),
-            (self.timeline.treatments, treatment),
-            (self.timeline.symptoms, symptoms),
-        ):
-            if record is not None:
-                series.add(at, record)
-        version = self.course.protocol_version
-        sbp_threshold = version.sbp_low_mmhg if version else None
-        moment = self.timeline.grade_at(at, sbp_threshold=sbp_threshold)
+        at, now = check.observed_at, check.recorded_at
+        records = {kind: record for kind, record in records.items() if record is not None}
+        for kind, record in records.items():
+            self.engine.add(at, kind, record)
+        moment = self.engine.grade(at)
         snapshot = GradeSnapshot(
             check_entry=check,
             course=self.course,
             observed_at=at,
-            computed_at=check.recorded_at,
+            computed_at=now,
             **moment.snapshot_fields(),
         )
+        carry_confirmations([*self.snapshots[-1:], snapshot], self.engine.label)
         self.snapshots.append(snapshot)
-        specs = flag_rules.grade_flags(moment) + flag_rules.record_flags(
-            age_years=self.timeline.age_at(at),
-            vitals=vitals,
-            symptoms=symptoms,
-            labs=labs,
-            previous_markers=dict(self._markers),
-            thresholds=version.thresholds() if version else None,
-            rise_factor=(
-                float(version.marker_rise_factor) if version else grading.DEFAULT_RISE_FACTOR
-            ),
+        self.engine.raise_flags(
+            self.engine.check_flags(at, moment, records), snapshot=snapshot, now=now
         )
-        for kind, record in (
-            ("vitals", vitals),
-            ("symptoms", symptoms),
-            ("neuro", neuro),
-            ("labs", labs),
-        ):
-            if record is not None and at >= self._last_done.get(kind, at):
-                self._last_done[kind] = at
-                if kind == "neuro":
-                    self._latest_neuro = neuro
-        if labs is not None:
-            for name in flag_rules.RISING_MARKERS:
-                if getattr(labs, name) is not None:
-                    self._markers[name] = (float(getattr(labs, name)), at)
-        for spec in specs:
-            flag = self.book.raise_flag(spec, snapshot=snapshot, now=check.recorded_at)
-            if flag.pk is None and flag not in self.flags:
-                self.flags.append(flag)
         return moment
 
     def review_flags(self, *, now: datetime, by: User) -> None:
@@ -119,38 +81,29 @@ class CourseLedger:
                 flag.acknowledged_at = seen
                 flag.resolved_at = flag.updated_at + timedelta(hours=24)
                 flag.acknowledged_by = flag.resolved_by = by
-                flag.resolve_reason = "Reviewed on the ward round; condition resolved."
+                flag.resolve_reason = REVIEWED_RESOLVED
             elif flag.updated_at < now - timedelta(hours=2):
                 flag.status = Flag.Status.ACKNOWLEDGED
                 flag.acknowledged_at = seen
                 flag.acknowledged_by = by
-                flag.acknowledge_note = "Seen at the bedside; plan discussed with the nurse."
+                flag.acknowledge_note = REVIEWED_ACKNOWLEDGED
 
     def status(self, now: datetime) -> CourseStatus:
         """As services.refresh_status after the last check, from what is held here."""
-        latest = max(self.snapshots, key=lambda s: s.observed_at, default=None)
         status = CourseStatus(
             course=self.course,
             updated_at=max((s.computed_at for s in self.snapshots), default=now),
-            **services.status_values(
-                latest=latest,
-                max_crs=max(
-                    (s.crs_grade for s in self.snapshots if s.crs_grade is not None), default=None
-                ),
-                max_icans=max(
-                    (s.icans_grade for s in self.snapshots if s.icans_grade is not None),
-                    default=None,
-                ),
-                open_severities=[
-                    f.severity for f in self.flags if f.status != Flag.Status.RESOLVED
-                ],
-                last_done=self._last_done,
-                neuro_changed=services.neuro_changed(self._latest_neuro),
-            ),
         )
-        for name, value in schedule.due_marks(self.course, status).items():
-            setattr(status, name, value)
-        return status
+        values = status_values(
+            snapshots=self.snapshots,
+            open_severities=[f.severity for f in self.flags if f.status != Flag.Status.RESOLVED],
+            timeline=self.engine.timeline,
+        )
+        return apply_status(status, values, deferrals={})
+
+
+REVIEWED_RESOLVED = "Reviewed on the ward round; condition resolved."
+REVIEWED_ACKNOWLEDGED = "Seen at the bedside; plan discussed with the nurse."
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,7 +165,7 @@ class CourseSimulator:
     def _febrile_watch(self) -> bool:
         """Vital signs every 2 h with fever (ref §6.1: fever and tachycardia) or CRS >= 2."""
         crs = self.last_moment.crs if self.last_moment else None
-        return self.last_temp >= 38.0 or bool(crs and crs.grade >= 2)
+        return self.last_temp >= grading.FEVER_C or bool(crs and crs.grade >= 2)
 
     def _neuro_watch(self) -> bool:
         """ICE/CAPD more often during ICANS or CRS (ref §6.1): every 4 h instead of 8."""
@@ -259,7 +212,7 @@ class CourseSimulator:
         # Tocilizumab from CRS grade 2, or for ICANS with a concurrent CRS fever (ref §7.2,
         # §7.3): 8 mg/kg IV (max 800 mg), 12 mg/kg under 30 kg; repeated after >= 8 h only if
         # worse; at most 3 doses in 24 h and 4 in all (ref §7.1).
-        concurrent = icans >= 1 and self.last_temp >= 38.0
+        concurrent = icans >= 1 and self.last_temp >= grading.FEVER_C
         if (crs >= 2 or concurrent) and len(self.toci_doses) < 4:
             last = self.toci_doses[-1] if self.toci_doses else None
             in_24h = sum(1 for t, _ in self.toci_doses if soon - t < timedelta(hours=24))
@@ -279,7 +232,7 @@ class CourseSimulator:
                 dose = 10 if self.plan.age_years >= 18 else min(10, round(weight * 0.5))
                 self._order(given_at, DEXAMETHASONE, dose)
         # Paracetamol for fever in grade 1 care (ref §7.2): 1 g, or 15 mg/kg under 50 kg; q6h.
-        if self.plan.crs and self.plan.crs.antipyretic and self.last_temp >= 38.0:
+        if self.plan.crs and self.plan.crs.antipyretic and self.last_temp >= grading.FEVER_C:
             last_pcm = self.last_order.get(ANTIPYRETIC)
             if last_pcm is None or at - last_pcm >= timedelta(hours=5, minutes=30):
                 dose = 1000 if weight >= 50 else round(weight * 15)

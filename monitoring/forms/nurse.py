@@ -82,6 +82,11 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
         ].help_text = (
             "Norepinephrine, epinephrine, phenylephrine, dopamine… — do not count vasopressin."
         )
+        # At the bedside the nurse always says what oxygen is running ("not recorded" is only
+        # for other callers of the service); room air until a record says otherwise.
+        oxygen = self.fields["oxygen_support"]
+        oxygen.required, oxygen.choices = True, VitalSigns.Oxygen.choices
+        self.initial.setdefault("oxygen_support", VitalSigns.Oxygen.ROOM_AIR)
         # Oxygen and vasopressors carry forward from the last entry: a temperature-only entry
         # must never silently switch a patient's oxygen off.
         if carried_forward is not None:

@@ -15,7 +15,7 @@ from monitoring.grading.common import (
     Oxygen,
     Seizure,
 )
-from monitoring.grading.crs import CRSInputs, CRSResult, grade_crs
+from monitoring.grading.crs import FEVER_C, CRSInputs, CRSResult, grade_crs
 from monitoring.grading.hypotension import hypotension_threshold_mmhg, is_hypotensive
 from monitoring.grading.icans import (
     CAPD_ANSWERS,
@@ -50,6 +50,7 @@ __all__ = [
     "CAPD_ANSWERS",
     "CAPD_ITEMS",
     "DEFAULT_RISE_FACTOR",
+    "FEVER_C",
     "ICE_ITEMS",
     "RULE_VERSION",
     "Breach",

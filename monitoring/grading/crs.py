@@ -67,6 +67,10 @@ class CRSInputs:
     # Positive pressure only to protect the airway or for a procedure, without hypoxia
     # (ref §1.2.8 [M], §1.5.6).
     airway_protection_only: bool = False
+    # Where each finding came from, per domain ("fever", "hypotension", "hypoxia"), e.g.
+    # "SBP 84 mmHg at 14:00 (2 h old)": appended to that domain's reason, so every reason
+    # names the time of the value that decided it. Plain text; grading never reads it.
+    sources: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.temperature_c is not None:
@@ -196,12 +200,21 @@ def _hypoxia_domain(inputs: CRSInputs) -> _Domain:
     return _Domain(3, f"hypoxia on {label}{at}")
 
 
+def _sourced(domain: _Domain, source: str | None) -> _Domain:
+    if not (domain.finding and source):
+        return domain
+    return _Domain(domain.grade, f"{domain.finding} ({source})", domain.review)
+
+
 def grade_crs(inputs: CRSInputs) -> CRSResult:
     """Grade CRS by the ASTCT 2019 consensus from one set of bedside findings."""
     temp = inputs.temperature_c
     fever_now = temp is not None and temp >= FEVER_C
     masked = not fever_now and inputs.fever_earlier and inputs.fever_masking_therapy
-    named = {"hypotension": _hypotension_domain(inputs), "hypoxia": _hypoxia_domain(inputs)}
+    named = {
+        name: _sourced(domain(inputs), inputs.sources.get(name))
+        for name, domain in (("hypotension", _hypotension_domain), ("hypoxia", _hypoxia_domain))
+    }
     worst = max(d.grade for d in named.values())
     # Worst domain first; on a tie, table order (hypotension before hypoxia).
     ranked = sorted(named, key=lambda name: -named[name].grade)
@@ -215,6 +228,8 @@ def grade_crs(inputs: CRSInputs) -> CRSResult:
             if fever_now
             else "fever masked by antipyretic/anti-cytokine therapy after a documented fever"
         )
+        if inputs.sources.get("fever"):
+            fever_text += f" ({inputs.sources['fever']})"
         grade = worst or 1  # fever alone is grade 1 at any temperature (ref §1.2.4)
         if worst == 0:
             reasons.append(f"{fever_text} → grade 1")
@@ -232,7 +247,8 @@ def grade_crs(inputs: CRSInputs) -> CRSResult:
         review.extend(domain_review)
     else:
         grade = 0
-        seen = "no temperature recorded" if temp is None else f"no fever ({temp:.1f} °C)"
+        where = f" {inputs.sources['fever']}" if inputs.sources.get("fever") else ""
+        seen = "no temperature recorded" if temp is None else f"no fever ({temp:.1f} °C{where})"
         reasons.append(f"{seen} and no masked fever → no CRS: ASTCT requires fever")
         reasons.extend(
             f"{named[n].finding} (grade {named[n].grade} if the fever criterion were met)"

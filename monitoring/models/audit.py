@@ -75,6 +75,7 @@ class AuditEvent(models.Model):
         RECORD_AMENDED = "record_amended", "Record amended"
         ENTERED_IN_ERROR = "entered_in_error", "Record entered in error"
         GRADE_CONFIRMED = "grade_confirmed", "Grade confirmed or overridden"
+        GRADES_REVISED = "grades_revised", "Grades revised after a late entry or correction"
         FLAG_ACKNOWLEDGED = "flag_acknowledged", "Flag acknowledged"
         FLAG_RESOLVED = "flag_resolved", "Flag resolved"
         TREATMENT_RECORDED = "treatment_recorded", "Treatment recorded"

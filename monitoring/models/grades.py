@@ -39,6 +39,14 @@ class GradeSnapshot(models.Model):
     inputs = models.JSONField(default=dict)
     rule_version = models.CharField(max_length=32)
     computed_at = models.DateTimeField(default=timezone.now)
+    # A confirmation carried from an earlier moment that rests on the same findings:
+    # {"crs": {"from": iso time, "grade": 1}} (engine.carry_confirmations).
+    confirmation_carried = models.JSONField(default=dict, blank=True)
+    # Set when a late entry or a correction changed this moment's grade after it was shown;
+    # every earlier version stays in the history table (simple-history) with the reason.
+    revised_at = models.DateTimeField(null=True, blank=True)
+    revision_note = models.CharField(max_length=500, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-observed_at"]
@@ -120,6 +128,12 @@ class Flag(models.Model):
         MARKER = "marker", "Inflammatory marker"
         NEWS2 = "news2", "NEWS2"
         NEEDS_REVIEW = "needs_review", "Grade needs clinician review"
+        # Deterioration, whatever the ASTCT grade (flag_rules.deterioration_flags).
+        OXYGEN_NEED = "oxygen_need", "New or escalating oxygen need"
+        HYPOTENSION = "hypotension", "New hypotension"
+        VASOPRESSOR = "vasopressor", "Vasopressor started or added"
+        NEURO_DECLINE = "neuro_decline", "Fall in ICE/CAPD"
+        SEIZURE = "seizure", "Seizure"
 
     class Severity(models.IntegerChoices):
         # Integers so that "most severe first" is a plain ORDER BY.
@@ -142,6 +156,9 @@ class Flag(models.Model):
         GradeSnapshot, models.PROTECT, null=True, blank=True, related_name="flags"
     )
     raised_at = models.DateTimeField(default=timezone.now)
+    raised_message = models.CharField("raised as", max_length=500, blank=True)
+    # When the condition last got worse (a higher severity): the wait counts from here.
+    worsened_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
@@ -175,3 +192,8 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.get_severity_display()}] {self.message}"
+
+    @property
+    def waiting_since(self):
+        """Raised, or last got worse: how long it has waited for someone counts from here."""
+        return self.worsened_at or self.raised_at

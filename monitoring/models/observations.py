@@ -119,9 +119,9 @@ class VitalSigns(Observation):
     sbp_mmhg = models.PositiveSmallIntegerField("systolic BP (mmHg)", null=True, blank=True)
     dbp_mmhg = models.PositiveSmallIntegerField("diastolic BP (mmHg)", null=True, blank=True)
     spo2_pct = models.PositiveSmallIntegerField("SpO₂ (%)", null=True, blank=True)
-    oxygen_support = models.CharField(
-        max_length=24, choices=Oxygen.choices, default=Oxygen.ROOM_AIR
-    )
+    # Blank: not recorded (a caller that sends vitals without it never means room air); the
+    # oxygen and vasopressors then carry forward from the last record that said (timeline).
+    oxygen_support = models.CharField(max_length=24, choices=Oxygen.choices, blank=True)
     oxygen_flow_l_min = models.DecimalField(
         "oxygen flow (L/min)", max_digits=3, decimal_places=1, null=True, blank=True
     )
@@ -144,7 +144,8 @@ class VitalSigns(Observation):
                 violation_error_message="Diastolic pressure must be below systolic pressure.",
             ),
             models.CheckConstraint(
-                condition=~Q(oxygen_support="room_air") | Q(oxygen_flow_l_min__isnull=True),
+                condition=~Q(oxygen_support__in=["room_air", ""])
+                | Q(oxygen_flow_l_min__isnull=True),
                 name="vitals_no_flow_on_room_air",
                 violation_error_message="An oxygen flow cannot be given on room air.",
             ),
@@ -155,7 +156,7 @@ class VitalSigns(Observation):
 
     @property
     def oxygen_label(self) -> str:
-        label = self.get_oxygen_support_display()
+        label = self.get_oxygen_support_display() or "oxygen not recorded"
         if self.oxygen_flow_l_min is not None:
             label += f" {self.oxygen_flow_l_min.normalize():f} L/min"
         return label

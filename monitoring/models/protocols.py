@@ -18,6 +18,16 @@ from simple_history.models import HistoricalRecords
 
 from monitoring import flag_rules, grading
 from monitoring.models.constraints import range_constraint
+from monitoring.timeline import DEFAULT_WINDOWS, Windows
+
+# Plausible validity windows an admin may set: never shorter than a quarter of an hour,
+# never long enough to grade yesterday's values as today's.
+WINDOW_RANGES = {
+    "point_valid_minutes": (15, 24 * 60),
+    "support_confirm_minutes": (15, 24 * 60),
+    "neuro_valid_minutes": (60, 48 * 60),
+    "masked_fever_window_hours": (24, 30 * 24),
+}
 
 
 class CheckType(models.TextChoices):
@@ -90,6 +100,33 @@ class ProtocolVersion(models.Model):
         decimal_places=1,
         default=Decimal("2.0"),
     )
+    # How long each kind of value counts as current in a grade (timeline.Windows): point
+    # measurements, oxygen/vasopressors before they must be re-confirmed, the neuro assessment
+    # before it is marked stale, and the masked-fever window after tocilizumab or steroids.
+    point_valid_minutes = models.PositiveSmallIntegerField(
+        "vital signs count as current for (min)",
+        default=int(DEFAULT_WINDOWS.point.total_seconds() // 60),
+        help_text="Temperature, BP, HR, RR, SpO₂: default the 4-hourly round + 1 h grace.",
+    )
+    support_confirm_minutes = models.PositiveSmallIntegerField(
+        "oxygen/vasopressors re-confirmed within (min)",
+        default=int(DEFAULT_WINDOWS.support.total_seconds() // 60),
+        help_text="Carried forward until changed; older than this, the grade asks for review.",
+    )
+    neuro_valid_minutes = models.PositiveSmallIntegerField(
+        "ICE/CAPD stale after (min)",
+        default=int(DEFAULT_WINDOWS.neuro.total_seconds() // 60),
+        help_text="Default: the 8-hourly neuro check + 1 h grace (reference §6.1).",
+    )
+    masked_fever_window_hours = models.PositiveSmallIntegerField(
+        "masked fever after tocilizumab/steroids for (h)",
+        default=int(DEFAULT_WINDOWS.masked_fever.total_seconds() // 3600),
+        help_text="New hypotension or hypoxia this long after the dose is graded as CRS, "
+        "with review.",
+    )
+    # {"oxygen_need": 3, ...}: severity of each deterioration flag; missing kinds use
+    # flag_rules.DETERIORATION_SEVERITY.
+    deterioration_severity = models.JSONField(default=dict, blank=True)
     # {"crs": {"0": "...", ..., "4": "..."}, "icans": {...}}; missing grades use the defaults.
     escalation = models.JSONField(default=dict, blank=True)
     change_note = models.CharField(max_length=500, blank=True)
@@ -110,6 +147,10 @@ class ProtocolVersion(models.Model):
             range_constraint("protocol", "spo2_low_pct", 70, 99),
             range_constraint("protocol", "temperature_high_c", 37, 40),
             range_constraint("protocol", "marker_rise_factor", Decimal("1.1"), 10),
+            *[
+                range_constraint("protocol", name, low, high)
+                for name, (low, high) in WINDOW_RANGES.items()
+            ],
             models.CheckConstraint(
                 condition=Q(heart_rate_low__lt=models.F("heart_rate_high"))
                 & Q(resp_rate_low__lt=models.F("resp_rate_high")),
@@ -131,6 +172,19 @@ class ProtocolVersion(models.Model):
             sbp_low=self.sbp_low_mmhg,
             temperature_high=float(self.temperature_high_c),
         )
+
+    def windows(self) -> Windows:
+        return Windows(
+            point=timedelta(minutes=self.point_valid_minutes),
+            support=timedelta(minutes=self.support_confirm_minutes),
+            neuro=timedelta(minutes=self.neuro_valid_minutes),
+            masked_fever=timedelta(hours=self.masked_fever_window_hours),
+        )
+
+    def deterioration_severity_for(self, kind: str) -> int:
+        """The protocol's severity for a deterioration flag, or flag_rules' default."""
+        value = self.deterioration_severity.get(kind)
+        return int(value) if value else flag_rules.DETERIORATION_SEVERITY[kind]
 
     def escalation_text(self, domain: str, grade: int) -> str:
         """The protocol's text for a grade, or the ASCO-based default (flag_rules)."""

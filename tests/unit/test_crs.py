@@ -339,6 +339,23 @@ def test_fever_alone_decides_grade_1():
     assert result.decided_by == ("fever",)
 
 
+def test_every_deciding_reason_names_where_its_value_came_from():
+    # Issue 10 §1: "SBP 84 mmHg at 14:00, 2 h ago → grade 2". The grade itself never reads it.
+    sources = {
+        "fever": "at D+3 14:00, this check",
+        "hypotension": "SBP 84 mmHg at D+3 12:00, 2 h old",
+        "hypoxia": "low-flow since D+3 10:00",
+    }
+    result = graded(temperature_c=FEVER, hypotension=True, sources=sources)
+    assert result.grade == graded(temperature_c=FEVER, hypotension=True).grade == 2
+    assert result.reasons == (
+        "hypotension not requiring vasopressors (SBP 84 mmHg at D+3 12:00, 2 h old) → grade 2",
+        "fever 38.4 °C (at D+3 14:00, this check): ASTCT fever criterion met",
+    )
+    afebrile = graded(temperature_c=37.0, sources=sources)
+    assert afebrile.reasons[0].startswith("no fever (37.0 °C at D+3 14:00, this check)")
+
+
 # --- What is not an input -------------------------------------------------------------------
 
 
@@ -356,6 +373,7 @@ def test_organ_toxicity_and_symptoms_are_not_crs_inputs():
         "oxygen",
         "oxygen_flow_l_min",
         "airway_protection_only",
+        "sources",  # provenance text only: where each finding came from
     }
     for symptom in ("organ", "toxicity", "creatinine", "fatigue", "headache", "tremor", "spo2"):
         assert not any(symptom in name for name in names)
@@ -376,6 +394,7 @@ def test_every_field_has_a_sensible_default():
         "oxygen": Oxygen.ROOM_AIR,
         "oxygen_flow_l_min": None,
         "airway_protection_only": False,
+        "sources": {},
     }
     assert grade_crs(inputs).grade == 0
 

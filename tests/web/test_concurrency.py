@@ -185,14 +185,14 @@ def test_an_acknowledgement_made_while_a_check_is_saving_is_kept(
     # Hold the saving check just before it writes its flags, until the acknowledgement is in
     # (at most a second: on SQLite the acknowledgement waits for the check instead).
     saving, acknowledged = threading.Event(), threading.Event()
-    save_flags = services.FlagBook.save
+    save_flags = services._save_flags
 
-    def held_save(book):
+    def held_save(engine):
         saving.set()
         acknowledged.wait(timeout=1)
-        save_flags(book)
+        save_flags(engine)
 
-    monkeypatch.setattr(services.FlagBook, "save", held_save)
+    monkeypatch.setattr(services, "_save_flags", held_save)
     errors: list[Exception] = []
 
     def record():

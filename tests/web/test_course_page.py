@@ -147,7 +147,8 @@ def test_the_header_says_who_what_which_day_and_the_grades_now_with_reasons(
         "Ward A",
         f"{course.protocol_version.protocol} v{course.protocol_version.number}",
         "CRS 2",
-        "hypoxia on low-flow oxygen 4 L/min → grade 2",
+        # Each deciding value names its time (issue 10 §1).
+        "hypoxia on low-flow oxygen 4 L/min (recorded at D+2 09:30, this check) → grade 2",
         "ICANS 0",
     ):
         assert text in page, text

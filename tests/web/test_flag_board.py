@@ -559,6 +559,6 @@ def test_the_board_costs_the_same_queries_for_1_or_12_patients(
         response = care_client.get(BOARD)
     assert response.status_code == 200
     page = response.content.decode()
-    # CRS grade 2, vital sign (38.4 °C) and CRS symptoms, for every patient.
-    assert page.count('class="list-group-item flag-row') == 3 * n_patients
+    # CRS grade 2, vital sign (38.4 °C), CRS symptoms and a new oxygen need, for every patient.
+    assert page.count('class="list-group-item flag-row') == 4 * n_patients
     assert page[page.index("Overdue checks") :].count("MRN ") == n_patients
