@@ -296,6 +296,18 @@ def escalation_advice(
     return texts
 
 
+def advice_level(crs_grade, icans_grade, open_flags=(), review_reasons=()) -> str:
+    """The colour of "what to do now" (Bootstrap alert): from the grades the advice uses
+    (confirmed where confirmed) and the course's open flags — red while anything urgent is
+    open, amber for CRS 1 or a review, green only when nothing needs anyone."""
+    worst_flag = max((severity for _, severity in open_flags), default=0)
+    if (crs_grade or 0) >= 2 or (icans_grade or 0) >= 1 or worst_flag >= URGENT:
+        return "danger"
+    if crs_grade == 1 or review_reasons or worst_flag >= WARNING:
+        return "warning"
+    return "success"
+
+
 def _oxygen_rank(device: str, flow) -> tuple[int, float]:
     """Order oxygen support by how much it gives (ASTCT hypoxia domain, reference §1.2.6)."""
     rank = {

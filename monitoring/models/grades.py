@@ -70,6 +70,11 @@ class GradeSnapshot(models.Model):
         )
 
     @property
+    def open_review_reasons(self) -> list[str]:
+        """The review calls of this moment while no clinician has answered them."""
+        return list(self.review_reasons) if self.needs_review else []
+
+    @property
     def crs_effective(self) -> int | None:
         """The grade summaries use: the confirmed one if a clinician gave it."""
         return self.crs_grade if self.crs_confirmed_grade is None else self.crs_confirmed_grade

@@ -1,9 +1,13 @@
+from datetime import timedelta
+
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 
 from monitoring.access import visible_courses
 from monitoring.models import Flag, TreatmentCourse
 from monitoring.schedule import human_duration
+from monitoring.timeline import DEFAULT_WINDOWS, age_text
 
 register = template.Library()
 
@@ -49,6 +53,31 @@ def day_number(course, at=None):
     """D+n: calendar days since the infusion date (day 0) in the configured zone."""
     n = course.day_number(at)
     return f"D+{n}" if n >= 0 else f"D{n}"
+
+
+@register.simple_tag
+def neuro_age(course, status, now=None):
+    """How old the neuro assessment the ICANS grade stands on is, now ("neuro 7 h ago"); marked
+    stale past the protocol's neuro window (ProtocolVersion.neuro_valid_minutes)."""
+    assessed = getattr(status, "last_neuro_at", None)
+    if assessed is None:
+        return format_html('<span class="small text-muted">no neuro check yet</span>')
+    now = now or timezone.now()
+    version = course.protocol_version
+    window = version.windows().neuro if version else DEFAULT_WINDOWS.neuro
+    age = age_text(max(now - assessed, timedelta(0)))
+    if now - assessed > window:
+        return format_html(
+            '<span class="small text-danger fw-semibold" title="assessed {}">neuro {} ago — '
+            "stale</span>",
+            timezone.localtime(assessed).strftime("%Y-%m-%d %H:%M"),
+            age,
+        )
+    return format_html(
+        '<span class="small text-muted" title="assessed {}">neuro {} ago</span>',
+        timezone.localtime(assessed).strftime("%Y-%m-%d %H:%M"),
+        age,
+    )
 
 
 # --- Protocols and corrections ---------------------------------------------------------------

@@ -165,10 +165,19 @@ def check_result(request, public_id, check_id):
     snapshot = getattr(check, "snapshot", None)
     flags = Flag.objects.filter(snapshot=snapshot).order_by("-severity") if snapshot else []
     version = course.protocol_version
+    crs = snapshot.crs_effective if snapshot else None
+    icans = snapshot.icans_effective if snapshot else None
+    # Every open flag of the course, not only this check's: deterioration is never "routine".
+    open_flags = list(
+        Flag.objects.unresolved().filter(course=course).values_list("kind", "severity")
+    )
+    review = snapshot.open_review_reasons if snapshot else []
     advice = flag_rules.escalation_advice(
-        snapshot.crs_effective if snapshot else None,
-        snapshot.icans_effective if snapshot else None,
+        crs,
+        icans,
         text_for=version.escalation_text if version else None,
+        open_flags=open_flags,
+        review_reasons=review,
     )
     return render(
         request,
@@ -180,5 +189,6 @@ def check_result(request, public_id, check_id):
             "snapshot": snapshot,
             "flags": flags,
             "advice": advice,
+            "advice_level": flag_rules.advice_level(crs, icans, open_flags, review),
         },
     )
