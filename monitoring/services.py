@@ -697,6 +697,11 @@ PROTOCOL_VERSION_FIELDS = [
     "spo2_low_pct",
     "temperature_high_c",
     "marker_rise_factor",
+    "point_valid_minutes",
+    "support_confirm_minutes",
+    "neuro_valid_minutes",
+    "masked_fever_window_hours",
+    "deterioration_severity",
     "escalation",
 ]
 SCHEDULE_FIELDS = [

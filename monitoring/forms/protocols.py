@@ -15,9 +15,11 @@ from monitoring.models import (
     VITAL_RANGES,
     CheckSchedule,
     CheckType,
+    Flag,
     ProtocolVersion,
     TreatmentCourse,
 )
+from monitoring.models.protocols import WINDOW_RANGES
 
 PROTOCOL_RANGES = {
     "monitoring_window_days": (1, 365, "days"),
@@ -29,6 +31,11 @@ PROTOCOL_RANGES = {
     "spo2_low_pct": (70, 99, "%"),
     "temperature_high_c": (Decimal("37.0"), Decimal("40.0"), "°C"),
     "marker_rise_factor": (Decimal("1.1"), Decimal("10.0"), "×"),
+    # How long values stay current in a grade (timeline.Windows); the database has the same.
+    **{
+        name: (low, high, "h" if name.endswith("hours") else "min")
+        for name, (low, high) in WINDOW_RANGES.items()
+    },
 }
 PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "is_active", "is_template"]
 ESCALATION_DEFAULTS = {"crs": flag_rules.CRS_ESCALATION, "icans": flag_rules.ICANS_ESCALATION}
@@ -69,6 +76,10 @@ class ProtocolVersionForm(forms.Form):
     spo2_low_pct = forms.IntegerField()
     temperature_high_c = forms.DecimalField(decimal_places=1)
     marker_rise_factor = forms.DecimalField(decimal_places=1)
+    point_valid_minutes = forms.IntegerField()
+    support_confirm_minutes = forms.IntegerField()
+    neuro_valid_minutes = forms.IntegerField()
+    masked_fever_window_hours = forms.IntegerField()
     is_active = forms.BooleanField(
         label="Active",
         required=False,
@@ -98,6 +109,17 @@ class ProtocolVersionForm(forms.Form):
             "sbp_low_mmhg"
         ].help_text += "; blank: adults < 90 mmHg, children by PALS age limits."
         self.fields["products"].help_text = "None ticked: every product."
+        for name in WINDOW_RANGES:
+            self.fields[name].help_text = (
+                ProtocolVersion._meta.get_field(name).help_text + " " + self.fields[name].help_text
+            )
+        for kind, default in flag_rules.DETERIORATION_SEVERITY.items():
+            self.fields[f"deterioration_{kind}"] = forms.TypedChoiceField(
+                label=str(Flag.Kind(kind).label),
+                choices=Flag.Severity.choices,
+                coerce=int,
+                initial=default,
+            )
         for domain, label in (("crs", "CRS"), ("icans", "ICANS")):
             for grade in range(5):
                 self.fields[f"escalation_{domain}_{grade}"] = forms.CharField(
@@ -114,7 +136,20 @@ class ProtocolVersionForm(forms.Form):
         for domain in ESCALATION_DEFAULTS:
             for grade in range(5):
                 initial[f"escalation_{domain}_{grade}"] = version.escalation_text(domain, grade)
+        for kind in flag_rules.DETERIORATION_SEVERITY:
+            initial[f"deterioration_{kind}"] = version.deterioration_severity_for(kind)
         return initial
+
+    @property
+    def deterioration_fields(self) -> list:
+        return [self[f"deterioration_{kind}"] for kind in flag_rules.DETERIORATION_SEVERITY]
+
+    def deterioration_severity(self) -> dict:
+        """Every kind's severity, stored in full so the version never changes with defaults."""
+        return {
+            kind: self.cleaned_data[f"deterioration_{kind}"]
+            for kind in flag_rules.DETERIORATION_SEVERITY
+        }
 
     @property
     def escalation_crs_fields(self) -> list:
@@ -156,6 +191,9 @@ class ProtocolVersionForm(forms.Form):
                     changes[name] = value
             elif value != getattr(version, name):
                 changes[name] = value
+        severities = self.deterioration_severity()
+        if any(v != version.deterioration_severity_for(k) for k, v in severities.items()):
+            changes["deterioration_severity"] = severities
         escalation = self.escalation()
         if any(
             text != version.escalation_text(domain, int(grade))

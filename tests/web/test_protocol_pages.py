@@ -502,3 +502,44 @@ def test_the_django_admin_cannot_change_a_courses_protocol_version(
 
     assert page.status_code == 200
     assert 'name="protocol_version"' not in page.content.decode()
+
+
+def test_validity_windows_and_deterioration_severities_are_edited_with_the_thresholds(
+    admin_client_, course, template
+):
+    # Issue 10 §1 and §5: each protocol version sets how long values count and how severe each
+    # deterioration flag is; a new version carries them over.
+    data = form_data(
+        template,
+        point_valid_minutes=180,
+        masked_fever_window_hours=96,
+        deterioration_hypotension=4,
+        note="Tighter windows",
+    )
+    assert admin_client_.post(edit_url(template), data).status_code == 302
+    new = ProtocolVersion.objects.get(protocol=template.protocol, number=2)
+    assert new.point_valid_minutes == 180
+    assert new.masked_fever_window_hours == 96
+    assert new.neuro_valid_minutes == template.neuro_valid_minutes  # carried over
+    assert new.deterioration_severity_for("hypotension") == 4
+    assert new.deterioration_severity_for("oxygen_need") == 3
+    page = admin_client_.get(version_url(new)).content.decode()
+    assert "Vital signs current for" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("point_valid_minutes", "5", "between 15 and 1440 min"),
+        ("neuro_valid_minutes", "99999", "between 60 and 2880 min"),
+        ("masked_fever_window_hours", "2", "between 24 and 720 h"),
+    ],
+)
+def test_an_implausible_window_is_refused_with_its_range(
+    admin_client_, template, field, value, message
+):
+    response = admin_client_.post(edit_url(template), {**form_data(template), field: value})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert ProtocolVersion.objects.count() == 1
