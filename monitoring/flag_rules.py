@@ -344,7 +344,7 @@ def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[
                 FlagSpec(
                     "oxygen_need",
                     severity_for("oxygen_need"),
-                    f"Oxygen need {'new' if before[0] == 0 else 'escalating'}: "
+                    f"{'New' if before[0] == 0 else 'Escalating'} oxygen need: "
                     f"{was} → {current['oxygen_label']}",
                 )
             )

@@ -30,8 +30,14 @@ def test_a_nurse_records_fever_on_nasal_cannula_and_sees_crs_grade_2(
 
     expect(page.get_by_text("Check saved.")).to_be_visible()
     expect(page.locator(".grade-badge").first).to_have_text(re.compile(r"CRS 2"))
+    # The reason names when the deciding value was recorded (issue 10 §1).
     expect(
-        page.get_by_text("hypoxia on low-flow oxygen 4 L/min → grade 2", exact=True)
+        page.get_by_text(
+            re.compile(
+                r"^hypoxia on low-flow oxygen 4 L/min \(recorded at D\+\d+ \d\d:\d\d, "
+                r"this check\) → grade 2$"
+            )
+        )
     ).to_be_visible()
     expect(page.get_by_text("notify the CAR-T physician now").first).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -235,7 +235,7 @@ def test_room_air_to_high_flow_on_steroids_without_fever_raises_its_own_flag(rec
 
     flag = Flag.objects.get(course=course, kind=Flag.Kind.OXYGEN_NEED)
     assert flag.severity == Flag.Severity.URGENT
-    assert flag.message == "Oxygen need new: Room air → High-flow nasal cannula 30 L/min"
+    assert flag.message == "New oxygen need: Room air → High-flow nasal cannula 30 L/min"
     assert worse.crs_grade == 0
     assert worse.crs_needs_review
     open_flags = list(
