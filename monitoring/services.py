@@ -38,12 +38,11 @@ from monitoring.models import (
     TreatmentCourse,
     VitalSigns,
 )
+from monitoring.models.courses import CLOCK_SKEW
 
 # Records may be entered late (a paper chart typed up after a busy night) but not too early:
 # baseline checks the week before infusion are the earliest that belong to a course.
 EARLIEST_BEFORE_INFUSION = timedelta(days=7)
-# A tablet's clock may run a little ahead of the server's.
-CLOCK_SKEW = timedelta(minutes=2)
 RECORD_MODELS = {
     "vitals": VitalSigns,
     "symptoms": SymptomCheck,

@@ -8,6 +8,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from monitoring.models.courses import CLOCK_SKEW
+
 UNITS = {
     "temp_c": "°C",
     "heart_rate_bpm": "/min",
@@ -132,6 +134,6 @@ class ObservationTimeForm(forms.Form):
 
     def clean_observed_at(self):
         value = self.cleaned_data["observed_at"]
-        if value > timezone.now() + timezone.timedelta(minutes=2):
+        if value > timezone.now() + CLOCK_SKEW:
             raise ValidationError("Observation time cannot be in the future.")
         return value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -102,6 +102,11 @@ class TreatmentCourse(models.Model):
     def day_number(self, at: datetime | None = None) -> int:
         """Calendar days since the infusion date in the local zone (D+0 is the infusion day)."""
         return (timezone.localdate(at or timezone.now()) - self.infusion_date).days
+
+
+# A tablet's clock may run a little ahead of the server's: an observation time up to this far
+# ahead is accepted as "now" (forms and services refuse anything later as in the future).
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 class BedsideCheck(models.Model):

@@ -405,16 +405,7 @@ class Treatment(Observation):
         IT = "it", "Intrathecal"
         PR = "pr", "Rectal"
 
-    # ASTCT: once CRS is treated with antipyretic or anti-cytokine therapy, fever is no longer
-    # required to grade it (reference §1.2.2). Levetiracetam does not mask fever.
-    FEVER_MASKING = (
-        "tocilizumab",
-        "dexamethasone",
-        "methylprednisolone",
-        "anakinra",
-        "siltuximab",
-        "antipyretic",
-    )
+    # Which of these mask fever (ASTCT §1.2.2) is a grading rule: timeline.MASKING_DRUGS.
 
     drug = models.CharField(max_length=24, choices=Drug.choices)
     drug_other = models.CharField("other drug", max_length=100, blank=True)
