@@ -828,8 +828,13 @@ def revise_protocol(
 
 @transaction.atomic
 def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by):
-    """Move a course to another protocol version, on purpose and on the record."""
+    """Move a course to another protocol version, on purpose and on the record; only while the
+    course is under monitoring (an ended course keeps the version it was monitored by)."""
     status = _lock_status(course)
+    # Read again under the lock: monitoring may have ended since the caller loaded the course.
+    course.status = TreatmentCourse.objects.values_list("status", flat=True).get(pk=course.pk)
+    if not course.is_under_monitoring:
+        raise ValidationError("Monitoring of this course has ended: its protocol version stays.")
     if not reason.strip():
         raise ValidationError({"reason": "Say why the course changes protocol version."})
     previous = course.protocol_version

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from monitoring import services
-from monitoring.models import BedsideCheck
+from monitoring.models import AuditEvent, BedsideCheck
 from tests.factories import CourseFactory
 
 
@@ -125,8 +125,44 @@ def test_a_check_result_of_another_course_is_404_even_with_a_visible_patient(
     assert nurse_client.get(url).status_code == 200
 
 
-def test_the_worklist_refuses_a_unit_that_is_not_yours(nurse_client, ward_b, course):
-    assert nurse_client.get(f"/worklist/?unit={ward_b.pk}").status_code == 404
-    response = nurse_client.get("/worklist/?unit=abc", follow=True)
-    assert response.status_code == 200
-    assert "Unknown unit" in response.content.decode()
+# --- The unit filter: one policy on every page that has one (monitoring.access) -------------
+
+UNIT_FILTERED_PAGES = [
+    "monitoring:nurse-worklist",
+    "monitoring:care-flags",
+    "monitoring:handover",
+    "monitoring:exports-registry-csv",
+]
+
+
+@pytest.mark.parametrize("page", UNIT_FILTERED_PAGES)
+def test_a_unit_filter_shows_only_that_unit(care_client, course, page):
+    """The care-team member's own unit, or none (all their units), opens the page."""
+    url = reverse(page)
+
+    assert care_client.get(url, {"unit": str(course.unit_id)}).status_code == 200
+    assert care_client.get(url, {"unit": ""}).status_code == 200
+    assert care_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("page", UNIT_FILTERED_PAGES)
+@pytest.mark.parametrize(
+    "value",
+    ["another unit", "999999999", "abc", "1.0", "-1", " 1", "\u0661", "²", "\uff11", "9" * 19],
+)
+def test_a_unit_that_is_not_one_of_yours_is_a_404_and_records_nothing(
+    care_client, course, ward_b, page, value
+):
+    """Malformed, unknown and another unit's id alike: 404, never "all units" instead of the
+    one asked for, never a hint that the unit exists; nothing exported or printed."""
+    unit = str(ward_b.pk) if value == "another unit" else value
+
+    assert care_client.get(reverse(page), {"unit": unit}).status_code == 404
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("page", UNIT_FILTERED_PAGES)
+def test_two_units_at_once_are_a_404(care_client, course, page):
+    unit = str(course.unit_id)
+
+    assert care_client.get(reverse(page), {"unit": [unit, unit]}).status_code == 404

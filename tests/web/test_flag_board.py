@@ -429,26 +429,6 @@ def test_the_unit_filter_shows_one_of_the_users_units(two_unit_carer):
     assert "flag on A" not in only_c
 
 
-def test_a_unit_that_is_not_yours_is_a_404(two_unit_carer, ward_b):
-    client, _ = two_unit_carer
-
-    assert client.get(f"{BOARD}?unit={ward_b.pk}").status_code == 404
-    assert client.get(f"{BOARD}?unit=999999999").status_code == 404
-
-
-@pytest.mark.parametrize("value", ["abc", "١", "1.0", " 1", "-1", "1" * 40, "²"])
-def test_a_malformed_unit_shows_everything_with_a_message(two_unit_carer, value):
-    client, _ = two_unit_carer
-
-    response = client.get(BOARD, {"unit": value})
-
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Unknown unit: showing all your units." in page
-    assert "flag on A" in page
-    assert "flag on C" in page
-
-
 def test_the_severity_filter_shows_that_severity_or_worse(two_unit_carer):
     client, _ = two_unit_carer
 

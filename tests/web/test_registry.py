@@ -283,15 +283,6 @@ def test_the_csv_refuses_bad_dates(care_client, sick_course, params):
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORTED).exists()
 
 
-@pytest.mark.parametrize("unit", ["abc", "1.0", "-1", "\uff11", "1 ", "9" * 19])
-def test_the_csv_refuses_a_unit_that_is_not_ascii_digits(care_client, sick_course, unit):
-    assert care_client.get(CSV_URL, {"unit": unit}).status_code == 400
-
-
-def test_the_csv_refuses_another_units_number(care_client, sick_course, ward_b):
-    assert care_client.get(CSV_URL, {"unit": str(ward_b.pk)}).status_code == 404
-
-
 def test_the_csv_never_includes_another_units_patients(care_client, sick_course, ward_b):
     CourseFactory(unit=ward_b, patient__mrn="WARD-B")
 
