@@ -12,6 +12,7 @@ from monitoring.models import User
 from monitoring.views import care_team
 
 
+@requires(User.can_view_patients)
 def home(request):
     """Each role lands on its own home: who acts on flags on the flag board, others the
     worklist."""

@@ -7,6 +7,7 @@ from django.urls import reverse
 from monitoring import services
 from monitoring.models import AuditEvent, BedsideCheck
 from tests.factories import CourseFactory
+from tests.routes import monitoring_routes, route_sample, url_of
 
 
 @pytest.fixture
@@ -37,12 +38,24 @@ def patient_pages(course, check: BedsideCheck | None = None):
     return pages
 
 
-def test_anonymous_users_are_sent_to_login_from_every_page(course, saved_check):
+def test_only_the_health_check_is_open_without_a_login():
+    routes = monitoring_routes()
+    public = {r.name for r in routes if getattr(r.callback, "login_required", True) is False}
+
+    assert public == {"healthz"}
+
+
+def test_anonymous_users_are_sent_to_login_from_every_page(course, nurse):
+    """Every URL pattern of the app, GET and POST, with real objects in its arguments."""
+    sample = route_sample(course, nurse)
     client = Client()
-    for url in ["/", reverse("monitoring:nurse-worklist"), *patient_pages(course, saved_check)]:
-        response = client.get(url)
-        assert response.status_code == 302, url
-        assert response.url.startswith(reverse("login")), url
+    for route in monitoring_routes():
+        if route.name == "healthz":
+            continue
+        url = url_of(route, sample)
+        for response in (client.get(url), client.post(url)):
+            assert response.status_code == 302, url
+            assert response.url.startswith(reverse("login")), url
 
 
 def test_the_health_check_needs_no_login_and_no_data(db):

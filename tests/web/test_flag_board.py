@@ -391,15 +391,6 @@ def test_an_admin_sees_every_units_flags(admin_client_, ward_a, ward_b):
     assert "ward B flag" in page
 
 
-def test_anonymous_users_are_sent_to_login(course):
-    flag = make_flag(course, Flag.Severity.URGENT, "CRS grade 2: hypoxia")
-    client = Client()
-
-    for response in (client.get(BOARD), client.post(ack_url(flag)), client.post(resolve_url(flag))):
-        assert response.status_code == 302
-        assert response.url.startswith(reverse("login"))
-
-
 # --- Filters, pages and the 30-second refresh ---------------------------------------------------
 
 
