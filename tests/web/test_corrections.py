@@ -34,9 +34,8 @@ from monitoring.models import (
     User,
     VitalSigns,
 )
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 FEVER_ON_NASAL_CANNULA = {
     **ROOM_AIR,
     "temp_c": Decimal("38.6"),

@@ -24,22 +24,10 @@ from monitoring.models import (
     User,
     VitalSigns,
 )
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UserFactory
 from tests.web.test_security import csp_violations
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 LOW_FLOW_4 = {**ROOM_AIR, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4}
-ICE_10 = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-    "seizure": "none",
-    "motor_weakness": "none",
-    "cerebral_edema": "none",
-}
 
 
 def course_url(course) -> str:

@@ -12,21 +12,9 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import AuditEvent, CourseStatus, Flag, TreatmentCourse, User
-from tests.factories import CourseFactory, UnitFactory, UserFactory
+from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UnitFactory, UserFactory
 
 BOARD = "/flags/"
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-    "seizure": "none",
-    "motor_weakness": "none",
-    "cerebral_edema": "none",
-}
 
 
 def make_flag(course, severity, message, *, kind="crs", hours_ago=1.0, **fields) -> Flag:

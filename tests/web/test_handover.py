@@ -9,10 +9,9 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.handover import NeuroPoint, neuro_trend
 from monitoring.models import AuditEvent, HandoverNote, TreatmentCourse
-from tests.factories import CourseFactory
+from tests.factories import ROOM_AIR, CourseFactory
 
 URL = reverse("monitoring:handover")
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 
 
 def ice(total_lost: int) -> dict:

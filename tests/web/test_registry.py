@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from monitoring import registry, services
 from monitoring.models import AuditEvent, GradeSnapshot, Treatment, User
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 FEVER_LOW_FLOW = {
     **ROOM_AIR,
     "temp_c": 38.6,

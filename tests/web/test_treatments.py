@@ -19,10 +19,8 @@ from monitoring.models import (
     TreatmentCourse,
     User,
 )
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory
 from tests.web.test_security import csp_violations
-
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 
 
 def url(course) -> str:
