@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import Flag
+from tests.factories import ROOM_AIR
 
 
 def monitoring_routes() -> list[URLPattern]:
@@ -20,12 +21,7 @@ def route_sample(course, by) -> dict:
         course=course,
         by=by,
         observed_at=timezone.now(),
-        vitals={
-            "temp_c": 37,
-            "oxygen_support": "room_air",
-            "vasopressors_count": 0,
-            "vasopressin": False,
-        },
+        vitals={"temp_c": 37, **ROOM_AIR},
     )
     flag = Flag.objects.create(
         course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"

@@ -3,27 +3,18 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import AuditEvent, BedsideCheck
-from tests.factories import CourseFactory
+from tests.factories import ROOM_AIR, CourseFactory
 from tests.routes import monitoring_routes, route_sample, url_of
 
 
 @pytest.fixture
 def saved_check(course, nurse):
-    from django.utils import timezone
-
     return services.record_check(
-        course=course,
-        by=nurse,
-        observed_at=timezone.now(),
-        vitals={
-            "temp_c": 37,
-            "oxygen_support": "room_air",
-            "vasopressors_count": 0,
-            "vasopressin": False,
-        },
+        course=course, by=nurse, observed_at=timezone.now(), vitals={"temp_c": 37, **ROOM_AIR}
     )
 
 

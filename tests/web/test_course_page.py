@@ -209,30 +209,15 @@ def test_a_child_under_12_gets_a_capd_chart_instead_of_ice(care_client, nurse, w
         patient__date_of_birth=timezone.localdate().replace(year=timezone.localdate().year - 7),
         patient__weight_kg=22,
     )
-    services.record_check(
-        course=child,
-        by=nurse,
-        observed_at=timezone.now(),
-        neuro={
-            **{f"capd_item_{n}": 0 if n > 4 else 4 for n in range(1, 9)},
-            "consciousness": "alert",
-            "seizure": "none",
-            "motor_weakness": "none",
-            "cerebral_edema": "none",
-        },
-    )
-    services.record_check(
-        course=child,
-        by=nurse,
-        observed_at=timezone.now(),
-        neuro={
-            **{f"capd_item_{n}": 2 for n in range(1, 9)},
-            "consciousness": "alert",
-            "seizure": "none",
-            "motor_weakness": "none",
-            "cerebral_edema": "none",
-        },
-    )
+    well = {f"capd_item_{n}": 0 if n > 4 else 4 for n in range(1, 9)}
+    delirious = {f"capd_item_{n}": 2 for n in range(1, 9)}
+    for items in (well, delirious):
+        services.record_check(
+            course=child,
+            by=nurse,
+            observed_at=timezone.now(),
+            neuro={**items, **{k: v for k, v in ICE_10.items() if not k.startswith("ice")}},
+        )
 
     page = care_client.get(course_url(child)).content.decode()
     data = chart_data(page)
