@@ -23,9 +23,12 @@ run: $(STAMP)
 	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite; the browser tests run in their own session (their live server and
-## browser outlive single tests) and skip with a reason where Chromium is missing.
+## browser outlive single tests) and skip with a reason where Chromium is missing. The first run
+## fails below 100 % line and branch coverage of the grading library (README "Tests").
+GRADING_COVERAGE := --cov=monitoring/grading --cov-branch --cov-fail-under=100 \
+	--cov-report=term-missing:skip-covered
 test: $(STAMP)
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m "not e2e" $(GRADING_COVERAGE)
 	$(BIN)/pytest -m e2e
 
 ## Production-style local start (DEBUG off, collected static files, gunicorn.conf.py) on

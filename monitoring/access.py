@@ -1,35 +1,66 @@
-"""The one place that decides who sees which patient. Every view goes through it."""
+"""The one place that decides who sees and does what. Every view goes through it.
+
+- **Role**: what a user may do is a ``can_*`` property of ``User`` (decided by the role alone;
+  Django's superuser flag opens the Django admin only). A view names the property it needs with
+  ``@requires(User.can_…)``; anyone without it gets 403. Templates read the same properties to
+  show only the links and buttons the user can use.
+- **Unit**: a user sees the patients of their own units (admins: every unit). A patient, flag or
+  record on another unit is a 404, like one that does not exist.
+- **Unit filter** (worklist, flag board, handover, registry export): no ``unit`` parameter means
+  all the user's units; any other value must be exactly one of the user's unit ids, otherwise
+  404 — malformed, unknown and another unit's id alike. The answer never tells whether a unit
+  exists, and a page never shows more (or other) patients than the filter asked for.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from monitoring.models import TreatmentCourse, User
+from monitoring.models import TreatmentCourse, Unit, User
+
+# ASCII digits that fit a primary key: int() and str.isdigit() also accept "١٢" or "²".
+_UNIT_ID = re.compile(r"[0-9]{1,18}")
 
 
-def role_required(*roles: str):
-    """Allow only these roles; anyone else gets 403 (login is enforced by middleware)."""
+def requires(permission: property):
+    """Allow only users who have this ``User`` permission (e.g. ``User.can_record_checks``);
+    anyone else gets 403 (login is enforced by middleware)."""
+    name = permission.fget.__name__
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            # The role decides, superuser or not: an IT administrator with Django's superuser
-            # flag must not confirm grades or acknowledge flags.
-            if request.user.role not in roles:
+            if not getattr(request.user, name, False):
                 raise PermissionDenied("Your role cannot open this page.")
             return view(request, *args, **kwargs)
 
+        wrapper.required_permission = name  # for tests that walk the URLconf
         return wrapper
 
     return decorator
 
 
-CLINICAL_ROLES = (User.Role.NURSE, User.Role.CARE_TEAM)
-ALL_ROLES = (User.Role.NURSE, User.Role.CARE_TEAM, User.Role.ADMIN)
+def visible_units(user: User) -> list[Unit]:
+    """The units the user works on (admins: every unit), by name."""
+    return list(Unit.objects.all() if user.sees_all_units else user.units.all())
+
+
+def selected_unit(values: list[str], units: list[Unit]) -> Unit | None:
+    """The unit a ``unit`` parameter picks among ``units``; None when absent or empty (all of
+    them). Anything else that is not exactly one of their ids is a 404 (module docstring)."""
+    if not values or values == [""]:
+        return None
+    if len(values) == 1 and _UNIT_ID.fullmatch(values[0]):
+        wanted = int(values[0])
+        for unit in units:
+            if unit.pk == wanted:
+                return unit
+    raise Http404("Not one of your units.")
 
 
 def visible_courses(user: User) -> QuerySet[TreatmentCourse]:

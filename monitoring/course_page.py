@@ -20,16 +20,14 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
+from monitoring.models.courses import day_label
+from monitoring.timeline import FEVER_C  # its owner until grading exports it
 
 # Oxygen support as the ASTCT hypoxia domain ranks it (grade 0/2/3/4 → level 0-3).
 OXYGEN_LEVELS = ["Room air", "Low flow ≤ 6 L/min", "High flow / mask", "Positive pressure"]
 _HYPOXIA_GRADE_TO_LEVEL = {0: 0, 2: 1, 3: 2, 4: 3}
 CAPD_DELIRIUM = 9  # CAPD ≥ 9 is a positive screen, ICANS grade 3 (reference §2.3)
 MIN_BAND_DAYS = 1 / 96  # 15 minutes: the latest grade band is drawn however recent it is
-
-
-def day_label(day: int) -> str:
-    return f"D+{day}" if day >= 0 else f"D{day}"
 
 
 @dataclass
@@ -54,6 +52,11 @@ class DayRow:
     @property
     def label(self) -> str:
         return day_label(self.day)
+
+    @property
+    def febrile(self) -> bool:
+        """The day's highest temperature is a fever by ASTCT (reference §1.2.1)."""
+        return self.tmax is not None and self.tmax >= FEVER_C
 
     @property
     def treatment_text(self) -> str:
@@ -160,7 +163,7 @@ class CoursePage:
                 {"y": {"title": "°C", "suggestedMin": 35.5, "suggestedMax": 40.5}},
                 [
                     _series("Temperature °C", series(vitals, "temp_c"), "#c92a2a"),
-                    _line("Fever ≥ 38.0 °C", 38.0, "#c92a2a"),
+                    _line(f"Fever ≥ {FEVER_C:.1f} °C", FEVER_C, "#c92a2a"),
                 ],
             ),
             _chart(

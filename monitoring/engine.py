@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitoring import flag_rules, grading, schedule
+from monitoring.display import dash
 from monitoring.flag_rules import FlagSpec
 from monitoring.models import CourseStatus, Flag, GradeSnapshot, TreatmentCourse
 from monitoring.timeline import DEFAULT_WINDOWS, Moment, Timeline, Windows
@@ -117,7 +118,7 @@ class Revision:
         for domain in ("crs", "icans"):
             old, new = self.before[f"{domain}_effective"], self.after[f"{domain}_effective"]
             if old != new:
-                parts.append(f"{domain.upper()} {_dash(old)} → {_dash(new)}")
+                parts.append(f"{domain.upper()} {dash(old)} → {dash(new)}")
         changed = ", ".join(parts) or "reasons revised"
         return f"at {label(self.snapshot.observed_at)}: {changed}"
 
@@ -377,7 +378,7 @@ def _confirmation_overtaken(snapshot: GradeSnapshot, fields: dict, label) -> lis
                     "needs_review",
                     flag_rules.WARNING,
                     f"{domain.upper()} at {label(snapshot.observed_at)}: computed grade "
-                    f"changed {_dash(before)} → {_dash(after)} after a late entry; the "
+                    f"changed {dash(before)} → {dash(after)} after a late entry; the "
                     f"confirmed grade {confirmed} needs a clinician's second look",
                 )
             )
@@ -397,7 +398,3 @@ def _support_values(vitals) -> dict:
         "vasopressin": vitals.vasopressin,
         "pressor_label": label,
     }
-
-
-def _dash(value) -> str:
-    return "—" if value is None else str(value)

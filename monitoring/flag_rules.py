@@ -296,16 +296,14 @@ def escalation_advice(
     return texts
 
 
-def advice_level(crs_grade, icans_grade, open_flags=(), review_reasons=()) -> str:
-    """The colour of "what to do now" (Bootstrap alert): from the grades the advice uses
-    (confirmed where confirmed) and the course's open flags — red while anything urgent is
-    open, amber for CRS 1 or a review, green only when nothing needs anyone."""
-    worst_flag = max((severity for _, severity in open_flags), default=0)
-    if (crs_grade or 0) >= 2 or (icans_grade or 0) >= 1 or worst_flag >= URGENT:
-        return "danger"
-    if crs_grade == 1 or review_reasons or worst_flag >= WARNING:
-        return "warning"
-    return "success"
+def advice_severity(grade_severity: int | None, open_flags=(), review_reasons=()) -> int | None:
+    """How loudly "what to do now" speaks: the worse of the grades' severity
+    (GradeSnapshot.alert_severity), the course's open flags and an open review (a warning) —
+    so an urgent deterioration flag turns the box red even at CRS 0. None: nothing to say."""
+    levels = [grade_severity or 0, *(severity for _, severity in open_flags)]
+    if review_reasons:
+        levels.append(WARNING)
+    return max(levels) or None
 
 
 def _oxygen_rank(device: str, flow) -> tuple[int, float]:

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from monitoring import grading
+from monitoring.display import dash
 from monitoring.engine import (
     SCHEDULED_KINDS,
     CourseEngine,
@@ -143,11 +144,7 @@ def record_check(
 
 def grades_text(snapshot: GradeSnapshot) -> str:
     """ "CRS 2, ICANS —": the grades summaries use (confirmed where a clinician confirmed)."""
-    return f"CRS {_dash(snapshot.crs_effective)}, ICANS {_dash(snapshot.icans_effective)}"
-
-
-def _dash(value) -> str:
-    return "—" if value is None else str(value)
+    return f"CRS {dash(snapshot.crs_effective)}, ICANS {dash(snapshot.icans_effective)}"
 
 
 def _name(user) -> str:
@@ -251,7 +248,7 @@ def _regrade(engine, ordered, *, since, why: str, by, course, now, new=None) -> 
 
 
 def grades_text_of(shown: dict) -> str:
-    return f"CRS {_dash(shown['crs_effective'])}, ICANS {_dash(shown['icans_effective'])}"
+    return f"CRS {dash(shown['crs_effective'])}, ICANS {dash(shown['icans_effective'])}"
 
 
 def _lock_status(course: TreatmentCourse) -> CourseStatus:
@@ -590,7 +587,7 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
         review.resolve_reason = f"Grade confirmed: {reason.strip()}"
         review.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
     refresh_status(status, engine=engine, snapshots=snapshots)
-    verb = "confirmed" if grade == computed else f"overridden (computed {_dash(computed)})"
+    verb = "confirmed" if grade == computed else f"overridden (computed {dash(computed)})"
     audit(
         by,
         AuditEvent.Action.GRADE_CONFIRMED,
@@ -780,8 +777,13 @@ def revise_protocol(
 
 @transaction.atomic
 def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by):
-    """Move a course to another protocol version, on purpose and on the record."""
+    """Move a course to another protocol version, on purpose and on the record; only while the
+    course is under monitoring (an ended course keeps the version it was monitored by)."""
     status = _lock_status(course)
+    # Read again under the lock: monitoring may have ended since the caller loaded the course.
+    course.status = TreatmentCourse.objects.values_list("status", flat=True).get(pk=course.pk)
+    if not course.is_under_monitoring:
+        raise ValidationError("Monitoring of this course has ended: its protocol version stays.")
     if not reason.strip():
         raise ValidationError({"reason": "Say why the course changes protocol version."})
     previous = course.protocol_version

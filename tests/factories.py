@@ -59,6 +59,21 @@ class CourseFactory(factory.django.DjangoModelFactory):
     protocol_version = factory.LazyAttribute(lambda course: protocol_version_for(course.product))
 
 
+# Service inputs (services.record_check) that many tests share.
+ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
+ICE_10 = {  # a normal ICE screen: 10/10, alert, no seizure, weakness or oedema
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+    "seizure": "none",
+    "motor_weakness": "none",
+    "cerebral_edema": "none",
+}
+
+
 def local_input(at):
     return timezone.localtime(at).strftime("%Y-%m-%dT%H:%M")
 

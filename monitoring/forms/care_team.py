@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from monitoring.display import dash
 from monitoring.forms.common import (
     ObservationTimeForm,
 )
@@ -54,7 +55,6 @@ class FlagResolveForm(_SeenFlagForm):
 def snapshot_label(course, snapshot) -> str:
     """A graded moment of the course: "D+3 2026-03-01 14:05 — CRS 2 · ICANS 0"."""
     at = timezone.localtime(snapshot.observed_at)
-    day = course.day_number(at)
     grades = " · ".join(
         f"{name} {_grade_text(computed, confirmed)}"
         for name, computed, confirmed in (
@@ -62,11 +62,11 @@ def snapshot_label(course, snapshot) -> str:
             ("ICANS", snapshot.icans_grade, snapshot.icans_confirmed_grade),
         )
     )
-    return f"{'D+' if day >= 0 else 'D'}{day} {at:%Y-%m-%d %H:%M} — {grades}"
+    return f"{course.day_label(at)} {at:%Y-%m-%d %H:%M} — {grades}"
 
 
 def _grade_text(computed, confirmed) -> str:
-    text = "—" if computed is None else str(computed)
+    text = dash(computed)
     return text if confirmed is None else f"{text} (confirmed {confirmed})"
 
 

@@ -12,7 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from monitoring import grading
 from monitoring.models.people import Patient, Unit
+
+
+def day_label(day: int) -> str:
+    """ "D+n" for day n since the infusion date (day 0); "D-1" for a baseline the day before."""
+    return f"D+{day}" if day >= 0 else f"D{day}"
 
 
 class TreatmentCourseQuerySet(models.QuerySet):
@@ -96,12 +102,29 @@ class TreatmentCourse(models.Model):
         return self.get_product_display()
 
     @property
+    def is_under_monitoring(self) -> bool:
+        """Checks, treatments and protocol moves are recorded only while this holds."""
+        return self.status == self.Status.MONITORING
+
+    @property
     def infusion_date(self) -> date:
         return timezone.localdate(self.infused_at)
 
     def day_number(self, at: datetime | None = None) -> int:
         """Calendar days since the infusion date in the local zone (D+0 is the infusion day)."""
         return (timezone.localdate(at or timezone.now()) - self.infusion_date).days
+
+    def day_label(self, at: datetime | None = None) -> str:
+        """ "D+n" of a moment (default: now), as every page and export shows it."""
+        return day_label(self.day_number(at))
+
+    def hypotension_threshold_mmhg(self, day: date) -> int:
+        """SBP below which the patient counts as hypotensive on ``day``: the protocol version's
+        limit where it sets one, else the age-based limit of the grading library (§1.3)."""
+        version = self.protocol_version
+        if version is not None and version.sbp_low_mmhg:
+            return version.sbp_low_mmhg
+        return grading.hypotension_threshold_mmhg(self.patient.age_on(day))
 
 
 # A tablet's clock may run a little ahead of the server's: an observation time up to this far

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from monitoring import flag_rules
 from monitoring.models.constraints import range_constraint
 from monitoring.models.courses import BedsideCheck, TreatmentCourse
 
@@ -84,6 +85,21 @@ class GradeSnapshot(models.Model):
         if self.icans_confirmed_grade is None:
             return self.icans_grade
         return self.icans_confirmed_grade
+
+    @property
+    def alert_severity(self) -> int | None:
+        """How loudly the nurse is told what to do: the flag severity of the worse effective
+        grade (flag_rules), the same grades the escalation advice is chosen from; None when
+        neither domain is above 0."""
+        severities = [
+            table[grade]
+            for table, grade in (
+                (flag_rules.CRS_SEVERITY, self.crs_effective),
+                (flag_rules.ICANS_SEVERITY, self.icans_effective),
+            )
+            if grade
+        ]
+        return max(severities, default=None)
 
 
 class GradeConfirmation(models.Model):
@@ -202,3 +218,8 @@ class Flag(models.Model):
     def waiting_since(self):
         """Raised, or last got worse: how long it has waited for someone counts from here."""
         return self.worsened_at or self.raised_at
+
+    @property
+    def stands_out(self) -> bool:
+        """Open and urgent or worse: the flag board and the course page make it stand out."""
+        return self.status == self.Status.OPEN and self.severity >= self.Severity.URGENT

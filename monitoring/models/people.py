@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -26,21 +27,90 @@ class Unit(models.Model):
         return self.name
 
 
+class UserManager(DjangoUserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        """``createsuperuser`` makes an IT administrator: the admin role, never a clinical one."""
+        extra_fields.setdefault("role", User.Role.ADMIN)
+        if extra_fields["role"] != User.Role.ADMIN:
+            raise ValueError("A superuser must have the admin role.")
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
+    """A member of staff. What they may do is decided by their role alone, in the ``can_*``
+    properties below, which the views (``access.requires``), the templates (links and buttons)
+    and ``access.py`` all read. Django's superuser flag opens the Django admin only: it grants
+    no clinical action and no unit."""
+
     class Role(models.TextChoices):
         NURSE = "nurse", "Nurse"
         CARE_TEAM = "care_team", "Care team"
         ADMIN = "admin", "Admin"
 
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.NURSE)
+    role = models.CharField(
+        max_length=16,
+        choices=Role.choices,
+        default=Role.NURSE,
+        help_text="Decides what the user may do in cartmonitor. Superuser status opens the "
+        "Django admin only, never clinical pages or other units.",
+    )
     units = models.ManyToManyField(Unit, blank=True, related_name="members")
+
+    objects = UserManager()
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    # Who may do what (README "Who uses it"); tests/web/test_permissions.py pins the table.
+
     @property
     def sees_all_units(self) -> bool:
-        return self.role == self.Role.ADMIN or self.is_superuser
+        """Admins see every unit; everyone else only the units they are members of."""
+        return self.role == self.Role.ADMIN
+
+    @property
+    def can_view_patients(self) -> bool:
+        """Worklist, flag board (read-only), course pages, check results, handover, history."""
+        return self.role in (self.Role.NURSE, self.Role.CARE_TEAM, self.Role.ADMIN)
+
+    @property
+    def can_record_checks(self) -> bool:
+        """Bedside checks, treatments given, checks not done and handover notes."""
+        return self.role in (self.Role.NURSE, self.Role.CARE_TEAM)
+
+    @property
+    def can_correct_records(self) -> bool:
+        """Amend a clinical record or mark it entered in error."""
+        return self.role in (self.Role.NURSE, self.Role.CARE_TEAM)
+
+    @property
+    def can_act_on_flags(self) -> bool:
+        """Acknowledge and resolve flags."""
+        return self.role == self.Role.CARE_TEAM
+
+    @property
+    def can_confirm_grades(self) -> bool:
+        """Confirm or override a computed grade."""
+        return self.role == self.Role.CARE_TEAM
+
+    @property
+    def can_change_course_protocol(self) -> bool:
+        """See the protocol a course follows and move the course to another version."""
+        return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
+
+    @property
+    def can_export(self) -> bool:
+        """Registry summary and CSV, FHIR bundle: patient data that leaves the building."""
+        return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
+
+    @property
+    def can_manage_protocols(self) -> bool:
+        """The protocol pages: versions, schedules, thresholds, escalation text."""
+        return self.role == self.Role.ADMIN
+
+    @property
+    def can_view_audit_log(self) -> bool:
+        return self.role == self.Role.ADMIN
 
 
 class Patient(models.Model):

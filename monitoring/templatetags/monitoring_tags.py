@@ -5,7 +5,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from monitoring.access import visible_courses
+from monitoring.display import DASH, dash
 from monitoring.models import Flag, TreatmentCourse
+from monitoring.models.courses import day_label
 from monitoring.schedule import human_duration
 from monitoring.timeline import DEFAULT_WINDOWS, age_text
 
@@ -23,6 +25,12 @@ SEVERITY_CLASSES = {
     2: "text-bg-warning",
     3: "text-bg-orange",
     4: "text-bg-danger",
+}
+# The "what to do now" box: urgent and critical alike call the physician now (flag_rules).
+ALERT_CLASSES = {
+    Flag.Severity.WARNING: "alert-warning",
+    Flag.Severity.URGENT: "alert-danger",
+    Flag.Severity.CRITICAL: "alert-danger",
 }
 
 
@@ -43,16 +51,30 @@ def grade_badge(label, grade, needs_review=False):
     )
 
 
+register.filter("dash", dash)  # {{ value|dash }}: "—" when there is none (monitoring.display)
+
+
 @register.filter
 def severity_class(severity):
     return SEVERITY_CLASSES.get(severity, "text-bg-light")
 
 
+@register.filter
+def alert_class(severity):
+    """The alert colour of a severity (GradeSnapshot.alert_severity); green when none."""
+    return ALERT_CLASSES.get(severity, "alert-success")
+
+
 @register.simple_tag
 def day_number(course, at=None):
-    """D+n: calendar days since the infusion date (day 0) in the configured zone."""
-    n = course.day_number(at)
-    return f"D+{n}" if n >= 0 else f"D{n}"
+    """D+n of a moment of the course (TreatmentCourse.day_label)."""
+    return course.day_label(at)
+
+
+@register.filter(name="day_label")
+def day_label_filter(day):
+    """D+n of a day number already computed (e.g. the registry summary's onset day)."""
+    return "" if day in (None, "") else day_label(day)
 
 
 @register.simple_tag
@@ -87,7 +109,7 @@ def neuro_age(course, status, now=None):
 def minutes_words(minutes):
     """240 -> "4 h", 1440 -> "1 day", 90 -> "1 h 30 min": protocol intervals for people."""
     if minutes in (None, ""):
-        return "—"
+        return DASH
     minutes = int(minutes)
     days, rest = divmod(minutes, 24 * 60)
     if days and not rest:
@@ -132,12 +154,6 @@ def product_labels(codes):
 def duration_words(delta):
     """A timedelta as "1 h 05 min" (schedule.human_duration), for overdue checks."""
     return human_duration(delta) if delta is not None else ""
-
-
-@register.filter
-def can_correct(user) -> bool:
-    """Nurses and care team correct records (of their units' courses — the views check that)."""
-    return getattr(user, "role", None) in ("nurse", "care_team")
 
 
 # --- Care team ------------------------------------------------------------------------------

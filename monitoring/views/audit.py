@@ -3,14 +3,14 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from monitoring.access import role_required
+from monitoring.access import requires
 from monitoring.forms.audit import AuditLogFilterForm
 from monitoring.models import AuditEvent, User
 
 AUDIT_PAGE_SIZE = 50
 
 
-@role_required(User.Role.ADMIN)
+@requires(User.can_view_audit_log)
 def audit_log(request):
     """Newest first, filtered by user, patient MRN, action and date range (local dates)."""
     form = AuditLogFilterForm(request.GET or None)

@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, Q, Value, When, prefetch_related_objects
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,13 +25,13 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from monitoring import grading, services
+from monitoring import services
 from monitoring.access import (
-    ALL_ROLES,
-    CLINICAL_ROLES,
     get_course_for,
-    role_required,
+    requires,
+    selected_unit,
     visible_courses,
+    visible_units,
 )
 from monitoring.course_page import (
     CoursePage,
@@ -52,7 +51,6 @@ from monitoring.models import (
     Flag,
     GradeConfirmation,
     ProtocolVersion,
-    Unit,
     User,
 )
 from monitoring.schedule import human_duration, most_overdue
@@ -67,31 +65,18 @@ OVERDUE_SHOWN = 50
 ASCII_ID = re.compile(r"[0-9]{1,18}")
 
 
-def _is_care_team(user) -> bool:
-    """What role_required(CARE_TEAM) lets through, for showing or hiding the forms."""
-    return user.role == User.Role.CARE_TEAM
-
-
 # ---------------------------------------------------------------------------------------------
 # The flag board
 # ---------------------------------------------------------------------------------------------
 
 
-@role_required(*ALL_ROLES)
+@requires(User.can_view_patients)
 def flag_board(request):
     """Unresolved flags on the user's units, open ones first, most severe then oldest; and the
     overdue checks. Nurses see it read-only: acknowledging and resolving is the care team's."""
-    units = list(Unit.objects.all() if request.user.sees_all_units else request.user.units.all())
+    units = visible_units(request.user)
+    unit = selected_unit(request.GET.getlist("unit"), units)
     problems = []
-    selected_unit = None
-    unit_param = request.GET.get("unit", "")
-    if unit_param:
-        if not ASCII_ID.fullmatch(unit_param):
-            problems.append("Unknown unit: showing all your units.")
-        else:
-            selected_unit = next((u for u in units if u.pk == int(unit_param)), None)
-            if selected_unit is None:
-                raise Http404("Not one of your units.")
     min_severity = None
     severity_param = request.GET.get("severity", "")
     if severity_param:
@@ -101,8 +86,8 @@ def flag_board(request):
             problems.append("Unknown severity: showing every severity.")
 
     courses = visible_courses(request.user)
-    if selected_unit is not None:
-        courses = courses.filter(unit=selected_unit)
+    if unit is not None:
+        courses = courses.filter(unit=unit)
     flags = Flag.objects.unresolved().filter(course__in=courses)
     if min_severity is not None:
         flags = flags.filter(severity__gte=min_severity)
@@ -118,19 +103,18 @@ def flag_board(request):
     rows = [_board_row(flag, now) for flag in page.object_list]
     overdue, overdue_more = _overdue_checks(courses.under_monitoring(), now)
 
-    filters = {"unit": selected_unit.pk if selected_unit else "", "severity": min_severity or ""}
+    filters = {"unit": unit.pk if unit else "", "severity": min_severity or ""}
     context = {
         "page": page,
         "rows": rows,
         "units": units,
-        "selected_unit": selected_unit,
+        "selected_unit": unit,
         "min_severity": min_severity,
         "severities": [c for c in Flag.Severity.choices[::-1] if c[0] > Flag.Severity.INFO],
         "problems": problems,
         "overdue": overdue,
         "overdue_more": overdue_more,
         "now": now,
-        "can_act": _is_care_team(request.user),
         "filter_query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
     }
     template = "_board.html" if request.htmx else "flag_board.html"
@@ -146,7 +130,6 @@ def _board_row(flag: Flag, now: datetime) -> Flag:
     # counting from the acknowledgement overstates the wait rather than hiding it.
     since = flag.acknowledged_at if flag.reopened else flag.raised_at
     flag.waiting = human_duration(max(now - since, timedelta(0)))
-    flag.stands_out = flag.status == Flag.Status.OPEN and flag.severity >= Flag.Severity.URGENT
     return flag
 
 
@@ -205,7 +188,7 @@ def _next_url(request, default: str) -> str:
     return default
 
 
-@role_required(User.Role.CARE_TEAM)
+@requires(User.can_act_on_flags)
 @require_POST
 def flag_acknowledge(request, flag_id: int):
     """Someone has seen the flag and owns it (who, when and the note are kept, audited)."""
@@ -223,7 +206,7 @@ def flag_acknowledge(request, flag_id: int):
     return _flag_action_page(request, flag, form, "acknowledge")
 
 
-@role_required(User.Role.CARE_TEAM)
+@requires(User.can_act_on_flags)
 @require_POST
 def flag_resolve(request, flag_id: int):
     """Close the flag with a reason; the same condition later raises a new one."""
@@ -305,15 +288,8 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
     )
     patient = course.patient
     version = course.protocol_version
-    age_years = patient.age_on(timezone.localdate(now))
-    sbp_threshold = (
-        version.sbp_low_mmhg
-        if version and version.sbp_low_mmhg
-        else grading.hypotension_threshold_mmhg(age_years)
-    )
-    charts = record.charts(sbp_threshold=sbp_threshold)
-    can_confirm = _is_care_team(request.user)
-    if can_confirm and confirm_form is None:
+    charts = record.charts(sbp_threshold=course.hypotension_threshold_mmhg(timezone.localdate(now)))
+    if request.user.can_confirm_grades and confirm_form is None:
         initial = {}
         wanted = request.GET.get("confirm", "")
         if ASCII_ID.fullmatch(wanted):
@@ -344,16 +320,13 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             "treatments": record.treatments(),
             "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),
             "confirm_form": confirm_form,
-            "can_confirm": can_confirm,
-            "can_act": _is_care_team(request.user),
-            "can_treat": request.user.role in CLINICAL_ROLES,
             "now": now,
         },
         status=status,
     )
 
 
-@role_required(User.Role.CARE_TEAM)
+@requires(User.can_confirm_grades)
 @require_POST
 def confirm_grade(request, public_id):
     """Confirm or override the computed grade of one moment, with a reason (audited)."""
@@ -396,7 +369,7 @@ def confirm_grade(request, public_id):
 # ---------------------------------------------------------------------------------------------
 
 
-@role_required(*CLINICAL_ROLES)
+@requires(User.can_record_checks)
 def treatments(request, public_id):
     """Record a treatment given; tocilizumab shows its usual dose and warns on its limits
     before anything is saved (the clinician may still give it, explicitly)."""

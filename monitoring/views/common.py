@@ -7,14 +7,16 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from monitoring.access import ALL_ROLES, get_course_for, role_required
+from monitoring.access import get_course_for, requires
 from monitoring.models import User
 from monitoring.views import care_team
 
 
+@requires(User.can_view_patients)
 def home(request):
-    """Each role lands on its own home: the care team on the flag board, others the worklist."""
-    if request.user.role == User.Role.CARE_TEAM:
+    """Each role lands on its own home: who acts on flags on the flag board, others the
+    worklist."""
+    if request.user.can_act_on_flags:
         return redirect("monitoring:care-flags")
     return redirect("monitoring:nurse-worklist")
 
@@ -32,7 +34,7 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-@role_required(*ALL_ROLES)
+@requires(User.can_view_patients)
 def patient_course(request, public_id):
     """Everything since day 0: charts, day-by-day grid, treatments, flags and the checks."""
     return care_team.course_page(request, get_course_for(request.user, public_id))

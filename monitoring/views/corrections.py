@@ -14,16 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from monitoring import schedule, services
-from monitoring.access import (
-    ALL_ROLES,
-    CLINICAL_ROLES,
-    get_course_for,
-    role_required,
-    visible_courses,
-)
+from monitoring.access import get_course_for, requires, visible_courses
+from monitoring.display import dash
 from monitoring.forms.corrections import AMENDMENT_FORMS, CorrectionReasonForm
 from monitoring.forms.nurse import CheckNotDoneForm
-from monitoring.models import CheckNotDone, CheckType, NeuroAssessment
+from monitoring.models import CheckNotDone, CheckType, NeuroAssessment, User
 
 KIND_LABELS = {
     "vitals": "Vital signs",
@@ -100,7 +95,7 @@ def _context(kind, record, **extra) -> dict:
     }
 
 
-@role_required(*CLINICAL_ROLES)
+@requires(User.can_correct_records)
 def amend_record(request, kind, pk):
     """A correction: the record's values prefilled, a reason required; the old one is kept."""
     record = _get_record(request, kind, pk)
@@ -141,8 +136,8 @@ def amend_record(request, kind, pk):
                 messages.success(
                     request,
                     f"{KIND_LABELS[kind]} corrected; the original is kept, "
-                    f"struck through. Now CRS {_grade(course.status_row.crs_grade)}, "
-                    f"ICANS {_grade(course.status_row.icans_grade)}.",
+                    f"struck through. Now CRS {dash(course.status_row.crs_grade)}, "
+                    f"ICANS {dash(course.status_row.icans_grade)}.",
                 )
                 return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     status = 400 if request.method == "POST" else 200
@@ -161,11 +156,7 @@ def amend_record(request, kind, pk):
     )
 
 
-def _grade(value) -> str:
-    return "—" if value is None else str(value)
-
-
-@role_required(*CLINICAL_ROLES)
+@requires(User.can_correct_records)
 def mark_entered_in_error(request, kind, pk):
     """A record made by mistake (wrong patient, wrong time) stays on file, struck through."""
     record = _get_record(request, kind, pk)
@@ -186,8 +177,8 @@ def mark_entered_in_error(request, kind, pk):
             messages.success(
                 request,
                 f"{KIND_LABELS[kind]} marked entered in error; it is kept, "
-                f"struck through. Now CRS {_grade(course.status_row.crs_grade)}, "
-                f"ICANS {_grade(course.status_row.icans_grade)}.",
+                f"struck through. Now CRS {dash(course.status_row.crs_grade)}, "
+                f"ICANS {dash(course.status_row.icans_grade)}.",
             )
             return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     return render(
@@ -203,16 +194,12 @@ def clinical_fields(model) -> list:
 
 
 def _shown(field, value) -> str:
-    if value is None or value == "":
-        return "—"
-    if field.choices:
+    if field.choices and value not in (None, ""):
         return str(dict(field.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+    return dash(value)
 
 
-@role_required(*ALL_ROLES)
+@requires(User.can_view_patients)
 def record_history(request, kind, pk):
     """Every version of a record: the amendment chain, then each saved row change."""
     record = _get_record(request, kind, pk)
@@ -287,12 +274,11 @@ def record_history(request, kind, pk):
             record,
             chain=chain,
             history=rows,
-            can_correct=request.user.role in CLINICAL_ROLES,
         ),
     )
 
 
-@role_required(*CLINICAL_ROLES)
+@requires(User.can_record_checks)
 def check_not_done(request, public_id):
     """A due check that could not be done: kept with why; the next due time moves."""
     course = get_course_for(request.user, public_id, monitoring_only=True)

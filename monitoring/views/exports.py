@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import uuid
 from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import BadRequest, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,38 +25,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import fhir, registry, services
 from monitoring.access import (
-    ALL_ROLES,
-    CLINICAL_ROLES,
     get_course_for,
-    role_required,
+    requires,
+    selected_unit,
     visible_courses,
+    visible_units,
 )
 from monitoring.handover import handover_blocks
-from monitoring.models import (
-    AuditEvent,
-    Unit,
-    User,
-)
-
-EXPORT_ROLES = (User.Role.CARE_TEAM, User.Role.ADMIN)
-UNIT_PARAM = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a primary key
-
-
-def _user_units(user) -> list[Unit]:
-    return list(Unit.objects.all() if user.sees_all_units else user.units.all())
-
-
-def _selected_unit(raw_values: list[str], units: list[Unit]) -> Unit | None:
-    """The ``unit`` parameter: absent, or one of the user's units (else 404); malformed is 400."""
-    if not raw_values or raw_values == [""]:
-        return None
-    if len(raw_values) != 1 or not UNIT_PARAM.fullmatch(raw_values[0]):
-        raise BadRequest("unit must be one unit number")
-    wanted = int(raw_values[0])
-    for unit in units:
-        if unit.pk == wanted:
-            return unit
-    raise Http404("No such unit among yours.")
+from monitoring.models import AuditEvent, User
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -68,7 +43,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 # --- Registry summary page ------------------------------------------------------------------
 
 
-@role_required(*EXPORT_ROLES)
+@requires(User.can_export)
 @require_GET
 def patient_summary(request, public_id):
     """The registry summary of the patient's course (what CIBMTR/EBMT forms ask)."""
@@ -124,7 +99,7 @@ def _local_midnight(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-@role_required(*EXPORT_ROLES)
+@requires(User.can_export)
 @require_GET
 def registry_form(request):
     """Pick the infusion dates and unit of the registry CSV."""
@@ -133,17 +108,17 @@ def registry_form(request):
         "monitoring/exports/registry.html",
         {
             "form": RegistryExportForm(),
-            "units": _user_units(request.user),
+            "units": visible_units(request.user),
         },
     )
 
 
-@role_required(*EXPORT_ROLES)
+@requires(User.can_export)
 @require_GET
 def registry_csv(request):
     """One row per course infused in the date range, on the user's units (UTF-8 with BOM)."""
-    units = _user_units(request.user)
-    unit = _selected_unit(request.GET.getlist("unit"), units)
+    units = visible_units(request.user)
+    unit = selected_unit(request.GET.getlist("unit"), units)
     form = RegistryExportForm(request.GET)
     if not form.is_valid():
         return render(
@@ -221,7 +196,7 @@ def _audit_export(user, courses, *, fmt: str, filters: dict, now) -> None:
 # --- FHIR -----------------------------------------------------------------------------------
 
 
-@role_required(*EXPORT_ROLES)
+@requires(User.can_export)
 @require_GET
 def fhir_bundle(request, public_id):
     """The course as a FHIR R4 Bundle (collection) of Patient, Observations and medications."""
@@ -250,13 +225,13 @@ def fhir_bundle(request, public_id):
 # --- Shift handover -------------------------------------------------------------------------
 
 
-@role_required(*ALL_ROLES)
+@requires(User.can_view_patients)
 @require_GET
 def handover(request):
     """A printable sheet of the user's units' patients under monitoring; every render is audited
     as a print (the page exists to be printed)."""
-    units = _user_units(request.user)
-    unit = _selected_unit(request.GET.getlist("unit"), units)
+    units = visible_units(request.user)
+    unit = selected_unit(request.GET.getlist("unit"), units)
     courses = visible_courses(request.user).under_monitoring()
     if unit is not None:
         courses = courses.filter(unit=unit)
@@ -297,7 +272,6 @@ def handover(request):
                 "units": units,
                 "selected_unit": unit,
                 "now": now,
-                "can_write_notes": request.user.role in CLINICAL_ROLES,
             },
         )
     )
@@ -308,7 +282,7 @@ class HandoverNoteForm(forms.Form):
     unit = forms.CharField(required=False)  # where to go back to; validated like ?unit=
 
 
-@role_required(*CLINICAL_ROLES)
+@requires(User.can_record_checks)
 @require_POST
 def handover_note(request, public_id):
     """Save the nurse's "watch for" note for the next shift, then back to the handover."""
@@ -316,7 +290,7 @@ def handover_note(request, public_id):
     form = HandoverNoteForm(request.POST)
     back = reverse("monitoring:handover")
     if form.is_valid():
-        unit = _selected_unit([form.cleaned_data["unit"]], _user_units(request.user))
+        unit = selected_unit([form.cleaned_data["unit"]], visible_units(request.user))
         if unit is not None:
             back += f"?unit={unit.pk}"
         try:

@@ -1,6 +1,5 @@
 """The nurse's pages: worklist, bedside check, result."""
 
-import re
 from datetime import timedelta
 
 from django.contrib import messages
@@ -11,20 +10,20 @@ from django.utils import timezone
 
 from monitoring import flag_rules, schedule, services
 from monitoring.access import (
-    ALL_ROLES,
-    CLINICAL_ROLES,
     get_course_for,
-    role_required,
+    requires,
+    selected_unit,
     visible_courses,
+    visible_units,
 )
 from monitoring.forms.nurse import CheckPage
-from monitoring.models import BedsideCheck, Flag, Unit, VitalSigns
+from monitoring.models import BedsideCheck, Flag, User, VitalSigns
 from monitoring.views.corrections import check_record_prefetches
 
 WORKLIST_PAGE_SIZE = 100
 
 
-@role_required(*ALL_ROLES)
+@requires(User.can_view_patients)
 def worklist(request):
     """The user's units' patients under monitoring: overdue checks first, then the sickest.
 
@@ -35,15 +34,10 @@ def worklist(request):
     so the sort is in Python over the units' monitored courses (tens per unit), paged after.
     """
     courses = visible_courses(request.user).under_monitoring()
-    units = Unit.objects.all() if request.user.sees_all_units else request.user.units.all()
-    unit_id = request.GET.get("unit", "")
-    selected_unit = None
-    if unit_id:
-        if not re.fullmatch(r"[0-9]{1,18}", unit_id):  # ASCII digits that fit a key
-            messages.error(request, "Unknown unit: showing all your units.")
-        else:
-            selected_unit = get_object_or_404(units, pk=int(unit_id))
-            courses = courses.filter(unit=selected_unit)
+    units = visible_units(request.user)
+    unit = selected_unit(request.GET.getlist("unit"), units)
+    if unit is not None:
+        courses = courses.filter(unit=unit)
     now = timezone.now()
     # Rank every course from lean rows (schedule.due_by_course), then load only the page.
     ranked, versions = schedule.due_by_course(courses, now=now, extra=WORKLIST_SORT_FIELDS)
@@ -65,7 +59,7 @@ def worklist(request):
         {
             "page": page,
             "units": units,
-            "selected_unit": selected_unit,
+            "selected_unit": unit,
             "now": now,
         },
     )
@@ -106,7 +100,7 @@ def _worklist_order(row):
     return (urgency[0], -grade, -(severity or 0), urgency[1], family_name, pk)
 
 
-@role_required(*CLINICAL_ROLES)
+@requires(User.can_record_checks)
 def record_check(request, public_id):
     """One page to record any of vitals, symptoms, neuro, labs and treatment at one time."""
     course = get_course_for(request.user, public_id, monitoring_only=True)
@@ -151,7 +145,7 @@ def record_check(request, public_id):
     )
 
 
-@role_required(*ALL_ROLES)
+@requires(User.can_view_patients)
 def check_result(request, public_id, check_id):
     """What was recorded, the grades with their reasons, the flags raised and what to do."""
     course = get_course_for(request.user, public_id)
@@ -189,6 +183,8 @@ def check_result(request, public_id, check_id):
             "snapshot": snapshot,
             "flags": flags,
             "advice": advice,
-            "advice_level": flag_rules.advice_level(crs, icans, open_flags, review),
+            "advice_severity": flag_rules.advice_severity(
+                snapshot.alert_severity if snapshot else None, open_flags, review
+            ),
         },
     )

@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from monitoring import schedule, services
-from monitoring.access import get_course_for, role_required
+from monitoring.access import get_course_for, requires
+from monitoring.display import dash
 from monitoring.forms.protocols import CheckScheduleForm, MoveCourseForm, ProtocolVersionForm
 from monitoring.models import (
     AuditEvent,
@@ -29,7 +30,7 @@ def _with_course_counts(versions):
     return versions.annotate(course_count=Count("courses"))
 
 
-@role_required(User.Role.ADMIN)
+@requires(User.can_manage_protocols)
 def protocol_list(request):
     """Every protocol with its versions, newest first, and how many courses use each."""
     versions = _with_course_counts(
@@ -52,7 +53,7 @@ def _escalation_rows(version):
     ]
 
 
-@role_required(User.Role.ADMIN)
+@requires(User.can_manage_protocols)
 def protocol_version(request, pk):
     """One version in plain words: schedules, thresholds, escalation text, who changed it."""
     version = get_object_or_404(
@@ -76,7 +77,7 @@ def protocol_version(request, pk):
     )
 
 
-@role_required(User.Role.ADMIN)
+@requires(User.can_manage_protocols)
 def protocol_version_edit(request, pk):
     """Edit a version: in place while no course uses it, otherwise saved as a new version."""
     version = get_object_or_404(
@@ -192,16 +193,12 @@ def _describe_changes(version, changes: dict, schedules: dict, current: dict) ->
 
 
 def _shown(value) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
+    if isinstance(value, list):  # a version's products
         return ", ".join(value) or "every product"
-    return str(value)
+    return dash(value)
 
 
-@role_required(User.Role.ADMIN, User.Role.CARE_TEAM)
+@requires(User.can_change_course_protocol)
 def course_protocol(request, public_id):
     """The protocol version a course follows, and moving it to another one on purpose."""
     course = get_course_for(request.user, public_id)
@@ -224,24 +221,19 @@ def course_protocol(request, public_id):
         .select_related("protocol")
     )
     form = MoveCourseForm(request.POST or None, versions=choices)
-    can_move = course.status == course.Status.MONITORING
-    if request.method == "POST":
-        if not can_move:
-            messages.error(request, "Monitoring of this course has ended: its protocol stays.")
+    if request.method == "POST" and form.is_valid():
+        try:  # the service refuses a course whose monitoring has ended
+            services.move_course_to_version(
+                course=course,
+                version=form.cleaned_data["version"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Course moved to {form.cleaned_data['version']}.")
             return redirect("monitoring:course-protocol", public_id=public_id)
-        if form.is_valid():
-            try:
-                services.move_course_to_version(
-                    course=course,
-                    version=form.cleaned_data["version"],
-                    reason=form.cleaned_data["reason"],
-                    by=request.user,
-                )
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, f"Course moved to {form.cleaned_data['version']}.")
-                return redirect("monitoring:course-protocol", public_id=public_id)
     moves = AuditEvent.objects.filter(
         course=course, action=AuditEvent.Action.COURSE_PROTOCOL_MOVED
     ).select_related("user")
@@ -256,7 +248,6 @@ def course_protocol(request, public_id):
             "schedules": _schedule_rows(version) if version else [],
             "due": schedule.due_checks(course, status) if version else [],
             "form": form,
-            "can_move": can_move,
             "moves": moves,
             "now": timezone.now(),
         },

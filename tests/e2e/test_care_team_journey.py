@@ -11,21 +11,9 @@ from playwright.sync_api import expect
 from monitoring import services
 from monitoring.models import Flag, GradeConfirmation
 from tests.e2e.conftest import ARTIFACTS
+from tests.factories import ICE_10, ROOM_AIR
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-    "seizure": "none",
-    "motor_weakness": "none",
-    "cerebral_edema": "none",
-}
 
 
 def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(

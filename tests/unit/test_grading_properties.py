@@ -140,27 +140,24 @@ def refused(answer) -> bool:
     return False
 
 
-def check_crs_answer(inputs: dict) -> None:
+def check_answer(domain: str, call) -> None:
     """The contract: a 0-4 grade with non-empty reasons, or a ValueError with a message."""
-    result = answer_or_refusal(lambda: grade_crs(CRSInputs(**inputs)))
+    result = answer_or_refusal(call)
     if refused(result):
         return
-    event(f"graded CRS {result.grade}")
+    event(f"graded {domain} {result.grade}")
     assert result.grade in range(5)
     assert result.reasons
     assert all(isinstance(reason, str) and reason for reason in result.reasons)
     assert result.needs_review == bool(result.review_reasons)
+
+
+def check_crs_answer(inputs: dict) -> None:
+    check_answer("CRS", lambda: grade_crs(CRSInputs(**inputs)))
 
 
 def check_icans_answer(inputs: dict) -> None:
-    result = answer_or_refusal(lambda: grade_icans(ICANSInputs(**inputs)))
-    if refused(result):
-        return
-    event(f"graded ICANS {result.grade}")
-    assert result.grade in range(5)
-    assert result.reasons
-    assert all(isinstance(reason, str) and reason for reason in result.reasons)
-    assert result.needs_review == bool(result.review_reasons)
+    check_answer("ICANS", lambda: grade_icans(ICANSInputs(**inputs)))
 
 
 # --- Any input: a grade or a ValueError --------------------------------------------------------

@@ -146,23 +146,14 @@ def test_invalid_vitals_raise(vitals, message):
 def test_adult_heart_and_breathing_rate_limits_do_not_apply_to_children():
     # A 7-year-old breathing 28/min with a pulse of 135 is within a child's normal range;
     # the adult NEWS2 red band must not flag it (ref §8.3: NEWS2 is not for under-16s).
-    child = vital_sign_breaches(
-        thresholds=VitalThresholds(),
-        age_years=7,
-        heart_rate=135,
-        resp_rate=28,
-        spo2_pct=97,
-        systolic_bp=100,
-        temperature_c=37.0,
-    )
-    adult = vital_sign_breaches(
-        thresholds=VitalThresholds(),
-        age_years=40,
-        heart_rate=135,
-        resp_rate=28,
-        spo2_pct=97,
-        systolic_bp=100,
-        temperature_c=37.0,
-    )
+    same_vitals = {
+        "heart_rate": 135,
+        "resp_rate": 28,
+        "spo2_pct": 97,
+        "systolic_bp": 100,
+        "temperature_c": 37.0,
+    }
+    child = vital_sign_breaches(thresholds=VitalThresholds(), age_years=7, **same_vitals)
+    adult = vital_sign_breaches(thresholds=VitalThresholds(), age_years=40, **same_vitals)
     assert child == ()
     assert {b.parameter for b in adult} == {"heart_rate", "resp_rate"}

@@ -3,26 +3,18 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from monitoring import services
-from monitoring.models import BedsideCheck
-from tests.factories import CourseFactory
+from monitoring.models import AuditEvent, BedsideCheck
+from tests.factories import ROOM_AIR, CourseFactory
+from tests.routes import monitoring_routes, route_sample, url_of
 
 
 @pytest.fixture
 def saved_check(course, nurse):
-    from django.utils import timezone
-
     return services.record_check(
-        course=course,
-        by=nurse,
-        observed_at=timezone.now(),
-        vitals={
-            "temp_c": 37,
-            "oxygen_support": "room_air",
-            "vasopressors_count": 0,
-            "vasopressin": False,
-        },
+        course=course, by=nurse, observed_at=timezone.now(), vitals={"temp_c": 37, **ROOM_AIR}
     )
 
 
@@ -37,12 +29,24 @@ def patient_pages(course, check: BedsideCheck | None = None):
     return pages
 
 
-def test_anonymous_users_are_sent_to_login_from_every_page(course, saved_check):
+def test_only_the_health_check_is_open_without_a_login():
+    routes = monitoring_routes()
+    public = {r.name for r in routes if getattr(r.callback, "login_required", True) is False}
+
+    assert public == {"healthz"}
+
+
+def test_anonymous_users_are_sent_to_login_from_every_page(course, nurse):
+    """Every URL pattern of the app, GET and POST, with real objects in its arguments."""
+    sample = route_sample(course, nurse)
     client = Client()
-    for url in ["/", reverse("monitoring:nurse-worklist"), *patient_pages(course, saved_check)]:
-        response = client.get(url)
-        assert response.status_code == 302, url
-        assert response.url.startswith(reverse("login")), url
+    for route in monitoring_routes():
+        if route.name == "healthz":
+            continue
+        url = url_of(route, sample)
+        for response in (client.get(url), client.post(url)):
+            assert response.status_code == 302, url
+            assert response.url.startswith(reverse("login")), url
 
 
 def test_the_health_check_needs_no_login_and_no_data(db):
@@ -125,8 +129,44 @@ def test_a_check_result_of_another_course_is_404_even_with_a_visible_patient(
     assert nurse_client.get(url).status_code == 200
 
 
-def test_the_worklist_refuses_a_unit_that_is_not_yours(nurse_client, ward_b, course):
-    assert nurse_client.get(f"/worklist/?unit={ward_b.pk}").status_code == 404
-    response = nurse_client.get("/worklist/?unit=abc", follow=True)
-    assert response.status_code == 200
-    assert "Unknown unit" in response.content.decode()
+# --- The unit filter: one policy on every page that has one (monitoring.access) -------------
+
+UNIT_FILTERED_PAGES = [
+    "monitoring:nurse-worklist",
+    "monitoring:care-flags",
+    "monitoring:handover",
+    "monitoring:exports-registry-csv",
+]
+
+
+@pytest.mark.parametrize("page", UNIT_FILTERED_PAGES)
+def test_a_unit_filter_shows_only_that_unit(care_client, course, page):
+    """The care-team member's own unit, or none (all their units), opens the page."""
+    url = reverse(page)
+
+    assert care_client.get(url, {"unit": str(course.unit_id)}).status_code == 200
+    assert care_client.get(url, {"unit": ""}).status_code == 200
+    assert care_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("page", UNIT_FILTERED_PAGES)
+@pytest.mark.parametrize(
+    "value",
+    ["another unit", "999999999", "abc", "1.0", "-1", " 1", "\u0661", "²", "\uff11", "9" * 19],
+)
+def test_a_unit_that_is_not_one_of_yours_is_a_404_and_records_nothing(
+    care_client, course, ward_b, page, value
+):
+    """Malformed, unknown and another unit's id alike: 404, never "all units" instead of the
+    one asked for, never a hint that the unit exists; nothing exported or printed."""
+    unit = str(ward_b.pk) if value == "another unit" else value
+
+    assert care_client.get(reverse(page), {"unit": unit}).status_code == 404
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("page", UNIT_FILTERED_PAGES)
+def test_two_units_at_once_are_a_404(care_client, course, page):
+    unit = str(course.unit_id)
+
+    assert care_client.get(reverse(page), {"unit": [unit, unit]}).status_code == 404

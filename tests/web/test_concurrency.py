@@ -17,11 +17,10 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import BedsideCheck, CourseStatus, Flag, GradeSnapshot, TreatmentCourse
-from tests.factories import CourseFactory
+from tests.factories import ROOM_AIR, CourseFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 # Both febrile, so both want the course's one open CRS flag: a lost lock shows up as a
 # duplicate flag (refused by the database) or a count that is off.
 FEVER_ON_OXYGEN = {**ROOM_AIR, "temp_c": 38.6, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4}

@@ -24,22 +24,10 @@ from monitoring.models import (
     User,
     VitalSigns,
 )
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UserFactory
 from tests.web.test_security import csp_violations
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 LOW_FLOW_4 = {**ROOM_AIR, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4}
-ICE_10 = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-    "seizure": "none",
-    "motor_weakness": "none",
-    "cerebral_edema": "none",
-}
 
 
 def course_url(course) -> str:
@@ -222,30 +210,15 @@ def test_a_child_under_12_gets_a_capd_chart_instead_of_ice(care_client, nurse, w
         patient__date_of_birth=timezone.localdate().replace(year=timezone.localdate().year - 7),
         patient__weight_kg=22,
     )
-    services.record_check(
-        course=child,
-        by=nurse,
-        observed_at=timezone.now(),
-        neuro={
-            **{f"capd_item_{n}": 0 if n > 4 else 4 for n in range(1, 9)},
-            "consciousness": "alert",
-            "seizure": "none",
-            "motor_weakness": "none",
-            "cerebral_edema": "none",
-        },
-    )
-    services.record_check(
-        course=child,
-        by=nurse,
-        observed_at=timezone.now(),
-        neuro={
-            **{f"capd_item_{n}": 2 for n in range(1, 9)},
-            "consciousness": "alert",
-            "seizure": "none",
-            "motor_weakness": "none",
-            "cerebral_edema": "none",
-        },
-    )
+    well = {f"capd_item_{n}": 0 if n > 4 else 4 for n in range(1, 9)}
+    delirious = {f"capd_item_{n}": 2 for n in range(1, 9)}
+    for items in (well, delirious):
+        services.record_check(
+            course=child,
+            by=nurse,
+            observed_at=timezone.now(),
+            neuro={**items, **{k: v for k, v in ICE_10.items() if not k.startswith("ice")}},
+        )
 
     page = care_client.get(course_url(child)).content.decode()
     data = chart_data(page)
@@ -472,11 +445,8 @@ def test_the_care_team_of_another_unit_gets_404(course, graded, ward_b):
     assert not GradeConfirmation.objects.exists()
 
 
-def test_confirming_is_post_only_and_anonymous_users_go_to_login(care_client, course, graded):
+def test_confirming_is_post_only(care_client, course, graded):
     assert care_client.get(confirm_url(course)).status_code == 405
-    for response in (Client().get(course_url(course)), Client().post(confirm_url(course))):
-        assert response.status_code == 302
-        assert response.url.startswith(reverse("login"))
 
 
 def test_the_page_is_clean_under_the_content_security_policy(care_client, course, graded):

@@ -246,7 +246,9 @@ def test_room_air_to_high_flow_on_steroids_without_fever_raises_its_own_flag(rec
     )
     assert not any("routine" in a for a in advice)
     assert any(a.startswith("New or escalating oxygen need") for a in advice)
-    assert flag_rules.advice_level(0, None, open_flags, worse.review_reasons) == "danger"
+    assert (
+        flag_rules.advice_severity(None, open_flags, worse.review_reasons) == Flag.Severity.URGENT
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,8 @@ from fhir.resources.R4B.bundle import Bundle
 
 from monitoring import fhir, services
 from monitoring.models import AuditEvent, GradeSnapshot, LabResult, Treatment, User, VitalSigns
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 FULL_VITALS = {
     **ROOM_AIR,
     "temp_c": 38.6,

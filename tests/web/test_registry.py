@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from monitoring import registry, services
 from monitoring.models import AuditEvent, GradeSnapshot, Treatment, User
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 FEVER_LOW_FLOW = {
     **ROOM_AIR,
     "temp_c": 38.6,
@@ -281,15 +280,6 @@ def test_the_csv_refuses_bad_dates(care_client, sick_course, params):
 
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORTED).exists()
-
-
-@pytest.mark.parametrize("unit", ["abc", "1.0", "-1", "\uff11", "1 ", "9" * 19])
-def test_the_csv_refuses_a_unit_that_is_not_ascii_digits(care_client, sick_course, unit):
-    assert care_client.get(CSV_URL, {"unit": unit}).status_code == 400
-
-
-def test_the_csv_refuses_another_units_number(care_client, sick_course, ward_b):
-    assert care_client.get(CSV_URL, {"unit": str(ward_b.pk)}).status_code == 404
 
 
 def test_the_csv_never_includes_another_units_patients(care_client, sick_course, ward_b):

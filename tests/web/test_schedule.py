@@ -10,9 +10,9 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import CourseStatus
 from monitoring.schedule import add_interval, due_checks, human_duration
+from tests.factories import ROOM_AIR
 
 PARIS = ZoneInfo("Europe/Paris")
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 
 
 def due_by_type(course, now):
@@ -122,31 +122,40 @@ def test_a_check_never_done_is_due_from_day_0(protocol_course):
     assert due.is_overdue
 
 
-def test_four_hours_across_midnight_is_four_hours(settings):
+@pytest.mark.parametrize(
+    ("start", "interval", "local_due", "real_hours"),
+    [
+        # Across midnight: four hours are four hours.
+        (
+            datetime(2026, 3, 1, 22, 30, tzinfo=PARIS),
+            timedelta(hours=4),
+            datetime(2026, 3, 2, 2, 30, tzinfo=PARIS),
+            4,
+        ),
+        # Clocks go from 02:00 to 03:00 on 29 March 2026 in Paris: four real hours.
+        (
+            datetime(2026, 3, 29, 0, 0, tzinfo=PARIS),
+            timedelta(hours=4),
+            datetime(2026, 3, 29, 5, 0, tzinfo=PARIS),
+            4,
+        ),
+        # Clocks go back from 03:00 to 02:00 on 25 October 2026: daily labs keep their local
+        # time, and that day lasts 25 hours.
+        (
+            datetime(2026, 10, 24, 6, 0, tzinfo=PARIS),
+            timedelta(days=1),
+            datetime(2026, 10, 25, 6, 0, tzinfo=PARIS),
+            25,
+        ),
+    ],
+    ids=["midnight", "spring-dst", "autumn-dst-daily"],
+)
+def test_intervals_across_midnight_and_dst(settings, start, interval, local_due, real_hours):
     settings.TIME_ZONE = "Europe/Paris"
     with timezone.override(PARIS):
-        start = datetime(2026, 3, 1, 22, 30, tzinfo=PARIS)
-        assert add_interval(start, timedelta(hours=4)) == datetime(2026, 3, 2, 2, 30, tzinfo=PARIS)
-
-
-def test_four_hours_across_the_spring_dst_change_is_four_real_hours(settings):
-    settings.TIME_ZONE = "Europe/Paris"
-    with timezone.override(PARIS):
-        # Clocks go from 02:00 to 03:00 on 29 March 2026 in Paris.
-        start = datetime(2026, 3, 29, 0, 0, tzinfo=PARIS)
-        due = timezone.localtime(add_interval(start, timedelta(hours=4)))
-        assert (due.hour, due.minute) == (5, 0)
-        assert due.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=4)
-
-
-def test_daily_labs_keep_their_local_time_across_the_autumn_dst_change(settings):
-    settings.TIME_ZONE = "Europe/Paris"
-    with timezone.override(PARIS):
-        # Clocks go back from 03:00 to 02:00 on 25 October 2026: that day lasts 25 hours.
-        start = datetime(2026, 10, 24, 6, 0, tzinfo=PARIS)
-        due = timezone.localtime(add_interval(start, timedelta(days=1)))
-        assert (due.day, due.hour) == (25, 6)
-        assert due.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=25)
+        due = add_interval(start, interval)
+        assert due == local_due  # the same local wall-clock time in Paris
+        assert due.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=real_hours)
 
 
 def test_nothing_is_due_after_the_monitoring_window(protocol_course):

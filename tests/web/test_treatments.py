@@ -19,10 +19,8 @@ from monitoring.models import (
     TreatmentCourse,
     User,
 )
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory
 from tests.web.test_security import csp_violations
-
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 
 
 def url(course) -> str:
@@ -236,9 +234,6 @@ def test_roles_units_and_finished_courses(
     assert outsider_client.post(url(course), form()).status_code == 404
     finished = CourseFactory(unit=ward_a, status=TreatmentCourse.Status.COMPLETED)
     assert care_client.get(url(finished)).status_code == 404
-    response = Client().get(url(course))
-    assert response.status_code == 302
-    assert response.url.startswith(reverse("login"))
     assert not BedsideCheck.objects.exists()
 
 

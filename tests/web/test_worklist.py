@@ -7,9 +7,7 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import TreatmentCourse
-from tests.factories import CourseFactory
-
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
+from tests.factories import ROOM_AIR, CourseFactory
 
 
 def test_it_shows_the_day_since_infusion_as_d_plus_n(nurse_client, ward_a):

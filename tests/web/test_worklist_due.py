@@ -8,17 +8,8 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import CourseStatus, ProtocolVersion
-from tests.factories import CourseFactory
+from tests.factories import ICE_10, ROOM_AIR, CourseFactory
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-}
 LABS = {"crp_mg_l": 12}
 NO_SYMPTOMS = {"fever": False}
 

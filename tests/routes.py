@@ -1,0 +1,48 @@
+"""Every page of the URLconf with sample arguments, for tests that walk them all."""
+
+from django.urls import URLPattern, get_resolver, reverse
+from django.utils import timezone
+
+from monitoring import services
+from monitoring.models import Flag
+from tests.factories import ROOM_AIR
+
+
+def monitoring_routes() -> list[URLPattern]:
+    routes = [p for p in get_resolver("monitoring.urls").url_patterns if isinstance(p, URLPattern)]
+    assert len(routes) > 20  # the walk found the URLconf
+    return routes
+
+
+def route_sample(course, by) -> dict:
+    """One of each object a URL names, on the course's unit: a check with its vital signs, a
+    flag, the course's protocol version."""
+    check = services.record_check(
+        course=course,
+        by=by,
+        observed_at=timezone.now(),
+        vitals={"temp_c": 37, **ROOM_AIR},
+    )
+    flag = Flag.objects.create(
+        course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"
+    )
+    return {
+        "public_id": course.patient.public_id,
+        "check_id": check.public_id,
+        "flag_id": flag.pk,
+        "kind": "vitals",
+        "record_pk": check.vitalsigns_set.get().pk,
+        "version_pk": course.protocol_version_id,
+    }
+
+
+def url_of(route: URLPattern, sample: dict) -> str:
+    """The route's URL with the sample's objects (NoReverseMatch for an argument it lacks)."""
+    names = set(route.pattern.converters)
+    kwargs = {}
+    for name in names:
+        if name == "pk":  # a record's (with its kind) or a protocol version's
+            kwargs[name] = sample["record_pk" if "kind" in names else "version_pk"]
+        else:
+            kwargs[name] = sample[name]
+    return reverse(f"monitoring:{route.name}", kwargs=kwargs)
