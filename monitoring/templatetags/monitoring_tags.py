@@ -3,6 +3,7 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from monitoring.access import visible_courses
 from monitoring.display import DASH, dash
@@ -83,7 +84,7 @@ def neuro_age(course, status, now=None):
     stale past the protocol's neuro window (ProtocolVersion.neuro_valid_minutes)."""
     assessed = getattr(status, "last_neuro_at", None)
     if assessed is None:
-        return format_html('<span class="small text-muted">no neuro check yet</span>')
+        return mark_safe('<span class="small text-muted">no neuro check yet</span>')  # noqa: S308
     now = now or timezone.now()
     version = course.protocol_version
     window = version.windows().neuro if version else DEFAULT_WINDOWS.neuro
