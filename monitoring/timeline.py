@@ -131,6 +131,7 @@ class Timeline:
             oxygen_flow_l_min=(
                 float(latest.oxygen_flow_l_min) if latest.oxygen_flow_l_min is not None else None
             ),
+            airway_protection_only=latest.oxygen_for_airway_protection,
         )
         used = {
             "temperature_c": temperature,
@@ -147,6 +148,7 @@ class Timeline:
             "vasopressin": inputs.vasopressin,
             "oxygen": str(inputs.oxygen),
             "oxygen_flow_l_min": inputs.oxygen_flow_l_min,
+            "airway_protection_only": inputs.airway_protection_only,
             "support_at": _iso(latest_at),
         }
         return inputs, used
@@ -194,6 +196,8 @@ class Timeline:
             seizure=neuro.seizure,
             motor_weakness=neuro.motor_weakness,
             cerebral_edema=neuro.cerebral_edema,
+            consciousness_attributable_to=neuro.consciousness_attributable_to or None,
+            consciousness_other_cause=neuro.consciousness_other_cause,
         )
         used = {
             "assessed_at": _iso(neuro_at),
@@ -204,6 +208,8 @@ class Timeline:
             "motor_weakness": neuro.motor_weakness,
             "cerebral_edema": neuro.cerebral_edema,
             "unable_to_assess_reason": neuro.unable_to_assess_reason,
+            "consciousness_attributable_to": neuro.consciousness_attributable_to or None,
+            "consciousness_other_cause": neuro.consciousness_other_cause,
         }
         return inputs, used
 

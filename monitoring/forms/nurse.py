@@ -48,7 +48,13 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
         "dbp_mmhg",
         "spo2_pct",
     ]
-    SUPPORT = ["oxygen_support", "oxygen_flow_l_min", "vasopressors_count", "vasopressin"]
+    SUPPORT = [
+        "oxygen_support",
+        "oxygen_flow_l_min",
+        "oxygen_for_airway_protection",
+        "vasopressors_count",
+        "vasopressin",
+    ]
 
     class Meta:
         model = VitalSigns
@@ -60,9 +66,17 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             "spo2_pct",
             "oxygen_support",
             "oxygen_flow_l_min",
+            "oxygen_for_airway_protection",
             "vasopressors_count",
             "vasopressin",
         ]
+        labels = {"oxygen_for_airway_protection": "For airway protection only, not hypoxia"}
+        help_texts = {
+            "oxygen_for_airway_protection": (
+                "CPAP, BiPAP or ventilation only to protect the airway (e.g. low GCS) or for a "
+                "procedure: not graded as CRS hypoxia; a clinician confirms."
+            )
+        }
 
     def __init__(self, *args, carried_forward=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,6 +126,12 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             self.add_error(
                 "oxygen_flow_l_min",
                 "An oxygen flow cannot be given on room air: choose the device, or clear the flow.",
+            )
+        if data.get("oxygen_for_airway_protection") and support not in VitalSigns.POSITIVE_PRESSURE:
+            self.add_error(
+                "oxygen_for_airway_protection",
+                "Only CPAP, BiPAP or mechanical ventilation can be for airway protection: "
+                "choose the device, or clear this box.",
             )
         if support in (VitalSigns.Oxygen.LOW_FLOW, VitalSigns.Oxygen.HIGH_FLOW) and flow is None:
             self.add_error(
@@ -170,11 +190,24 @@ class NeuroForm(SectionMixin, forms.ModelForm):
             *ICE_ITEM_FIELDS,
             *CAPD_ITEM_FIELDS,
             "consciousness",
+            "consciousness_attributable_to",
+            "consciousness_other_cause",
             "seizure",
             "motor_weakness",
             "cerebral_edema",
             "unable_to_assess_reason",
         ]
+        labels = {
+            "consciousness_attributable_to": "Depressed consciousness due to another cause?",
+            "consciousness_other_cause": "Other cause",
+        }
+        help_texts = {
+            "consciousness_attributable_to": (
+                "ASTCT grades it only when not due to another cause, e.g. sedating drugs: "
+                "then consciousness and ICE/CAPD are not graded and a clinician confirms."
+            ),
+            "consciousness_other_cause": "Only for 'Other cause', e.g. hypoglycaemia.",
+        }
 
     def __init__(self, *args, capd: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -205,6 +238,10 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 )
         self.fields["consciousness"].required = False
         self.fields["consciousness"].choices = [("", "—"), *NeuroAssessment.Consciousness.choices]
+        self.fields["consciousness_attributable_to"].choices = [
+            ("", "No — not attributable to another cause"),
+            *NeuroAssessment.ConsciousnessCause.choices,
+        ]
         self.fields["unable_to_assess_reason"].required = False
         self.order_fields(
             [
@@ -212,6 +249,8 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 "unable_to_assess",
                 "unable_to_assess_reason",
                 "consciousness",
+                "consciousness_attributable_to",
+                "consciousness_other_cause",
                 "seizure",
                 "motor_weakness",
                 "cerebral_edema",
@@ -227,7 +266,15 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         scores = {name: data.get(name) for name in self.score_fields}
         missing = [self.fields[n].label.split(" (")[0] for n, v in scores.items() if v is None]
         tool = "CAPD" if self.capd else "ICE"
-        if data.get("unable_to_assess"):
+        cause = data.get("consciousness_attributable_to")
+        if not cause and data.get("consciousness_other_cause"):
+            self.add_error(
+                "consciousness_other_cause",
+                "Give an other cause only with 'Other cause (say which)' above.",
+            )
+        if cause:  # the screen is not assessable; the service records why
+            self._clean_attribution(data, cause, tool, scored=len(missing) < len(scores))
+        elif data.get("unable_to_assess"):
             if len(missing) < len(scores):
                 raise ValidationError(
                     f"{tool} items were scored, so the patient was not "
@@ -245,6 +292,29 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         if not data.get("consciousness"):
             self.add_error("consciousness", "Record the level of consciousness.")
         return data
+
+    def _clean_attribution(self, data, cause, tool, *, scored: bool) -> None:
+        """Depressed consciousness with another cause (reference §2.2 †): no screen to score."""
+        if scored:
+            raise ValidationError(
+                f"Depressed consciousness attributed to another cause: the {tool} is not "
+                f"assessable, so clear its items (or clear the cause)."
+            )
+        if data.get("consciousness") == NeuroAssessment.Consciousness.ALERT:
+            self.add_error(
+                "consciousness_attributable_to",
+                "The patient is alert: there is no depressed consciousness to attribute.",
+            )
+        other = cause == NeuroAssessment.ConsciousnessCause.OTHER
+        if other and not data.get("consciousness_other_cause"):
+            self.add_error("consciousness_other_cause", "Name the other cause.")
+        if not other and data.get("consciousness_other_cause"):
+            self.add_error(
+                "consciousness_other_cause",
+                "Give an other cause only with 'Other cause (say which)' above.",
+            )
+        if not data.get("unable_to_assess"):
+            data["unable_to_assess_reason"] = ""
 
     def model_values(self) -> dict:
         values = {
