@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from monitoring import grading
 from monitoring.forms.common import (
@@ -26,6 +27,7 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
+from monitoring.templatetags.monitoring_tags import day_number
 
 
 class VitalSignsForm(SectionMixin, forms.ModelForm):
@@ -373,17 +375,44 @@ class TreatmentForm(SectionMixin, forms.ModelForm):
         return data
 
 
+def support_values(vitals) -> dict:
+    """Oxygen and vasopressor fields of a vital-signs record; the model defaults without one."""
+    if vitals is None:
+        vitals = VitalSigns()  # room air, no vasopressors
+    return {name: getattr(vitals, name) for name in VitalSignsForm.SUPPORT}
+
+
+def carried_from_text(vitals, course) -> str:
+    """Where carried-forward support came from: "the D+3 04:00 check" or "no earlier record"."""
+    if vitals is None:
+        return "no earlier record"
+    at = timezone.localtime(vitals.check_entry.observed_at)
+    return f"the {day_number(course, at)} {at:%H:%M} check"
+
+
+_SAME = object()
+
+
 class CheckPage:
     """The sections of the bedside check page, bound together.
 
     Nothing is saved unless every filled section is valid; the page re-renders with every
     value the nurse typed.
+
+    ``carried_forward`` is the latest current vital signs at or before the entered time: its
+    oxygen and vasopressors pre-fill the page, because they are running at that time. On a
+    post, ``shown_forward`` is the record whose values the page showed, when that was another
+    (the nurse changed the time and the page could not follow).
     """
 
     SECTIONS = ("vitals", "symptoms", "neuro", "labs", "treatment")
 
-    def __init__(self, data=None, *, course, capd: bool, carried_forward=None):
+    def __init__(self, data=None, *, course, capd: bool, carried_forward=None, shown_forward=_SAME):
         self.course = course
+        self.data = data
+        self.capd = capd
+        self.carried_forward = carried_forward
+        self.shown_forward = carried_forward if shown_forward is _SAME else shown_forward
         self.time = ObservationTimeForm(data, course=course)
         self.vitals = VitalSignsForm(data, prefix="vitals", carried_forward=carried_forward)
         self.symptoms = SymptomForm(data, prefix="symptoms")
@@ -393,6 +422,56 @@ class CheckPage:
         self.errors: list[str] = []
 
     @property
+    def carried_text(self) -> str:
+        return carried_from_text(self.carried_forward, self.course)
+
+    @property
+    def carried_key(self) -> str:
+        """Names the carried record in the page, so a post says what it was shown."""
+        if self.carried_forward is None:
+            return "none"
+        return str(self.carried_forward.check_entry.public_id)
+
+    def _follow_the_entered_time(self) -> bool:
+        """Support values shown from another moment, and left as shown, are replaced with the
+        state at the entered time; the nurse checks them and saves again. True if any were.
+
+        Without this a late entry typed before the page caught up with its time (or without
+        JavaScript) would store the oxygen of a later record: BiPAP at 06:00, CRS 4.
+        """
+        if self.shown_forward is self.carried_forward or self.data is None:
+            return False
+        shown = support_values(self.shown_forward)
+        carried = support_values(self.carried_forward)
+        stale = [
+            name
+            for name in VitalSignsForm.SUPPORT
+            if shown[name] != carried[name]
+            and not self.vitals.fields[name].has_changed(shown[name], self.vitals[name].data)
+        ]
+        if not stale:
+            return False
+        data = self.data.copy()
+        for name in stale:
+            key, value = self.vitals.add_prefix(name), carried[name]
+            if isinstance(value, bool):
+                if value:
+                    data[key] = "on"
+                else:
+                    data.pop(key, None)
+            else:
+                data[key] = "" if value is None else str(value)
+        self.data = data
+        self.vitals = VitalSignsForm(data, prefix="vitals", carried_forward=self.carried_forward)
+        self.errors.append(
+            f"The oxygen and vasopressors on the page were carried from "
+            f"{carried_from_text(self.shown_forward, self.course)}, not from the time of this "
+            f"entry. They now show the state at that time (from {self.carried_text}): check "
+            "them and save again."
+        )
+        return True
+
+    @property
     def sections(self):
         return [(name, getattr(self, name)) for name in self.SECTIONS]
 
@@ -400,7 +479,10 @@ class CheckPage:
         return [(name, form) for name, form in self.sections if form.has_changed()]
 
     def is_valid(self) -> bool:
+        followed = self._follow_the_entered_time()
         valid = all([form.is_valid() for form in (self.time, *dict(self.sections).values())])
+        if followed:
+            return False
         if not self.filled():
             self.errors.append("Nothing to save: fill in at least one section.")
             return False

@@ -33,6 +33,20 @@ class ObservationQuerySet(models.QuerySet):
         """Records that count: not superseded by a correction, not entered in error."""
         return self.filter(status=RecordStatus.CURRENT)
 
+    def latest_at(self, course, at):
+        """The course's current record observed at or before ``at`` (its check joined), or None.
+
+        What carries forward to an entry at ``at``: the same record ``timeline._Series.latest``
+        grades from (latest clinical time, then latest saved). Used by the check page.
+        """
+        return (
+            self.current()
+            .filter(check_entry__course=course, check_entry__observed_at__lte=at)
+            .select_related("check_entry")
+            .order_by("-check_entry__observed_at", "-pk")
+            .first()
+        )
+
 
 class Observation(models.Model):
     """Fields shared by every clinical record; the clinical time is the check's ``observed_at``.
