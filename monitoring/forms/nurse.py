@@ -241,7 +241,7 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         self.fields["consciousness"].required = False
         self.fields["consciousness"].choices = [("", "—"), *NeuroAssessment.Consciousness.choices]
         self.fields["consciousness_attributable_to"].choices = [
-            ("", "No — not attributable to another cause"),
+            ("", "No"),
             *NeuroAssessment.ConsciousnessCause.choices,
         ]
         self.fields["unable_to_assess_reason"].required = False

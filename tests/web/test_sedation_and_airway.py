@@ -273,7 +273,7 @@ def test_the_check_page_asks_for_the_cause_and_the_purpose_of_positive_pressure(
 
     assert "Depressed consciousness due to another cause?" in page
     assert 'name="neuro-consciousness_attributable_to"' in page
-    assert "No — not attributable to another cause" in page
+    assert '<option value="" selected>No</option>' in page
     assert 'name="neuro-consciousness_other_cause"' in page
     assert 'name="vitals-oxygen_for_airway_protection"' in page
     assert "For airway protection only, not hypoxia" in page
