@@ -429,6 +429,17 @@ def _support(patient_ref, record) -> dict:
             "valueBoolean": record.vasopressin,
         }
     )
+    if record.oxygen_for_airway_protection:  # not graded as CRS hypoxia (reference §1.2.8)
+        components.append(
+            {
+                "code": _local(
+                    "observations",
+                    "oxygen-for-airway-protection",
+                    "Positive pressure for airway protection only, not hypoxia",
+                ),
+                "valueBoolean": True,
+            }
+        )
     return _observation(
         patient_ref,
         record,
@@ -463,6 +474,24 @@ def _neuro(patient_ref, record) -> dict:
             ("cerebral_edema", "Raised ICP / cerebral oedema"),
         )
     ]
+    if record.consciousness_attributable_to:  # not graded as ICANS (reference §2.2 †)
+        concept = _local(
+            "consciousness-attributable-to",
+            record.consciousness_attributable_to,
+            record.get_consciousness_attributable_to_display(),
+        )
+        if record.consciousness_other_cause:
+            concept["text"] = record.consciousness_other_cause
+        components.append(
+            {
+                "code": _local(
+                    "observations",
+                    "consciousness-attributable-to",
+                    "Depressed consciousness attributable to another cause",
+                ),
+                "valueCodeableConcept": concept,
+            }
+        )
     resource = _observation(patient_ref, record, category=SURVEY, code=code, component=components)
     if value is None:
         resource["dataAbsentReason"] = _absent()

@@ -90,6 +90,8 @@ def record_check(
             record = RECORD_MODELS[key](check_entry=check, **values)
             if key == "neuro":
                 _score_neuro(record, course, observed_at)
+            if key == "vitals":
+                _check_support(record)
             record.recorded_by = by
             _save_record(record)
             records[key] = record
@@ -300,6 +302,43 @@ def _score_neuro(record: NeuroAssessment, course: TreatmentCourse, observed_at: 
         raise ValidationError(f"Incomplete neuro assessment: {exc}") from exc
     if record.consciousness == "unarousable" and (record.ice_total or record.capd_total):
         raise ValidationError("An unarousable patient cannot score on the ICE/CAPD screen.")
+    _check_attribution(record, scored=has_ice or has_capd)
+
+
+def _check_attribution(record: NeuroAssessment, *, scored: bool) -> None:
+    """Depressed consciousness with another cause is not ICANS (reference §2.2 †): then the
+    ICE/CAPD is not assessable, and the record says why."""
+    record.consciousness_other_cause = record.consciousness_other_cause.strip()
+    cause = record.consciousness_attributable_to
+    other = NeuroAssessment.ConsciousnessCause.OTHER
+    if cause == other and not record.consciousness_other_cause:
+        raise ValidationError("Name the other cause of the depressed consciousness.")
+    if cause != other and record.consciousness_other_cause:
+        raise ValidationError("An other cause is given only with 'Other cause (say which)'.")
+    if not cause:
+        return
+    if record.consciousness == NeuroAssessment.Consciousness.ALERT:
+        raise ValidationError("An alert patient has no depressed consciousness to attribute.")
+    if scored:
+        raise ValidationError(
+            "Depressed consciousness attributed to another cause: the ICE/CAPD is not "
+            "assessable, so give no score (or clear the cause)."
+        )
+    if not record.unable_to_assess_reason.strip():
+        reason = f"depressed consciousness attributed to {record.attributed_cause}"
+        limit = NeuroAssessment._meta.get_field("unable_to_assess_reason").max_length
+        record.unable_to_assess_reason = reason[:limit]
+
+
+def _check_support(record: VitalSigns) -> None:
+    if (
+        record.oxygen_for_airway_protection
+        and record.oxygen_support not in VitalSigns.POSITIVE_PRESSURE
+    ):
+        raise ValidationError(
+            "Airway protection only applies to CPAP, BiPAP or mechanical ventilation: choose "
+            "the device, or clear 'for airway protection only'."
+        )
 
 
 def _save_flags(engine: CourseEngine) -> None:
@@ -397,6 +436,8 @@ def amend_record(*, record, values: dict, reason: str, by):
     if model is NeuroAssessment:
         amendment.ice_total = amendment.capd_total = None
         _score_neuro(amendment, course, record.check_entry.observed_at)
+    if model is VitalSigns:
+        _check_support(amendment)
     _save_record(amendment)
     record.status = RecordStatus.AMENDED
     record.status_changed_at, record.status_changed_by = timezone.now(), by

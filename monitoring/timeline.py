@@ -334,7 +334,7 @@ class Timeline:
             oxygen=oxygen,
             oxygen_flow_l_min=flow,
             airway_protection_only=bool(
-                support is not None and getattr(support, "oxygen_for_airway_protection", False)
+                support is not None and support.oxygen_for_airway_protection
             ),
             sources=sources,
         )
@@ -353,6 +353,7 @@ class Timeline:
             "vasopressin": inputs.vasopressin,
             "oxygen": str(inputs.oxygen) if support is not None else None,
             "oxygen_flow_l_min": inputs.oxygen_flow_l_min,
+            "airway_protection_only": inputs.airway_protection_only,
             "support_at": _iso(support_at),
         }
         return inputs, used, notes, review
@@ -405,7 +406,11 @@ class Timeline:
             or hypotensive
             or vitals.vasopressors_count > 0
             or vitals.vasopressin
-            or vitals.oxygen_support not in ("", None, grading.Oxygen.ROOM_AIR)
+            or (
+                vitals.oxygen_support not in ("", None, grading.Oxygen.ROOM_AIR)
+                # positive pressure only for airway protection is not hypoxia (ref §1.2.8)
+                and not vitals.oxygen_for_airway_protection
+            )
         )
 
     # --- ICANS --------------------------------------------------------------------------------
@@ -427,6 +432,8 @@ class Timeline:
             seizure=neuro.seizure,
             motor_weakness=neuro.motor_weakness,
             cerebral_edema=neuro.cerebral_edema,
+            consciousness_attributable_to=neuro.consciousness_attributable_to or None,
+            consciousness_other_cause=neuro.consciousness_other_cause,
         )
         stale = at - neuro_at > self.windows.neuro
         notes = [f"neuro assessment {self._when(neuro_at, at)}"]
@@ -442,6 +449,8 @@ class Timeline:
             "motor_weakness": neuro.motor_weakness,
             "cerebral_edema": neuro.cerebral_edema,
             "unable_to_assess_reason": neuro.unable_to_assess_reason,
+            "consciousness_attributable_to": neuro.consciousness_attributable_to or None,
+            "consciousness_other_cause": neuro.consciousness_other_cause,
         }
         return inputs, used, notes, []
 

@@ -12,6 +12,11 @@ urlpatterns = [
     path("patients/<uuid:public_id>/", common.patient_course, name="patient-course"),
     path("patients/<uuid:public_id>/check/", nurse.record_check, name="nurse-check"),
     path(
+        "patients/<uuid:public_id>/check/support/",
+        nurse.check_support,
+        name="nurse-check-support",
+    ),
+    path(
         "patients/<uuid:public_id>/checks/<uuid:check_id>/",
         nurse.check_result,
         name="nurse-check-result",

@@ -130,7 +130,20 @@ class ObservationTimeForm(forms.Form):
     def __init__(self, *args, course, **kwargs):
         super().__init__(*args, **kwargs)
         self.course = course
-        self.fields["observed_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        self.fields["observed_at"].initial = self.default_time()
+
+    @staticmethod
+    def default_time():
+        """Now, to the minute: what the page offers before the nurse sets a time."""
+        return timezone.localtime().replace(second=0, microsecond=0)
+
+    @classmethod
+    def entered_time(cls, data, *, course):
+        """The valid observation time in ``data`` (a POST or a GET), or None."""
+        if not data or not data.get("observed_at"):
+            return None
+        form = cls({"observed_at": data.get("observed_at")}, course=course)
+        return form.cleaned_data["observed_at"] if form.is_valid() else None
 
     def clean_observed_at(self):
         value = self.cleaned_data["observed_at"]

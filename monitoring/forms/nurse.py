@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from monitoring import grading
 from monitoring.forms.common import (
@@ -26,6 +27,7 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
+from monitoring.templatetags.monitoring_tags import day_number
 
 
 class VitalSignsForm(SectionMixin, forms.ModelForm):
@@ -48,7 +50,13 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
         "dbp_mmhg",
         "spo2_pct",
     ]
-    SUPPORT = ["oxygen_support", "oxygen_flow_l_min", "vasopressors_count", "vasopressin"]
+    SUPPORT = [
+        "oxygen_support",
+        "oxygen_flow_l_min",
+        "oxygen_for_airway_protection",
+        "vasopressors_count",
+        "vasopressin",
+    ]
 
     class Meta:
         model = VitalSigns
@@ -60,9 +68,17 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             "spo2_pct",
             "oxygen_support",
             "oxygen_flow_l_min",
+            "oxygen_for_airway_protection",
             "vasopressors_count",
             "vasopressin",
         ]
+        labels = {"oxygen_for_airway_protection": "For airway protection only, not hypoxia"}
+        help_texts = {
+            "oxygen_for_airway_protection": (
+                "CPAP, BiPAP or ventilation only to protect the airway (e.g. low GCS) or for a "
+                "procedure: not graded as CRS hypoxia; a clinician confirms."
+            )
+        }
 
     def __init__(self, *args, carried_forward=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,6 +133,12 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             self.add_error(
                 "oxygen_flow_l_min",
                 "An oxygen flow cannot be given on room air: choose the device, or clear the flow.",
+            )
+        if data.get("oxygen_for_airway_protection") and support not in VitalSigns.POSITIVE_PRESSURE:
+            self.add_error(
+                "oxygen_for_airway_protection",
+                "Only CPAP, BiPAP or mechanical ventilation can be for airway protection: "
+                "choose the device, or clear this box.",
             )
         if support in (VitalSigns.Oxygen.LOW_FLOW, VitalSigns.Oxygen.HIGH_FLOW) and flow is None:
             self.add_error(
@@ -175,11 +197,24 @@ class NeuroForm(SectionMixin, forms.ModelForm):
             *ICE_ITEM_FIELDS,
             *CAPD_ITEM_FIELDS,
             "consciousness",
+            "consciousness_attributable_to",
+            "consciousness_other_cause",
             "seizure",
             "motor_weakness",
             "cerebral_edema",
             "unable_to_assess_reason",
         ]
+        labels = {
+            "consciousness_attributable_to": "Depressed consciousness due to another cause?",
+            "consciousness_other_cause": "Other cause",
+        }
+        help_texts = {
+            "consciousness_attributable_to": (
+                "ASTCT grades it only when not due to another cause, e.g. sedating drugs: "
+                "then consciousness and ICE/CAPD are not graded and a clinician confirms."
+            ),
+            "consciousness_other_cause": "Only for 'Other cause', e.g. hypoglycaemia.",
+        }
 
     def __init__(self, *args, capd: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -210,6 +245,10 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 )
         self.fields["consciousness"].required = False
         self.fields["consciousness"].choices = [("", "—"), *NeuroAssessment.Consciousness.choices]
+        self.fields["consciousness_attributable_to"].choices = [
+            ("", "No"),
+            *NeuroAssessment.ConsciousnessCause.choices,
+        ]
         self.fields["unable_to_assess_reason"].required = False
         self.order_fields(
             [
@@ -217,6 +256,8 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 "unable_to_assess",
                 "unable_to_assess_reason",
                 "consciousness",
+                "consciousness_attributable_to",
+                "consciousness_other_cause",
                 "seizure",
                 "motor_weakness",
                 "cerebral_edema",
@@ -232,7 +273,15 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         scores = {name: data.get(name) for name in self.score_fields}
         missing = [self.fields[n].label.split(" (")[0] for n, v in scores.items() if v is None]
         tool = "CAPD" if self.capd else "ICE"
-        if data.get("unable_to_assess"):
+        cause = data.get("consciousness_attributable_to")
+        if not cause and data.get("consciousness_other_cause"):
+            self.add_error(
+                "consciousness_other_cause",
+                "Give an other cause only with 'Other cause (say which)' above.",
+            )
+        if cause:  # the screen is not assessable; the service records why
+            self._clean_attribution(data, cause, tool, scored=len(missing) < len(scores))
+        elif data.get("unable_to_assess"):
             if len(missing) < len(scores):
                 raise ValidationError(
                     f"{tool} items were scored, so the patient was not "
@@ -250,6 +299,29 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         if not data.get("consciousness"):
             self.add_error("consciousness", "Record the level of consciousness.")
         return data
+
+    def _clean_attribution(self, data, cause, tool, *, scored: bool) -> None:
+        """Depressed consciousness with another cause (reference §2.2 †): no screen to score."""
+        if scored:
+            raise ValidationError(
+                f"Depressed consciousness attributed to another cause: the {tool} is not "
+                f"assessable, so clear its items (or clear the cause)."
+            )
+        if data.get("consciousness") == NeuroAssessment.Consciousness.ALERT:
+            self.add_error(
+                "consciousness_attributable_to",
+                "The patient is alert: there is no depressed consciousness to attribute.",
+            )
+        other = cause == NeuroAssessment.ConsciousnessCause.OTHER
+        if other and not data.get("consciousness_other_cause"):
+            self.add_error("consciousness_other_cause", "Name the other cause.")
+        if not other and data.get("consciousness_other_cause"):
+            self.add_error(
+                "consciousness_other_cause",
+                "Give an other cause only with 'Other cause (say which)' above.",
+            )
+        if not data.get("unable_to_assess"):
+            data["unable_to_assess_reason"] = ""
 
     def model_values(self) -> dict:
         values = {
@@ -308,17 +380,44 @@ class TreatmentForm(SectionMixin, forms.ModelForm):
         return data
 
 
+def support_values(vitals) -> dict:
+    """Oxygen and vasopressor fields of a vital-signs record; the model defaults without one."""
+    if vitals is None:
+        vitals = VitalSigns()  # room air, no vasopressors
+    return {name: getattr(vitals, name) for name in VitalSignsForm.SUPPORT}
+
+
+def carried_from_text(vitals, course) -> str:
+    """Where carried-forward support came from: "the D+3 04:00 check" or "no earlier record"."""
+    if vitals is None:
+        return "no earlier record"
+    at = timezone.localtime(vitals.check_entry.observed_at)
+    return f"the {day_number(course, at)} {at:%H:%M} check"
+
+
+_SAME = object()
+
+
 class CheckPage:
     """The sections of the bedside check page, bound together.
 
     Nothing is saved unless every filled section is valid; the page re-renders with every
     value the nurse typed.
+
+    ``carried_forward`` is the latest current vital signs at or before the entered time: its
+    oxygen and vasopressors pre-fill the page, because they are running at that time. On a
+    post, ``shown_forward`` is the record whose values the page showed, when that was another
+    (the nurse changed the time and the page could not follow).
     """
 
     SECTIONS = ("vitals", "symptoms", "neuro", "labs", "treatment")
 
-    def __init__(self, data=None, *, course, capd: bool, carried_forward=None):
+    def __init__(self, data=None, *, course, capd: bool, carried_forward=None, shown_forward=_SAME):
         self.course = course
+        self.data = data
+        self.capd = capd
+        self.carried_forward = carried_forward
+        self.shown_forward = carried_forward if shown_forward is _SAME else shown_forward
         self.time = ObservationTimeForm(data, course=course)
         self.vitals = VitalSignsForm(data, prefix="vitals", carried_forward=carried_forward)
         self.symptoms = SymptomForm(data, prefix="symptoms")
@@ -328,6 +427,56 @@ class CheckPage:
         self.errors: list[str] = []
 
     @property
+    def carried_text(self) -> str:
+        return carried_from_text(self.carried_forward, self.course)
+
+    @property
+    def carried_key(self) -> str:
+        """Names the carried record in the page, so a post says what it was shown."""
+        if self.carried_forward is None:
+            return "none"
+        return str(self.carried_forward.check_entry.public_id)
+
+    def _follow_the_entered_time(self) -> bool:
+        """Support values shown from another moment, and left as shown, are replaced with the
+        state at the entered time; the nurse checks them and saves again. True if any were.
+
+        Without this a late entry typed before the page caught up with its time (or without
+        JavaScript) would store the oxygen of a later record: BiPAP at 06:00, CRS 4.
+        """
+        if self.shown_forward is self.carried_forward or self.data is None:
+            return False
+        shown = support_values(self.shown_forward)
+        carried = support_values(self.carried_forward)
+        stale = [
+            name
+            for name in VitalSignsForm.SUPPORT
+            if shown[name] != carried[name]
+            and not self.vitals.fields[name].has_changed(shown[name], self.vitals[name].data)
+        ]
+        if not stale:
+            return False
+        data = self.data.copy()
+        for name in stale:
+            key, value = self.vitals.add_prefix(name), carried[name]
+            if isinstance(value, bool):
+                if value:
+                    data[key] = "on"
+                else:
+                    data.pop(key, None)
+            else:
+                data[key] = "" if value is None else str(value)
+        self.data = data
+        self.vitals = VitalSignsForm(data, prefix="vitals", carried_forward=self.carried_forward)
+        self.errors.append(
+            f"The oxygen and vasopressors on the page were carried from "
+            f"{carried_from_text(self.shown_forward, self.course)}, not from the time of this "
+            f"entry. They now show the state at that time (from {self.carried_text}): check "
+            "them and save again."
+        )
+        return True
+
+    @property
     def sections(self):
         return [(name, getattr(self, name)) for name in self.SECTIONS]
 
@@ -335,7 +484,10 @@ class CheckPage:
         return [(name, form) for name, form in self.sections if form.has_changed()]
 
     def is_valid(self) -> bool:
+        followed = self._follow_the_entered_time()
         valid = all([form.is_valid() for form in (self.time, *dict(self.sections).values())])
+        if followed:
+            return False
         if not self.filled():
             self.errors.append("Nothing to save: fill in at least one section.")
             return False

@@ -55,6 +55,19 @@ class Consciousness(StrEnum):
     UNAROUSABLE = "unarousable"
 
 
+class ConsciousnessCause(StrEnum):
+    """Another cause of a depressed level of consciousness, which takes it out of ICANS.
+
+    ASTCT grades depressed consciousness only when "not attributable to another cause (e.g.
+    sedating medication)" (ref §2.2 footnote †); the reference asks for sedation and the
+    attribution to be recorded (§9 items 4 and 7).
+    """
+
+    SEDATION = "sedation"
+    POST_ICTAL = "post_ictal"
+    OTHER = "other"
+
+
 class Seizure(StrEnum):
     """Seizure domain of ICANS (ref §2.2 [V: S2c, S2d])."""
 

@@ -10,8 +10,11 @@ as reproduced in the clinical reference. Rule version ``astct-2019.1``.
   of consciousness): ref §2.3 [V: S4, S3, S5]. CAPD items and reverse scoring of items 1-4:
   ref §2.3 CAPD table [V: S6b, S6a].
 
-Findings must be those "not attributable to any other cause" (ref §2.2): a patient sedated by
-drugs is not unarousable from ICANS, so callers pass only attributable findings. Tremor,
+Findings must be those "not attributable to any other cause" (ref §2.2). A depressed level of
+consciousness is graded only when it is not attributable to another cause such as sedating
+medication (ref §2.2 footnote †, §9 items 4 and 7): callers say so with
+``consciousness_attributable_to``; then consciousness does not grade, the ICE/CAPD screen is not
+assessable, seizure, motor and oedema still grade, and a clinician must confirm. Tremor,
 myoclonus and headache do not change the ICANS grade (ref §2.2 [V: S2c, S2d], §0) and are not
 inputs.
 """
@@ -27,6 +30,7 @@ from monitoring.grading.common import (
     RULE_VERSION,
     CerebralEdema,
     Consciousness,
+    ConsciousnessCause,
     MotorWeakness,
     Seizure,
     coerce_choice,
@@ -97,6 +101,13 @@ NOT_ASSESSED_REVIEW = (
 )
 
 
+_CAUSE_TEXT = {
+    ConsciousnessCause.SEDATION: "sedation",
+    ConsciousnessCause.POST_ICTAL: "a post-ictal state",
+}
+MAX_OTHER_CAUSE_CHARS = 200
+
+
 @dataclass(frozen=True, kw_only=True)
 class ICANSInputs:
     """Neurological findings for one ICANS grading; plain strings are accepted for enums."""
@@ -107,6 +118,9 @@ class ICANSInputs:
     seizure: Seizure | str = Seizure.NONE
     motor_weakness: MotorWeakness | str = MotorWeakness.NONE
     cerebral_edema: CerebralEdema | str = CerebralEdema.NONE
+    # The depressed consciousness has another cause (ref §2.2 †): it is not graded as ICANS.
+    consciousness_attributable_to: ConsciousnessCause | str | None = None
+    consciousness_other_cause: str = ""  # names the cause when attributable_to is "other"
 
     def __post_init__(self) -> None:
         for name, enum_cls in (
@@ -124,6 +138,50 @@ class ICANSInputs:
                 raise ValueError("an unarousable patient cannot complete the ICE screen")
         if self.capd_score is not None:
             require_int("capd_score", self.capd_score, 0, CAPD_MAX)
+        self._check_attribution()
+
+    def _check_attribution(self) -> None:
+        other = self.consciousness_other_cause
+        if not isinstance(other, str) or len(other) > MAX_OTHER_CAUSE_CHARS:
+            raise ValueError(
+                f"consciousness_other_cause must be text of at most {MAX_OTHER_CAUSE_CHARS} "
+                f"characters, got {other!r}"
+            )
+        cause = self.consciousness_attributable_to
+        if cause is None:
+            if other.strip():
+                raise ValueError(
+                    "consciousness_other_cause is only given with consciousness_attributable_to"
+                    "=other"
+                )
+            return
+        cause = coerce_choice(ConsciousnessCause, cause, "consciousness_attributable_to")
+        object.__setattr__(self, "consciousness_attributable_to", cause)
+        if (cause is ConsciousnessCause.OTHER) != bool(other.strip()):
+            raise ValueError(
+                "consciousness_other_cause must name the cause when, and only when, "
+                "consciousness_attributable_to is other"
+            )
+        if self.consciousness is Consciousness.ALERT:
+            raise ValueError(
+                "consciousness_attributable_to needs a depressed level of consciousness; "
+                "the patient is alert"
+            )
+        if self.ice_score is not None or self.capd_score is not None:
+            raise ValueError(
+                "the ICE/CAPD screen is not assessable when depressed consciousness is "
+                "attributable to another cause: give no ice_score or capd_score"
+            )
+
+    @property
+    def attributed_cause(self) -> str | None:
+        """What the depressed consciousness is put down to, in words, or None."""
+        cause = self.consciousness_attributable_to
+        if cause is None:
+            return None
+        if cause is ConsciousnessCause.OTHER:
+            return f"another cause: {self.consciousness_other_cause.strip()}"
+        return _CAUSE_TEXT[cause]
 
 
 @dataclass(frozen=True)
@@ -141,6 +199,8 @@ class ICANSResult:
 
 
 def _screen_domain(inputs: ICANSInputs) -> tuple[int, str]:
+    if inputs.attributed_cause:
+        return 0, "ICE/CAPD not assessable"
     unarousable = inputs.consciousness is Consciousness.UNAROUSABLE
     if inputs.ice_score is not None:
         ice = inputs.ice_score
@@ -163,9 +223,14 @@ def _screen_domain(inputs: ICANSInputs) -> tuple[int, str]:
 
 def grade_icans(inputs: ICANSInputs) -> ICANSResult:
     """Grade ICANS by the ASTCT 2019 consensus: the worst of the five domains."""
+    cause = inputs.attributed_cause
+    consciousness = _CONSCIOUSNESS[inputs.consciousness]
+    if cause:
+        # Depressed consciousness with another cause is not ICANS (ref §2.2 †).
+        consciousness = (0, f"{consciousness[1]} (attributed to {cause}, not ICANS)")
     found = {
         "ice_or_capd": _screen_domain(inputs),
-        "consciousness": _CONSCIOUSNESS[inputs.consciousness],
+        "consciousness": consciousness,
         "seizure": _SEIZURE[inputs.seizure],
         "motor": _MOTOR[inputs.motor_weakness],
         "edema": _EDEMA[inputs.cerebral_edema],
@@ -173,7 +238,14 @@ def grade_icans(inputs: ICANSInputs) -> ICANSResult:
     grade = max(g for g, _ in found.values())
     review: list[str] = []
     not_assessed = inputs.ice_score is None and inputs.capd_score is None
-    if not_assessed and inputs.consciousness is not Consciousness.UNAROUSABLE:
+    if cause:
+        review.append(
+            f"depressed consciousness ({_CONSCIOUSNESS[inputs.consciousness][1]}) attributed "
+            f"to {cause}: ASTCT grades it only when not attributable to another cause, so "
+            "consciousness is not graded and the ICE/CAPD is not assessable; seizure, motor "
+            "and oedema are still graded — a clinician must confirm (ref §2.2 †)"
+        )
+    elif not_assessed and inputs.consciousness is not Consciousness.UNAROUSABLE:
         review.append(NOT_ASSESSED_REVIEW)
 
     if grade == 0:
@@ -184,7 +256,9 @@ def grade_icans(inputs: ICANSInputs) -> ICANSResult:
         # Worst domain first; on a tie, table order.
         ranked = sorted((item for item in found.values() if item[0]), key=lambda item: -item[0])
         reasons = tuple(f"{text} → grade {g}" for g, text in ranked)
-        if review:  # say that the screen is missing, even though other domains decided
+        if cause:  # say what was left out, even though other domains decided
+            reasons += (found["consciousness"][1], found["ice_or_capd"][1])
+        elif review:  # say that the screen is missing, even though other domains decided
             reasons += ("ICE/CAPD not assessed",)
     return ICANSResult(
         grade=grade,

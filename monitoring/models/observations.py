@@ -33,6 +33,20 @@ class ObservationQuerySet(models.QuerySet):
         """Records that count: not superseded by a correction, not entered in error."""
         return self.filter(status=RecordStatus.CURRENT)
 
+    def latest_at(self, course, at):
+        """The course's current record observed at or before ``at`` (its check joined), or None.
+
+        What carries forward to an entry at ``at``: the same record ``timeline._Series.latest``
+        grades from (latest clinical time, then latest saved). Used by the check page.
+        """
+        return (
+            self.current()
+            .filter(check_entry__course=course, check_entry__observed_at__lte=at)
+            .select_related("check_entry")
+            .order_by("-check_entry__observed_at", "-pk")
+            .first()
+        )
+
 
 class Observation(models.Model):
     """Fields shared by every clinical record; the clinical time is the check's ``observed_at``.
@@ -130,6 +144,13 @@ class VitalSigns(Observation):
         "vasopressors running (not counting vasopressin)", default=0
     )
     vasopressin = models.BooleanField("vasopressin running", default=False)
+    # Positive pressure only to protect the airway (or for a procedure), not for hypoxia, is not
+    # counted as CRS hypoxia; a clinician confirms (reference §1.2.8, §1.5.6, §9 item 4).
+    oxygen_for_airway_protection = models.BooleanField(
+        "positive pressure for airway protection only, not hypoxia", default=False
+    )
+
+    POSITIVE_PRESSURE = (Oxygen.CPAP, Oxygen.BIPAP, Oxygen.MECHANICAL_VENTILATION)
 
     class Meta(Observation.Meta):
         verbose_name_plural = "vital signs"
@@ -149,6 +170,15 @@ class VitalSigns(Observation):
                 name="vitals_no_flow_on_room_air",
                 violation_error_message="An oxygen flow cannot be given on room air.",
             ),
+            # Only positive pressure can be "for airway protection" (reference §1.2.8).
+            models.CheckConstraint(
+                condition=Q(oxygen_for_airway_protection=False)
+                | Q(oxygen_support__in=["cpap", "bipap", "mechanical_ventilation"]),
+                name="vitals_airway_protection_on_positive_pressure",
+                violation_error_message=(
+                    "Airway protection only applies to CPAP, BiPAP or mechanical ventilation."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -159,6 +189,8 @@ class VitalSigns(Observation):
         label = self.get_oxygen_support_display() or "oxygen not recorded"
         if self.oxygen_flow_l_min is not None:
             label += f" {self.oxygen_flow_l_min.normalize():f} L/min"
+        if self.oxygen_for_airway_protection:
+            label += " (airway protection only)"
         return label
 
 
@@ -216,6 +248,12 @@ class NeuroAssessment(Observation):
         NONE = "none", "None"
         DEEP_FOCAL = "deep_focal", "Deep focal weakness (hemi-/paraparesis)"
 
+    class ConsciousnessCause(models.TextChoices):
+        # Values match monitoring.grading's ConsciousnessCause (reference §2.2 footnote †).
+        SEDATION = "sedation", "Sedation (sedating medication)"
+        POST_ICTAL = "post_ictal", "Post-ictal (after a seizure)"
+        OTHER = "other", "Other cause (say which)"
+
     class CerebralEdema(models.TextChoices):
         NONE = "none", "None"
         FOCAL = "focal", "Focal/local oedema on imaging"
@@ -243,6 +281,15 @@ class NeuroAssessment(Observation):
     consciousness = models.CharField(
         "level of consciousness", max_length=24, choices=Consciousness.choices
     )
+    # ASTCT grades depressed consciousness only when it is not attributable to another cause
+    # (reference §2.2 †); the reference asks for sedation and the attribution (§9 items 4, 7).
+    consciousness_attributable_to = models.CharField(
+        "depressed consciousness attributable to",
+        max_length=16,
+        choices=ConsciousnessCause.choices,
+        blank=True,
+    )
+    consciousness_other_cause = models.CharField("other cause", max_length=200, blank=True)
     seizure = models.CharField(max_length=24, choices=Seizure.choices, default=Seizure.NONE)
     motor_weakness = models.CharField(
         max_length=16, choices=MotorWeakness.choices, default=MotorWeakness.NONE
@@ -287,10 +334,53 @@ class NeuroAssessment(Observation):
                 | ~Q(unable_to_assess_reason=""),
                 name="neuro_score_or_reason",
             ),
+            # "Other" names its cause; a text without "other" would be read as nothing.
+            models.CheckConstraint(
+                condition=(
+                    Q(consciousness_attributable_to="other") & ~Q(consciousness_other_cause="")
+                )
+                | (~Q(consciousness_attributable_to="other") & Q(consciousness_other_cause="")),
+                name="neuro_other_cause_named",
+                violation_error_message="Name the other cause of the depressed consciousness.",
+            ),
+            # Only a depressed level of consciousness has a cause to attribute (reference §2.2 †).
+            models.CheckConstraint(
+                condition=Q(consciousness_attributable_to="") | ~Q(consciousness="alert"),
+                name="neuro_cause_needs_depressed_consciousness",
+                violation_error_message=(
+                    "An alert patient has no depressed consciousness to attribute."
+                ),
+            ),
+            # With another cause, the ICE/CAPD is not assessable: no score (issue 10 §2).
+            models.CheckConstraint(
+                condition=Q(consciousness_attributable_to="")
+                | (Q(ice_total__isnull=True) & Q(capd_total__isnull=True)),
+                name="neuro_cause_means_no_score",
+                violation_error_message=(
+                    "With depressed consciousness from another cause the ICE/CAPD is not "
+                    "assessable: give no score."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Neuro assessment at {self.check_entry.observed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def consciousness_label(self) -> str:
+        """The level of consciousness, and its other cause if it has one."""
+        label = self.get_consciousness_display()
+        cause = self.attributed_cause
+        return f"{label}, attributed to {cause}" if cause else label
+
+    @property
+    def attributed_cause(self) -> str:
+        """What a depressed consciousness is put down to, in words; "" when not attributed."""
+        return {
+            self.ConsciousnessCause.SEDATION: "sedation",
+            self.ConsciousnessCause.POST_ICTAL: "a post-ictal state",
+            self.ConsciousnessCause.OTHER: self.consciousness_other_cause,
+        }.get(self.consciousness_attributable_to, "")
 
     @property
     def score_label(self) -> str:

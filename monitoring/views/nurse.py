@@ -1,5 +1,6 @@
 """The nurse's pages: worklist, bedside check, result."""
 
+import uuid
 from datetime import timedelta
 
 from django.contrib import messages
@@ -7,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from monitoring import flag_rules, schedule, services
 from monitoring.access import (
@@ -16,6 +18,7 @@ from monitoring.access import (
     visible_courses,
     visible_units,
 )
+from monitoring.forms.common import ObservationTimeForm
 from monitoring.forms.nurse import CheckPage
 from monitoring.models import BedsideCheck, Flag, User, VitalSigns
 from monitoring.views.corrections import check_record_prefetches
@@ -100,20 +103,52 @@ def _worklist_order(row):
     return (urgency[0], -grade, -(severity or 0), urgency[1], family_name, pk)
 
 
+def _page_at(request, course, data=None) -> CheckPage:
+    """The check page as it stands at the time the nurse entered (now, until she sets one).
+
+    Oxygen and vasopressors carry forward from the latest current vital signs at or before
+    that time, never from a later record, and ICE or CAPD follows the patient's age on that
+    day (reference §2.3): a late entry is recorded as it was at its own time.
+    """
+    params = data if data is not None else request.GET
+    at = ObservationTimeForm.entered_time(params, course=course)
+    at = at or ObservationTimeForm.default_time()
+    carried = VitalSigns.objects.latest_at(course, at)
+    return CheckPage(
+        data,
+        course=course,
+        capd=course.patient.uses_capd_on(timezone.localdate(at)),
+        carried_forward=carried,
+        shown_forward=_shown_forward(data, course, carried),
+    )
+
+
+def _shown_forward(data, course, carried):
+    """The vital signs whose support a posted page showed (its ``carried_from``), if another
+    than ``carried``; ``carried`` when the post does not say or names nothing of this course."""
+    claim = data.get("carried_from") if data else None
+    current = str(carried.check_entry.public_id) if carried else "none"
+    if claim is None or claim == current:
+        return carried
+    if claim == "none":
+        return None
+    try:
+        check_id = uuid.UUID(claim)
+    except ValueError:
+        return carried
+    shown = VitalSigns.objects.current().filter(
+        check_entry__course=course, check_entry__public_id=check_id
+    )
+    return shown.select_related("check_entry").first() or carried
+
+
 @requires(User.can_record_checks)
 def record_check(request, public_id):
     """One page to record any of vitals, symptoms, neuro, labs and treatment at one time."""
     course = get_course_for(request.user, public_id, monitoring_only=True)
     patient = course.patient
-    last_vitals = (
-        # Only current records carry forward: never a value entered in error or superseded.
-        VitalSigns.objects.current()
-        .filter(check_entry__course=course)
-        .order_by("-check_entry__observed_at", "-pk")
-        .first()
-    )
-    capd = patient.uses_capd_on(timezone.localdate())
-    page = CheckPage(request.POST or None, course=course, capd=capd, carried_forward=last_vitals)
+    page = _page_at(request, course, request.POST or None)
+    capd = page.capd
     if request.method == "POST" and page.is_valid():
         try:
             check = services.record_check(
@@ -139,9 +174,28 @@ def record_check(request, public_id):
             "patient": patient,
             "page": page,
             "capd": capd,
-            "last_vitals": last_vitals,
         },
         status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_GET
+@requires(User.can_record_checks)
+def check_support(request, public_id):
+    """htmx: the check page's carried oxygen and vasopressors at the time the nurse entered,
+    and the ICE or CAPD screen if the patient's age on that day calls for the other one."""
+    course = get_course_for(request.user, public_id, monitoring_only=True)
+    page = _page_at(request, course)
+    tool = "capd" if page.capd else "ice"
+    return render(
+        request,
+        "monitoring/nurse/_check_support_swap.html",
+        {
+            "course": course,
+            "page": page,
+            "capd": page.capd,
+            "swap_screen": request.GET.get("neuro_tool", tool) != tool,
+        },
     )
 
 

@@ -264,6 +264,29 @@ def test_hypoxia_is_graded_by_device_and_flow(oxygen, flow, airway_only, hypoxia
 
 
 @pytest.mark.parametrize(
+    ("inputs", "grade", "decided_by"),
+    [
+        # ref §1.2.8 [M], §1.5.6: positive pressure only to protect the airway is not hypoxia;
+        # the grade comes from fever and hypotension (ref §1.2.3), and a clinician confirms.
+        ({"oxygen": "mechanical_ventilation"}, 1, ("fever",)),
+        ({"oxygen": "bipap", "hypotension": True}, 2, ("hypotension",)),
+        ({"oxygen": "mechanical_ventilation", "vasopressors": 1}, 3, ("hypotension",)),
+        ({"oxygen": "cpap", "vasopressors": 2}, 4, ("hypotension",)),
+    ],
+    ids=["fever-only", "fluid-responsive-hypotension", "one-vasopressor", "two-vasopressors"],
+)
+def test_airway_protection_grades_by_fever_and_hypotension_for_review(inputs, grade, decided_by):
+    result = graded(temperature_c=FEVER, airway_protection_only=True, **inputs)
+
+    assert result.grade == grade
+    assert result.decided_by == decided_by
+    assert result.domains["hypoxia"] == 0
+    assert result.needs_review
+    assert "(ref §1.2.8, §1.5.6)" in result.review_reasons[-1]
+    assert any("for airway protection or a procedure only" in r for r in result.reasons)
+
+
+@pytest.mark.parametrize(
     ("inputs", "first_reason"),
     [
         # The wording nurses read; the first reason names the criterion that decided.

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from monitoring.grading import (
     CerebralEdema,
     Consciousness,
+    ConsciousnessCause,
     CRSInputs,
     ICANSInputs,
     MotorWeakness,
@@ -104,6 +105,9 @@ def valid_icans(draw) -> dict:
         "seizure": draw(st.sampled_from(Seizure)),
         "motor_weakness": draw(st.sampled_from(MotorWeakness)),
         "cerebral_edema": draw(st.sampled_from(CerebralEdema)),
+        # No other cause by default, so any field a corruption leaves alone stays valid.
+        "consciousness_attributable_to": None,
+        "consciousness_other_cause": "",
     }
 
 
@@ -326,6 +330,31 @@ def test_a_worse_seizure_oedema_or_weakness_never_lowers_the_icans_grade(inputs,
     start = order.index(inputs[name])
     worse = data.draw(st.sampled_from(order[start:]))
     assert icans_grade(inputs | {name: worse}) >= icans_grade(inputs)
+
+
+@many
+@given(valid_icans(), st.sampled_from(ConsciousnessCause), st.text(min_size=1, max_size=40))
+def test_consciousness_with_another_cause_leaves_the_grade_to_seizure_motor_and_oedema(
+    inputs, cause, other
+):
+    # ref §2.2 †: depressed consciousness with another cause is not ICANS; the other domains
+    # still grade, and a clinician always confirms.
+    if inputs["consciousness"] is Consciousness.ALERT:
+        inputs = inputs | {"consciousness": Consciousness.AWAKENS_TO_VOICE}
+    attributed = inputs | {
+        "ice_score": None,
+        "capd_score": None,
+        "consciousness_attributable_to": cause,
+        "consciousness_other_cause": other if cause is ConsciousnessCause.OTHER else "",
+    }
+    result = answer_or_refusal(lambda: grade_icans(ICANSInputs(**attributed)))
+    if refused(result):  # e.g. an "other" cause of blank text
+        assert not other.strip()
+        return
+    others = {name: attributed[name] for name in ("seizure", "motor_weakness", "cerebral_edema")}
+    alone = ICANSInputs(ice_score=10, **others)
+    assert result.grade == grade_icans(alone).grade
+    assert result.needs_review
 
 
 @many

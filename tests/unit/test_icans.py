@@ -10,6 +10,7 @@ from monitoring.grading import (
     ICE_ITEMS,
     RULE_VERSION,
     Consciousness,
+    ConsciousnessCause,
     ICANSInputs,
     ICANSResult,
     Seizure,
@@ -185,6 +186,234 @@ def test_a_missing_screen_at_grade_0_is_not_called_normal():
     assert graded().reasons[0].endswith("→ no ICANS on the assessed domains")
 
 
+# --- Depressed consciousness with another cause (ref §2.2 footnote †) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("inputs", "grade", "decided_by"),
+    [
+        # ref §2.2 †: "must not be attributable to another cause, e.g. sedating medication".
+        # Sedated and intubated, ICE not possible: not ICANS 4, ICANS 0 for review.
+        ({"consciousness": "unarousable", "consciousness_attributable_to": "sedation"}, 0, ()),
+        ({"consciousness": "awakens_to_touch", "consciousness_attributable_to": "sedation"}, 0, ()),
+        (
+            {"consciousness": "awakens_spontaneously", "consciousness_attributable_to": "sedation"},
+            0,
+            (),
+        ),
+        # ref §2.2: the other domains still grade. Post-ictal after a seizure that resolved:
+        # the seizure is grade 3 (ref §2.2 seizure row), the drowsiness after it is not graded.
+        (
+            {
+                "consciousness": "unarousable",
+                "consciousness_attributable_to": "post_ictal",
+                "seizure": "resolved_rapidly",
+            },
+            3,
+            ("seizure",),
+        ),
+        (
+            {
+                "consciousness": "awakens_to_voice",
+                "consciousness_attributable_to": "post_ictal",
+                "seizure": "prolonged_or_repetitive",
+            },
+            4,
+            ("seizure",),
+        ),
+        (
+            {
+                "consciousness": "unarousable",
+                "consciousness_attributable_to": "sedation",
+                "motor_weakness": "deep_focal",
+            },
+            4,
+            ("motor",),
+        ),
+        (
+            {
+                "consciousness": "unarousable",
+                "consciousness_attributable_to": "other",
+                "consciousness_other_cause": "hypoglycaemia 1.8 mmol/L",
+                "cerebral_edema": "focal",
+            },
+            3,
+            ("edema",),
+        ),
+    ],
+    ids=[
+        "sedated-unarousable",
+        "sedated-touch",
+        "sedated-spontaneous",
+        "post-ictal-seizure-3",
+        "post-ictal-status-4",
+        "sedated-hemiparesis-4",
+        "other-cause-focal-oedema-3",
+    ],
+)
+def test_consciousness_with_another_cause_does_not_grade_but_the_other_domains_do(
+    inputs, grade, decided_by
+):
+    result = graded(**inputs)
+
+    assert result.grade == grade
+    assert result.decided_by == decided_by
+    assert result.domains["consciousness"] == 0
+    assert result.domains["ice_or_capd"] == 0
+    # Always for a clinician to confirm, with a reason that says why (ref §2.2 †).
+    assert result.needs_review
+    assert len(result.review_reasons) == 1
+    assert "ref §2.2 †" in result.review_reasons[0]
+    assert "ICE/CAPD is not assessable" in result.review_reasons[0]
+    assert "ICE/CAPD not assessable" in " ".join(result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("cause", "other", "words"),
+    [
+        ("sedation", "", "attributed to sedation"),
+        ("post_ictal", "", "attributed to a post-ictal state"),
+        ("other", "  hypoglycaemia 1.8 mmol/L ", "attributed to another cause: hypoglycaemia 1.8"),
+    ],
+    ids=["sedation", "post-ictal", "other"],
+)
+def test_the_review_reason_names_the_level_and_the_cause(cause, other, words):
+    result = graded(
+        consciousness="unarousable",
+        consciousness_attributable_to=cause,
+        consciousness_other_cause=other,
+    )
+
+    assert result.review_reasons[0].startswith(f"depressed consciousness (unarousable) {words}")
+    assert result.reasons == (
+        f"ICE/CAPD not assessable, unarousable ({words}"
+        + (" mmol/L" if cause == "other" else "")
+        + ", not ICANS), no seizure, no motor weakness, no cerebral oedema → no ICANS on the "
+        "assessed domains",
+    )
+
+
+def test_when_another_domain_decides_the_reasons_still_say_what_was_left_out():
+    result = graded(
+        consciousness="awakens_to_touch",
+        consciousness_attributable_to="post_ictal",
+        seizure="resolved_rapidly",
+    )
+
+    assert result.reasons == (
+        "seizure that resolved rapidly → grade 3",
+        "awakens only to touch (attributed to a post-ictal state, not ICANS)",
+        "ICE/CAPD not assessable",
+    )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "grade", "needs_review"),
+    [
+        # ref §2.2 ICE row: "0 (patient unarousable and unable to perform ICE)" is grade 4;
+        # without another cause it stays grade 4, and nothing asks to lower it.
+        ({"consciousness": "unarousable"}, 4, False),
+        ({"consciousness": "unarousable", "ice_score": 0}, 4, False),
+        ({"consciousness": "unarousable", "capd_score": 0}, 4, False),  # ref §2.3
+        ({"consciousness": "awakens_to_touch", "ice_score": 5}, 3, False),  # ref §2.2 row
+    ],
+    ids=["unarousable-no-screen", "unarousable-ice-0", "unarousable-capd", "touch-ice-5"],
+)
+def test_depressed_consciousness_without_another_cause_grades_as_before(
+    inputs, grade, needs_review
+):
+    result = graded(**inputs)
+
+    assert result.grade == grade
+    assert result.needs_review is needs_review
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            {"consciousness": "unarousable", "consciousness_attributable_to": "opioids"},
+            "sedation | post_ictal | other",
+        ),
+        (
+            {"consciousness": "unarousable", "consciousness_attributable_to": "other"},
+            "must name the cause",
+        ),
+        (
+            {
+                "consciousness": "unarousable",
+                "consciousness_attributable_to": "other",
+                "consciousness_other_cause": "   ",
+            },
+            "must name the cause",
+        ),
+        (
+            {
+                "consciousness": "unarousable",
+                "consciousness_attributable_to": "sedation",
+                "consciousness_other_cause": "propofol",
+            },
+            "only when, consciousness_attributable_to is other",
+        ),
+        (
+            {"consciousness": "unarousable", "consciousness_other_cause": "propofol"},
+            "only given with consciousness_attributable_to=other",
+        ),
+        (
+            {
+                "consciousness": "unarousable",
+                "consciousness_attributable_to": "other",
+                "consciousness_other_cause": 7,
+            },
+            "must be text of at most 200 characters",
+        ),
+        (
+            {
+                "consciousness": "unarousable",
+                "consciousness_attributable_to": "other",
+                "consciousness_other_cause": "x" * 201,
+            },
+            "must be text of at most 200 characters",
+        ),
+        (
+            {"consciousness": "alert", "consciousness_attributable_to": "sedation"},
+            "needs a depressed level of consciousness",
+        ),
+        (
+            {
+                "consciousness": "awakens_to_voice",
+                "consciousness_attributable_to": "sedation",
+                "ice_score": 8,
+            },
+            "not assessable",
+        ),
+        (
+            {
+                "consciousness": "awakens_to_voice",
+                "consciousness_attributable_to": "sedation",
+                "capd_score": 4,
+            },
+            "not assessable",
+        ),
+    ],
+    ids=[
+        "unknown-cause",
+        "other-without-text",
+        "other-blank-text",
+        "text-without-other",
+        "text-without-cause",
+        "text-not-a-string",
+        "text-too-long",
+        "alert",
+        "with-ice-score",
+        "with-capd-score",
+    ],
+)
+def test_an_attribution_that_cannot_be_true_is_refused(inputs, message):
+    with pytest.raises(ValueError, match=message):
+        ICANSInputs(**inputs)
+
+
 # --- What is not an input -------------------------------------------------------------------
 
 
@@ -199,6 +428,9 @@ def test_tremor_myoclonus_and_headache_are_not_icans_inputs():
         "seizure",
         "motor_weakness",
         "cerebral_edema",
+        # ref §2.2 †: whether a depressed consciousness has another cause (§9 items 4, 7).
+        "consciousness_attributable_to",
+        "consciousness_other_cause",
     }
     for symptom in ("tremor", "myoclonus", "headache", "haemorrhage", "hemorrhage"):
         assert not any(symptom in name for name in names)
@@ -215,8 +447,12 @@ def test_defaults_and_string_coercion():
         "seizure": "none",
         "motor_weakness": "none",
         "cerebral_edema": "none",
+        "consciousness_attributable_to": None,
+        "consciousness_other_cause": "",
     }
     assert ICANSInputs(seizure="resolved_rapidly").seizure is Seizure.RESOLVED_RAPIDLY
+    sedated = ICANSInputs(consciousness="unarousable", consciousness_attributable_to="sedation")
+    assert sedated.consciousness_attributable_to is ConsciousnessCause.SEDATION
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ def patient_pages(course, check: BedsideCheck | None = None):
     pages = [
         reverse("monitoring:patient-course", args=[pid]),
         reverse("monitoring:nurse-check", args=[pid]),
+        reverse("monitoring:nurse-check-support", args=[pid]),
     ]
     if check:
         pages.append(reverse("monitoring:nurse-check-result", args=[pid, check.public_id]))

@@ -53,6 +53,49 @@ def test_the_database_refuses_a_neuro_assessment_without_score_or_reason(check):
         NeuroAssessment.objects.create(check_entry=check, consciousness="alert")
 
 
+@pytest.mark.parametrize(
+    "support",
+    ["room_air", "low_flow", "high_flow", "facemask", "nonrebreather", "venturi", "blow_by"],
+)
+def test_the_database_refuses_airway_protection_without_positive_pressure(check, support):
+    # Only CPAP, BiPAP or ventilation can be "for airway protection only" (reference §1.2.8).
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VitalSigns.objects.create(
+            check_entry=check, oxygen_support=support, oxygen_for_airway_protection=True
+        )
+    VitalSigns.objects.create(
+        check_entry=check, oxygen_support="bipap", oxygen_for_airway_protection=True
+    )
+
+
+SEDATED = {
+    "consciousness": "unarousable",
+    "unable_to_assess_reason": "Sedated",
+    "consciousness_attributable_to": "sedation",
+}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {**SEDATED, "consciousness_attributable_to": "other"},  # other without its cause
+        {**SEDATED, "consciousness_other_cause": "propofol"},  # a cause text without "other"
+        {**SEDATED, "consciousness": "alert"},  # nothing to attribute
+        {**SEDATED, "capd_total": 0, **{f"capd_item_{n}": 0 for n in range(1, 9)}},  # a score
+    ],
+    ids=["other-unnamed", "text-without-other", "alert", "with-score"],
+)
+def test_the_database_refuses_an_attribution_that_cannot_be_true(check, values):
+    # Reference §2.2 †: a depressed consciousness with another cause is not ICANS.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        NeuroAssessment.objects.create(check_entry=check, **values)
+    NeuroAssessment.objects.create(
+        check_entry=check,
+        **{**SEDATED, "consciousness_attributable_to": "other"},
+        consciousness_other_cause="Hypoglycaemia",
+    )
+
+
 def test_a_patient_has_one_course_under_monitoring_at_a_time(course):
     with pytest.raises(IntegrityError), transaction.atomic():
         CourseFactory(patient=course.patient, unit=course.unit)
