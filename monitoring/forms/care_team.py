@@ -7,7 +7,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from monitoring.forms.common import (
+    GIVE_ANYWAY_LABEL,
     ObservationTimeForm,
+    ShownWarningsField,
 )
 from monitoring.models import (
     GradeConfirmation,
@@ -101,15 +103,6 @@ class GradeConfirmationForm(forms.Form):
         return self.snapshots[self.cleaned_data["snapshot"]]
 
 
-class _ShownWarningsField(forms.Field):
-    """The dose warnings the clinician saw when ticking "give anyway" (hidden inputs)."""
-
-    widget = forms.MultipleHiddenInput
-
-    def to_python(self, value) -> list[str]:
-        return [str(item)[:500] for item in (value or [])[:20]]
-
-
 _TREATMENT_FIELDS = forms.fields_for_model(
     Treatment, fields=["drug", "drug_other", "dose", "dose_unit", "route"]
 )
@@ -123,11 +116,8 @@ class TreatmentGivenForm(ObservationTimeForm):
     dose = _TREATMENT_FIELDS["dose"]
     dose_unit = _TREATMENT_FIELDS["dose_unit"]
     route = _TREATMENT_FIELDS["route"]
-    give_anyway = forms.BooleanField(
-        label="Give anyway — clinician's decision",
-        required=False,
-    )
-    shown_warnings = _ShownWarningsField(required=False)
+    give_anyway = forms.BooleanField(label=GIVE_ANYWAY_LABEL, required=False)
+    shown_warnings = ShownWarningsField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

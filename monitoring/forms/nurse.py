@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from monitoring import grading
 from monitoring.forms.common import (
+    DoseDecisionForm,
     ObservationTimeForm,
     SectionMixin,
     _apply_ranges,
@@ -320,6 +321,7 @@ class CheckPage:
         self.neuro = NeuroForm(data, prefix="neuro", capd=capd)
         self.labs = LabForm(data, prefix="labs")
         self.treatment = TreatmentForm(data, prefix="treatment")
+        self.dose_decision = DoseDecisionForm(data)
         self.errors: list[str] = []
 
     @property

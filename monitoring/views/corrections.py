@@ -21,6 +21,7 @@ from monitoring.access import (
     role_required,
     visible_courses,
 )
+from monitoring.forms.common import DoseDecisionForm
 from monitoring.forms.corrections import AMENDMENT_FORMS, CorrectionReasonForm
 from monitoring.forms.nurse import CheckNotDoneForm
 from monitoring.models import CheckNotDone, CheckType, NeuroAssessment
@@ -122,7 +123,8 @@ def amend_record(request, kind, pk):
         )
     form = form_class(data, record=record, prefix=kind, **extra)
     reason = CorrectionReasonForm(data)
-    errors = []
+    dose_decision = DoseDecisionForm(data)
+    errors, pending = [], []
     if request.method == "POST" and all([form.is_valid(), reason.is_valid()]):
         values = form.changed_values()
         if not values:
@@ -134,7 +136,10 @@ def amend_record(request, kind, pk):
                     values=values,
                     reason=reason.cleaned_data["reason"],
                     by=request.user,
+                    accepted_warnings=dose_decision.accepted_warnings(),
                 )
+            except services.DoseWarningsPending as held:
+                pending = held.warnings
             except ValidationError as error:
                 errors.extend(error.messages)
             else:  # the service refreshed course.status_row in the same transaction
@@ -145,7 +150,7 @@ def amend_record(request, kind, pk):
                     f"ICANS {_grade(course.status_row.icans_grade)}.",
                 )
                 return redirect("monitoring:patient-course", public_id=course.patient.public_id)
-    status = 400 if request.method == "POST" else 200
+    status = 400 if request.method == "POST" and not pending else 200
     return render(
         request,
         "monitoring/corrections/amend.html",
@@ -155,6 +160,8 @@ def amend_record(request, kind, pk):
             form=form,
             reason=reason,
             errors=errors,
+            pending=pending,
+            give_anyway_label=dose_decision["give_anyway"].label,
             capd=extra.get("capd"),
         ),
         status=status,

@@ -120,14 +120,18 @@ def record_check(request, public_id):
     )
     capd = patient.uses_capd_on(timezone.localdate())
     page = CheckPage(request.POST or None, course=course, capd=capd, carried_forward=last_vitals)
+    pending = []  # tocilizumab dose warnings held for the clinician's decision
     if request.method == "POST" and page.is_valid():
         try:
             check = services.record_check(
                 course=course,
                 by=request.user,
                 observed_at=page.time.cleaned_data["observed_at"],
+                accepted_warnings=page.dose_decision.accepted_warnings(),
                 **page.values(),
             )
+        except services.DoseWarningsPending as held:
+            pending = held.warnings
         except ValidationError as error:
             page.add_error(error)
         else:
@@ -146,8 +150,9 @@ def record_check(request, public_id):
             "page": page,
             "capd": capd,
             "last_vitals": last_vitals,
+            "pending": pending,
         },
-        status=400 if request.method == "POST" else 200,
+        status=400 if request.method == "POST" and not pending else 200,
     )
 
 
