@@ -634,14 +634,23 @@ def record_check_not_done(
 
 
 @transaction.atomic
-def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: str, by):
-    """A clinician confirms or overrides a computed grade; both stay visible, audited."""
+def confirm_grade(
+    *, snapshot: GradeSnapshot, domain: str, grade: int, reason: str, by, confirm_lower=False
+):
+    """A clinician confirms or overrides a computed grade; both stay visible, audited.
+
+    A grade lower than the computed one takes an explicit second confirmation
+    (``confirm_lower=True``) besides the reason: lowering a grade lowers what the nurse is told
+    to do, so it is never the result of a slip in a select box.
+    """
     course = snapshot.course
     status = _lock_status(course)
     snapshot = GradeSnapshot.objects.select_for_update().get(pk=snapshot.pk)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the confirmation or override."})
     computed = snapshot.crs_grade if domain == "crs" else snapshot.icans_grade
+    if is_lower_grade(grade, computed) and not confirm_lower:
+        raise ValidationError({"confirm_lower": lower_grade_message(grade, computed)})
     confirmation = GradeConfirmation(
         snapshot=snapshot,
         domain=domain,
@@ -681,6 +690,18 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
         },
     )
     return confirmation
+
+
+def is_lower_grade(grade, computed) -> bool:
+    """A confirmed grade below the computed one (which then needs a second confirmation)."""
+    return computed is not None and grade is not None and int(grade) < computed
+
+
+def lower_grade_message(grade, computed) -> str:
+    return (
+        f"Grade {grade} is lower than the computed grade {computed}: tick "
+        "“I confirm the lower grade” and give the reason."
+    )
 
 
 @transaction.atomic

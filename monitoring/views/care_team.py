@@ -370,6 +370,7 @@ def confirm_grade(request, public_id):
                 grade=data["grade"],
                 reason=data["reason"],
                 by=request.user,
+                confirm_lower=data["confirm_lower"],
             )
         except ValidationError as error:
             form.add_error(None, error)

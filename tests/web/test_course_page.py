@@ -442,7 +442,10 @@ def test_a_moment_of_another_course_cannot_be_confirmed(care_client, course, gra
 def test_the_confirm_link_of_a_check_preselects_its_moment(care_client, course, graded):
     page = care_client.get(course_url(course), {"confirm": graded.pk}).content.decode()
 
-    assert f'<option value="{graded.pk}" selected>' in page
+    # The moment's option carries its computed grades for the form's script (data-crs/-icans).
+    option = re.search(rf'<option value="{graded.pk}"[^>]*>', page).group()
+    assert " selected" in option
+    assert f'data-crs="{graded.crs_grade}"' in option
     assert care_client.get(course_url(course), {"confirm": "١"}).status_code == 200
 
 
