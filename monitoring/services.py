@@ -19,6 +19,7 @@ from monitoring.models import (
     CheckSchedule,
     CourseStatus,
     Flag,
+    FlagAcknowledgement,
     GradeConfirmation,
     GradeSnapshot,
     HandoverNote,
@@ -706,17 +707,42 @@ def lower_grade_message(grade, computed) -> str:
 
 @transaction.atomic
 def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
-    """Someone has seen the flag and owns it; it stays on the board until resolved."""
+    """Someone has seen the flag and owns it; it stays on the board until resolved.
+
+    Each acknowledgement is kept (``FlagAcknowledgement``, append-only): the flag shows the
+    latest, and a flag that got worse and was acknowledged again keeps the earlier ones.
+    """
     # Lock the course's status row first, as every writer of its flags does (record_check
     # holds it while it re-raises flags): an acknowledgement never races a check's save.
     _lock_status(flag.course)
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if flag.status == Flag.Status.RESOLVED:
         raise ValidationError("This flag is already resolved.")
+    if flag.acknowledged_at is not None and not flag.acknowledgements.exists():
+        # Acknowledged before each acknowledgement was kept (an older release, the demo
+        # seeder): keep that one before the flag's own fields show the new one.
+        FlagAcknowledgement.objects.create(
+            flag=flag,
+            acknowledged_at=flag.acknowledged_at,
+            acknowledged_by=flag.acknowledged_by,
+            note=flag.acknowledge_note,
+            severity=flag.severity,
+            message=flag.message,
+        )
     flag.status = Flag.Status.ACKNOWLEDGED
     flag.acknowledged_at, flag.acknowledged_by = timezone.now(), by
     flag.acknowledge_note = note.strip()
+    acknowledgement = FlagAcknowledgement(
+        flag=flag,
+        acknowledged_at=flag.acknowledged_at,
+        acknowledged_by=by,
+        note=flag.acknowledge_note,
+        severity=flag.severity,
+        message=flag.message,
+    )
+    acknowledgement.full_clean(exclude=["flag", "acknowledged_by"])
     flag.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note"])
+    acknowledgement.save()
     audit(
         by,
         AuditEvent.Action.FLAG_ACKNOWLEDGED,

@@ -501,9 +501,10 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
     # checks with who recorded them and their snapshots, every record of the 40 checks listed
     # (5 kinds, with who recorded and who corrected them: 5 queries), the current vital signs,
     # neuro assessments, labs and treatments for the charts, grid and treatment list (4), the
-    # clinicians' confirmations, the flags with who acknowledged and resolved them, the protocol
-    # version with its protocol, and the navigation bar's open-flag count.
-    with django_assert_num_queries(17):
+    # clinicians' confirmations, the flags with who acknowledged and resolved them, every
+    # acknowledgement of those flags with who gave it (issue 10 §6), the protocol version with
+    # its protocol, and the navigation bar's open-flag count.
+    with django_assert_num_queries(18):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())
