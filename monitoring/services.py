@@ -827,6 +827,7 @@ SCHEDULE_FIELDS = [
     "tighten_at_crs_grade",
     "tighten_at_icans_grade",
     "tighten_on_neuro_change",
+    "febrile_interval_minutes",
 ]
 
 
