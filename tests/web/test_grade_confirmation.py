@@ -208,7 +208,7 @@ def test_the_page_asks_for_the_second_confirmation_keeps_what_was_typed_then_sav
     page = first.content.decode()
     assert "Grade 1 is lower than the computed grade 2" in page
     assert 'id="confirm-lower"' in page
-    assert re.search(r'class="col-md-3" id="confirm-lower"', page)  # shown, not d-none
+    assert re.search(r'class="col-12" id="confirm-lower"', page)  # shown, not d-none
     assert "I confirm the lower grade" in page
     assert "oxygen was for comfort; SpO2 98 % on room air" in page
     assert selected(page, "grade") == "1"
@@ -229,7 +229,7 @@ def test_the_second_confirmation_is_hidden_until_a_lower_grade_is_chosen(
 
     page = care_client.get(course_url(course)).content.decode()
 
-    assert re.search(r'class="col-md-3 d-none" id="confirm-lower"', page)
+    assert re.search(r'class="col-12 d-none" id="confirm-lower"', page)
 
 
 def test_a_grade_must_be_chosen(care_client, course, nurse):
