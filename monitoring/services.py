@@ -699,6 +699,7 @@ def is_lower_grade(grade, computed) -> bool:
 
 
 def lower_grade_message(grade, computed) -> str:
+    """What the form and the service say when the second confirmation is missing."""
     return (
         f"Grade {grade} is lower than the computed grade {computed}: tick "
         "“I confirm the lower grade” and give the reason."
