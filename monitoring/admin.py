@@ -12,6 +12,7 @@ from monitoring.models import (
     CheckNotDone,
     CheckSchedule,
     Flag,
+    FlagAcknowledgement,
     GradeConfirmation,
     GradeSnapshot,
     LabResult,
@@ -150,6 +151,12 @@ class FlagAdmin(ReadOnlyHistoryAdmin):
     list_display = ["raised_at", "course", "kind", "severity", "status", "message"]
     list_filter = ["status", "severity", "kind"]
     list_select_related = ["course__patient"]
+
+
+@admin.register(FlagAcknowledgement)
+class FlagAcknowledgementAdmin(ReadOnlyAdmin):
+    list_display = ["acknowledged_at", "flag", "acknowledged_by", "note"]
+    list_select_related = ["flag", "acknowledged_by"]
 
 
 class ObservationAdmin(ReadOnlyHistoryAdmin):

@@ -26,6 +26,16 @@ Definitions (tested in tests/unit/test_registry.py):
 - **Treatments.** Current records from day 0 (the local infusion date) on: one record is one
   dose. Totals are in mg (g x 1000, µg / 1000); a dose in "units" cannot be converted and is
   counted apart (``unconverted_doses``).
+- **Therapy for CRS or ICANS** (``therapy_rows``). A dose counts as therapy for an episode of a
+  domain when it treats it: it was given during the episode (onset to resolution, or still
+  running), or it belongs to a course of that drug — doses no more than ``CONTINUED_GAP`` (36 h)
+  apart — that was started before the onset and continued into the episode (CIBMTR's
+  instructions: prophylactic drugs are reported only when continued after the diagnosis). The
+  whole course counts then, its taper after resolution included. Prophylaxis stopped before the
+  onset is not CRS or ICANS therapy: it is listed apart (``not_counted``). Drugs per domain
+  (``THERAPY_DRUGS``): tocilizumab, corticosteroids, anakinra and siltuximab for both (ASCO 2021,
+  reference §7.2–7.3), levetiracetam for ICANS only. The registry totals (``drugs``, the CSV's
+  dose columns) are the doses counted as therapy for CRS or ICANS, each dose once.
 - **ICU transfer** is not in the data model: it is reported as not recorded, never guessed.
 - **ICD-10-CM** suggestions for the maximum grades: D89.83- (CRS) and G92.0- (ICANS). They are
   suggestions for a coder, who codes from the clinician's documentation.
@@ -34,7 +44,7 @@ Definitions (tested in tests/unit/test_registry.py):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -78,6 +88,16 @@ REGISTRY_DRUGS = [
     ("levetiracetam", "Levetiracetam"),
 ]
 CORTICOSTEROIDS = ("dexamethasone", "methylprednisolone")
+# Which drugs count as therapy of which domain (reference §7.2 CRS, §7.3 ICANS): levetiracetam
+# treats or prevents seizures, an ICANS domain, and is never CRS therapy.
+THERAPY_DRUGS = {
+    "CRS": ("tocilizumab", *CORTICOSTEROIDS, "anakinra", "siltuximab"),
+    "ICANS": ("tocilizumab", *CORTICOSTEROIDS, "anakinra", "siltuximab", "levetiracetam"),
+}
+# Doses of one drug no more than this far apart are one continued course of it: daily dosing,
+# with room for a late dose. Our reading of "continued after the diagnosis" (CIBMTR), not a
+# number from a source.
+CONTINUED_GAP = timedelta(hours=36)
 TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "mcg": Decimal("0.001")}
 
 
@@ -125,6 +145,28 @@ class Episode:
 
 
 @dataclass(frozen=True)
+class DrugTotal:
+    drug: str
+    label: str
+    doses: int = 0
+    total_mg: Decimal | None = None  # None when no dose could be converted to mg
+    unconverted_doses: int = 0  # doses in "units"
+    first_at: datetime | None = None
+
+    @property
+    def text(self) -> str:
+        """ "2 doses · 1120 mg", or "—" when none was given."""
+        if not self.doses:
+            return "—"
+        parts = [f"{self.doses} dose{'s' if self.doses != 1 else ''}"]
+        if self.total_mg is not None:
+            parts.append(f"{mg(self.total_mg)} mg")
+        if self.unconverted_doses:
+            parts.append(f"{self.unconverted_doses} in units, not added")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
 class DomainSummary:
     """CRS or ICANS over a course."""
 
@@ -133,6 +175,12 @@ class DomainSummary:
     assessed: bool  # at least one graded snapshot after the infusion
     episodes: tuple[Episode, ...] = ()
     overridden: int = 0  # snapshots whose confirmed grade differs from the computed one
+    # Registry drugs given as therapy for this domain's episodes (see the module docstring).
+    therapy: dict[str, DrugTotal] = field(default_factory=dict)
+
+    @property
+    def therapy_given(self) -> list[DrugTotal]:
+        return [total for total in self.therapy.values() if total.doses]
 
     @property
     def onset_at(self) -> datetime | None:
@@ -184,16 +232,6 @@ class DomainSummary:
 
 
 @dataclass(frozen=True)
-class DrugTotal:
-    drug: str
-    label: str
-    doses: int = 0
-    total_mg: Decimal | None = None  # None when no dose could be converted to mg
-    unconverted_doses: int = 0  # doses in "units"
-    first_at: datetime | None = None
-
-
-@dataclass(frozen=True)
 class RegistrySummary:
     course_id: int
     mrn: str
@@ -205,6 +243,29 @@ class RegistrySummary:
     other_drugs: dict[str, int] = field(default_factory=dict)  # name -> doses
     icu_transfer: str = ICU_NOT_RECORDED
     as_of: datetime | None = None
+    # Registry drugs from day 0 not counted as CRS or ICANS therapy: prophylaxis stopped before
+    # an onset, or doses outside any episode.
+    not_counted: dict[str, DrugTotal] = field(default_factory=dict)
+
+    @property
+    def not_counted_given(self) -> list[DrugTotal]:
+        return [total for total in self.not_counted.values() if total.doses]
+
+    @property
+    def treatment_table(self) -> list[dict]:
+        """One row per registry drug given from day 0: as CRS therapy, as ICANS therapy, in
+        all as therapy (with its first dose), and not counted as therapy."""
+        rows = []
+        for name, label in REGISTRY_DRUGS:
+            totals = {
+                "crs": self.crs.therapy.get(name),
+                "icans": self.icans.therapy.get(name),
+                "therapy": self.drugs.get(name),
+                "not_counted": self.not_counted.get(name),
+            }
+            if any(total and total.doses for total in totals.values()):
+                rows.append({"label": label, **totals})
+        return rows
 
     @property
     def infusion_date(self) -> date:
@@ -316,6 +377,41 @@ def summarise_treatments(rows: list[TreatmentRow], *, infused_at: datetime):
     return drugs, dict(sorted(other.items()))
 
 
+def continued_courses(rows: list[TreatmentRow]) -> list[list[TreatmentRow]]:
+    """One drug's doses split into continued courses: doses no more than CONTINUED_GAP apart."""
+    courses: list[list[TreatmentRow]] = []
+    for row in sorted(rows, key=lambda r: r.at):
+        if courses and row.at - courses[-1][-1].at <= CONTINUED_GAP:
+            courses[-1].append(row)
+        else:
+            courses.append([row])
+    return courses
+
+
+def _treats(course: list[TreatmentRow], episode: Episode) -> bool:
+    """A dose of the course falls within the episode (onset to resolution, or still running)."""
+    return any(
+        episode.onset_at <= row.at
+        and (episode.resolved_at is None or row.at <= episode.resolved_at)
+        for row in course
+    )
+
+
+def therapy_rows(
+    rows: list[TreatmentRow], episodes: tuple[Episode, ...], *, domain: str, infused_at: datetime
+) -> list[TreatmentRow]:
+    """The doses from day 0 that count as therapy for ``domain``'s episodes: given during an
+    episode, or part of a continued course of the drug that runs into one (module docstring)."""
+    day0 = timezone.localdate(infused_at)
+    counted = []
+    for drug in THERAPY_DRUGS[domain]:
+        doses = [r for r in rows if r.drug == drug and timezone.localdate(r.at) >= day0]
+        for course in continued_courses(doses):
+            if any(_treats(course, episode) for episode in episodes):
+                counted.extend(course)
+    return sorted(counted, key=lambda r: r.at)
+
+
 def summarise(
     *,
     course_id: int,
@@ -327,17 +423,33 @@ def summarise(
     now: datetime,
 ) -> RegistrySummary:
     """The registry summary of one course from its plain rows."""
-    drugs, other = summarise_treatments(treatments, infused_at=infused_at)
+    _, other = summarise_treatments(treatments, infused_at=infused_at)
+    domains, counted = {}, set()
+    for domain in ("CRS", "ICANS"):
+        summary = summarise_domain(points, domain=domain, infused_at=infused_at, now=now)
+        rows = therapy_rows(treatments, summary.episodes, domain=domain, infused_at=infused_at)
+        counted |= {id(row) for row in rows}
+        therapy, _ = summarise_treatments(rows, infused_at=infused_at)
+        domains[domain] = replace(summary, therapy=therapy)
+    known = dict(REGISTRY_DRUGS)
+    drugs, _ = summarise_treatments(
+        [row for row in treatments if id(row) in counted], infused_at=infused_at
+    )
+    not_counted, _ = summarise_treatments(
+        [row for row in treatments if row.drug in known and id(row) not in counted],
+        infused_at=infused_at,
+    )
     return RegistrySummary(
         course_id=course_id,
         mrn=mrn,
         product=product,
         infused_at=infused_at,
-        crs=summarise_domain(points, domain="CRS", infused_at=infused_at, now=now),
-        icans=summarise_domain(points, domain="ICANS", infused_at=infused_at, now=now),
+        crs=domains["CRS"],
+        icans=domains["ICANS"],
         drugs=drugs,
         other_drugs=other,
         as_of=now,
+        not_counted=not_counted,
     )
 
 
@@ -448,6 +560,9 @@ CSV_COLUMNS = [
     "Tocilizumab doses",
     *[f"{label} {what}" for _, label in REGISTRY_DRUGS[1:] for what in ("doses", "total (mg)")],
     "Doses not convertible to mg",
+    "CRS therapy",
+    "ICANS therapy",
+    "Not counted as CRS/ICANS therapy",
     "Other treatments",
     "ICU transfer",
     "Summary as of",
@@ -463,6 +578,18 @@ def mg(value: Decimal | None) -> str:
     if value is None:
         return ""
     return format(value.normalize(), "f")
+
+
+def therapy_text(totals) -> str:
+    """ "Tocilizumab x2 (1120 mg); Dexamethasone x3 (30 mg)": the doses of each drug given."""
+    parts = []
+    for total in totals:
+        text = f"{total.label} x{total.doses}"
+        amounts = [f"{mg(total.total_mg)} mg"] if total.total_mg is not None else []
+        if total.unconverted_doses:
+            amounts.append(f"{total.unconverted_doses} in units")
+        parts.append(text + (f" ({' + '.join(amounts)})" if amounts else ""))
+    return "; ".join(parts)
 
 
 def _domain_values(domain: DomainSummary) -> list:
@@ -505,6 +632,9 @@ def csv_row(course, summary: RegistrySummary) -> list:
         summary.tocilizumab_doses,
         *drug_values,
         unconverted,
+        therapy_text(summary.crs.therapy_given),
+        therapy_text(summary.icans.therapy_given),
+        therapy_text(summary.not_counted_given),
         others,
         summary.icu_transfer,
         timezone.localtime(summary.as_of).isoformat(timespec="minutes"),

@@ -20,6 +20,20 @@ DAY_MINUTES = 24 * 60
 CHECK_LABELS = {value: str(label) for value, label in CheckType.choices}
 
 
+# "With fever" for a protocol schedule (CheckSchedule.febrile_interval_minutes; reference §6.1:
+# vital signs every 2 h "with fever and tachycardia"). After the infusion ASTCT grades CRS only
+# from fever ≥ 38.0 °C, now or earlier in the episode and masked by therapy (reference
+# §1.2.1–2), so a course whose current CRS grade is 1 or more is febrile. The status row that
+# due times are computed from holds grades, not heart rates: the febrile tier applies to fever
+# alone, a superset of "fever and tachycardia" (docs/clinical-rules.md says why).
+FEBRILE_FROM_CRS_GRADE = 1
+
+
+def is_febrile(crs_grade) -> bool:
+    """Fever now, or masked fever in the current CRS episode: any CRS grade."""
+    return (crs_grade or 0) >= FEBRILE_FROM_CRS_GRADE
+
+
 @dataclass(frozen=True)
 class Due:
     check_type: str
@@ -70,6 +84,7 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
             crs_grade=status.crs_grade,
             icans_grade=status.icans_grade,
             neuro_changed=status.neuro_changed,
+            febrile=is_febrile(status.crs_grade),
         )
         last = getattr(status, f"last_{schedule.check_type}_at", None)
         # Never done: due from the infusion (day 0) on.

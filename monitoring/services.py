@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -27,6 +28,7 @@ from monitoring.models import (
     CheckSchedule,
     CourseStatus,
     Flag,
+    FlagAcknowledgement,
     GradeConfirmation,
     GradeSnapshot,
     HandoverNote,
@@ -64,14 +66,21 @@ def record_check(
     neuro: dict | None = None,
     labs: dict | None = None,
     treatment: dict | None = None,
+    accepted_warnings=(),
 ) -> BedsideCheck:
     """Save one bedside check (any of its sections), grade the course at that moment and flag.
 
     A check entered late (its ``observed_at`` before the course's latest moment) regrades the
     moments after it; each changed grade keeps its earlier version (see ``_regrade``).
+    A tocilizumab dose beyond the usual limits is held (``DoseWarningsPending``) until the
+    clinician has seen each warning: ``accepted_warnings`` are the messages they chose to give
+    it despite (see ``_hold_for_dose_warnings``).
     """
     status = _lock_status(course)
     _validate_time(course, observed_at)
+    _hold_for_dose_warnings(
+        course=course, treatment_values=treatment, at=observed_at, accepted=accepted_warnings, by=by
+    )
     sections = {
         "vitals": vitals,
         "symptoms": symptoms,
@@ -408,8 +417,12 @@ AMENDABLE = {
 
 
 @transaction.atomic
-def amend_record(*, record, values: dict, reason: str, by):
-    """Correct a record: a new record supersedes it; both stay, and the course is regraded."""
+def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=()):
+    """Correct a record: a new record supersedes it; both stay, and the course is regraded.
+
+    A corrected tocilizumab dose is checked like a new one (``accepted_warnings`` as in
+    ``record_check``).
+    """
     course = record.check_entry.course
     status = _lock_status(course)
     record = type(record).objects.select_for_update().get(pk=record.pk)
@@ -420,6 +433,15 @@ def amend_record(*, record, values: dict, reason: str, by):
         )
     if not reason.strip():
         raise ValidationError({"amendment_reason": "Say why the record is corrected."})
+    if isinstance(record, Treatment):
+        _hold_for_dose_warnings(
+            course=course,
+            treatment_values=values,
+            at=record.check_entry.observed_at,
+            accepted=accepted_warnings,
+            by=by,
+            exclude=record,
+        )
     model = type(record)
     kept = {
         f.name: getattr(record, f.name)
@@ -586,14 +608,23 @@ def record_check_not_done(
 
 
 @transaction.atomic
-def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: str, by):
-    """A clinician confirms or overrides a computed grade; both stay visible, audited."""
+def confirm_grade(
+    *, snapshot: GradeSnapshot, domain: str, grade: int, reason: str, by, confirm_lower=False
+):
+    """A clinician confirms or overrides a computed grade; both stay visible, audited.
+
+    A grade lower than the computed one takes an explicit second confirmation
+    (``confirm_lower=True``) besides the reason: lowering a grade lowers what the nurse is told
+    to do, so it is never the result of a slip in a select box.
+    """
     course = snapshot.course
     status = _lock_status(course)
     snapshot = GradeSnapshot.objects.select_for_update().get(pk=snapshot.pk)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the confirmation or override."})
     computed = snapshot.crs_grade if domain == "crs" else snapshot.icans_grade
+    if is_lower_grade(grade, computed) and not confirm_lower:
+        raise ValidationError({"confirm_lower": lower_grade_message(grade, computed)})
     confirmation = GradeConfirmation(
         snapshot=snapshot,
         domain=domain,
@@ -645,19 +676,57 @@ def confirm_grade(*, snapshot: GradeSnapshot, domain: str, grade: int, reason: s
     return confirmation
 
 
+def is_lower_grade(grade, computed) -> bool:
+    """A confirmed grade below the computed one (which then needs a second confirmation)."""
+    return computed is not None and grade is not None and int(grade) < computed
+
+
+def lower_grade_message(grade, computed) -> str:
+    """What the form and the service say when the second confirmation is missing."""
+    return (
+        f"Grade {grade} is lower than the computed grade {computed}: tick "
+        "“I confirm the lower grade” and give the reason."
+    )
+
+
 @transaction.atomic
 def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
-    """Someone has seen the flag and owns it; it stays on the board until resolved."""
+    """Someone has seen the flag and owns it; it stays on the board until resolved.
+
+    Each acknowledgement is kept (``FlagAcknowledgement``, append-only): the flag shows the
+    latest, and a flag that got worse and was acknowledged again keeps the earlier ones.
+    """
     # Lock the course's status row first, as every writer of its flags does (record_check
     # holds it while it re-raises flags): an acknowledgement never races a check's save.
     _lock_status(flag.course)
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if flag.status == Flag.Status.RESOLVED:
         raise ValidationError("This flag is already resolved.")
+    if flag.acknowledged_at is not None and not flag.acknowledgements.exists():
+        # Acknowledged before each acknowledgement was kept (an older release, the demo
+        # seeder): keep that one before the flag's own fields show the new one.
+        FlagAcknowledgement.objects.create(
+            flag=flag,
+            acknowledged_at=flag.acknowledged_at,
+            acknowledged_by=flag.acknowledged_by,
+            note=flag.acknowledge_note,
+            severity=flag.severity,
+            message=flag.message,
+        )
     flag.status = Flag.Status.ACKNOWLEDGED
     flag.acknowledged_at, flag.acknowledged_by = timezone.now(), by
     flag.acknowledge_note = note.strip()
+    acknowledgement = FlagAcknowledgement(
+        flag=flag,
+        acknowledged_at=flag.acknowledged_at,
+        acknowledged_by=by,
+        note=flag.acknowledge_note,
+        severity=flag.severity,
+        message=flag.message,
+    )
+    acknowledgement.full_clean(exclude=["flag", "acknowledged_by"])
     flag.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note"])
+    acknowledgement.save()
     audit(
         by,
         AuditEvent.Action.FLAG_ACKNOWLEDGED,
@@ -747,6 +816,7 @@ SCHEDULE_FIELDS = [
     "tighten_at_crs_grade",
     "tighten_at_icans_grade",
     "tighten_on_neuro_change",
+    "febrile_interval_minutes",
 ]
 
 
@@ -870,44 +940,91 @@ def tocilizumab_warnings(
     dose,
     dose_unit: str,
     at: datetime,
+    exclude=None,
 ) -> list[grading.DoseWarning]:
-    """Reference §7.1 limits for one more tocilizumab dose at ``at`` (one query)."""
-    previous = (
-        Treatment.objects.current()
-        .filter(check_entry__course=course, drug=Treatment.Drug.TOCILIZUMAB)
-        .values_list("check_entry__observed_at", flat=True)
+    """Reference §7.1 limits for one more tocilizumab dose at ``at`` (one query).
+
+    ``exclude``: a dose being corrected, which is not another dose besides the corrected one.
+    """
+    previous = Treatment.objects.current().filter(
+        check_entry__course=course, drug=Treatment.Drug.TOCILIZUMAB
     )
+    if exclude is not None:
+        previous = previous.exclude(pk=exclude.pk)
     return [
-        *grading.dose_limit_warnings(list(previous), at),
+        *grading.dose_limit_warnings(
+            list(previous.values_list("check_entry__observed_at", flat=True)), at
+        ),
         *grading.dose_size_warnings(float(dose), dose_unit, float(course.patient.weight_kg)),
     ]
+
+
+# What a dose decision rests on: a correction that changes none of these (the route, the name
+# of another drug) leaves the clinician's earlier decision about the dose standing.
+DOSE_FIELDS = ("drug", "dose", "dose_unit")
+
+
+def _hold_for_dose_warnings(
+    *, course, treatment_values: dict | None, at: datetime, accepted, by, exclude=None
+) -> list[grading.DoseWarning]:
+    """The same tocilizumab checks at every door (reference §7.1): a dose recorded with a
+    check, on the treatments page or by a correction (``exclude``: the record corrected, whose
+    values the correction starts from) is held until the clinician has seen each warning and
+    chose to give it anyway; that decision is audited. Call with the course's status row locked,
+    so that the dose count cannot change between the warning and the save.
+    """
+    if not treatment_values:
+        return []
+    values = dict(treatment_values)
+    if exclude is not None:
+        before = {name: getattr(exclude, name) for name in DOSE_FIELDS}
+        if all(values.get(name, before[name]) == before[name] for name in DOSE_FIELDS):
+            return []
+        values = {**before, **values}
+    if values.get("drug") != Treatment.Drug.TOCILIZUMAB:
+        return []
+    try:
+        dose = float(values.get("dose"))
+    except (TypeError, ValueError):
+        return []  # the record's own validation refuses it, with its message
+    if not math.isfinite(dose) or dose <= 0:
+        return []
+    unit = values.get("dose_unit") or Treatment.DoseUnit.MG
+    warnings = tocilizumab_warnings(
+        course=course, dose=dose, dose_unit=unit, at=at, exclude=exclude
+    )
+    if any(w.message not in accepted for w in warnings):
+        raise DoseWarningsPending(warnings)
+    if warnings:
+        verb = "Corrected" if exclude is not None else "Given"
+        audit(
+            by,
+            AuditEvent.Action.TREATMENT_RECORDED,
+            course=course,
+            summary=f"{verb} despite dose warnings (clinician's decision): "
+            + " ".join(w.message for w in warnings),
+            details={
+                "warnings": [w.code for w in warnings],
+                "at": at.isoformat(),
+                "dose": f"{values['dose']}",
+                "dose_unit": unit,
+                **({"record": exclude.pk} if exclude is not None else {}),
+            },
+        )
+    return warnings
 
 
 @transaction.atomic
 def record_treatment(
     *, course: TreatmentCourse, by, observed_at: datetime, treatment: dict, accepted_warnings=()
 ) -> BedsideCheck:
-    """Record a treatment given; a tocilizumab dose beyond the usual limits is saved only when
-    the clinician has seen each of its warnings and chose to give it (audited)."""
-    _lock_status(course)  # the dose count cannot change between the warning and the save
-    warnings = []
-    if treatment.get("drug") == Treatment.Drug.TOCILIZUMAB and treatment.get("dose"):
-        warnings = tocilizumab_warnings(
-            course=course,
-            dose=treatment["dose"],
-            dose_unit=treatment.get("dose_unit", "mg"),
-            at=observed_at,
-        )
-    if any(w.message not in accepted_warnings for w in warnings):
-        raise DoseWarningsPending(warnings)
-    check = record_check(course=course, by=by, observed_at=observed_at, treatment=treatment)
-    if warnings:
-        audit(
-            by,
-            AuditEvent.Action.TREATMENT_RECORDED,
-            course=course,
-            summary="Given despite dose warnings (clinician's decision): "
-            + " ".join(w.message for w in warnings),
-            details={"check": str(check.public_id), "warnings": [w.code for w in warnings]},
-        )
-    return check
+    """Record a treatment given, on its own (the treatments page); a tocilizumab dose beyond the
+    usual limits is saved only when the clinician has seen each of its warnings and chose to
+    give it (audited) — as through any other door (``record_check``)."""
+    return record_check(
+        course=course,
+        by=by,
+        observed_at=observed_at,
+        treatment=treatment,
+        accepted_warnings=accepted_warnings,
+    )

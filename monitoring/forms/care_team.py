@@ -8,12 +8,15 @@ from django.utils import timezone
 
 from monitoring.display import dash
 from monitoring.forms.common import (
+    GIVE_ANYWAY_LABEL,
     ObservationTimeForm,
+    ShownWarningsField,
 )
 from monitoring.models import (
     GradeConfirmation,
     Treatment,
 )
+from monitoring.services import is_lower_grade, lower_grade_message
 
 
 class _SeenFlagForm(forms.Form):
@@ -70,17 +73,44 @@ def _grade_text(computed, confirmed) -> str:
     return text if confirmed is None else f"{text} (confirmed {confirmed})"
 
 
+class SnapshotSelect(forms.Select):
+    """The moments of a course, each option carrying its computed grades (``data-crs``,
+    ``data-icans``) so that static/js/confirm_grade.js can start the grade at the computed one
+    of the moment and domain chosen."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grades: dict = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        for domain, grade in self.grades.get(value, {}).items():
+            option["attrs"][f"data-{domain}"] = "" if grade is None else grade
+        return option
+
+
 class GradeConfirmationForm(forms.Form):
     """Confirm or override the computed grade of one moment; the reason is required.
 
     ``snapshots`` are the course's own (the page has them in memory already): the id of
-    another course's snapshot is not a valid choice.
+    another course's snapshot is not a valid choice. The grade starts at the computed grade of
+    the moment shown, never at 0; a lower grade needs "I confirm the lower grade" too
+    (``services.confirm_grade(confirm_lower=True)``, which enforces it).
     """
 
-    snapshot = forms.TypedChoiceField(label="Moment", coerce=int)
+    snapshot = forms.TypedChoiceField(label="Moment", coerce=int, widget=SnapshotSelect)
     domain = forms.ChoiceField(label="Domain", choices=GradeConfirmation.Domain.choices)
     grade = forms.TypedChoiceField(
-        label="Confirmed grade", coerce=int, choices=[(n, f"Grade {n}") for n in range(5)]
+        label="Confirmed grade",
+        coerce=int,
+        empty_value=None,
+        choices=[("", "—"), *[(n, f"Grade {n}") for n in range(5)]],
+        error_messages={"required": "Choose the grade you confirm."},
+    )
+    confirm_lower = forms.BooleanField(
+        label="I confirm the lower grade",
+        required=False,
+        help_text="Needed when your grade is lower than the computed one.",
     )
     reason = forms.CharField(
         label="Reason",
@@ -96,18 +126,47 @@ class GradeConfirmationForm(forms.Form):
         self.fields["snapshot"].choices = [
             (pk, snapshot_label(course, snapshot)) for pk, snapshot in self.snapshots.items()
         ]
+        self.fields["snapshot"].widget.grades = {
+            pk: {"crs": s.crs_grade, "icans": s.icans_grade} for pk, s in self.snapshots.items()
+        }
+        if not self.is_bound:
+            self._start_at_the_computed_grade()
+
+    def _start_at_the_computed_grade(self) -> None:
+        """The moment asked for (else the latest) and the domain that waits for review (else
+        CRS), at its computed grade."""
+        snapshot = self.snapshots.get(self.initial.get("snapshot")) or next(
+            iter(self.snapshots.values()), None
+        )
+        if snapshot is None:
+            return
+        domain = self.initial.get("domain") or (
+            "icans" if snapshot.icans_needs_review and not snapshot.crs_needs_review else "crs"
+        )
+        self.initial.update(
+            snapshot=snapshot.pk, domain=domain, grade=getattr(snapshot, f"{domain}_grade")
+        )
 
     def clean_snapshot(self):
         return self.snapshots[self.cleaned_data["snapshot"]]
 
+    @property
+    def lower_than_computed(self) -> bool:
+        """The grade chosen is below the computed one: the second confirmation is shown."""
+        data = getattr(self, "cleaned_data", {})
+        snapshot, domain = data.get("snapshot"), data.get("domain")
+        if snapshot is None or domain is None:
+            return bool(self.errors.get("confirm_lower"))
+        return is_lower_grade(data.get("grade"), getattr(snapshot, f"{domain}_grade"))
 
-class _ShownWarningsField(forms.Field):
-    """The dose warnings the clinician saw when ticking "give anyway" (hidden inputs)."""
-
-    widget = forms.MultipleHiddenInput
-
-    def to_python(self, value) -> list[str]:
-        return [str(item)[:500] for item in (value or [])[:20]]
+    def clean(self):
+        data = super().clean()
+        snapshot, domain, grade = data.get("snapshot"), data.get("domain"), data.get("grade")
+        if snapshot is not None and domain and grade is not None:
+            computed = getattr(snapshot, f"{domain}_grade")
+            if is_lower_grade(grade, computed) and not data.get("confirm_lower"):
+                self.add_error("confirm_lower", lower_grade_message(grade, computed))
+        return data
 
 
 _TREATMENT_FIELDS = forms.fields_for_model(
@@ -123,11 +182,8 @@ class TreatmentGivenForm(ObservationTimeForm):
     dose = _TREATMENT_FIELDS["dose"]
     dose_unit = _TREATMENT_FIELDS["dose_unit"]
     route = _TREATMENT_FIELDS["route"]
-    give_anyway = forms.BooleanField(
-        label="Give anyway — clinician's decision",
-        required=False,
-    )
-    shown_warnings = _ShownWarningsField(required=False)
+    give_anyway = forms.BooleanField(label=GIVE_ANYWAY_LABEL, required=False)
+    shown_warnings = ShownWarningsField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

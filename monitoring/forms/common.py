@@ -150,3 +150,29 @@ class ObservationTimeForm(forms.Form):
         if value > timezone.now() + CLOCK_SKEW:
             raise ValidationError("Observation time cannot be in the future.")
         return value
+
+
+class ShownWarningsField(forms.Field):
+    """The dose warnings the clinician saw when ticking "give anyway" (hidden inputs)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return [str(item)[:500] for item in (value or [])[:20]]
+
+
+GIVE_ANYWAY_LABEL = "Give anyway — clinician's decision"
+
+
+class DoseDecisionForm(forms.Form):
+    """The clinician's answer to held dose warnings (services.DoseWarningsPending), on any page
+    that records or corrects a treatment: "give anyway", and the warnings they saw. A warning
+    that changed since it was shown holds the dose again."""
+
+    give_anyway = forms.BooleanField(label=GIVE_ANYWAY_LABEL, required=False)
+    shown_warnings = ShownWarningsField(required=False)
+
+    def accepted_warnings(self) -> list[str]:
+        if not self.is_valid() or not self.cleaned_data["give_anyway"]:
+            return []
+        return self.cleaned_data["shown_warnings"]

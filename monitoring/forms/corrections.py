@@ -49,7 +49,9 @@ class AmendVitalSignsForm(AmendmentMixin, VitalSignsForm):
 
 
 class AmendSymptomForm(AmendmentMixin, SymptomForm):
-    pass
+    def initial_for(self, record) -> dict:
+        found = record.crs_symptoms or record.neuro_symptoms or record.other
+        return {**super().initial_for(record), "no_symptoms": not found}
 
 
 class AmendNeuroForm(AmendmentMixin, NeuroForm):

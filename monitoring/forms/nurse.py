@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from monitoring import grading
 from monitoring.forms.common import (
+    DoseDecisionForm,
     ObservationTimeForm,
     SectionMixin,
     _apply_ranges,
@@ -160,7 +161,16 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
 
 
 class SymptomForm(SectionMixin, forms.ModelForm):
+    """The seed symptom lists. A review that found nothing is recorded with "No symptoms": an
+    unticked box says nothing, so without it a well patient's review could never be saved and
+    would stay overdue (issue 10 §6)."""
+
     section_title = "Symptoms"
+    no_symptoms = forms.BooleanField(
+        label="No symptoms",
+        required=False,
+        help_text="Reviewed with the patient: none of the symptoms below.",
+    )
 
     class Meta:
         model = SymptomCheck
@@ -169,6 +179,23 @@ class SymptomForm(SectionMixin, forms.ModelForm):
             "low_blood_pressure": "Low blood pressure / dizziness",
             "breathing_difficulty": "Breathing difficulty",
         }
+
+    def clean(self):
+        data = super().clean()
+        found = [
+            str(self.fields[name].label)
+            for name in (*SymptomCheck.CRS_SYMPTOMS, *SymptomCheck.NEURO_SYMPTOMS)
+            if data.get(name)
+        ]
+        if data.get("other", "").strip():
+            found.append("other symptoms")
+        if data.get("no_symptoms") and found:
+            raise ValidationError(
+                "“No symptoms” is ticked together with "
+                + ", ".join(f[:1].lower() + f[1:] for f in found)
+                + ": untick “No symptoms”, or clear the symptoms."
+            )
+        return data
 
 
 ICE_CHOICES = {
@@ -424,6 +451,7 @@ class CheckPage:
         self.neuro = NeuroForm(data, prefix="neuro", capd=capd)
         self.labs = LabForm(data, prefix="labs")
         self.treatment = TreatmentForm(data, prefix="treatment")
+        self.dose_decision = DoseDecisionForm(data)
         self.errors: list[str] = []
 
     @property

@@ -39,17 +39,19 @@ PROTOCOL_RANGES = {
 }
 PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "is_active", "is_template"]
 ESCALATION_DEFAULTS = {"crs": flag_rules.CRS_ESCALATION, "icans": flag_rules.ICANS_ESCALATION}
+# When the tightened interval applies (any of them).
+TIGHTEN_CONDITIONS = ["tighten_at_crs_grade", "tighten_at_icans_grade", "tighten_on_neuro_change"]
 SCHEDULE_FIELDS = [
     "interval_minutes",
     "tightened_interval_minutes",
-    "tighten_at_crs_grade",
-    "tighten_at_icans_grade",
-    "tighten_on_neuro_change",
+    *TIGHTEN_CONDITIONS,
+    "febrile_interval_minutes",
 ]
 # minutes; the same ranges as the database constraints on CheckSchedule
 SCHEDULE_RANGES = {
     "interval_minutes": (15, 7 * 24 * 60),
     "tightened_interval_minutes": (5, 7 * 24 * 60),
+    "febrile_interval_minutes": (5, 7 * 24 * 60),
 }
 
 
@@ -229,6 +231,10 @@ class CheckScheduleForm(forms.Form):
     tighten_on_neuro_change = forms.BooleanField(
         label="Tighten once an ICE point is lost", required=False
     )
+    febrile_interval_minutes = forms.IntegerField(
+        label="While febrile (minutes)",
+        required=False,
+    )
 
     def __init__(self, *args, check_type: str, schedule: CheckSchedule | None = None, **kwargs):
         initial = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS} if schedule else {}
@@ -237,6 +243,7 @@ class CheckScheduleForm(forms.Form):
         self.label = CheckType(check_type).label
         for name, (low, high) in SCHEDULE_RANGES.items():
             _add_range(self.fields[name], self.fields[name].label.split(" (")[0], low, high, "min")
+        self.fields["febrile_interval_minutes"].help_text += "; with fever (any CRS grade)"
         if schedule is None:
             self.fields["interval_minutes"].help_text += "; blank: not scheduled"
 
@@ -246,7 +253,8 @@ class CheckScheduleForm(forms.Form):
             return data
         interval = data.get("interval_minutes")
         tightened = data.get("tightened_interval_minutes")
-        conditions = any(data.get(name) for name in SCHEDULE_FIELDS[2:])
+        febrile = data.get("febrile_interval_minutes")
+        conditions = any(data.get(name) for name in TIGHTEN_CONDITIONS)
         if interval is None:
             if self.schedule is not None:
                 self.add_error(
@@ -255,12 +263,17 @@ class CheckScheduleForm(forms.Form):
                     f"cannot be removed (it is every {self.schedule.interval_minutes} "
                     "min).",
                 )
-            elif tightened is not None or conditions:
+            elif tightened is not None or conditions or febrile is not None:
                 self.add_error(
                     "interval_minutes",
                     "Give the usual interval, or clear the row to leave this check unscheduled.",
                 )
             return data
+        if febrile is not None and febrile >= interval:
+            self.add_error(
+                "febrile_interval_minutes",
+                f"Must be shorter than the usual interval ({interval} min), or left blank.",
+            )
         if tightened is not None and not conditions:
             self.add_error(
                 "tightened_interval_minutes",

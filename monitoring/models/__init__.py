@@ -7,7 +7,13 @@ from monitoring.models.courses import (
     TreatmentCourse,
     TreatmentCourseQuerySet,
 )
-from monitoring.models.grades import Flag, FlagQuerySet, GradeConfirmation, GradeSnapshot
+from monitoring.models.grades import (
+    Flag,
+    FlagAcknowledgement,
+    FlagQuerySet,
+    GradeConfirmation,
+    GradeSnapshot,
+)
 from monitoring.models.observations import (
     CAPD_ITEM_FIELDS,
     ICE_ITEM_FIELDS,
@@ -36,6 +42,7 @@ __all__ = [
     "CheckType",
     "CourseStatus",
     "Flag",
+    "FlagAcknowledgement",
     "FlagQuerySet",
     "GradeConfirmation",
     "GradeSnapshot",

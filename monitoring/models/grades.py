@@ -223,3 +223,23 @@ class Flag(models.Model):
     def stands_out(self) -> bool:
         """Open and urgent or worse: the flag board and the course page make it stand out."""
         return self.status == self.Status.OPEN and self.severity >= self.Severity.URGENT
+
+
+class FlagAcknowledgement(models.Model):
+    """One acknowledgement of a flag: who, when and their note. Append-only: an escalation
+    re-opens an acknowledged flag, and acknowledging it again adds a row, so every earlier
+    acknowledgement stays on record (``services.acknowledge_flag`` writes them)."""
+
+    flag = models.ForeignKey(Flag, models.PROTECT, related_name="acknowledgements")
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    # What the flag said when it was acknowledged: it may have escalated since.
+    severity = models.PositiveSmallIntegerField(choices=Flag.Severity.choices)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["acknowledged_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Acknowledged {self.acknowledged_at:%Y-%m-%d %H:%M}: {self.message}"

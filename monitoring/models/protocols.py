@@ -217,6 +217,14 @@ class CheckSchedule(models.Model):
     tighten_on_neuro_change = models.BooleanField(
         "tighten once any ICE point is lost (or CAPD ≥ 1)", default=False
     )
+    # A second, milder tier: reference §6.1 asks for vital signs every 2 h with fever, and every
+    # hour is kept for CRS ≥ 2. What "febrile" means is schedule.is_febrile's to say.
+    febrile_interval_minutes = models.PositiveIntegerField(
+        "interval while febrile",
+        null=True,
+        blank=True,
+        help_text="Interval while the patient has fever (any CRS grade), in minutes.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -227,17 +235,25 @@ class CheckSchedule(models.Model):
             range_constraint("schedule", "tightened_interval_minutes", 5, 7 * 24 * 60),
             range_constraint("schedule", "tighten_at_crs_grade", 1, 4),
             range_constraint("schedule", "tighten_at_icans_grade", 1, 4),
+            range_constraint("schedule", "febrile_interval_minutes", 5, 7 * 24 * 60),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_check_type_display()} every {self.interval_minutes} min"
 
-    def interval(self, *, crs_grade, icans_grade, neuro_changed: bool) -> timedelta:
-        """The interval that applies to a patient in this state."""
+    def interval(
+        self, *, crs_grade, icans_grade, neuro_changed: bool, febrile: bool = False
+    ) -> timedelta:
+        """The interval that applies to a patient in this state: the shortest of the usual
+        one, the tightened one while any of its conditions holds, and the febrile one while
+        febrile (``schedule.is_febrile``)."""
+        minutes = [self.interval_minutes]
         if self.tightened_interval_minutes and (
             (self.tighten_at_crs_grade and (crs_grade or 0) >= self.tighten_at_crs_grade)
             or (self.tighten_at_icans_grade and (icans_grade or 0) >= self.tighten_at_icans_grade)
             or (self.tighten_on_neuro_change and neuro_changed)
         ):
-            return timedelta(minutes=self.tightened_interval_minutes)
-        return timedelta(minutes=self.interval_minutes)
+            minutes.append(self.tightened_interval_minutes)
+        if self.febrile_interval_minutes and febrile:
+            minutes.append(self.febrile_interval_minutes)
+        return timedelta(minutes=min(minutes))

@@ -123,8 +123,13 @@ def minutes_words(minutes):
 
 @register.simple_tag
 def schedule_words(schedule):
-    """One protocol schedule in plain words, e.g. "every 4 h; every 1 h while CRS grade ≥ 2"."""
+    """One protocol schedule in plain words, e.g. "every 4 h; every 2 h with fever (any CRS
+    grade); every 1 h while CRS grade ≥ 2"."""
     text = f"every {minutes_words(schedule.interval_minutes)}"
+    if schedule.febrile_interval_minutes:
+        text += (
+            f"; every {minutes_words(schedule.febrile_interval_minutes)} with fever (any CRS grade)"
+        )
     conditions = []
     if schedule.tighten_at_crs_grade:
         conditions.append(f"CRS grade ≥ {schedule.tighten_at_crs_grade}")

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Q, Value, When, prefetch_related_objects
+from django.db.models import Case, Prefetch, Q, Value, When, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -49,6 +49,7 @@ from monitoring.models import (
     BedsideCheck,
     CourseStatus,
     Flag,
+    FlagAcknowledgement,
     GradeConfirmation,
     ProtocolVersion,
     User,
@@ -100,7 +101,7 @@ def flag_board(request):
     )
     page = Paginator(flags, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
-    rows = [_board_row(flag, now) for flag in page.object_list]
+    rows = with_acknowledgements([_board_row(flag, now) for flag in page.object_list])
     overdue, overdue_more = _overdue_checks(courses.under_monitoring(), now)
 
     filters = {"unit": unit.pk if unit else "", "severity": min_severity or ""}
@@ -131,6 +132,33 @@ def _board_row(flag: Flag, now: datetime) -> Flag:
     since = flag.acknowledged_at if flag.reopened else flag.raised_at
     flag.waiting = human_duration(max(now - since, timedelta(0)))
     return flag
+
+
+def with_acknowledgements(flags: list[Flag]) -> list[Flag]:
+    """Each flag with ``acknowledgement_history``: every acknowledgement, oldest first, with
+    who gave it (one query for all the flags). A flag acknowledged before acknowledgements
+    were kept one by one shows the one on the flag itself (``from_flag``)."""
+    prefetch_related_objects(
+        flags,
+        Prefetch(
+            "acknowledgements",
+            queryset=FlagAcknowledgement.objects.select_related("acknowledged_by"),
+        ),
+    )
+    for flag in flags:
+        history = list(flag.acknowledgements.all())
+        if not history and flag.acknowledged_at is not None:
+            history = [
+                FlagAcknowledgement(
+                    acknowledged_at=flag.acknowledged_at,
+                    acknowledged_by=flag.acknowledged_by,
+                    note=flag.acknowledge_note,
+                    severity=flag.severity,
+                    message=flag.message,
+                )
+            ]
+        flag.acknowledgement_history = history
+    return flags
 
 
 def _overdue_checks(courses, now: datetime) -> tuple[list, int]:
@@ -266,13 +294,15 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
     confirmations = list(
         GradeConfirmation.objects.filter(snapshot__course=course).select_related("confirmed_by")
     )
-    flags = list(
-        Flag.objects.filter(course=course)
-        .select_related("acknowledged_by", "resolved_by")
-        .order_by(
-            Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0)),
-            "-raised_at",
-            "-pk",
+    flags = with_acknowledgements(
+        list(
+            Flag.objects.filter(course=course)
+            .select_related("acknowledged_by", "resolved_by")
+            .order_by(
+                Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0)),
+                "-raised_at",
+                "-pk",
+            )
         )
     )
     if course.protocol_version_id:  # the version and its protocol in one query
@@ -343,6 +373,7 @@ def confirm_grade(request, public_id):
                 grade=data["grade"],
                 reason=data["reason"],
                 by=request.user,
+                confirm_lower=data["confirm_lower"],
             )
         except ValidationError as error:
             form.add_error(None, error)

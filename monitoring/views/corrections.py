@@ -16,6 +16,7 @@ from django.utils import timezone
 from monitoring import schedule, services
 from monitoring.access import get_course_for, requires, visible_courses
 from monitoring.display import dash
+from monitoring.forms.common import DoseDecisionForm
 from monitoring.forms.corrections import AMENDMENT_FORMS, CorrectionReasonForm
 from monitoring.forms.nurse import CheckNotDoneForm
 from monitoring.models import CheckNotDone, CheckType, NeuroAssessment, User
@@ -117,7 +118,8 @@ def amend_record(request, kind, pk):
         )
     form = form_class(data, record=record, prefix=kind, **extra)
     reason = CorrectionReasonForm(data)
-    errors = []
+    dose_decision = DoseDecisionForm(data)
+    errors, pending = [], []
     if request.method == "POST" and all([form.is_valid(), reason.is_valid()]):
         values = form.changed_values()
         if not values:
@@ -129,7 +131,10 @@ def amend_record(request, kind, pk):
                     values=values,
                     reason=reason.cleaned_data["reason"],
                     by=request.user,
+                    accepted_warnings=dose_decision.accepted_warnings(),
                 )
+            except services.DoseWarningsPending as held:
+                pending = held.warnings
             except ValidationError as error:
                 errors.extend(error.messages)
             else:  # the service refreshed course.status_row in the same transaction
@@ -140,7 +145,7 @@ def amend_record(request, kind, pk):
                     f"ICANS {dash(course.status_row.icans_grade)}.",
                 )
                 return redirect("monitoring:patient-course", public_id=course.patient.public_id)
-    status = 400 if request.method == "POST" else 200
+    status = 400 if request.method == "POST" and not pending else 200
     return render(
         request,
         "monitoring/corrections/amend.html",
@@ -150,6 +155,8 @@ def amend_record(request, kind, pk):
             form=form,
             reason=reason,
             errors=errors,
+            pending=pending,
+            give_anyway_label=dose_decision["give_anyway"].label,
             capd=extra.get("capd"),
         ),
         status=status,

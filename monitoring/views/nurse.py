@@ -149,14 +149,18 @@ def record_check(request, public_id):
     patient = course.patient
     page = _page_at(request, course, request.POST or None)
     capd = page.capd
+    pending = []  # tocilizumab dose warnings held for the clinician's decision
     if request.method == "POST" and page.is_valid():
         try:
             check = services.record_check(
                 course=course,
                 by=request.user,
                 observed_at=page.time.cleaned_data["observed_at"],
+                accepted_warnings=page.dose_decision.accepted_warnings(),
                 **page.values(),
             )
+        except services.DoseWarningsPending as held:
+            pending = held.warnings
         except ValidationError as error:
             page.add_error(error)
         else:
@@ -174,8 +178,9 @@ def record_check(request, public_id):
             "patient": patient,
             "page": page,
             "capd": capd,
+            "pending": pending,
         },
-        status=400 if request.method == "POST" else 200,
+        status=400 if request.method == "POST" and not pending else 200,
     )
 
 

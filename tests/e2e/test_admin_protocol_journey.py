@@ -37,7 +37,11 @@ def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
     page.locator("#id_schedule-vitals-interval_minutes").fill("180")
     page.get_by_label("Change note").fill("Vital signs every 3 h after our program review")
     page.get_by_role("button", name="Preview").click()
-    expect(page.get_by_text("every 3 h; every 1 h while CRS grade ≥ 2").first).to_be_visible()
+    expect(
+        page.get_by_text(
+            "every 3 h; every 2 h with fever (any CRS grade); every 1 h while CRS grade ≥ 2"
+        ).first
+    ).to_be_visible()
     page.locator("#preview").get_by_role("button", name="Save as version 2").click()
 
     expect(page.get_by_text("Saved as version 2.")).to_be_visible()

@@ -83,8 +83,18 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     assert points == 3
 
     confirm = page.locator("#confirm-grade")
+    # The form starts at the computed grade, never at 0 (static/js/confirm_grade.js keeps it so);
+    # a lower grade asks for the second confirmation (issue 10 §6).
+    expect(confirm.get_by_label("Confirmed grade")).to_have_value("2")
+    expect(page.locator("#confirm-lower")).to_be_hidden()
+    confirm.get_by_label("Domain").select_option("icans")
+    expect(confirm.get_by_label("Confirmed grade")).to_have_value("0")
     confirm.get_by_label("Domain").select_option("crs")
+    expect(confirm.get_by_label("Confirmed grade")).to_have_value("2")
+    confirm.get_by_label("Confirmed grade").select_option("1")
+    expect(page.locator("#confirm-lower")).to_be_visible()
     confirm.get_by_label("Confirmed grade").select_option("3")
+    expect(page.locator("#confirm-lower")).to_be_hidden()
     confirm.get_by_label("Reason").fill("on a non-rebreather mask between checks")
     confirm.get_by_role("button", name="Confirm grade").click()
 

@@ -20,6 +20,7 @@ from monitoring.models import (
     CheckNotDone,
     CheckSchedule,
     Flag,
+    FlagAcknowledgement,
     GradeConfirmation,
     GradeSnapshot,
     LabResult,
@@ -503,6 +504,7 @@ CLINICAL_MODELS = [
     GradeSnapshot,
     GradeConfirmation,
     Flag,
+    FlagAcknowledgement,
     CheckNotDone,
     AuditEvent,
     Protocol,
@@ -536,6 +538,7 @@ def one_of_each(course, nurse, care_team_member, admin_user, febrile_check):
         snapshot=snapshot_of(check), domain="crs", grade=2, reason="agree", by=care_team_member
     )
     services.record_check_not_done(course=course, check_type="labs", reason="refused", by=nurse)
+    services.acknowledge_flag(flag=Flag.objects.first(), by=care_team_member, note="seen")
     return {model: model.objects.order_by("pk").first() for model in CLINICAL_MODELS}
 
 

@@ -416,7 +416,10 @@ def test_a_moment_of_another_course_cannot_be_confirmed(care_client, course, gra
 def test_the_confirm_link_of_a_check_preselects_its_moment(care_client, course, graded):
     page = care_client.get(course_url(course), {"confirm": graded.pk}).content.decode()
 
-    assert f'<option value="{graded.pk}" selected>' in page
+    # The moment's option carries its computed grades for the form's script (data-crs/-icans).
+    option = re.search(rf'<option value="{graded.pk}"[^>]*>', page).group()
+    assert " selected" in option
+    assert f'data-crs="{graded.crs_grade}"' in option
     assert care_client.get(course_url(course), {"confirm": "١"}).status_code == 200
 
 
@@ -469,9 +472,10 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
     # checks with who recorded them and their snapshots, every record of the 40 checks listed
     # (5 kinds, with who recorded and who corrected them: 5 queries), the current vital signs,
     # neuro assessments, labs and treatments for the charts, grid and treatment list (4), the
-    # clinicians' confirmations, the flags with who acknowledged and resolved them, the protocol
-    # version with its protocol, and the navigation bar's open-flag count.
-    with django_assert_num_queries(17):
+    # clinicians' confirmations, the flags with who acknowledged and resolved them, every
+    # acknowledgement of those flags with who gave it (issue 10 §6), the protocol version with
+    # its protocol, and the navigation bar's open-flag count.
+    with django_assert_num_queries(18):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())

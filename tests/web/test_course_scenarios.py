@@ -346,7 +346,12 @@ def test_a_confirmation_carries_to_a_neuro_only_check_on_the_same_findings(
     assert first.crs_grade == 3
     assert first.needs_review
     services.confirm_grade(
-        snapshot=first, domain="crs", grade=2, reason="Low-dose vasopressin", by=care_team_member
+        snapshot=first,
+        domain="crs",
+        grade=2,
+        reason="Low-dose vasopressin",
+        confirm_lower=True,
+        by=care_team_member,
     )
     neuro_only = record(3, "14:20", neuro=ICE)
 

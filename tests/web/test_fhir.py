@@ -267,7 +267,12 @@ def test_a_clinicians_override_is_the_value_with_the_computed_grade_beside_it(
     snapshot = GradeSnapshot.objects.filter(course=charted).earliest("observed_at")
     computed = snapshot.crs_grade
     services.confirm_grade(
-        snapshot=snapshot, domain="crs", grade=1, by=care_team_member, reason="BP cuff artefact"
+        snapshot=snapshot,
+        domain="crs",
+        grade=1,
+        by=care_team_member,
+        reason="BP cuff artefact",
+        confirm_lower=True,
     )
 
     _, bundle = export(care_client, charted)

@@ -110,6 +110,7 @@ def test_the_result_page_colours_its_advice_by_the_confirmed_grade(
         grade=1,
         reason="SpO2 98 % on air before the cannula went on",
         by=care_team_member,
+        confirm_lower=True,
     )
     # Open urgent flags would make the box red whatever the grade (issue 10 §5): resolve them.
     for flag in Flag.objects.unresolved().filter(course=course, severity__gte=3):

@@ -131,9 +131,11 @@ def test_the_protocol_list_costs_a_fixed_number_of_queries(
 def test_the_version_page_says_the_schedule_in_plain_words(admin_client_, course, template):
     page = admin_client_.get(version_url(template)).content.decode()
 
-    assert "every 4 h; every 1 h while CRS grade ≥ 2" in page
+    # Reference §6.1 (issue 10 §7): vital signs every 2 h with fever; neuro checks closer
+    # once CRS or ICANS is present.
+    assert "every 4 h; every 2 h with fever (any CRS grade); every 1 h while CRS grade ≥ 2" in page
     assert (
-        "every 8 h; every 2 h while CRS grade ≥ 2 or ICANS grade ≥ 1 or any ICE point is lost"
+        "every 8 h; every 2 h while CRS grade ≥ 1 or ICANS grade ≥ 1 or any ICE point is lost"
     ) in page
     assert "every 1 day" in page
     assert "notify the CAR-T physician now" in page  # escalation text per grade
@@ -345,7 +347,7 @@ def test_the_preview_says_the_resulting_schedule_and_saves_nothing(admin_client_
     assert response.status_code == 200
     assert "Preview — nothing saved yet" in page
     assert "Saving creates <strong>version 2</strong>" in page
-    assert "every 3 h; every 1 h while CRS grade ≥ 2" in page
+    assert "every 3 h; every 2 h with fever (any CRS grade); every 1 h while CRS grade ≥ 2" in page
     assert "Vital signs, interval minutes: 240 → 180" in page
     assert ProtocolVersion.objects.count() == 1
 
@@ -373,7 +375,7 @@ def test_the_course_protocol_page_shows_the_version_and_its_schedule(care_client
     page = care_client.get(course_protocol_url(course)).content.decode()
 
     assert "Default CAR-T monitoring (template) v1" in page
-    assert "every 4 h; every 1 h while CRS grade ≥ 2" in page
+    assert "every 4 h; every 2 h with fever (any CRS grade); every 1 h while CRS grade ≥ 2" in page
 
 
 def test_care_team_moves_a_course_to_another_version_with_a_reason(

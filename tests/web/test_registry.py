@@ -100,6 +100,7 @@ def test_a_clinicians_override_is_the_grade_the_registry_gets(sick_course, care_
             grade=1,
             by=care_team_member,
             reason="Oxygen was for comfort, SpO2 normal on room air",
+            confirm_lower=True,  # a lower grade: the second confirmation (issue 10 §6)
         )
 
     summary = registry.summary_for(sick_course)
@@ -112,7 +113,12 @@ def test_a_clinicians_override_is_the_grade_the_registry_gets(sick_course, care_
 def test_an_override_of_one_moment_does_not_rewrite_the_others(sick_course, care_team_member):
     first = GradeSnapshot.objects.filter(course=sick_course, crs_grade=2).earliest("observed_at")
     services.confirm_grade(
-        snapshot=first, domain="crs", grade=1, by=care_team_member, reason="Oxygen was for comfort"
+        snapshot=first,
+        domain="crs",
+        grade=1,
+        by=care_team_member,
+        reason="Oxygen was for comfort",
+        confirm_lower=True,
     )
 
     summary = registry.summary_for(sick_course)
