@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from monitoring.models import TreatmentCourse, User
+from monitoring.models import TreatmentCourse, Unit, User
 
 
 def role_required(*roles: str):
@@ -53,3 +53,18 @@ def get_course_for(user: User, patient_public_id, *, monitoring_only: bool = Fal
     if course is None:
         raise Http404("No such patient on your units.")
     return course
+
+
+# Admitting patients, starting, transferring and ending courses, correcting day 0 or a patient's
+# date of birth and weight (views/courses.py): the care team and admins, never a nurse alone.
+COURSE_ROLES = (User.Role.CARE_TEAM, User.Role.ADMIN)
+
+
+def can_manage_courses(user: User) -> bool:
+    """What role_required(*COURSE_ROLES) lets through, for showing or hiding the buttons."""
+    return user.role in COURSE_ROLES
+
+
+def units_for(user: User) -> QuerySet[Unit]:
+    """The units a user works on (admins: every unit): where they may admit a patient."""
+    return Unit.objects.all() if user.sees_all_units else user.units.all()

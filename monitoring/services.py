@@ -1041,17 +1041,25 @@ def admit_patient(
     return patient
 
 
+def check_new_course(course: TreatmentCourse) -> None:
+    """What start_course refuses, for forms that must say so before saving (the admin's)."""
+    check_infusion_time(course.infused_at)
+    if course.patient_id is None:
+        return
+    _check_born_before(course.patient, course.infused_at)
+    if TreatmentCourse.objects.under_monitoring().filter(patient_id=course.patient_id).exists():
+        raise ValidationError(
+            f"{course.patient.full_name} is already under monitoring: end that course's "
+            "monitoring before starting another."
+        )
+
+
 @transaction.atomic
 def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
     """Save a new course on the protocol version that applies to its product."""
-    check_infusion_time(course.infused_at)
-    patient = Patient.objects.select_for_update().get(pk=course.patient_id)  # one start at once
-    _check_born_before(patient, course.infused_at)
-    if TreatmentCourse.objects.under_monitoring().filter(patient=patient).exists():
-        raise ValidationError(
-            f"{patient.full_name} is already under monitoring: end that course's monitoring "
-            "before starting another."
-        )
+    # One start per patient at a time: the check below and the save see the same courses.
+    course.patient = Patient.objects.select_for_update().get(pk=course.patient_id)
+    check_new_course(course)
     course.status = TreatmentCourse.Status.MONITORING
     if course.protocol_version_id is None:
         course.protocol_version = protocol_version_for(course.product)

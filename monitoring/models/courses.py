@@ -81,6 +81,8 @@ class TreatmentCourse(models.Model):
                 fields=["patient"],
                 condition=Q(status="monitoring"),
                 name="one_monitored_course_per_patient",
+                violation_error_message="This patient already has a course under monitoring: "
+                "end its monitoring before starting another.",
             ),
             models.CheckConstraint(
                 condition=~Q(product="other") | ~Q(product_other=""),

@@ -30,6 +30,7 @@ from monitoring import grading, services
 from monitoring.access import (
     ALL_ROLES,
     CLINICAL_ROLES,
+    can_manage_courses,
     get_course_for,
     role_required,
     visible_courses,
@@ -347,6 +348,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             "can_confirm": can_confirm,
             "can_act": _is_care_team(request.user),
             "can_treat": request.user.role in CLINICAL_ROLES,
+            "can_manage": can_manage_courses(request.user),
             "now": now,
         },
         status=status,

@@ -13,6 +13,7 @@ from monitoring import flag_rules, schedule, services
 from monitoring.access import (
     ALL_ROLES,
     CLINICAL_ROLES,
+    can_manage_courses,
     get_course_for,
     role_required,
     visible_courses,
@@ -67,6 +68,7 @@ def worklist(request):
             "units": units,
             "selected_unit": selected_unit,
             "now": now,
+            "can_manage": can_manage_courses(request.user),
         },
     )
 
