@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitoring import schedule, services
 from monitoring.models import (
@@ -22,6 +24,7 @@ from monitoring.models import (
     User,
 )
 from tests.factories import UserFactory, local_input
+from tests.web.test_hostile_input import HOSTILE, web_examples
 
 FEVER_HYPOTENSIVE_FOR_AN_ADULT = {
     # 38.5 °C and SBP 85 mmHg on room air: CRS 2 for an adult (SBP < 90 mmHg), CRS 1 for a
@@ -617,3 +620,42 @@ def test_factories_give_courses_that_the_services_accept(course, care_team_membe
     services.check_infusion_time(course.infused_at)
     services.check_date_of_birth(course.patient.date_of_birth)
     services.check_weight(course.patient.weight_kg)
+
+
+# --- Any input: a saved change or a refusal, never a 500 ----------------------------------
+
+CORRECTION_FIELDS = {
+    "course-infusion": ["infused_at", "reason"],
+    "patient-details": ["date_of_birth", "weight_kg", "reason"],
+}
+
+
+@web_examples
+@given(
+    page=st.sampled_from(sorted(CORRECTION_FIELDS)),
+    values=st.lists(HOSTILE, min_size=3, max_size=3),
+)
+def test_any_correction_input_is_saved_or_refused_never_a_500(care_client, course, page, values):
+    data = dict(zip(CORRECTION_FIELDS[page], values, strict=False))
+    before = row_counts()
+    care_client.raise_request_exception = False
+
+    response = care_client.post(url(page, course), data)
+
+    assert response.status_code in (302, 400), data
+    if response.status_code == 400:
+        assert row_counts() == before, "a refused correction must change nothing"
+
+
+@web_examples
+@given(changes=st.dictionaries(st.sampled_from(sorted(admission())), HOSTILE, max_size=4))
+def test_any_admission_input_is_saved_or_refused_never_a_500(care_client, ward_a, changes):
+    data = admission(**{"course-unit": ward_a.pk}) | changes
+    before = row_counts()
+    care_client.raise_request_exception = False
+
+    response = care_client.post(reverse("monitoring:course-start"), data)
+
+    assert response.status_code in (302, 400), data
+    if response.status_code == 400:
+        assert row_counts() == before, "a refused admission must leave no row behind"
