@@ -1288,9 +1288,8 @@ def end_monitoring(
         by,
         AuditEvent.Action.MONITORING_ENDED,
         course=course,
-        summary=f"Monitoring ended at {_when(ended_at)}: {label.lower()} ({reason}); "
-        f"status under monitoring → {label.lower()}; "
-        f"{len(closed)} open flag{'s' if len(closed) != 1 else ''} closed",
+        summary=f"Monitoring ended at {_when(ended_at)}: under monitoring → {label.lower()} "
+        f"({reason}); {len(closed)} open flag{'s' if len(closed) != 1 else ''} closed",
         details={
             "status": [TreatmentCourse.Status.MONITORING, outcome],
             "ended_at": ended_at.isoformat(),

@@ -134,7 +134,7 @@ def end_monitoring(request, public_id):
 
     def save(values):
         services.end_monitoring(course=course, by=request.user, **values)
-        return f"Monitoring ended: {course.get_status_display().lower()}." + (
+        return f"Monitoring of this course ended: {course.get_status_display()}." + (
             f" {open_flags} open flag(s) closed." if open_flags else ""
         )
 
