@@ -249,6 +249,27 @@ def test_a_patient_the_user_cannot_see_gives_404_on_the_start_page(outsider_care
     assert outsider_care_client.get(f"{start}?patient=not-a-uuid").status_code == 404
 
 
+def test_admitting_a_known_patient_with_a_new_weight_records_it_old_and_new(
+    course, care_team_member
+):
+    known = course.patient
+
+    patient = services.admit_patient(
+        mrn=known.mrn,
+        given_name=known.given_name,
+        family_name=known.family_name,
+        date_of_birth=known.date_of_birth,
+        sex=known.sex,
+        weight_kg="72.0",
+        by=care_team_member,
+    )
+
+    assert patient.pk == known.pk
+    assert Patient.objects.get(pk=known.pk).weight_kg == 72
+    assert "weight (kg) 70.0 → 72.0 (Weight at admission)" in audit_of("patient_corrected").summary
+    assert not AuditEvent.objects.filter(action="patient_admitted").exists()
+
+
 # --- Correct the infusion time (day 0) ----------------------------------------------------
 
 
@@ -455,6 +476,12 @@ def test_a_transfer_moves_the_course_to_the_other_unit_s_team(
     assert audit_of("course_transferred").summary == "Transferred Ward A → Ward B (Bed on the ICU)"
     assert nurse_client.get(url("patient-course", course)).status_code == 404
     assert outsider_client.get(url("patient-course", course)).status_code == 200
+
+
+def test_a_transfer_to_the_same_unit_is_refused(course, care_team_member):
+    with pytest.raises(ValidationError, match="already on Ward A"):
+        services.transfer_course(course=course, unit=course.unit, by=care_team_member)
+    assert not AuditEvent.objects.exists()
 
 
 # --- End monitoring -----------------------------------------------------------------------
