@@ -961,11 +961,20 @@ def check_date_of_birth(date_of_birth: date, *, today: date | None = None) -> No
 def check_weight(weight_kg) -> None:
     """1-350 kg (tocilizumab is dosed by it); refused with the allowed range."""
     low, high = WEIGHT_KG_RANGE
-    if weight_kg is None or not low <= Decimal(weight_kg) <= high:
+    if not low <= _kg(weight_kg) <= high:
         raise ValidationError(
             {"weight_kg": f"The weight must be between {low} and {high} kg (got {weight_kg})."},
             code="out_of_range",
         )
+
+
+def _kg(weight_kg) -> Decimal:
+    """A weight as a Decimal; anything not a finite number as 0 (below every plausible one)."""
+    try:
+        value = Decimal(str(weight_kg))
+    except ArithmeticError:  # "heavy", None
+        return Decimal(0)
+    return value if value.is_finite() else Decimal(0)
 
 
 def _check_born_before(patient: Patient, infused_at: datetime) -> None:
@@ -1012,7 +1021,7 @@ def admit_patient(
                     "the patient's course page."
                 }
             )
-        if Decimal(weight_kg) != patient.weight_kg:
+        if _kg(weight_kg) != patient.weight_kg:
             correct_patient_details(
                 patient=patient, weight_kg=weight_kg, reason="Weight at admission", by=by
             )
@@ -1204,9 +1213,9 @@ def correct_patient_details(
                 }
             )
         changes["date_of_birth"] = (patient.date_of_birth, date_of_birth)
-    if weight_kg is not None and Decimal(weight_kg) != patient.weight_kg:
+    if weight_kg is not None and _kg(weight_kg) != patient.weight_kg:
         check_weight(weight_kg)
-        changes["weight_kg"] = (patient.weight_kg, Decimal(weight_kg))
+        changes["weight_kg"] = (patient.weight_kg, _kg(weight_kg))
     if not changes:
         raise ValidationError("Nothing to correct: the values are those on file.")
     for name, (_, new) in changes.items():

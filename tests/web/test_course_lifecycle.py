@@ -241,6 +241,46 @@ def test_start_course_keeps_day_0_within_the_last_year_and_a_week_ahead(
         assert course.status_row is not None
 
 
+@pytest.mark.parametrize(
+    ("weight", "plausible"),
+    [
+        ("0.9", False),
+        ("1", True),
+        ("350", True),
+        ("350.1", False),
+        ("NaN", False),
+        ("-Infinity", False),
+        ("heavy", False),
+        (None, False),
+        (70.5, True),
+    ],
+)
+def test_the_weight_range_is_1_to_350_kg(weight, plausible):
+    if plausible:
+        services.check_weight(weight)
+    else:
+        with pytest.raises(ValidationError, match="between 1 and 350 kg"):
+            services.check_weight(weight)
+
+
+@pytest.mark.parametrize(
+    ("born", "plausible"),
+    [
+        (date(2026, 3, 1), True),  # today: age 0
+        (date(2026, 3, 2), False),  # tomorrow
+        (date(1906, 3, 1), True),  # 120 years today
+        (date(1906, 2, 28), False),
+    ],
+)
+def test_the_age_range_is_0_to_120_years(born, plausible):
+    today = date(2026, 3, 1)
+    if plausible:
+        services.check_date_of_birth(born, today=today)
+    else:
+        with pytest.raises(ValidationError, match="age of 0-120 years"):
+            services.check_date_of_birth(born, today=today)
+
+
 def test_a_patient_the_user_cannot_see_gives_404_on_the_start_page(outsider_care_client, course):
     start = reverse("monitoring:course-start")
     assert (
