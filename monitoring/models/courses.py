@@ -130,10 +130,6 @@ class TreatmentCourse(models.Model):
         """Calendar days since the infusion date in the local zone (D+0 is the infusion day)."""
         return (timezone.localdate(at or timezone.now()) - self.infusion_date).days
 
-    @property
-    def is_monitored(self) -> bool:
-        return self.status == self.Status.MONITORING
-
 
 class BedsideCheck(models.Model):
     """One submission at the bedside: the sections recorded together, at one clinical time."""
