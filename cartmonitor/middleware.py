@@ -13,8 +13,11 @@ carry no inline scripts, handlers or style attributes (checked in the same tests
 from __future__ import annotations
 
 import time
+from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -46,6 +49,63 @@ class SecurityHeadersMiddleware:
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
+
+
+class HostileRequestMiddleware:
+    """Answer requests that no page of ours sends, and that Django would answer with a 500,
+    with a 400 or a message that says what was wrong.
+
+    - A body in a charset other than UTF-8 (``charset=utf-7``, ``utf-16``): Django refuses it
+      while the CSRF check reads the form, and then fails again rendering that refusal.
+    - A NUL byte in the address (``?q=%00``): PostgreSQL refuses NUL in a query, in the admin's
+      list filters and searches among others.
+    - A Django admin list filter with a date beyond Python's range (a 20-digit year, or
+      December of year 9999, whose next month the date drill-down computes): the list is shown
+      unfiltered, with a message, as the admin does for any other invalid filter.
+
+    Placed after MessageMiddleware, so that its messages are stored with the response; its
+    checks still run before any view or CSRF check reads the body.
+    """
+
+    ACCEPTED_CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii"}
+    INVALID_FILTER = (
+        "That filter is not valid (dates as YYYY-MM-DD, in years 1–9999; whole numbers for "
+        "ids): showing the list without it."
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        charset = request.content_params.get("charset", "")
+        if charset and charset.strip().lower() not in self.ACCEPTED_CHARSETS:
+            return self.refuse(
+                f"Send forms encoded as UTF-8; charset={charset[:32]} is not accepted."
+            )
+        query = unquote_plus(request.META.get("QUERY_STRING", ""))
+        if "\x00" in request.path or "\x00" in query:
+            return self.refuse("The address contains a NUL character (%00), which no page accepts.")
+        response = self.get_response(request)
+        if self.is_admin_list(request) and response.get("Location") == request.path + "?e=1":
+            messages.error(request, self.INVALID_FILTER)  # Django's own invalid-filter redirect
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, OverflowError) and self.is_admin_list(request):
+            messages.error(request, self.INVALID_FILTER)
+            return HttpResponseRedirect(request.path)
+        return None
+
+    @staticmethod
+    def is_admin_list(request) -> bool:
+        match = getattr(request, "resolver_match", None)
+        return bool(match and match.namespace == "admin" and match.url_name.endswith("changelist"))
+
+    @staticmethod
+    def refuse(reason: str) -> HttpResponseBadRequest:
+        return HttpResponseBadRequest(
+            f"Bad request: {reason}\n", content_type="text/plain; charset=utf-8"
+        )
 
 
 class IdleSessionMiddleware:

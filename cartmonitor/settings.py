@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "cartmonitor.middleware.IdleSessionMiddleware",  # needs request.user; before the session save
     "django.contrib.messages.middleware.MessageMiddleware",
+    # 400s for a non-UTF-8 body or a NUL in the address; admin list filters out of range.
+    "cartmonitor.middleware.HostileRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Every page needs a login; views opt out explicitly (login, /healthz).

@@ -47,7 +47,7 @@ def requires(permission: property):
 
 def visible_units(user: User) -> list[Unit]:
     """The units the user works on (admins: every unit), by name."""
-    return list(Unit.objects.all() if user.sees_all_units else user.units.all())
+    return list(units_for(user))
 
 
 def selected_unit(values: list[str], units: list[Unit]) -> Unit | None:
@@ -84,3 +84,8 @@ def get_course_for(user: User, patient_public_id, *, monitoring_only: bool = Fal
     if course is None:
         raise Http404("No such patient on your units.")
     return course
+
+
+def units_for(user: User) -> QuerySet[Unit]:
+    """The units a user works on (admins: every unit), as a queryset (for form choices)."""
+    return Unit.objects.all() if user.sees_all_units else user.units.all()

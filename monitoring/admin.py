@@ -1,11 +1,13 @@
 """Django admin for IT tasks: units, users, patients and courses. Clinical records are read-only."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from monitoring import services
+from monitoring.forms.courses import PatientForm, ServiceChecksMixin
 from monitoring.models import (
     AuditEvent,
     BedsideCheck,
@@ -78,11 +80,23 @@ class HistoryAdmin(NoDeleteAdmin, SimpleHistoryAdmin):
 
 
 class AuditedChangeAdmin(HistoryAdmin):
-    """Edits made here (a weight, an infusion date that moves every D+n) go to the audit log."""
+    """Edits made here (a name, an indication) go to the audit log, old → new. What grading,
+    the schedule or the worklist read is read-only here and changed on the app's own pages,
+    through the services that regrade (``clinical_fields``)."""
+
+    clinical_fields: list[str] = []
+    clinical_fields_on_add: list[str] = []  # set by the service that creates the row
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.clinical_fields if obj is not None else self.clinical_fields_on_add
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change and form.changed_data:
+            changes = {
+                name: [str(form.initial.get(name)), str(form.cleaned_data.get(name))]
+                for name in form.changed_data
+            }
             course = obj if isinstance(obj, TreatmentCourse) else None
             services.audit(
                 request.user,
@@ -90,33 +104,76 @@ class AuditedChangeAdmin(HistoryAdmin):
                 course=course,
                 patient=obj if isinstance(obj, Patient) else None,
                 summary=f"{obj._meta.verbose_name.capitalize()} edited in the admin: "
-                + ", ".join(form.changed_data),
-                details={
-                    "model": obj._meta.model_name,
-                    "pk": obj.pk,
-                    "changed": {
-                        name: str(form.cleaned_data.get(name)) for name in form.changed_data
-                    },
-                },
+                + "; ".join(f"{name} {old} → {new}" for name, (old, new) in changes.items()),
+                details={"model": obj._meta.model_name, "pk": obj.pk, "changed": changes},
             )
+
+
+class PatientAdminForm(ServiceChecksMixin, forms.ModelForm):
+    checks = {
+        "date_of_birth": services.check_date_of_birth,
+        "weight_kg": services.check_weight,
+    }
+
+    class Meta:
+        model = Patient
+        fields = PatientForm.Meta.fields
 
 
 @admin.register(Patient)
 class PatientAdmin(AuditedChangeAdmin):
+    form = PatientAdminForm
     list_display = ["mrn", "family_name", "given_name", "date_of_birth", "sex", "weight_kg"]
     search_fields = ["mrn", "family_name", "given_name"]
+    # Corrected on the patient's course page (services.correct_patient_details): a new date of
+    # birth regrades every course, and the audit keeps old and new.
+    clinical_fields = ["date_of_birth", "weight_kg"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        patient = services.admit_patient(
+            **{name: getattr(obj, name) for name in PatientForm._meta.fields}, by=request.user
+        )
+        obj.pk, obj.public_id = patient.pk, patient.public_id
+        obj._state.adding = False
+
+
+class CourseAdminForm(forms.ModelForm):
+    class Meta:
+        model = TreatmentCourse
+        fields = ["patient", "unit", "product", "product_other", "indication", "infused_at"]
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.instance.pk is None and "infused_at" not in self.errors:
+            try:  # what services.start_course would refuse, said on the form
+                services.check_new_course(self.instance)
+            except ValidationError as error:
+                self._update_errors(error)
 
 
 @admin.register(TreatmentCourse)
 class TreatmentCourseAdmin(AuditedChangeAdmin):
+    form = CourseAdminForm
     list_display = ["patient", "product", "unit", "infused_at", "status", "protocol_version"]
     list_filter = ["status", "unit", "product"]
     list_select_related = ["patient", "unit", "protocol_version__protocol"]
     search_fields = ["patient__mrn", "patient__family_name"]
     autocomplete_fields = ["patient"]
     # A new course gets the newest active version for its product (services.start_course);
-    # moving a course is explicit and audited, on /patients/<id>/protocol/.
-    readonly_fields = ["protocol_version"]
+    # moving a course is explicit and audited, on /patients/<id>/protocol/. Day 0, the unit
+    # and the end of monitoring change on the course page (views/courses.py), which regrades,
+    # refreshes the status row and audits old → new.
+    clinical_fields_on_add = [
+        "protocol_version",
+        "status",
+        "monitoring_ended_at",
+        "end_reason",
+        "ended_by",
+    ]
+    clinical_fields = [*clinical_fields_on_add, "infused_at", "unit"]
 
     def save_model(self, request, obj, form, change):
         if change:

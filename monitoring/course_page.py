@@ -27,6 +27,7 @@ from monitoring.timeline import FEVER_C  # its owner until grading exports it
 OXYGEN_LEVELS = ["Room air", "Low flow ≤ 6 L/min", "High flow / mask", "Positive pressure"]
 _HYPOXIA_GRADE_TO_LEVEL = {0: 0, 2: 1, 3: 2, 4: 3}
 CAPD_DELIRIUM = 9  # CAPD ≥ 9 is a positive screen, ICANS grade 3 (reference §2.3)
+MAX_GRID_DAYS = 400  # longer than any monitoring window (at most 365 days)
 MIN_BAND_DAYS = 1 / 96  # 15 minutes: the latest grade band is drawn however recent it is
 
 
@@ -306,7 +307,11 @@ class CoursePage:
                 if self.course.status == self.course.Status.MONITORING
                 else max(rows),
             )
-            for day in range(min(*rows, 0), last + 1):  # from day 0, or a baseline before
+            # From day 0 (or a baseline before), but never more than MAX_GRID_DAYS of empty
+            # rows: a day 0 decades ago (typed before the database refused it) would make
+            # this page build tens of thousands of rows.
+            first = max(min(*rows, 0), last - MAX_GRID_DAYS)
+            for day in range(first, last + 1):
                 if day not in rows:
                     rows[day] = new_row(day)
         return [rows[day] for day in sorted(rows)]

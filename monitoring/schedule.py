@@ -16,6 +16,8 @@ from django.utils.dateparse import parse_datetime
 from monitoring.models import CheckType, ProtocolVersion
 
 DAY_MINUTES = 24 * 60
+# "Never": far enough to be never due, near enough to convert to any local zone.
+END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 # Plain strings once, not get_check_type_display() per schedule per course on a board.
 CHECK_LABELS = {value: str(label) for value, label in CheckType.choices}
 
@@ -57,13 +59,18 @@ def add_interval(start: datetime, interval: timedelta, tz=None) -> datetime:
     even across a DST change). Aware datetimes are converted back to UTC for storage/compare.
     """
     minutes = int(interval.total_seconds() // 60)
-    if minutes and minutes % DAY_MINUTES == 0:
-        tz = tz or timezone.get_current_timezone()
-        naive = start.astimezone(tz).replace(tzinfo=None) + interval
-        return timezone.make_aware(naive, tz).astimezone(UTC)
-    # Python adds timedeltas to an aware datetime in wall-clock time of its own zone; in UTC,
-    # wall-clock time is elapsed time.
-    return start.astimezone(UTC) + interval
+    try:
+        if minutes and minutes % DAY_MINUTES == 0:
+            tz = tz or timezone.get_current_timezone()
+            naive = start.astimezone(tz).replace(tzinfo=None) + interval
+            return timezone.make_aware(naive, tz).astimezone(UTC)
+        # Python adds timedeltas to an aware datetime in wall-clock time of its own zone; in
+        # UTC, wall-clock time is elapsed time.
+        return start.astimezone(UTC) + interval
+    except OverflowError:
+        # Only an absurd stored date (day 0 in year 9999, from before the database refused
+        # them) gets here: its checks are never due, and the unit's pages still open.
+        return END_OF_TIME
 
 
 def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
@@ -113,11 +120,14 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
 
 
 def monitoring_ends_at(course, tz=None) -> datetime | None:
-    """The end of the protocol's monitoring window (day 0 + window days, local wall clock)."""
+    """The end of the protocol's monitoring window (day 0 + window days, local wall clock),
+    or when monitoring was ended (services.end_monitoring) if that came first."""
     version = course.protocol_version
     if version is None:
         return None
-    return add_interval(course.infused_at, timedelta(days=version.monitoring_window_days), tz)
+    window_end = add_interval(course.infused_at, timedelta(days=version.monitoring_window_days), tz)
+    ended_at = getattr(course, "monitoring_ended_at", None)
+    return min(window_end, ended_at) if ended_at else window_end
 
 
 def due_marks(course, status) -> dict:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from monitoring import grading
@@ -34,14 +36,18 @@ from monitoring.models import (
     HandoverNote,
     LabResult,
     NeuroAssessment,
+    Patient,
     ProtocolVersion,
     RecordStatus,
     SymptomCheck,
     Treatment,
     TreatmentCourse,
+    Unit,
     VitalSigns,
 )
+from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE
 from monitoring.models.courses import CLOCK_SKEW
+from monitoring.models.people import WEIGHT_KG_RANGE
 
 # Records may be entered late (a paper chart typed up after a busy night) but not too early:
 # baseline checks the week before infusion are the earliest that belong to a course.
@@ -772,24 +778,6 @@ def protocol_version_for(product: str) -> ProtocolVersion | None:
     return versions[0] if versions else None
 
 
-@transaction.atomic
-def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
-    """Save a new course on the protocol version that applies to its product."""
-    if course.protocol_version_id is None:
-        course.protocol_version = protocol_version_for(course.product)
-    course.full_clean()
-    course.save()
-    refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0
-    audit(
-        by,
-        AuditEvent.Action.COURSE_STARTED,
-        course=course,
-        summary=f"{course.product_label} course started on "
-        f"{course.protocol_version or 'no protocol'}",
-    )
-    return course
-
-
 PROTOCOL_VERSION_FIELDS = [
     "is_active",
     "is_template",
@@ -1028,3 +1016,397 @@ def record_treatment(
         treatment=treatment,
         accepted_warnings=accepted_warnings,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# A course's life: admission, start, transfer, end of monitoring, and corrections of day 0 and
+# of the patient's date of birth and weight (views/courses.py). Each regrades what it changes
+# and keeps the old value beside the new one in the audit log.
+# ---------------------------------------------------------------------------------------------
+
+# Plausible ranges, with the database's absolute bounds (models/constraints.py) behind them.
+INFUSION_PAST = timedelta(days=365)  # a course is started (or day 0 corrected) within a year
+INFUSION_AHEAD = timedelta(days=7)  # a course may be set up before a planned infusion
+MAX_AGE_YEARS = 120
+
+
+def _when(at: datetime) -> str:
+    return f"{timezone.localtime(at):%Y-%m-%d %H:%M}"
+
+
+def check_infusion_time(infused_at: datetime, *, now: datetime | None = None) -> None:
+    """Day 0 within the last year and at most a week ahead; refused with the allowed range."""
+    if infused_at is None or timezone.is_naive(infused_at):
+        raise ValidationError({"infused_at": "Give the infusion date and time."})
+    now = now or timezone.now()
+    earliest, latest = now - INFUSION_PAST, now + INFUSION_AHEAD
+    # The year first: comparing a moment in year 1 or 9999 across time zones can overflow.
+    if not (earliest.year <= infused_at.year <= latest.year and earliest <= infused_at <= latest):
+        raise ValidationError(
+            {
+                "infused_at": f"The infusion (day 0) must be within the last year and at most "
+                f"a week ahead: between {_when(earliest)} and {_when(latest)} "
+                f"(got {infused_at:%Y-%m-%d %H:%M})."
+            },
+            code="out_of_range",
+        )
+
+
+def check_date_of_birth(date_of_birth: date, *, today: date | None = None) -> None:
+    """An age of 0-120 years today; refused with the allowed range."""
+    today = today or timezone.localdate()
+    try:
+        earliest = today.replace(year=today.year - MAX_AGE_YEARS)
+    except ValueError:  # today is 29 February
+        earliest = today.replace(year=today.year - MAX_AGE_YEARS, day=28)
+    earliest = max(earliest, EARLIEST_DATE)
+    if date_of_birth is None or not earliest <= date_of_birth <= min(today, LATEST_DATE):
+        raise ValidationError(
+            {
+                "date_of_birth": f"The date of birth must give an age of 0-{MAX_AGE_YEARS} "
+                f"years: between {earliest:%Y-%m-%d} and {today:%Y-%m-%d}"
+                + (f" (got {date_of_birth:%Y-%m-%d})." if date_of_birth else ".")
+            },
+            code="out_of_range",
+        )
+
+
+def check_weight(weight_kg) -> None:
+    """1-350 kg (tocilizumab is dosed by it); refused with the allowed range."""
+    low, high = WEIGHT_KG_RANGE
+    if not low <= _kg(weight_kg) <= high:
+        raise ValidationError(
+            {"weight_kg": f"The weight must be between {low} and {high} kg (got {weight_kg})."},
+            code="out_of_range",
+        )
+
+
+def _kg(weight_kg) -> Decimal:
+    """A weight as a Decimal; anything not a finite number as 0 (below every plausible one)."""
+    try:
+        value = Decimal(str(weight_kg))
+    except ArithmeticError:  # "heavy", None
+        return Decimal(0)
+    return value if value.is_finite() else Decimal(0)
+
+
+def _check_born_before(patient: Patient, infused_at: datetime) -> None:
+    if patient.date_of_birth > timezone.localdate(infused_at):
+        raise ValidationError(
+            {
+                "infused_at": f"The infusion ({_when(infused_at)}) cannot be before the "
+                f"patient's date of birth ({patient.date_of_birth:%Y-%m-%d})."
+            }
+        )
+
+
+def _required(field: str, text: str, message: str) -> str:
+    if not (text or "").strip():
+        raise ValidationError({field: message})
+    return text.strip()
+
+
+@transaction.atomic
+def admit_patient(
+    *, mrn: str, given_name: str, family_name: str, date_of_birth: date, sex: str, weight_kg, by
+) -> Patient:
+    """Register a new patient by MRN, or return the patient already registered with it.
+
+    An MRN on file is taken only when the name and date of birth match it too: a typo in the
+    MRN must not attach a course to someone else (and does not reveal who that is). A new
+    weight for a known patient is recorded as a correction, old and new audited.
+    """
+    mrn = _required("mrn", mrn, "Give the patient's MRN.")
+    check_date_of_birth(date_of_birth)
+    check_weight(weight_kg)
+    patient = Patient.objects.select_for_update().filter(mrn=mrn).first()
+    if patient is not None:
+        same = (
+            patient.given_name.strip().casefold() == given_name.strip().casefold()
+            and patient.family_name.strip().casefold() == family_name.strip().casefold()
+            and patient.date_of_birth == date_of_birth
+        )
+        if not same:
+            raise ValidationError(
+                {
+                    "mrn": f"MRN {mrn} is already registered with another name or date of "
+                    "birth. Check the MRN; if the details on file are wrong, correct them on "
+                    "the patient's course page."
+                }
+            )
+        if _kg(weight_kg) != patient.weight_kg:
+            correct_patient_details(
+                patient=patient, weight_kg=weight_kg, reason="Weight at admission", by=by
+            )
+        return patient
+    patient = Patient(
+        mrn=mrn,
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        date_of_birth=date_of_birth,
+        sex=sex,
+        weight_kg=weight_kg,
+    )
+    patient.full_clean()
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError as error:  # registered by someone else a moment ago
+        raise ValidationError({"mrn": f"MRN {mrn} was just registered: try again."}) from error
+    audit(
+        by,
+        AuditEvent.Action.PATIENT_ADMITTED,
+        patient=patient,
+        summary=f"Patient admitted: {patient}, born {date_of_birth:%Y-%m-%d}, "
+        f"{patient.get_sex_display().lower()}, {weight_kg} kg",
+    )
+    return patient
+
+
+def check_new_course(course: TreatmentCourse) -> None:
+    """What start_course refuses, for forms that must say so before saving (the admin's)."""
+    check_infusion_time(course.infused_at)
+    if course.patient_id is None:
+        return
+    _check_born_before(course.patient, course.infused_at)
+    if TreatmentCourse.objects.under_monitoring().filter(patient_id=course.patient_id).exists():
+        raise ValidationError(
+            f"{course.patient.full_name} is already under monitoring: end that course's "
+            "monitoring before starting another."
+        )
+
+
+@transaction.atomic
+def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
+    """Save a new course on the protocol version that applies to its product."""
+    # One start per patient at a time: the check below and the save see the same courses.
+    course.patient = Patient.objects.select_for_update().get(pk=course.patient_id)
+    check_new_course(course)
+    course.status = TreatmentCourse.Status.MONITORING
+    if course.protocol_version_id is None:
+        course.protocol_version = protocol_version_for(course.product)
+    course.full_clean()
+    course.save()
+    refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0
+    audit(
+        by,
+        AuditEvent.Action.COURSE_STARTED,
+        course=course,
+        summary=f"{course.product_label} course started on "
+        f"{course.protocol_version or 'no protocol'}: day 0 {_when(course.infused_at)}, "
+        f"{course.unit}",
+        details={"infused_at": course.infused_at.isoformat(), "unit": course.unit_id},
+    )
+    return course
+
+
+def _regrade_whole_course(
+    course: TreatmentCourse, status: CourseStatus, *, by, reason: str
+) -> list[str]:
+    """Regrade every moment of the course after a correction (the engine, via ``_regrade``:
+    each changed grade keeps its earlier version and is audited) and refresh its status row;
+    say which grades changed ("at D+2 08:00: CRS 1 → —")."""
+    engine, snapshots = load_engine(course)
+    revisions = _regrade(
+        engine, snapshots, since=None, why=reason, by=by, course=course, now=timezone.now()
+    )
+    _save_flags(engine)
+    refresh_status(status, engine=engine, snapshots=snapshots)
+    return [revision.summary(engine.label) for revision in revisions]
+
+
+def _regrade_text(changes: list[str]) -> str:
+    if not changes:
+        return "no grade changed"
+    shown = "; ".join(changes[:10])
+    return f"regraded {shown}" + (f" and {len(changes) - 10} more" if len(changes) > 10 else "")
+
+
+def _first_record_at(course: TreatmentCourse) -> datetime | None:
+    """The earliest check or check-not-done of the course."""
+    checks = BedsideCheck.objects.filter(course=course).aggregate(at=Min("observed_at"))["at"]
+    not_done = CheckNotDone.objects.filter(course=course).aggregate(at=Min("observed_at"))["at"]
+    return min((at for at in (checks, not_done) if at is not None), default=None)
+
+
+@transaction.atomic
+def correct_infusion_time(
+    *, course: TreatmentCourse, infused_at: datetime, reason: str, by
+) -> TreatmentCourse:
+    """Move day 0: every D+n moves with it, and the whole course is regraded (moments before
+    day 0 become an ungraded baseline; the schedule and the end of monitoring follow)."""
+    status = _lock_status(course)
+    reason = _required("reason", reason, "Say why the infusion time is corrected.")
+    check_infusion_time(infused_at)
+    old = TreatmentCourse.objects.values_list("infused_at", flat=True).get(pk=course.pk)
+    if infused_at == old:
+        raise ValidationError({"infused_at": f"Day 0 is already {_when(old)}."})
+    _check_born_before(course.patient, infused_at)
+    first = _first_record_at(course)
+    if first is not None and first < infused_at - EARLIEST_BEFORE_INFUSION:
+        raise ValidationError(
+            {
+                "infused_at": f"The first check of this course ({_when(first)}) would be more "
+                "than 7 days before day 0: a course's checks start at most a week before the "
+                "infusion. Is this the right patient's course?"
+            }
+        )
+    course.infused_at = infused_at
+    course.save(update_fields=["infused_at"])
+    changes = _regrade_whole_course(course, status, by=by, reason=reason)
+    shift = (timezone.localdate(infused_at) - timezone.localdate(old)).days
+    audit(
+        by,
+        AuditEvent.Action.INFUSION_CORRECTED,
+        course=course,
+        summary=f"Infusion (day 0) corrected {_when(old)} → {_when(infused_at)} ({reason}); "
+        f"every D+n moves by {-shift:+d} day(s); {_regrade_text(changes)}",
+        details={
+            "infused_at": [old.isoformat(), infused_at.isoformat()],
+            "regraded": changes,
+        },
+    )
+    return course
+
+
+@transaction.atomic
+def transfer_course(*, course: TreatmentCourse, unit: Unit, reason: str = "", by):
+    """Move a course under monitoring to another unit: its team sees it from now on."""
+    _lock_status(course)
+    current = TreatmentCourse.objects.select_related("unit").get(pk=course.pk)
+    if current.status != TreatmentCourse.Status.MONITORING:
+        raise ValidationError("Monitoring of this course has ended: it stays on its unit.")
+    if unit.pk == current.unit_id:
+        raise ValidationError({"unit": f"The course is already on {unit}."})
+    course.unit = unit
+    course.save(update_fields=["unit"])
+    reason = (reason or "").strip()
+    audit(
+        by,
+        AuditEvent.Action.COURSE_TRANSFERRED,
+        course=course,
+        summary=f"Transferred {current.unit} → {unit}" + (f" ({reason})" if reason else ""),
+        details={"unit": [current.unit_id, unit.pk]},
+    )
+    return course
+
+
+@transaction.atomic
+def correct_patient_details(
+    *, patient: Patient, date_of_birth: date | None = None, weight_kg=None, reason: str, by
+) -> Patient:
+    """Correct the date of birth or the weight, old and new audited.
+
+    Age decides ICE or CAPD, a child's blood pressure limits and whether NEWS2 applies, so a
+    new date of birth regrades every course of the patient. No grade uses the weight: the
+    tocilizumab dose advice reads it when it is shown, so it follows at once.
+    """
+    reason = _required("reason", reason, "Say why the details are corrected.")
+    courses = list(TreatmentCourse.objects.filter(patient=patient).order_by("pk"))
+    statuses = [_lock_status(course) for course in courses]  # in one order: no deadlock
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    changes = {}
+    if date_of_birth is not None and date_of_birth != patient.date_of_birth:
+        check_date_of_birth(date_of_birth)
+        first_day = min((timezone.localdate(c.infused_at) for c in courses), default=None)
+        if first_day is not None and date_of_birth > first_day:
+            raise ValidationError(
+                {
+                    "date_of_birth": f"The date of birth cannot be after the infusion on "
+                    f"{first_day:%Y-%m-%d}."
+                }
+            )
+        changes["date_of_birth"] = (patient.date_of_birth, date_of_birth)
+    if weight_kg is not None and _kg(weight_kg) != patient.weight_kg:
+        check_weight(weight_kg)
+        changes["weight_kg"] = (patient.weight_kg, _kg(weight_kg))
+    if not changes:
+        raise ValidationError("Nothing to correct: the values are those on file.")
+    for name, (_, new) in changes.items():
+        setattr(patient, name, new)
+    patient.full_clean(validate_unique=False, validate_constraints=False)
+    patient.save(update_fields=list(changes))
+    regraded = []
+    if "date_of_birth" in changes:
+        for course, status in zip(courses, statuses, strict=True):
+            course.patient = patient  # the timeline reads the age from the new date of birth
+            regraded += _regrade_whole_course(course, status, by=by, reason=reason)
+    words = {"date_of_birth": "date of birth", "weight_kg": "weight (kg)"}
+    audit(
+        by,
+        AuditEvent.Action.PATIENT_CORRECTED,
+        patient=patient,
+        course=courses[-1] if courses else None,
+        summary="; ".join(f"{words[n]} {old} → {new}" for n, (old, new) in changes.items())
+        + f" ({reason})"
+        + (f"; {_regrade_text(regraded)}" if "date_of_birth" in changes else ""),
+        details={
+            "changes": {n: [str(old), str(new)] for n, (old, new) in changes.items()},
+            "regraded": regraded,
+        },
+    )
+    return patient
+
+
+ENDED_STATUSES = [
+    status for status in TreatmentCourse.Status if status != TreatmentCourse.Status.MONITORING
+]
+
+
+@transaction.atomic
+def end_monitoring(
+    *, course: TreatmentCourse, outcome: str, ended_at: datetime, reason: str, by
+) -> TreatmentCourse:
+    """End a course's monitoring (completed, discontinued, transferred out, died): it leaves
+    the worklist and the due checks, and its open flags are closed with the same reason."""
+    status = _lock_status(course)
+    current = TreatmentCourse.objects.get(pk=course.pk)
+    if current.status != TreatmentCourse.Status.MONITORING:
+        raise ValidationError(
+            f"Monitoring of this course already ended ({current.get_status_display()})."
+        )
+    if outcome not in ENDED_STATUSES:
+        raise ValidationError({"outcome": "Choose how monitoring ended."})
+    reason = _required("reason", reason, "Say why monitoring ends.")
+    if ended_at is None or timezone.is_naive(ended_at):
+        raise ValidationError({"ended_at": "Give the date and time monitoring ended."})
+    now = timezone.now()
+    earliest = max(current.infused_at - EARLIEST_BEFORE_INFUSION, now - INFUSION_PAST)
+    last_check = BedsideCheck.objects.filter(course=course).aggregate(at=Max("observed_at"))["at"]
+    if last_check is not None:
+        earliest = max(earliest, last_check)
+    if not (earliest.year <= ended_at.year <= now.year and earliest <= ended_at):
+        raise ValidationError(
+            {
+                "ended_at": f"Monitoring cannot end before {_when(earliest)}"
+                + (" (the last check recorded)" if earliest == last_check else "")
+                + f" (got {ended_at:%Y-%m-%d %H:%M})."
+            }
+        )
+    if ended_at > now + CLOCK_SKEW:
+        raise ValidationError({"ended_at": "Monitoring cannot end in the future."})
+    label = TreatmentCourse.Status(outcome).label
+    course.status, course.monitoring_ended_at = outcome, ended_at
+    course.end_reason, course.ended_by = reason, by
+    course.save(update_fields=["status", "monitoring_ended_at", "end_reason", "ended_by"])
+    closed = []
+    for flag in Flag.objects.unresolved().filter(course=course).select_for_update():
+        flag.status = Flag.Status.RESOLVED
+        flag.resolved_at, flag.resolved_by = now, by
+        flag.resolve_reason = f"Monitoring ended ({label.lower()}): {reason}"
+        flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
+        closed.append(flag.pk)
+    refresh_status(status)
+    audit(
+        by,
+        AuditEvent.Action.MONITORING_ENDED,
+        course=course,
+        summary=f"Monitoring ended at {_when(ended_at)}: under monitoring → {label.lower()} "
+        f"({reason}); {len(closed)} open flag{'s' if len(closed) != 1 else ''} closed",
+        details={
+            "status": [TreatmentCourse.Status.MONITORING, outcome],
+            "ended_at": ended_at.isoformat(),
+            "closed_flags": closed,
+        },
+    )
+    return course

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from monitoring.views import audit, care_team, common, corrections, exports, nurse, protocols
+from monitoring.views import (
+    audit,
+    care_team,
+    common,
+    corrections,
+    courses,
+    exports,
+    nurse,
+    protocols,
+)
 
 app_name = "monitoring"
 
@@ -20,6 +29,20 @@ urlpatterns = [
         "patients/<uuid:public_id>/checks/<uuid:check_id>/",
         nurse.check_result,
         name="nurse-check-result",
+    ),
+    # Care team and admins: a course's life (admit, start, transfer, end, corrections)
+    path("courses/new/", courses.start_course, name="course-start"),
+    path("patients/<uuid:public_id>/end/", courses.end_monitoring, name="course-end"),
+    path("patients/<uuid:public_id>/transfer/", courses.transfer_course, name="course-transfer"),
+    path(
+        "patients/<uuid:public_id>/infusion/",
+        courses.correct_infusion_time,
+        name="course-infusion",
+    ),
+    path(
+        "patients/<uuid:public_id>/details/",
+        courses.correct_patient_details,
+        name="patient-details",
     ),
     # Care team: flag board, grade confirmation, treatments
     path("flags/", care_team.flag_board, name="care-flags"),

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from django.db import models
 from django.db.models import Q
+
+# Absolute bounds for clinical dates, which the database can check without a clock (a CHECK
+# constraint cannot call now()). The relative rules (an infusion within the last year, an age
+# of 0-120 years) are the services' (services.check_infusion_time, check_date_of_birth).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def between(field: str, low, high) -> Q:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from monitoring import grading
+from monitoring.models.constraints import EARLIEST_MOMENT, LATEST_MOMENT, between
 from monitoring.models.people import Patient, Unit
 
 
@@ -46,6 +47,8 @@ class TreatmentCourse(models.Model):
         MONITORING = "monitoring", "Under monitoring"
         COMPLETED = "completed", "Monitoring completed"
         DISCONTINUED = "discontinued", "Monitoring discontinued"
+        TRANSFERRED_OUT = "transferred_out", "Transferred out"
+        DIED = "died", "Died"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, models.PROTECT, related_name="courses")
@@ -57,6 +60,12 @@ class TreatmentCourse(models.Model):
     indication = models.CharField(max_length=200)
     infused_at = models.DateTimeField("infused at (day 0)")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.MONITORING)
+    # Set by services.end_monitoring, with why; the audit log and history keep the rest.
+    monitoring_ended_at = models.DateTimeField("monitoring ended at", null=True, blank=True)
+    end_reason = models.CharField("why monitoring ended", max_length=500, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The protocol version the course started with; moving it on is an explicit, audited act.
     protocol_version = models.ForeignKey(
         "monitoring.ProtocolVersion",
@@ -78,10 +87,28 @@ class TreatmentCourse(models.Model):
                 fields=["patient"],
                 condition=Q(status="monitoring"),
                 name="one_monitored_course_per_patient",
+                violation_error_message="This patient already has a course under monitoring: "
+                "end its monitoring before starting another.",
             ),
             models.CheckConstraint(
                 condition=~Q(product="other") | ~Q(product_other=""),
                 name="course_other_product_named",
+            ),
+            # Day 0 in year 9999 broke every unit page; in year 1 a course page ran for
+            # minutes. services.check_infusion_time keeps it within the last year and the
+            # next week; this is the bound the database can check without a clock.
+            models.CheckConstraint(
+                condition=between("infused_at", EARLIEST_MOMENT, LATEST_MOMENT),
+                name="course_infused_at_plausible",
+            ),
+            models.CheckConstraint(
+                condition=between("monitoring_ended_at", EARLIEST_MOMENT, LATEST_MOMENT),
+                name="course_monitoring_ended_at_plausible",
+            ),
+            # A course under monitoring has not ended.
+            models.CheckConstraint(
+                condition=~Q(status="monitoring") | Q(monitoring_ended_at__isnull=True),
+                name="course_monitoring_not_ended",
             ),
         ]
         indexes = [

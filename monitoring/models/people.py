@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE, between
+
 
 class Unit(models.Model):
     """A ward or clinic; nurses and care teams see only the patients of their units."""
@@ -99,6 +101,12 @@ class User(AbstractUser):
         return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
 
     @property
+    def can_manage_courses(self) -> bool:
+        """Admit patients; start, transfer and end courses; correct day 0, a date of birth or a
+        weight (views/courses.py): the care team and admins, never a nurse alone."""
+        return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
+
+    @property
     def can_export(self) -> bool:
         """Registry summary and CSV, FHIR bundle: patient data that leaves the building."""
         return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
@@ -111,6 +119,11 @@ class User(AbstractUser):
     @property
     def can_view_audit_log(self) -> bool:
         return self.role == self.Role.ADMIN
+
+
+# Tocilizumab is dosed by weight (8 mg/kg; 12 mg/kg under 30 kg — reference §7.1): a weight
+# outside this range is a typing slip (grams, pounds, a missing decimal point).
+WEIGHT_KG_RANGE = (Decimal("1"), Decimal("350"))
 
 
 class Patient(models.Model):
@@ -127,7 +140,6 @@ class Patient(models.Model):
     family_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
     sex = models.CharField(max_length=8, choices=Sex.choices)
-    # Tocilizumab is dosed by weight (8 mg/kg; 12 mg/kg under 30 kg — reference §7.1).
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
     history = HistoricalRecords()
 
@@ -135,8 +147,14 @@ class Patient(models.Model):
         ordering = ["family_name", "given_name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(weight_kg__gte=Decimal("0.3"), weight_kg__lte=Decimal("350")),
+                condition=Q(weight_kg__gte=WEIGHT_KG_RANGE[0], weight_kg__lte=WEIGHT_KG_RANGE[1]),
                 name="patient_weight_kg_plausible",
+            ),
+            # A date of birth in 1066 or 9999 makes every age (ICE or CAPD, the child's blood
+            # pressure limits) nonsense; services.check_date_of_birth also keeps it 0-120 years.
+            models.CheckConstraint(
+                condition=between("date_of_birth", EARLIEST_DATE, LATEST_DATE),
+                name="patient_date_of_birth_plausible",
             ),
         ]
 
@@ -151,7 +169,13 @@ class Patient(models.Model):
         return f"{self.given_name} {self.family_name}"
 
     def age_on(self, day: date) -> float:
-        """Age in years (fractional) on ``day``: ICE vs CAPD and paediatric hypotension need it."""
+        """Age in years (fractional) on ``day``: ICE vs CAPD and paediatric hypotension need it.
+
+        0 before the date of birth: only a wrong date of birth asks for that (the services
+        refuse one after the infusion), and the patient's pages must still open to correct it.
+        """
+        if day <= self.date_of_birth:
+            return 0.0
         whole = day.year - self.date_of_birth.year
         if (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day):
             whole -= 1

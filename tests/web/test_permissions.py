@@ -26,6 +26,7 @@ PERMISSIONS = {
     "can_act_on_flags": {CARE_TEAM},
     "can_confirm_grades": {CARE_TEAM},
     "can_change_course_protocol": {CARE_TEAM, ADMIN},
+    "can_manage_courses": {CARE_TEAM, ADMIN},
     "can_export": {CARE_TEAM, ADMIN},
     "can_manage_protocols": {ADMIN},
     "can_view_audit_log": {ADMIN},
