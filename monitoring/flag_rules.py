@@ -43,6 +43,9 @@ ICANS_ESCALATION = {
     "high-dose methylprednisolone per physician (ASCO 2021).",
 }
 
+# The defaults by domain: ProtocolVersion.escalation_text falls back on them, the protocol form
+# pre-fills them, escalation_advice uses them without a protocol.
+ESCALATION = {"crs": CRS_ESCALATION, "icans": ICANS_ESCALATION}
 
 # Deterioration flags, raised whatever the ASTCT grade (issue 10 §5): a patient who needs new
 # oxygen without fever has CRS 0 and must still reach a clinician. Severities are defaults a
@@ -271,8 +274,7 @@ def escalation_advice(
     any urgent flag or any review is open, a grade-0 "continue routine monitoring" is replaced
     by what to do for them — deterioration is never called routine (issue 10 §5).
     """
-    defaults = {"crs": CRS_ESCALATION, "icans": ICANS_ESCALATION}
-    text_for = text_for or (lambda domain, grade: defaults[domain][grade])
+    text_for = text_for or (lambda domain, grade: ESCALATION[domain][grade])
     pressing = sorted(
         ((severity, kind) for kind, severity in open_flags if severity >= URGENT),
         key=lambda item: -item[0],

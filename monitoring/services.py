@@ -36,6 +36,7 @@ from monitoring.models import (
     HandoverNote,
     LabResult,
     NeuroAssessment,
+    Observation,
     Patient,
     ProtocolVersion,
     RecordStatus,
@@ -413,13 +414,7 @@ def audit(user, action: str, *, summary: str, course=None, patient=None, details
 # Corrections: amendments and records entered in error (never an edit in place)
 # ---------------------------------------------------------------------------------------------
 
-AMENDABLE = {
-    "vitals": VitalSigns,
-    "symptoms": SymptomCheck,
-    "neuro": NeuroAssessment,
-    "labs": LabResult,
-    "treatment": Treatment,
-}
+AMENDABLE = RECORD_MODELS  # every kind of record can be corrected
 
 
 @transaction.atomic
@@ -523,18 +518,7 @@ def mark_entered_in_error(*, record, reason: str, by):
     return record
 
 
-_RECORD_META_FIELDS = {
-    "id",
-    "check_entry",
-    "status",
-    "amends",
-    "amendment_reason",
-    "recorded_at",
-    "recorded_by",
-    "status_changed_at",
-    "status_changed_by",
-    "status_reason",
-}
+_RECORD_META_FIELDS = Observation.BOOKKEEPING_FIELDS
 
 
 def _save_record(record) -> None:
@@ -798,14 +782,7 @@ PROTOCOL_VERSION_FIELDS = [
     "deterioration_severity",
     "escalation",
 ]
-SCHEDULE_FIELDS = [
-    "interval_minutes",
-    "tightened_interval_minutes",
-    "tighten_at_crs_grade",
-    "tighten_at_icans_grade",
-    "tighten_on_neuro_change",
-    "febrile_interval_minutes",
-]
+SCHEDULE_FIELDS = CheckSchedule.SETTINGS
 
 
 @transaction.atomic

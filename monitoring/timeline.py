@@ -257,7 +257,7 @@ class Timeline:
 
         sbp_at, with_sbp = self.vitals.latest(at, _has("sbp_mmhg"), since=since)
         age = self.age_at(at)
-        threshold = self.sbp_threshold or grading.hypotension_threshold_mmhg(age)
+        threshold = grading.hypotension_threshold_mmhg(age, protocol_mmhg=self.sbp_threshold)
         hypotension, sbp = False, None
         if with_sbp is not None and at - sbp_at <= windows.point:
             sbp = with_sbp.sbp_mmhg

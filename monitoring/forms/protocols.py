@@ -38,15 +38,10 @@ PROTOCOL_RANGES = {
     },
 }
 PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "is_active", "is_template"]
-ESCALATION_DEFAULTS = {"crs": flag_rules.CRS_ESCALATION, "icans": flag_rules.ICANS_ESCALATION}
+ESCALATION_DEFAULTS = flag_rules.ESCALATION
 # When the tightened interval applies (any of them).
 TIGHTEN_CONDITIONS = ["tighten_at_crs_grade", "tighten_at_icans_grade", "tighten_on_neuro_change"]
-SCHEDULE_FIELDS = [
-    "interval_minutes",
-    "tightened_interval_minutes",
-    *TIGHTEN_CONDITIONS,
-    "febrile_interval_minutes",
-]
+SCHEDULE_FIELDS = CheckSchedule.SETTINGS
 # minutes; the same ranges as the database constraints on CheckSchedule
 SCHEDULE_RANGES = {
     "interval_minutes": (15, 7 * 24 * 60),

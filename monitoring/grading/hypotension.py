@@ -32,9 +32,15 @@ def _check_age(age_years: float | None) -> float | None:
     return require_number("age_years", age_years, 0, MAX_AGE_YEARS, "years")
 
 
-def hypotension_threshold_mmhg(age_years: float | None) -> int:
-    """Return the age-based SBP limit in mmHg; hypotension is SBP strictly below it."""
+def hypotension_threshold_mmhg(age_years: float | None, *, protocol_mmhg: int | None = None) -> int:
+    """Return the SBP limit in mmHg; hypotension is SBP strictly below it.
+
+    ``protocol_mmhg`` is a centre's own limit (ASTCT sets none, ref §1.3): it wins where given;
+    otherwise the age-based limit.
+    """
     age = _check_age(age_years)
+    if protocol_mmhg:
+        return int(require_number("protocol_mmhg", protocol_mmhg, *SBP_RANGE_MMHG, "mmHg"))
     # Age unknown: fall back to the adult limit. Paediatric hypotension without age cannot be
     # graded (ref §1.3, §1.5.7), so callers should pass age whenever the patient is a child.
     if age is None or age >= ADULT_AGE_YEARS:

@@ -149,9 +149,9 @@ class TreatmentCourse(models.Model):
         """SBP below which the patient counts as hypotensive on ``day``: the protocol version's
         limit where it sets one, else the age-based limit of the grading library (§1.3)."""
         version = self.protocol_version
-        if version is not None and version.sbp_low_mmhg:
-            return version.sbp_low_mmhg
-        return grading.hypotension_threshold_mmhg(self.patient.age_on(day))
+        return grading.hypotension_threshold_mmhg(
+            self.patient.age_on(day), protocol_mmhg=version.sbp_low_mmhg if version else None
+        )
 
 
 # A tablet's clock may run a little ahead of the server's: an observation time up to this far

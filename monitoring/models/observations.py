@@ -78,6 +78,22 @@ class Observation(models.Model):
 
     objects = ObservationQuerySet.as_manager()
 
+    # Bookkeeping, not clinical content: what a correction never copies or compares.
+    BOOKKEEPING_FIELDS = frozenset(
+        {
+            "id",
+            "check_entry",
+            "status",
+            "amends",
+            "amendment_reason",
+            "recorded_at",
+            "recorded_by",
+            "status_changed_at",
+            "status_changed_by",
+            "status_reason",
+        }
+    )
+
     class Meta:
         abstract = True
         constraints = [

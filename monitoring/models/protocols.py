@@ -188,8 +188,9 @@ class ProtocolVersion(models.Model):
 
     def escalation_text(self, domain: str, grade: int) -> str:
         """The protocol's text for a grade, or the ASCO-based default (flag_rules)."""
-        defaults = {"crs": flag_rules.CRS_ESCALATION, "icans": flag_rules.ICANS_ESCALATION}
-        return self.escalation.get(domain, {}).get(str(grade)) or defaults[domain][grade]
+        return (
+            self.escalation.get(domain, {}).get(str(grade)) or flag_rules.ESCALATION[domain][grade]
+        )
 
     def schedule_for(self, check_type: str) -> CheckSchedule | None:
         """From prefetched schedules when available (worklists prefetch them)."""
@@ -226,6 +227,16 @@ class CheckSchedule(models.Model):
         help_text="Interval while the patient has fever (any CRS grade), in minutes.",
     )
     history = HistoricalRecords()
+
+    # What an admin sets on a schedule (the protocol form, services.revise_protocol's copies).
+    SETTINGS = [
+        "interval_minutes",
+        "tightened_interval_minutes",
+        "tighten_at_crs_grade",
+        "tighten_at_icans_grade",
+        "tighten_on_neuro_change",
+        "febrile_interval_minutes",
+    ]
 
     class Meta:
         ordering = ["check_type"]

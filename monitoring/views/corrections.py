@@ -19,7 +19,7 @@ from monitoring.display import dash
 from monitoring.forms.common import DoseDecisionForm
 from monitoring.forms.corrections import AMENDMENT_FORMS, CorrectionReasonForm
 from monitoring.forms.nurse import CheckNotDoneForm
-from monitoring.models import CheckNotDone, CheckType, NeuroAssessment, User
+from monitoring.models import CheckNotDone, CheckType, NeuroAssessment, Observation, User
 
 KIND_LABELS = {
     "vitals": "Vital signs",
@@ -28,19 +28,7 @@ KIND_LABELS = {
     "labs": "Labs",
     "treatment": "Treatment",
 }
-# Fields of a record that are bookkeeping, not clinical content (services._RECORD_META_FIELDS).
-META_FIELDS = {
-    "id",
-    "check_entry",
-    "status",
-    "amends",
-    "amendment_reason",
-    "recorded_at",
-    "recorded_by",
-    "status_changed_at",
-    "status_changed_by",
-    "status_reason",
-}
+META_FIELDS = Observation.BOOKKEEPING_FIELDS
 
 
 def check_record_prefetches() -> list[Prefetch]:

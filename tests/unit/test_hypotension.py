@@ -118,3 +118,14 @@ def test_threshold_lookup_rejects_a_negative_age():
 @pytest.mark.parametrize("systolic_bp", [0, 350], ids=["sbp-0", "sbp-350"])
 def test_range_limits_themselves_are_accepted(systolic_bp):
     assert is_hypotensive(systolic_bp, None) is (systolic_bp < 90)
+
+
+@pytest.mark.parametrize(("age", "protocol", "limit"), [(40, 100, 100), (5, 85, 85), (5, None, 80)])
+def test_a_protocol_limit_wins_over_the_age_based_one(age, protocol, limit):
+    # ASTCT sets no SBP number (ref §1.3): a centre's protocol may; without one, PALS by age.
+    assert hypotension_threshold_mmhg(age, protocol_mmhg=protocol) == limit
+
+
+def test_an_impossible_protocol_limit_is_refused():
+    with pytest.raises(ValueError, match="protocol_mmhg"):
+        hypotension_threshold_mmhg(40, protocol_mmhg=400)
