@@ -174,8 +174,7 @@ def moment_label(course: TreatmentCourse):
     infusion date)."""
 
     def label(at: datetime) -> str:
-        day = course.day_number(at)
-        return f"D{day:+d} {timezone.localtime(at):%H:%M}".replace("D+0", "D0")
+        return f"{course.day_label(at)} {timezone.localtime(at):%H:%M}"
 
     return label
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -216,14 +217,18 @@ def check_result(request, public_id, check_id):
         public_id=check_id,
     )
     snapshot = getattr(check, "snapshot", None)
-    flags = Flag.objects.filter(snapshot=snapshot).order_by("-severity") if snapshot else []
+    # One query: the flags this check raised or updated, and every open flag of the course
+    # (what to do now is never "routine" while an urgent one is open, whichever check raised it).
+    course_flags = list(
+        Flag.objects.filter(course=course)
+        .filter(Q(snapshot=snapshot) | ~Q(status=Flag.Status.RESOLVED))
+        .order_by("-severity", "pk")
+    )
+    flags = [f for f in course_flags if snapshot is not None and f.snapshot_id == snapshot.pk]
+    open_flags = [(f.kind, f.severity) for f in course_flags if f.status != Flag.Status.RESOLVED]
     version = course.protocol_version
     crs = snapshot.crs_effective if snapshot else None
     icans = snapshot.icans_effective if snapshot else None
-    # Every open flag of the course, not only this check's: deterioration is never "routine".
-    open_flags = list(
-        Flag.objects.unresolved().filter(course=course).values_list("kind", "severity")
-    )
     review = snapshot.open_review_reasons if snapshot else []
     advice = flag_rules.escalation_advice(
         crs,

@@ -90,7 +90,7 @@ def test_a_blood_pressure_four_days_old_is_not_graded_as_hypotension_now(record)
     now = record(4, "12:00", vitals={**ROOM_AIR, "temp_c": 38.5})
 
     assert now.crs_grade == 1  # fever alone (§1.2.4), not 2
-    assert "blood pressure not measured since D0 12:00 (4 d) — hypotension not assessed" in (
+    assert "blood pressure not measured since D+0 12:00 (4 d) — hypotension not assessed" in (
         now.crs_reasons
     )
 
