@@ -306,7 +306,9 @@ class Timeline:
         # the masked-fever rule, and a clinician confirms (issue 10 §4; ref §1.2.2).
         fever_now = temperature is not None and temperature >= FEVER_C
         long_masking = self._long_masking(at)
-        hypoxic = oxygen != grading.Oxygen.ROOM_AIR and oxygen is not None
+        # Positive pressure only for airway protection is not hypoxia (ref §1.2.8).
+        airway_only = bool(support and support.oxygen_for_airway_protection)
+        hypoxic = oxygen != grading.Oxygen.ROOM_AIR and not airway_only
         if long_masking and not fever_now and not earlier_fevers and (hypotension or hypoxic):
             drug_at, drug = long_masking
             fever_before = self.vitals.latest(drug_at, _febrile, since=since)[0]
