@@ -13,20 +13,9 @@ from django.utils import timezone
 
 from monitoring import flag_rules, registry, services
 from monitoring.models import AuditEvent, Flag, GradeSnapshot
-from tests.factories import CourseFactory
+from tests.factories import ICE_10, ROOM_AIR, CourseFactory
 
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-    "seizure": "none",
-    "motor_weakness": "none",
-    "cerebral_edema": "none",
-}
+ICE = ICE_10
 ICE_9 = {**ICE, "ice_writing": 0}
 
 
