@@ -18,19 +18,10 @@ from monitoring.models import (
     ProtocolVersion,
     TreatmentCourse,
 )
-from tests.factories import CourseFactory
+from tests.factories import ICE_10, ROOM_AIR, CourseFactory
 from tests.web.test_protocol_pages import edit_url, form_data
 
 MIGRATION = importlib.import_module("monitoring.migrations.0007_acknowledgements_febrile_schedule")
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-}
 H = 60  # minutes
 
 

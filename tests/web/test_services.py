@@ -8,19 +8,7 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import BedsideCheck, CourseStatus, Flag, GradeSnapshot
-
-ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
-ICE_10 = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-    "consciousness": "alert",
-    "seizure": "none",
-    "motor_weakness": "none",
-    "cerebral_edema": "none",
-}
+from tests.factories import ICE_10, ROOM_AIR
 
 
 @pytest.fixture
