@@ -151,8 +151,13 @@ class CourseEngine:
     def grade(self, at: datetime) -> Moment:
         return self.timeline.grade_at(at)
 
-    def check_flags(self, at: datetime, moment: Moment, records: dict) -> list[FlagSpec]:
-        """Every flag a check's moment and records raise: grades, records, deterioration."""
+    def check_flags(
+        self, at: datetime, moment: Moment, records: dict, snapshot=None
+    ) -> list[FlagSpec]:
+        """Every flag a check's moment and records raise: grades (following a clinician's
+        grade carried to ``snapshot``), records, deterioration."""
+        carried = snapshot.confirmation_carried if snapshot is not None else {}
+        confirmed = {domain: getattr(snapshot, f"{domain}_confirmed_grade") for domain in carried}
         previous = self.timeline.labs.upto(at - timedelta.resolution)
         previous_markers = {}
         for name in flag_rules.RISING_MARKERS:
@@ -161,7 +166,7 @@ class CourseEngine:
                     previous_markers[name] = (float(getattr(labs, name)), when)
                     break
         return [
-            *flag_rules.grade_flags(moment),
+            *flag_rules.grade_flags(moment, confirmed),
             *flag_rules.record_flags(
                 age_years=self.age_at(at),
                 vitals=records.get("vitals"),

@@ -72,8 +72,11 @@ FLAG_ADVICE = {
     "notify the CAR-T physician now.",
     "seizure": "Seizure: emergency — call the CAR-T physician and ICU now; seizure "
     "precautions (ASCO 2021).",
-    "news2": "NEWS2 at the urgent threshold: urgent review by a clinician competent in acute "
-    "illness (RCP 2017).",
+    "news2": "NEWS2 at the urgent threshold (5-6): urgent review by a clinician competent in "
+    "acute illness (RCP 2017).",
+    # NEWS2 7 or more is the emergency threshold (RCP 2017 Chart 4, reference §8.2).
+    ("news2", CRITICAL): "NEWS2 7 or more: emergency response — call the CAR-T physician and the "
+    "critical care outreach team now (RCP 2017).",
     "vital_sign": "A vital sign is outside the protocol's thresholds: recheck it and tell the "
     "nurse in charge.",
     "marker": "Inflammatory markers are rising: tell the CAR-T physician this shift.",
@@ -92,25 +95,29 @@ class FlagSpec:
     message: str
 
 
-def grade_flags(moment) -> list[FlagSpec]:
-    """Flags from a graded moment: CRS, ICANS, NEWS2 and grades a clinician must confirm."""
+def grade_flags(moment, confirmed=None) -> list[FlagSpec]:
+    """Flags from a graded moment: CRS, ICANS, NEWS2 and grades a clinician must confirm.
+
+    ``confirmed`` maps a domain to a clinician's grade that carries to this moment (engine.
+    carry_confirmations): the flag then follows the clinician's grade, and that domain's
+    review is answered.
+    """
+    confirmed = {k: v for k, v in (confirmed or {}).items() if v is not None}
     flags = []
-    if moment.crs and moment.crs.grade >= 1:
-        flags.append(
-            FlagSpec(
-                "crs",
-                CRS_SEVERITY[moment.crs.grade],
-                f"CRS grade {moment.crs.grade}: {moment.crs.reasons[0]}",
+    for domain, result, severities in (
+        ("crs", moment.crs, CRS_SEVERITY),
+        ("icans", moment.icans, ICANS_SEVERITY),
+    ):
+        if result is None:
+            continue
+        grade = confirmed.get(domain, result.grade)
+        if grade >= 1:
+            why = result.reasons[0]
+            if domain in confirmed and grade != result.grade:
+                why = f"confirmed by a clinician (computed {result.grade}: {why})"
+            flags.append(
+                FlagSpec(domain, severities[grade], f"{domain.upper()} grade {grade}: {why}")
             )
-        )
-    if moment.icans and moment.icans.grade >= 1:
-        flags.append(
-            FlagSpec(
-                "icans",
-                ICANS_SEVERITY[moment.icans.grade],
-                f"ICANS grade {moment.icans.grade}: {moment.icans.reasons[0]}",
-            )
-        )
     if moment.news2 and moment.news2.total >= 5:
         severity = CRITICAL if moment.news2.total >= 7 else URGENT
         flags.append(
@@ -120,9 +127,11 @@ def grade_flags(moment) -> list[FlagSpec]:
                 f"NEWS2 {moment.news2.total} ({moment.news2.risk} risk): {moment.news2.response}",
             )
         )
+    # The grading library's review calls and the course's own (timeline: stale support,
+    # masked fever after long-acting therapy), except where a clinician's grade carries.
     review = [
-        *(moment.crs.review_reasons if moment.crs else ()),
-        *(moment.icans.review_reasons if moment.icans else ()),
+        *(moment.crs_review_reasons if "crs" not in confirmed else ()),
+        *(moment.icans_review_reasons if "icans" not in confirmed else ()),
     ]
     if review:
         flags.append(FlagSpec("needs_review", WARNING, "Confirm the grade: " + "; ".join(review)))
@@ -286,8 +295,8 @@ def escalation_advice(
             advice.append((grade, text_for(domain, grade)))
     advice.sort(key=lambda item: -item[0])
     texts = [text for _, text in advice]
-    for _, kind in pressing:
-        text = FLAG_ADVICE.get(kind)
+    for severity, kind in pressing:
+        text = FLAG_ADVICE.get((kind, severity)) or FLAG_ADVICE.get(kind)
         if text and text not in texts and kind not in ("crs", "icans", "needs_review"):
             texts.append(text)
     if review_reasons:

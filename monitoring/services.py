@@ -127,7 +127,9 @@ def record_check(
     # flags it raises can point at it; later moments (a late entry) are regraded after.
     carry_confirmations(ordered[: ordered.index(snapshot) + 1], engine.label)
     snapshot.save()
-    engine.raise_flags(engine.check_flags(observed_at, moment, records), snapshot=snapshot, now=now)
+    engine.raise_flags(
+        engine.check_flags(observed_at, moment, records, snapshot), snapshot=snapshot, now=now
+    )
     if ordered[-1] is not snapshot:
         why = (
             f"late {', '.join(records)} at {engine.label(observed_at)} entered "

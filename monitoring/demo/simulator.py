@@ -66,7 +66,7 @@ class CourseLedger:
         carry_confirmations([*self.snapshots[-1:], snapshot], self.engine.label)
         self.snapshots.append(snapshot)
         self.engine.raise_flags(
-            self.engine.check_flags(at, moment, records), snapshot=snapshot, now=now
+            self.engine.check_flags(at, moment, records, snapshot), snapshot=snapshot, now=now
         )
         return moment
 

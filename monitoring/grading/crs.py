@@ -248,7 +248,7 @@ def grade_crs(inputs: CRSInputs) -> CRSResult:
     else:
         grade = 0
         where = f" {inputs.sources['fever']}" if inputs.sources.get("fever") else ""
-        seen = "no temperature recorded" if temp is None else f"no fever ({temp:.1f} °C{where})"
+        seen = "no current temperature" if temp is None else f"no fever ({temp:.1f} °C{where})"
         reasons.append(f"{seen} and no masked fever → no CRS: ASTCT requires fever")
         reasons.extend(
             f"{named[n].finding} (grade {named[n].grade} if the fever criterion were met)"
@@ -273,7 +273,7 @@ def grade_crs(inputs: CRSInputs) -> CRSResult:
                 )
             if temp is None:
                 review.append(
-                    "no temperature recorded while hypotensive or hypoxic: the fever "
+                    "no current temperature while hypotensive or hypoxic: the fever "
                     "criterion cannot be checked (ref §1.2.1)"
                 )
             if review:

@@ -42,9 +42,11 @@ def grade_badge(label, grade, needs_review=False):
         return format_html('<span class="badge text-bg-light border">{} —</span>', label)
     review = "?" if needs_review else ""
     title = "needs clinician review" if needs_review else f"{label} grade {grade}"
+    # A low grade a clinician must still confirm is never shown in reassuring green.
+    colour = GRADE_CLASSES[1] if needs_review and grade < 2 else GRADE_CLASSES[grade]
     return format_html(
         '<span class="badge grade-badge {}" title="{}">{} {}{}</span>',
-        GRADE_CLASSES[grade],
+        colour,
         title,
         label,
         grade,

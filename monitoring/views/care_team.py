@@ -127,9 +127,12 @@ def flag_board(request):
 def _board_row(flag: Flag, now: datetime) -> Flag:
     """The flag with how long it has waited and whether it must stand out."""
     flag.reopened = flag.status == Flag.Status.OPEN and flag.acknowledged_at is not None
-    # An escalation re-opens an acknowledged flag (services.FlagBook) without a time of its own:
-    # counting from the acknowledgement overstates the wait rather than hiding it.
-    since = flag.acknowledged_at if flag.reopened else flag.raised_at
+    # The wait counts from when the flag was raised or last got worse (an escalation re-opens
+    # an acknowledged flag and records when: engine.FlagBook); flags from before that was
+    # recorded count from the acknowledgement, which overstates the wait rather than hides it.
+    since = flag.waiting_since
+    if flag.reopened and flag.worsened_at is None:
+        since = flag.acknowledged_at
     flag.waiting = human_duration(max(now - since, timedelta(0)))
     return flag
 

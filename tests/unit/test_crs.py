@@ -132,9 +132,9 @@ def test_missing_temperature_with_hypotension_needs_review():
     # ref §1.2.1: without a temperature the fever criterion cannot be checked; grade stays 0.
     result = graded(temperature_c=None, vasopressors=1)
     assert result.grade == 0
-    assert result.reasons[0].startswith("no temperature recorded and no masked fever")
+    assert result.reasons[0].startswith("no current temperature and no masked fever")
     assert result.needs_review
-    assert "no temperature recorded" in result.review_reasons[0]
+    assert "no current temperature" in result.review_reasons[0]
 
 
 def test_afebrile_review_also_lists_the_open_domain_question():

@@ -9,6 +9,7 @@ gave every value an age (issue 10).
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import flag_rules, registry, services
@@ -191,6 +192,8 @@ def test_new_hypoxia_26_h_after_tocilizumab_is_graded_as_crs_with_review(record)
     assert hypoxic.crs_grade == 2  # never a silent 0 (ASTCT masked fever, §1.2.2)
     assert hypoxic.crs_needs_review
     assert any("after tocilizumab" in r for r in hypoxic.review_reasons)
+    review = Flag.objects.get(course=hypoxic.course, kind=Flag.Kind.NEEDS_REVIEW)
+    assert "after tocilizumab" in review.message  # it reaches a clinician
 
 
 def test_outside_the_masked_fever_window_the_rule_no_longer_applies(record, course):
@@ -328,7 +331,7 @@ def test_a_flag_that_gets_worse_keeps_what_it_was_raised_as_and_when_it_got_wors
 
 
 def test_a_confirmation_carries_to_a_neuro_only_check_on_the_same_findings(
-    record, course, care_team_member
+    record, course, care_team_member, nurse_client
 ):
     # Vasopressin alone: ASTCT does not settle it (§1.5.1), so the grade needs review.
     first = record(3, "14:00", vitals={**ROOM_AIR, "temp_c": 38.5, "vasopressin": True})
@@ -347,6 +350,16 @@ def test_a_confirmation_carries_to_a_neuro_only_check_on_the_same_findings(
     assert neuro_only.crs_confirmed_grade == 2
     assert neuro_only.confirmation_carried["crs"]["label"] == "D+3 14:00"
     assert not neuro_only.needs_review
+    # The flags follow the clinician's grade: the review they answered is not asked again.
+    assert not Flag.objects.unresolved().filter(course=course, kind="needs_review").exists()
+    page = nurse_client.get(
+        reverse(
+            "monitoring:nurse-check-result",
+            args=[course.patient.public_id, neuro_only.check_entry.public_id],
+        )
+    ).content.decode()
+    assert "carried: same findings since" in page  # the nurse sees the clinician's grade
+    assert "CRS grade 2: notify the CAR-T physician now" in page
     course.status_row.refresh_from_db()
     assert course.status_row.crs_grade == 2
     assert course.status_row.max_crs_grade == 2  # not 3: the registry maximum follows it
@@ -416,3 +429,11 @@ def test_late_vitals_entered_after_later_checks_regrade_them_with_an_audit_line(
     line = AuditEvent.objects.filter(action=AuditEvent.Action.GRADES_REVISED).latest("at")
     assert line.summary.startswith("late vitals at D+3 06:00 entered ")
     assert "at D+3 07:00: CRS — → 2; at D+3 08:00: CRS — → 2" in line.summary
+
+
+def test_news2_of_7_asks_for_the_emergency_response_not_only_urgent_review():
+    # RCP 2017 Chart 4 (reference §8.2): 5-6 urgent, 7 or more emergency.
+    advice = flag_rules.escalation_advice(0, None, open_flags=[("news2", Flag.Severity.CRITICAL)])
+    assert any(a.startswith("NEWS2 7 or more: emergency response") for a in advice)
+    urgent = flag_rules.escalation_advice(0, None, open_flags=[("news2", Flag.Severity.URGENT)])
+    assert any(a.startswith("NEWS2 at the urgent threshold") for a in urgent)
