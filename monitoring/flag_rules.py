@@ -300,9 +300,10 @@ def escalation_advice(
         if text and text not in texts and kind not in ("crs", "icans", "needs_review"):
             texts.append(text)
     if review_reasons:
+        # The reasons themselves are shown with the grade; here, what to do about them.
         texts.append(
-            "A clinician must review this grade before it is relied on: "
-            + "; ".join(review_reasons)
+            "Ask the CAR-T physician to review and confirm this grade before relying on it "
+            "(the reasons are listed with the grade)."
         )
     return texts
 
@@ -348,7 +349,7 @@ def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[
         before = _oxygen_rank(previous.get("oxygen", "room_air"), previous.get("flow"))
         now = _oxygen_rank(current["oxygen"], current.get("flow"))
         if now > before and now[0] > 0:
-            was = previous.get("oxygen_label") or "room air"
+            was = previous.get("oxygen_label") or "Room air"
             specs.append(
                 FlagSpec(
                     "oxygen_need",
