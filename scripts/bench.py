@@ -7,9 +7,12 @@ For each size it creates a fresh database, seeds ``seed_demo --patients N --unit
 --days 14`` (about 20 patients a unit, vitals every 4 h, neuro every 8 h, labs daily) and measures
 in-process (Django's test client, real database, no network): the nurse worklist, the care
 team's flag board, a 14-day course page and saving a full bedside check — median and p95
-latency and the number of queries. Then it serves the 1,000-patient database with gunicorn
-(2 workers) and drives the flag board from a load generator on loopback for requests per
-second. Speed is measured here, never asserted in the test suite.
+latency and the number of queries. It also times the login page (anonymous) the same way and
+prints every page's median as a multiple of the login page's median in the same run: absolute
+times on shared machines move several-fold from day to day, these ratios much less. Then it
+serves the 1,000-patient database with gunicorn (2 workers) and drives the flag board from a
+load generator on loopback for requests per second. Speed is measured here, never asserted in
+the test suite.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 REPEAT = 40
+# The reference page: every other page's median is also reported as a multiple of its median.
+LOGIN = "login page (anonymous)"
 TARGETS = "every page: median < 100 ms and p95 < 150 ms at 1,000 patients; saving < 100 ms"
 
 
@@ -100,6 +105,7 @@ def _measure_here() -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
     from django.utils import timezone
 
     from monitoring.models import TreatmentCourse, User
@@ -122,6 +128,8 @@ def _measure_here() -> None:
         TreatmentCourse.objects.filter(unit__in=nurse.units.all()).select_related("patient")
     )
     pages = {
+        # First: the baseline the ratios divide by (a plain form page, no patient data).
+        LOGIN: (Client(), reverse("login")),
         "worklist (nurse, 1 unit)": (clients["demo-nurse"], "/worklist/"),
         "flag board (care team, all units)": (clients["demo-care"], "/flags/"),
         "course page (14 days)": (clients["demo-nurse"], f"/patients/{course.patient.public_id}/"),
@@ -302,8 +310,14 @@ def main() -> None:
         prepare(url, size)
         results[size] = measure(url)
     labels = list(results[sizes[0]])
+
+    def vs_login(size: int, label: str) -> float:
+        """A page's median over the login page's median at the same size, same run."""
+        return results[size][label]["median"] / results[size][LOGIN]["median"]
+
+    # One row a page; for each size: median, p95, median as a multiple of login's, queries.
     header = f"{'page':36}" + "".join(
-        f" | {f'{size} pts median':>16} {'p95':>7} {'queries':>7}" for size in sizes
+        f" | {f'{size} pts median':>16} {'p95':>8} {'× login':>8} {'queries':>7}" for size in sizes
     )
     print()
     print(header)
@@ -312,18 +326,28 @@ def main() -> None:
         row = f"{label:36}"
         for size in sizes:
             r = results[size][label]
-            row += f" | {r['median']:13.1f} ms {r['p95']:5.1f} ms {r['queries']:7d}"
+            row += (
+                f" | {r['median']:13.1f} ms {r['p95']:5.1f} ms "
+                f"{vs_login(size, label):7.1f}× {r['queries']:7d}"
+            )
             if r["status"] not in (200, 302):
                 row += f" (HTTP {r['status']})"
         print(row)
     if len(sizes) > 1:
+        # Growth from the smallest to the largest database: the raw latency ratio, and how the
+        # page's multiple of the login page moved (which cancels out a machine slowing down).
         small, large = sizes[0], sizes[-1]
         print()
         for label in labels:
             ratio = results[large][label]["median"] / results[small][label]["median"]
             same = results[large][label]["queries"] == results[small][label]["queries"]
+            moved = (
+                ""
+                if label == LOGIN
+                else f" (× login {vs_login(small, label):.1f} → {vs_login(large, label):.1f})"
+            )
             print(
-                f"{label:36} {large}/{small} latency x{ratio:.2f}; "
+                f"{label:36} {large}/{small} latency x{ratio:.2f}{moved}; "
                 f"queries {'identical' if same else 'DIFFER'}"
             )
     if not args.no_load:
