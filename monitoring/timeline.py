@@ -216,7 +216,8 @@ class Timeline:
     def crs_inputs(self, at: datetime):
         """CRSInputs at ``at``, a JSON-able record of what was used, notes and review reasons.
 
-        Returns (None, {}, [], []) when no vital signs were recorded since day 0.
+        Returns (None, {}, [], []) when no vital signs were recorded since day 0, and
+        (None, used, notes, []) when none is current (CRS not assessed, the notes say why).
         """
         since = self._since(at)
         latest_at, _ = self.vitals.latest(at, since=since)
@@ -321,6 +322,17 @@ class Timeline:
                     "graded as CRS by the masked-fever rule; a clinician must confirm "
                     "(ref §1.2.2)"
                 )
+        # Nothing current to grade: no temperature and no pressure within the window, no
+        # oxygen or vasopressor running, no fever earlier in the episode. "CRS 0" would be a
+        # stale value graded as current (issue 10 §1): the moment is not assessed.
+        running = support is not None and (hypoxic or pressors or vasopressin)
+        if temperature is None and sbp is None and not running and not earlier_fevers:
+            notes.insert(
+                0,
+                "no temperature or blood pressure within the protocol's window — "
+                "CRS not assessed: record vital signs",
+            )
+            return None, {"not_assessed": True, "support_at": _iso(support_at)}, notes, []
         if earlier_fevers and not fever_now and "fever" not in sources:
             sources["fever"] = f"first fever of the episode {self.label(earlier_fevers[0])}"
         elif earlier_fevers and not fever_now:

@@ -437,3 +437,18 @@ def test_news2_of_7_asks_for_the_emergency_response_not_only_urgent_review():
     assert any(a.startswith("NEWS2 7 or more: emergency response") for a in advice)
     urgent = flag_rules.escalation_advice(0, None, open_flags=[("news2", Flag.Severity.URGENT)])
     assert any(a.startswith("NEWS2 at the urgent threshold") for a in urgent)
+
+
+def test_with_nothing_current_crs_is_not_assessed_rather_than_0(record):
+    # Issue 10 §1: a neuro-only check long after the last vital signs has no temperature, no
+    # pressure and no support to grade: "CRS 0" would grade stale values as current.
+    record(1, "10:00", vitals={**ROOM_AIR, "temp_c": 37.0, "sbp_mmhg": 120})
+    later = record(2, "10:00", neuro=ICE)
+
+    assert later.crs_grade is None
+    assert later.crs_reasons[0].startswith(
+        "no temperature or blood pressure within the protocol's window — CRS not assessed"
+    )
+    assert later.inputs["crs"]["not_assessed"] is True
+    soon = record(1, "12:00", neuro=ICE)  # within the window the last values still grade
+    assert soon.crs_grade == 0
