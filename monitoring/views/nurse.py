@@ -21,7 +21,7 @@ from monitoring.access import (
 )
 from monitoring.forms.common import ObservationTimeForm
 from monitoring.forms.nurse import CheckPage
-from monitoring.models import BedsideCheck, Flag, User, VitalSigns
+from monitoring.models import BedsideCheck, Flag, GradeSnapshot, User, VitalSigns
 from monitoring.views.corrections import check_record_prefetches
 
 WORKLIST_PAGE_SIZE = 100
@@ -217,6 +217,18 @@ def check_result(request, public_id, check_id):
         public_id=check_id,
     )
     snapshot = getattr(check, "snapshot", None)
+    # A late entry regrades the moments after it: say which were revised since it was saved
+    # (only when it is not the course's latest moment, so a normal check costs no query).
+    status = getattr(course, "status_row", None)
+    revised_later = []
+    if status is not None and status.last_check_at and status.last_check_at > check.observed_at:
+        revised_later = list(
+            GradeSnapshot.objects.filter(
+                course=course,
+                observed_at__gt=check.observed_at,
+                revised_at__gte=check.recorded_at,
+            ).order_by("observed_at")
+        )
     # One query: the flags this check raised or updated, and every open flag of the course
     # (what to do now is never "routine" while an urgent one is open, whichever check raised it).
     course_flags = list(
@@ -247,6 +259,7 @@ def check_result(request, public_id, check_id):
             "snapshot": snapshot,
             "flags": flags,
             "advice": advice,
+            "revised_later": revised_later,
             "advice_severity": flag_rules.advice_severity(
                 snapshot.alert_severity if snapshot else None, open_flags, review
             ),

@@ -416,7 +416,9 @@ def test_a_correction_keeps_the_grade_the_nurse_was_shown_and_says_why(record, c
     assert "at D+3 08:30" in line.summary
 
 
-def test_late_vitals_entered_after_later_checks_regrade_them_with_an_audit_line(record, course, at):
+def test_late_vitals_entered_after_later_checks_regrade_them_with_an_audit_line(
+    record, course, at, nurse_client
+):
     record(3, "07:00", neuro=ICE)
     record(3, "08:00", neuro=ICE)
     assert snapshot_at(course, at(3, "08:00")).crs_grade is None
@@ -426,6 +428,15 @@ def test_late_vitals_entered_after_later_checks_regrade_them_with_an_audit_line(
     assert revised.crs_grade == 2
     assert revised.revised_at is not None
     assert revised.history.count() == 2
+    late = GradeSnapshot.objects.get(course=course, observed_at=at(3, "06:00"))
+    page = nurse_client.get(
+        reverse(
+            "monitoring:nurse-check-result",
+            args=[course.patient.public_id, late.check_entry.public_id],
+        )
+    ).content.decode()
+    assert "their grades were recalculated" in page  # the nurse who typed it is told
+    assert "now CRS 2" in page
     line = AuditEvent.objects.filter(action=AuditEvent.Action.GRADES_REVISED).latest("at")
     assert line.summary.startswith("late vitals at D+3 06:00 entered ")
     assert "at D+3 07:00: CRS — → 2; at D+3 08:00: CRS — → 2" in line.summary
