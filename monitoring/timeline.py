@@ -449,6 +449,17 @@ class Timeline:
             consciousness_attributable_to=neuro.consciousness_attributable_to or None,
             consciousness_other_cause=neuro.consciousness_other_cause,
         )
+        review = []
+        # The screen must fit the age that day (ref §2.3); a date of birth corrected since can
+        # leave an ICE for a child under 12, or a CAPD from the 12th birthday, on file.
+        child = self.age_at(neuro_at) < grading.ICE_FROM_AGE_YEARS
+        if (child and neuro.ice_total is not None) or (not child and neuro.capd_total is not None):
+            tool, due = ("ICE", "CAPD") if child else ("CAPD", "ICE")
+            review.append(
+                f"{tool} recorded at {self.label(neuro_at)} for a patient whose age that day calls "
+                f"for the {due} (date of birth corrected since?): graded as scored; a clinician "
+                "must confirm (ref §2.3)"
+            )
         stale = at - neuro_at > self.windows.neuro
         notes = [f"neuro assessment {self._when(neuro_at, at)}"]
         if stale:
@@ -466,7 +477,7 @@ class Timeline:
             "consciousness_attributable_to": neuro.consciousness_attributable_to or None,
             "consciousness_other_cause": neuro.consciousness_other_cause,
         }
-        return inputs, used, notes, []
+        return inputs, used, notes, review
 
     # --- NEWS2 and the whole moment -----------------------------------------------------------
 

@@ -21,6 +21,7 @@ from monitoring.grading.hypotension import hypotension_threshold_mmhg, is_hypote
 from monitoring.grading.icans import (
     CAPD_ANSWERS,
     CAPD_ITEMS,
+    ICE_FROM_AGE_YEARS,
     ICE_ITEMS,
     ICANSInputs,
     ICANSResult,
@@ -52,6 +53,7 @@ __all__ = [
     "CAPD_ITEMS",
     "DEFAULT_RISE_FACTOR",
     "FEVER_C",
+    "ICE_FROM_AGE_YEARS",
     "ICE_ITEMS",
     "RULE_VERSION",
     "Breach",

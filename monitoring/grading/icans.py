@@ -37,6 +37,9 @@ from monitoring.grading.common import (
     require_int,
 )
 
+# ASTCT/ASCO: CAPD under 12 years, ICE from the 12th birthday (ref §2.3; NCIt says "12 and
+# under": we follow ASTCT).
+ICE_FROM_AGE_YEARS = 12
 ICE_MAX = 10
 CAPD_MAX = 32
 CAPD_POSITIVE = 9  # ">= 9 = positive screen", ICANS grade 3 (ref §2.3 [V: S6b, S3])

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from monitoring import grading
 from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE, between
 
 
@@ -186,7 +187,7 @@ class Patient(models.Model):
 
     def uses_capd_on(self, day: date) -> bool:
         """ASTCT/ASCO: CAPD under 12 years, ICE from the 12th birthday (reference §2.3)."""
-        return self.age_on(day) < 12
+        return self.age_on(day) < grading.ICE_FROM_AGE_YEARS
 
 
 def _add_years(day: date, years: int) -> date:

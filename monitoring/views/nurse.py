@@ -217,11 +217,9 @@ def check_result(request, public_id, check_id):
         public_id=check_id,
     )
     snapshot = getattr(check, "snapshot", None)
-    # A late entry regrades the moments after it: say which were revised since it was saved
-    # (only when it is not the course's latest moment, so a normal check costs no query).
-    status = getattr(course, "status_row", None)
+    # A late entry regrades the moments after it: say which were revised since it was saved.
     revised_later = []
-    if status is not None and status.last_check_at and status.last_check_at > check.observed_at:
+    if snapshot is not None:
         revised_later = list(
             GradeSnapshot.objects.filter(
                 course=course,

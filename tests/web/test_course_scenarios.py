@@ -463,3 +463,20 @@ def test_with_nothing_current_crs_is_not_assessed_rather_than_0(record):
     assert later.inputs["crs"]["not_assessed"] is True
     soon = record(1, "12:00", neuro=ICE)  # within the window the last values still grade
     assert soon.crs_grade == 0
+
+
+def test_an_ice_left_on_file_for_a_child_after_a_birth_date_correction_asks_for_review(
+    record, course, care_team_member
+):
+    # Reference §2.3: CAPD under 12, ICE from the 12th birthday. A date of birth corrected
+    # after an ICE was recorded can make that patient a child on that day.
+    ice_check = record(2, "10:00", neuro=ICE)
+    assert not ice_check.needs_review
+    five = timezone.localdate() - timedelta(days=5 * 365 + 30)
+    services.correct_patient_details(
+        patient=course.patient, date_of_birth=five, reason="Wrong chart", by=care_team_member
+    )
+
+    ice_check.refresh_from_db()
+    assert ice_check.icans_needs_review
+    assert any("calls for the CAPD" in r for r in ice_check.review_reasons)
