@@ -96,7 +96,8 @@ def flag_board(request):
         # Open (never acknowledged, or re-opened by an escalation) above acknowledged ones.
         Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1)),
         "-severity",
-        "raised_at",
+        # Longest waiting first: since it was raised, or since it last got worse.
+        Coalesce("worsened_at", "raised_at"),
         "pk",
     )
     page = Paginator(flags, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from monitoring import schedule, services
+from monitoring import flag_rules, schedule, services
 from monitoring.access import get_course_for, requires
 from monitoring.display import dash
 from monitoring.forms.protocols import CheckScheduleForm, MoveCourseForm, ProtocolVersionForm
@@ -19,6 +19,7 @@ from monitoring.models import (
     AuditEvent,
     CheckSchedule,
     CheckType,
+    Flag,
     Protocol,
     ProtocolVersion,
     TreatmentCourse,
@@ -71,6 +72,14 @@ def protocol_version(request, pk):
             "version": version,
             "schedules": _schedule_rows(version),
             "escalation": _escalation_rows(version),
+            "deterioration": [
+                (
+                    kind,
+                    Flag.Kind(kind).label,
+                    Flag.Severity(version.deterioration_severity_for(kind)).label,
+                )
+                for kind in flag_rules.DETERIORATION_SEVERITY
+            ],
             "courses": courses,
             "siblings": siblings,
         },

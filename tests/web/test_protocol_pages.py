@@ -559,6 +559,7 @@ def test_validity_windows_and_deterioration_severities_are_edited_with_the_thres
     assert new.deterioration_severity_for("oxygen_need") == 3
     page = admin_client_.get(version_url(new)).content.decode()
     assert "Vital signs current for" in page
+    assert "New hypotension: Critical" in page  # the version page says the severities
 
 
 @pytest.mark.parametrize(
