@@ -222,31 +222,31 @@ class CourseEngine:
 
     # --- Regrading ----------------------------------------------------------------------------
 
-    def regrade(self, snapshots: list[GradeSnapshot], *, now: datetime) -> list[Revision]:
+    def regrade(self, snapshots: list[GradeSnapshot], *, now: datetime) -> list[GradeSnapshot]:
         """Recompute ``snapshots`` (in clinical order) from the records held now.
 
-        Changed snapshots are updated in place and returned with their values before and
-        after; a confirmation the change overtakes raises a "needs review" flag (the
-        confirmation stands: it is the clinician's). The latest moment's grade flags are
-        raised again, since the course's current state may have changed.
+        Changed snapshots are updated in place and returned (the caller, which knows what
+        was shown before, says what changed: ``Revision``). A confirmation the change
+        overtakes raises a "needs review" flag (the confirmation stands: it is the
+        clinician's). The latest moment's grade flags are raised again, since the course's
+        current state may have changed.
         """
-        revisions = []
+        changed = []
         for snapshot in snapshots:
             fields = self.grade(snapshot.observed_at).snapshot_fields()
-            before = shown(snapshot)
             for spec in _confirmation_overtaken(snapshot, fields, self.label):
                 self.book.raise_flag(spec, snapshot=snapshot, now=now)
             if any(getattr(snapshot, name) != value for name, value in fields.items()):
                 for name, value in fields.items():
                     setattr(snapshot, name, value)
                 snapshot.computed_at = now
-                revisions.append(Revision(snapshot, before, shown(snapshot)))
-        if revisions and snapshots:
+                changed.append(snapshot)
+        if changed:
             latest = snapshots[-1]
             self.raise_flags(
                 flag_rules.grade_flags(self.grade(latest.observed_at)), snapshot=latest, now=now
             )
-        return revisions
+        return changed
 
 
 def carry_confirmations(snapshots: list[GradeSnapshot], label) -> list[GradeSnapshot]:

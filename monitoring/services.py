@@ -164,7 +164,11 @@ def record_check(
 
 def grades_text(snapshot: GradeSnapshot) -> str:
     """ "CRS 2, ICANS —": the grades summaries use (confirmed where a clinician confirmed)."""
-    return f"CRS {dash(snapshot.crs_effective)}, ICANS {dash(snapshot.icans_effective)}"
+    return _grades_words(snapshot.crs_effective, snapshot.icans_effective)
+
+
+def _grades_words(crs, icans) -> str:
+    return f"CRS {dash(crs)}, ICANS {dash(icans)}"
 
 
 def _name(user) -> str:
@@ -228,7 +232,7 @@ def _regrade(engine, ordered, *, since, why: str, by, course, now, new=None) -> 
     """
     affected = [s for s in ordered if s is not new and (since is None or s.observed_at >= since)]
     before = {id(s): engine_shown(s) for s in affected}
-    recomputed = {id(r.snapshot) for r in engine.regrade(affected, now=now)}
+    recomputed = {id(s) for s in engine.regrade(affected, now=now)}
     carried = {id(s) for s in carry_confirmations(ordered, engine.label)}
     revisions = []
     for snapshot in affected:
@@ -240,7 +244,9 @@ def _regrade(engine, ordered, *, since, why: str, by, course, now, new=None) -> 
             snapshot.revised_at = now
             snapshot.revision_note = (
                 f"Revised {timezone.localtime(now):%Y-%m-%d %H:%M}: {why}; was "
-                + grades_text_of(before[id(snapshot)])
+                + _grades_words(
+                    before[id(snapshot)]["crs_effective"], before[id(snapshot)]["icans_effective"]
+                )
             )[:500]
         snapshot._change_reason = why[:100]
         snapshot.save()
@@ -264,10 +270,6 @@ def _regrade(engine, ordered, *, since, why: str, by, course, now, new=None) -> 
             },
         )
     return revisions
-
-
-def grades_text_of(shown: dict) -> str:
-    return f"CRS {dash(shown['crs_effective'])}, ICANS {dash(shown['icans_effective'])}"
 
 
 def _lock_status(course: TreatmentCourse) -> CourseStatus:
@@ -415,8 +417,6 @@ def audit(user, action: str, *, summary: str, course=None, patient=None, details
 # Corrections: amendments and records entered in error (never an edit in place)
 # ---------------------------------------------------------------------------------------------
 
-AMENDABLE = RECORD_MODELS  # every kind of record can be corrected
-
 
 @transaction.atomic
 def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=()):
@@ -448,7 +448,7 @@ def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=())
     kept = {
         f.name: getattr(record, f.name)
         for f in model._meta.concrete_fields
-        if f.name not in _RECORD_META_FIELDS
+        if f.name not in Observation.BOOKKEEPING_FIELDS
     }
     amendment = model(
         **{**kept, **values},
@@ -517,9 +517,6 @@ def mark_entered_in_error(*, record, reason: str, by):
         details={"model": record._meta.model_name, "record": record.pk},
     )
     return record
-
-
-_RECORD_META_FIELDS = Observation.BOOKKEEPING_FIELDS
 
 
 def _save_record(record) -> None:
@@ -783,7 +780,6 @@ PROTOCOL_VERSION_FIELDS = [
     "deterioration_severity",
     "escalation",
 ]
-SCHEDULE_FIELDS = CheckSchedule.SETTINGS
 
 
 @transaction.atomic
@@ -818,7 +814,7 @@ def revise_protocol(
     for check_type, values in schedules.items():
         schedule = current.get(check_type)
         if in_use or schedule is None:
-            base = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS} if schedule else {}
+            base = schedule.settings() if schedule else {}
             schedule = CheckSchedule(version=target, check_type=check_type, **base)
         for name, value in values.items():
             setattr(schedule, name, value)
@@ -830,7 +826,7 @@ def revise_protocol(
                 CheckSchedule.objects.create(
                     version=target,
                     check_type=check_type,
-                    **{name: getattr(schedule, name) for name in SCHEDULE_FIELDS},
+                    **schedule.settings(),
                 )
         if version.is_active and target.is_active:
             version.is_active = False  # new courses get the new version

@@ -38,10 +38,8 @@ PROTOCOL_RANGES = {
     },
 }
 PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "is_active", "is_template"]
-ESCALATION_DEFAULTS = flag_rules.ESCALATION
 # When the tightened interval applies (any of them).
 TIGHTEN_CONDITIONS = ["tighten_at_crs_grade", "tighten_at_icans_grade", "tighten_on_neuro_change"]
-SCHEDULE_FIELDS = CheckSchedule.SETTINGS
 # minutes; the same ranges as the database constraints on CheckSchedule
 SCHEDULE_RANGES = {
     "interval_minutes": (15, 7 * 24 * 60),
@@ -130,7 +128,7 @@ class ProtocolVersionForm(forms.Form):
     @staticmethod
     def initial_for(version: ProtocolVersion) -> dict:
         initial = {name: getattr(version, name) for name in PROTOCOL_FIELDS}
-        for domain in ESCALATION_DEFAULTS:
+        for domain in flag_rules.ESCALATION:
             for grade in range(5):
                 initial[f"escalation_{domain}_{grade}"] = version.escalation_text(domain, grade)
         for kind in flag_rules.DETERIORATION_SEVERITY:
@@ -174,7 +172,7 @@ class ProtocolVersionForm(forms.Form):
                 or defaults[grade]
                 for grade in range(5)
             }
-            for domain, defaults in ESCALATION_DEFAULTS.items()
+            for domain, defaults in flag_rules.ESCALATION.items()
         }
 
     def changes(self, version: ProtocolVersion) -> dict:
@@ -232,7 +230,7 @@ class CheckScheduleForm(forms.Form):
     )
 
     def __init__(self, *args, check_type: str, schedule: CheckSchedule | None = None, **kwargs):
-        initial = {name: getattr(schedule, name) for name in SCHEDULE_FIELDS} if schedule else {}
+        initial = schedule.settings() if schedule else {}
         super().__init__(*args, prefix=f"schedule-{check_type}", initial=initial, **kwargs)
         self.check_type, self.schedule = check_type, schedule
         self.label = CheckType(check_type).label
@@ -290,7 +288,7 @@ class CheckScheduleForm(forms.Form):
         """The row's schedule, or None when the check type is left unscheduled."""
         if self.cleaned_data.get("interval_minutes") is None:
             return None
-        return {name: self.cleaned_data[name] for name in SCHEDULE_FIELDS}
+        return {name: self.cleaned_data[name] for name in CheckSchedule.SETTINGS}
 
     def changes(self) -> dict:
         values = self.values()

@@ -252,6 +252,10 @@ class CheckSchedule(models.Model):
     def __str__(self) -> str:
         return f"{self.get_check_type_display()} every {self.interval_minutes} min"
 
+    def settings(self) -> dict:
+        """This schedule's settings by name (to copy it into a new protocol version)."""
+        return {name: getattr(self, name) for name in self.SETTINGS}
+
     def interval(
         self, *, crs_grade, icans_grade, neuro_changed: bool, febrile: bool = False
     ) -> timedelta:

@@ -44,12 +44,12 @@ def check_record_prefetches() -> list[Prefetch]:
                 "pk"
             ),
         )
-        for model in services.AMENDABLE.values()
+        for model in services.RECORD_MODELS.values()
     ]
 
 
 def _model_for(kind: str):
-    model = services.AMENDABLE.get(kind)
+    model = services.RECORD_MODELS.get(kind)
     if model is None:
         raise Http404("No such kind of record.")
     return model

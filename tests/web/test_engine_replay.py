@@ -13,6 +13,7 @@ from monitoring.models import (
     GradeSnapshot,
     LabResult,
     NeuroAssessment,
+    Observation,
     Patient,
     SymptomCheck,
     Treatment,
@@ -29,7 +30,7 @@ SECTIONS = {
     "treatment": Treatment,
 }
 # Bookkeeping the service sets itself, and neuro totals it computes from the items.
-NOT_TYPED = {*services._RECORD_META_FIELDS, "ice_total", "capd_total"}
+NOT_TYPED = {*Observation.BOOKKEEPING_FIELDS, "ice_total", "capd_total"}
 SNAPSHOT_FIELDS = [
     "observed_at",
     "computed_at",

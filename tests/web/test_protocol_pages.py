@@ -53,9 +53,7 @@ def form_data(version, *, schedules=None, note="Reviewed by the CAR-T program", 
     current = {s.check_type: s for s in version.schedules.all()}
     for check_type, overrides in {**dict.fromkeys(current, {}), **(schedules or {})}.items():
         schedule = current.get(check_type)
-        row = (
-            {name: getattr(schedule, name) for name in services.SCHEDULE_FIELDS} if schedule else {}
-        )
+        row = schedule.settings() if schedule else {}
         row.update(overrides)
         for name, value in row.items():
             key = f"schedule-{check_type}-{name}"
