@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "simple_history",
+    "django_tasks",
+    "django_tasks_db",
     "monitoring",
 ]
 
@@ -228,3 +230,46 @@ LOGGING = {
 SIMPLE_HISTORY_REVERT_DISABLED = True
 # FHIR export: the namespace of this hospital's MRNs (Patient.identifier.system), if it has one.
 CARTMONITOR_MRN_SYSTEM = os.environ.get("CARTMONITOR_MRN_SYSTEM", "")
+
+# Background jobs (README "Jobs"): Django's Tasks API on the database. A job enqueued inside a
+# transaction is a row written in that transaction, so a rolled-back save never pages anyone
+# and a committed flag always does. `manage.py run_worker` runs them (N per machine in
+# production; `make run` starts one beside the development server).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker beats every few seconds; one silent for this long is dead: the board and /healthz
+# say escalations are delayed, and a job it had claimed goes back on the queue.
+WORKER_STALE_SECONDS = env_int("CARTMONITOR_WORKER_STALE_SECONDS", default=90)
+WORKER_HEARTBEAT_SECONDS = max(1, min(10, WORKER_STALE_SECONDS // 6))
+# How often a worker sweeps for due escalations and overdue checks (a safety net under the
+# deferred jobs: nothing is lost if a job was).
+WORKER_SWEEP_SECONDS = env_int("CARTMONITOR_WORKER_SWEEP_SECONDS", default=15)
+
+# Notifications (docs/notifications.md). The link in every message points here.
+SITE_URL = os.environ.get("CARTMONITOR_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# E-mail: Django's mail settings from the environment; the console backend (messages printed
+# by the worker) unless an SMTP host is set.
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", default=587)
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", default=bool(EMAIL_HOST))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "cartmonitor@localhost")
+# Web Push: VAPID keys (base64url, as `vapid --gen` or docs/notifications.md makes them).
+VAPID_PUBLIC_KEY = os.environ.get("CARTMONITOR_VAPID_PUBLIC_KEY", "")
+VAPID_PRIVATE_KEY = os.environ.get("CARTMONITOR_VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = os.environ.get("CARTMONITOR_VAPID_SUBJECT", "mailto:cartmonitor@localhost")
+# The hospital's paging or secure-messaging gateway: each message is POSTed as JSON, signed
+# with HMAC-SHA256 over "<timestamp>.<body>" with this secret.
+WEBHOOK_URL = os.environ.get("CARTMONITOR_WEBHOOK_URL", "")
+WEBHOOK_SECRET = os.environ.get("CARTMONITOR_WEBHOOK_SECRET", "")
+if WEBHOOK_URL and not WEBHOOK_SECRET:
+    raise ImproperlyConfigured("CARTMONITOR_WEBHOOK_URL needs CARTMONITOR_WEBHOOK_SECRET")
+# Sending times out rather than holding a worker: the ladder must keep moving.
+DELIVERY_TIMEOUT_SECONDS = 10

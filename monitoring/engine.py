@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitoring import flag_rules, grading, schedule
+from monitoring import alert_rules, flag_rules, grading, schedule
 from monitoring.display import dash
 from monitoring.flag_rules import FlagSpec
 from monitoring.models import CourseStatus, Flag, GradeSnapshot, TreatmentCourse
@@ -88,11 +88,13 @@ class FlagBook:
             )
             self.open[spec.kind] = flag
             self.created.append(flag)
+            start_ladder(flag, now)
         fields = self.touched.setdefault(id(flag), (flag, set()))[1]
         if spec.severity > flag.severity:
             flag.severity, flag.message, flag.status = spec.severity, spec.message, Flag.Status.OPEN
             flag.worsened_at = now
             fields |= {"severity", "message", "status", "worsened_at"}
+            fields |= start_ladder(flag, now)
         elif spec.severity == flag.severity:
             flag.message = spec.message
             fields.add("message")
@@ -102,6 +104,20 @@ class FlagBook:
 
     def open_severities(self) -> list[int]:
         return [flag.severity for flag in self.open.values() if flag.status != "resolved"]
+
+
+LADDER_FIELDS = {"ladder_round", "ladder_step", "ladder_tier", "escalate_at"}
+
+
+def start_ladder(flag: Flag, now: datetime) -> set[str]:
+    """(Re)start the flag's escalation ladder: a new round whose first step — telling the
+    lowest tier on call — is due at once (``monitoring.escalation`` climbs it). A flag too mild
+    to page anyone (alert_rules.SEVERITIES_THAT_ESCALATE) has no ladder. Returns the fields
+    changed, for the caller to save."""
+    flag.ladder_round += 1
+    flag.ladder_step, flag.ladder_tier = 0, ""
+    flag.escalate_at = now if flag.severity in alert_rules.SEVERITIES_THAT_ESCALATE else None
+    return set(LADDER_FIELDS)
 
 
 @dataclass

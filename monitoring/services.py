@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from monitoring import grading
+from monitoring import escalation, grading
 from monitoring.display import dash
 from monitoring.engine import (
     SCHEDULED_KINDS,
@@ -367,6 +367,8 @@ def _save_flags(engine: CourseEngine) -> None:
             flag.save()
         else:
             flag.save(update_fields=sorted(fields))
+        if "ladder_round" in fields or any(flag is new for new in engine.book.created):
+            escalation.queue(flag)  # raised or got worse: the ladder's first step, at once
     engine.book.touched.clear()
 
 
@@ -642,10 +644,7 @@ def confirm_grade(
     review = engine.book.open.get(Flag.Kind.NEEDS_REVIEW)
     covered = review is not None and review.snapshot_id in confirmed
     if covered and not confirmed[review.snapshot_id].needs_review:
-        review.status = Flag.Status.RESOLVED
-        review.resolved_at, review.resolved_by = timezone.now(), by
-        review.resolve_reason = f"Grade confirmed: {reason.strip()}"
-        review.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
+        _close_flag(review, by=by, reason=f"Grade confirmed: {reason.strip()}", at=timezone.now())
     refresh_status(status, engine=engine, snapshots=snapshots)
     verb = "confirmed" if grade == computed else f"overridden (computed {dash(computed)})"
     audit(
@@ -704,6 +703,7 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
     flag.status = Flag.Status.ACKNOWLEDGED
     flag.acknowledged_at, flag.acknowledged_by = timezone.now(), by
     flag.acknowledge_note = note.strip()
+    stopped = escalation.stop(flag)
     acknowledgement = FlagAcknowledgement(
         flag=flag,
         acknowledged_at=flag.acknowledged_at,
@@ -713,7 +713,9 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
         message=flag.message,
     )
     acknowledgement.full_clean(exclude=["flag", "acknowledged_by"])
-    flag.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note"])
+    flag.save(
+        update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note", *stopped]
+    )
     acknowledgement.save()
     audit(
         by,
@@ -734,10 +736,7 @@ def resolve_flag(*, flag: Flag, by, reason: str) -> Flag:
         raise ValidationError("This flag is already resolved.")
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason the flag is resolved."})
-    flag.status = Flag.Status.RESOLVED
-    flag.resolved_at, flag.resolved_by = timezone.now(), by
-    flag.resolve_reason = reason.strip()
-    flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
+    _close_flag(flag, by=by, reason=reason.strip(), at=timezone.now())
     refresh_status(status)
     audit(
         by,
@@ -747,6 +746,14 @@ def resolve_flag(*, flag: Flag, by, reason: str) -> Flag:
         details={"flag": flag.pk},
     )
     return flag
+
+
+def _close_flag(flag: Flag, *, by, reason: str, at: datetime) -> None:
+    """Resolve a flag (the caller holds its lock): who, when, why; its ladder stops."""
+    flag.status = Flag.Status.RESOLVED
+    flag.resolved_at, flag.resolved_by, flag.resolve_reason = at, by, reason[:500]
+    stopped = escalation.stop(flag)
+    flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason", *stopped])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1365,10 +1372,7 @@ def end_monitoring(
     course.save(update_fields=["status", "monitoring_ended_at", "end_reason", "ended_by"])
     closed = []
     for flag in Flag.objects.unresolved().filter(course=course).select_for_update():
-        flag.status = Flag.Status.RESOLVED
-        flag.resolved_at, flag.resolved_by = now, by
-        flag.resolve_reason = f"Monitoring ended ({label.lower()}): {reason}"
-        flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason"])
+        _close_flag(flag, by=by, reason=f"Monitoring ended ({label.lower()}): {reason}", at=now)
         closed.append(flag.pk)
     refresh_status(status)
     audit(

@@ -1,5 +1,16 @@
 """cartmonitor's data model, one module per part of the domain (explicit re-exports)."""
 
+from monitoring.models.alerts import (
+    BoardVisit,
+    Delivery,
+    DeliveryAttempt,
+    EscalationStep,
+    Notification,
+    OnCallShift,
+    OverdueAlert,
+    PushSubscription,
+    WorkerHeartbeat,
+)
 from monitoring.models.audit import AuditEvent, CheckNotDone, HandoverNote
 from monitoring.models.courses import (
     BedsideCheck,
@@ -37,6 +48,15 @@ __all__ = [
     "VITAL_RANGES",
     "AuditEvent",
     "BedsideCheck",
+    "BoardVisit",
+    "Delivery",
+    "DeliveryAttempt",
+    "EscalationStep",
+    "Notification",
+    "OnCallShift",
+    "OverdueAlert",
+    "PushSubscription",
+    "WorkerHeartbeat",
     "CheckNotDone",
     "CheckSchedule",
     "CheckType",

@@ -91,6 +91,9 @@ class AuditEvent(models.Model):
         HANDOVER_PRINTED = "handover_printed", "Handover printed"
         HANDOVER_NOTE = "handover_note", "Handover note written"
         ADMIN_EDITED = "admin_edited", "Edited in the admin site"
+        FLAG_ESCALATED = "flag_escalated", "Flag escalated (nobody acknowledged in time)"
+        OVERDUE_ALERTED = "overdue_alerted", "Overdue check reported to the nurse in charge"
+        ROTA_CHANGED = "rota_changed", "On-call rota changed"
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

@@ -53,6 +53,8 @@ class TreatmentCourse(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, models.PROTECT, related_name="courses")
     unit = models.ForeignKey(Unit, models.PROTECT, related_name="courses")
+    # Where on the unit: notifications say "Ward 7, bed 3" instead of a name.
+    bed = models.CharField(max_length=16, blank=True)
     product = models.CharField(max_length=16, choices=Product.choices)
     product_other = models.CharField(
         "other product", max_length=100, blank=True, help_text="Name of an investigational product"

@@ -191,6 +191,13 @@ class Flag(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
     resolve_reason = models.CharField(max_length=500, blank=True)
+    # The escalation ladder (monitoring.escalation): it (re)starts when the flag is raised or
+    # gets worse (a new round), climbs one tier per step while nobody acknowledges, and stops
+    # when someone does (``escalate_at`` blank).
+    ladder_round = models.PositiveIntegerField(default=0)
+    ladder_step = models.PositiveSmallIntegerField(default=0)
+    ladder_tier = models.CharField("tier reached", max_length=16, blank=True)
+    escalate_at = models.DateTimeField("next escalation at", null=True, blank=True)
 
     history = HistoricalRecords()
 
@@ -209,6 +216,8 @@ class Flag(models.Model):
         indexes = [
             # Flag board and worklist counts: unresolved flags of a course, by severity.
             models.Index(fields=["course", "status", "severity"], name="flag_course_status_idx"),
+            # The workers' sweep: open flags whose next escalation is due.
+            models.Index(fields=["escalate_at"], name="flag_escalate_at_idx"),
         ]
 
     def __str__(self) -> str:

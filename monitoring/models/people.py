@@ -47,8 +47,11 @@ class User(AbstractUser):
 
     class Role(models.TextChoices):
         NURSE = "nurse", "Nurse"
+        CHARGE_NURSE = "charge_nurse", "Charge nurse"
         CARE_TEAM = "care_team", "Care team"
         ADMIN = "admin", "Admin"
+        # A shared wall screen: its own login, the board of its units only, read-only.
+        DISPLAY = "display", "Wall display"
 
     role = models.CharField(
         max_length=16,
@@ -58,6 +61,16 @@ class User(AbstractUser):
         "Django admin only, never clinical pages or other units.",
     )
     units = models.ManyToManyField(Unit, blank=True, related_name="members")
+    # Where notifications reach this user besides the in-app centre (their profile page).
+    notify_by_email = models.BooleanField("notify me by e-mail", default=False)
+    notify_by_push = models.BooleanField("notify me by Web Push", default=False)
+    notify_by_webhook = models.BooleanField("page me through the hospital gateway", default=False)
+    pager_id = models.CharField(
+        "pager or secure-messaging address",
+        max_length=64,
+        blank=True,
+        help_text="What the hospital's paging gateway calls you (sent in the webhook).",
+    )
 
     objects = UserManager()
 
@@ -74,17 +87,22 @@ class User(AbstractUser):
     @property
     def can_view_patients(self) -> bool:
         """Worklist, flag board (read-only), course pages, check results, handover, history."""
-        return self.role in (self.Role.NURSE, self.Role.CARE_TEAM, self.Role.ADMIN)
+        return self.role in (
+            self.Role.NURSE,
+            self.Role.CHARGE_NURSE,
+            self.Role.CARE_TEAM,
+            self.Role.ADMIN,
+        )
 
     @property
     def can_record_checks(self) -> bool:
         """Bedside checks, treatments given, checks not done and handover notes."""
-        return self.role in (self.Role.NURSE, self.Role.CARE_TEAM)
+        return self.role in (self.Role.NURSE, self.Role.CHARGE_NURSE, self.Role.CARE_TEAM)
 
     @property
     def can_correct_records(self) -> bool:
         """Amend a clinical record or mark it entered in error."""
-        return self.role in (self.Role.NURSE, self.Role.CARE_TEAM)
+        return self.role in (self.Role.NURSE, self.Role.CHARGE_NURSE, self.Role.CARE_TEAM)
 
     @property
     def can_act_on_flags(self) -> bool:
@@ -120,6 +138,26 @@ class User(AbstractUser):
     @property
     def can_view_audit_log(self) -> bool:
         return self.role == self.Role.ADMIN
+
+    @property
+    def can_edit_rota(self) -> bool:
+        """The on-call rota of their units (admins: every unit)."""
+        return self.role in (self.Role.CHARGE_NURSE, self.Role.ADMIN)
+
+    @property
+    def can_view_quality(self) -> bool:
+        """The programme's quality measures (times to acknowledge, escalations, overdue checks)."""
+        return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
+
+    @property
+    def can_receive_notifications(self) -> bool:
+        """A notification centre and a profile with channels: every person, never a screen."""
+        return self.role != self.Role.DISPLAY
+
+    @property
+    def can_view_wall_display(self) -> bool:
+        """A shared screen's login: the read-only wall board of its units, nothing else."""
+        return self.role == self.Role.DISPLAY
 
 
 # Tocilizumab is dosed by weight (8 mg/kg; 12 mg/kg under 30 kg — reference §7.1): a weight

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from monitoring import flag_rules, grading
+from monitoring import alert_rules, flag_rules, grading
 from monitoring.models.constraints import range_constraint
 from monitoring.timeline import DEFAULT_WINDOWS, Windows
 
@@ -129,6 +129,24 @@ class ProtocolVersion(models.Model):
     deterioration_severity = models.JSONField(default=dict, blank=True)
     # {"crs": {"0": "...", ..., "4": "..."}, "icans": {...}}; missing grades use the defaults.
     escalation = models.JSONField(default=dict, blank=True)
+    # Escalation until someone acknowledges (alert_rules): minutes a flag may wait by severity
+    # ({"4": 5, "3": 15, "2": 60}; missing severities use alert_rules.DEFAULT_ACK_MINUTES), the
+    # ladder of tiers it climbs, and the grace before an overdue check tells the nurse in charge.
+    ack_minutes = models.JSONField(
+        "minutes a flag may wait unacknowledged, by severity", default=dict, blank=True
+    )
+    escalation_ladder = models.JSONField(
+        "escalation ladder (tiers, lowest first)", default=list, blank=True
+    )
+    overdue_grace_minutes = models.PositiveSmallIntegerField(
+        "overdue check tells the nurse in charge after (min)",
+        default=alert_rules.DEFAULT_OVERDUE_GRACE_MINUTES,
+    )
+    notify_patient_names = models.BooleanField(
+        "patient names in e-mail, push and pager text",
+        default=False,
+        help_text="Off: messages say only the unit, bed and severity (minimum necessary).",
+    )
     change_note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
@@ -151,6 +169,7 @@ class ProtocolVersion(models.Model):
                 range_constraint("protocol", name, low, high)
                 for name, (low, high) in WINDOW_RANGES.items()
             ],
+            range_constraint("protocol", "overdue_grace_minutes", *alert_rules.OVERDUE_GRACE_RANGE),
             models.CheckConstraint(
                 condition=Q(heart_rate_low__lt=models.F("heart_rate_high"))
                 & Q(resp_rate_low__lt=models.F("resp_rate_high")),
@@ -185,6 +204,14 @@ class ProtocolVersion(models.Model):
         """The protocol's severity for a deterioration flag, or flag_rules' default."""
         value = self.deterioration_severity.get(kind)
         return int(value) if value else flag_rules.DETERIORATION_SEVERITY[kind]
+
+    def ack_limit_for(self, severity: int) -> timedelta | None:
+        """How long a flag of this severity may wait unacknowledged; None: never escalates."""
+        return alert_rules.ack_limit(severity, self.ack_minutes)
+
+    def ladder(self) -> list[str]:
+        """The tiers a flag climbs, lowest first (alert_rules.DEFAULT_LADDER when unset)."""
+        return list(self.escalation_ladder) or list(alert_rules.DEFAULT_LADDER)
 
     def escalation_text(self, domain: str, grade: int) -> str:
         """The protocol's text for a grade, or the ASCO-based default (flag_rules)."""

@@ -16,13 +16,14 @@ from tests.factories import CourseFactory, UserFactory
 from tests.routes import monitoring_routes, route_sample, url_of
 
 NURSE, CARE_TEAM, ADMIN = User.Role.NURSE, User.Role.CARE_TEAM, User.Role.ADMIN
+CHARGE_NURSE, DISPLAY = User.Role.CHARGE_NURSE, User.Role.DISPLAY
 
 # permission: the roles that have it (README "Who uses it").
 PERMISSIONS = {
     "sees_all_units": {ADMIN},
-    "can_view_patients": {NURSE, CARE_TEAM, ADMIN},
-    "can_record_checks": {NURSE, CARE_TEAM},
-    "can_correct_records": {NURSE, CARE_TEAM},
+    "can_view_patients": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
+    "can_record_checks": {NURSE, CHARGE_NURSE, CARE_TEAM},
+    "can_correct_records": {NURSE, CHARGE_NURSE, CARE_TEAM},
     "can_act_on_flags": {CARE_TEAM},
     "can_confirm_grades": {CARE_TEAM},
     "can_change_course_protocol": {CARE_TEAM, ADMIN},
@@ -30,6 +31,10 @@ PERMISSIONS = {
     "can_export": {CARE_TEAM, ADMIN},
     "can_manage_protocols": {ADMIN},
     "can_view_audit_log": {ADMIN},
+    "can_edit_rota": {CHARGE_NURSE, ADMIN},
+    "can_view_quality": {CARE_TEAM, ADMIN},
+    "can_receive_notifications": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
+    "can_view_wall_display": {DISPLAY},
 }
 
 
@@ -95,6 +100,7 @@ def nav_links(client) -> list[str]:
 
 NAV = {
     NURSE: {"/worklist/", "/flags/", "/handover/"},
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/"},
     CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/exports/registry/"},
     ADMIN: {"/worklist/", "/flags/", "/handover/", "/exports/registry/", "/protocols/", "/audit/"},
 }

@@ -1,0 +1,204 @@
+"""Sending a notification on one channel — e-mail, Web Push, the pager gateway's webhook — in a
+job worker, with every attempt stored and failures retried with back-off
+(alert_rules.RETRY_BACKOFF), then shown as failed on the board and in the sender's list.
+
+Idempotent delivery: the job claims the delivery row under a lock and does nothing for one
+already sent; every message carries the delivery's key (webhook ``Idempotency-Key`` header,
+e-mail ``Message-ID``, push ``topic``), so a receiver drops the one repeat that a worker killed
+between sending and recording can cause. docs/notifications.md describes each channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from monitoring import alert_rules
+from monitoring.models import Delivery, DeliveryAttempt, Notification
+
+logger = logging.getLogger(__name__)
+
+# The id of the worker this process runs (set by run_worker): each attempt records it.
+WORKER_ID = ""
+
+
+class NotDelivered(Exception):
+    """A channel could not deliver; the message says why, in words a ward can act on."""
+
+
+def queue(delivery: Delivery, *, at: datetime | None = None) -> None:
+    """Enqueue the delivery job (a row of the caller's transaction)."""
+    job = deliver if at is None else deliver.using(run_after=at)
+    job.enqueue(delivery.pk)
+
+
+@task()
+def deliver(delivery_id: int) -> str:
+    """The job: send one delivery (or record why not, and queue the retry)."""
+    return send(delivery_id, worker=WORKER_ID)
+
+
+def send(delivery_id: int, *, worker: str = "") -> str:
+    """Claim, send outside any transaction (a slow gateway must not hold the database), then
+    record the outcome. A worker killed while sending leaves the delivery unsent; its job is
+    put back on the queue (``monitoring.worker``) and sends again with the same key."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .select_related("notification__recipient", "notification__course__unit")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status in (Delivery.Status.SENT, Delivery.Status.FAILED):
+            return "nothing to send"
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts"])
+    error = ""
+    try:
+        SENDERS[delivery.channel](delivery)
+    except NotDelivered as problem:
+        error = str(problem)[:500]
+    now = timezone.now()
+    with transaction.atomic():
+        if error:
+            wait = alert_rules.retry_after(delivery.attempts)
+            delivery.last_error = error
+            if wait is None:
+                delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
+            else:
+                delivery.status = Delivery.Status.RETRYING
+                delivery.next_attempt_at = now + wait
+                queue(delivery, at=delivery.next_attempt_at)
+            logger.warning("delivery %s failed (try %s): %s", delivery_id, delivery.attempts, error)
+        else:
+            delivery.status, delivery.sent_at = Delivery.Status.SENT, now
+            delivery.next_attempt_at, delivery.last_error = None, ""
+        DeliveryAttempt.objects.create(
+            delivery=delivery, attempted_at=now, ok=not error, error=error, worker=worker
+        )
+        delivery.save(update_fields=["status", "next_attempt_at", "last_error", "sent_at"])
+    return delivery.status
+
+
+def _message(notification: Notification) -> dict:
+    """What leaves the building: the minimum-necessary title and a link, never the body."""
+    return {
+        "title": notification.title,
+        "severity": notification.get_severity_display(),
+        "reason": notification.reason,
+        "tier": notification.tier,
+        "unit": notification.course.unit.code,
+        "bed": notification.course.bed,
+        "url": settings.SITE_URL + notification.course.get_absolute_url(),
+        "sent_at": timezone.now().isoformat(),
+    }
+
+
+def send_email(delivery: Delivery) -> None:
+    notification = delivery.notification
+    address = notification.recipient.email
+    if not address:
+        raise NotDelivered("no e-mail address on the user's profile")
+    message = _message(notification)
+    email = EmailMessage(
+        subject=notification.title,
+        body=f"{notification.title}\n\nOpen cartmonitor to see and acknowledge it:\n"
+        f"{message['url']}\n",
+        to=[address],
+        headers={"Message-ID": f"<{delivery.key}@cartmonitor>"},
+    )
+    try:
+        email.send(fail_silently=False)
+    except Exception as problem:  # SMTP refusals, timeouts, DNS: all a failed delivery
+        raise NotDelivered(f"e-mail to {address} failed: {problem}") from problem
+
+
+def sign(body: bytes, timestamp: str, secret: str) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>", hex: the webhook's X-Cartmonitor-Signature."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def send_webhook(delivery: Delivery) -> None:
+    notification = delivery.notification
+    if not settings.WEBHOOK_URL:
+        raise NotDelivered("no paging gateway configured (CARTMONITOR_WEBHOOK_URL)")
+    pager = notification.recipient.pager_id
+    if not pager:
+        raise NotDelivered("no pager address on the user's profile")
+    body = json.dumps({**_message(notification), "to": pager, "key": delivery.key}).encode()
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(
+        settings.WEBHOOK_URL,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": delivery.key,
+            "X-Cartmonitor-Timestamp": timestamp,
+            "X-Cartmonitor-Signature": "sha256=" + sign(body, timestamp, settings.WEBHOOK_SECRET),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.DELIVERY_TIMEOUT_SECONDS) as reply:
+            reply.read(1024)
+    except urllib.error.HTTPError as problem:
+        raise NotDelivered(f"page to {pager}: the gateway answered {problem.code}") from problem
+    except (urllib.error.URLError, TimeoutError, OSError) as problem:
+        reason = getattr(problem, "reason", problem)
+        raise NotDelivered(f"page to {pager}: gateway unreachable ({reason})") from problem
+
+
+def send_push(delivery: Delivery) -> None:
+    from pywebpush import WebPushException, webpush
+
+    notification = delivery.notification
+    if not (settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY):
+        raise NotDelivered("Web Push is not configured (CARTMONITOR_VAPID_* keys)")
+    subscriptions = list(notification.recipient.push_subscriptions.all())
+    if not subscriptions:
+        raise NotDelivered("no browser subscribed for push on the user's profile")
+    payload = json.dumps(_message(notification))
+    sent = 0
+    problems = []
+    for subscription in subscriptions:
+        try:
+            webpush(
+                subscription_info={
+                    "endpoint": subscription.endpoint,
+                    "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+                },
+                data=payload,
+                vapid_private_key=settings.VAPID_PRIVATE_KEY,
+                vapid_claims={"sub": settings.VAPID_SUBJECT},
+                timeout=settings.DELIVERY_TIMEOUT_SECONDS,
+                headers={"Topic": hashlib.sha256(delivery.key.encode()).hexdigest()[:32]},
+            )
+            sent += 1
+        except WebPushException as problem:
+            status = getattr(problem.response, "status_code", None)
+            if status in (404, 410):  # the browser unsubscribed: forget it
+                subscription.delete()
+            problems.append(f"{status or 'error'}")
+        except Exception as problem:  # network failures
+            problems.append(type(problem).__name__)
+    if not sent:
+        raise NotDelivered(f"push failed ({', '.join(problems) or 'no subscription'})")
+
+
+SENDERS = {
+    Delivery.Channel.EMAIL: send_email,
+    Delivery.Channel.WEBHOOK: send_webhook,
+    Delivery.Channel.PUSH: send_push,
+}
