@@ -17,9 +17,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Set up on SQLite, load demo data and users (idempotent), serve at http://127.0.0.1:8000/
+## with a job worker beside the server (escalations, overdue checks, notifications; its
+## e-mails print here). Ctrl+C stops both.
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py run_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite; the browser tests run in their own session (their live server and

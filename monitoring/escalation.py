@@ -73,7 +73,7 @@ def step(flag_id: int, ladder_round: int, *, now: datetime | None = None) -> str
     now = now or timezone.now()
     with transaction.atomic():
         flag = (
-            Flag.objects.select_for_update()
+            Flag.objects.select_for_update(of=("self",))
             .select_related("course__unit", "course__patient", "course__protocol_version")
             .filter(pk=flag_id)
             .first()
@@ -117,8 +117,8 @@ def _climb(flag: Flag, now: datetime) -> str:
         tier = ladder[start]
         recipients = care_team_of(course.unit)
         note += f": told the care team of {course.unit.name}" if recipients else ": nobody told"
-    what = "flag" if flag.ladder_step == 0 else "flag not acknowledged"
-    reason = Notification.Reason.FLAG if flag.ladder_step == 0 else Notification.Reason.ESCALATION
+    escalated = flag.ladder_step > 0
+    reason = Notification.Reason.ESCALATION if escalated else Notification.Reason.FLAG
     waited = notify_wait(flag, now)
     told = notify.notify(
         recipients,
@@ -128,7 +128,7 @@ def _climb(flag: Flag, now: datetime) -> str:
         severity=flag.severity,
         reason=reason,
         tier=tier,
-        title=notify.title(course, flag.severity, what),
+        title=notify.title(course, notify.flag_headline(flag.severity, escalated=escalated)),
         body=f"{course.patient.full_name} ({notify.where(course)}): {flag.message}"
         + (f" — unacknowledged for {waited}" if flag.ladder_step else ""),
         now=now,
@@ -166,6 +166,15 @@ def _climb(flag: Flag, now: datetime) -> str:
 
 def notify_wait(flag: Flag, now: datetime) -> str:
     return schedule.human_duration(max(now - flag.waiting_since, timedelta(0)))
+
+
+# Short words for a title that must fit a pager's screen.
+OVERDUE_WORDS = {
+    "vitals": "vital signs",
+    "neuro": "neuro check",
+    "labs": "labs",
+    "symptoms": "symptom review",
+}
 
 
 def sweep(*, now: datetime | None = None) -> dict:
@@ -220,7 +229,7 @@ def _alert_overdue(course: TreatmentCourse, due: schedule.Due, now: datetime) ->
             severity=Flag.Severity.WARNING,
             reason=Notification.Reason.OVERDUE,
             tier=alert_rules.OVERDUE_TIER,
-            title=notify.title(course, Flag.Severity.WARNING, f"{due.label.lower()} overdue"),
+            title=notify.title(course, f"{OVERDUE_WORDS.get(due.check_type, 'check')} overdue"),
             body=f"{course.patient.full_name} ({notify.where(course)}): {due.label} due "
             f"{timezone.localtime(due.next_due):%d %b %H:%M}, overdue by "
             f"{schedule.human_duration(due.overdue_by)}",

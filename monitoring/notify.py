@@ -20,10 +20,16 @@ def where(course: TreatmentCourse) -> str:
     return f"{course.unit.name}, bed {course.bed}" if course.bed else course.unit.name
 
 
-def title(course: TreatmentCourse, severity: int, what: str) -> str:
+def flag_headline(severity: int, *, escalated: bool) -> str:
+    """ "critical flag" / "critical flag not acknowledged"."""
+    words = f"{Flag.Severity(severity).label.lower()} flag"
+    return f"{words} not acknowledged" if escalated else words
+
+
+def title(course: TreatmentCourse, headline: str) -> str:
     """The text that leaves the building (e-mail subject, push, pager): no patient name unless
     the course's protocol allows it — "cartmonitor: critical flag, Ward 7, bed 3"."""
-    text = f"cartmonitor: {Flag.Severity(severity).label.lower()} {what}, {where(course)}"
+    text = f"cartmonitor: {headline}, {where(course)}"
     if course.protocol_version.notify_patient_names:
         text += f" — {course.patient.full_name}"
     return text[:200]

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from monitoring import escalation
+from monitoring import escalation, schedule
 from monitoring.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,13 @@ def delay(*, now: datetime | None = None) -> timedelta | None:
     if seen is not None and now - seen <= stale_after():
         return None
     return now - seen if seen is not None else timedelta.max
+
+
+def delay_text(delay: timedelta) -> str:
+    """ "escalations delayed: no worker seen for 12 min" — what the board and /healthz say."""
+    if delay == timedelta.max:
+        return "escalations delayed: no job worker has run yet"
+    return f"escalations delayed: no worker seen for {schedule.human_duration(delay)}"
 
 
 def requeue_orphans(*, now: datetime | None = None) -> int:

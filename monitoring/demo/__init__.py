@@ -19,6 +19,6 @@ chart. Grades and flags come from the code a live check runs (``timeline.Timelin
 The values are plausible, not real, and nothing here is clinical advice.
 """
 
-from monitoring.demo.seeding import DEMO_PASSWORD, MRN_PREFIX, SeedResult, seed
+from monitoring.demo.seeding import DEMO_PASSWORD, DEMO_USERS, MRN_PREFIX, SeedResult, seed
 
-__all__ = ["DEMO_PASSWORD", "MRN_PREFIX", "SeedResult", "seed"]
+__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "MRN_PREFIX", "SeedResult", "seed"]

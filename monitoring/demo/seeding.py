@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from monitoring import services
+from monitoring import alert_rules, services
 from monitoring.demo.physiology import _dec
 from monitoring.demo.plans import PatientPlan, random_plan, scripted_plans
 from monitoring.demo.simulator import CourseRows, CourseSimulator
@@ -23,6 +23,7 @@ from monitoring.models import (
     GradeSnapshot,
     LabResult,
     NeuroAssessment,
+    OnCallShift,
     Patient,
     SymptomCheck,
     Treatment,
@@ -56,8 +57,17 @@ UNIT_STEMS = [
 DEMO_USERS = [
     # username, first name, last name, role; the nurse belongs to the first unit only.
     ("demo-nurse", "Nina", "Nurse", User.Role.NURSE),
+    ("demo-charge", "Chidi", "Okafor", User.Role.CHARGE_NURSE),
     ("demo-care", "Carl", "Carter", User.Role.CARE_TEAM),
+    ("demo-attending", "Alma", "Lindqvist", User.Role.CARE_TEAM),
     ("demo-admin", "Ada", "Admin", User.Role.ADMIN),
+]
+# Who holds each tier of every demo unit's escalation ladder (open-ended shifts from the
+# seeding): the unit's day nurse at the bedside, then these logins.
+DEMO_ROTA = [
+    (alert_rules.CHARGE_NURSE, "demo-charge"),
+    (alert_rules.APP_FELLOW, "demo-care"),
+    (alert_rules.ATTENDING, "demo-attending"),
 ]
 FEMALE_NAMES = [
     "Amara",
@@ -211,6 +221,7 @@ def seed(
         unit_rows = _ensure_units(units)
         _ensure_demo_users(unit_rows[:1], unit_rows)
         nurses = _ensure_unit_nurses(unit_rows)
+        _ensure_rota(unit_rows, nurses, now)
         counts = _create_hospital(
             patients=patients, units=unit_rows, nurses=nurses, days=days, seed=seed, now=now
         )
@@ -249,6 +260,8 @@ def _ensure_demo_users(nurse_units: list[Unit], all_units: list[Unit]) -> None:
         user.email = f"{username}@demo.invalid"
         user.is_staff = user.is_superuser = role == User.Role.ADMIN
         user.is_active = True
+        # The demo shows e-mail notifications in the worker's console (README "Jobs").
+        user.notify_by_email = role != User.Role.ADMIN
         user.set_password(DEMO_PASSWORD)
         user.save()
         user.units.set(nurse_units if role == User.Role.NURSE else all_units)
@@ -283,6 +296,21 @@ def _ensure_unit_nurses(units: list[Unit]) -> dict[int, tuple[User, User]]:
     return nurses
 
 
+def _ensure_rota(units: list[Unit], nurses: dict, now: datetime) -> None:
+    """Every tier of every demo unit held from two hours before seeding, with no end."""
+    logins = {u.username: u for u in User.objects.filter(username__in=[n for _, n in DEMO_ROTA])}
+    shifts = []
+    for unit in units:
+        holders = [(alert_rules.BEDSIDE_NURSE, nurses[unit.pk][0])]
+        holders += [(tier, logins[username]) for tier, username in DEMO_ROTA]
+        for tier, user in holders:
+            user.units.add(unit)
+            shifts.append(
+                OnCallShift(unit=unit, tier=tier, user=user, starts_at=now - timedelta(hours=2))
+            )
+    OnCallShift.objects.bulk_create(shifts, batch_size=BATCH_SIZE)
+
+
 def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, int]:
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
@@ -304,6 +332,7 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
         course = TreatmentCourse(
             patient=patient,
             unit=unit,
+            bed=str(index // len(units) + 1),
             product=plan.product,
             indication=plan.indication,
             infused_at=infused,

@@ -10,10 +10,17 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from monitoring import grading, services
+from monitoring import escalation, grading, services
 from monitoring.demo.physiology import ANTIPYRETIC, DEXAMETHASONE, TOCILIZUMAB, Physiology
 from monitoring.demo.plans import PatientPlan
-from monitoring.engine import CourseEngine, Rules, apply_status, carry_confirmations, status_values
+from monitoring.engine import (
+    CourseEngine,
+    Rules,
+    apply_status,
+    carry_confirmations,
+    start_ladder,
+    status_values,
+)
 from monitoring.models import (
     BedsideCheck,
     CourseStatus,
@@ -87,6 +94,12 @@ class CourseLedger:
                 flag.acknowledged_at = seen
                 flag.acknowledged_by = by
                 flag.acknowledge_note = REVIEWED_ACKNOWLEDGED
+            if flag.status == Flag.Status.OPEN:
+                # Escalation starts with the demo: the lowest tier on call is told when the
+                # first worker runs, and the ladder climbs from there while nobody answers.
+                start_ladder(flag, now)
+            else:
+                escalation.stop(flag)
 
     def status(self, now: datetime) -> CourseStatus:
         """As services.refresh_status after the last check, from what is held here."""

@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from monitoring import worker
 from monitoring.access import get_course_for, requires
 from monitoring.models import User
 from monitoring.views import care_team
@@ -25,13 +26,25 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
-    """For load balancers: 200 when the app and its database answer, 503 otherwise."""
+    """For load balancers: 200 when the app and its database answer, 503 otherwise.
+
+    It also says whether a job worker has beaten recently ("workers": "ok" or "delayed").
+    A dead worker does not take the web servers out of the load balancer (that would stop
+    the ward recording checks too); a monitoring system that must page IT when escalations
+    stop asks ``/healthz?require=worker``, which answers 503 while no worker runs.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        delay = worker.delay()
     except Exception:  # noqa: BLE001 — any database failure means "not healthy"
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})
+    body = {"status": "ok", "workers": "ok" if delay is None else "delayed"}
+    if delay is not None:
+        body["status"] = "degraded"
+        body["escalations"] = worker.delay_text(delay)
+    failing = delay is not None and request.GET.get("require") == "worker"
+    return JsonResponse(body, status=503 if failing else 200)
 
 
 @requires(User.can_view_patients)

@@ -21,7 +21,8 @@ class Command(BaseCommand):
             if value < 1:
                 raise CommandError(f"{name} must be at least 1.")
         result = demo.seed(patients=patients, units=units, days=days, seed=seed)
-        logins = f"Logins demo-nurse, demo-care, demo-admin; password {demo.DEMO_PASSWORD}."
+        names = ", ".join(username for username, *_ in demo.DEMO_USERS)
+        logins = f"Logins {names}; password {demo.DEMO_PASSWORD}."
         if not result.created:
             self.stdout.write(result.message)
             self.stdout.write(logins)
