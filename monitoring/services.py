@@ -1251,23 +1251,25 @@ def correct_infusion_time(
 
 
 @transaction.atomic
-def transfer_course(*, course: TreatmentCourse, unit: Unit, reason: str = "", by):
-    """Move a course under monitoring to another unit: its team sees it from now on."""
+def transfer_course(*, course: TreatmentCourse, unit: Unit, bed: str = "", reason: str = "", by):
+    """Move a course under monitoring to another unit (and bed): its team sees it from now on,
+    and that unit's rota is told of its flags."""
     _lock_status(course)
     current = TreatmentCourse.objects.select_related("unit").get(pk=course.pk)
     if current.status != TreatmentCourse.Status.MONITORING:
         raise ValidationError("Monitoring of this course has ended: it stays on its unit.")
     if unit.pk == current.unit_id:
         raise ValidationError({"unit": f"The course is already on {unit}."})
-    course.unit = unit
-    course.save(update_fields=["unit"])
+    course.unit, course.bed = unit, (bed or "").strip()[:16]
+    course.save(update_fields=["unit", "bed"])
     reason = (reason or "").strip()
+    where = f"{unit}, bed {course.bed}" if course.bed else str(unit)
     audit(
         by,
         AuditEvent.Action.COURSE_TRANSFERRED,
         course=course,
-        summary=f"Transferred {current.unit} → {unit}" + (f" ({reason})" if reason else ""),
-        details={"unit": [current.unit_id, unit.pk]},
+        summary=f"Transferred {current.unit} → {where}" + (f" ({reason})" if reason else ""),
+        details={"unit": [current.unit_id, unit.pk], "bed": [current.bed, course.bed]},
     )
     return course
 

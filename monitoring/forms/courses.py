@@ -110,7 +110,8 @@ class CourseForm(ServiceChecksMixin, forms.ModelForm):
 
     class Meta:
         model = TreatmentCourse
-        fields = ["unit", "product", "product_other", "indication", "infused_at"]
+        fields = ["unit", "bed", "product", "product_other", "indication", "infused_at"]
+        help_texts = {"bed": "Optional. Alerts say “Ward 7, bed 3”, never the patient’s name."}
 
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)
@@ -146,6 +147,7 @@ class InfusionTimeForm(ServiceChecksMixin, forms.Form):
 
 class TransferForm(forms.Form):
     unit = forms.ModelChoiceField(Unit.objects.none(), label="Transfer to unit", empty_label=None)
+    bed = forms.CharField(label="Bed on that unit", max_length=16, required=False)
     reason = reason_field("Optional note for the audit log.", required=False)
 
     def __init__(self, *args, units, **kwargs):

@@ -518,6 +518,16 @@ def test_a_transfer_moves_the_course_to_the_other_unit_s_team(
     assert outsider_client.get(url("patient-course", course)).status_code == 200
 
 
+def test_a_transfer_names_the_bed_alerts_will_give_instead_of_the_patient(
+    care_client, course, ward_b
+):
+    care_client.post(url("course-transfer", course), {"unit": ward_b.pk, "bed": " 4 "})
+
+    course.refresh_from_db()
+    assert (course.unit, course.bed) == (ward_b, "4")
+    assert audit_of("course_transferred").summary == "Transferred Ward A → Ward B, bed 4"
+
+
 def test_a_transfer_to_the_same_unit_is_refused(course, care_team_member):
     with pytest.raises(ValidationError, match="already on Ward A"):
         services.transfer_course(course=course, unit=course.unit, by=care_team_member)
