@@ -93,8 +93,9 @@ def step(flag_id: int, ladder_round: int, *, now: datetime | None = None) -> str
 def _climb(flag: Flag, now: datetime) -> str:
     course = flag.course
     version = course.protocol_version
-    ladder = version.ladder()
-    limit = version.ack_limit_for(flag.severity)
+    # A course without a protocol version (started outside the services) uses the defaults.
+    ladder = version.ladder() if version else list(alert_rules.DEFAULT_LADDER)
+    limit = alert_rules.ack_limit(flag.severity, version.ack_minutes if version else {})
     # Steps owed: one when on time; more when no worker ran for a while, and then the flag
     # goes straight to the tier it would have reached by now (one message, not a burst).
     owed = 1
@@ -203,7 +204,10 @@ def alert_overdue(*, now: datetime | None = None) -> int:
     )
     alerted = 0
     for course in courses:
-        grace = course.protocol_version.overdue_grace_minutes
+        version = course.protocol_version
+        grace = (
+            version.overdue_grace_minutes if version else alert_rules.DEFAULT_OVERDUE_GRACE_MINUTES
+        )
         for due in schedule.due_checks(course, course.status_row, now=now):
             if not due.is_overdue or due.overdue_by.total_seconds() < grace * 60:
                 continue

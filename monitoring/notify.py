@@ -30,7 +30,7 @@ def title(course: TreatmentCourse, headline: str) -> str:
     """The text that leaves the building (e-mail subject, push, pager): no patient name unless
     the course's protocol allows it — "cartmonitor: critical flag, Ward 7, bed 3"."""
     text = f"cartmonitor: {headline}, {where(course)}"
-    if course.protocol_version.notify_patient_names:
+    if course.protocol_version and course.protocol_version.notify_patient_names:
         text += f" — {course.patient.full_name}"
     return text[:200]
 

@@ -328,3 +328,15 @@ def test_the_workers_heartbeat_is_what_healthz_reads(client, db):
         body = client.get("/healthz").json()
         assert client.get("/healthz").status_code == 200  # the web servers stay in rotation
     assert body["escalations"] == "escalations delayed: no worker seen for 12 min"
+
+
+def test_a_course_without_a_protocol_version_escalates_on_the_defaults(course, nurse, rota, t0):
+    course.protocol_version = None
+    course.save()
+    flag = raise_critical(course, nurse, t0)
+
+    for minutes in (0, 5):
+        with at(t0 + timedelta(minutes=minutes)):
+            run_worker()
+
+    assert len(told(flag, rota[alert_rules.CHARGE_NURSE])) == 1
