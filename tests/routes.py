@@ -3,8 +3,8 @@
 from django.urls import URLPattern, get_resolver, reverse
 from django.utils import timezone
 
-from monitoring import services
-from monitoring.models import Flag
+from monitoring import notify, services
+from monitoring.models import Flag, Notification
 from tests.factories import ROOM_AIR
 
 
@@ -16,7 +16,7 @@ def monitoring_routes() -> list[URLPattern]:
 
 def route_sample(course, by) -> dict:
     """One of each object a URL names, on the course's unit: a check with its vital signs, a
-    flag, the course's protocol version."""
+    flag, the course's protocol version, a notification (to ``by``)."""
     check = services.record_check(
         course=course,
         by=by,
@@ -26,8 +26,19 @@ def route_sample(course, by) -> dict:
     flag = Flag.objects.create(
         course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"
     )
+    (notification,) = notify.notify(
+        [by],
+        key=f"route-sample-flag{flag.pk}",
+        course=course,
+        flag=flag,
+        severity=flag.severity,
+        reason=Notification.Reason.FLAG,
+        title=notify.title(course, flag.severity, "flag"),
+        body=flag.message,
+    )
     return {
         "public_id": course.patient.public_id,
+        "notification_id": notification.pk,
         "check_id": check.public_id,
         "flag_id": flag.pk,
         "kind": "vitals",

@@ -62,14 +62,26 @@ def sample(course, nurse):
     return route_sample(course, nurse)
 
 
+# Pages that answer without a login: the load balancers' health check, and the push service
+# worker's script (no data; the browser fetches it to install the worker).
+PUBLIC_PAGES = {"healthz", "service-worker"}
+
+
 def test_every_page_names_the_permission_it_needs():
     unguarded = [
         r.name
         for r in monitoring_routes()
-        if r.name != "healthz" and not hasattr(r.callback, "required_permission")
+        if r.name not in PUBLIC_PAGES and not hasattr(r.callback, "required_permission")
     ]
 
     assert unguarded == []
+
+
+def test_the_public_pages_are_exempt_from_the_login_and_say_so():
+    routes = {r.name: r for r in monitoring_routes()}
+
+    for name in PUBLIC_PAGES:
+        assert routes[name].callback.login_required is False, name
 
 
 @pytest.mark.parametrize("superuser", [False, True], ids=["", "superuser"])
@@ -81,7 +93,7 @@ def test_every_page_is_403_exactly_when_the_role_lacks_its_permission(
     client.force_login(user)
 
     for route in monitoring_routes():
-        if route.name == "healthz":
+        if route.name in PUBLIC_PAGES:
             continue
         allowed = role in PERMISSIONS[route.callback.required_permission]
         status = client.get(url_of(route, sample)).status_code
@@ -98,11 +110,15 @@ def nav_links(client) -> list[str]:
     return re.findall(r'href="([^"#]+)"', nav)
 
 
+# Everyone who receives notifications (every role but the wall display) has the bell and
+# their profile.
+OWN = {"/notifications/", "/profile/"}
 NAV = {
-    NURSE: {"/worklist/", "/flags/", "/handover/"},
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/"},
-    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/exports/registry/"},
-    ADMIN: {"/worklist/", "/flags/", "/handover/", "/exports/registry/", "/protocols/", "/audit/"},
+    NURSE: {"/worklist/", "/flags/", "/handover/"} | OWN,
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/"} | OWN,
+    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/exports/registry/"} | OWN,
+    ADMIN: {"/worklist/", "/flags/", "/handover/", "/exports/registry/", "/protocols/", "/audit/"}
+    | OWN,
 }
 
 
