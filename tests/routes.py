@@ -3,9 +3,13 @@
 from django.urls import URLPattern, get_resolver, reverse
 from django.utils import timezone
 
-from monitoring import notify, services
-from monitoring.models import Flag, Notification
-from tests.factories import ROOM_AIR
+from monitoring import services
+from monitoring.models import Flag
+from tests.factories import ROOM_AIR, tell
+
+# Pages that answer without a login: the load balancers' health check, and the push service
+# worker's script (no data; the browser fetches it to install the worker).
+PUBLIC_PAGES = {"healthz", "service-worker"}
 
 
 def monitoring_routes() -> list[URLPattern]:
@@ -26,16 +30,7 @@ def route_sample(course, by) -> dict:
     flag = Flag.objects.create(
         course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"
     )
-    (notification,) = notify.notify(
-        [by],
-        key=f"route-sample-flag{flag.pk}",
-        course=course,
-        flag=flag,
-        severity=flag.severity,
-        reason=Notification.Reason.FLAG,
-        title=notify.title(course, flag.severity, "flag"),
-        body=flag.message,
-    )
+    notification = tell(by, course, flag=flag)
     return {
         "public_id": course.patient.public_id,
         "notification_id": notification.pk,

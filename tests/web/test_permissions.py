@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from monitoring.models import BedsideCheck, User
 from tests.factories import CourseFactory, UserFactory
-from tests.routes import monitoring_routes, route_sample, url_of
+from tests.routes import PUBLIC_PAGES, monitoring_routes, route_sample, url_of
 
 NURSE, CARE_TEAM, ADMIN = User.Role.NURSE, User.Role.CARE_TEAM, User.Role.ADMIN
 CHARGE_NURSE, DISPLAY = User.Role.CHARGE_NURSE, User.Role.DISPLAY
@@ -62,11 +62,6 @@ def sample(course, nurse):
     return route_sample(course, nurse)
 
 
-# Pages that answer without a login: the load balancers' health check, and the push service
-# worker's script (no data; the browser fetches it to install the worker).
-PUBLIC_PAGES = {"healthz", "service-worker"}
-
-
 def test_every_page_names_the_permission_it_needs():
     unguarded = [
         r.name
@@ -75,13 +70,6 @@ def test_every_page_names_the_permission_it_needs():
     ]
 
     assert unguarded == []
-
-
-def test_the_public_pages_are_exempt_from_the_login_and_say_so():
-    routes = {r.name: r for r in monitoring_routes()}
-
-    for name in PUBLIC_PAGES:
-        assert routes[name].callback.login_required is False, name
 
 
 @pytest.mark.parametrize("superuser", [False, True], ids=["", "superuser"])
