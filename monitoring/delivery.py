@@ -85,7 +85,9 @@ def send(delivery_id: int, *, worker: str = "") -> str:
     put back on the queue (``monitoring.worker``) and sends again with the same key."""
     with transaction.atomic():
         delivery = (
-            Delivery.objects.select_for_update()
+            # Lock the delivery alone: a test notification has no course, and PostgreSQL
+            # cannot lock the nullable side of the outer join that fetches it.
+            Delivery.objects.select_for_update(of=("self",))
             .select_related("notification__recipient", "notification__course__unit")
             .filter(pk=delivery_id)
             .first()
