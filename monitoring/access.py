@@ -10,6 +10,8 @@
   all the user's units; any other value must be exactly one of the user's unit ids, otherwise
   404 — malformed, unknown and another unit's id alike. The answer never tells whether a unit
   exists, and a page never shows more (or other) patients than the filter asked for.
+- **Notifications**: a user sees only their own (anyone else's is a 404); a notification links
+  to its patient only while the patient is on one of the user's units.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from monitoring.models import TreatmentCourse, Unit, User
+from monitoring.models import Notification, TreatmentCourse, Unit, User
 
 # ASCII digits that fit a primary key: int() and str.isdigit() also accept "١٢" or "²".
 _UNIT_ID = re.compile(r"[0-9]{1,18}")
@@ -89,3 +91,11 @@ def get_course_for(user: User, patient_public_id, *, monitoring_only: bool = Fal
 def units_for(user: User) -> QuerySet[Unit]:
     """The units a user works on (admins: every unit), as a queryset (for form choices)."""
     return Unit.objects.all() if user.sees_all_units else user.units.all()
+
+
+def get_notification_for(user: User, pk) -> Notification:
+    """One of the user's own notifications; anyone else's is a 404, like a missing one."""
+    notification = Notification.objects.filter(recipient=user, pk=pk).first()
+    if notification is None:
+        raise Http404("No such notification of yours.")
+    return notification

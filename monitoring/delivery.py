@@ -18,17 +18,23 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
 from monitoring import alert_rules
-from monitoring.models import Delivery, DeliveryAttempt, Notification
+from monitoring.models import Delivery, DeliveryAttempt, Flag, Notification
 
 logger = logging.getLogger(__name__)
+
+# How long a push service keeps a message for a browser that is offline (RFC 8030 TTL): by
+# then the ladder has told the next tier, and an hour-old alert on a lock screen misleads.
+PUSH_TTL_SECONDS = 15 * 60
 
 # The id of the worker this process runs (set by run_worker): each attempt records it.
 WORKER_ID = ""
@@ -36,6 +42,33 @@ WORKER_ID = ""
 
 class NotDelivered(Exception):
     """A channel could not deliver; the message says why, in words a ward can act on."""
+
+
+# E-mail backends that reach no one. Django's console backend (the default without
+# DJANGO_EMAIL_HOST) prints the message: that is delivery on a developer's machine (`make run`
+# shows the demo's e-mails in its terminal, DEBUG on) and a lie in production (DEBUG off),
+# where a message printed to a log reaches nobody.
+NO_EMAIL_BACKENDS = ("django.core.mail.backends.dummy.EmailBackend",)
+CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+
+def not_configured(channel: str) -> str:
+    """Why this server cannot send on ``channel`` ("" when it can): the profile page shows it
+    and refuses the channel, and sending fails with it."""
+    backend = settings.EMAIL_BACKEND
+    if channel == Delivery.Channel.EMAIL and (
+        backend in NO_EMAIL_BACKENDS or (backend == CONSOLE_EMAIL_BACKEND and not settings.DEBUG)
+    ):
+        return "e-mail is not set up on this server (DJANGO_EMAIL_HOST)"
+    if channel == Delivery.Channel.PUSH and not (
+        settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY
+    ):
+        return "Web Push is unavailable on this server (no CARTMONITOR_VAPID_* keys)"
+    if channel == Delivery.Channel.WEBHOOK and not settings.WEBHOOK_URL:
+        return (
+            "the hospital's paging gateway is not set up on this server (CARTMONITOR_WEBHOOK_URL)"
+        )
+    return ""
 
 
 def queue(delivery: Delivery, *, at: datetime | None = None) -> None:
@@ -56,6 +89,8 @@ def send(delivery_id: int, *, worker: str = "") -> str:
     put back on the queue (``monitoring.worker``) and sends again with the same key."""
     with transaction.atomic():
         delivery = (
+            # Lock the delivery alone: a test notification has no course, and PostgreSQL
+            # cannot lock the nullable side of the outer join that fetches it.
             Delivery.objects.select_for_update(of=("self",))
             .select_related("notification__recipient", "notification__course__unit")
             .filter(pk=delivery_id)
@@ -93,21 +128,34 @@ def send(delivery_id: int, *, worker: str = "") -> str:
 
 
 def _message(notification: Notification) -> dict:
-    """What leaves the building: the minimum-necessary title and a link, never the body."""
+    """What leaves the building: the minimum-necessary title and a link, never the body. A test
+    notification (about no patient) links to the recipient's notification centre."""
+    course = notification.course
     return {
         "title": notification.title,
         "severity": notification.get_severity_display(),
         "reason": notification.reason,
         "tier": notification.tier,
-        "unit": notification.course.unit.code,
-        "bed": notification.course.bed,
-        "url": settings.SITE_URL + notification.course.get_absolute_url(),
+        "unit": course.unit.code if course else "",
+        "bed": course.bed if course else "",
+        "url": settings.SITE_URL
+        + (course.get_absolute_url() if course else reverse("monitoring:notifications")),
         "sent_at": timezone.now().isoformat(),
     }
 
 
+def message_id(delivery: Delivery) -> str:
+    """The e-mail Message-ID that carries the delivery's key: ':' is not allowed before the
+    '@' (RFC 5322 dot-atom), so it becomes '.'; the site's host names this installation, so two
+    servers (say test and production) never send one Message-ID for two messages."""
+    host = urlsplit(settings.SITE_URL).hostname or "cartmonitor"
+    return f"<{delivery.key.replace(':', '.')}@{host}>"
+
+
 def send_email(delivery: Delivery) -> None:
     notification = delivery.notification
+    if why := not_configured(Delivery.Channel.EMAIL):
+        raise NotDelivered(why)  # printed in a log is not delivered
     address = notification.recipient.email
     if not address:
         raise NotDelivered("no e-mail address on the user's profile")
@@ -117,7 +165,7 @@ def send_email(delivery: Delivery) -> None:
         body=f"{notification.title}\n\nOpen cartmonitor to see and acknowledge it:\n"
         f"{message['url']}\n",
         to=[address],
-        headers={"Message-ID": f"<{delivery.key}@cartmonitor>"},
+        headers={"Message-ID": message_id(delivery), "X-Cartmonitor-Key": delivery.key},
     )
     try:
         email.send(fail_silently=False)
@@ -132,8 +180,8 @@ def sign(body: bytes, timestamp: str, secret: str) -> str:
 
 def send_webhook(delivery: Delivery) -> None:
     notification = delivery.notification
-    if not settings.WEBHOOK_URL:
-        raise NotDelivered("no paging gateway configured (CARTMONITOR_WEBHOOK_URL)")
+    if why := not_configured(Delivery.Channel.WEBHOOK):
+        raise NotDelivered(why)
     pager = notification.recipient.pager_id
     if not pager:
         raise NotDelivered("no pager address on the user's profile")
@@ -164,8 +212,8 @@ def send_push(delivery: Delivery) -> None:
     from pywebpush import WebPushException, webpush
 
     notification = delivery.notification
-    if not (settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY):
-        raise NotDelivered("Web Push is not configured (CARTMONITOR_VAPID_* keys)")
+    if why := not_configured(Delivery.Channel.PUSH):
+        raise NotDelivered(why)
     subscriptions = list(notification.recipient.push_subscriptions.all())
     if not subscriptions:
         raise NotDelivered("no browser subscribed for push on the user's profile")
@@ -183,7 +231,15 @@ def send_push(delivery: Delivery) -> None:
                 vapid_private_key=settings.VAPID_PRIVATE_KEY,
                 vapid_claims={"sub": settings.VAPID_SUBJECT},
                 timeout=settings.DELIVERY_TIMEOUT_SECONDS,
-                headers={"Topic": hashlib.sha256(delivery.key.encode()).hexdigest()[:32]},
+                # Kept by the push service while the phone sleeps (pywebpush's default TTL of
+                # 0 drops it unless the browser is awake); urgent and critical wake it up.
+                ttl=PUSH_TTL_SECONDS,
+                headers={
+                    "Topic": hashlib.sha256(delivery.key.encode()).hexdigest()[:32],
+                    "Urgency": "high"
+                    if notification.severity >= Flag.Severity.URGENT
+                    else "normal",
+                },
             )
             sent += 1
         except WebPushException as problem:

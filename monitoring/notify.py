@@ -49,7 +49,7 @@ def notify(
     recipients,
     *,
     key: str,
-    course: TreatmentCourse,
+    course: TreatmentCourse | None,
     severity: int,
     reason: str,
     title: str,
@@ -60,6 +60,7 @@ def notify(
 ) -> list[Notification]:
     """Tell each recipient once (``key`` plus their id), queue a delivery per chosen channel,
     and return the notifications created now (those that existed already are not sent again).
+    ``course`` is None only for a test notification (``Notification.Reason.TEST``).
     """
     created = []
     for user in recipients:

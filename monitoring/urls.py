@@ -8,6 +8,7 @@ from monitoring.views import (
     courses,
     exports,
     nurse,
+    profile,
     protocols,
 )
 
@@ -16,6 +17,8 @@ app_name = "monitoring"
 urlpatterns = [
     path("", common.home, name="home"),
     path("healthz", common.healthz, name="healthz"),
+    # Push service worker: served from the root so that its scope is the whole site
+    path("sw.js", profile.service_worker, name="service-worker"),
     # Nurse: worklist, bedside check, result
     path("worklist/", nurse.worklist, name="nurse-worklist"),
     path("patients/<uuid:public_id>/", common.patient_course, name="patient-course"),
@@ -83,4 +86,16 @@ urlpatterns = [
     path("exports/registry.csv", exports.registry_csv, name="exports-registry-csv"),
     path("handover/", exports.handover, name="handover"),
     path("handover/notes/<uuid:public_id>/", exports.handover_note, name="handover-note"),
+    # Everyone's own: notification centre and profile (channels, push browsers, a test)
+    path("notifications/", profile.notification_list, name="notifications"),
+    path(
+        "notifications/<int:notification_id>/read/",
+        profile.notification_read,
+        name="notification-read",
+    ),
+    path("notifications/read-all/", profile.notifications_read_all, name="notifications-read-all"),
+    path("profile/", profile.profile, name="profile"),
+    path("profile/test/", profile.profile_test, name="profile-test"),
+    path("profile/push/", profile.push_subscribe, name="profile-push"),
+    path("profile/push/remove/", profile.push_remove, name="profile-push-remove"),
 ]

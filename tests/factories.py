@@ -1,11 +1,13 @@
 """Tiny deterministic factories: sequences for identity, fixed clinical values."""
 
+import uuid
 from datetime import date, timedelta
 
 import factory
 from django.utils import timezone
 
-from monitoring.models import Patient, TreatmentCourse, Unit, User
+from monitoring import notify
+from monitoring.models import Flag, Notification, Patient, TreatmentCourse, Unit, User
 from monitoring.services import protocol_version_for
 
 
@@ -113,3 +115,31 @@ def full_check(**overrides):
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def tell(user, course, *, flag=None, severity=Flag.Severity.URGENT, what="flag", key=None, at=None):
+    """Notify ``user`` about a flag on ``course`` (its open CRS flag unless given) as the
+    escalation ladder would (notify.notify, the minimum-necessary title, the patient named in the
+    in-app body), on the channels they chose."""
+    flag = (
+        flag
+        or Flag.objects.get_or_create(
+            course=course,
+            kind=Flag.Kind.CRS,
+            status=Flag.Status.OPEN,
+            defaults={"severity": severity, "message": "CRS grade 2"},
+        )[0]
+    )
+    (notification,) = notify.notify(
+        [user],
+        key=key or f"test-flag{flag.pk}-{uuid.uuid4().hex}",
+        course=course,
+        flag=flag,
+        severity=severity,
+        reason=Notification.Reason.FLAG,
+        tier="bedside_nurse",
+        title=notify.title(course, severity, what),
+        body=f"{course.patient.full_name} ({notify.where(course)}): {flag.message}",
+        now=at,
+    )
+    return notification

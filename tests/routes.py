@@ -5,7 +5,11 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import Flag
-from tests.factories import ROOM_AIR
+from tests.factories import ROOM_AIR, tell
+
+# Pages that answer without a login: the load balancers' health check, and the push service
+# worker's script (no data; the browser fetches it to install the worker).
+PUBLIC_PAGES = {"healthz", "service-worker"}
 
 
 def monitoring_routes() -> list[URLPattern]:
@@ -16,7 +20,7 @@ def monitoring_routes() -> list[URLPattern]:
 
 def route_sample(course, by) -> dict:
     """One of each object a URL names, on the course's unit: a check with its vital signs, a
-    flag, the course's protocol version."""
+    flag, the course's protocol version, a notification (to ``by``)."""
     check = services.record_check(
         course=course,
         by=by,
@@ -26,8 +30,10 @@ def route_sample(course, by) -> dict:
     flag = Flag.objects.create(
         course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"
     )
+    notification = tell(by, course, flag=flag)
     return {
         "public_id": course.patient.public_id,
+        "notification_id": notification.pk,
         "check_id": check.public_id,
         "flag_id": flag.pk,
         "kind": "vitals",

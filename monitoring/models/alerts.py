@@ -112,12 +112,17 @@ class Notification(models.Model):
         FLAG = "flag", "Flag"
         ESCALATION = "escalation", "Escalation"
         OVERDUE = "overdue", "Overdue check"
+        # Asked for from the profile page, to check one's channels: about no patient.
+        TEST = "test", "Test"
 
     key = models.CharField(max_length=160, unique=True)
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, related_name="notifications"
     )
-    course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="notifications")
+    # Blank only for a test notification (Reason.TEST), which is about no patient.
+    course = models.ForeignKey(
+        TreatmentCourse, models.PROTECT, null=True, blank=True, related_name="notifications"
+    )
     flag = models.ForeignKey(
         Flag, models.PROTECT, null=True, blank=True, related_name="notifications"
     )
@@ -136,6 +141,13 @@ class Notification(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["recipient", "read_at"], name="notification_unread_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(course__isnull=False) | Q(reason="test"),
+                name="notification_about_a_course",
+                violation_error_message="Only a test notification is about no patient.",
+            ),
         ]
 
     def __str__(self) -> str:

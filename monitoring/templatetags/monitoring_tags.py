@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from monitoring import notification_centre
 from monitoring.access import visible_courses
 from monitoring.display import DASH, dash
 from monitoring.models import Flag, TreatmentCourse
@@ -174,6 +175,19 @@ def open_flag_count(context):
     if user is None or not user.is_authenticated:
         return None
     return Flag.objects.unresolved().filter(course__in=visible_courses(user)).count()
+
+
+@register.simple_tag(takes_context=True)
+def unread_notification_count(context):
+    """The bell's number of unread notifications, for those who get any: one query per page
+    (kept on the request, so the notification centre asks it again for free)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.can_receive_notifications:
+        return None
+    if not hasattr(request, "_unread_notifications"):
+        request._unread_notifications = notification_centre.unread_count(user)
+    return request._unread_notifications
 
 
 @register.filter

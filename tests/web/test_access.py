@@ -8,7 +8,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import AuditEvent, BedsideCheck
 from tests.factories import ROOM_AIR, CourseFactory
-from tests.routes import monitoring_routes, route_sample, url_of
+from tests.routes import PUBLIC_PAGES, monitoring_routes, route_sample, url_of
 
 
 @pytest.fixture
@@ -30,11 +30,11 @@ def patient_pages(course, check: BedsideCheck | None = None):
     return pages
 
 
-def test_only_the_health_check_is_open_without_a_login():
+def test_only_the_health_check_and_the_push_worker_script_are_open_without_a_login():
     routes = monitoring_routes()
     public = {r.name for r in routes if getattr(r.callback, "login_required", True) is False}
 
-    assert public == {"healthz"}
+    assert public == PUBLIC_PAGES == {"healthz", "service-worker"}
 
 
 def test_anonymous_users_are_sent_to_login_from_every_page(course, nurse):
@@ -42,7 +42,7 @@ def test_anonymous_users_are_sent_to_login_from_every_page(course, nurse):
     sample = route_sample(course, nurse)
     client = Client()
     for route in monitoring_routes():
-        if route.name == "healthz":
+        if route.name in PUBLIC_PAGES:
             continue
         url = url_of(route, sample)
         for response in (client.get(url), client.post(url)):

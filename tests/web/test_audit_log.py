@@ -148,9 +148,10 @@ def test_the_audit_log_costs_a_fixed_number_of_queries(
     for n in range(n_events):
         event(nurse, patient=course.patient, summary=f"event {n}")
 
-    # session, user, the navigation bar's open-flag count, the users for the filter menu,
-    # the count for the paginator, and one page of events joined with user and patient.
-    with django_assert_num_queries(6):
+    # session, user, the navigation bar's open-flag and unread-notification counts, the users
+    # for the filter menu, the count for the paginator, and one page of events joined with user
+    # and patient.
+    with django_assert_num_queries(7):
         response = admin_client_.get(AUDIT)
 
     assert response.status_code == 200

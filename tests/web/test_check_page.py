@@ -261,8 +261,8 @@ def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
             vitals={"temp_c": 38.4, "oxygen_support": "room_air"},
         )
     # session, user, course (+patient, unit, status), last vital signs, the navigation bar's
-    # open-flag count.
-    with django_assert_num_queries(5):
+    # open-flag and unread-notification counts.
+    with django_assert_num_queries(6):
         assert nurse_client.get(check_url(course)).status_code == 200
 
     # A full check, whatever the course's history: the page's 4 reads; lock the status row
@@ -275,9 +275,10 @@ def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
 
     # session, user, course, check (+snapshot, recorder), 5 record prefetches (each joined
     # with who recorded / amended / struck it, so corrections add no query), the navigation
-    # bar's open-flag count, the flags this check raised and the course's open ones (one query:
-    # what to do now is never "routine" while one is urgent), later moments this entry revised.
-    with django_assert_num_queries(12):
+    # bar's open-flag and unread-notification counts, the flags this check raised and the
+    # course's open ones (one query: what to do now is never "routine" while one is urgent),
+    # later moments this entry revised.
+    with django_assert_num_queries(13):
         assert nurse_client.get(response.url).status_code == 200
 
 

@@ -474,8 +474,8 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
     # neuro assessments, labs and treatments for the charts, grid and treatment list (4), the
     # clinicians' confirmations, the flags with who acknowledged and resolved them, every
     # acknowledgement of those flags with who gave it (issue 10 §6), the protocol version with
-    # its protocol, and the navigation bar's open-flag count.
-    with django_assert_num_queries(18):
+    # its protocol, and the navigation bar's open-flag and unread-notification counts.
+    with django_assert_num_queries(19):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())

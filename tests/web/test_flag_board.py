@@ -513,8 +513,9 @@ def test_the_board_costs_the_same_queries_for_1_or_12_patients(
     # flags joined with course, patient, unit and acknowledging user, every acknowledgement of
     # the page's flags with who gave it (issue 10 §6); overdue courses: how many (one indexed
     # range query on the status row's next due time), the longest waiting with patient, unit,
-    # status and protocol version, their schedules; and the navigation bar's open-flag count.
-    with django_assert_num_queries(10):
+    # status and protocol version, their schedules; and the navigation bar's open-flag and
+    # unread-notification counts.
+    with django_assert_num_queries(11):
         response = care_client.get(BOARD)
     assert response.status_code == 200
     page = response.content.decode()

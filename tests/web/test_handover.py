@@ -218,8 +218,9 @@ def test_the_handover_costs_the_same_queries_for_one_or_many_patients(
         services.write_handover_note(course=course, text="Watch the fever", by=nurse)
     # session, user, the user's units, courses with patient, unit, status and protocol version,
     # the protocol schedules, the last three neuro assessments, tocilizumab doses, open flags,
-    # the latest notes, the audit line, and the navigation bar's open-flag count (base.html).
-    with django_assert_num_queries(11):
+    # the latest notes, the audit line, and the navigation bar's open-flag and unread-notification
+    # counts (base.html).
+    with django_assert_num_queries(12):
         response = nurse_client.get(URL)
     assert response.status_code == 200
     assert response.content.decode().count('class="handover-block"') == n_patients

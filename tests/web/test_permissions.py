@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from monitoring.models import BedsideCheck, User
 from tests.factories import CourseFactory, UserFactory
-from tests.routes import monitoring_routes, route_sample, url_of
+from tests.routes import PUBLIC_PAGES, monitoring_routes, route_sample, url_of
 
 NURSE, CARE_TEAM, ADMIN = User.Role.NURSE, User.Role.CARE_TEAM, User.Role.ADMIN
 CHARGE_NURSE, DISPLAY = User.Role.CHARGE_NURSE, User.Role.DISPLAY
@@ -66,7 +66,7 @@ def test_every_page_names_the_permission_it_needs():
     unguarded = [
         r.name
         for r in monitoring_routes()
-        if r.name != "healthz" and not hasattr(r.callback, "required_permission")
+        if r.name not in PUBLIC_PAGES and not hasattr(r.callback, "required_permission")
     ]
 
     assert unguarded == []
@@ -81,7 +81,7 @@ def test_every_page_is_403_exactly_when_the_role_lacks_its_permission(
     client.force_login(user)
 
     for route in monitoring_routes():
-        if route.name == "healthz":
+        if route.name in PUBLIC_PAGES:
             continue
         allowed = role in PERMISSIONS[route.callback.required_permission]
         status = client.get(url_of(route, sample)).status_code
@@ -98,11 +98,15 @@ def nav_links(client) -> list[str]:
     return re.findall(r'href="([^"#]+)"', nav)
 
 
+# Everyone who receives notifications (every role but the wall display) has the bell and
+# their profile.
+OWN = {"/notifications/", "/profile/"}
 NAV = {
-    NURSE: {"/worklist/", "/flags/", "/handover/"},
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/"},
-    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/exports/registry/"},
-    ADMIN: {"/worklist/", "/flags/", "/handover/", "/exports/registry/", "/protocols/", "/audit/"},
+    NURSE: {"/worklist/", "/flags/", "/handover/"} | OWN,
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/"} | OWN,
+    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/exports/registry/"} | OWN,
+    ADMIN: {"/worklist/", "/flags/", "/handover/", "/exports/registry/", "/protocols/", "/audit/"}
+    | OWN,
 }
 
 

@@ -118,9 +118,9 @@ def test_the_protocol_list_costs_a_fixed_number_of_queries(
         )
         CourseFactory(unit=course.unit, protocol_version=version)
 
-    # session, user, the navigation bar's open-flag count, protocols, and their versions with
-    # author and course count (one prefetch).
-    with django_assert_num_queries(5):
+    # session, user, the navigation bar's open-flag and unread-notification counts, protocols,
+    # and their versions with author and course count (one prefetch).
+    with django_assert_num_queries(6):
         response = admin_client_.get(reverse("monitoring:admin-protocols"))
 
     assert response.content.decode().count("TEMPLATE — review") == n_versions

@@ -60,9 +60,9 @@ def test_worklist_query_budget_does_not_grow_with_patients(
         )
     # session, user, every course's status values in one lean query (for ranking by due
     # time), the protocol versions and their schedules (2), the page's courses joined with
-    # patient, unit and status row, the open-flag count in the navigation bar, and the user's
-    # units (unit filter menu). Never one per patient.
-    with django_assert_num_queries(8):
+    # patient, unit and status row, the open-flag and unread-notification counts in the
+    # navigation bar, and the user's units (unit filter menu). Never one per patient.
+    with django_assert_num_queries(9):
         response = nurse_client.get("/worklist/")
     assert response.status_code == 200
     assert response.content.decode().count("Record check") == n_patients

@@ -171,8 +171,9 @@ def test_due_and_overdue_cost_no_query_per_patient(
 
     # session, user, every course's status values (one lean query), the versions and their
     # schedules (2), the page's courses (+ patient, unit, status row), the navigation bar's
-    # open-flag count, the user's units (unit menu). Ranking by due time happens in Python.
-    with django_assert_num_queries(8):
+    # open-flag and unread-notification counts, the user's units (unit menu). Ranking by due
+    # time happens in Python.
+    with django_assert_num_queries(9):
         response = nurse_client.get("/worklist/")
 
     assert response.status_code == 200

@@ -1,0 +1,46 @@
+"""A person's own settings: where their notifications reach them."""
+
+from __future__ import annotations
+
+from django import forms
+
+from monitoring.models import User
+
+
+def _model_field(name: str):
+    return User._meta.get_field(name)
+
+
+def _label(name: str) -> str:
+    text = str(_model_field(name).verbose_name)
+    return text[:1].upper() + text[1:]  # "Notify me by Web Push", not capitalize()'s "web push"
+
+
+class ChannelsForm(forms.Form):
+    """The channels besides the in-app centre, and the addresses they need. Whether a channel
+    can work on this server is decided by ``notification_centre.save_channels``."""
+
+    notify_by_email = forms.BooleanField(label=_label("notify_by_email"), required=False)
+    email = forms.EmailField(label="E-mail address", required=False, max_length=254)
+    notify_by_push = forms.BooleanField(
+        label=_label("notify_by_push"),
+        required=False,
+        help_text="On the browsers you subscribe below (a phone or a workstation).",
+    )
+    notify_by_webhook = forms.BooleanField(label=_label("notify_by_webhook"), required=False)
+    pager_id = forms.CharField(
+        label=_label("pager_id"),
+        required=False,
+        max_length=_model_field("pager_id").max_length,
+        help_text=_model_field("pager_id").help_text,
+    )
+
+    @classmethod
+    def for_user(cls, user: User, data=None) -> ChannelsForm:
+        return cls(data, initial={name: getattr(user, name) for name in cls.base_fields})
+
+
+class RemoveBrowserForm(forms.Form):
+    """One of the user's subscribed browsers, from the profile's list."""
+
+    subscription = forms.IntegerField(min_value=1, max_value=2**63 - 1)
