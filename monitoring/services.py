@@ -1516,15 +1516,19 @@ def add_on_call_shift(
         created_by=by,
         created_at=now,
     )
-    ends = f"to {shift_when(ends_at)}" if ends_at else "until ended"
     audit(
-        by,
-        AuditEvent.Action.ROTA_CHANGED,
-        summary=f"{unit.name}: {_name(user)} on call as {alert_rules.TIER_LABELS[tier]} "
-        f"from {shift_when(starts_at)} {ends}",
-        details=_shift_details(shift),
+        by, AuditEvent.Action.ROTA_CHANGED, summary=shift_text(shift), details=_shift_details(shift)
     )
     return shift
+
+
+def shift_text(shift: OnCallShift) -> str:
+    """ "Ward 7: Dr X on call as Attending physician from Thu 03 Dec 08:00 to … 20:00"."""
+    ends = f"to {shift_when(shift.ends_at)}" if shift.ends_at else "until ended"
+    return (
+        f"{shift.unit.name}: {_name(shift.user)} on call as "
+        f"{alert_rules.TIER_LABELS[shift.tier]} from {shift_when(shift.starts_at)} {ends}"
+    )
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from monitoring.views import (
     exports,
     nurse,
     protocols,
+    rota,
 )
 
 app_name = "monitoring"
@@ -76,6 +77,9 @@ urlpatterns = [
         "records/<slug:kind>/<int:pk>/history/", corrections.record_history, name="record-history"
     ),
     path("audit/", audit.audit_log, name="admin-audit-log"),
+    path("rota/", rota.rota, name="rota"),
+    path("rota/add/", rota.rota_add, name="rota-add"),
+    path("rota/shifts/<int:shift_id>/end/", rota.rota_end, name="rota-end"),
     # Exports: registry CSV, FHIR, handover
     path("patients/<uuid:public_id>/summary/", exports.patient_summary, name="patient-summary"),
     path("patients/<uuid:public_id>/fhir/", exports.fhir_bundle, name="patient-fhir"),

@@ -99,10 +99,18 @@ def nav_links(client) -> list[str]:
 
 
 NAV = {
-    NURSE: {"/worklist/", "/flags/", "/handover/"},
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/"},
-    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/exports/registry/"},
-    ADMIN: {"/worklist/", "/flags/", "/handover/", "/exports/registry/", "/protocols/", "/audit/"},
+    NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"},
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"},
+    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/rota/", "/exports/registry/"},
+    ADMIN: {
+        "/worklist/",
+        "/flags/",
+        "/handover/",
+        "/rota/",
+        "/exports/registry/",
+        "/protocols/",
+        "/audit/",
+    },
 }
 
 
