@@ -101,12 +101,13 @@ def nav_links(client) -> list[str]:
 NAV = {
     NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"},
     CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"},
-    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/rota/", "/exports/registry/"},
+    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/rota/", "/quality/", "/exports/registry/"},
     ADMIN: {
         "/worklist/",
         "/flags/",
         "/handover/",
         "/rota/",
+        "/quality/",
         "/exports/registry/",
         "/protocols/",
         "/audit/",
