@@ -117,13 +117,6 @@ class Times:
     def p90_text(self) -> str:
         return minutes_text(self.p90)
 
-    @property
-    def text(self) -> str:
-        """ "4.0 / 9.5 min (n 12)" or "—"."""
-        if not self.minutes:
-            return DASH
-        return f"{minutes_text(self.median)} / {minutes_text(self.p90)} (n {self.n})"
-
 
 # --- The period -----------------------------------------------------------------------------
 
