@@ -17,6 +17,7 @@ from django.utils import timezone
 from monitoring import escalation, quality, services
 from monitoring.models import AuditEvent, Flag, OnCallShift, OverdueAlert, User, VitalSigns
 from tests.factories import ROOM_AIR, CourseFactory, UserFactory
+from tests.web.test_security import csp_violations
 
 PAGE = reverse("monitoring:quality")
 CSV = reverse("monitoring:quality-csv")
@@ -423,3 +424,7 @@ def test_percentiles_by_nearest_rank(values, median, p90, text):
 )  # fmt: skip
 def test_minutes_read_as_people_say_them(minutes, text):
     assert quality.minutes_text(minutes) == text
+
+
+def test_the_page_needs_no_inline_script_or_style(scenario, care_client):
+    assert csp_violations(care_client.get(PAGE, PERIOD).content.decode()) == []

@@ -15,6 +15,7 @@ from django.utils import timezone
 from monitoring import escalation, services
 from monitoring.models import AuditEvent, OnCallShift, User
 from tests.factories import UnitFactory, UserFactory
+from tests.web.test_security import csp_violations
 
 ROTA = reverse("monitoring:rota")
 ADD = reverse("monitoring:rota-add")
@@ -407,3 +408,11 @@ def test_the_django_admin_shows_the_rota_read_only(it_client, ward_a, doctor):
     assert it_client.get(f"{base}{held.pk}/delete/").status_code == 403
     held.refresh_from_db()
     assert held.ends_at == NOW + timedelta(hours=10)
+
+
+def test_the_rota_page_needs_no_inline_script_or_style(ward_a, charge, doctor):
+    shift(ward_a, "attending", doctor)
+    client = client_for(charge)
+
+    assert csp_violations(client.get(ROTA).content.decode()) == []
+    assert csp_violations(client.post(ADD, {"unit": ward_a.pk}).content.decode()) == []
