@@ -19,6 +19,7 @@ from monitoring.models import (
     GradeSnapshot,
     LabResult,
     NeuroAssessment,
+    OnCallShift,
     Patient,
     Protocol,
     ProtocolVersion,
@@ -300,3 +301,15 @@ class ProtocolVersionAdmin(ReadOnlyHistoryAdmin):
 class CheckScheduleAdmin(ReadOnlyHistoryAdmin):
     list_display = ["version", "check_type", "interval_minutes", "tightened_interval_minutes"]
     list_select_related = ["version__protocol"]
+
+
+@admin.register(OnCallShift)
+class OnCallShiftAdmin(ReadOnlyAdmin):
+    """The rota, read-only: it is edited on /rota/ (services.add_on_call_shift and
+    end_on_call_shift validate and audit every change), and a shift is ended, never deleted."""
+
+    list_display = ["unit", "tier", "user", "starts_at", "ends_at", "created_by", "created_at"]
+    list_filter = ["unit", "tier"]
+    list_select_related = ["unit", "user", "created_by"]
+    search_fields = ["user__username", "user__last_name", "unit__name"]
+    date_hierarchy = "starts_at"

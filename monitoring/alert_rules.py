@@ -9,7 +9,7 @@ emergency threshold asks that the team be told *immediately*, the urgent thresho
 asks the CAR-T physician to be told *now* of any CRS ≥ 2 or any ICANS. No guideline gives
 minutes; the defaults below (critical 5, urgent 15, warning 60 minutes) are this project's
 reading of "immediately / urgent / this shift" and every centre must set its own. Info flags
-never page anyone.
+never page anyone. (``ACK_MINUTES_SOURCE`` says this in short on the protocol version page.)
 """
 
 from __future__ import annotations
@@ -37,6 +37,14 @@ DEFAULT_ACK_MINUTES = {CRITICAL: 5, URGENT: 15, WARNING: 60}
 ACK_MINUTES_RANGE = (1, 24 * 60)
 SEVERITIES_THAT_ESCALATE = (WARNING, URGENT, CRITICAL)
 assert INFO not in SEVERITIES_THAT_ESCALATE
+SEVERITY_WORDS = {CRITICAL: "critical", URGENT: "urgent", WARNING: "warning"}
+ACK_MINUTES_SOURCE = (
+    "No guideline gives minutes. NEWS2 (RCP 2017) asks for an immediate response at its "
+    "emergency threshold and an urgent one at its urgent threshold; ASCO 2021 asks that the "
+    "CAR-T physician be told now of CRS ≥ 2 or any ICANS. The defaults (critical 5, urgent 15, "
+    "warning 60 min) are this project's reading of “immediately / urgent / this shift”: every "
+    "centre sets its own."
+)
 
 # An overdue check tells the unit's nurse in charge once it is this late (protocol default).
 DEFAULT_OVERDUE_GRACE_MINUTES = 30
@@ -49,12 +57,85 @@ RETRY_BACKOFF = [timedelta(seconds=s) for s in (30, 60, 120, 300, 600)]
 MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
 
 
+def ack_minutes(severity: int, minutes_by_severity: dict) -> int:
+    """The minutes a flag of an escalating severity may wait (the protocol's, else the default)."""
+    return int(minutes_by_severity.get(str(severity)) or DEFAULT_ACK_MINUTES[severity])
+
+
 def ack_limit(severity: int, minutes_by_severity: dict) -> timedelta | None:
     """How long a flag of this severity may wait unacknowledged; None: it never escalates."""
     if severity not in SEVERITIES_THAT_ESCALATE:
         return None
-    minutes = minutes_by_severity.get(str(severity)) or DEFAULT_ACK_MINUTES[severity]
-    return timedelta(minutes=int(minutes))
+    return timedelta(minutes=ack_minutes(severity, minutes_by_severity))
+
+
+def ack_minutes_problems(minutes_by_severity) -> list[tuple[int | None, str]]:
+    """What is wrong with a protocol's minutes by severity ({"4": 5, "3": 15, "2": 60}; a
+    missing severity takes its default), as (severity it concerns or None, message): each
+    within ACK_MINUTES_RANGE, and a more severe flag never waits longer than a milder one."""
+    if not isinstance(minutes_by_severity, dict):
+        return [(None, "Give the minutes as critical, urgent and warning values.")]
+    low, high = ACK_MINUTES_RANGE
+    keys = {str(severity): severity for severity in SEVERITIES_THAT_ESCALATE}
+    problems: list[tuple[int | None, str]] = []
+    for key, value in minutes_by_severity.items():
+        severity = keys.get(str(key))
+        if severity is None:
+            problems.append(
+                (None, f"Only critical, urgent and warning flags escalate (got {key}).")
+            )
+        elif type(value) is not int or not low <= value <= high:
+            word = SEVERITY_WORDS[severity].capitalize()
+            problems.append(
+                (severity, f"{word} must be between {low} and {high} min (got {value}).")
+            )
+    if problems:
+        return problems
+    for milder, worse in ((URGENT, CRITICAL), (WARNING, URGENT)):
+        wait, worse_wait = (ack_minutes(s, minutes_by_severity) for s in (milder, worse))
+        if wait < worse_wait:
+            problems.append(
+                (
+                    milder,
+                    f"{SEVERITY_WORDS[milder].capitalize()} ({wait} min) must not be shorter "
+                    f"than {SEVERITY_WORDS[worse]} ({worse_wait} min): a more severe flag "
+                    "never waits longer for an answer.",
+                )
+            )
+    return problems
+
+
+def ladder_problems(ladder) -> list[tuple[int | None, str]]:
+    """What is wrong with an escalation ladder (tier codes, lowest first), as (position it
+    concerns or None, message): at least one tier, known tiers, each tier once."""
+    if not isinstance(ladder, list):
+        return [(None, "Give the ladder as a list of tiers.")]
+    if not ladder:
+        return [(0, "Choose at least one tier.")]
+    problems: list[tuple[int | None, str]] = []
+    seen = set()
+    for position, tier in enumerate(ladder):
+        if not isinstance(tier, str) or tier not in TIER_LABELS:
+            problems.append((position, f"Unknown tier: {tier!r}."))
+        elif tier in seen:
+            problems.append((position, f"{TIER_LABELS[tier]} is chosen twice: each tier once."))
+        else:
+            seen.add(tier)
+    return problems
+
+
+def ack_minutes_text(minutes_by_severity: dict) -> str:
+    """ "critical 5, urgent 15, warning 60 min" (defaults where the protocol sets none)."""
+    parts = [
+        f"{SEVERITY_WORDS[severity]} {ack_minutes(severity, minutes_by_severity)}"
+        for severity in reversed(SEVERITIES_THAT_ESCALATE)
+    ]
+    return ", ".join(parts) + " min"
+
+
+def ladder_text(ladder: list[str]) -> str:
+    """ "Bedside nurse → Charge nurse → …" (an empty ladder is the default one)."""
+    return " → ".join(TIER_LABELS.get(tier, tier) for tier in ladder or DEFAULT_LADDER)
 
 
 def retry_after(attempts: int) -> timedelta | None:

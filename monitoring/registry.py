@@ -498,18 +498,7 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
                 icans_confirmed=icans_conf is not None,
             )
         )
-    treatments: dict[int, list[TreatmentRow]] = defaultdict(list)
-    rows = (
-        Treatment.objects.current()
-        .filter(check_entry__course_id__in=ids)
-        .annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"))
-        .order_by("at", "pk")
-        .values_list("course_pk", "at", "drug", "dose", "dose_unit", "drug_other")
-    )
-    for course_id, at, drug, dose, unit, other in rows:
-        treatments[course_id].append(
-            TreatmentRow(at=at, drug=drug, dose=dose, dose_unit=unit, drug_other=other)
-        )
+    treatments = treatment_rows(ids)
     return {
         course.pk: summarise(
             course_id=course.pk,
@@ -522,6 +511,25 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
         )
         for course in courses
     }
+
+
+def treatment_rows(ids, *, drugs=None) -> dict[int, list[TreatmentRow]]:
+    """The current treatment records of the courses ``ids`` (a list or a ``values("pk")``
+    queryset), oldest first, by course id: one query. ``drugs`` narrows them to these drugs."""
+    treatments: dict[int, list[TreatmentRow]] = defaultdict(list)
+    rows = Treatment.objects.current().filter(check_entry__course_id__in=ids)
+    if drugs is not None:
+        rows = rows.filter(drug__in=drugs)
+    rows = (
+        rows.annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"))
+        .order_by("at", "pk")
+        .values_list("course_pk", "at", "drug", "dose", "dose_unit", "drug_other")
+    )
+    for course_id, at, drug, dose, unit, other in rows:
+        treatments[course_id].append(
+            TreatmentRow(at=at, drug=drug, dose=dose, dose_unit=unit, drug_other=other)
+        )
+    return treatments
 
 
 def summary_for(course, *, now: datetime | None = None) -> RegistrySummary:

@@ -8,10 +8,11 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from monitoring import escalation, grading
+from monitoring import alert_rules, escalation, grading
+from monitoring.access import units_for
 from monitoring.display import dash
 from monitoring.engine import (
     SCHEDULED_KINDS,
@@ -37,6 +38,7 @@ from monitoring.models import (
     LabResult,
     NeuroAssessment,
     Observation,
+    OnCallShift,
     Patient,
     ProtocolVersion,
     RecordStatus,
@@ -786,7 +788,39 @@ PROTOCOL_VERSION_FIELDS = [
     "masked_fever_window_hours",
     "deterioration_severity",
     "escalation",
+    "ack_minutes",
+    "escalation_ladder",
+    "overdue_grace_minutes",
+    "notify_patient_names",
 ]
+
+
+def check_alert_settings(version: ProtocolVersion) -> None:
+    """A version's escalation settings (alert_rules): minutes by severity in range and never
+    longer for a more severe flag, a ladder of known tiers each once (empty: the default
+    ladder), an overdue grace in range. Refused with a message per field."""
+    errors: dict[str, list[str]] = {}
+    for name, problems in (
+        ("ack_minutes", alert_rules.ack_minutes_problems(version.ack_minutes)),
+        (
+            "escalation_ladder",
+            alert_rules.ladder_problems(version.escalation_ladder)
+            if version.escalation_ladder != []
+            else [],
+        ),
+    ):
+        if problems:
+            errors[name] = [message for _, message in problems]
+    low, high = alert_rules.OVERDUE_GRACE_RANGE
+    grace = version.overdue_grace_minutes
+    if type(grace) is not int or not low <= grace <= high:
+        errors["overdue_grace_minutes"] = [
+            f"The overdue-check grace must be between {low} and {high} min (got {grace})."
+        ]
+    if not isinstance(version.notify_patient_names, bool):
+        errors["notify_patient_names"] = ["Say yes or no to patient names in messages."]
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -815,6 +849,7 @@ def revise_protocol(
     for name, value in changes.items():
         setattr(target, name, value)
     target.change_note = note.strip()
+    check_alert_settings(target)
     target.full_clean(exclude=["protocol"])
     target.save()
     current = {s.check_type: s for s in version.schedules.all()}
@@ -1390,3 +1425,149 @@ def end_monitoring(
         },
     )
     return course
+
+
+# ---------------------------------------------------------------------------------------------
+# The on-call rota (views/rota.py): who holds each tier of a unit's escalation ladder
+# ---------------------------------------------------------------------------------------------
+
+SHIFT_MAX_LENGTH = timedelta(days=7)
+SHIFT_MAX_AHEAD = timedelta(days=30)  # how far ahead a shift may be put on the rota
+SHIFT_MAX_LATE = timedelta(hours=1)  # a shift may be entered up to an hour after it began
+
+
+def shift_when(at: datetime | None) -> str:
+    """ "Thu 03 Dec 08:00" in local time; "until ended" for an open-ended shift's end."""
+    return f"{timezone.localtime(at):%a %d %b %H:%M}" if at else "until ended"
+
+
+def check_on_call_shift(
+    *, unit: Unit, tier: str, user, starts_at, ends_at, by, now: datetime | None = None
+) -> None:
+    """What the rota refuses, with a message per field: another unit than the editor's, an
+    unknown tier, a person who is not an active member of the unit (or a wall screen), a start
+    more than an hour past or 30 days ahead, an end not after the start, not in the future or
+    more than 7 days after the start, and the same person already on call for that tier then."""
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    if not units_for(by).filter(pk=unit.pk).exists():
+        errors["unit"] = "You can edit the rota of your own units only."
+    if tier not in alert_rules.TIER_LABELS:
+        errors["tier"] = "Choose a tier of the escalation ladder."
+    name = _name(user)
+    if not user.is_active:
+        errors["user"] = f"{name}'s account is inactive: they cannot be on call."
+    elif not user.can_receive_notifications:
+        errors["user"] = f"{name} is a wall-display login: it cannot be on call."
+    elif not user.units.filter(pk=unit.pk).exists():
+        errors["user"] = f"{name} is not a member of {unit.name}: only its staff can be on call."
+    earliest, latest = now - SHIFT_MAX_LATE, now + SHIFT_MAX_AHEAD
+    if starts_at is None or timezone.is_naive(starts_at):
+        errors["starts_at"] = "Give the date and time the shift starts."
+    elif not (earliest.year <= starts_at.year <= latest.year and earliest <= starts_at <= latest):
+        errors["starts_at"] = (
+            "A shift starts at most an hour ago and at most 30 days ahead: between "
+            f"{_when(earliest)} and {_when(latest)} (got {starts_at:%Y-%m-%d %H:%M})."
+        )
+    elif ends_at is not None:
+        if timezone.is_naive(ends_at):
+            errors["ends_at"] = "Give the end as a date and time, or leave it blank."
+        elif ends_at <= starts_at:
+            errors["ends_at"] = f"The shift must end after it starts ({_when(starts_at)})."
+        elif ends_at <= now:
+            errors["ends_at"] = "The shift must end in the future."
+        elif ends_at - starts_at > SHIFT_MAX_LENGTH:
+            errors["ends_at"] = (
+                "A shift lasts at most 7 days: end it by "
+                f"{_when(starts_at + SHIFT_MAX_LENGTH)} (got {ends_at:%Y-%m-%d %H:%M})."
+            )
+    if not errors:
+        overlapping = OnCallShift.objects.filter(unit=unit, tier=tier, user=user).filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=starts_at)
+        )
+        if ends_at is not None:
+            overlapping = overlapping.filter(starts_at__lt=ends_at)
+        clash = overlapping.order_by("starts_at").first()
+        if clash is not None:
+            errors["user"] = (
+                f"{name} is already on call as {alert_rules.TIER_LABELS[tier]} on {unit.name} "
+                f"from {shift_when(clash.starts_at)} {'to ' if clash.ends_at else ''}"
+                f"{shift_when(clash.ends_at)}."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def add_on_call_shift(
+    *, unit: Unit, tier: str, user, starts_at=None, ends_at=None, by, now=None
+) -> OnCallShift:
+    """Put someone on call for a tier of a unit's ladder (open-ended without ``ends_at``)."""
+    now = now or timezone.now()
+    unit = Unit.objects.select_for_update().get(pk=unit.pk)  # one rota writer per unit at once
+    starts_at = starts_at or now
+    check_on_call_shift(
+        unit=unit, tier=tier, user=user, starts_at=starts_at, ends_at=ends_at, by=by, now=now
+    )
+    shift = OnCallShift.objects.create(
+        unit=unit,
+        tier=tier,
+        user=user,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        created_by=by,
+        created_at=now,
+    )
+    audit(
+        by, AuditEvent.Action.ROTA_CHANGED, summary=shift_text(shift), details=_shift_details(shift)
+    )
+    return shift
+
+
+def shift_text(shift: OnCallShift) -> str:
+    """ "Ward 7: Dr X on call as Attending physician from Thu 03 Dec 08:00 to … 20:00"."""
+    ends = f"to {shift_when(shift.ends_at)}" if shift.ends_at else "until ended"
+    return (
+        f"{shift.unit.name}: {_name(shift.user)} on call as "
+        f"{alert_rules.TIER_LABELS[shift.tier]} from {shift_when(shift.starts_at)} {ends}"
+    )
+
+
+@transaction.atomic
+def end_on_call_shift(*, shift: OnCallShift, by, now=None) -> OnCallShift:
+    """End a shift now (it is never deleted: the rota's history stays)."""
+    now = now or timezone.now()
+    shift = OnCallShift.objects.select_for_update().select_related("unit", "user").get(pk=shift.pk)
+    if not units_for(by).filter(pk=shift.unit_id).exists():
+        raise ValidationError("You can edit the rota of your own units only.")
+    if shift.ends_at is not None and shift.ends_at <= now:
+        raise ValidationError(f"This shift has already ended ({shift_when(shift.ends_at)}).")
+    if shift.starts_at >= now:
+        raise ValidationError(
+            f"This shift has not started yet ({shift_when(shift.starts_at)}): it can be ended "
+            "once it has begun."
+        )
+    planned = shift.ends_at
+    shift.ends_at = now
+    shift.save(update_fields=["ends_at"])
+    audit(
+        by,
+        AuditEvent.Action.ROTA_CHANGED,
+        summary=f"{shift.unit.name}: {_name(shift.user)}'s shift as "
+        f"{alert_rules.TIER_LABELS[shift.tier]} (from {shift_when(shift.starts_at)}, "
+        f"{'planned to ' + shift_when(planned) if planned else 'open-ended'}) ended early by "
+        f"{_name(by)}",
+        details={**_shift_details(shift), "planned_end": planned.isoformat() if planned else None},
+    )
+    return shift
+
+
+def _shift_details(shift: OnCallShift) -> dict:
+    return {
+        "shift": shift.pk,
+        "unit": shift.unit_id,
+        "tier": shift.tier,
+        "user": shift.user_id,
+        "starts_at": shift.starts_at.isoformat(),
+        "ends_at": shift.ends_at.isoformat() if shift.ends_at else None,
+    }

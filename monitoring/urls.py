@@ -10,6 +10,8 @@ from monitoring.views import (
     nurse,
     profile,
     protocols,
+    quality,
+    rota,
 )
 
 app_name = "monitoring"
@@ -79,6 +81,12 @@ urlpatterns = [
         "records/<slug:kind>/<int:pk>/history/", corrections.record_history, name="record-history"
     ),
     path("audit/", audit.audit_log, name="admin-audit-log"),
+    # The on-call rota; the programme's quality measures
+    path("rota/", rota.rota, name="rota"),
+    path("rota/add/", rota.rota_add, name="rota-add"),
+    path("rota/shifts/<int:shift_id>/end/", rota.rota_end, name="rota-end"),
+    path("quality/", quality.quality_page, name="quality"),
+    path("quality.csv", quality.quality_csv, name="quality-csv"),
     # Exports: registry CSV, FHIR, handover
     path("patients/<uuid:public_id>/summary/", exports.patient_summary, name="patient-summary"),
     path("patients/<uuid:public_id>/fhir/", exports.fhir_bundle, name="patient-fhir"),

@@ -138,7 +138,7 @@ def tell(user, course, *, flag=None, severity=Flag.Severity.URGENT, what="flag",
         severity=severity,
         reason=Notification.Reason.FLAG,
         tier="bedside_nurse",
-        title=notify.title(course, severity, what),
+        title=notify.title(course, f"{Flag.Severity(severity).label.lower()} {what}"),
         body=f"{course.patient.full_name} ({notify.where(course)}): {flag.message}",
         now=at,
     )

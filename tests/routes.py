@@ -3,8 +3,8 @@
 from django.urls import URLPattern, get_resolver, reverse
 from django.utils import timezone
 
-from monitoring import services
-from monitoring.models import Flag
+from monitoring import alert_rules, services
+from monitoring.models import Flag, OnCallShift
 from tests.factories import ROOM_AIR, tell
 
 # Pages that answer without a login: the load balancers' health check, and the push service
@@ -20,7 +20,8 @@ def monitoring_routes() -> list[URLPattern]:
 
 def route_sample(course, by) -> dict:
     """One of each object a URL names, on the course's unit: a check with its vital signs, a
-    flag, the course's protocol version, a notification (to ``by``)."""
+    flag, the course's protocol version, a notification (to ``by``), a shift of the unit's
+    on-call rota."""
     check = services.record_check(
         course=course,
         by=by,
@@ -31,7 +32,11 @@ def route_sample(course, by) -> dict:
         course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"
     )
     notification = tell(by, course, flag=flag)
+    shift = OnCallShift.objects.create(
+        unit=course.unit, tier=alert_rules.CHARGE_NURSE, user=by, starts_at=timezone.now()
+    )
     return {
+        "shift_id": shift.pk,
         "public_id": course.patient.public_id,
         "notification_id": notification.pk,
         "check_id": check.public_id,

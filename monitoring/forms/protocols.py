@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.text import capfirst
 
-from monitoring import flag_rules
+from monitoring import alert_rules, flag_rules
 from monitoring.forms.common import (
     range_validator,
 )
@@ -36,8 +36,23 @@ PROTOCOL_RANGES = {
         name: (low, high, "h" if name.endswith("hours") else "min")
         for name, (low, high) in WINDOW_RANGES.items()
     },
+    "overdue_grace_minutes": (*alert_rules.OVERDUE_GRACE_RANGE, "min"),
 }
-PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "is_active", "is_template"]
+PROTOCOL_FIELDS = ["products", *PROTOCOL_RANGES, "notify_patient_names", "is_active", "is_template"]
+# The escalation until someone acknowledges (alert_rules): one field per escalating severity,
+# most severe first, and one choice per rung of the ladder.
+ACK_FIELDS = {
+    f"ack_{alert_rules.SEVERITY_WORDS[severity]}": severity
+    for severity in reversed(alert_rules.SEVERITIES_THAT_ESCALATE)
+}
+LADDER_FIELDS = [f"ladder_{rung}" for rung in range(1, len(alert_rules.TIERS) + 1)]
+ORDINALS = ["1st", "2nd", "3rd", "4th", "5th", "6th"]
+NAMES_WARNING = (
+    "On: the patient's name goes out in e-mail subjects, push notifications and pager text, "
+    "where a lock screen, a shared pager or a forwarded e-mail shows it to anyone nearby. "
+    "Off (recommended): messages say only the unit, bed and severity; the name is shown "
+    "behind the login."
+)
 # When the tightened interval applies (any of them).
 TIGHTEN_CONDITIONS = ["tighten_at_crs_grade", "tighten_at_icans_grade", "tighten_on_neuro_change"]
 # minutes; the same ranges as the database constraints on CheckSchedule
@@ -75,6 +90,8 @@ class ProtocolVersionForm(forms.Form):
     support_confirm_minutes = forms.IntegerField()
     neuro_valid_minutes = forms.IntegerField()
     masked_fever_window_hours = forms.IntegerField()
+    overdue_grace_minutes = forms.IntegerField()
+    notify_patient_names = forms.BooleanField(required=False, help_text=NAMES_WARNING)
     is_active = forms.BooleanField(
         label="Active",
         required=False,
@@ -115,6 +132,22 @@ class ProtocolVersionForm(forms.Form):
                 coerce=int,
                 initial=default,
             )
+        self.fields["notify_patient_names"].label = capfirst(
+            ProtocolVersion._meta.get_field("notify_patient_names").verbose_name
+        )
+        for name, severity in ACK_FIELDS.items():
+            field = forms.IntegerField(
+                label=f"{Flag.Severity(severity).label} flags (min)",
+                initial=alert_rules.DEFAULT_ACK_MINUTES[severity],
+            )
+            _add_range(field, Flag.Severity(severity).label, *alert_rules.ACK_MINUTES_RANGE, "min")
+            field.help_text += f"; default {alert_rules.DEFAULT_ACK_MINUTES[severity]}"
+            self.fields[name] = field
+        tiers = [("", "—"), *alert_rules.TIERS]
+        for rung, name in enumerate(LADDER_FIELDS):
+            self.fields[name] = forms.ChoiceField(
+                label=f"{ORDINALS[rung]} tier", choices=tiers, required=False
+            )
         for domain, label in (("crs", "CRS"), ("icans", "ICANS")):
             for grade in range(5):
                 self.fields[f"escalation_{domain}_{grade}"] = forms.CharField(
@@ -133,7 +166,28 @@ class ProtocolVersionForm(forms.Form):
                 initial[f"escalation_{domain}_{grade}"] = version.escalation_text(domain, grade)
         for kind in flag_rules.DETERIORATION_SEVERITY:
             initial[f"deterioration_{kind}"] = version.deterioration_severity_for(kind)
+        for name, severity in ACK_FIELDS.items():
+            initial[name] = alert_rules.ack_minutes(severity, version.ack_minutes)
+        ladder = version.ladder()
+        for rung, name in enumerate(LADDER_FIELDS):
+            initial[name] = ladder[rung] if rung < len(ladder) else ""
         return initial
+
+    @property
+    def ack_fields(self) -> list:
+        return [self[name] for name in ACK_FIELDS]
+
+    @property
+    def ladder_fields(self) -> list:
+        return [self[name] for name in LADDER_FIELDS]
+
+    def ack_minutes(self) -> dict:
+        """Minutes by severity ({"4": 5, "3": 15, "2": 60}), stored in full."""
+        return {str(severity): self.cleaned_data[name] for name, severity in ACK_FIELDS.items()}
+
+    def ladder(self) -> list[str]:
+        """The tiers chosen, in rung order (the blank rungs left out)."""
+        return [self.cleaned_data[name] for name in LADDER_FIELDS if self.cleaned_data.get(name)]
 
     @property
     def deterioration_fields(self) -> list:
@@ -162,7 +216,30 @@ class ProtocolVersionForm(forms.Form):
         ):
             if data.get(low) is not None and data.get(high) is not None and data[low] >= data[high]:
                 self.add_error(low, f"Must be below the {what} limit ({data[high]}/min).")
+        self._clean_escalation_settings(data)
         return data
+
+    def _clean_escalation_settings(self, data) -> None:
+        """The rules services.check_alert_settings applies (alert_rules'), on their fields."""
+        if all(data.get(name) is not None for name in ACK_FIELDS):
+            fields = {severity: name for name, severity in ACK_FIELDS.items()}
+            for severity, message in alert_rules.ack_minutes_problems(self.ack_minutes()):
+                self.add_error(fields.get(severity), message)
+        rungs = [data.get(name, "") for name in LADDER_FIELDS]
+        if any(name not in data for name in LADDER_FIELDS):
+            return  # an unknown tier: its field says so
+        chosen = [(rung, tier) for rung, tier in enumerate(rungs) if tier]
+        gap = next((rung for rung, tier in enumerate(rungs) if not tier), None)
+        if chosen and gap is not None and gap < chosen[-1][0]:
+            self.add_error(
+                LADDER_FIELDS[gap],
+                f"Fill the ladder from the 1st tier down: the {ORDINALS[gap]} is empty but a "
+                "later one is chosen.",
+            )
+            return
+        for position, message in alert_rules.ladder_problems([tier for _, tier in chosen]):
+            rung = chosen[position][0] if position is not None and position < len(chosen) else 0
+            self.add_error(LADDER_FIELDS[rung], message)
 
     def escalation(self) -> dict:
         """Every grade's text, stored in full so the version never changes with the defaults."""
@@ -189,6 +266,14 @@ class ProtocolVersionForm(forms.Form):
         severities = self.deterioration_severity()
         if any(v != version.deterioration_severity_for(k) for k, v in severities.items()):
             changes["deterioration_severity"] = severities
+        ack = self.ack_minutes()
+        if any(
+            minutes != alert_rules.ack_minutes(int(severity), version.ack_minutes)
+            for severity, minutes in ack.items()
+        ):
+            changes["ack_minutes"] = ack
+        if self.ladder() != version.ladder():
+            changes["escalation_ladder"] = self.ladder()
         escalation = self.escalation()
         if any(
             text != version.escalation_text(domain, int(grade))

@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from monitoring import flag_rules, schedule, services
+from monitoring import alert_rules, flag_rules, schedule, services
 from monitoring.access import get_course_for, requires
 from monitoring.display import dash
 from monitoring.forms.protocols import CheckScheduleForm, MoveCourseForm, ProtocolVersionForm
@@ -80,10 +80,29 @@ def protocol_version(request, pk):
                 )
                 for kind in flag_rules.DETERIORATION_SEVERITY
             ],
+            "ack_rows": _ack_rows(version),
+            "ladder": [alert_rules.TIER_LABELS[tier] for tier in version.ladder()],
+            "ladder_is_default": version.ladder() == alert_rules.DEFAULT_LADDER,
+            "ack_source": alert_rules.ACK_MINUTES_SOURCE,
             "courses": courses,
             "siblings": siblings,
         },
     )
+
+
+def _ack_rows(version) -> list[tuple[str, int, bool]]:
+    """(severity, minutes a flag may wait unacknowledged, whether that is the default)."""
+    rows = []
+    for severity in reversed(alert_rules.SEVERITIES_THAT_ESCALATE):
+        minutes = alert_rules.ack_minutes(severity, version.ack_minutes)
+        rows.append(
+            (
+                Flag.Severity(severity).label,
+                minutes,
+                minutes == alert_rules.DEFAULT_ACK_MINUTES[severity],
+            )
+        )
+    return rows
 
 
 @requires(User.can_manage_protocols)
@@ -166,6 +185,7 @@ def protocol_version_edit(request, pk):
             "next_number": next_number,
             "preview": preview,
             "error_lines": error_lines,
+            "ack_source": alert_rules.ACK_MINUTES_SOURCE,
         },
         status=400 if error_lines else 200,
     )
@@ -188,6 +208,19 @@ def _describe_changes(version, changes: dict, schedules: dict, current: dict) ->
     for name, value in changes.items():
         if name == "escalation":
             lines.append("Escalation text changed")
+            continue
+        if name == "ack_minutes":
+            lines.append(
+                "Minutes a flag may wait unacknowledged: "
+                f"{alert_rules.ack_minutes_text(version.ack_minutes)} → "
+                f"{alert_rules.ack_minutes_text(value)}"
+            )
+            continue
+        if name == "escalation_ladder":
+            lines.append(
+                f"Escalation ladder was {alert_rules.ladder_text(version.ladder())}; "
+                f"now {alert_rules.ladder_text(value)}"
+            )
             continue
         label = ProtocolVersion._meta.get_field(name).verbose_name
         lines.append(f"{label}: {_shown(getattr(version, name))} → {_shown(value)}")

@@ -54,7 +54,11 @@ def test_the_health_check_needs_no_login_and_no_data(db):
     response = Client().get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {
+        "status": "degraded",
+        "workers": "delayed",
+        "escalations": "escalations delayed: no job worker has run yet",
+    }
 
 
 def test_the_login_page_is_public(db):

@@ -102,10 +102,20 @@ def nav_links(client) -> list[str]:
 # their profile.
 OWN = {"/notifications/", "/profile/"}
 NAV = {
-    NURSE: {"/worklist/", "/flags/", "/handover/"} | OWN,
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/"} | OWN,
-    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/exports/registry/"} | OWN,
-    ADMIN: {"/worklist/", "/flags/", "/handover/", "/exports/registry/", "/protocols/", "/audit/"}
+    NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
+    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/rota/", "/quality/", "/exports/registry/"}
+    | OWN,
+    ADMIN: {
+        "/worklist/",
+        "/flags/",
+        "/handover/",
+        "/rota/",
+        "/quality/",
+        "/exports/registry/",
+        "/protocols/",
+        "/audit/",
+    }
     | OWN,
 }
 

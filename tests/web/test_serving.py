@@ -111,8 +111,8 @@ def test_gunicorn_answers_the_health_check(production):
 
     status, headers, body = fetch(base + "/healthz")
 
-    assert status == 200
-    assert json.loads(body) == {"status": "ok"}
+    assert status == 200  # no worker runs here: delayed escalations never fail the probe
+    assert json.loads(body)["workers"] == "delayed"
     assert "Content-Security-Policy" in headers
 
 
