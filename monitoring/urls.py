@@ -9,6 +9,7 @@ from monitoring.views import (
     exports,
     nurse,
     protocols,
+    wall,
 )
 
 app_name = "monitoring"
@@ -44,12 +45,18 @@ urlpatterns = [
         courses.correct_patient_details,
         name="patient-details",
     ),
-    # Care team: flag board, grade confirmation, treatments
+    # Care team: the board (one row per patient), grade confirmation, treatments
     path("flags/", care_team.flag_board, name="care-flags"),
     path(
         "flags/<int:flag_id>/acknowledge/", care_team.flag_acknowledge, name="care-flag-acknowledge"
     ),
     path("flags/<int:flag_id>/resolve/", care_team.flag_resolve, name="care-flag-resolve"),
+    path("flags/patients/<uuid:public_id>/", care_team.patient_flags, name="care-patient-flags"),
+    path(
+        "flags/patients/<uuid:public_id>/acknowledge/",
+        care_team.patient_acknowledge,
+        name="care-patient-acknowledge",
+    ),
     path(
         "patients/<uuid:public_id>/grades/confirm/",
         care_team.confirm_grade,
@@ -83,4 +90,6 @@ urlpatterns = [
     path("exports/registry.csv", exports.registry_csv, name="exports-registry-csv"),
     path("handover/", exports.handover, name="handover"),
     path("handover/notes/<uuid:public_id>/", exports.handover_note, name="handover-note"),
+    # A shared wall screen's own login: the read-only board of its units, without identifiers
+    path("display/", wall.wall_display, name="wall-display"),
 ]

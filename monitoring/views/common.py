@@ -12,10 +12,12 @@ from monitoring.models import User
 from monitoring.views import care_team
 
 
-@requires(User.can_view_patients)
+@requires(User.can_view_patients, User.can_view_wall_display)
 def home(request):
-    """Each role lands on its own home: who acts on flags on the flag board, others the
-    worklist."""
+    """Each role lands on its own home: who acts on flags on the board, a wall screen on its
+    display, others the worklist."""
+    if request.user.can_view_wall_display:
+        return redirect("monitoring:wall-display")
     if request.user.can_act_on_flags:
         return redirect("monitoring:care-flags")
     return redirect("monitoring:nurse-worklist")
