@@ -168,7 +168,7 @@ def _patient_row(request, course, *, status: int = 200, **extra):
     now = timezone.now()
     [row] = board.rows(board.one_course(course), now=now, new_after=board.seen_before(request.user))
     with_acknowledgements(row.flags)
-    template = "_patient_row.html" if request.htmx else "patient_action.html"
+    template = "_patient_row_swap.html" if request.htmx else "patient_action.html"
     context = {"row": row, "now": now, "expanded": True, **extra}
     return render(request, f"monitoring/care_team/{template}", context, status=status)
 

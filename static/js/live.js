@@ -1,7 +1,7 @@
 /* Pages that refresh themselves every 30 s (the board, the worklist, the wall display: an
  * element with class "live-region" and htmx polling attributes, templates/monitoring/_partials/
- * _poll.html). This file keeps that refresh from getting in a clinician's way, and from
- * failing silently:
+ * _poll.html). This file marks that refresh as a poll (not a person's activity), and keeps it
+ * from getting in a clinician's way, and from failing silently:
  * - no refresh while an acknowledge/resolve form is open or a note is being typed (it would
  *   be lost);
  * - patients expanded on the board stay expanded across a refresh (their flags load again);
@@ -12,6 +12,7 @@
 (function () {
   "use strict";
 
+  const POLL_HEADER = "X-Cartmonitor-Poll";
   let expanded = [];
 
   function ownRefresh(event) {
@@ -38,6 +39,16 @@
       note.classList.toggle("d-none", !stale);
     }
   }
+
+  // The region's own refresh says so: the server does not count it as activity (the idle
+  // logout, cartmonitor.middleware.IdleSessionMiddleware). Clicks inside the region are not
+  // marked, which is why this is not an hx-headers attribute (htmx merges those into every
+  // request made by the region's descendants).
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (ownRefresh(event)) {
+      event.detail.headers[POLL_HEADER] = "1";
+    }
+  });
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (!ownRefresh(event)) {

@@ -104,6 +104,7 @@ def test_the_display_refreshes_itself(screen, sick):
 
     assert 'hx-trigger="every 30s"' in page
     assert 'hx-get="/display/"' in page
+    assert 'id="wall-display" class="live-region wall"' in page
     assert refresh.status_code == 200
     assert "<html" not in refresh.content.decode()
     assert "Ward A · bed 7" in refresh.content.decode()
