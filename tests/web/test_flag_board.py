@@ -49,6 +49,19 @@ def make_flag(course, severity, message, *, kind="crs", hours_ago=1.0, **fields)
     )
 
 
+def acknowledged(course, severity, message, *, by, **fields) -> Flag:
+    """A flag someone acknowledged just now."""
+    return make_flag(
+        course,
+        severity,
+        message,
+        status=Flag.Status.ACKNOWLEDGED,
+        acknowledged_by=by,
+        acknowledged_at=timezone.now(),
+        **fields,
+    )
+
+
 def ack_url(flag):
     return reverse("monitoring:care-flag-acknowledge", args=[flag.pk])
 
@@ -122,7 +135,7 @@ def test_patients_come_unacknowledged_first_then_most_severe_then_longest_waitin
     critical_new = CourseFactory(unit=ward_a)
     urgent_old = CourseFactory(unit=ward_a)
     urgent_new = CourseFactory(unit=ward_a)
-    acknowledged = CourseFactory(unit=ward_a)
+    handled = CourseFactory(unit=ward_a)
     overdue_only = CourseFactory(unit=ward_a)
     resolved = CourseFactory(unit=ward_a)
     make_flag(warning_old, Flag.Severity.WARNING, "old warning", hours_ago=10)
@@ -130,23 +143,21 @@ def test_patients_come_unacknowledged_first_then_most_severe_then_longest_waitin
     make_flag(urgent_old, Flag.Severity.URGENT, "old urgent", hours_ago=5)
     make_flag(urgent_new, Flag.Severity.URGENT, "new urgent", hours_ago=2)
     # An acknowledged critical flag waits below every unacknowledged one, whatever its severity.
-    make_flag(
-        acknowledged,
+    acknowledged(
+        handled,
         Flag.Severity.CRITICAL,
         "acknowledged critical",
+        by=care_team_member,
         hours_ago=20,
-        status=Flag.Status.ACKNOWLEDGED,
-        acknowledged_by=care_team_member,
-        acknowledged_at=timezone.now(),
     )
     make_flag(resolved, Flag.Severity.CRITICAL, "resolved critical", status=Flag.Status.RESOLVED)
-    for course in (warning_old, critical_new, urgent_old, urgent_new, acknowledged, resolved):
+    for course in (warning_old, critical_new, urgent_old, urgent_new, handled, resolved):
         fully_checked(course, nurse, hours_ago=1)  # nothing overdue: only their flags count
     fully_checked(overdue_only, nurse, hours_ago=6)
 
     page = care_client.get(BOARD).content.decode()
 
-    expected = [critical_new, urgent_old, urgent_new, warning_old, acknowledged, overdue_only]
+    expected = [critical_new, urgent_old, urgent_new, warning_old, handled, overdue_only]
     assert rows_in_order(page) == [course.pk for course in expected]
     assert "Nothing left to acknowledge" in page
     assert page.index("Nothing left to acknowledge") < page.index("acknowledged critical")
@@ -160,14 +171,7 @@ def test_a_patient_with_an_open_flag_ranks_by_it_not_by_an_acknowledged_worse_on
     both = CourseFactory(unit=ward_a)
     urgent = CourseFactory(unit=ward_a)
     make_flag(both, Flag.Severity.WARNING, "open warning", kind="news2", hours_ago=9)
-    make_flag(
-        both,
-        Flag.Severity.CRITICAL,
-        "handled critical",
-        status=Flag.Status.ACKNOWLEDGED,
-        acknowledged_by=care_team_member,
-        acknowledged_at=timezone.now(),
-    )
+    acknowledged(both, Flag.Severity.CRITICAL, "handled critical", by=care_team_member)
     make_flag(urgent, Flag.Severity.URGENT, "open urgent")
 
     page = care_client.get(BOARD).content.decode()
@@ -219,14 +223,7 @@ def test_a_row_shows_the_grades_with_their_age_and_every_overdue_check(care_clie
 
 
 def test_an_acknowledged_flag_says_who_acknowledged_it(care_client, care_team_member, course):
-    make_flag(
-        course,
-        Flag.Severity.URGENT,
-        "CRS grade 2",
-        status=Flag.Status.ACKNOWLEDGED,
-        acknowledged_by=care_team_member,
-        acknowledged_at=timezone.now(),
-    )
+    acknowledged(course, Flag.Severity.URGENT, "CRS grade 2", by=care_team_member)
 
     row = row_of(care_client.get(BOARD).content.decode(), course)
 
@@ -835,13 +832,8 @@ def test_every_page_shows_how_many_patients_have_an_unacknowledged_flag(
     make_flag(course, Flag.Severity.WARNING, "same patient", kind="icans")
     second = CourseFactory(unit=ward_a)
     make_flag(second, Flag.Severity.WARNING, "second patient")
-    make_flag(
-        CourseFactory(unit=ward_a),
-        Flag.Severity.CRITICAL,
-        "acknowledged",
-        status=Flag.Status.ACKNOWLEDGED,
-        acknowledged_by=care_team_member,
-        acknowledged_at=timezone.now(),
+    acknowledged(
+        CourseFactory(unit=ward_a), Flag.Severity.CRITICAL, "acknowledged", by=care_team_member
     )
     make_flag(CourseFactory(unit=ward_a), Flag.Severity.WARNING, "gone", status="resolved")
     make_flag(CourseFactory(unit=ward_b), Flag.Severity.CRITICAL, "elsewhere")
