@@ -86,18 +86,19 @@ def board_courses(courses: QuerySet[TreatmentCourse], *, now: datetime, min_seve
         & Q(due_at__lt=now)
         & (Q(status_row__isnull=True) | Q(status_row__monitoring_ends_at__gt=now))
     )
-    listed = Q(has_flag=True) if min_severity is not None else Q(has_flag=True) | overdue
+    # The leading flag is open exactly when the course has an open flag (open ones lead).
+    has_flag = Q(lead_severity__isnull=False)
+    listed = has_flag if min_severity is not None else has_flag | overdue
     return _with_row_data(
         courses.annotate(
             due_at=Coalesce("status_row__next_due_at", "infused_at"),
-            has_flag=Exists(lead),
-            has_open_flag=Exists(lead.filter(status=Flag.Status.OPEN)),
+            lead_status=Subquery(lead.values("status")[:1]),
             lead_severity=Subquery(lead.values("severity")[:1]),
             lead_since=Subquery(lead.annotate(since=WAITING_SINCE).values("since")[:1]),
         )
         .filter(listed)
         .order_by(
-            Case(When(has_open_flag=True, then=Value(0)), default=Value(1)),
+            Case(When(lead_status=Flag.Status.OPEN, then=Value(0)), default=Value(1)),
             F("lead_severity").desc(nulls_last=True),
             Coalesce("lead_since", "due_at"),
             "pk",
