@@ -707,9 +707,10 @@ def acknowledge_course_flags(*, course: TreatmentCourse, by, note: str = "", see
     flags = list(
         Flag.objects.select_for_update()
         .filter(course=course, status=Flag.Status.OPEN)
-        .select_related("course__patient")
         .order_by("-severity", "raised_at", "pk")
     )
+    for flag in flags:
+        flag.course = course  # locked above through its status row; not a query per flag
     if not flags:
         raise ValidationError("This patient has no unacknowledged flag.", code="none")
     if seen and seen != open_flags_token(flags):

@@ -737,6 +737,18 @@ def test_acknowledge_all_refuses_when_a_flag_was_raised_or_got_worse_since_it_wa
     assert not Flag.objects.filter(course=course, status=Flag.Status.OPEN).exists()
 
 
+def test_acknowledge_all_refuses_when_a_new_flag_was_raised_since(care_client, course, three_flags):
+    board = care_client.get(BOARD).content.decode()
+    token = re.search(r'name="seen" value="([0-9a-f]+)"', row_of(board, course)).group(1)
+    make_flag(course, Flag.Severity.CRITICAL, "Seizure", kind="seizure", hours_ago=0)
+
+    response = care_client.post(ack_all_url(course), {"seen": token})
+
+    assert response.status_code == 409
+    assert "Seizure" in response.content.decode()  # shown, on a page of its own without htmx
+    assert Flag.objects.filter(course=course, status=Flag.Status.OPEN).count() == 3
+
+
 def test_acknowledge_all_with_a_note_too_long_changes_nothing(care_client, course, three_flags):
     response = care_client.post(ack_all_url(course), {"note": "x" * 501})
 
