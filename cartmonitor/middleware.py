@@ -1,5 +1,6 @@
 """HTTP hardening that no Django setting covers: a strict Content-Security-Policy, a
-Permissions-Policy, a sliding idle timeout that does not write on every request, and the
+Permissions-Policy, a sliding idle timeout that does not write on every request (nor slide on a
+page's own refresh), an expired session's htmx request sent to the login page, and the
 client's address as the load balancer saw it.
 
 Django 5.2 has no built-in CSP (it arrives in 6.0), so this sets a fixed header. The policy has
@@ -13,11 +14,13 @@ carry no inline scripts, handlers or style attributes (checked in the same tests
 from __future__ import annotations
 
 import time
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import resolve_url
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -108,6 +111,11 @@ class HostileRequestMiddleware:
         )
 
 
+# Sent by the pages that refresh themselves (templates/monitoring/_partials/_poll.html): the
+# request is the page asking, not a person doing something.
+POLL_HEADER = "X-Cartmonitor-Poll"
+
+
 class IdleSessionMiddleware:
     """Slide a logged-in session's expiry on activity, rewriting its row at most once a minute.
 
@@ -116,6 +124,11 @@ class IdleSessionMiddleware:
     the last stamp is more than a minute old, which marks it modified, and SessionMiddleware
     then saves it with a fresh expiry. A session not stamped yet is as fresh as the user's
     last login (already loaded with request.user, so this costs no query).
+
+    A page's own refresh (the board's every 30 s, marked with ``POLL_HEADER``) is not
+    activity: a board left alone on a ward computer still logs out after the idle limit. Wall
+    displays are the exception, on purpose: a shared screen has its own login
+    (User.Role.DISPLAY), shows no identifiers, and must stay up while it polls.
     """
 
     STAMP = "_cartmonitor_active_at"  # epoch seconds of the last slide
@@ -129,13 +142,50 @@ class IdleSessionMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         # After a logout the user is anonymous and the session gone: nothing to slide.
-        if user is not None and user.is_authenticated:
+        if user is not None and user.is_authenticated and self.is_activity(request, user):
             now = int(time.time())
             last = request.session.get(self.STAMP)
             if last is None:
                 last = int(user.last_login.timestamp()) if user.last_login else 0
             if now - last >= self.refresh_after:
                 request.session[self.STAMP] = now
+        return response
+
+    @staticmethod
+    def is_activity(request, user) -> bool:
+        return POLL_HEADER not in request.headers or user.can_view_wall_display
+
+
+class HtmxLoginRedirectMiddleware:
+    """An htmx request from a session that has expired (the board's refresh after the idle
+    limit) is sent to the login page as a whole page (``HX-Redirect``), coming back to the page
+    it was made from — instead of the login form being swapped into the board, or a board that
+    silently stops refreshing.
+
+    Placed before LoginRequiredMiddleware, whose redirect to the login page it rewrites.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (
+            request.headers.get("HX-Request") == "true"
+            and (user is None or not user.is_authenticated)
+            and response.status_code == 302
+            and urlsplit(response["Location"]).path == resolve_url(settings.LOGIN_URL)
+        ):
+            page = urlsplit(request.headers.get("HX-Current-URL", ""))
+            # Back to the page the request came from (ours only), not to the fragment it asked.
+            back = page.path if page.path.startswith("/") and not page.path.startswith("//") else ""
+            back = back + (f"?{page.query}" if back and page.query else "")
+            target = redirect_to_login(back or request.get_full_path()).url
+            answer = HttpResponse("Your session has ended: log in again.\n", status=401)
+            answer["HX-Redirect"] = target
+            answer["Content-Type"] = "text/plain; charset=utf-8"
+            return answer
         return response
 
 

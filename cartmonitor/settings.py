@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "cartmonitor.middleware.HostileRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # An expired session's htmx request (the board's refresh): HX-Redirect to the login page.
+    "cartmonitor.middleware.HtmxLoginRedirectMiddleware",
     # Every page needs a login; views opt out explicitly (login, /healthz).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Records who made each change in the history tables (the audit trail).

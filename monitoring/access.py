@@ -2,11 +2,11 @@
 
 - **Role**: what a user may do is a ``can_*`` property of ``User`` (decided by the role alone;
   Django's superuser flag opens the Django admin only). A view names the property it needs with
-  ``@requires(User.can_…)``; anyone without it gets 403. Templates read the same properties to
-  show only the links and buttons the user can use.
+  ``@requires(User.can_…)`` (or several: any one of them opens it); anyone without it gets
+  403. Templates read the same properties to show only the links and buttons the user can use.
 - **Unit**: a user sees the patients of their own units (admins: every unit). A patient, flag or
   record on another unit is a 404, like one that does not exist.
-- **Unit filter** (worklist, flag board, handover, registry export): no ``unit`` parameter means
+- **Unit filter** (worklist, board, handover, registry export): no ``unit`` parameter means
   all the user's units; any other value must be exactly one of the user's unit ids, otherwise
   404 — malformed, unknown and another unit's id alike. The answer never tells whether a unit
   exists, and a page never shows more (or other) patients than the filter asked for.
@@ -29,19 +29,21 @@ from monitoring.models import Notification, TreatmentCourse, Unit, User
 _UNIT_ID = re.compile(r"[0-9]{1,18}")
 
 
-def requires(permission: property):
-    """Allow only users who have this ``User`` permission (e.g. ``User.can_record_checks``);
-    anyone else gets 403 (login is enforced by middleware)."""
-    name = permission.fget.__name__
+def requires(*permissions: property):
+    """Allow only users who have one of these ``User`` permissions (e.g.
+    ``User.can_record_checks``); anyone else gets 403 (login is enforced by middleware)."""
+    names = tuple(permission.fget.__name__ for permission in permissions)
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if not getattr(request.user, name, False):
+            if not any(getattr(request.user, name, False) for name in names):
                 raise PermissionDenied("Your role cannot open this page.")
             return view(request, *args, **kwargs)
 
-        wrapper.required_permission = name  # for tests that walk the URLconf
+        # For tests that walk the URLconf.
+        wrapper.required_permission = names[0]
+        wrapper.required_permissions = names
         return wrapper
 
     return decorator

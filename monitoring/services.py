@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from monitoring import alert_rules, escalation, grading
@@ -27,6 +28,7 @@ from monitoring.engine import shown as engine_shown
 from monitoring.models import (
     AuditEvent,
     BedsideCheck,
+    BoardVisit,
     CheckNotDone,
     CheckSchedule,
     CourseStatus,
@@ -691,6 +693,54 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if flag.status == Flag.Status.RESOLVED:
         raise ValidationError("This flag is already resolved.")
+    return _acknowledge(flag, by=by, note=note.strip(), at=timezone.now())
+
+
+@transaction.atomic
+def acknowledge_course_flags(*, course: TreatmentCourse, by, note: str = "", seen: str = ""):
+    """Acknowledge every unacknowledged (open) flag of the patient's course at once, with one
+    note: each is acknowledged as ``acknowledge_flag`` would (kept, its ladder stopped), and
+    audited on its own line, so a flag's trail reads the same however it was acknowledged.
+
+    ``seen`` is the ``open_flags_token`` of the flags the clinician was shown: if they have
+    changed since (a new flag, or one got worse), nothing is acknowledged. Returns the flags.
+    """
+    _lock_status(course)
+    flags = list(
+        Flag.objects.select_for_update()
+        .filter(course=course, status=Flag.Status.OPEN)
+        .order_by("-severity", "raised_at", "pk")
+    )
+    for flag in flags:
+        flag.course = course  # locked above through its status row; not a query per flag
+    if not flags:
+        raise ValidationError("This patient has no unacknowledged flag.", code="none")
+    if seen and seen != open_flags_token(flags):
+        raise ValidationError(
+            "This patient's flags changed since you saw them: a flag was raised or got worse. "
+            "Nothing was acknowledged; read them again and confirm if you still mean to.",
+            code="changed",
+        )
+    now = timezone.now()
+    return [
+        _acknowledge(flag, by=by, note=note.strip(), at=now, together=len(flags)) for flag in flags
+    ]
+
+
+def open_flags_token(flags) -> str:
+    """What a clinician saw of a patient's unacknowledged flags (which ones, how severe, what
+    they said), short enough for a hidden form field: ``acknowledge_course_flags`` compares it."""
+    seen = sorted(
+        f"{flag.pk}:{flag.severity}:{flag.message}"
+        for flag in flags
+        if flag.status == Flag.Status.OPEN
+    )
+    return hashlib.sha256("\n".join(seen).encode()).hexdigest()[:20]
+
+
+def _acknowledge(flag: Flag, *, by, note: str, at: datetime, together: int = 0) -> Flag:
+    """Acknowledge a flag the caller has locked (with its course's status row): keep the
+    acknowledgement, stop the ladder, audit it."""
     if flag.acknowledged_at is not None and not flag.acknowledgements.exists():
         # Acknowledged before each acknowledgement was kept (an older release, the demo
         # seeder): keep that one before the flag's own fields show the new one.
@@ -703,8 +753,8 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
             message=flag.message,
         )
     flag.status = Flag.Status.ACKNOWLEDGED
-    flag.acknowledged_at, flag.acknowledged_by = timezone.now(), by
-    flag.acknowledge_note = note.strip()
+    flag.acknowledged_at, flag.acknowledged_by = at, by
+    flag.acknowledge_note = note
     stopped = escalation.stop(flag)
     acknowledgement = FlagAcknowledgement(
         flag=flag,
@@ -719,12 +769,15 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
         update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledge_note", *stopped]
     )
     acknowledgement.save()
+    summary = f"Acknowledged: {flag.message}" + (f" — {note}" if note else "")
+    if together > 1:
+        summary += f" (with the patient's {together} unacknowledged flags)"
     audit(
         by,
         AuditEvent.Action.FLAG_ACKNOWLEDGED,
         course=flag.course,
-        summary=f"Acknowledged: {flag.message}" + (f" — {note}" if note else ""),
-        details={"flag": flag.pk},
+        summary=summary,
+        details={"flag": flag.pk, **({"together": together} if together else {})},
     )
     return flag
 
@@ -756,6 +809,23 @@ def _close_flag(flag: Flag, *, by, reason: str, at: datetime) -> None:
     flag.resolved_at, flag.resolved_by, flag.resolve_reason = at, by, reason[:500]
     stopped = escalation.stop(flag)
     flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason", *stopped])
+
+
+def note_board_visit(user, *, now: datetime | None = None) -> datetime | None:
+    """The user opened the board: what is newer than this visit is "new" for them next time.
+
+    Returns when they looked before (None: never), which the board marks from until the next
+    full load; its 30-second refresh reads ``BoardVisit.previous_seen_at`` and moves nothing.
+    Not audited: it records what a person looked at, not a clinical act.
+    """
+    now = now or timezone.now()
+    visits = BoardVisit.objects.filter(user=user)
+    previous = visits.values_list("seen_at", flat=True).first()
+    if previous is None:  # the first look (two at once: one row, either time will do)
+        BoardVisit.objects.bulk_create([BoardVisit(user=user, seen_at=now)], ignore_conflicts=True)
+    else:
+        visits.update(previous_seen_at=F("seen_at"), seen_at=now)
+    return previous
 
 
 # ---------------------------------------------------------------------------------------------

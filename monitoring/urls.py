@@ -12,6 +12,7 @@ from monitoring.views import (
     protocols,
     quality,
     rota,
+    wall,
 )
 
 app_name = "monitoring"
@@ -49,12 +50,18 @@ urlpatterns = [
         courses.correct_patient_details,
         name="patient-details",
     ),
-    # Care team: flag board, grade confirmation, treatments
+    # Care team: the board (one row per patient), grade confirmation, treatments
     path("flags/", care_team.flag_board, name="care-flags"),
     path(
         "flags/<int:flag_id>/acknowledge/", care_team.flag_acknowledge, name="care-flag-acknowledge"
     ),
     path("flags/<int:flag_id>/resolve/", care_team.flag_resolve, name="care-flag-resolve"),
+    path("flags/patients/<uuid:public_id>/", care_team.patient_flags, name="care-patient-flags"),
+    path(
+        "flags/patients/<uuid:public_id>/acknowledge/",
+        care_team.patient_acknowledge,
+        name="care-patient-acknowledge",
+    ),
     path(
         "patients/<uuid:public_id>/grades/confirm/",
         care_team.confirm_grade,
@@ -106,4 +113,6 @@ urlpatterns = [
     path("profile/test/", profile.profile_test, name="profile-test"),
     path("profile/push/", profile.push_subscribe, name="profile-push"),
     path("profile/push/remove/", profile.push_remove, name="profile-push-remove"),
+    # A shared wall screen's own login: the read-only board of its units, without identifiers
+    path("display/", wall.wall_display, name="wall-display"),
 ]

@@ -55,6 +55,19 @@ class FlagResolveForm(_SeenFlagForm):
     )
 
 
+class CourseAcknowledgeForm(forms.Form):
+    """Acknowledge every unacknowledged flag of a patient with one note; ``seen`` says which
+    flags the clinician was shown (``services.open_flags_token``)."""
+
+    note = forms.CharField(
+        label="Note",
+        max_length=500,
+        required=False,
+        help_text="Optional: what you are doing about them.",
+    )
+    seen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+
 def snapshot_label(course, snapshot) -> str:
     """A graded moment of the course: "D+3 2026-03-01 14:05 — CRS 2 · ICANS 0"."""
     at = timezone.localtime(snapshot.observed_at)

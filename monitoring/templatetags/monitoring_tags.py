@@ -7,6 +7,7 @@ from django.utils.safestring import mark_safe
 
 from monitoring import notification_centre
 from monitoring.access import visible_courses
+from monitoring.board import patients_with_unacknowledged_flags
 from monitoring.display import DASH, dash
 from monitoring.models import Flag, TreatmentCourse
 from monitoring.models.courses import day_label
@@ -170,11 +171,12 @@ def duration_words(delta):
 
 @register.simple_tag(takes_context=True)
 def open_flag_count(context):
-    """Unresolved flags on the user's units, for the navigation bar: one query per page."""
+    """Patients on the user's units with a flag nobody has acknowledged, for the navigation
+    bar's board link: one query per page."""
     user = getattr(context.get("request"), "user", None)
     if user is None or not user.is_authenticated:
         return None
-    return Flag.objects.unresolved().filter(course__in=visible_courses(user)).count()
+    return patients_with_unacknowledged_flags(visible_courses(user))
 
 
 @register.simple_tag(takes_context=True)

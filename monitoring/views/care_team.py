@@ -1,31 +1,31 @@
-"""The care team's pages: the flag board, the patient's course with its charts, grade
-confirmation and treatments given.
+"""The care team's pages: the board (one row per patient, its flags and actions), the patient's
+course with its charts, grade confirmation and treatments given.
 
-Reads cost a constant number of queries: the board reads one page of flags and the courses under
-monitoring (overdue checks are computed on read by ``schedule``); the course page reads the
-course's checks with their snapshots, its current records once per kind for the charts, the
-day-by-day grid and the treatments, and every record (any status) of the checks it lists.
+Reads cost a constant number of queries: the board reads one page of patients, their flags and
+their latest failed delivery (``monitoring.board``; overdue checks are computed on read by
+``schedule``); the course page reads the course's checks with their snapshots, its current
+records once per kind for the charts, the day-by-day grid and the treatments, and every record
+(any status) of the checks it lists.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Prefetch, Q, Value, When, prefetch_related_objects
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Prefetch, Value, When, prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import services
+from monitoring import board, services
 from monitoring.access import (
     get_course_for,
     requires,
@@ -40,6 +40,7 @@ from monitoring.course_page import (
     tocilizumab_summary,
 )
 from monitoring.forms.care_team import (
+    CourseAcknowledgeForm,
     FlagAcknowledgeForm,
     FlagResolveForm,
     GradeConfirmationForm,
@@ -47,14 +48,12 @@ from monitoring.forms.care_team import (
 )
 from monitoring.models import (
     BedsideCheck,
-    CourseStatus,
     Flag,
     FlagAcknowledgement,
     GradeConfirmation,
     ProtocolVersion,
     User,
 )
-from monitoring.schedule import human_duration, most_overdue
 from monitoring.views.corrections import check_record_prefetches
 
 BOARD_PAGE_SIZE = 50
@@ -67,15 +66,22 @@ ASCII_ID = re.compile(r"[0-9]{1,18}")
 
 
 # ---------------------------------------------------------------------------------------------
-# The flag board
+# The board: one row per patient (monitoring.board)
 # ---------------------------------------------------------------------------------------------
 
 
 @requires(User.can_view_patients)
 def flag_board(request):
-    """Unresolved flags on the user's units, open ones first, most severe then oldest; and the
-    overdue checks. Nurses see it read-only: acknowledging and resolving is the care team's."""
-    units = visible_units(request.user)
+    """Patients of the user's units with an unresolved flag or an overdue check, the one who most
+    needs someone first (monitoring.board). Nurses see it read-only: acknowledging and
+    resolving is the care team's.
+
+    The page re-fetches its rows every 30 s (htmx polling, templates/monitoring/_partials/
+    _poll.html); a refresh does not count as a look at the board (the "new" marks stay those
+    of the last full load) nor as activity (cartmonitor.middleware.IdleSessionMiddleware).
+    """
+    user = request.user
+    units = visible_units(user)
     unit = selected_unit(request.GET.getlist("unit"), units)
     problems = []
     min_severity = None
@@ -85,37 +91,41 @@ def flag_board(request):
             min_severity = int(severity_param)
         else:
             problems.append("Unknown severity: showing every severity.")
+    mine = request.GET.get("mine", "")
+    if mine not in ("", "1"):
+        problems.append("Unknown “mine” value: showing every patient of your units.")
+        mine = ""
 
-    courses = visible_courses(request.user)
+    now = timezone.now()
+    courses = visible_courses(user)
     if unit is not None:
         courses = courses.filter(unit=unit)
-    flags = Flag.objects.unresolved().filter(course__in=courses)
-    if min_severity is not None:
-        flags = flags.filter(severity__gte=min_severity)
-    flags = flags.select_related("course__patient", "course__unit", "acknowledged_by").order_by(
-        # Open (never acknowledged, or re-opened by an escalation) above acknowledged ones.
-        Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1)),
-        "-severity",
-        # Longest waiting first: since it was raised, or since it last got worse.
-        Coalesce("worsened_at", "raised_at"),
-        "pk",
+    on_call = []
+    if mine:
+        on_call = board.on_call_units(user, now)
+        courses = courses.filter(unit__in=[u.pk for u in on_call])
+    page = Paginator(
+        board.board_courses(courses, now=now, min_severity=min_severity), board.PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    # A full load is a look at the board; the refresh keeps the marks of the last look.
+    new_after = (
+        board.seen_before(user) if request.htmx else services.note_board_visit(user, now=now)
     )
-    page = Paginator(flags, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
-    now = timezone.now()
-    rows = with_acknowledgements([_board_row(flag, now) for flag in page.object_list])
-    overdue, overdue_more = _overdue_checks(courses.under_monitoring(), now)
-
-    filters = {"unit": unit.pk if unit else "", "severity": min_severity or ""}
+    filters = {"unit": unit.pk if unit else "", "severity": min_severity or "", "mine": mine}
     context = {
         "page": page,
-        "rows": rows,
+        "rows": board.rows(
+            page.object_list, now=now, min_severity=min_severity, new_after=new_after
+        ),
         "units": units,
         "selected_unit": unit,
         "min_severity": min_severity,
         "severities": [c for c in Flag.Severity.choices[::-1] if c[0] > Flag.Severity.INFO],
+        "mine": bool(mine),
+        "on_call": on_call,
         "problems": problems,
-        "overdue": overdue,
-        "overdue_more": overdue_more,
+        "new_after": new_after,
+        "worker_delay": board.worker_delay_text(now),
         "now": now,
         "filter_query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
     }
@@ -123,19 +133,6 @@ def flag_board(request):
     response = render(request, f"monitoring/care_team/{template}", context)
     patch_vary_headers(response, ["HX-Request"])  # the partial and the page share the URL
     return response
-
-
-def _board_row(flag: Flag, now: datetime) -> Flag:
-    """The flag with how long it has waited and whether it must stand out."""
-    flag.reopened = flag.status == Flag.Status.OPEN and flag.acknowledged_at is not None
-    # The wait counts from when the flag was raised or last got worse (an escalation re-opens
-    # an acknowledged flag and records when: engine.FlagBook); flags from before that was
-    # recorded count from the acknowledgement, which overstates the wait rather than hides it.
-    since = flag.waiting_since
-    if flag.reopened and flag.worsened_at is None:
-        since = flag.acknowledged_at
-    flag.waiting = human_duration(max(now - since, timedelta(0)))
-    return flag
 
 
 def with_acknowledgements(flags: list[Flag]) -> list[Flag]:
@@ -165,39 +162,70 @@ def with_acknowledgements(flags: list[Flag]) -> list[Flag]:
     return flags
 
 
-def _overdue_checks(courses, now: datetime) -> tuple[list, int]:
-    """((course, Due) for the longest-overdue courses shown, how many more) — 3 queries.
+def _patient_row(request, course, *, status: int = 200, **extra):
+    """The patient's board row as it is now, its flags shown (after an action, or to show one
+    that failed: ``failed``, ``ack_form``); without htmx, on a page of its own."""
+    now = timezone.now()
+    [row] = board.rows(board.one_course(course), now=now, new_after=board.seen_before(request.user))
+    with_acknowledgements(row.flags)
+    template = "_patient_row_swap.html" if request.htmx else "patient_action.html"
+    context = {"row": row, "now": now, "expanded": True, **extra}
+    return render(request, f"monitoring/care_team/{template}", context, status=status)
 
-    The status row keeps each course's earliest next due time (schedule.due_marks), so a
-    whole hospital's overdue courses are one indexed range query, longest waiting first; the
-    exact overdue checks of the few shown are then computed on read.
-    """
-    # A course started outside services.start_course may have no status row yet: nothing
-    # was done, so everything is due from day 0.
-    overdue = (
-        courses.annotate(due_at=Coalesce("status_row__next_due_at", "infused_at"))
-        .filter(
-            Q(status_row__isnull=True) | Q(status_row__monitoring_ends_at__gt=now),
-            due_at__lt=now,
+
+@requires(User.can_view_patients)
+@require_GET
+def patient_flags(request, public_id):
+    """A board row's flags, each with its acknowledgements and (for the care team) its own
+    acknowledge and resolve forms: what the row shows when expanded."""
+    course = get_course_for(request.user, public_id)
+    if not request.htmx:  # the whole story, with every flag, is the course page's
+        response = redirect("monitoring:patient-course", public_id=public_id)
+    else:
+        now = timezone.now()
+        [row] = board.rows(board.one_course(course), now=now, failures=False)
+        with_acknowledgements(row.flags)
+        response = render(
+            request, "monitoring/care_team/_patient_flags.html", {"row": row, "now": now}
         )
-        .order_by("due_at", "pk")
-    )
-    total = overdue.count()
-    shown = list(
-        overdue.select_related(
-            "patient", "unit", "status_row", "protocol_version"
-        ).prefetch_related("protocol_version__schedules")[:OVERDUE_SHOWN]
-    )
-    rows = [
-        (
-            course,
-            most_overdue(
-                course, getattr(course, "status_row", None) or CourseStatus(course=course), now=now
-            ),
-        )
-        for course in shown
-    ]
-    return [(course, due) for course, due in rows if due is not None], total - len(shown)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@requires(User.can_act_on_flags)
+@require_POST
+def patient_acknowledge(request, public_id):
+    """Acknowledge all the patient's unacknowledged flags with one note (each kept, audited and
+    its ladder stopped: services.acknowledge_course_flags). Refused, changing nothing, when
+    the flags changed since the row was drawn (409) or the note is too long (400)."""
+    course = get_course_for(request.user, public_id)
+    form = CourseAcknowledgeForm(request.POST)
+    if form.is_valid():
+        try:
+            flags = services.acknowledge_course_flags(
+                course=course,
+                by=request.user,
+                note=form.cleaned_data["note"],
+                seen=form.cleaned_data["seen"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            done = (
+                f"{len(flags)} flag{pluralize(len(flags))} acknowledged for "
+                f"{course.patient.full_name}."
+            )
+            return _done(request, course, done)
+    changed = any(e.code == "changed" for e in form.errors.as_data().get("__all__", []))
+    return _patient_row(request, course, status=409 if changed else 400, ack_form=form)
+
+
+def _done(request, course, done: str):
+    """After an action: the patient's row re-drawn (htmx), or back to the board with a message."""
+    if request.htmx:
+        return _patient_row(request, course, done=done)
+    messages.success(request, done)
+    return redirect(_next_url(request, reverse("monitoring:care-flags")))
 
 
 def _flag_for(user, flag_id: int) -> Flag:
@@ -233,8 +261,7 @@ def flag_acknowledge(request, flag_id: int):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Flag acknowledged: {flag.message}")
-            return redirect(_next_url(request, reverse("monitoring:care-flags")))
+            return _done(request, flag.course, f"Flag acknowledged: {flag.message}")
     return _flag_action_page(request, flag, form, "acknowledge")
 
 
@@ -251,17 +278,21 @@ def flag_resolve(request, flag_id: int):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Flag resolved: {flag.message}")
-            return redirect(_next_url(request, reverse("monitoring:care-flags")))
+            return _done(request, flag.course, f"Flag resolved: {flag.message}")
     return _flag_action_page(request, flag, form, "resolve")
 
 
 def _flag_action_page(request, flag: Flag, form, action: str):
     """The action again, with the flag as it is now, what was typed and what is wrong; nothing
-    was changed (409 when the flag changed since it was seen, 400 for bad input)."""
+    was changed (409 when the flag changed since it was seen, 400 for bad input). With htmx,
+    in the patient's board row."""
     changed = any(e.code == "changed" for e in form.errors.as_data().get("__all__", []))
     if changed:
         flag.refresh_from_db()
+    status = 409 if changed else 400
+    if request.htmx:
+        failed = {"flag": flag, "form": form, "action": action}
+        return _patient_row(request, flag.course, status=status, failed=failed)
     return render(
         request,
         "monitoring/care_team/flag_action.html",
@@ -273,7 +304,7 @@ def _flag_action_page(request, flag: Flag, form, action: str):
             "action": action,
             "next": _next_url(request, reverse("monitoring:care-flags")),
         },
-        status=409 if changed else 400,
+        status=status,
     )
 
 

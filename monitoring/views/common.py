@@ -1,7 +1,7 @@
 """Pages every role shares: home redirect, health check, the patient's course."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
@@ -13,10 +13,12 @@ from monitoring.models import User
 from monitoring.views import care_team
 
 
-@requires(User.can_view_patients)
+@requires(User.can_view_patients, User.can_view_wall_display)
 def home(request):
-    """Each role lands on its own home: who acts on flags on the flag board, others the
-    worklist."""
+    """Each role lands on its own home: who acts on flags on the board, a wall screen on its
+    display, others the worklist."""
+    if request.user.can_view_wall_display:
+        return redirect("monitoring:wall-display")
     if request.user.can_act_on_flags:
         return redirect("monitoring:care-flags")
     return redirect("monitoring:nurse-worklist")
@@ -36,9 +38,15 @@ def healthz(request):
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        delay = worker.delay()
     except Exception:  # noqa: BLE001 — any database failure means "not healthy"
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    try:
+        delay = worker.delay()
+    except DatabaseError:  # e.g. migrations not run yet: the web can still answer
+        return JsonResponse(
+            {"status": "degraded", "workers": "unknown"},
+            status=503 if request.GET.get("require") == "worker" else 200,
+        )
     body = {"status": "ok", "workers": "ok" if delay is None else "delayed"}
     if delay is not None:
         body["status"] = "degraded"

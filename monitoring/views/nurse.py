@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from monitoring import flag_rules, schedule, services
@@ -57,9 +58,11 @@ def worklist(request):
         if course.protocol_version_id is not None:  # shared instances, schedules prefetched
             course.protocol_version = versions[course.protocol_version_id]
         page.object_list.append(_worklist_row(course, due, now))
-    return render(
+    # The table alone for the page's 30-second refresh (htmx polling, _poll.html).
+    template = "_worklist.html" if request.htmx else "worklist.html"
+    response = render(
         request,
-        "monitoring/nurse/worklist.html",
+        f"monitoring/nurse/{template}",
         {
             "page": page,
             "units": units,
@@ -67,6 +70,8 @@ def worklist(request):
             "now": now,
         },
     )
+    patch_vary_headers(response, ["HX-Request"])  # the partial and the page share the URL
+    return response
 
 
 def _worklist_row(course, due, now):

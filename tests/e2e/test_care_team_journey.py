@@ -1,4 +1,4 @@
-"""The care team's journey in a real browser: flag board → acknowledge → the patient's course
+"""The care team's journey in a real browser: board → acknowledge → the patient's course
 with its charts → confirm (override) a grade with a reason."""
 
 import re
@@ -50,25 +50,29 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
 
     page.goto(f"{live_server.url}/flags/")
     page.wait_for_load_state("load")
-    expect(page.get_by_role("heading", name="Flag board")).to_be_visible()
-    row = page.locator(f"#flag-{flag.pk}")
+    expect(page.get_by_role("heading", name="Board")).to_be_visible()
+    row = page.locator(f"#patient-{course.pk}")
     expect(row).to_have_class(re.compile(r"flag-standout"))
     expect(row).to_contain_text(re.compile(r"waiting \d+ min"))  # since it was raised
     assert page.evaluate("typeof htmx") == "object"
 
-    row.get_by_text("Acknowledge…").click()
-    row.get_by_label("Acknowledgement note").fill("tocilizumab ordered")
-    row.get_by_role("button", name="Acknowledge", exact=True).click()
-    expect(page.get_by_text("Flag acknowledged")).to_be_visible()
-    expect(page.locator(f"#flag-{flag.pk}")).to_contain_text("Note: tocilizumab ordered")
-    # The 30-second refresh swaps the board's partial in place (forced here, not awaited).
+    # The patient's row expands to their flags, each with its own actions.
+    row.get_by_text("Flags (").click()
+    item = row.locator(f"#flag-{flag.pk}")
+    item.get_by_text("Acknowledge…").click()
+    item.get_by_label("Acknowledgement note").fill("tocilizumab ordered")
+    item.get_by_role("button", name="Acknowledge", exact=True).click()
+    expect(row).to_contain_text("Flag acknowledged")  # the row, re-drawn in place
+    expect(row.locator(f"#flag-{flag.pk}")).to_contain_text("Note: tocilizumab ordered")
+    # The 30-second refresh swaps the board's rows in place (forced here, not awaited).
     page.evaluate(
-        "htmx.ajax('GET', window.location.pathname, {target: '#flag-board', swap: 'innerHTML'})"
+        "htmx.ajax('GET', window.location.pathname, {source: '#flag-board', target: '#flag-board',"
+        " swap: 'innerHTML'})"
     )
-    expect(page.locator("#flag-board")).to_contain_text("Acknowledged, not yet resolved")
+    expect(page.locator("#flag-board")).to_contain_text("acknowledged by")
     expect(page.locator("nav.navbar")).to_have_count(1)
 
-    page.locator(f"#flag-{flag.pk}").get_by_role("link", name="Ada Lovelace").click()
+    page.locator(f"#patient-{course.pk}").get_by_role("link", name="Ada Lovelace").click()
     page.wait_for_load_state("load")
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
     charts = page.evaluate("Object.keys(Chart.instances).length")

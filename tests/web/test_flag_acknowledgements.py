@@ -1,6 +1,6 @@
 """Re-acknowledging a flag keeps every earlier acknowledgement (issue 10 §6): who, when and
 their note, never overwritten — written append-only by services.acknowledge_flag and shown on
-the flag board and in the course page's flag history."""
+the board (a patient's row, expanded) and in the course page's flag history."""
 
 from datetime import timedelta
 
@@ -12,7 +12,6 @@ from monitoring import services
 from monitoring.models import Flag, FlagAcknowledgement, User
 from tests.factories import UserFactory
 
-BOARD = reverse("monitoring:care-flags")
 ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
 
 
@@ -71,8 +70,10 @@ def test_each_acknowledgement_is_kept_with_who_when_and_the_note(
     assert twice_acknowledged.acknowledge_note == "tocilizumab ordered"
 
 
-def test_the_board_shows_every_acknowledgement(care_client, twice_acknowledged):
-    page = care_client.get(BOARD).content.decode()
+def test_the_board_shows_every_acknowledgement(care_client, course, twice_acknowledged):
+    # In the patient's row, expanded.
+    expanded = reverse("monitoring:care-patient-flags", args=[course.patient.public_id])
+    page = care_client.get(expanded, headers={"HX-Request": "true"}).content.decode()
 
     row = page[page.index(f'id="flag-{twice_acknowledged.pk}"') :]
     row = row[: row.index("</ol>")]  # the flag's own list of acknowledgements

@@ -83,7 +83,8 @@ def test_every_page_is_403_exactly_when_the_role_lacks_its_permission(
     for route in monitoring_routes():
         if route.name in PUBLIC_PAGES:
             continue
-        allowed = role in PERMISSIONS[route.callback.required_permission]
+        # Any one of the permissions the page names opens it (home: patients or a display).
+        allowed = any(role in PERMISSIONS[p] for p in route.callback.required_permissions)
         status = client.get(url_of(route, sample)).status_code
         # Allowed: the page (200), a redirect, or 405 where the page takes POST only.
         assert (status == 403) is (not allowed), (route.name, status)
@@ -93,7 +94,11 @@ def test_every_page_is_403_exactly_when_the_role_lacks_its_permission(
 
 
 def nav_links(client) -> list[str]:
-    page = client.get(reverse("monitoring:nurse-worklist")).content.decode()
+    """The navigation bar's links on the user's home page (the board, the worklist, or a wall
+    screen's display)."""
+    response = client.get(reverse("monitoring:home"), follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
     nav = page[page.index("<nav") : page.index("</nav>")]
     return re.findall(r'href="([^"#]+)"', nav)
 
@@ -117,6 +122,8 @@ NAV = {
         "/audit/",
     }
     | OWN,
+    # A shared wall screen: its display, nothing else.
+    DISPLAY: {"/display/"},
 }
 
 

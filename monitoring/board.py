@@ -1,0 +1,289 @@
+"""The board's read model: one row per patient (course) with an unresolved flag or an overdue
+check, the patient who most needs someone first, in a constant number of queries.
+
+Rendered by ``views/care_team.flag_board`` (the care team's and nurses' board) and
+``views/wall.wall_display`` (a shared screen, without identifiers); like ``course_page`` and
+``handover`` it reads and never writes.
+
+Order: patients with an unacknowledged (open) flag first; then the severity of their leading
+flag; then how long that flag has waited (since raised, or since it last got worse). The leading
+flag is the one the old one-row-per-flag board listed first for the patient: the worst open
+flag, or the worst acknowledged one when none is open. Patients with only an overdue check come
+last, the longest overdue first. The order is computed by the database over every course (three
+correlated subqueries on the flags' (course, status, severity) index); overdue checks are then
+computed on read (``schedule.due_checks``) for the page's rows only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from monitoring import alert_rules, worker
+from monitoring.models import (
+    BoardVisit,
+    CourseStatus,
+    Delivery,
+    DeliveryAttempt,
+    EscalationStep,
+    Flag,
+    GradeSnapshot,
+    OnCallShift,
+    TreatmentCourse,
+    Unit,
+)
+from monitoring.schedule import Due, due_checks, human_duration
+from monitoring.services import open_flags_token
+
+PAGE_SIZE = 50
+# Raised, or last got worse (Flag.waiting_since, in SQL).
+WAITING_SINCE = Coalesce("worsened_at", "raised_at")
+# Open (never acknowledged, or re-opened by an escalation) before acknowledged.
+OPEN_FIRST = Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1))
+FLAG_ORDER = (OPEN_FIRST, "-severity", WAITING_SINCE, "pk")
+# How a failed delivery reads on a row: "Page to Dr X failed at 14:02 — retrying".
+CHANNEL_WORDS = {
+    Delivery.Channel.EMAIL: "E-mail",
+    Delivery.Channel.PUSH: "Push notification",
+    Delivery.Channel.WEBHOOK: "Page",
+}
+
+
+def _leading_flags(min_severity: int | None) -> QuerySet[Flag]:
+    """The course's unresolved flags (at the severity asked for or worse), leading one first."""
+    flags = Flag.objects.unresolved().filter(course=OuterRef("pk"))
+    if min_severity is not None:
+        flags = flags.filter(severity__gte=min_severity)
+    return flags.order_by(*FLAG_ORDER)
+
+
+def board_courses(courses: QuerySet[TreatmentCourse], *, now: datetime, min_severity=None):
+    """The courses the board lists, in its order, ready for ``rows``.
+
+    A course is listed with an unresolved flag, or under monitoring with a check overdue by
+    the status row's earliest due time (``CourseStatus.next_due_at``; a course with no status
+    row yet is due from day 0). A severity filter lists only patients with a flag of that
+    severity or worse.
+    """
+    lead = _leading_flags(min_severity)
+    overdue = (
+        Q(status=TreatmentCourse.Status.MONITORING, protocol_version__isnull=False)
+        & Q(due_at__lt=now)
+        & (Q(status_row__isnull=True) | Q(status_row__monitoring_ends_at__gt=now))
+    )
+    # The leading flag is open exactly when the course has an open flag (open ones lead).
+    has_flag = Q(lead_severity__isnull=False)
+    listed = has_flag if min_severity is not None else has_flag | overdue
+    return _with_row_data(
+        courses.annotate(
+            due_at=Coalesce("status_row__next_due_at", "infused_at"),
+            lead_status=Subquery(lead.values("status")[:1]),
+            lead_severity=Subquery(lead.values("severity")[:1]),
+            lead_since=Subquery(lead.annotate(since=WAITING_SINCE).values("since")[:1]),
+        )
+        .filter(listed)
+        .order_by(
+            Case(When(lead_status=Flag.Status.OPEN, then=Value(0)), default=Value(1)),
+            F("lead_severity").desc(nulls_last=True),
+            Coalesce("lead_since", "due_at"),
+            "pk",
+        )
+    )
+
+
+def one_course(course: TreatmentCourse) -> QuerySet[TreatmentCourse]:
+    """One course ready for ``rows``, whether or not the board lists it (a row re-drawn after an
+    action on it: its last flag may just have been resolved)."""
+    return _with_row_data(TreatmentCourse.objects.filter(pk=course.pk))
+
+
+def _with_row_data(courses: QuerySet[TreatmentCourse]) -> QuerySet[TreatmentCourse]:
+    return (
+        courses.select_related("patient", "unit", "status_row", "protocol_version")
+        .prefetch_related("protocol_version__schedules")
+        # How old the current grades are: the moment they were graded at (a subquery, which
+        # the paginator's count leaves out, where a join would stay in it).
+        .annotate(
+            graded_at=Subquery(
+                GradeSnapshot.objects.filter(pk=OuterRef("status_row__latest_snapshot_id")).values(
+                    "observed_at"
+                )[:1]
+            )
+        )
+    )
+
+
+@dataclass
+class BoardRow:
+    """One patient on the board."""
+
+    course: TreatmentCourse
+    flags: list[Flag]  # unresolved, the leading one first
+    lead: Flag | None
+    overdue: list[Due]  # longest overdue first
+    others: list[Flag] = field(default_factory=list)
+    new: bool = False
+    failure: str = ""
+    grade_age: str = ""  # how old the current grades are ("2 h 05 min")
+
+    @property
+    def status(self) -> CourseStatus | None:
+        return getattr(self.course, "status_row", None)
+
+    @property
+    def open_flags(self) -> list[Flag]:
+        return [flag for flag in self.flags if flag.status == Flag.Status.OPEN]
+
+    @property
+    def seen_token(self) -> str:
+        """What "Acknowledge all" was shown (``services.acknowledge_course_flags``)."""
+        return open_flags_token(self.flags)
+
+    @property
+    def escalation_notes(self) -> list[tuple[Flag, str]]:
+        """Flags whose latest escalation step has a note ("nobody on call as Charge nurse")."""
+        return [(flag, flag.step_note) for flag in self.flags if flag.step_note]
+
+
+def rows(
+    courses,
+    *,
+    now: datetime,
+    min_severity: int | None = None,
+    new_after: datetime | None = None,
+    failures: bool = True,
+) -> list[BoardRow]:
+    """The board's rows for these courses (from ``board_courses`` or ``one_course``): their
+    unresolved flags with the note of each flag's latest escalation step (one query), the latest
+    failed delivery for each patient's flags (one query), and the overdue checks (on read).
+
+    ``new_after``: rows whose leading flag was raised or got worse after it are marked new.
+    """
+    courses = list(courses)
+    by_course = defaultdict(list)
+    latest_note = EscalationStep.objects.filter(flag=OuterRef("pk")).order_by("-at", "-pk")
+    flags = (
+        Flag.objects.unresolved()
+        .filter(course__in=[course.pk for course in courses])
+        .select_related("acknowledged_by")
+        .annotate(step_note=Subquery(latest_note.values("note")[:1]))
+        .order_by(*FLAG_ORDER)
+    )
+    for flag in flags:
+        by_course[flag.course_id].append(with_wait(flag, now))
+    failed = _latest_failures([course.pk for course in courses]) if failures and courses else {}
+    result = []
+    for course in courses:
+        course_flags = by_course[course.pk]
+        for flag in course_flags:
+            flag.course = course  # the templates read flag.course; no query per flag
+        shown = [f for f in course_flags if min_severity is None or f.severity >= min_severity]
+        lead = shown[0] if shown else None
+        status = getattr(course, "status_row", None) or CourseStatus(course=course)
+        overdue = [due for due in due_checks(course, status, now=now) if due.is_overdue]
+        graded_at = getattr(course, "graded_at", None)
+        result.append(
+            BoardRow(
+                course=course,
+                flags=course_flags,
+                lead=lead,
+                others=[flag for flag in course_flags if flag is not lead],
+                overdue=sorted(overdue, key=lambda due: -due.overdue_by),
+                new=bool(lead and new_after and lead.waiting_since > new_after),
+                failure=failed.get(course.pk, ""),
+                grade_age=human_duration(max(now - graded_at, timedelta(0))) if graded_at else "",
+            )
+        )
+    return result
+
+
+def with_wait(flag: Flag, now: datetime) -> Flag:
+    """The flag with ``waiting`` (how long it has waited for someone) and ``reopened``."""
+    flag.reopened = flag.status == Flag.Status.OPEN and flag.acknowledged_at is not None
+    # The wait counts from when the flag was raised or last got worse (an escalation re-opens
+    # an acknowledged flag and records when: engine.FlagBook); flags from before that was
+    # recorded count from the acknowledgement, which overstates the wait rather than hides it.
+    since = flag.waiting_since
+    if flag.reopened and flag.worsened_at is None:
+        since = flag.acknowledged_at
+    flag.waiting = human_duration(max(now - since, timedelta(0)))
+    flag.tier_label = alert_rules.TIER_LABELS.get(flag.ladder_tier, "")
+    return flag
+
+
+def _latest_failures(course_ids: list[int]) -> dict[int, str]:
+    """Per course, its latest failed try at delivering a notification about one of its
+    unresolved flags, still failing (retrying or given up) — one query."""
+    latest = (
+        DeliveryAttempt.objects.filter(
+            ok=False,
+            delivery__status__in=[Delivery.Status.RETRYING, Delivery.Status.FAILED],
+            delivery__notification__course=OuterRef("pk"),
+            delivery__notification__flag__status__in=[Flag.Status.OPEN, Flag.Status.ACKNOWLEDGED],
+        )
+        .order_by("-attempted_at", "-pk")
+        .values("pk")[:1]
+    )
+    attempts = DeliveryAttempt.objects.filter(
+        pk__in=TreatmentCourse.objects.filter(pk__in=course_ids)
+        .annotate(attempt=Subquery(latest))
+        .values("attempt")
+    ).select_related("delivery__notification__recipient")
+    return {attempt.delivery.notification.course_id: failure_text(attempt) for attempt in attempts}
+
+
+def failure_text(attempt: DeliveryAttempt) -> str:
+    """ "Page to Dr X failed at 14:02 — retrying"."""
+    delivery = attempt.delivery
+    outcome = "retrying" if delivery.status == Delivery.Status.RETRYING else "given up"
+    return (
+        f"{CHANNEL_WORDS.get(delivery.channel, delivery.get_channel_display())} to "
+        f"{delivery.notification.recipient} failed at "
+        f"{timezone.localtime(attempt.attempted_at):%H:%M} — {outcome}"
+    )
+
+
+def seen_before(user) -> datetime | None:
+    """When the user looked at the board before their last full look (the refresh's marks)."""
+    return BoardVisit.objects.filter(user=user).values_list("previous_seen_at", flat=True).first()
+
+
+def on_call_units(user, now: datetime) -> list[Unit]:
+    """The units where the user holds a tier of the escalation ladder now ("mine")."""
+    return list(
+        Unit.objects.filter(
+            pk__in=OnCallShift.objects.at(now).filter(user=user).values("unit")
+        ).order_by("name")
+    )
+
+
+def worker_delay_text(now: datetime | None = None) -> str:
+    """The board's banner when no job worker beats: escalations are not going out."""
+    delay = worker.delay(now=now)
+    if delay is None:
+        return ""
+    if delay == timedelta.max:
+        return "Escalations delayed: no worker has run."
+    return f"Escalations delayed: no worker seen for {human_duration(delay)}."
+
+
+def patients_with_unacknowledged_flags(courses: QuerySet[TreatmentCourse]) -> int:
+    """How many of these patients have a flag nobody has acknowledged (one query)."""
+    return courses.filter(
+        Exists(Flag.objects.filter(course=OuterRef("pk"), status=Flag.Status.OPEN))
+    ).count()
