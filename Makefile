@@ -22,7 +22,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	DJANGO_DEBUG=true $(BIN)/python manage.py run_worker & worker=$$!; \
+	DJANGO_DEBUG=true CARTMONITOR_SITE_URL="$${CARTMONITOR_SITE_URL:-http://$(HOST):$(PORT)}" \
+		$(BIN)/python manage.py run_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DJANGO_DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
