@@ -148,14 +148,13 @@ def _climb(flag: Flag, now: datetime) -> str:
         },
     )
     if flag.ladder_step:
-        AuditEvent.objects.create(
-            action=AuditEvent.Action.FLAG_ESCALATED,
-            course=course,
-            patient=course.patient,
-            at=now,
-            summary=f"Escalated to {alert_rules.TIER_LABELS[tier]} after {waited} "
-            f"unacknowledged: {flag.message}"[:500],
-            details={"flag": flag.pk, "tier": tier, "recipients": len(told), "note": note},
+        _audit(
+            AuditEvent.Action.FLAG_ESCALATED,
+            course,
+            now,
+            f"Escalated to {alert_rules.TIER_LABELS[tier]} after {waited} unacknowledged: "
+            f"{flag.message}",
+            {"flag": flag.pk, "tier": tier, "recipients": len(told), "note": note},
         )
     flag.ladder_step += owed
     flag.ladder_tier = tier
@@ -242,16 +241,27 @@ def _alert_overdue(course: TreatmentCourse, due: schedule.Due, now: datetime) ->
         alert.recipients = len(told)
         alert.alerted_at = now
         alert.save(update_fields=["recipients", "alerted_at"])
-        AuditEvent.objects.create(
-            action=AuditEvent.Action.OVERDUE_ALERTED,
-            course=course,
-            patient=course.patient,
-            at=now,
-            summary=f"{due.label} overdue by {schedule.human_duration(due.overdue_by)}: "
-            f"told {len(told)}",
-            details={"check_type": due.check_type, "due_at": due.next_due.isoformat()},
+        _audit(
+            AuditEvent.Action.OVERDUE_ALERTED,
+            course,
+            now,
+            f"{due.label} overdue by {schedule.human_duration(due.overdue_by)}: told {len(told)}",
+            {"check_type": due.check_type, "due_at": due.next_due.isoformat()},
         )
     return True
+
+
+def _audit(action: str, course, now: datetime, summary: str, details: dict) -> None:
+    """An audit line written by a worker: no user (the system acted), the course's patient,
+    as services.audit writes them for people (which this layer sits below)."""
+    AuditEvent.objects.create(
+        action=action,
+        course=course,
+        patient=course.patient,
+        at=now,
+        summary=summary[:500],
+        details=details,
+    )
 
 
 def stop(flag: Flag) -> set[str]:
