@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import User
 
@@ -38,6 +40,24 @@ class ChannelsForm(forms.Form):
     @classmethod
     def for_user(cls, user: User, data=None) -> ChannelsForm:
         return cls(data, initial={name: getattr(user, name) for name in cls.base_fields})
+
+
+class LanguageForm(forms.Form):
+    """The language of the user's pages and notifications; blank follows the browser."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        help_text=_("Pages and notifications; times stay in the unit's time zone."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Each language in its own name, so a reader finds theirs whatever is shown now.
+        self.fields["language"].choices = [
+            ("", _("As my browser (else English)")),
+            *settings.LANGUAGES,
+        ]
 
 
 class RemoveBrowserForm(forms.Form):

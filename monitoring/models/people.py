@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
@@ -70,6 +71,11 @@ class User(AbstractUser):
         max_length=64,
         blank=True,
         help_text="What the hospital's paging gateway calls you (sent in the webhook).",
+    )
+    # The language of the pages and of the notifications sent to this user; blank: the
+    # browser's (Accept-Language), else English. Choices from settings.LANGUAGES.
+    language = models.CharField(
+        "language", max_length=8, blank=True, default="", choices=settings.LANGUAGES
     )
 
     objects = UserManager()

@@ -18,11 +18,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import get_language_from_request
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import notification_centre as centre
 from monitoring.access import get_notification_for, requires
-from monitoring.forms.profile import ChannelsForm, RemoveBrowserForm
+from monitoring.forms.profile import ChannelsForm, LanguageForm, RemoveBrowserForm
 from monitoring.models import User
 
 # --- Notification centre ---------------------------------------------------------------------
@@ -90,12 +93,28 @@ def profile(request):
         "monitoring/profile/profile.html",
         {
             "form": form,
+            "language_form": LanguageForm(initial={"language": user.language}),
             "unavailable": centre.unavailable_channels(),
             "browsers": list(user.push_subscriptions.order_by("-created_at")),
             "vapid_public_key": settings.VAPID_PUBLIC_KEY,
         },
         status=status,
     )
+
+
+@requires(User.can_receive_notifications)
+@require_POST
+def profile_language(request):
+    """The language the user reads cartmonitor in (pages and notifications), audited."""
+    form = LanguageForm(request.POST)
+    if form.is_valid():
+        centre.save_language(request.user, language=form.cleaned_data["language"])
+        # Answer in the new language at once: this request began in the old one.
+        translation.activate(request.user.language or get_language_from_request(request))
+        messages.success(request, _("Your language is saved."))
+    else:
+        messages.error(request, _("Choose one of the languages offered."))
+    return redirect("monitoring:profile")
 
 
 @requires(User.can_receive_notifications)
