@@ -159,6 +159,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our own date formats per language (cartmonitor/formats/<lang>/formats.py): 24-hour times in
+# both, ISO dates in English, day first in Spanish.
+FORMAT_MODULE_PATH = ["cartmonitor.formats"]
 # Times are stored in UTC and shown in this zone (an IANA name such as Europe/Paris).
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
