@@ -118,15 +118,17 @@ def save_channels(
     }
     for field, wanted in chosen.items():
         if wanted and field in unavailable:
-            errors[field] = f"Cannot be turned on: {unavailable[field]}."
+            errors[field] = _("Cannot be turned on: %(why)s.") % {"why": unavailable[field]}
     if by_email and not email:
-        errors["email"] = "Enter the address to send your e-mail notifications to."
+        errors["email"] = _("Enter the address to send your e-mail notifications to.")
     if by_push and "notify_by_push" not in errors and not user.push_subscriptions.exists():
-        errors["notify_by_push"] = (
+        errors["notify_by_push"] = _(
             "No browser is subscribed yet: use “Enable push on this browser” below first."
         )
     if by_webhook and not pager_id:
-        errors["pager_id"] = "Enter your pager or secure-messaging address: the gateway needs it."
+        errors["pager_id"] = _(
+            "Enter your pager or secure-messaging address: the gateway needs it."
+        )
     if errors:
         raise ValidationError(errors)
     user.email, user.pager_id = email, pager_id

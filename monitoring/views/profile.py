@@ -85,7 +85,7 @@ def profile(request):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, "Your notification channels are saved.")
+                messages.success(request, _("Your notification channels are saved."))
                 return redirect("monitoring:profile")
         status = 400
     return render(
@@ -127,8 +127,11 @@ def profile_test(request):
     else:
         messages.success(
             request,
-            "Test notification sent: it is in your notifications, and each channel you chose "
-            "shows there how its delivery went (the job worker sends them within seconds).",
+            _(
+                "Test notification sent: it is in your notifications, and each channel you "
+                "chose shows there how its delivery went (the job worker sends them within "
+                "seconds)."
+            ),
         )
     return redirect("monitoring:profile")
 
@@ -172,9 +175,9 @@ def push_remove(request):
     form = RemoveBrowserForm(request.POST)
     pk = form.cleaned_data["subscription"] if form.is_valid() else None
     if pk and centre.remove_push_subscription(request.user, pk=pk):
-        messages.success(request, "That browser will no longer receive push notifications.")
+        messages.success(request, _("That browser will no longer receive push notifications."))
         if not request.user.notify_by_push:
-            messages.info(request, "Push is off: no browser of yours is subscribed now.")
+            messages.info(request, _("Push is off: no browser of yours is subscribed now."))
     return redirect("monitoring:profile")
 
 
