@@ -21,6 +21,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import resolve_url
+from django.utils import translation
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -154,6 +155,27 @@ class IdleSessionMiddleware:
     @staticmethod
     def is_activity(request, user) -> bool:
         return POLL_HEADER not in request.headers or user.can_view_wall_display
+
+
+class UserLanguageMiddleware:
+    """Answer a logged-in user in the language chosen on their profile (``User.language``).
+
+    LocaleMiddleware, earlier in the chain, has already picked the browser's Accept-Language
+    (else English); a user who chose a language overrides it, on any computer they log in to.
+    Runs after AuthenticationMiddleware; the user is loaded for the request anyway (no query of
+    its own). Only the language changes: times stay in the unit's zone (settings.TIME_ZONE).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "language", "") if user is not None else ""
+        if chosen and user.is_authenticated and translation.check_for_language(chosen):
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+        return self.get_response(request)
 
 
 class HtmxLoginRedirectMiddleware:

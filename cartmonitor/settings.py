@@ -72,10 +72,14 @@ MIDDLEWARE = [
     "cartmonitor.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of each response: the browser's Accept-Language, else English;
+    # UserLanguageMiddleware below replaces it with a logged-in user's own choice.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "cartmonitor.middleware.IdleSessionMiddleware",  # needs request.user; before the session save
+    "cartmonitor.middleware.UserLanguageMiddleware",  # the language on the user's profile
     "django.contrib.messages.middleware.MessageMiddleware",
     # 400s for a non-UTF-8 body or a NUL in the address; admin list filters out of range.
     "cartmonitor.middleware.HostileRequestMiddleware",
@@ -149,7 +153,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Translations (docs/translations.md): English is the source language; each user picks theirs
+# on the profile (User.language), else the browser's Accept-Language decides. Dates and numbers
+# follow the language; times stay in TIME_ZONE, the unit's zone, whatever the language.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our own date formats per language (cartmonitor/formats/<lang>/formats.py): 24-hour times in
+# both, ISO dates in English, day first in Spanish.
+FORMAT_MODULE_PATH = ["cartmonitor.formats"]
 # Times are stored in UTC and shown in this zone (an IANA name such as Europe/Paris).
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True

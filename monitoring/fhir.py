@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from monitoring.models import (
     GradeConfirmation,
@@ -37,6 +37,7 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
+from monitoring.reasons import render_all
 
 # A deployment may publish its code systems under its own domain (one setting, no code change).
 CODE_SYSTEM_BASE = getattr(
@@ -567,7 +568,9 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
     if refs:
         resource["derivedFrom"] = [{"reference": url} for url in refs]
     reasons = getattr(snapshot, f"{domain}_reasons") or []
-    notes = [{"text": "Computed: " + "; ".join(reasons)}] if reasons else []
+    # The export is English whoever downloads it (its codes and display texts are).
+    with translation.override("en"):
+        notes = [{"text": "Computed: " + "; ".join(render_all(reasons))}] if reasons else []
     if confirmed is not None:
         resource["component"] = [
             {

@@ -17,16 +17,19 @@ import uuid
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Max, Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from monitoring import delivery, notify
 from monitoring.access import visible_courses
-from monitoring.models import Delivery, Flag, Notification, PushSubscription, User
+from monitoring.models import AuditEvent, Delivery, Flag, Notification, PushSubscription, User
+from monitoring.services import audit
 
 PAGE_SIZE = 50
 ALL = "all"  # mark_notifications_read(user, ALL): every unread one
@@ -115,15 +118,17 @@ def save_channels(
     }
     for field, wanted in chosen.items():
         if wanted and field in unavailable:
-            errors[field] = f"Cannot be turned on: {unavailable[field]}."
+            errors[field] = _("Cannot be turned on: %(why)s.") % {"why": unavailable[field]}
     if by_email and not email:
-        errors["email"] = "Enter the address to send your e-mail notifications to."
+        errors["email"] = _("Enter the address to send your e-mail notifications to.")
     if by_push and "notify_by_push" not in errors and not user.push_subscriptions.exists():
-        errors["notify_by_push"] = (
+        errors["notify_by_push"] = _(
             "No browser is subscribed yet: use “Enable push on this browser” below first."
         )
     if by_webhook and not pager_id:
-        errors["pager_id"] = "Enter your pager or secure-messaging address: the gateway needs it."
+        errors["pager_id"] = _(
+            "Enter your pager or secure-messaging address: the gateway needs it."
+        )
     if errors:
         raise ValidationError(errors)
     user.email, user.pager_id = email, pager_id
@@ -133,6 +138,27 @@ def save_channels(
         by_webhook,
     )
     user.save(update_fields=["email", "pager_id", *chosen])
+    return user
+
+
+@transaction.atomic
+def save_language(user: User, *, language: str) -> User:
+    """The language of the user's pages and notifications ("" = the browser's), audited."""
+    names = dict(settings.LANGUAGES)
+    if language and language not in names:
+        raise ValidationError({"language": _("Choose one of the languages offered.")})
+    old = user.language
+    if old == language:
+        return user
+    user.language = language
+    user.save(update_fields=["language"])
+    audit(
+        user,
+        AuditEvent.Action.LANGUAGE_CHANGED,
+        # English in the log, like every audit summary: the codes are in details.
+        summary=f"Language: {names.get(old, 'browser')} → {names.get(language, 'browser')}",
+        details={"old": old, "new": language},
+    )
     return user
 
 

@@ -30,7 +30,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitoring import grading
-from monitoring.grading import CRSInputs, ICANSInputs
+from monitoring.grading import CRSInputs, ICANSInputs, Reason
+from monitoring.grading.reasons import to_json
 
 FEVER_C = grading.FEVER_C
 # A CRS episode ends after this long without fever, hypotension or support (see episode_start).
@@ -128,12 +129,12 @@ class Moment:
         icans_reasons = [*(self.icans.reasons if self.icans else ()), *self.icans_notes]
         return {
             "crs_grade": self.crs.grade if self.crs else None,
-            "crs_reasons": crs_reasons,
+            "crs_reasons": to_json(crs_reasons),
             "crs_needs_review": bool(crs_review),
             "icans_grade": self.icans.grade if self.icans else None,
-            "icans_reasons": icans_reasons,
+            "icans_reasons": to_json(icans_reasons),
             "icans_needs_review": bool(icans_review),
-            "review_reasons": [*crs_review, *icans_review],
+            "review_reasons": to_json([*crs_review, *icans_review]),
             "news2_total": self.news2.total if self.news2 else None,
             "news2_risk": self.news2.risk if self.news2 else "",
             "inputs": self.inputs,
@@ -145,16 +146,18 @@ def _iso_label(at: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M}"
 
 
-def age_text(age: timedelta) -> str:
+def age_text(age: timedelta) -> Reason:
     """ "2 h 05 min", "40 min", "3 d 4 h": how old a value was at the graded moment."""
     minutes = int(age.total_seconds() // 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return Reason("age.min", minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+        if minutes:
+            return Reason("age.h_min", hours=hours, minutes=minutes)
+        return Reason("age.h", hours=hours)
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return Reason("age.d_h", days=days, hours=hours) if hours else Reason("age.d", days=days)
 
 
 class Timeline:
@@ -201,11 +204,12 @@ class Timeline:
             return self.infused_at
         return None
 
-    def _when(self, value_at: datetime, at: datetime) -> str:
+    def _when(self, value_at: datetime, at: datetime) -> Reason:
         """ "at D+3 14:00, 2 h old" or "at D+3 14:00, this check"."""
         age = at - value_at
-        old = "this check" if age <= timedelta(0) else f"{age_text(age)} old"
-        return f"at {self.label(value_at)}, {old}"
+        if age <= timedelta(0):
+            return Reason("when.this_check", label=self.label(value_at))
+        return Reason("when.old", label=self.label(value_at), age=age_text(age))
 
     # --- CRS ----------------------------------------------------------------------------------
 
@@ -232,11 +236,14 @@ class Timeline:
             sources["fever"] = self._when(temp_at, at)
         elif with_temp is not None:
             notes.append(
-                f"temperature not measured since {self.label(temp_at)} "
-                f"({age_text(at - temp_at)}) — fever now not assessed"
+                Reason(
+                    "note.temperature_stale",
+                    label=self.label(temp_at),
+                    age=age_text(at - temp_at),
+                )
             )
         else:
-            notes.append("no temperature recorded since day 0 — fever now not assessed")
+            notes.append(Reason("note.no_temperature"))
 
         episode_start = self.episode_start(at)
         fevers = [
@@ -263,28 +270,29 @@ class Timeline:
         if with_sbp is not None and at - sbp_at <= windows.point:
             sbp = with_sbp.sbp_mmhg
             hypotension = grading.is_hypotensive(sbp, age, threshold=self.sbp_threshold)
-            sources["hypotension"] = f"SBP {sbp} mmHg {self._when(sbp_at, at)}"
+            sources["hypotension"] = Reason("source.sbp", sbp=sbp, when=self._when(sbp_at, at))
         elif with_sbp is not None:
             notes.append(
-                f"blood pressure not measured since {self.label(sbp_at)} "
-                f"({age_text(at - sbp_at)}) — hypotension not assessed"
+                Reason("note.sbp_stale", label=self.label(sbp_at), age=age_text(at - sbp_at))
             )
         else:
-            notes.append("no blood pressure recorded since day 0 — hypotension not assessed")
+            notes.append(Reason("note.no_sbp"))
 
         support_at, support = self.support_at(at)
         oxygen, flow, pressors, vasopressin = grading.Oxygen.ROOM_AIR, None, 0, False
         if support is None:
-            notes.append("oxygen support not recorded since day 0 — hypoxia not assessed")
+            notes.append(Reason("note.no_support"))
         else:
             oxygen = support.oxygen_support or grading.Oxygen.ROOM_AIR
             flow = float(support.oxygen_flow_l_min) if support.oxygen_flow_l_min else None
             pressors, vasopressin = support.vasopressors_count, support.vasopressin
             started = self._support_started(at, support)
-            running = f"recorded {self._when(support_at, at)}"
+            running = Reason("source.recorded", when=self._when(support_at, at))
             if started < support_at:
-                running = (
-                    f"since {self.label(started)}, last confirmed {self._when(support_at, at)}"
+                running = Reason(
+                    "source.running_since",
+                    label=self.label(started),
+                    when=self._when(support_at, at),
                 )
             sources["hypoxia"] = running
             if pressors or vasopressin:
@@ -292,14 +300,19 @@ class Timeline:
             on_support = oxygen != grading.Oxygen.ROOM_AIR or pressors or vasopressin
             if on_support and at - support_at > windows.support:
                 review.append(
-                    f"oxygen/vasopressors last confirmed {self.label(support_at)} "
-                    f"({age_text(at - support_at)} ago): graded as still running; "
-                    "re-confirm what is running now"
+                    Reason(
+                        "review.support_stale",
+                        label=self.label(support_at),
+                        age=age_text(at - support_at),
+                    )
                 )
             elif at - support_at > windows.support:
                 notes.append(
-                    f"oxygen support last recorded {self.label(support_at)} "
-                    f"({age_text(at - support_at)}) — room air assumed"
+                    Reason(
+                        "note.support_stale_room_air",
+                        label=self.label(support_at),
+                        age=age_text(at - support_at),
+                    )
                 )
 
         # After long-acting anti-cytokine or steroid therapy, fever can stay suppressed for
@@ -317,26 +330,28 @@ class Timeline:
             if fever_before is not None:
                 earlier_fevers.append(fever_before)
                 review.append(
-                    f"afebrile new hypotension or hypoxia {age_text(at - drug_at)} after "
-                    f"{drug} ({self.label(drug_at)}), which can suppress fever for days: "
-                    "graded as CRS by the masked-fever rule; a clinician must confirm "
-                    "(ref §1.2.2)"
+                    Reason(
+                        "review.masked_after_long_therapy",
+                        age=age_text(at - drug_at),
+                        drug=drug,
+                        label=self.label(drug_at),
+                    )
                 )
         # Nothing current to grade: no temperature and no pressure within the window, no
         # oxygen or vasopressor running, no fever earlier in the episode. "CRS 0" would be a
         # stale value graded as current (issue 10 §1): the moment is not assessed.
         running = support is not None and (hypoxic or pressors or vasopressin)
         if temperature is None and sbp is None and not running and not earlier_fevers:
-            notes.insert(
-                0,
-                "no temperature or blood pressure within the protocol's window — "
-                "CRS not assessed: record vital signs",
-            )
+            notes.insert(0, Reason("note.crs_not_assessed"))
             return None, {"not_assessed": True, "support_at": _iso(support_at)}, notes, []
         if earlier_fevers and not fever_now and "fever" not in sources:
-            sources["fever"] = f"first fever of the episode {self.label(earlier_fevers[0])}"
+            sources["fever"] = Reason("source.first_fever", label=self.label(earlier_fevers[0]))
         elif earlier_fevers and not fever_now:
-            sources["fever"] += f"; first fever of the episode {self.label(earlier_fevers[0])}"
+            sources["fever"] = Reason(
+                "source.and_first_fever",
+                source=sources["fever"],
+                label=self.label(earlier_fevers[0]),
+            )
 
         inputs = CRSInputs(
             temperature_c=temperature,
@@ -456,14 +471,11 @@ class Timeline:
         if (child and neuro.ice_total is not None) or (not child and neuro.capd_total is not None):
             tool, due = ("ICE", "CAPD") if child else ("CAPD", "ICE")
             review.append(
-                f"{tool} recorded at {self.label(neuro_at)} for a patient whose age that day calls "
-                f"for the {due} (date of birth corrected since?): graded as scored; a clinician "
-                "must confirm (ref §2.3)"
+                Reason("review.screen_for_age", tool=tool, label=self.label(neuro_at), due=due)
             )
         stale = at - neuro_at > self.windows.neuro
-        notes = [f"neuro assessment {self._when(neuro_at, at)}"]
-        if stale:
-            notes[0] += " — stale: older than the protocol's neuro interval; reassess"
+        code = "note.neuro_stale" if stale else "note.neuro"
+        notes = [Reason(code, when=self._when(neuro_at, at))]
         used = {
             "assessed_at": _iso(neuro_at),
             "stale": stale,

@@ -111,6 +111,7 @@ urlpatterns = [
     path("notifications/read-all/", profile.notifications_read_all, name="notifications-read-all"),
     path("profile/", profile.profile, name="profile"),
     path("profile/test/", profile.profile_test, name="profile-test"),
+    path("profile/language/", profile.profile_language, name="profile-language"),
     path("profile/push/", profile.push_subscribe, name="profile-push"),
     path("profile/push/remove/", profile.push_remove, name="profile-push-remove"),
     # A shared wall screen's own login: the read-only board of its units, without identifiers

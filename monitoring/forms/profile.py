@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.utils.functional import lazy
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import User
 
@@ -11,9 +15,9 @@ def _model_field(name: str):
     return User._meta.get_field(name)
 
 
-def _label(name: str) -> str:
-    text = str(_model_field(name).verbose_name)
-    return text[:1].upper() + text[1:]  # "Notify me by Web Push", not capitalize()'s "web push"
+def _label(name: str):
+    # "Notify me by Web Push", not capitalize()'s "web push"; lazy, in the reader's language.
+    return lazy(lambda: capfirst(_model_field(name).verbose_name), str)()
 
 
 class ChannelsForm(forms.Form):
@@ -21,11 +25,11 @@ class ChannelsForm(forms.Form):
     can work on this server is decided by ``notification_centre.save_channels``."""
 
     notify_by_email = forms.BooleanField(label=_label("notify_by_email"), required=False)
-    email = forms.EmailField(label="E-mail address", required=False, max_length=254)
+    email = forms.EmailField(label=_("E-mail address"), required=False, max_length=254)
     notify_by_push = forms.BooleanField(
         label=_label("notify_by_push"),
         required=False,
-        help_text="On the browsers you subscribe below (a phone or a workstation).",
+        help_text=_("On the browsers you subscribe below (a phone or a workstation)."),
     )
     notify_by_webhook = forms.BooleanField(label=_label("notify_by_webhook"), required=False)
     pager_id = forms.CharField(
@@ -38,6 +42,24 @@ class ChannelsForm(forms.Form):
     @classmethod
     def for_user(cls, user: User, data=None) -> ChannelsForm:
         return cls(data, initial={name: getattr(user, name) for name in cls.base_fields})
+
+
+class LanguageForm(forms.Form):
+    """The language of the user's pages and notifications; blank follows the browser."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        help_text=_("Pages and notifications; times stay in the unit's time zone."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Each language in its own name, so a reader finds theirs whatever is shown now.
+        self.fields["language"].choices = [
+            ("", _("As my browser (else English)")),
+            *settings.LANGUAGES,
+        ]
 
 
 class RemoveBrowserForm(forms.Form):

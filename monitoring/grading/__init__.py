@@ -38,6 +38,7 @@ from monitoring.grading.markers import (
     marker_rise,
 )
 from monitoring.grading.news2 import NEWS2Result, NEWS2Risk, news2
+from monitoring.grading.reasons import Reason
 from monitoring.grading.thresholds import Breach, VitalThresholds, vital_sign_breaches
 from monitoring.grading.tocilizumab import (
     DoseWarning,
@@ -71,6 +72,7 @@ __all__ = [
     "NEWS2Result",
     "NEWS2Risk",
     "Oxygen",
+    "Reason",
     "Seizure",
     "VitalThresholds",
     "capd_total",

@@ -33,23 +33,16 @@ from monitoring.grading.common import (
     require_int,
     require_number,
 )
+from monitoring.grading.reasons import Reason
 
 FEVER_C = 38.0  # ">= 38 °C": 38.0 itself is fever (ref §1.2.1)
 LOW_FLOW_MAX_L_MIN = 6.0  # low flow is <= 6 L/min, high flow > 6 (ref §1.2.6 [V: S2a, S2f])
 MAX_VASOPRESSORS = 10
 MAX_FLOW_L_MIN = 80.0  # above any high-flow cannula; a larger number is a typing slip
 
-_DEVICE_LABEL = {
-    Oxygen.BLOW_BY: "blow-by oxygen",
-    Oxygen.LOW_FLOW: "low-flow oxygen",
-    Oxygen.HIGH_FLOW: "high-flow nasal cannula",
-    Oxygen.FACEMASK: "facemask",
-    Oxygen.NONREBREATHER: "non-rebreather mask",
-    Oxygen.VENTURI: "Venturi mask",
-    Oxygen.CPAP: "CPAP",
-    Oxygen.BIPAP: "BiPAP",
-    Oxygen.MECHANICAL_VENTILATION: "mechanical ventilation",
-}
+
+def _device(oxygen: Oxygen) -> Reason:
+    return Reason(f"device.{oxygen.value}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,30 +106,28 @@ class CRSResult:
 @dataclass(frozen=True)
 class _Domain:
     grade: int
-    finding: str | None  # what was seen, e.g. "hypoxia on low-flow oxygen 4 L/min"
-    review: tuple[str, ...] = ()
+    finding: Reason | None  # what was seen, e.g. "hypoxia on low-flow oxygen 4 L/min"
+    review: tuple[Reason, ...] = ()
 
 
 def _hypotension_domain(inputs: CRSInputs) -> _Domain:
     # A running vasopressor grades by the vasopressor rule whatever the pressure reads.
     if inputs.vasopressors >= 2:
-        return _Domain(4, f"multiple vasopressors ({inputs.vasopressors}; vasopressin not counted)")
+        return _Domain(4, Reason("crs.vasopressors_multiple", count=inputs.vasopressors))
     if inputs.vasopressors == 1:
-        plus = " plus vasopressin (not counted toward multiple)" if inputs.vasopressin else ""
-        return _Domain(3, f"one vasopressor{plus}")
+        if inputs.vasopressin:
+            return _Domain(3, Reason("crs.vasopressor_one_plus_vasopressin"))
+        return _Domain(3, Reason("crs.vasopressor_one"))
     if inputs.vasopressin:
         # ASTCT says "a vasopressor with or without vasopressin"; read literally vasopressin
         # is itself a vasopressor, so grade 3, but the text does not settle it (ref §1.5.1).
         return _Domain(
             3,
-            "vasopressin alone, read as one vasopressor",
-            (
-                "vasopressin without another vasopressor is not settled by ASTCT; graded 3 on a "
-                "literal reading, a clinician must confirm (ref §1.5.1)",
-            ),
+            Reason("crs.vasopressin_alone"),
+            (Reason("crs.review.vasopressin_alone"),),
         )
     if inputs.hypotension:
-        return _Domain(2, "hypotension not requiring vasopressors")
+        return _Domain(2, Reason("crs.hypotension"))
     return _Domain(0, None)
 
 
@@ -144,66 +135,57 @@ def _hypoxia_domain(inputs: CRSInputs) -> _Domain:
     oxygen, flow = inputs.oxygen, inputs.oxygen_flow_l_min
     if oxygen is Oxygen.ROOM_AIR:
         return _Domain(0, None)
-    label = _DEVICE_LABEL[oxygen]
-    at = f" {flow:g} L/min" if flow is not None else ""
-    high_flow_note = f", more than {LOW_FLOW_MAX_L_MIN:g} L/min is high flow"
+    device = _device(oxygen)
+
+    def on(code: str = "crs.hypoxia_flow") -> Reason:
+        if flow is None:
+            return Reason("crs.hypoxia", device=device)
+        return Reason(code, device=device, flow=flow, low_flow_max=LOW_FLOW_MAX_L_MIN)
+
     if oxygen in POSITIVE_PRESSURE:
         if inputs.airway_protection_only:
             return _Domain(
                 0,
-                f"{label} for airway protection or a procedure only, not counted as hypoxia",
-                (
-                    "positive pressure without hypoxia is not CRS grade 4 by our reading of "
-                    "ASTCT, which the reference could not confirm; a clinician must confirm "
-                    "(ref §1.2.8, §1.5.6)",
-                ),
+                Reason("crs.airway_only", device=device),
+                (Reason("crs.review.airway_only"),),
             )
-        return _Domain(4, f"hypoxia on {label} (positive pressure)")
+        return _Domain(4, Reason("crs.hypoxia_positive_pressure", device=device))
     if oxygen is Oxygen.HIGH_FLOW:
         if flow is not None and flow <= LOW_FLOW_MAX_L_MIN:
-            return _Domain(
-                3,
-                f"hypoxia on {label}{at}",
-                (
-                    f"high-flow device recorded at {flow:g} L/min: device and flow disagree; "
-                    "graded 3 by the device, a clinician must confirm (ref §1.2.6)",
-                ),
-            )
-        return _Domain(3, f"hypoxia on {label}{at}")
+            return _Domain(3, on(), (Reason("crs.review.high_flow_low_rate", flow=flow),))
+        return _Domain(3, on())
     if oxygen is Oxygen.BLOW_BY:
         # Blow-by counts as low flow (ref §1.2.6 [V: S2e, S7b]), but a blow-by flow above
         # 6 L/min is "high flow" by the numbers: the criteria do not say which wins (§1.5.5).
         if flow is not None and flow > LOW_FLOW_MAX_L_MIN:
             return _Domain(
                 3,
-                f"hypoxia on {label}{at}{high_flow_note}",
-                (
-                    f"blow-by at {flow:g} L/min: ASTCT calls blow-by low flow but more than "
-                    "6 L/min high flow; a clinician must confirm (ref §1.5.5)",
-                ),
+                on("crs.hypoxia_flow_is_high"),
+                (Reason("crs.review.blow_by_high_rate", flow=flow),),
             )
-        return _Domain(2, f"hypoxia on {label}{at} (blow-by counts as low flow)")
+        if flow is None:
+            return _Domain(2, Reason("crs.hypoxia_blow_by", device=device))
+        return _Domain(2, Reason("crs.hypoxia_blow_by_flow", device=device, flow=flow))
     if oxygen is Oxygen.LOW_FLOW:
         if flow is None:
             return _Domain(
                 2,
-                f"hypoxia on {label}, flow not recorded",
-                (
-                    "low-flow oxygen without a recorded flow: grade 2 assumes <= 6 L/min; "
-                    "record the flow (ref §1.5.5)",
-                ),
+                Reason("crs.hypoxia_no_flow", device=device),
+                (Reason("crs.review.low_flow_no_rate"),),
             )
         if flow > LOW_FLOW_MAX_L_MIN:
-            return _Domain(3, f"hypoxia on {label}{at}{high_flow_note}")
-        return _Domain(2, f"hypoxia on {label}{at}")
+            return _Domain(3, on("crs.hypoxia_flow_is_high"))
+        return _Domain(2, on())
     # Facemask, non-rebreather and Venturi are grade 3 at any flow (ref §1.2.6 [V: S2a, S3]).
-    return _Domain(3, f"hypoxia on {label}{at}")
+    return _Domain(3, on())
 
 
 def _sourced(domain: _Domain, source: str | None) -> _Domain:
     if not (domain.finding and source):
         return domain
-    return _Domain(domain.grade, f"{domain.finding} ({source})", domain.review)
+    return _Domain(
+        domain.grade, Reason("crs.sourced", finding=domain.finding, source=source), domain.review
+    )
 
 
 def grade_crs(inputs: CRSInputs) -> CRSResult:
@@ -219,39 +201,40 @@ def grade_crs(inputs: CRSInputs) -> CRSResult:
     # Worst domain first; on a tie, table order (hypotension before hypoxia).
     ranked = sorted(named, key=lambda name: -named[name].grade)
     domain_review = tuple(r for name in ranked for r in named[name].review)
-    reasons: list[str] = []
-    review: list[str] = []
+    reasons: list[Reason] = []
+    review: list[Reason] = []
 
     if fever_now or masked:
         fever_text = (
-            f"fever {temp:.1f} °C"
-            if fever_now
-            else "fever masked by antipyretic/anti-cytokine therapy after a documented fever"
+            Reason("crs.fever", temperature_c=temp) if fever_now else Reason("crs.fever_masked")
         )
         if inputs.sources.get("fever"):
-            fever_text += f" ({inputs.sources['fever']})"
+            fever_text = Reason("crs.sourced", finding=fever_text, source=inputs.sources["fever"])
         grade = worst or 1  # fever alone is grade 1 at any temperature (ref §1.2.4)
         if worst == 0:
-            reasons.append(f"{fever_text} → grade 1")
-            reasons.append("no hypotension and no hypoxia needing oxygen")
+            reasons.append(Reason("crs.fever_grade_1", fever=fever_text))
+            reasons.append(Reason("crs.no_hypotension_no_hypoxia"))
             if masked:
-                review.append(
-                    "masked fever with no hypotension and no hypoxia: whether CRS is ongoing "
-                    "is a clinical call (ref §1.5.4)"
-                )
+                review.append(Reason("crs.review.masked_no_signs"))
         reasons.extend(
-            f"{named[n].finding} → grade {named[n].grade}" for n in ranked if named[n].grade
+            Reason("crs.finding_grade", finding=named[n].finding, grade=named[n].grade)
+            for n in ranked
+            if named[n].grade
         )
         if worst:
-            reasons.append(f"{fever_text}: ASTCT fever criterion met")
+            reasons.append(Reason("crs.fever_met", fever=fever_text))
         review.extend(domain_review)
     else:
         grade = 0
-        where = f" {inputs.sources['fever']}" if inputs.sources.get("fever") else ""
-        seen = "no current temperature" if temp is None else f"no fever ({temp:.1f} °C{where})"
-        reasons.append(f"{seen} and no masked fever → no CRS: ASTCT requires fever")
+        if temp is None:
+            seen = Reason("crs.no_temperature")
+        elif inputs.sources.get("fever"):
+            seen = Reason("crs.no_fever_at", temperature_c=temp, source=inputs.sources["fever"])
+        else:
+            seen = Reason("crs.no_fever", temperature_c=temp)
+        reasons.append(Reason("crs.no_crs", seen=seen))
         reasons.extend(
-            f"{named[n].finding} (grade {named[n].grade} if the fever criterion were met)"
+            Reason("crs.finding_if_fever", finding=named[n].finding, grade=named[n].grade)
             for n in ranked
             if named[n].grade
         )
@@ -261,21 +244,11 @@ def grade_crs(inputs: CRSInputs) -> CRSResult:
             # on therapy without a documented fever (§1.5.3). A missing temperature is our
             # own addition: grade 0 there only means "fever not shown".
             if inputs.fever_earlier and not inputs.fever_masking_therapy:
-                review.append(
-                    "fever documented earlier but not now, without antipyretic or anti-cytokine "
-                    "therapy (spontaneous defervescence), while hypotensive or hypoxic: the "
-                    "masked-fever rule does not strictly apply (ref §1.5.2)"
-                )
+                review.append(Reason("crs.review.defervescence"))
             if inputs.fever_masking_therapy and not inputs.fever_earlier:
-                review.append(
-                    "antipyretic or anti-cytokine therapy without a documented fever (e.g. "
-                    "premedication, prophylactic tocilizumab) may hide fever (ref §1.5.3)"
-                )
+                review.append(Reason("crs.review.therapy_without_fever"))
             if temp is None:
-                review.append(
-                    "no current temperature while hypotensive or hypoxic: the fever "
-                    "criterion cannot be checked (ref §1.2.1)"
-                )
+                review.append(Reason("crs.review.no_temperature"))
             if review:
                 review.extend(domain_review)
     # Findings that decide nothing (e.g. airway-protection ventilation) are still shown.

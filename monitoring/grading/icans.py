@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ from monitoring.grading.common import (
     coerce_choice,
     require_int,
 )
+from monitoring.grading.reasons import Reason
 
 # ASTCT/ASCO: CAPD under 12 years, ICE from the 12th birthday (ref §2.3; NCIt says "12 and
 # under": we follow ASTCT).
@@ -77,37 +79,27 @@ CAPD_ANSWERS: tuple[str, ...] = ("never", "rarely", "sometimes", "often", "alway
 CAPD_REVERSED_ITEMS = 4  # items 1-4 describe normal behaviour, so "always" scores 0
 
 _CONSCIOUSNESS = {
-    Consciousness.ALERT: (0, "alert"),
-    Consciousness.AWAKENS_SPONTANEOUSLY: (1, "awakens spontaneously"),
-    Consciousness.AWAKENS_TO_VOICE: (2, "awakens only to voice"),
-    Consciousness.AWAKENS_TO_TOUCH: (3, "awakens only to touch"),
-    Consciousness.UNAROUSABLE: (4, "unarousable"),
+    Consciousness.ALERT: 0,
+    Consciousness.AWAKENS_SPONTANEOUSLY: 1,
+    Consciousness.AWAKENS_TO_VOICE: 2,
+    Consciousness.AWAKENS_TO_TOUCH: 3,
+    Consciousness.UNAROUSABLE: 4,
 }
 _SEIZURE = {
-    Seizure.NONE: (0, "no seizure"),
-    Seizure.RESOLVED_RAPIDLY: (3, "seizure that resolved rapidly"),
-    Seizure.PROLONGED_OR_REPETITIVE: (4, "prolonged (> 5 min) or repetitive seizures"),
+    Seizure.NONE: 0,
+    Seizure.RESOLVED_RAPIDLY: 3,
+    Seizure.PROLONGED_OR_REPETITIVE: 4,
 }
-_MOTOR = {
-    MotorWeakness.NONE: (0, "no motor weakness"),
-    MotorWeakness.DEEP_FOCAL: (4, "deep focal motor weakness (e.g. hemiparesis)"),
-}
-_EDEMA = {
-    CerebralEdema.NONE: (0, "no cerebral oedema"),
-    CerebralEdema.FOCAL: (3, "focal cerebral oedema on imaging"),
-    CerebralEdema.DIFFUSE: (4, "diffuse cerebral oedema"),
-}
+_MOTOR = {MotorWeakness.NONE: 0, MotorWeakness.DEEP_FOCAL: 4}
+_EDEMA = {CerebralEdema.NONE: 0, CerebralEdema.FOCAL: 3, CerebralEdema.DIFFUSE: 4}
 
-NOT_ASSESSED_REVIEW = (
-    "ICE/CAPD not assessed — sedation, intubation or a language barrier are not ICANS by "
-    "themselves; a clinician must confirm"
-)
+NOT_ASSESSED_REVIEW = Reason("icans.review.not_assessed")
 
 
-_CAUSE_TEXT = {
-    ConsciousnessCause.SEDATION: "sedation",
-    ConsciousnessCause.POST_ICTAL: "a post-ictal state",
-}
+def _found(domain: str, table: Mapping, value: StrEnum) -> tuple[int, Reason]:
+    return table[value], Reason(f"icans.{domain}.{value.value}")
+
+
 MAX_OTHER_CAUSE_CHARS = 200
 
 
@@ -177,14 +169,14 @@ class ICANSInputs:
             )
 
     @property
-    def attributed_cause(self) -> str | None:
+    def attributed_cause(self) -> Reason | None:
         """What the depressed consciousness is put down to, in words, or None."""
         cause = self.consciousness_attributable_to
         if cause is None:
             return None
         if cause is ConsciousnessCause.OTHER:
-            return f"another cause: {self.consciousness_other_cause.strip()}"
-        return _CAUSE_TEXT[cause]
+            return Reason("icans.cause.other", text=self.consciousness_other_cause.strip())
+        return Reason(f"icans.cause.{cause.value}")
 
 
 @dataclass(frozen=True)
@@ -201,68 +193,73 @@ class ICANSResult:
     rule_version: str = RULE_VERSION
 
 
-def _screen_domain(inputs: ICANSInputs) -> tuple[int, str]:
+def _screen_domain(inputs: ICANSInputs) -> tuple[int, Reason]:
     if inputs.attributed_cause:
-        return 0, "ICE/CAPD not assessable"
+        return 0, Reason("icans.screen_not_assessable")
     unarousable = inputs.consciousness is Consciousness.UNAROUSABLE
     if inputs.ice_score is not None:
         ice = inputs.ice_score
-        text = f"ICE {ice}/{ICE_MAX}"
         if ice == 0 and unarousable:
             # ICE 0 because unarousable is grade 4; awake with global aphasia is grade 3.
-            return 4, f"{text}, unarousable"
+            return 4, Reason("icans.ice_unarousable", score=ice, maximum=ICE_MAX)
+        text = Reason("icans.ice", score=ice, maximum=ICE_MAX)
         return (0 if ice == 10 else 1 if ice >= 7 else 2 if ice >= 3 else 3), text
     if inputs.capd_score is not None:
         capd = inputs.capd_score
-        text = f"CAPD {capd}/{CAPD_MAX}"
         if capd >= CAPD_POSITIVE:
-            return 3, f"{text} (>= {CAPD_POSITIVE}, delirium screen positive)"
+            return 3, Reason(
+                "icans.capd_positive", score=capd, maximum=CAPD_MAX, positive=CAPD_POSITIVE
+            )
         # 1-8 is grade 1 or 2; level of consciousness separates them (ref §2.3 [V: S4]).
-        return (1 if capd else 0), text
+        return (1 if capd else 0), Reason("icans.capd", score=capd, maximum=CAPD_MAX)
     if unarousable:
-        return 4, "unable to perform ICE/CAPD, unarousable"
-    return 0, "ICE/CAPD not assessed"
+        return 4, Reason("icans.unable_unarousable")
+    return 0, Reason("icans.screen_not_assessed")
 
 
 def grade_icans(inputs: ICANSInputs) -> ICANSResult:
     """Grade ICANS by the ASTCT 2019 consensus: the worst of the five domains."""
     cause = inputs.attributed_cause
-    consciousness = _CONSCIOUSNESS[inputs.consciousness]
+    consciousness = _found("consciousness", _CONSCIOUSNESS, inputs.consciousness)
     if cause:
         # Depressed consciousness with another cause is not ICANS (ref §2.2 †).
-        consciousness = (0, f"{consciousness[1]} (attributed to {cause}, not ICANS)")
+        consciousness = (
+            0,
+            Reason("icans.attributed", consciousness=consciousness[1], cause=cause),
+        )
     found = {
         "ice_or_capd": _screen_domain(inputs),
         "consciousness": consciousness,
-        "seizure": _SEIZURE[inputs.seizure],
-        "motor": _MOTOR[inputs.motor_weakness],
-        "edema": _EDEMA[inputs.cerebral_edema],
+        "seizure": _found("seizure", _SEIZURE, inputs.seizure),
+        "motor": _found("motor", _MOTOR, inputs.motor_weakness),
+        "edema": _found("edema", _EDEMA, inputs.cerebral_edema),
     }
     grade = max(g for g, _ in found.values())
-    review: list[str] = []
+    review: list[Reason] = []
     not_assessed = inputs.ice_score is None and inputs.capd_score is None
     if cause:
         review.append(
-            f"depressed consciousness ({_CONSCIOUSNESS[inputs.consciousness][1]}) attributed "
-            f"to {cause}: ASTCT grades it only when not attributable to another cause, so "
-            "consciousness is not graded and the ICE/CAPD is not assessable; seizure, motor "
-            "and oedema are still graded — a clinician must confirm (ref §2.2 †)"
+            Reason(
+                "icans.review.attributed",
+                consciousness=Reason(f"icans.consciousness.{inputs.consciousness.value}"),
+                cause=cause,
+            )
         )
     elif not_assessed and inputs.consciousness is not Consciousness.UNAROUSABLE:
         review.append(NOT_ASSESSED_REVIEW)
 
     if grade == 0:
-        summary = ", ".join(text for _, text in found.values())
-        tail = "no ICANS on the assessed domains" if not_assessed else "no ICANS"
-        reasons: tuple[str, ...] = (f"{summary} → {tail}",)
+        findings = [text for _, text in found.values()]
+        code = "icans.no_icans_assessed" if not_assessed else "icans.no_icans"
+        reasons: tuple[Reason, ...] = (Reason(code, findings=findings),)
     else:
         # Worst domain first; on a tie, table order.
         ranked = sorted((item for item in found.values() if item[0]), key=lambda item: -item[0])
-        reasons = tuple(f"{text} → grade {g}" for g, text in ranked)
+        reasons = tuple(Reason("icans.finding_grade", finding=text, grade=g) for g, text in ranked)
         if cause:  # say what was left out, even though other domains decided
             reasons += (found["consciousness"][1], found["ice_or_capd"][1])
         elif review:  # say that the screen is missing, even though other domains decided
-            reasons += ("ICE/CAPD not assessed",)
+            reasons += (Reason("icans.screen_not_assessed"),)
     return ICANSResult(
         grade=grade,
         reasons=reasons,

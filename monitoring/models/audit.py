@@ -94,6 +94,7 @@ class AuditEvent(models.Model):
         FLAG_ESCALATED = "flag_escalated", "Flag escalated (nobody acknowledged in time)"
         OVERDUE_ALERTED = "overdue_alerted", "Overdue check reported to the nurse in charge"
         ROTA_CHANGED = "rota_changed", "On-call rota changed"
+        LANGUAGE_CHANGED = "language_changed", "Language changed on the profile"
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

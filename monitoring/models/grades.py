@@ -11,6 +11,7 @@ from simple_history.models import HistoricalRecords
 from monitoring import flag_rules
 from monitoring.models.constraints import range_constraint
 from monitoring.models.courses import BedsideCheck, TreatmentCourse
+from monitoring.reasons import render_all
 
 
 class GradeSnapshot(models.Model):
@@ -71,9 +72,23 @@ class GradeSnapshot(models.Model):
         )
 
     @property
+    def crs_reasons_text(self) -> list[str]:
+        """The CRS reasons as text in the reader's language (monitoring/reasons.py)."""
+        return render_all(self.crs_reasons)
+
+    @property
+    def icans_reasons_text(self) -> list[str]:
+        return render_all(self.icans_reasons)
+
+    @property
+    def review_reasons_text(self) -> list[str]:
+        return render_all(self.review_reasons)
+
+    @property
     def open_review_reasons(self) -> list[str]:
-        """The review calls of this moment while no clinician has answered them."""
-        return list(self.review_reasons) if self.needs_review else []
+        """The review calls of this moment while no clinician has answered them, as text in
+        the reader's language."""
+        return render_all(self.review_reasons) if self.needs_review else []
 
     @property
     def crs_effective(self) -> int | None:

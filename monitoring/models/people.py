@@ -6,11 +6,13 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from monitoring import grading
@@ -62,14 +64,21 @@ class User(AbstractUser):
     )
     units = models.ManyToManyField(Unit, blank=True, related_name="members")
     # Where notifications reach this user besides the in-app centre (their profile page).
-    notify_by_email = models.BooleanField("notify me by e-mail", default=False)
-    notify_by_push = models.BooleanField("notify me by Web Push", default=False)
-    notify_by_webhook = models.BooleanField("page me through the hospital gateway", default=False)
+    notify_by_email = models.BooleanField(_("notify me by e-mail"), default=False)
+    notify_by_push = models.BooleanField(_("notify me by Web Push"), default=False)
+    notify_by_webhook = models.BooleanField(
+        _("page me through the hospital gateway"), default=False
+    )
     pager_id = models.CharField(
-        "pager or secure-messaging address",
+        _("pager or secure-messaging address"),
         max_length=64,
         blank=True,
-        help_text="What the hospital's paging gateway calls you (sent in the webhook).",
+        help_text=_("What the hospital's paging gateway calls you (sent in the webhook)."),
+    )
+    # The language of the pages and of the notifications sent to this user; blank: the
+    # browser's (Accept-Language), else English. Choices from settings.LANGUAGES.
+    language = models.CharField(
+        _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
     )
 
     objects = UserManager()

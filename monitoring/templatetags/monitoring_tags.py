@@ -11,10 +11,25 @@ from monitoring.board import patients_with_unacknowledged_flags
 from monitoring.display import DASH, dash
 from monitoring.models import Flag, TreatmentCourse
 from monitoring.models.courses import day_label
+from monitoring.reasons import render, render_all
 from monitoring.schedule import human_duration
 from monitoring.timeline import DEFAULT_WINDOWS, age_text
 
 register = template.Library()
+
+
+@register.filter
+def reason(value) -> str:
+    """A stored grade reason (code and parameters, or an old row's text) in the reader's
+    language (monitoring/reasons.py)."""
+    return render(value)
+
+
+@register.filter
+def reasons(values) -> list[str]:
+    """Each of a list of stored grade reasons, as text in the reader's language."""
+    return render_all(values)
+
 
 GRADE_CLASSES = {
     0: "text-bg-success",
@@ -92,7 +107,7 @@ def neuro_age(course, status, now=None):
     now = now or timezone.now()
     version = course.protocol_version
     window = version.windows().neuro if version else DEFAULT_WINDOWS.neuro
-    age = age_text(max(now - assessed, timedelta(0)))
+    age = render(age_text(max(now - assessed, timedelta(0))).as_json())
     if now - assessed > window:
         return format_html(
             '<span class="small text-danger fw-semibold" title="assessed {}">neuro {} ago — '

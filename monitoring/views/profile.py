@@ -18,11 +18,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import get_language_from_request
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import notification_centre as centre
 from monitoring.access import get_notification_for, requires
-from monitoring.forms.profile import ChannelsForm, RemoveBrowserForm
+from monitoring.forms.profile import ChannelsForm, LanguageForm, RemoveBrowserForm
 from monitoring.models import User
 
 # --- Notification centre ---------------------------------------------------------------------
@@ -82,7 +85,7 @@ def profile(request):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, "Your notification channels are saved.")
+                messages.success(request, _("Your notification channels are saved."))
                 return redirect("monitoring:profile")
         status = 400
     return render(
@@ -90,12 +93,28 @@ def profile(request):
         "monitoring/profile/profile.html",
         {
             "form": form,
+            "language_form": LanguageForm(initial={"language": user.language}),
             "unavailable": centre.unavailable_channels(),
             "browsers": list(user.push_subscriptions.order_by("-created_at")),
             "vapid_public_key": settings.VAPID_PUBLIC_KEY,
         },
         status=status,
     )
+
+
+@requires(User.can_receive_notifications)
+@require_POST
+def profile_language(request):
+    """The language the user reads cartmonitor in (pages and notifications), audited."""
+    form = LanguageForm(request.POST)
+    if form.is_valid():
+        centre.save_language(request.user, language=form.cleaned_data["language"])
+        # Answer in the new language at once: this request began in the old one.
+        translation.activate(request.user.language or get_language_from_request(request))
+        messages.success(request, _("Your language is saved."))
+    else:
+        messages.error(request, _("Choose one of the languages offered."))
+    return redirect("monitoring:profile")
 
 
 @requires(User.can_receive_notifications)
@@ -108,8 +127,11 @@ def profile_test(request):
     else:
         messages.success(
             request,
-            "Test notification sent: it is in your notifications, and each channel you chose "
-            "shows there how its delivery went (the job worker sends them within seconds).",
+            _(
+                "Test notification sent: it is in your notifications, and each channel you "
+                "chose shows there how its delivery went (the job worker sends them within "
+                "seconds)."
+            ),
         )
     return redirect("monitoring:profile")
 
@@ -153,9 +175,9 @@ def push_remove(request):
     form = RemoveBrowserForm(request.POST)
     pk = form.cleaned_data["subscription"] if form.is_valid() else None
     if pk and centre.remove_push_subscription(request.user, pk=pk):
-        messages.success(request, "That browser will no longer receive push notifications.")
+        messages.success(request, _("That browser will no longer receive push notifications."))
         if not request.user.notify_by_push:
-            messages.info(request, "Push is off: no browser of yours is subscribed now.")
+            messages.info(request, _("Push is off: no browser of yours is subscribed now."))
     return redirect("monitoring:profile")
 
 

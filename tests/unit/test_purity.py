@@ -39,7 +39,7 @@ def test_every_grading_module_opens_by_naming_its_source():
         importlib.import_module(f"monitoring.grading.{m.name}")
         for m in pkgutil.iter_modules(monitoring.grading.__path__)
     ]
-    assert len(modules) == 9  # __init__ plus eight modules
+    assert len(modules) == 10  # __init__ plus nine modules
     for module in modules:
         assert module.__doc__, module.__name__
         assert "Source" in module.__doc__, module.__name__

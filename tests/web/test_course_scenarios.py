@@ -71,7 +71,7 @@ def test_a_fever_three_days_old_with_low_pressure_now_is_not_crs_2(record):
     now = record(4, "10:00", vitals={**ROOM_AIR, "sbp_mmhg": 84})
 
     assert now.crs_grade == 0
-    assert any("temperature not measured since D+1 10:00" in r for r in now.crs_reasons)
+    assert any("temperature not measured since D+1 10:00" in r for r in now.crs_reasons_text)
     assert now.crs_needs_review  # hypotensive without a current temperature: a clinician looks
 
 
@@ -81,7 +81,7 @@ def test_a_blood_pressure_four_days_old_is_not_graded_as_hypotension_now(record)
 
     assert now.crs_grade == 1  # fever alone (§1.2.4), not 2
     assert "blood pressure not measured since D+0 12:00 (4 d) — hypotension not assessed" in (
-        now.crs_reasons
+        now.crs_reasons_text
     )
 
 
@@ -90,7 +90,7 @@ def test_a_pressure_within_the_window_grades_and_its_time_is_in_the_reason(recor
     now = record(3, "14:00", vitals={**ROOM_AIR, "temp_c": 38.4})
 
     assert now.crs_grade == 2
-    assert now.crs_reasons[0] == (
+    assert now.crs_reasons_text[0] == (
         "hypotension not requiring vasopressors (SBP 84 mmHg at D+3 12:00, 2 h old) → grade 2"
     )
 
@@ -143,7 +143,7 @@ def test_oxygen_carries_forward_and_past_its_window_asks_to_be_re_confirmed(reco
     assert soon.crs_grade == late.crs_grade == 2
     assert not soon.crs_needs_review
     assert late.crs_needs_review
-    assert any("last confirmed D+2 08:00" in r for r in late.review_reasons)
+    assert any("last confirmed D+2 08:00" in r for r in late.review_reasons_text)
 
 
 def test_vitals_without_an_oxygen_field_say_oxygen_not_recorded_never_room_air(record):
@@ -151,7 +151,7 @@ def test_vitals_without_an_oxygen_field_say_oxygen_not_recorded_never_room_air(r
 
     assert snapshot.crs_grade == 1
     assert "oxygen support not recorded since day 0 — hypoxia not assessed" in (
-        snapshot.crs_reasons
+        snapshot.crs_reasons_text
     )
     assert snapshot.inputs["crs"]["oxygen"] is None
 
@@ -162,8 +162,8 @@ def test_the_neuro_assessment_shows_its_age_and_is_marked_stale(record):
     stale = record(2, "16:00", vitals=ROOM_AIR)
 
     assert fresh.icans_grade == stale.icans_grade == 1  # the last known state still grades
-    assert fresh.icans_reasons[-1] == "neuro assessment at D+2 06:00, 7 h old"
-    assert stale.icans_reasons[-1].endswith(
+    assert fresh.icans_reasons_text[-1] == "neuro assessment at D+2 06:00, 7 h old"
+    assert stale.icans_reasons_text[-1].endswith(
         "stale: older than the protocol's neuro interval; reassess"
     )
     assert stale.inputs["icans"]["stale"] is True
@@ -191,7 +191,7 @@ def test_new_hypoxia_26_h_after_tocilizumab_is_graded_as_crs_with_review(record)
 
     assert hypoxic.crs_grade == 2  # never a silent 0 (ASTCT masked fever, §1.2.2)
     assert hypoxic.crs_needs_review
-    assert any("after tocilizumab" in r for r in hypoxic.review_reasons)
+    assert any("after tocilizumab" in r for r in hypoxic.review_reasons_text)
     review = Flag.objects.get(course=hypoxic.course, kind=Flag.Kind.NEEDS_REVIEW)
     assert "after tocilizumab" in review.message  # it reaches a clinician
 
@@ -234,12 +234,13 @@ def test_room_air_to_high_flow_on_steroids_without_fever_raises_its_own_flag(rec
         Flag.objects.unresolved().filter(course=course).values_list("kind", "severity")
     )
     advice = flag_rules.escalation_advice(
-        0, None, open_flags=open_flags, review_reasons=worse.review_reasons
+        0, None, open_flags=open_flags, review_reasons=worse.review_reasons_text
     )
     assert not any("routine" in a for a in advice)
     assert any(a.startswith("New or escalating oxygen need") for a in advice)
     assert (
-        flag_rules.advice_severity(None, open_flags, worse.review_reasons) == Flag.Severity.URGENT
+        flag_rules.advice_severity(None, open_flags, worse.review_reasons_text)
+        == Flag.Severity.URGENT
     )
 
 
@@ -458,7 +459,7 @@ def test_with_nothing_current_crs_is_not_assessed_rather_than_0(record):
     later = record(2, "10:00", neuro=ICE)
 
     assert later.crs_grade is None
-    assert later.crs_reasons[0].startswith(
+    assert later.crs_reasons_text[0].startswith(
         "no temperature or blood pressure within the protocol's window — CRS not assessed"
     )
     assert later.inputs["crs"]["not_assessed"] is True
@@ -480,4 +481,4 @@ def test_an_ice_left_on_file_for_a_child_after_a_birth_date_correction_asks_for_
 
     ice_check.refresh_from_db()
     assert ice_check.icans_needs_review
-    assert any("calls for the CAPD" in r for r in ice_check.review_reasons)
+    assert any("calls for the CAPD" in r for r in ice_check.review_reasons_text)

@@ -83,7 +83,7 @@ def test_consciousness_with_another_cause_is_graded_by_the_other_domains_for_rev
     assert snapshot.icans_needs_review is needs_review
     review_flag = Flag.objects.filter(course=course, kind="needs_review").first()
     if needs_review:
-        assert "ref §2.2 †" in " ".join(snapshot.review_reasons)
+        assert "ref §2.2 †" in " ".join(snapshot.review_reasons_text)
         assert "attributed to" in review_flag.message
     else:
         assert review_flag is None
@@ -105,7 +105,7 @@ def test_the_snapshot_keeps_the_attribution_it_was_graded_on(course, nurse):
     snapshot = snapshot_of(check)
     assert snapshot.inputs["icans"]["consciousness_attributable_to"] == "other"
     assert snapshot.inputs["icans"]["consciousness_other_cause"] == "Hepatic encephalopathy"
-    assert "attributed to another cause: Hepatic encephalopathy" in snapshot.review_reasons[0]
+    assert "attributed to another cause: Hepatic encephalopathy" in snapshot.review_reasons_text[0]
 
 
 def test_without_a_typed_reason_the_record_says_why_the_screen_was_not_done(course, nurse):
@@ -219,7 +219,7 @@ def test_positive_pressure_for_airway_protection_is_graded_as_the_rule_says(
         "oxygen_for_airway_protection", False
     )
     if needs_review:
-        assert "(ref §1.2.8, §1.5.6)" in snapshot.review_reasons[-1]
+        assert "(ref §1.2.8, §1.5.6)" in snapshot.review_reasons_text[-1]
 
 
 def test_airway_protection_without_positive_pressure_saves_nothing(course, nurse):

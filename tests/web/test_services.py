@@ -40,7 +40,7 @@ def test_fever_on_low_flow_oxygen_is_crs_grade_2_with_the_reason(record):
     snapshot = record(1, vitals=vitals(38.6, oxygen_support="low_flow", oxygen_flow_l_min=4))
 
     assert snapshot.crs_grade == 2
-    assert "4 L/min" in snapshot.crs_reasons[0]
+    assert "4 L/min" in snapshot.crs_reasons_text[0]
     assert snapshot.inputs["crs"]["oxygen"] == "low_flow"
 
 
