@@ -50,6 +50,7 @@ from monitoring.models import (
     Unit,
     VitalSigns,
 )
+from monitoring.models.audit import changes_text
 from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE
 from monitoring.models.courses import CLOCK_SKEW
 from monitoring.models.people import WEIGHT_KG_RANGE
@@ -484,7 +485,7 @@ def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=())
         AuditEvent.Action.RECORD_AMENDED,
         course=course,
         summary=f"{model._meta.verbose_name.capitalize()} amended: "
-        + "; ".join(f"{name} {old} → {new}" for name, (old, new) in changes.items())
+        + changes_text(model._meta.model_name, changes)
         + f" ({reason})",
         details={
             "model": model._meta.model_name,
