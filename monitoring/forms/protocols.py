@@ -107,11 +107,12 @@ class ProtocolVersionForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What changed and why: kept with the version and in the audit log.",
-        error_messages={"required": "Say what changed and why."},
+        required=False,  # a preview needs none; saving does (clean)
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, preview: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.preview = preview
         for name, (low, high, unit) in PROTOCOL_RANGES.items():
             field = self.fields[name]
             if name != "monitoring_window_days":
@@ -217,6 +218,9 @@ class ProtocolVersionForm(forms.Form):
             if data.get(low) is not None and data.get(high) is not None and data[low] >= data[high]:
                 self.add_error(low, f"Must be below the {what} limit ({data[high]}/min).")
         self._clean_escalation_settings(data)
+        # The note is kept with the version that is saved; a preview saves nothing.
+        if not self.preview and not (data.get("change_note") or "").strip():
+            self.add_error("change_note", "Say what changed and why.")
         return data
 
     def _clean_escalation_settings(self, data) -> None:

@@ -113,7 +113,11 @@ def protocol_version_edit(request, pk):
     )
     current = {s.check_type: s for s in version.schedules.all()}
     data = request.POST if request.method == "POST" else None
-    form = ProtocolVersionForm(data, initial=ProtocolVersionForm.initial_for(version))
+    form = ProtocolVersionForm(
+        data,
+        initial=ProtocolVersionForm.initial_for(version),
+        preview=data is not None and "preview" in data,
+    )
     rows = [
         CheckScheduleForm(data, check_type=value, schedule=current.get(value))
         for value in CheckType.values
@@ -133,6 +137,7 @@ def protocol_version_edit(request, pk):
             preview = {
                 "rows": [(row.label, row.preview()) for row in rows],
                 "changes": _describe_changes(version, changes, schedules, current),
+                "note_missing": not form.cleaned_data["change_note"].strip(),
             }
         else:
             try:
