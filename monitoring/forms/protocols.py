@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy
 
 from monitoring import alert_rules, flag_rules
 from monitoring.forms.common import (
@@ -410,7 +411,48 @@ class MoveCourseForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["version"]
         field.queryset = versions
-        field.label_from_instance = lambda v: (
-            f"{v} — {'active' if v.is_active else 'inactive'}"
-            + (" — TEMPLATE" if v.is_template else "")
-        )
+        field.label_from_instance = _version_choice
+
+
+def _version_choice(version: ProtocolVersion) -> str:
+    """ "Default v2 — active"; the usage reads ``with_course_counts()`` where annotated."""
+    return f"{version} — {version.usage_label}" + (" — TEMPLATE" if version.is_template else "")
+
+
+class MoveCoursesForm(forms.Form):
+    """Several courses on one version moved to another at once (services.move_courses_to_version).
+    ``courses`` are the ones the user may change (access.visible_courses) on that version."""
+
+    courses = forms.ModelMultipleChoiceField(
+        TreatmentCourse.objects.none(),
+        error_messages={
+            "required": gettext_lazy("Choose at least one course to move."),
+            "invalid_choice": gettext_lazy(
+                "One of the chosen courses is not on this version or not yours."
+            ),
+            "invalid_pk_value": gettext_lazy(
+                "One of the chosen courses is not on this version or not yours."
+            ),
+        },
+    )
+    version = forms.ModelChoiceField(
+        ProtocolVersion.objects.none(),
+        label=gettext_lazy("Move to protocol version"),
+        empty_label=None,
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Why these courses change protocol version (kept in the audit log)."
+        ),
+        error_messages={"required": gettext_lazy("Say why the courses change protocol version.")},
+    )
+
+    def __init__(self, *args, courses, versions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["courses"].queryset = courses
+        self.fields["version"].queryset = versions
+        # Listed once: the select widget and crispy's template would each query the versions.
+        self.fields["version"].choices = [(v.pk, _version_choice(v)) for v in versions]
