@@ -170,7 +170,7 @@ def test_review_lists_the_courses_that_will_move_and_moves_nothing(
     page = response.content.decode()
     assert response.status_code == 200
     assert "2 courses will move" in page
-    assert f"{v1} → {v2}" in page
+    assert f"{v1} → <strong>{v2}</strong>" in page
     assert "Abel" in page
     assert "Baker" in page
     assert "Cole" not in page
