@@ -30,6 +30,7 @@ from monitoring.models import (
     User,
     VitalSigns,
 )
+from monitoring.models.audit import changes_text
 
 
 @admin.register(Unit)
@@ -105,7 +106,7 @@ class AuditedChangeAdmin(HistoryAdmin):
                 course=course,
                 patient=obj if isinstance(obj, Patient) else None,
                 summary=f"{obj._meta.verbose_name.capitalize()} edited in the admin: "
-                + "; ".join(f"{name} {old} → {new}" for name, (old, new) in changes.items()),
+                + changes_text(obj._meta.model_name, changes),
                 details={"model": obj._meta.model_name, "pk": obj.pk, "changed": changes},
             )
 

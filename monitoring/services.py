@@ -50,6 +50,7 @@ from monitoring.models import (
     Unit,
     VitalSigns,
 )
+from monitoring.models.audit import changes_text
 from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE
 from monitoring.models.courses import CLOCK_SKEW
 from monitoring.models.people import WEIGHT_KG_RANGE
@@ -484,7 +485,7 @@ def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=())
         AuditEvent.Action.RECORD_AMENDED,
         course=course,
         summary=f"{model._meta.verbose_name.capitalize()} amended: "
-        + "; ".join(f"{name} {old} → {new}" for name, (old, new) in changes.items())
+        + changes_text(model._meta.model_name, changes)
         + f" ({reason})",
         details={
             "model": model._meta.model_name,
@@ -960,15 +961,32 @@ def revise_protocol(
     return target
 
 
+def move_refusal(course, version: ProtocolVersion) -> str | None:
+    """Why ``move_course_to_version`` refuses to move this course to ``version``, or None.
+    Pages ask beforehand to say which courses cannot move; the service asks again under lock."""
+    if not course.is_under_monitoring:
+        return "Monitoring of this course has ended: its protocol version stays."
+    if course.protocol_version_id == version.pk:
+        return f"The course already follows {version}."
+    if not version.applies_to(course.product):
+        return f"{version} does not apply to {course.product_label} courses."
+    return None
+
+
 @transaction.atomic
 def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by):
     """Move a course to another protocol version, on purpose and on the record; only while the
-    course is under monitoring (an ended course keeps the version it was monitored by)."""
+    course is under monitoring (an ended course keeps the version it was monitored by) and to
+    a version that applies to its product."""
     status = _lock_status(course)
-    # Read again under the lock: monitoring may have ended since the caller loaded the course.
-    course.status = TreatmentCourse.objects.values_list("status", flat=True).get(pk=course.pk)
-    if not course.is_under_monitoring:
-        raise ValidationError("Monitoring of this course has ended: its protocol version stays.")
+    # Read again under the lock: monitoring may have ended (or another move happened) since
+    # the caller loaded the course.
+    course.status, course.protocol_version_id = TreatmentCourse.objects.values_list(
+        "status", "protocol_version"
+    ).get(pk=course.pk)
+    refusal = move_refusal(course, version)
+    if refusal:
+        raise ValidationError(refusal)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the course changes protocol version."})
     previous = course.protocol_version
@@ -983,6 +1001,35 @@ def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by)
         details={"from": previous.pk if previous else None, "to": version.pk},
     )
     return course
+
+
+class MovesRefused(ValidationError):
+    """Some courses of a move of several cannot move; none moved. ``refused`` pairs each such
+    course with why (the single move's reason)."""
+
+    def __init__(self, refused: list[tuple[TreatmentCourse, str]]):
+        super().__init__([f"{course.patient}: {why}" for course, why in refused])
+        self.refused = refused
+
+
+@transaction.atomic
+def move_courses_to_version(*, courses, version: ProtocolVersion, reason: str, by) -> list:
+    """Move several courses to a version at once: all of them or none (``MovesRefused`` names
+    each course that cannot move), each one moved and audited as a single move is."""
+    courses = list(courses)
+    if not courses:
+        raise ValidationError({"courses": "Choose at least one course to move."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the courses change protocol version."})
+    refused = []
+    for course in courses:
+        try:
+            move_course_to_version(course=course, version=version, reason=reason, by=by)
+        except ValidationError as error:
+            refused.append((course, " ".join(error.messages)))
+    if refused:
+        raise MovesRefused(refused)  # leaving the transaction undoes the moves made above
+    return courses
 
 
 @transaction.atomic

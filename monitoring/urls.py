@@ -76,6 +76,11 @@ urlpatterns = [
         protocols.protocol_version_edit,
         name="admin-protocol-version-edit",
     ),
+    path(
+        "protocols/versions/<int:pk>/move-courses/",
+        protocols.move_courses,
+        name="protocol-version-move-courses",
+    ),
     path("patients/<uuid:public_id>/protocol/", protocols.course_protocol, name="course-protocol"),
     path("patients/<uuid:public_id>/not-done/", corrections.check_not_done, name="nurse-not-done"),
     path("records/<slug:kind>/<int:pk>/amend/", corrections.amend_record, name="record-amend"),

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from monitoring import grading
 from monitoring.forms.common import (
@@ -198,13 +199,14 @@ class SymptomForm(SectionMixin, forms.ModelForm):
         return data
 
 
-ICE_CHOICES = {
-    "ice_orientation": 4,
-    "ice_naming": 3,
-    "ice_commands": 1,
-    "ice_writing": 1,
-    "ice_attention": 1,
-}
+def ice_item_label(item: grading.ICEItem) -> str:
+    """ "Orientation — year, month, city, hospital (4 points)": each item said once."""
+    points = ngettext("%(count)d point", "%(count)d points", item.max_points) % {
+        "count": item.max_points
+    }
+    return f"{item.title} — {item.task} ({points})"
+
+
 CAPD_ANSWERS = [(0, "Never"), (1, "Rarely"), (2, "Sometimes"), (3, "Often"), (4, "Always")]
 
 
@@ -250,8 +252,10 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         for name in [*ICE_ITEM_FIELDS, *CAPD_ITEM_FIELDS]:
             if name not in self.score_fields:
                 del self.fields[name]
+        self.item_names = {}  # how an error names an item left blank
         if capd:
             for name, (question) in zip(CAPD_ITEM_FIELDS, grading.CAPD_ITEMS, strict=True):
+                self.item_names[name] = question
                 self.fields[name] = forms.TypedChoiceField(
                     label=question,
                     choices=CAPD_ANSWERS,
@@ -262,9 +266,10 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 )
         else:
             for name, item in zip(ICE_ITEM_FIELDS, grading.ICE_ITEMS, strict=True):
-                points = ICE_CHOICES[name]
+                self.item_names[name] = item.title
+                points = item.max_points
                 self.fields[name] = forms.TypedChoiceField(
-                    label=f"{item.name.capitalize()} ({item.task})",
+                    label=ice_item_label(item),
                     choices=[("", "—"), *[(n, f"{n}/{points}") for n in range(points + 1)]],
                     coerce=int,
                     required=False,
@@ -298,7 +303,7 @@ class NeuroForm(SectionMixin, forms.ModelForm):
     def clean(self):
         data = super().clean()
         scores = {name: data.get(name) for name in self.score_fields}
-        missing = [self.fields[n].label.split(" (")[0] for n, v in scores.items() if v is None]
+        missing = [self.item_names[n] for n, v in scores.items() if v is None]
         tool = "CAPD" if self.capd else "ICE"
         cause = data.get("consciousness_attributable_to")
         if not cause and data.get("consciousness_other_cause"):

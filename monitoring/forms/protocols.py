@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy
 
 from monitoring import alert_rules, flag_rules
 from monitoring.forms.common import (
@@ -107,11 +108,12 @@ class ProtocolVersionForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What changed and why: kept with the version and in the audit log.",
-        error_messages={"required": "Say what changed and why."},
+        required=False,  # a preview needs none; saving does (clean)
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, preview: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.preview = preview
         for name, (low, high, unit) in PROTOCOL_RANGES.items():
             field = self.fields[name]
             if name != "monitoring_window_days":
@@ -217,6 +219,9 @@ class ProtocolVersionForm(forms.Form):
             if data.get(low) is not None and data.get(high) is not None and data[low] >= data[high]:
                 self.add_error(low, f"Must be below the {what} limit ({data[high]}/min).")
         self._clean_escalation_settings(data)
+        # The note is kept with the version that is saved; a preview saves nothing.
+        if not self.preview and not (data.get("change_note") or "").strip():
+            self.add_error("change_note", "Say what changed and why.")
         return data
 
     def _clean_escalation_settings(self, data) -> None:
@@ -406,7 +411,48 @@ class MoveCourseForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["version"]
         field.queryset = versions
-        field.label_from_instance = lambda v: (
-            f"{v} — {'active' if v.is_active else 'inactive'}"
-            + (" — TEMPLATE" if v.is_template else "")
-        )
+        field.label_from_instance = _version_choice
+
+
+def _version_choice(version: ProtocolVersion) -> str:
+    """ "Default v2 — active"; the usage reads ``with_course_counts()`` where annotated."""
+    return f"{version} — {version.usage_label}" + (" — TEMPLATE" if version.is_template else "")
+
+
+class MoveCoursesForm(forms.Form):
+    """Several courses on one version moved to another at once (services.move_courses_to_version).
+    ``courses`` are the ones the user may change (access.visible_courses) on that version."""
+
+    courses = forms.ModelMultipleChoiceField(
+        TreatmentCourse.objects.none(),
+        error_messages={
+            "required": gettext_lazy("Choose at least one course to move."),
+            "invalid_choice": gettext_lazy(
+                "One of the chosen courses is not on this version or not yours."
+            ),
+            "invalid_pk_value": gettext_lazy(
+                "One of the chosen courses is not on this version or not yours."
+            ),
+        },
+    )
+    version = forms.ModelChoiceField(
+        ProtocolVersion.objects.none(),
+        label=gettext_lazy("Move to protocol version"),
+        empty_label=None,
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy(
+            "Why these courses change protocol version (kept in the audit log)."
+        ),
+        error_messages={"required": gettext_lazy("Say why the courses change protocol version.")},
+    )
+
+    def __init__(self, *args, courses, versions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["courses"].queryset = courses
+        self.fields["version"].queryset = versions
+        # Listed once: the select widget and crispy's template would each query the versions.
+        self.fields["version"].choices = [(v.pk, _version_choice(v)) for v in versions]

@@ -48,19 +48,23 @@ CAPD_POSITIVE = 9  # ">= 9 = positive screen", ICANS grade 3 (ref §2.3 [V: S6b,
 
 
 class ICEItem(NamedTuple):
-    """One ICE domain: form field name, task text and maximum points (ref §2.1)."""
+    """One ICE domain: form field name, the domain as ASTCT names it, what is asked (without
+    repeating the domain) and maximum points, 1 point per correct answer (ref §2.1)."""
 
     name: str
+    title: str
     task: str
     max_points: int
 
 
 ICE_ITEMS: tuple[ICEItem, ...] = (
-    ICEItem("orientation", "Orientation to year, month, city, hospital (1 point each)", 4),
-    ICEItem("naming", "Name 3 objects, e.g. point to clock, pen, button (1 point each)", 3),
-    ICEItem("commands", 'Follow a simple command, e.g. "Show me 2 fingers"', 1),
-    ICEItem("writing", 'Write a standard sentence, e.g. "Our national bird is the bald eagle"', 1),
-    ICEItem("attention", "Count backwards from 100 by 10", 1),
+    ICEItem("orientation", "Orientation", "year, month, city, hospital", 4),
+    ICEItem("naming", "Naming", "3 objects, e.g. point to clock, pen, button", 3),
+    ICEItem("commands", "Following commands", 'a simple command, e.g. "Show me 2 fingers"', 1),
+    ICEItem(
+        "writing", "Writing", 'a standard sentence, e.g. "Our national bird is the bald eagle"', 1
+    ),
+    ICEItem("attention", "Attention", "count backwards from 100 by 10", 1),
 )
 
 # Cornell Assessment of Pediatric Delirium, wording as in ref §2.3 [V: S6b].

@@ -89,11 +89,13 @@ def dose_limit_warnings(previous_dose_times: Iterable[datetime], at: datetime) -
     if previous:
         nearest = min(abs(at - other) for other in previous)
         if nearest < REPEAT_INTERVAL:
-            hours = nearest.total_seconds() / 3600
+            hours = round(nearest.total_seconds() / 3600, 1)
+            # Under 3 minutes apart reads "0.0 h"; it is the same time as far as anyone can tell.
+            when = "at the same time as this one" if hours == 0 else f"{hours:.1f} h from this one"
             warnings.append(
                 DoseWarning(
                     "interval",
-                    f"Another dose is recorded {hours:.1f} h from this one: doses are repeated "
+                    f"Another dose is recorded {when}: doses are repeated "
                     "every 8 h as needed (ASCO 2021, reference §7.1).",
                 )
             )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import capfirst
 from simple_history.models import HistoricalRecords
 
 from monitoring.models.courses import TreatmentCourse
@@ -121,3 +124,43 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}: {self.summary}"
+
+    @property
+    def shown_summary(self) -> str:
+        """The summary with field labels. Events written before the summaries used labels
+        ("heart_rate_bpm 104 → 96") are shown labelled too, from the changes kept in
+        ``details``; the stored row itself is never rewritten."""
+        details = self.details if isinstance(self.details, dict) else {}
+        changes = details.get("changes", details.get("changed"))
+        model_name = details.get("model")
+        if not isinstance(changes, dict) or not isinstance(model_name, str):
+            return self.summary
+        summary = self.summary
+        for name, pair in changes.items():
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                continue
+            old, new = pair
+            for sep in (": ", "; "):  # the change lists follow a colon or another change
+                summary = summary.replace(
+                    f"{sep}{name} {old} → {new}",
+                    f"{sep}{field_label(model_name, name)} {old} → {new}",
+                    1,
+                )
+        return summary
+
+
+def field_label(model_name: str, name: str) -> str:
+    """ "heart_rate_bpm" of vital signs → "Heart rate (/min)": the field's verbose name; a
+    model or field that no longer exists shows its name in words."""
+    try:
+        label = apps.get_model("monitoring", model_name)._meta.get_field(name).verbose_name
+    except (LookupError, FieldDoesNotExist, AttributeError):
+        label = name.replace("_", " ")
+    return capfirst(str(label))
+
+
+def changes_text(model_name: str, changes: dict) -> str:
+    """ "Heart rate (/min) 104 → 96; SpO₂ (%) 91 → 94": what an amendment or edit changed."""
+    return "; ".join(
+        f"{field_label(model_name, name)} {old} → {new}" for name, (old, new) in changes.items()
+    )

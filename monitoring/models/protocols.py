@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from simple_history.models import HistoricalRecords
 
 from monitoring import alert_rules, flag_rules, grading
@@ -53,11 +54,18 @@ class Protocol(models.Model):
 class ProtocolVersionQuerySet(models.QuerySet):
     def for_product(self, product: str):
         """Active versions that apply to a CAR-T product (an empty product list means all)."""
-        return [
-            v
-            for v in self.filter(is_active=True).order_by("-number")
-            if not v.products or product in v.products
-        ]
+        return [v for v in self.filter(is_active=True).order_by("-number") if v.applies_to(product)]
+
+    def with_course_counts(self):
+        """``course_count`` (every course ever on the version) and ``running_count`` (those
+        still under monitoring, which the version's schedule drives), for ``usage_label``."""
+        from monitoring.models.courses import TreatmentCourse  # courses import this module
+
+        running = Q(courses__status=TreatmentCourse.Status.MONITORING)
+        return self.annotate(
+            course_count=models.Count("courses"),
+            running_count=models.Count("courses", filter=running),
+        )
 
 
 class ProtocolVersion(models.Model):
@@ -180,6 +188,26 @@ class ProtocolVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.protocol} v{self.number}"
+
+    def applies_to(self, product: str) -> bool:
+        """Whether courses of this CAR-T product may follow the version (no products: all)."""
+        return not self.products or product in self.products
+
+    @property
+    def usage_label(self) -> str:
+        """ "active"; "in use by 12 courses · not offered for new courses" for a version that
+        new courses no longer get but running ones still follow; else "inactive". Reads the
+        ``running_count`` of ``with_course_counts()``."""
+        if self.is_active:
+            return gettext("active")
+        running = getattr(self, "running_count", 0)
+        if running:
+            return ngettext(
+                "in use by %(count)d course · not offered for new courses",
+                "in use by %(count)d courses · not offered for new courses",
+                running,
+            ) % {"count": running}
+        return gettext("inactive")
 
     def thresholds(self) -> grading.VitalThresholds:
         return grading.VitalThresholds(

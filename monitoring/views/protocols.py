@@ -7,14 +7,20 @@ tells the admin beforehand which of the two will happen.
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from monitoring import alert_rules, flag_rules, schedule, services
-from monitoring.access import get_course_for, requires
+from monitoring.access import get_course_for, requires, visible_courses
 from monitoring.display import dash
-from monitoring.forms.protocols import CheckScheduleForm, MoveCourseForm, ProtocolVersionForm
+from monitoring.forms.protocols import (
+    CheckScheduleForm,
+    MoveCourseForm,
+    MoveCoursesForm,
+    ProtocolVersionForm,
+)
 from monitoring.models import (
     AuditEvent,
     CheckSchedule,
@@ -27,15 +33,13 @@ from monitoring.models import (
 )
 
 
-def _with_course_counts(versions):
-    return versions.annotate(course_count=Count("courses"))
-
-
 @requires(User.can_manage_protocols)
 def protocol_list(request):
     """Every protocol with its versions, newest first, and how many courses use each."""
-    versions = _with_course_counts(
-        ProtocolVersion.objects.select_related("created_by").order_by("-number")
+    versions = (
+        ProtocolVersion.objects.with_course_counts()
+        .select_related("created_by")
+        .order_by("-number")
     )
     protocols = Protocol.objects.prefetch_related(Prefetch("versions", queryset=versions))
     return render(request, "monitoring/protocols/list.html", {"protocols": protocols})
@@ -58,13 +62,13 @@ def _escalation_rows(version):
 def protocol_version(request, pk):
     """One version in plain words: schedules, thresholds, escalation text, who changed it."""
     version = get_object_or_404(
-        ProtocolVersion.objects.select_related("protocol", "created_by").prefetch_related(
-            "schedules"
-        ),
+        ProtocolVersion.objects.with_course_counts()
+        .select_related("protocol", "created_by")
+        .prefetch_related("schedules"),
         pk=pk,
     )
     courses = version.courses.select_related("patient", "unit").order_by("-infused_at")
-    siblings = _with_course_counts(version.protocol.versions.order_by("-number"))
+    siblings = version.protocol.versions.with_course_counts().order_by("-number")
     return render(
         request,
         "monitoring/protocols/version.html",
@@ -109,11 +113,18 @@ def _ack_rows(version) -> list[tuple[str, int, bool]]:
 def protocol_version_edit(request, pk):
     """Edit a version: in place while no course uses it, otherwise saved as a new version."""
     version = get_object_or_404(
-        ProtocolVersion.objects.select_related("protocol").prefetch_related("schedules"), pk=pk
+        ProtocolVersion.objects.with_course_counts()
+        .select_related("protocol")
+        .prefetch_related("schedules"),
+        pk=pk,
     )
     current = {s.check_type: s for s in version.schedules.all()}
     data = request.POST if request.method == "POST" else None
-    form = ProtocolVersionForm(data, initial=ProtocolVersionForm.initial_for(version))
+    form = ProtocolVersionForm(
+        data,
+        initial=ProtocolVersionForm.initial_for(version),
+        preview=data is not None and "preview" in data,
+    )
     rows = [
         CheckScheduleForm(data, check_type=value, schedule=current.get(value))
         for value in CheckType.values
@@ -133,6 +144,7 @@ def protocol_version_edit(request, pk):
             preview = {
                 "rows": [(row.label, row.preview()) for row in rows],
                 "changes": _describe_changes(version, changes, schedules, current),
+                "note_missing": not form.cleaned_data["change_note"].strip(),
             }
         else:
             try:
@@ -247,7 +259,8 @@ def course_protocol(request, public_id):
     version = course.protocol_version
     if version is not None:
         version = (
-            ProtocolVersion.objects.select_related("protocol")
+            ProtocolVersion.objects.with_course_counts()
+            .select_related("protocol")
             .prefetch_related("schedules")
             .get(pk=version.pk)
         )
@@ -294,4 +307,91 @@ def course_protocol(request, public_id):
             "now": timezone.now(),
         },
         status=400 if request.method == "POST" else 200,
+    )
+
+
+@requires(User.can_change_course_protocol)
+def move_courses(request, pk):
+    """Move several (or all) of the user's courses on one version to another, in three steps:
+    choose (GET), confirm the list (POST "review"), move (POST "confirm"). The service moves all
+    or none and audits each course as a single move; the confirmation says beforehand which
+    courses it would refuse, and why."""
+    version = get_object_or_404(
+        ProtocolVersion.objects.with_course_counts().select_related("protocol"), pk=pk
+    )
+    # Only the courses the user may change: their units' (admins: all) on this version.
+    on_version = (
+        visible_courses(request.user)
+        .filter(protocol_version=version)
+        .select_related("patient", "unit", "protocol_version__protocol")
+        .order_by("unit__name", "infused_at", "pk")
+    )
+    targets = (
+        ProtocolVersion.objects.with_course_counts()
+        .exclude(pk=version.pk)
+        .select_related("protocol")
+        .order_by("protocol__name", "-number")
+    )
+    form = MoveCoursesForm(request.POST or None, courses=on_version, versions=targets)
+    editing = "edit" in request.POST  # back from the confirmation to change the choice
+    if request.method == "POST" and not editing and form.is_valid():
+        chosen = list(form.cleaned_data["courses"])
+        target = form.cleaned_data["version"]
+        refused = [
+            (course, why)
+            for course in chosen
+            if (why := services.move_refusal(course, target)) is not None
+        ]
+        if "confirm" in request.POST and not refused:
+            try:
+                services.move_courses_to_version(
+                    courses=chosen,
+                    version=target,
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
+                )
+            except services.MovesRefused as error:  # something changed since the confirmation
+                refused = error.refused
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(count)d course moved to %(version)s.",
+                        "%(count)d courses moved to %(version)s.",
+                        len(chosen),
+                    )
+                    % {"count": len(chosen), "version": target},
+                )
+                return redirect("monitoring:protocol-version-move-courses", pk=version.pk)
+        refused_pks = {course.pk for course, _ in refused}
+        return render(
+            request,
+            "monitoring/protocols/move_confirm.html",
+            {
+                "version": version,
+                "form": form,
+                "target": target,
+                "moving": [c for c in chosen if c.pk not in refused_pks],
+                "refused": refused,
+            },
+            status=400 if refused else 200,
+        )
+    courses = list(on_version)
+    if form.is_bound:
+        chosen = set(form["courses"].value() or [])
+    elif request.GET.get("all"):
+        chosen = {str(c.pk) for c in courses if c.is_under_monitoring}
+    else:
+        chosen = set()
+    return render(
+        request,
+        "monitoring/protocols/move_courses.html",
+        {
+            "version": version,
+            "form": form,
+            "courses": courses,
+            "running": sum(1 for c in courses if c.is_under_monitoring),
+            "chosen": chosen,
+        },
+        status=400 if form.is_bound and not editing else 200,
     )

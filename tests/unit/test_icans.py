@@ -515,8 +515,19 @@ def test_ice_items_add_up_to_10():
         "attention",
     ]
     assert sum(item.max_points for item in ICE_ITEMS) == 10
-    name, task, max_points = ICE_ITEMS[4]
-    assert (name, task, max_points) == ("attention", "Count backwards from 100 by 10", 1)
+    name, title, task, max_points = ICE_ITEMS[4]
+    assert (name, title, task, max_points) == (
+        "attention",
+        "Attention",
+        "count backwards from 100 by 10",
+        1,
+    )
+
+
+def test_each_ice_item_names_its_domain_once():
+    # The task says what is asked without repeating the domain ("Orientation (Orientation to…").
+    for item in ICE_ITEMS:
+        assert item.title.split()[0].lower() not in item.task.lower(), item
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,22 @@ def test_the_warnings_say_which_dose_it_would_be_and_cite_the_source():
 
 
 @pytest.mark.parametrize(
+    ("at", "says"),
+    [
+        (h(0), "Another dose is recorded at the same time as this one:"),
+        (h(2 / 60), "Another dose is recorded at the same time as this one:"),  # 2 min: rounds to 0
+        (h(6 / 60), "Another dose is recorded 0.1 h from this one:"),
+        (h(-6), "Another dose is recorded 6.0 h from this one:"),
+    ],
+)
+def test_the_interval_warning_says_how_far_apart_the_doses_are(at, says):
+    (interval,) = dose_limit_warnings([h(0)], at)
+
+    assert interval.message.startswith(says)
+    assert "every 8 h as needed" in interval.message
+
+
+@pytest.mark.parametrize(
     ("dose", "unit", "weight_kg", "codes"),
     [
         (560, "mg", 70, []),

@@ -37,7 +37,8 @@ def test_an_edit_in_the_admin_is_audited_with_the_old_and_new_value(it_client, c
     assert event.user == it_client.user
     assert event.patient == course.patient
     assert (
-        "indication Relapsed large B-cell lymphoma → Relapsed follicular lymphoma" in event.summary
+        "edited in the admin: Indication Relapsed large B-cell lymphoma → Relapsed follicular "
+        "lymphoma" in event.summary
     )
 
 

@@ -24,9 +24,15 @@ def event(
     patient=None,
     at=None,
     summary="something",
+    details=None,
 ):
     return AuditEvent.objects.create(
-        user=user, action=action, patient=patient, at=at or timezone.now(), summary=summary
+        user=user,
+        action=action,
+        patient=patient,
+        at=at or timezone.now(),
+        summary=summary,
+        details=details or {},
     )
 
 
@@ -62,6 +68,57 @@ def test_every_change_and_export_is_listed_newest_first(admin_client_, nurse, co
     assert summaries(response)[1].startswith("Check at ")
     assert "Data exported" in page
     assert course.patient.mrn in page
+
+
+def test_an_amendment_shows_the_fields_labels_and_both_values(admin_client_, nurse, course):
+    check = services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now(),
+        vitals={
+            "temp_c": 37.0,
+            "heart_rate_bpm": 112,
+            "spo2_pct": 97,
+            "oxygen_support": "room_air",
+        },
+    )
+    vitals = check.vitalsigns_set.get()
+    services.amend_record(
+        record=vitals, values={"heart_rate_bpm": 102, "spo2_pct": 95}, reason="misread", by=nurse
+    )
+
+    page = admin_client_.get(AUDIT).content.decode()
+
+    assert "Vital signs amended: Heart rate (/min) 112 → 102; SpO₂ (%) 97 → 95 (misread)" in page
+    assert "heart_rate_bpm" not in page
+    assert "spo2_pct" not in page
+
+
+def test_events_written_with_field_names_are_shown_with_labels(admin_client_, nurse):
+    # Rows written before the summaries used labels stay as they were in the database; the
+    # page labels them from the changes kept beside the summary.
+    event(
+        nurse,
+        action=AuditEvent.Action.RECORD_AMENDED,
+        summary="Lab result amended: crp_mg_l 12 → 120; retired_marker 1 → 2 (typo)",
+        details={
+            "model": "labresult",
+            "changes": {"crp_mg_l": ["12", "120"], "retired_marker": ["1", "2"]},
+        },
+    )
+    event(
+        nurse,
+        action=AuditEvent.Action.ADMIN_EDITED,
+        summary="Old thing edited in the admin: some_field a → b",
+        details={"model": "nosuchmodel", "changed": {"some_field": ["a", "b"]}},
+    )
+
+    page = admin_client_.get(AUDIT).content.decode()
+
+    assert "Lab result amended: CRP (mg/L) 12 → 120; Retired marker 1 → 2 (typo)" in page
+    assert "Old thing edited in the admin: Some field a → b" in page
+    stored = AuditEvent.objects.get(action=AuditEvent.Action.RECORD_AMENDED)
+    assert stored.summary.startswith("Lab result amended: crp_mg_l 12 → 120")  # never rewritten
 
 
 def test_it_filters_by_user(admin_client_, nurse, care_team_member):
@@ -145,8 +202,11 @@ def test_it_pages_by_50_and_keeps_the_filter(admin_client_, nurse):
 def test_the_audit_log_costs_a_fixed_number_of_queries(
     admin_client_, nurse, course, django_assert_num_queries, n_events
 ):
-    for n in range(n_events):
-        event(nurse, patient=course.patient, summary=f"event {n}")
+    for n in range(n_events):  # every other one labelled from its details (no query)
+        details = {"model": "vitalsigns", "changes": {"temp_c": ["38.0", "37.0"]}} if n % 2 else {}
+        event(
+            nurse, patient=course.patient, summary=f"event {n}: temp_c 38.0 → 37.0", details=details
+        )
 
     # session, user, the navigation bar's open-flag and unread-notification counts, the users
     # for the filter menu, the count for the paginator, and one page of events joined with user

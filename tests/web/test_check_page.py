@@ -188,6 +188,16 @@ def test_unable_to_assess_needs_a_reason_and_no_items(nurse_client, course):
     assert NeuroAssessment.objects.get().ice_total is None
 
 
+def test_each_ice_item_is_labelled_once_with_its_points(nurse_client, course):
+    page = nurse_client.get(check_url(course)).content.decode()
+
+    assert "Orientation — year, month, city, hospital (4 points)" in page
+    assert "Naming — 3 objects, e.g. point to clock, pen, button (3 points)" in page
+    assert "Attention — count backwards from 100 by 10 (1 point)" in page
+    assert "Orientation (Orientation" not in page
+    assert "(1 point each)" not in page
+
+
 def test_a_child_under_12_is_assessed_with_capd_not_ice(nurse_client, ward_a):
     child = CourseFactory(
         unit=ward_a,

@@ -297,6 +297,28 @@ def test_a_late_check_page_dose_is_counted_against_the_doses_around_it(nurse_cli
     assert len(toci_doses(course)) == 2
 
 
+def test_the_same_dose_typed_twice_is_said_to_be_at_the_same_time(nurse_client, nurse, course):
+    give(course, nurse, 0)
+    data = {
+        "observed_at": local_input(timezone.now()),  # a second nurse records the same dose
+        "vitals-temperature_unit": "C",
+        "vitals-oxygen_support": "room_air",
+        "vitals-vasopressors_count": "0",
+        "treatment-drug": "tocilizumab",
+        "treatment-dose": "560",
+        "treatment-dose_unit": "mg",
+        "treatment-route": "iv",
+    }
+
+    response = nurse_client.post(check_url(course), data)
+
+    page = response.content.decode()
+    assert response.status_code == 200, response.context["page"].summary()
+    assert "Another dose is recorded at the same time as this one" in page
+    assert "0.0 h" not in page
+    assert len(toci_doses(course)) == 1  # held until someone decides
+
+
 def test_the_amendment_page_holds_640_to_6400_and_keeps_what_was_typed(
     care_client, nurse, course_80kg
 ):

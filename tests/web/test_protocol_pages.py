@@ -350,6 +350,46 @@ def test_the_preview_says_the_resulting_schedule_and_saves_nothing(admin_client_
     assert ProtocolVersion.objects.count() == 1
 
 
+def test_the_preview_needs_no_change_note(admin_client_, course, template):
+    data = {
+        **form_data(template, schedules={"vitals": {"interval_minutes": 180}}, note=""),
+        "preview": "1",
+    }
+
+    response = admin_client_.post(edit_url(template), data)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Preview — nothing saved yet" in page
+    assert "Vital signs, interval minutes: 240 → 180" in page
+    assert "Nothing was saved" not in page
+    assert "Say what changed and why." not in page
+    assert "To save, write a change note" in page  # what saving will ask for, said beforehand
+    assert ProtocolVersion.objects.count() == 1
+
+
+def test_saving_still_needs_a_change_note(admin_client_, course, template):
+    data = form_data(template, schedules={"vitals": {"interval_minutes": 180}}, note="  ")
+
+    response = admin_client_.post(edit_url(template), {**data, "save": "1"})
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was saved" in page
+    assert "Say what changed and why." in page
+    assert ProtocolVersion.objects.count() == 1
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_preview_with_a_note_does_not_ask_for_one(admin_client_, course, template):
+    data = {**form_data(template, schedules={"vitals": {"interval_minutes": 180}}), "preview": "1"}
+
+    page = admin_client_.post(edit_url(template), data).content.decode()
+
+    assert "Preview — nothing saved yet" in page
+    assert "To save, write a change note" not in page
+
+
 # --- Courses and their protocol version ------------------------------------------------------
 
 
