@@ -81,6 +81,9 @@ def test_every_template_formats_with_the_parameters_it_names():
     import string
 
     for code, template in ENGLISH.items():
-        names = {field for _, field, _, _ in string.Formatter().parse(template) if field}
-        values = {name: 1.5 for name in names}
+        fields = [
+            (field, spec) for _, field, spec, _ in string.Formatter().parse(template) if field
+        ]
+        # A whole-number placeholder ("{minutes:02d}") takes an int; every other one a float.
+        values = {name: 7 if spec.endswith("d") else 1.5 for name, spec in fields}
         assert Reason(code, **values), code
