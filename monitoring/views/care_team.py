@@ -19,7 +19,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -407,10 +406,9 @@ def course_day(request, public_id, day: int):
     opens it as a page of its own. Access as the course page (``access.get_course_for``).
     """
     course = get_course_for(request.user, public_id)
-    try:
-        start, end = day_bounds(course, day)
-    except (OverflowError, ValueError):  # beyond the calendar (year 1 or 9999)
-        raise Http404("No such day.") from None
+    # Four digits at most (urls.DayConverter) from a plausible day 0 (a database constraint):
+    # always a real date.
+    start, end = day_bounds(course, day)
     now = timezone.now()
     checks = list(
         BedsideCheck.objects.filter(course=course, observed_at__gte=start, observed_at__lt=end)
