@@ -253,7 +253,7 @@ def test_a_child_under_12_gets_a_capd_chart_instead_of_ice(care_client, nurse, w
     assert "CAPD 16/32" in day_partial(care_client, child, child.day_number())
 
 
-def test_the_day_grid_summarises_each_day(care_client, course, nurse, graded):
+def test_an_opened_day_summarises_its_worst_values(care_client, course, nurse, graded):
     services.record_check(
         course=course,
         by=nurse,
