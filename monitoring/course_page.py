@@ -1,6 +1,12 @@
-"""A course's record read for the page: charts by day since infusion, the day-by-day grid,
-treatments and the tocilizumab summary. Only current records count (amended and
-entered-in-error ones are shown in the checks list, never charted)."""
+"""A course's record read for the page: the state now (latest values, treatment totals),
+charts by day since infusion, one line per day and each day's summary, treatments and the
+tocilizumab summary. Only current records count (amended and entered-in-error ones are shown
+in a day's checks, never charted or summed).
+
+The page renders bounded work: it lists days, never checks (a day's checks load on demand,
+``views.care_team.course_day``); the charts and their table fallbacks carry one point per
+reading, built here in memory from one query per record kind.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from monitoring import grading
+from monitoring import grading, registry
 from monitoring.models import (
     LabResult,
     NeuroAssessment,
@@ -21,7 +29,7 @@ from monitoring.models import (
     VitalSigns,
 )
 from monitoring.models.courses import day_label
-from monitoring.timeline import FEVER_C  # its owner until grading exports it
+from monitoring.timeline import FEVER_C, age_text  # FEVER_C: its owner until grading exports it
 
 # Oxygen support as the ASTCT hypoxia domain ranks it (grade 0/2/3/4 → level 0-3).
 OXYGEN_LEVELS = ["Room air", "Low flow ≤ 6 L/min", "High flow / mask", "Positive pressure"]
@@ -29,6 +37,16 @@ _HYPOXIA_GRADE_TO_LEVEL = {0: 0, 2: 1, 3: 2, 4: 3}
 CAPD_DELIRIUM = 9  # CAPD ≥ 9 is a positive screen, ICANS grade 3 (reference §2.3)
 MAX_GRID_DAYS = 400  # longer than any monitoring window (at most 365 days)
 MIN_BAND_DAYS = 1 / 96  # 15 minutes: the latest grade band is drawn however recent it is
+# Markers the state-now panel shows when measured (the rest stay in each day's checks).
+LAB_SHOWN = (
+    "crp_mg_l",
+    "ferritin_ng_ml",
+    "il6_pg_ml",
+    "fibrinogen_mg_dl",
+    "d_dimer_ug_ml_feu",
+    "anc_10e9_l",
+    "platelets_10e9_l",
+)
 
 
 @dataclass
@@ -62,6 +80,46 @@ class DayRow:
     @property
     def treatment_text(self) -> str:
         return " · ".join(f"{drug} ×{n}" if n > 1 else drug for drug, n in self.treatments.items())
+
+
+@dataclass
+class DayLine:
+    """One day's line on the course page (D+n), before its checks are opened."""
+
+    day: int
+    date: date
+    crs: int | None = None  # highest effective grade of the day
+    icans: int | None = None
+    checks: int = 0
+    flags: int = 0  # raised that day
+    worst_flag: int = 0  # the most severe of them (Flag.Severity), 0 when none
+
+    @property
+    def label(self) -> str:
+        return day_label(self.day)
+
+
+@dataclass(frozen=True)
+class LatestValue:
+    label: str
+    text: str
+    at: datetime
+    moment: str  # "D+n HH:MM"
+    age: str  # "40 min": how long ago, at the page's now
+    marker: bool = False  # a lab marker (else a bedside value)
+
+
+@dataclass(frozen=True)
+class DrugTotalNow:
+    """A drug given since day 0: "3 doses · 30 mg", when last and how many in 24 h."""
+
+    drug: str  # Treatment.Drug code, or the name of an "other" drug
+    label: str
+    text: str
+    last_at: datetime
+    last_moment: str
+    last_age: str
+    in_24h: int
 
 
 class CoursePage:
@@ -112,6 +170,10 @@ class CoursePage:
     def moment_label(self, at: datetime) -> str:
         return self._moment(at)[1]
 
+    def age(self, at: datetime) -> str:
+        """How long before the page's now ("40 min", "3 h 05 min"); 0 min for a clock skew."""
+        return age_text(max(self.now - at, timedelta(0)))
+
     def day_of(self, at: datetime) -> int:
         """n of D+n: calendar days since the infusion date, in the local zone."""
         return self._moment(at)[2]
@@ -146,7 +208,12 @@ class CoursePage:
         return math.floor(low), max(math.ceil(self.position(high_at)), 1)
 
     def charts(self, *, sbp_threshold: int) -> dict:
-        """Chart specs for static/js/course_charts.js: points are [x, y, "D+n HH:MM", label?]."""
+        """Chart specs for static/js/course_charts.js: points are [x, y, "D+n HH:MM", label?].
+
+        One marker per chart: CRP and ferritin rise by different factors (a 20-fold CRP rise
+        beside a 30 % ferritin rise), so each gets its own panel on a linear axis from 0, where
+        a doubling looks like a doubling.
+        """
         vitals = self.records["vitals"]
         neuro = self.records["neuro"]
         labs = self.records["labs"]
@@ -156,41 +223,54 @@ class CoursePage:
                 self._point(at, getattr(r, attr)) for at, r in rows if getattr(r, attr) is not None
             ]
 
-        oxygen = [self._point(at, _oxygen_level(v)[0], v.oxygen_label) for at, v in vitals]
+        oxygen = [
+            self._point(at, _oxygen_level(v)[0], v.oxygen_label)
+            for at, v in vitals
+            if v.oxygen_support
+        ]
         charts = [
             _chart(
                 "temperature",
-                "Temperature",
+                _("Temperature"),
                 {"y": {"title": "°C", "suggestedMin": 35.5, "suggestedMax": 40.5}},
                 [
-                    _series("Temperature °C", series(vitals, "temp_c"), "#c92a2a"),
-                    _line(f"Fever ≥ {FEVER_C:.1f} °C", FEVER_C, "#c92a2a"),
+                    _series(_("Temperature °C"), series(vitals, "temp_c"), "#c92a2a"),
+                    _line(_("Fever ≥ %(t)s °C") % {"t": f"{FEVER_C:.1f}"}, FEVER_C, "#c92a2a"),
                 ],
             ),
             _chart(
                 "haemodynamics",
-                "Blood pressure and heart rate",
+                _("Blood pressure and heart rate"),
                 {
                     "y": {"title": "mmHg", "suggestedMin": 40, "suggestedMax": 160},
                     "y2": {"title": "/min", "suggestedMin": 40, "suggestedMax": 160},
                 },
                 [
-                    _series("Systolic BP", series(vitals, "sbp_mmhg"), "#1864ab"),
-                    _series("Diastolic BP", series(vitals, "dbp_mmhg"), "#74c0fc"),
-                    _series("Heart rate", series(vitals, "heart_rate_bpm"), "#862e9c", axis="y2"),
-                    _line(f"Hypotension: SBP < {sbp_threshold}", sbp_threshold, "#1864ab"),
+                    _series(_("Systolic BP"), series(vitals, "sbp_mmhg"), "#1864ab"),
+                    _series(_("Diastolic BP"), series(vitals, "dbp_mmhg"), "#74c0fc"),
+                    _series(
+                        _("Heart rate"), series(vitals, "heart_rate_bpm"), "#862e9c", axis="y2"
+                    ),
+                    _line(
+                        _("Hypotension: SBP < %(sbp)s") % {"sbp": sbp_threshold},
+                        sbp_threshold,
+                        "#1864ab",
+                    ),
                 ],
             ),
             _chart(
                 "oxygen",
-                "SpO₂ and oxygen support",
+                _("SpO₂ and oxygen support"),
                 {
                     "y": {"title": "SpO₂ %", "suggestedMin": 85, "max": 100},
-                    "y2": {"title": "support", "min": 0, "max": 3, "labels": OXYGEN_LEVELS},
+                    # Two short lines per level: the long names overlapped on a phone. A
+                    # quarter level of room above and below keeps "Room air" off the time axis
+                    # and the top level's label clear of the grade bands.
+                    "y2": {"min": -0.25, "max": 3.25, "labels": oxygen_ticks()},
                 },
                 [
-                    _series("SpO₂ %", series(vitals, "spo2_pct"), "#0b7285"),
-                    _series("Oxygen support", oxygen, "#e8590c", axis="y2", stepped=True),
+                    _series(_("SpO₂ %"), series(vitals, "spo2_pct"), "#0b7285"),
+                    _series(_("Oxygen support"), oxygen, "#e8590c", axis="y2", stepped=True),
                 ],
             ),
         ]
@@ -199,7 +279,7 @@ class CoursePage:
             charts.append(
                 _chart(
                     "ice",
-                    "ICE score (10 = normal)",
+                    _("ICE score (10 = normal)"),
                     {"y": {"title": "ICE", "min": 0, "max": 10}},
                     [_series("ICE", ice, "#2b8a3e")],
                 )
@@ -208,27 +288,36 @@ class CoursePage:
             charts.append(
                 _chart(
                     "capd",
-                    "CAPD (≥ 9: delirium)",
+                    _("CAPD (≥ 9: delirium)"),
                     {"y": {"title": "CAPD", "min": 0, "max": 32}},
-                    [_series("CAPD", capd, "#2b8a3e"), _line("CAPD ≥ 9", CAPD_DELIRIUM, "#c92a2a")],
+                    [
+                        _series("CAPD", capd, "#2b8a3e"),
+                        _line("CAPD ≥ 9", CAPD_DELIRIUM, "#c92a2a"),
+                    ],
                 )
             )
-        charts.append(
+        charts += [
             _chart(
-                "markers",
-                "CRP and ferritin",
-                {
-                    "y": {"title": "CRP mg/L", "suggestedMin": 0},
-                    "y2": {"title": "ferritin ng/mL", "type": "logarithmic"},
-                },
-                [
-                    _series("CRP mg/L", series(labs, "crp_mg_l"), "#5f3dc4"),
-                    _series("Ferritin ng/mL", series(labs, "ferritin_ng_ml"), "#a61e4d", axis="y2"),
-                ],
-            )
-        )
+                "crp",
+                "CRP",
+                {"y": {"title": "mg/L", "beginAtZero": True}},
+                [_series("CRP mg/L", series(labs, "crp_mg_l"), "#5f3dc4")],
+            ),
+            _chart(
+                "ferritin",
+                _("Ferritin"),
+                {"y": {"title": "ng/mL", "beginAtZero": True}},
+                [_series(_("Ferritin ng/mL"), series(labs, "ferritin_ng_ml"), "#a61e4d")],
+            ),
+        ]
         x_min, x_max = self.x_range()
-        return {"x": {"min": x_min, "max": x_max}, "bands": self.bands(x_max), "charts": charts}
+        monitored = self.course.status == self.course.Status.MONITORING
+        return {
+            "x": {"min": x_min, "max": x_max},
+            "now": self.position(self.now) if monitored else None,
+            "bands": self.bands(x_max),
+            "charts": charts,
+        }
 
     def bands(self, x_max: float) -> list[dict]:
         """CRS and ICANS effective grades as [from, to, grade] steps along the time axis.
@@ -257,12 +346,15 @@ class CoursePage:
                     segments[-1][1] = end
                 else:
                     segments.append([start, end, grade])
-            bands.append({"label": label, "segments": segments})
+            # The grade that holds now, drawn beside the band however short its segment is.
+            current = segments[-1][2] if segments and segments[-1][1] >= last else None
+            bands.append({"label": label, "segments": segments, "current": current})
         return bands
 
-    def days(self) -> list[DayRow]:
-        """The day-by-day grid, oldest first, every day from day 0 (or an earlier baseline) to
-        today, days without records included: a gap in monitoring shows."""
+    def day_rows(self) -> dict[int, DayRow]:
+        """A summary of each day with records, by day number (D+n): the highest temperature,
+        lowest systolic pressure, most oxygen support, vasopressors, worst ICE/CAPD, highest
+        grades and the treatments given."""
         rows: dict[int, DayRow] = {}
 
         def new_row(day: int) -> DayRow:
@@ -300,21 +392,111 @@ class CoursePage:
                 ):
                     if value is not None:
                         setattr(day, target, max(value, getattr(day, target) or 0))
-        if rows:
-            last = max(
-                max(rows),
-                self.course.day_number(self.now)
-                if self.course.status == self.course.Status.MONITORING
-                else max(rows),
+        return rows
+
+    def day_lines(self, *, check_times: list[datetime], flags: list) -> list[DayLine]:
+        """One line per day, newest first, from today (while monitored) back to day 0 or an
+        earlier baseline, days without checks included (a gap in monitoring shows): the
+        highest grades, how many checks and flags. Never more than MAX_GRID_DAYS + 1 lines: a
+        day 0 decades ago (typed before the database refused it) would build tens of
+        thousands."""
+        lines: dict[int, DayLine] = {}
+
+        def line(at: datetime) -> DayLine:
+            day = self.day_of(at)
+            if day not in lines:
+                lines[day] = DayLine(day, self.infusion_date + timedelta(days=day))
+            return lines[day]
+
+        for at in check_times:
+            line(at).checks += 1
+        for snapshot in self.snapshots:
+            entry = line(snapshot.observed_at)
+            for name in ("crs", "icans"):
+                grade = getattr(snapshot, f"{name}_effective")
+                if grade is not None:
+                    setattr(entry, name, max(grade, getattr(entry, name) or 0))
+        for flag in flags:
+            entry = line(flag.raised_at)
+            entry.flags += 1
+            entry.worst_flag = max(entry.worst_flag, flag.severity)
+        monitored = self.course.status == self.course.Status.MONITORING
+        last = max([*lines, self.course.day_number(self.now) if monitored else 0])
+        first = max(min([*lines, 0]), last - MAX_GRID_DAYS)
+        return [
+            lines.get(day) or DayLine(day, self.infusion_date + timedelta(days=day))
+            for day in range(last, first - 1, -1)
+        ]
+
+    def latest_values(self) -> list[LatestValue]:
+        """The last value of each vital sign, the oxygen support and vasopressors, ICE/CAPD
+        and each marker ever measured, each with its own time (a value is as old as the check
+        that measured it, not the latest check)."""
+        found: dict[str, LatestValue] = {}
+
+        def keep(key: str, label: str, text: str, at: datetime) -> None:
+            moment, age = self.moment_label(at), self.age(at)
+            found[key] = LatestValue(label, text, at, moment, age, marker=key in LAB_SHOWN)
+
+        for at, v in self.records["vitals"]:  # oldest first: later ones replace earlier
+            if v.temp_c is not None:
+                keep("temp", _("Temperature"), f"{v.temp_c} °C", at)
+            if v.heart_rate_bpm is not None:
+                keep("hr", _("Heart rate"), f"{v.heart_rate_bpm}/min", at)
+            if v.resp_rate_per_min is not None:
+                keep("rr", _("Respiratory rate"), f"{v.resp_rate_per_min}/min", at)
+            if v.sbp_mmhg is not None:
+                bp = f"{v.sbp_mmhg}/{v.dbp_mmhg if v.dbp_mmhg is not None else '–'} mmHg"
+                keep("bp", _("Blood pressure"), bp, at)
+            if v.spo2_pct is not None:
+                keep("spo2", "SpO₂", f"{v.spo2_pct} %", at)
+            if v.oxygen_support:
+                keep("oxygen", _("Oxygen support"), v.oxygen_label, at)
+            pressors = str(v.vasopressors_count) if v.vasopressors_count else _("none")
+            if v.vasopressin:
+                pressors = _("%(n)s + vasopressin") % {"n": v.vasopressors_count}
+            keep("pressors", _("Vasopressors"), pressors, at)
+        for at, n in self.records["neuro"]:
+            label = "CAPD" if n.capd_total is not None else "ICE"
+            keep("neuro", label, f"{n.score_label} · {n.consciousness_label}", at)
+        for at, lab in self.records["labs"]:
+            for name in LAB_SHOWN:
+                value = getattr(lab, name)
+                if value is not None:
+                    field_label = str(lab._meta.get_field(name).verbose_name)
+                    keep(name, field_label[:1].upper() + field_label[1:], plain_number(value), at)
+        order = ["temp", "hr", "rr", "bp", "spo2", "oxygen", "pressors", "neuro", *LAB_SHOWN]
+        return [found[key] for key in order if key in found]
+
+    def treatment_totals(self) -> list[DrugTotalNow]:
+        """Each drug given since day 0 with its doses, total and last dose: steroids and
+        tocilizumab first (registry.summarise_treatments adds the doses up)."""
+        rows = [
+            registry.TreatmentRow(at, t.drug, t.dose, t.dose_unit, t.drug_other)
+            for at, t in self.records["treatment"]
+        ]
+        drugs, other = registry.summarise_treatments(rows, infused_at=self.course.infused_at)
+        known = dict(registry.REGISTRY_DRUGS)
+        last: dict[str, datetime] = {}
+        in_24h: dict[str, int] = defaultdict(int)
+        for at, t in self.records["treatment"]:
+            # Keyed as registry.summarise_treatments keys them: its drugs by code, others by name.
+            key = t.drug if t.drug in known else t.drug_other or t.drug.capitalize()
+            last[key] = at
+            if self.now - timedelta(hours=24) < at <= self.now:
+                in_24h[key] += 1
+        counted = [(total.drug, total.label, total.text) for total in drugs.values() if total.doses]
+        for name, doses in other.items():
+            counted.append(
+                (name, name, ngettext("%(n)s dose", "%(n)s doses", doses) % {"n": doses})
             )
-            # From day 0 (or a baseline before), but never more than MAX_GRID_DAYS of empty
-            # rows: a day 0 decades ago (typed before the database refused it) would make
-            # this page build tens of thousands of rows.
-            first = max(min(*rows, 0), last - MAX_GRID_DAYS)
-            for day in range(first, last + 1):
-                if day not in rows:
-                    rows[day] = new_row(day)
-        return [rows[day] for day in sorted(rows)]
+        totals = []
+        for key, label, text in counted:
+            at = last[key]
+            totals.append(
+                DrugTotalNow(key, label, text, at, self.moment_label(at), self.age(at), in_24h[key])
+            )
+        return totals
 
     def treatments(self) -> list[dict]:
         """Treatments given, oldest first; tocilizumab doses numbered for the limit of 4."""
@@ -366,6 +548,39 @@ def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:
             rows = rows.select_related("recorded_by", "check_entry__recorded_by")
         records[kind] = list(rows)
     return records
+
+
+def oxygen_ticks() -> list[list[str]]:
+    """The oxygen support axis's levels (OXYGEN_LEVELS), each in two short lines."""
+    return [
+        [_("Room"), _("air")],
+        [_("Low flow"), "≤ 6 L/min"],
+        [_("High flow"), _("/ mask")],
+        [_("Positive"), _("pressure")],
+    ]
+
+
+def chart_table(spec: dict) -> dict:
+    """A chart's series as a table for screen readers (and anyone who wants the numbers):
+    one row per time, newest first, one column per series; reference lines are named in
+    the caption."""
+    series = [d for d in spec["datasets"] if "line" not in d]
+    rows: dict[tuple[float, str], list[str]] = {}
+    for column, dataset in enumerate(series):
+        for point in dataset["data"]:
+            cells = rows.setdefault((point[0], point[2]), [""] * len(series))
+            cells[column] = point[3] if len(point) > 3 else f"{point[1]:g}"
+    return {
+        "columns": [d["label"] for d in series],
+        "lines": [d["label"] for d in spec["datasets"] if "line" in d],
+        "rows": [(moment, cells) for (_x, moment), cells in sorted(rows.items(), reverse=True)],
+    }
+
+
+def day_bounds(course, day: int) -> tuple[datetime, datetime]:
+    """The start and end of D+day: local midnight to local midnight (23 or 25 h across DST)."""
+    date_ = course.infusion_date + timedelta(days=day)
+    return _local_midnight(date_), _local_midnight(date_ + timedelta(days=1))
 
 
 def _local_midnight(day: date) -> datetime:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from monitoring.views import (
     audit,
@@ -17,6 +17,21 @@ from monitoring.views import (
 
 app_name = "monitoring"
 
+
+class DayConverter:
+    """D+n of a course: a day number, negative for a baseline day before day 0."""
+
+    regex = "-?[0-9]{1,4}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(DayConverter, "day")
+
 urlpatterns = [
     path("", common.home, name="home"),
     path("healthz", common.healthz, name="healthz"),
@@ -25,6 +40,7 @@ urlpatterns = [
     # Nurse: worklist, bedside check, result
     path("worklist/", nurse.worklist, name="nurse-worklist"),
     path("patients/<uuid:public_id>/", common.patient_course, name="patient-course"),
+    path("patients/<uuid:public_id>/days/<day:day>/", care_team.course_day, name="course-day"),
     path("patients/<uuid:public_id>/check/", nurse.record_check, name="nurse-check"),
     path(
         "patients/<uuid:public_id>/check/support/",

@@ -44,6 +44,7 @@ def route_sample(course, by) -> dict:
         "kind": "vitals",
         "record_pk": check.vitalsigns_set.get().pk,
         "version_pk": course.protocol_version_id,
+        "day": course.day_number(check.observed_at),  # the day of the check (course_day)
     }
 
 

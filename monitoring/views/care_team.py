@@ -3,20 +3,22 @@ course with its charts, grade confirmation and treatments given.
 
 Reads cost a constant number of queries: the board reads one page of patients, their flags and
 their latest failed delivery (``monitoring.board``; overdue checks are computed on read by
-``schedule``); the course page reads the course's checks with their snapshots, its current
-records once per kind for the charts, the day-by-day grid and the treatments, and every record
-(any status) of the checks it lists.
+``schedule``); the course page reads the course's checks with their snapshots and its current
+records once per kind for the state now, the charts, the day lines and the treatments; it
+lists no check: a day's checks, with every record of any status, load on demand
+(``course_day``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Prefetch, Value, When, prefetch_related_objects
+from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -34,9 +36,13 @@ from monitoring.access import (
     visible_units,
 )
 from monitoring.course_page import (
+    CHARTED,
     CoursePage,
+    DayRow,
     age_label,
+    chart_table,
     current_records,
+    day_bounds,
     tocilizumab_summary,
 )
 from monitoring.forms.care_team import (
@@ -54,12 +60,10 @@ from monitoring.models import (
     ProtocolVersion,
     User,
 )
+from monitoring.schedule import due_checks
 from monitoring.views.corrections import check_record_prefetches
 
 BOARD_PAGE_SIZE = 50
-# The course page lists the latest checks in full; "show all" lists every one. The charts and
-# the grid always use every current record, so a long course costs little more than a short one.
-CHECKS_SHOWN = 40
 OVERDUE_SHOWN = 50
 # Query parameters are ASCII digits only: int() and str.isdigit() also accept "١٢" or "²".
 ASCII_ID = re.compile(r"[0-9]{1,18}")
@@ -314,35 +318,27 @@ def _flag_action_page(request, flag: Flag, form, action: str):
 
 
 def course_page(request, course, *, confirm_form=None, status: int = 200):
-    """Render the course page (also with a bound confirmation form that has errors)."""
+    """Render the course page (also with a bound confirmation form that has errors): the state
+    now, the charts, then one line per day; a day's checks load on demand (``course_day``)."""
     now = timezone.now()
     checks = list(
         BedsideCheck.objects.filter(course=course)
-        .select_related("recorded_by", "snapshot")
-        .order_by("-observed_at", "-pk")
+        .select_related("snapshot")
+        .order_by("observed_at", "pk")
     )
-    show_all = request.GET.get("checks") == "all"
-    shown = checks if show_all else checks[:CHECKS_SHOWN]
-    # Every record of the listed checks, superseded and entered-in-error ones too (shown struck
-    # through, with who and why).
-    prefetch_related_objects(shown, *check_record_prefetches())
     confirmations = list(
         GradeConfirmation.objects.filter(snapshot__course=course).select_related("confirmed_by")
     )
     flags = with_acknowledgements(
-        list(
-            Flag.objects.filter(course=course)
-            .select_related("acknowledged_by", "resolved_by")
-            .order_by(
-                Case(When(status=Flag.Status.RESOLVED, then=Value(1)), default=Value(0)),
-                "-raised_at",
-                "-pk",
-            )
-        )
+        list(Flag.objects.filter(course=course).select_related("acknowledged_by", "resolved_by"))
     )
-    if course.protocol_version_id:  # the version and its protocol in one query
-        course.protocol_version = ProtocolVersion.objects.select_related("protocol").get(
-            pk=course.protocol_version_id
+    # Most severe first, then the newest (raised, or got worse, last).
+    flags.sort(key=lambda f: (f.severity, f.worsened_at or f.raised_at, f.pk), reverse=True)
+    if course.protocol_version_id:  # the version, its protocol and schedules (due checks)
+        course.protocol_version = (
+            ProtocolVersion.objects.select_related("protocol")
+            .prefetch_related("schedules")
+            .get(pk=course.protocol_version_id)
         )
     record = CoursePage(
         course,
@@ -352,7 +348,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         now=now,
     )
     patient = course.patient
-    version = course.protocol_version
+    status_row = getattr(course, "status_row", None)
     charts = record.charts(sbp_threshold=course.hypotension_threshold_mmhg(timezone.localdate(now)))
     if request.user.can_confirm_grades and confirm_form is None:
         initial = {}
@@ -362,26 +358,35 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         confirm_form = GradeConfirmationForm(
             course=course, initial=initial, snapshots=reversed(record.snapshots)
         )
+    latest = record.latest_snapshot
+    latest_values = record.latest_values()
     return render(
         request,
         "monitoring/common/course.html",
         {
             "course": course,
             "patient": patient,
-            "status": getattr(course, "status_row", None),
-            "version": version,
+            "status": status_row,
+            "version": course.protocol_version,
             "age": age_label(patient, timezone.localdate(now)),
-            "latest": record.latest_snapshot,
-            "flags": flags,
-            "checks": shown,
-            "checks_total": len(checks),
-            "checks_hidden": len(checks) - len(shown),
+            "latest": latest,
+            "grade_age": record.age(latest.observed_at) if latest else "",
+            "latest_moment": record.moment_label(latest.observed_at) if latest else "",
+            "open_flags": [f for f in flags if f.status != Flag.Status.RESOLVED],
+            "resolved_flags": [f for f in flags if f.status == Flag.Status.RESOLVED],
+            "due": due_checks(course, status_row, now=now) if course.is_under_monitoring else [],
+            "latest_values": latest_values,
+            "bedside_values": [v for v in latest_values if not v.marker],
+            "marker_values": [v for v in latest_values if v.marker],
+            "drug_totals": record.treatment_totals(),
             # JSON in a data- attribute (autoescaped), read by static/js/course_charts.js: the
             # CSP scanner in tests/web/test_security.py refuses any <script> without src,
-            # json_script's application/json block included.
-            "charts": charts["charts"],
+            # json_script's application/json block included. json.dumps never localizes.
+            "charts": [(spec, chart_table(spec)) for spec in charts["charts"]],
             "chart_data": json.dumps(charts, separators=(",", ":")),
-            "days": record.days(),
+            "bands": charts["bands"],
+            "days": record.day_lines(check_times=[c.observed_at for c in checks], flags=flags),
+            "checks_total": len(checks),
             "treatments": record.treatments(),
             "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),
             "confirm_form": confirm_form,
@@ -389,6 +394,65 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         },
         status=status,
     )
+
+
+@requires(User.can_view_patients)
+@require_GET
+def course_day(request, public_id, day: int):
+    """One day of the course (D+day): its summary, the flags raised that day and every check
+    with every record (superseded and entered-in-error ones struck through, with who and why).
+
+    The course page loads it into the day's line with htmx; without JavaScript the day's link
+    opens it as a page of its own. Access as the course page (``access.get_course_for``).
+    """
+    course = get_course_for(request.user, public_id)
+    # Four digits at most (urls.DayConverter) from a plausible day 0 (a database constraint):
+    # always a real date.
+    start, end = day_bounds(course, day)
+    now = timezone.now()
+    checks = list(
+        BedsideCheck.objects.filter(course=course, observed_at__gte=start, observed_at__lt=end)
+        .select_related("recorded_by", "snapshot")
+        .prefetch_related(*check_record_prefetches())
+        .order_by("-observed_at", "-pk")
+    )
+    snapshots = [c.snapshot for c in checks if getattr(c, "snapshot", None)]
+    confirmations = list(
+        GradeConfirmation.objects.filter(snapshot__in=[s.pk for s in snapshots]).select_related(
+            "confirmed_by"
+        )
+    )
+    flags = list(
+        Flag.objects.filter(course=course, raised_at__gte=start, raised_at__lt=end).order_by(
+            "-severity", "-raised_at", "-pk"
+        )
+    )
+    # The day's summary from its current records, as the charts read them.
+    current = {kind: [] for kind in CHARTED}
+    for check in reversed(checks):  # oldest first
+        for kind, model in CHARTED.items():
+            for item in getattr(check, f"{model._meta.model_name}_set").all():
+                if item.is_current:
+                    item.observed_at = check.observed_at
+                    current[kind].append(item)
+    record = CoursePage(
+        course, snapshots=snapshots, records=current, confirmations=confirmations, now=now
+    )
+    summary = record.day_rows().get(day) or DayRow(day, course.infusion_date + timedelta(days=day))
+    context = {
+        "course": course,
+        "patient": course.patient,
+        "day": summary,
+        "checks": checks,
+        "flags": flags,
+        # Back to day 0 (an earlier baseline day is reached from the course page's lines).
+        "previous_day": day - 1 if day > 0 else None,
+        "next_day": day + 1 if day < course.day_number(now) else None,
+    }
+    template = "_course_day.html" if request.htmx else "course_day.html"
+    response = render(request, f"monitoring/common/{template}", context)
+    patch_vary_headers(response, ["HX-Request"])  # the partial and the page share the URL
+    return response
 
 
 @requires(User.can_confirm_grades)

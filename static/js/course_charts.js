@@ -1,25 +1,44 @@
 /* The course page's charts (Chart.js 4, vendored). One line chart per spec in
  * #course-charts[data-charts], all on the same linear time axis: days since infusion, where
  * D+2 at noon is 2.5 and the ticks read "D+n". The gradeBands plugin draws the CRS and ICANS
- * grades (confirmed where a clinician confirmed) as coloured bands along the top of each chart.
+ * grades (confirmed where a clinician confirmed) as coloured bands along the top of each chart,
+ * each segment with its grade written in it where it is wide enough, the grade now in a box at
+ * the band's end (a grade that changed an hour ago is only a sliver of a two-week axis), and
+ * a dashed line at now.
  *
- * The specs come from monitoring/views/care_team.py (CourseRecord.charts): a point is
+ * The specs come from monitoring/course_page.py (CoursePage.charts): a point is
  * [x, y, "D+n HH:MM", optional label]; a dataset with `line` is a horizontal reference line.
+ * Words come from the page (data-x-title, data-now-label), translated there. Every chart has
+ * its values in a table under it (templates/monitoring/common/_chart_table.html).
  * Loaded from a static file: the Content-Security-Policy allows no inline script. */
 (function () {
   "use strict";
 
-  // Grades 0-4 in the colours of the grade badges (static/css/care_team.css .band-g*).
+  // Grades 0-4 in the colours of the grade badges (static/css/care_team.css .band-g*), and a
+  // text colour readable on each.
   const GRADE_COLOURS = ["#8ce99a", "#ffc107", "#d9480f", "#dc3545", "#212529"];
+  const GRADE_TEXT = ["#000", "#000", "#fff", "#fff", "#fff"];
   const NOT_GRADED = "#f1f3f5";
-  const BAND_HEIGHT = 8;
+  const BAND_HEIGHT = 14;
   const BAND_GAP = 3;
+  const NOW_BOX = 18; // the grade-now box at the end of each band
+  const DIGIT_MIN_WIDTH = 12; // a segment this wide or wider shows its grade
+  const NARROW = 420; // px of chart width below which ticks are smaller and fewer
 
   function dayLabel(value) {
     if (!Number.isInteger(value)) {
       return "";
     }
     return value >= 0 ? "D+" + value : "D" + value;
+  }
+
+  function bandTop(area, count, index) {
+    return area.top - (count - index) * (BAND_HEIGHT + BAND_GAP) - 4;
+  }
+
+  function digit(ctx, grade, x, y) {
+    ctx.fillStyle = GRADE_TEXT[grade];
+    ctx.fillText(String(grade), x, y);
   }
 
   const gradeBands = {
@@ -30,24 +49,59 @@
       const x = chart.scales.x;
       const ctx = chart.ctx;
       ctx.save();
+      ctx.textBaseline = "middle";
       bands.forEach(function (band, index) {
-        const top = area.top - (bands.length - index) * (BAND_HEIGHT + BAND_GAP) - 6;
+        const top = bandTop(area, bands.length, index);
+        const middle = top + BAND_HEIGHT / 2;
+        ctx.font = "11px system-ui, sans-serif";
         ctx.fillStyle = "#495057";
-        ctx.font = "10px system-ui, sans-serif";
         ctx.textAlign = "right";
-        ctx.textBaseline = "middle";
-        ctx.fillText(band.label, area.left - 4, top + BAND_HEIGHT / 2);
+        ctx.fillText(band.label, area.left - 4, middle);
         ctx.fillStyle = NOT_GRADED;
         ctx.fillRect(area.left, top, area.right - area.left, BAND_HEIGHT);
+        ctx.font = "bold 10px system-ui, sans-serif";
+        ctx.textAlign = "center";
         band.segments.forEach(function (segment) {
           const left = Math.max(x.getPixelForValue(segment[0]), area.left);
-          const right = Math.min(x.getPixelForValue(segment[1]), area.right);
+          // At least 2 px: a grade that began a moment ago still shows where it began.
+          const right = Math.min(Math.max(x.getPixelForValue(segment[1]), left + 2), area.right);
           if (right > left) {
             ctx.fillStyle = GRADE_COLOURS[segment[2]];
             ctx.fillRect(left, top, right - left, BAND_HEIGHT);
+            if (right - left >= DIGIT_MIN_WIDTH) {
+              digit(ctx, segment[2], (left + right) / 2, middle + 0.5);
+            }
           }
         });
+        if (band.current !== null && band.current !== undefined) {
+          const left = area.right + 3;
+          ctx.fillStyle = GRADE_COLOURS[band.current];
+          ctx.fillRect(left, top, NOW_BOX, BAND_HEIGHT);
+          ctx.strokeStyle = "#495057";
+          ctx.lineWidth = 1;
+          ctx.strokeRect(left + 0.5, top + 0.5, NOW_BOX - 1, BAND_HEIGHT - 1);
+          digit(ctx, band.current, left + NOW_BOX / 2, middle + 0.5);
+        }
       });
+      if (options.now !== null && options.now !== undefined && bands.length) {
+        const at = x.getPixelForValue(options.now);
+        if (at >= area.left && at <= area.right) {
+          const top = bandTop(area, bands.length, 0);
+          ctx.strokeStyle = "#343a40";
+          ctx.lineWidth = 1;
+          ctx.setLineDash([3, 3]);
+          ctx.beginPath();
+          ctx.moveTo(at, top - 2);
+          ctx.lineTo(at, area.bottom);
+          ctx.stroke();
+          ctx.setLineDash([]);
+          ctx.font = "10px system-ui, sans-serif";
+          ctx.fillStyle = "#343a40";
+          ctx.textBaseline = "bottom";
+          ctx.textAlign = at > area.right - 20 ? "right" : "center";
+          ctx.fillText(options.nowLabel, at, top - 2);
+        }
+      }
       ctx.restore();
     },
   };
@@ -58,15 +112,19 @@
       position: position,
       title: { display: Boolean(spec.title), text: spec.title },
       grid: { drawOnChartArea: !secondary },
+      ticks: { font: tickFont },
     };
-    ["min", "max", "suggestedMin", "suggestedMax"].forEach(function (key) {
+    ["min", "max", "suggestedMin", "suggestedMax", "beginAtZero"].forEach(function (key) {
       if (spec[key] !== undefined) {
         scale[key] = spec[key];
       }
     });
     if (spec.labels) {
+      // Levels as two short lines each (an array is a multi-line tick in Chart.js).
       scale.ticks = {
         stepSize: 1,
+        includeBounds: false, // levels only, not the axis ends
+        font: tickFont,
         callback: function (value) {
           return spec.labels[value] || "";
         },
@@ -101,15 +159,26 @@
     };
   }
 
-  function config(spec, data) {
+  function tickFont(context) {
+    return { size: context.chart.width < NARROW ? 10 : 12 };
+  }
+
+  function config(spec, data, words) {
     const range = data.x;
     const scales = {
       x: {
         type: "linear",
         min: range.min,
         max: range.max,
-        ticks: { stepSize: 1, callback: dayLabel, maxRotation: 0, autoSkip: true },
-        title: { display: true, text: "days since infusion" },
+        ticks: {
+          stepSize: 1,
+          callback: dayLabel,
+          maxRotation: 0,
+          autoSkip: true,
+          autoSkipPadding: 8,
+          font: tickFont,
+        },
+        title: { display: true, text: words.xTitle },
       },
       y: axis(spec.axes.y, "left", false),
     };
@@ -125,11 +194,17 @@
         responsive: true,
         maintainAspectRatio: false,
         parsing: true,
-        layout: { padding: { top: data.bands.length * (BAND_HEIGHT + BAND_GAP) + 10 } },
+        layout: {
+          padding: {
+            top: data.bands.length * (BAND_HEIGHT + BAND_GAP) + 16,
+            // Room for the grade-now boxes where no right-hand axis makes it.
+            right: spec.axes.y2 ? 0 : NOW_BOX + 6,
+          },
+        },
         interaction: { mode: "nearest", axis: "x", intersect: false },
         scales: scales,
         plugins: {
-          gradeBands: { bands: data.bands },
+          gradeBands: { bands: data.bands, now: data.now, nowLabel: words.now },
           legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } },
           tooltip: {
             filter: function (item) {
@@ -163,10 +238,11 @@
       return;
     }
     const data = JSON.parse(root.dataset.charts);
+    const words = { xTitle: root.dataset.xTitle || "", now: root.dataset.nowLabel || "" };
     data.charts.forEach(function (spec) {
       const canvas = document.getElementById(spec.id);
       if (canvas !== null) {
-        new Chart(canvas, config(spec, data));
+        new Chart(canvas, config(spec, data, words));
       }
     });
     // Printing changes the page width (print CSS makes every chart full width): redraw.

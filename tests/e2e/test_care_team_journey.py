@@ -76,7 +76,7 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     page.wait_for_load_state("load")
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
     charts = page.evaluate("Object.keys(Chart.instances).length")
-    assert charts == 5
+    assert charts == 6  # temperature, BP/HR, SpO₂/oxygen, ICE, CRP, ferritin
     box = page.locator("#chart-temperature").bounding_box()
     assert box["width"] > 200
     assert box["height"] > 100
@@ -107,7 +107,7 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     confirmation = GradeConfirmation.objects.get()
     assert (confirmation.computed_grade, confirmation.confirmed_grade) == (2, 3)
     assert confirmation.confirmed_by == care_team_member
-    page.wait_for_function("Object.keys(Chart.instances).length === 5")
+    page.wait_for_function("Object.keys(Chart.instances).length === 6")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "care-course.png", full_page=True)
     assert [p for p in problems if "Content Security Policy" in p] == []

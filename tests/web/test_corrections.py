@@ -98,6 +98,19 @@ def fever(febrile_check):
     return febrile_check.vitalsigns_set.get()
 
 
+def day_of(client, check) -> str:
+    """The course page's day of the check, opened: where its records and their corrections
+    are listed (the course page itself lists days, not checks)."""
+    course = check.course
+    day = reverse(
+        "monitoring:course-day",
+        args=[course.patient.public_id, course.day_number(check.observed_at)],
+    )
+    response = client.get(day, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def snapshot_of(check) -> GradeSnapshot:
     return GradeSnapshot.objects.get(check_entry=check)
 
@@ -144,7 +157,7 @@ def test_amending_a_fever_to_37_2_regrades_and_keeps_both_values(
     course.status_row.refresh_from_db()
     assert course.status_row.crs_grade == 0
 
-    page = nurse_client.get(course_url(course)).content.decode()
+    page = day_of(nurse_client, febrile_check)
     assert "T 38.6 °C" in page
     assert "T 37.2 °C" in page
     assert 'class="struck"' in page
@@ -365,7 +378,7 @@ def test_entered_in_error_strikes_the_record_with_the_reason_and_regrades(
     assert AuditEvent.objects.filter(
         action=AuditEvent.Action.ENTERED_IN_ERROR, user=care_team_member
     ).exists()
-    page = care_client.get(course_url(course)).content.decode()
+    page = day_of(care_client, febrile_check)
     assert "T 38.6 °C" in page  # kept, struck through
     assert "Entered in error — marked by" in page
     assert "Charted on the wrong patient" in page
@@ -380,18 +393,18 @@ def test_entered_in_error_needs_a_reason(nurse_client, fever):
 
 
 def test_current_records_offer_corrections_and_struck_ones_their_history(
-    nurse_client, admin_client_, course, fever
+    nurse_client, admin_client_, febrile_check, fever
 ):
-    page = nurse_client.get(course_url(course)).content.decode()
+    page = day_of(nurse_client, febrile_check)
     assert url("amend", "vitals", fever) in page
     assert url("error", "vitals", fever) in page
     # Admins read everything but do not chart: no correction links for them.
-    admin_page = admin_client_.get(course_url(course)).content.decode()
+    admin_page = day_of(admin_client_, febrile_check)
     assert url("amend", "vitals", fever) not in admin_page
 
     nurse_client.post(url("error", "vitals", fever), {"reason": "duplicate"})
 
-    page = nurse_client.get(course_url(course)).content.decode()
+    page = day_of(nurse_client, febrile_check)
     assert url("amend", "vitals", fever) not in page
     assert url("history", "vitals", fever) in page
 
@@ -462,8 +475,13 @@ def test_corrected_records_cost_no_extra_queries_on_the_course_and_result_pages(
     result_url = reverse(
         "monitoring:nurse-check-result", args=[course.patient.public_id, first.public_id]
     )
-    course_page, result_page = (
+    day_url = reverse(
+        "monitoring:course-day",
+        args=[course.patient.public_id, course.day_number(first.observed_at)],
+    )
+    course_page, day_page, result_page = (
         count_queries(nurse_client, course_url(course)),
+        count_queries(nurse_client, day_url),
         count_queries(nurse_client, result_url),
     )
     for _ in range(4):
@@ -472,6 +490,7 @@ def test_corrected_records_cost_no_extra_queries_on_the_course_and_result_pages(
     # Whoever amended or struck a record is joined to it (select_related), never fetched per
     # record: the same number of queries with 1 or 5 corrected checks.
     assert count_queries(nurse_client, course_url(course)) == course_page
+    assert count_queries(nurse_client, day_url) == day_page
     assert count_queries(nurse_client, result_url) == result_page
 
 

@@ -1,6 +1,8 @@
-"""The patient's course: header, charts by day since infusion with grade bands, the day-by-day
-grid, treatments, flags and checks — current records only — and a clinician confirming or
-overriding a computed grade. Constant queries for 1 day or 28 days of data."""
+"""The patient's course: the state now first (grades with their age, open flags most severe
+first, due checks, treatment totals, the last values), then charts by day since infusion with
+grade bands and a table of each chart's values, then one line per day whose checks load on
+demand (the day partial) — current records only — and a clinician confirming or overriding a
+computed grade. Constant queries for 1 day or 28 days of data; the page lists no check."""
 
 import html
 import json
@@ -18,6 +20,7 @@ from monitoring.course_page import CoursePage
 from monitoring.models import (
     AuditEvent,
     CourseStatus,
+    Flag,
     GradeConfirmation,
     GradeSnapshot,
     TreatmentCourse,
@@ -42,6 +45,26 @@ def chart_data(page: str) -> dict:
     """The JSON the page hands to static/js/course_charts.js."""
     raw = re.search(r'id="course-charts"[^>]*data-charts="([^"]*)"', page).group(1)
     return json.loads(html.unescape(raw))
+
+
+def day_url(course, day: int) -> str:
+    return reverse("monitoring:course-day", args=[course.patient.public_id, day])
+
+
+def day_partial(client, course, day: int) -> str:
+    """A day's checks as htmx loads them into its line on the course page."""
+    response = client.get(day_url(course, day), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def text_of(fragment: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)).strip()
+
+
+def section(page: str, section_id: str) -> str:
+    start = page.index(f'id="{section_id}"')
+    return page[start : page.index("</section>", start)]
 
 
 def chart(data: dict, key: str) -> dict:
@@ -160,7 +183,8 @@ def test_the_charts_are_by_day_since_infusion_with_fractional_times(care_client,
         "chart-haemodynamics",
         "chart-oxygen",
         "chart-ice",
-        "chart-markers",
+        "chart-crp",
+        "chart-ferritin",
     }
 
 
@@ -225,10 +249,11 @@ def test_a_child_under_12_gets_a_capd_chart_instead_of_ice(care_client, nurse, w
 
     assert "chart-ice" not in {c["id"] for c in data["charts"]}
     assert values(chart(data, "capd"), "CAPD") == [0, 16]
-    assert "CAPD 16/32" in page  # the grid shows the worst CAPD: the highest
+    # A day's summary shows the worst CAPD: the highest.
+    assert "CAPD 16/32" in day_partial(care_client, child, child.day_number())
 
 
-def test_the_day_grid_summarises_each_day(care_client, course, nurse, graded):
+def test_an_opened_day_summarises_its_worst_values(care_client, course, nurse, graded):
     services.record_check(
         course=course,
         by=nurse,
@@ -250,26 +275,33 @@ def test_the_day_grid_summarises_each_day(care_client, course, nurse, graded):
         treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
     )
 
-    page = care_client.get(course_url(course)).content.decode()
-    grid = page[page.index('id="days"') : page.index('id="treatments"')]
-    row = re.search(r"<th scope=\"row\">D\+2</th>(.*?)</tr>", grid, re.S).group(1)
-    cells = [
-        re.sub(r"<[^>]+>", "", cell).strip()
-        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
-    ]
+    facts = day_partial(care_client, course, 2)
+    facts = facts[facts.index('<dl class="day-facts">') : facts.index("</dl>")]
+    pairs = dict(
+        zip(
+            [text_of(t) for t in re.findall(r"<dt>(.*?)</dt>", facts, re.S)],
+            [text_of(d) for d in re.findall(r"<dd[^>]*>(.*?)</dd>", facts, re.S)],
+            strict=True,
+        )
+    )
 
-    assert cells[1:] == [
-        "39.1",
-        "86",
-        "Low-flow nasal cannula 4 L/min",
-        "1 + vasopressin",
-        "ICE 8/10",
-        "3",
-        "1",
-        "Tocilizumab",
-    ]
-    assert '<th scope="row">D+0</th>' in grid  # every day from day 0, even without records
-    assert '<th scope="row">D+3</th>' in grid
+    assert pairs == {
+        "T max": "39.1 °C",
+        "Lowest SBP": "86 mmHg",
+        "Most O₂ support": "Low-flow nasal cannula 4 L/min",
+        "Vasopressors": "1 + vasopressin",
+        "Worst ICE / CAPD": "ICE 8/10",
+        "Max CRS": "3",
+        "Max ICANS": "1",
+        "Treatments": "Tocilizumab",
+    }
+    # The course page has a line for every day from day 0 to today, even without records,
+    # newest first.
+    lines = re.findall(
+        r'<details class="day-line" id="day-(-?\d+)"',
+        care_client.get(course_url(course)).content.decode(),
+    )
+    assert lines == ["3", "2", "1", "0"]
 
 
 def test_superseded_and_entered_in_error_records_are_not_charted(
@@ -294,13 +326,16 @@ def test_superseded_and_entered_in_error_records_are_not_charted(
     )
 
     page = care_client.get(course_url(course)).content.decode()
+    day = day_partial(care_client, course, 2)
+    facts = day[: day.index("</dl>")]
 
     assert values(chart(chart_data(page), "temperature"), "Temperature °C") == [38.6, 37.4]
-    grid = page[page.index('id="days"') : page.index('id="treatments"')]
-    assert "40.4" not in grid
-    assert "41.9" not in grid
-    assert "38.6" in grid
-    assert "T 40.4 °C" in page  # the checks list still shows every record
+    assert "40.4" not in facts
+    assert "41.9" not in facts
+    assert "38.6" in facts
+    assert "40.4" not in section(page, "latest")
+    assert "T 40.4 °C" in day  # the day's checks still show every record
+    assert "T 41.9 °C" in day
 
 
 def test_treatments_are_listed_with_doses_and_times(care_client, course, nurse, graded):
@@ -325,6 +360,303 @@ def test_treatments_are_listed_with_doses_and_times(care_client, course, nurse, 
     assert "dose 2" in table
     assert "Given so far: <strong>2 of 4</strong>" in page
     assert "usual dose <strong>560 mg</strong>" in page
+
+
+# --- The state now first ----------------------------------------------------------------------
+
+
+def test_the_state_now_comes_before_the_charts_and_the_days(care_client, course, graded):
+    page = care_client.get(course_url(course)).content.decode()
+
+    order = ["grades", "flags", "due", "treatments", "latest", "charts", "days"]
+    positions = [page.index(f'id="{name}"') for name in order]
+    assert positions == sorted(positions)
+
+
+def test_the_grades_say_how_old_they_are(care_client, course, nurse):
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now() - timedelta(minutes=40),
+        vitals={**LOW_FLOW_4, "temp_c": 38.6},
+    )
+
+    grades = text_of(section(care_client.get(course_url(course)).content.decode(), "grades"))
+
+    assert "CRS now · 40 min ago CRS 2" in grades
+    assert "ICANS now · 40 min ago" in grades
+
+
+def test_open_flags_are_most_severe_first_then_newest_and_resolved_ones_apart(
+    care_client, course, care_team_member
+):
+    now = timezone.now()
+
+    kinds = iter(Flag.Kind)  # one unresolved flag per kind
+
+    def flag(message, severity, minutes_ago, **extra):
+        return Flag.objects.create(
+            course=course,
+            kind=next(kinds),
+            severity=severity,
+            message=message,
+            raised_at=now - timedelta(minutes=minutes_ago),
+            **extra,
+        )
+
+    flag("old warning", Flag.Severity.WARNING, 300)
+    flag("new warning", Flag.Severity.WARNING, 10)
+    flag("old critical", Flag.Severity.CRITICAL, 600)
+    flag("urgent", Flag.Severity.URGENT, 5)
+    # Worse since 2 min ago: newer than the warning raised 10 min ago.
+    flag("info made worse", Flag.Severity.WARNING, 900, worsened_at=now - timedelta(minutes=2))
+    flag(
+        "resolved critical",
+        Flag.Severity.CRITICAL,
+        1,
+        status=Flag.Status.RESOLVED,
+        resolved_at=now,
+        resolved_by=care_team_member,
+        resolve_reason="settled",
+    )
+
+    page = care_client.get(course_url(course)).content.decode()
+    flags = section(page, "flags")
+    open_list = flags[
+        flags.index('id="open-flags"') : flags.index("</ul>", flags.index('id="open-flags"'))
+    ]
+    messages = re.findall(r'<span class="flag-message[^"]*">(.*?)</span>', open_list)
+
+    assert messages == ["old critical", "urgent", "info made worse", "new warning", "old warning"]
+    resolved = flags[flags.index("<details") :]
+    assert "resolved critical" in resolved
+    assert "resolved critical" not in open_list
+    assert "1 resolved flag" in text_of(resolved)
+    # The acknowledge and resolve actions come back to the flags.
+    assert 'name="next" value="' + course_url(course) + '#flags"' in open_list
+
+
+def test_due_checks_say_when_and_what_is_overdue(care_client, course, nurse):
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now() - timedelta(hours=9),
+        vitals={**ROOM_AIR, "temp_c": 37.0},
+    )
+
+    due = text_of(section(care_client.get(course_url(course)).content.decode(), "due"))
+
+    # Vital signs every 4 h on the default protocol: 5 h overdue; neuro never done since day 0.
+    assert re.search(r"Vital signs overdue 5 h", due), due
+    assert re.search(r"Neuro assessment \(ICE/CAPD\) overdue", due), due
+
+
+def test_treatment_totals_count_steroids_and_tocilizumab(care_client, course, nurse):
+    for hour, drug, dose in (
+        (1, "dexamethasone", 10),
+        (7, "dexamethasone", 10),
+        (8, "tocilizumab", 560),
+    ):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=timezone.now() - timedelta(hours=30 - hour),
+            treatment={"drug": drug, "dose": dose, "dose_unit": "mg", "route": "iv"},
+        )
+
+    totals = section(care_client.get(course_url(course)).content.decode(), "treatments")
+    lines = [
+        text_of(li) for li in re.findall(r"<li>(.*?)</li>", totals[: totals.index("</ul>")], re.S)
+    ]
+
+    assert lines[0] == "Tocilizumab 1 of 4 doses · 1 in the last 24 h"
+    assert lines[1].startswith("Tocilizumab 1 dose · 560 mg · last D+")
+    assert lines[2].startswith("Dexamethasone 2 doses · 20 mg · last D+")
+    assert lines[2].endswith("(23 h ago) · 1 in 24 h")
+
+
+def test_the_last_values_each_carry_their_own_time(care_client, course, nurse):
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 9),
+        vitals={**ROOM_AIR, "temp_c": 38.2, "spo2_pct": 93},
+        labs={"crp_mg_l": 85, "ferritin_ng_ml": 2400},
+    )
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 15),
+        vitals={**LOW_FLOW_4, "temp_c": 37.4, "vasopressors_count": 1},
+    )
+
+    rows = {
+        text_of(th): text_of(rest)
+        for th, rest in re.findall(
+            r'<th scope="row"[^>]*>(.*?)</th>(.*?)</tr>',
+            section(care_client.get(course_url(course)).content.decode(), "latest"),
+            re.S,
+        )
+    }
+
+    assert rows["Temperature"].startswith("37.4 °C D+2 15:00")
+    assert rows["SpO₂"].startswith("93 % D+2 09:00")  # not measured at 15:00
+    assert rows["Oxygen support"].startswith("Low-flow nasal cannula 4 L/min D+2 15:00")
+    assert rows["Vasopressors"].startswith("1 D+2 15:00")
+    assert rows["CRP (mg/L)"].startswith("85 D+2 09:00")
+    assert rows["Ferritin (ng/mL)"].startswith("2400 D+2 09:00")
+
+
+# --- Charts -----------------------------------------------------------------------------------
+
+
+def test_crp_and_ferritin_each_have_their_own_chart_from_zero(care_client, course, nurse):
+    for hour, crp, ferritin in ((6, 5, 1000), (30, 100, 1280)):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=local(course, 0, hour),
+            labs={"crp_mg_l": crp, "ferritin_ng_ml": ferritin},
+        )
+
+    data = chart_data(care_client.get(course_url(course)).content.decode())
+
+    crp, ferritin = chart(data, "crp"), chart(data, "ferritin")
+    assert values(crp, "CRP mg/L") == [5, 100]  # 20-fold
+    assert values(ferritin, "Ferritin ng/mL") == [1000, 1280]  # +28 %
+    # Linear axes from zero: a 20-fold rise looks 20-fold, a 28 % rise looks 28 %.
+    for spec in (crp, ferritin):
+        assert list(spec["axes"]) == ["y"]
+        assert spec["axes"]["y"]["beginAtZero"] is True
+        assert "type" not in spec["axes"]["y"]  # linear
+
+
+def test_the_grade_now_is_named_for_the_band_and_now_is_marked(care_client, course, graded):
+    data = chart_data(care_client.get(course_url(course)).content.decode())
+
+    assert {b["label"]: b["current"] for b in data["bands"]} == {"CRS": 2, "ICANS": 0}
+    now = timezone.localtime()
+    assert data["now"] == pytest.approx(3 + (now.hour + now.minute / 60) / 24, abs=1e-2)
+    assert data["bands"][0]["segments"][-1][1] == pytest.approx(data["now"], abs=1e-3)
+
+
+def test_each_chart_has_a_table_of_the_same_values(care_client, course, nurse, graded):
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 14),
+        vitals={**ROOM_AIR, "temp_c": 37.2, "sbp_mmhg": 98, "dbp_mmhg": 55},
+    )
+
+    page = care_client.get(course_url(course)).content.decode()
+    data = chart_data(page)
+    charts = section(page, "charts")
+
+    for spec in data["charts"]:
+        card = charts[charts.index(f'id="{spec["id"]}"') :]
+        table = card[card.index("<table") : card.index("</table>")]
+        assert spec["title"] in text_of(table[: table.index("</caption>")])
+        head = [text_of(th) for th in re.findall(r'<th scope="col">(.*?)</th>', table)]
+        series = [d for d in spec["datasets"] if "line" not in d]
+        assert head == ["Time"] + [d["label"] for d in series]
+        shown = len(re.findall(r'<th scope="row">', table))
+        assert shown == len({p[2] for d in series for p in d["data"]}), spec["id"]
+    temperature = charts[charts.index('id="chart-temperature"') :]
+    rows = re.findall(
+        r'<th scope="row">(.*?)</th><td>(.*?)</td>', temperature[: temperature.index("</table>")]
+    )
+    assert rows == [("D+2 14:00", "37.2"), ("D+2 09:30", "38.6")]  # newest first
+    oxygen = charts[charts.index('id="chart-oxygen"') :]
+    assert "<td>Low-flow nasal cannula 4 L/min</td>" in oxygen[: oxygen.index("</table>")]
+
+
+def test_numbers_for_the_charts_are_never_localized(care_client, course, graded, settings):
+    settings.LANGUAGE_CODE = "de"
+    settings.USE_THOUSAND_SEPARATOR = True
+
+    page = care_client.get(course_url(course), headers={"Accept-Language": "de"}).content.decode()
+
+    assert "70,0 kg" in page  # the page does follow the German locale
+    data = chart_data(page)  # json.loads: a decimal comma would not parse
+    (x, y, moment) = chart(data, "temperature")["datasets"][0]["data"][0]
+    assert (y, moment) == (38.6, "D+2 09:30")
+    assert x == pytest.approx(2 + 9.5 / 24, abs=1e-3)
+    assert f'hx-get="{day_url(course, 2)}"' in page
+
+
+# --- A day's checks, on demand ------------------------------------------------------------------
+
+
+def test_a_day_opens_with_its_own_checks_only(care_client, course, nurse, graded):
+    other_day = services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 1, 8),
+        vitals={**ROOM_AIR, "temp_c": 36.8},
+    )
+    later = services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 18),
+        vitals={**ROOM_AIR, "temp_c": 37.9},
+    )
+
+    day = day_partial(care_client, course, 2)
+
+    assert "<html" not in day  # a fragment for the day's line
+    assert str(graded.check_entry.public_id) in day
+    assert str(later.public_id) in day
+    assert str(other_day.public_id) not in day
+    assert day.index("D+2 18:00") < day.index("D+2 09:30")  # newest first
+    assert "2 checks, newest first" in text_of(day)
+    # The check of D+2 09:30 was entered today: its flags were raised today, and are listed
+    # on today's line, not on D+2's.
+    flags = Flag.objects.filter(course=course)
+    today = day_partial(care_client, course, course.day_number())
+    assert flags.exists()
+    assert all(flag.message in today and flag.message not in day for flag in flags)
+    assert "Flags raised this day" not in day
+
+
+def test_without_javascript_a_day_is_a_page_of_its_own(care_client, course, graded):
+    page = care_client.get(course_url(course)).content.decode()
+    line = page[page.index('id="day-2"') : page.index("</details>", page.index('id="day-2"'))]
+
+    # The line's body holds a plain link to the day: what a browser without htmx follows.
+    assert f'href="{day_url(course, 2)}"' in line
+    assert f'hx-get="{day_url(course, 2)}"' in line
+    response = care_client.get(day_url(course, 2))
+    assert response.status_code == 200
+    assert "<nav" in response.content.decode()  # the whole page, with the navigation
+    assert f"{course_url(course)}#day-2" in response.content.decode()  # and a way back
+    assert str(graded.check_entry.public_id) in response.content.decode()
+    assert response["Vary"].count("HX-Request") == 1
+
+
+def test_a_day_with_nothing_recorded_says_so(care_client, course):
+    assert "No check recorded on D+1." in text_of(day_partial(care_client, course, 1))
+
+
+def test_another_units_user_and_anonymous_cannot_open_a_day(
+    course, graded, ward_b, outsider_client
+):
+    care_b = Client()
+    care_b.force_login(UserFactory(role=User.Role.CARE_TEAM, units=[ward_b]))
+
+    for client in (outsider_client, care_b):
+        assert client.get(day_url(course, 2)).status_code == 404
+        assert client.get(day_url(course, 2), headers={"HX-Request": "true"}).status_code == 404
+    anonymous = Client().get(day_url(course, 2))
+    assert anonymous.status_code == 302
+    assert anonymous.url.startswith(reverse("login"))
+    # htmx asking without a session is told so (cartmonitor.middleware), and shown nothing.
+    htmx = Client().get(day_url(course, 2), headers={"HX-Request": "true"})
+    assert htmx.status_code == 401
+    assert str(graded.check_entry.public_id) not in htmx.content.decode()
+
+
+def test_a_day_is_get_only(care_client, course):
+    assert care_client.post(day_url(course, 0)).status_code == 405
 
 
 # --- Confirming or overriding a grade -----------------------------------------------------------
@@ -468,33 +800,57 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
 ):
     course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=days))
     fill_days(course, nurse, days)
-    # session, user, the course with patient, unit and status (access.get_course_for), its
-    # checks with who recorded them and their snapshots, every record of the 40 checks listed
-    # (5 kinds, with who recorded and who corrected them: 5 queries), the current vital signs,
-    # neuro assessments, labs and treatments for the charts, grid and treatment list (4), the
-    # clinicians' confirmations, the flags with who acknowledged and resolved them, every
-    # acknowledgement of those flags with who gave it (issue 10 §6), the protocol version with
-    # its protocol, and the navigation bar's open-flag and unread-notification counts.
-    with django_assert_num_queries(19):
+    # 15, however many checks: session, user, the course with patient, unit and status
+    # (access.get_course_for), its checks with their snapshots (for the bands and the day
+    # lines), the current vital signs, neuro assessments, labs and treatments for the state
+    # now, the charts and the treatment totals (4), the clinicians' confirmations, the flags
+    # with who acknowledged and resolved them, every acknowledgement of those flags with who
+    # gave it, the protocol version with its protocol and its schedules (due checks: 2), and
+    # the navigation bar's open-flag and unread-notification counts (2). No check's records:
+    # the page lists none.
+    with django_assert_num_queries(15):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())
     assert len(chart(data, "temperature")["datasets"][0]["data"]) >= days * 5
 
 
-def test_a_long_course_lists_its_latest_40_checks_and_every_one_on_demand(
-    care_client, nurse, ward_a
-):
+def test_the_page_lists_days_not_checks(care_client, nurse, ward_a):
+    """A 10-day course is ten lines and today's, each saying how many checks it holds; no
+    check is on the page until its day is opened."""
     course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=10))
     fill_days(course, nurse, 10)
-    total = course.checks.count()
+    checks = list(course.checks.all())
 
     page = care_client.get(course_url(course)).content.decode()
-    everything = care_client.get(course_url(course), {"checks": "all"}).content.decode()
 
-    assert page.count(">details</a>") == 40
-    assert f"Show all {total} checks ({total - 40} older)" in page
-    assert everything.count(">details</a>") == total
-    assert "Show all" not in everything
-    # The charts never depend on how many checks are listed.
-    assert chart_data(page) == chart_data(everything)
+    assert ">details</a>" not in page
+    assert not any(str(check.public_id) in page for check in checks)
+    days = section(page, "days")
+    assert days.count('class="day-line"') == course.day_number() + 1 == 11
+    first_day = sum(1 for c in checks if course.day_number(c.observed_at) == 0)
+    line = re.search(r'id="day-0".*?</summary>', days, re.S).group()
+    assert f"{first_day} checks" in text_of(line)
+    assert f"{len(checks)} checks since day 0" in text_of(days)
+
+
+@pytest.mark.parametrize("checks_per_day", [1, 12])
+def test_a_day_costs_the_same_queries_for_1_or_12_checks(
+    care_client, nurse, course, django_assert_num_queries, checks_per_day
+):
+    for n in range(checks_per_day):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=local(course, 1, 1 + n),
+            vitals={**ROOM_AIR, "temp_c": 37.2},
+            symptoms={"fatigue": True},
+            labs={"crp_mg_l": 10 + n},
+        )
+    # 11: session, user, the course (access.get_course_for), the day's checks with who
+    # recorded them and their snapshots, every record of them (5 kinds, with who recorded
+    # and who corrected each), the clinicians' confirmations of the day's grades, and the
+    # flags raised that day.
+    with django_assert_num_queries(11):
+        page = day_partial(care_client, course, 1)
+    assert page.count(">details</a>") == checks_per_day

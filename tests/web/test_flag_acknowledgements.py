@@ -88,7 +88,7 @@ def test_the_course_page_flag_history_shows_every_acknowledgement(
 ):
     for client in (care_client, nurse_client):
         page = client.get(course_url(course)).content.decode()
-        flags = page[page.index('id="flags"') : page.index('id="checks"')]
+        flags = page[page.index('id="flags"') : page.index("</section>", page.index('id="flags"'))]
 
         assert flags.index("paracetamol given") < flags.index("tocilizumab ordered")
         assert f"“{twice_acknowledged.first_message}”" in flags
