@@ -124,7 +124,7 @@ def grade_flags(moment, confirmed=None) -> list[FlagSpec]:
             FlagSpec(
                 "news2",
                 severity,
-                f"NEWS2 {moment.news2.total} ({moment.news2.risk} risk): {moment.news2.response}",
+                _news2_headline(moment.news2),
             )
         )
     # The grading library's review calls and the course's own (timeline: stale support,
@@ -403,3 +403,15 @@ def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[
             FlagSpec("seizure", severity_for("seizure"), f"Seizure: {current['seizure_label']}")
         )
     return specs
+
+
+def _news2_headline(result) -> str:
+    """A NEWS2 flag's text. A score from an incomplete set is a lower bound: it still flags at
+    5 or 7 (the full score can only be higher), but says so and names what was not recorded."""
+    if not result.missing:
+        return f"NEWS2 {result.total} ({result.risk} risk): {result.response}"
+    missing = ", ".join(grading.news2_parameter_names[name] for name in result.missing)
+    return (
+        f"NEWS2 at least {result.total} from an incomplete set ({missing} not recorded) "
+        f"({result.risk} risk or higher): {result.response}"
+    )

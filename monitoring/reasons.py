@@ -224,3 +224,21 @@ def render(value: Any, *, _spec: str = "") -> str:
 def render_all(values) -> list[str]:
     """Each reason of a stored list, as text in the active language."""
     return [render(value) for value in values or ()]
+
+
+# NEWS2's parameters by grading.news2's names (its PARAMETER_NAMES are the English), for "not
+# recorded at this check" (RCP 2017 Chart 1); the score's name stays as published.
+NEWS2_PARAMETERS = {
+    "respiration_rate": _("respiration rate"),
+    "spo2_pct": _("SpO₂"),
+    "on_oxygen": _("air or oxygen"),
+    "systolic_bp": _("systolic blood pressure"),
+    "pulse": _("pulse"),
+    "consciousness_alert": _("consciousness"),
+    "temperature_c": _("temperature"),
+}
+
+
+def news2_missing(names) -> list[str]:
+    """The missing NEWS2 parameters as words in the reader's language."""
+    return [str(NEWS2_PARAMETERS.get(name, name)) for name in names]

@@ -137,6 +137,7 @@ class Moment:
             "review_reasons": to_json([*crs_review, *icans_review]),
             "news2_total": self.news2.total if self.news2 else None,
             "news2_risk": self.news2.risk if self.news2 else "",
+            "news2_missing": list(self.news2.missing) if self.news2 else [],
             "inputs": self.inputs,
             "rule_version": grading.RULE_VERSION,
         }

@@ -37,6 +37,7 @@ from monitoring.grading.markers import (
     hypofibrinogenaemia,
     marker_rise,
 )
+from monitoring.grading.news2 import PARAMETER_NAMES as news2_parameter_names
 from monitoring.grading.news2 import NEWS2Result, NEWS2Risk, news2
 from monitoring.grading.reasons import Reason
 from monitoring.grading.thresholds import Breach, VitalThresholds, vital_sign_breaches
@@ -89,6 +90,7 @@ __all__ = [
     "marker_rise",
     "mg_per_kg",
     "news2",
+    "news2_parameter_names",
     "usual_dose_mg",
     "vital_sign_breaches",
 ]

@@ -45,6 +45,20 @@ _TEMPERATURE = (
 )
 
 
+# Chart 1's parameters by this module's argument names, in words (for "not recorded").
+PARAMETER_NAMES = MappingProxyType(
+    {
+        "respiration_rate": "respiration rate",
+        "spo2_pct": "SpO₂",
+        "on_oxygen": "air or oxygen",
+        "systolic_bp": "systolic blood pressure",
+        "pulse": "pulse",
+        "consciousness_alert": "consciousness",
+        "temperature_c": "temperature",
+    }
+)
+
+
 class NEWS2Risk(StrEnum):
     """Chart 4 clinical risk (ref §8.2)."""
 

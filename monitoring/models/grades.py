@@ -11,7 +11,7 @@ from simple_history.models import HistoricalRecords
 from monitoring import flag_rules
 from monitoring.models.constraints import range_constraint
 from monitoring.models.courses import BedsideCheck, TreatmentCourse
-from monitoring.reasons import render_all
+from monitoring.reasons import news2_missing, render_all
 
 
 class GradeSnapshot(models.Model):
@@ -38,6 +38,9 @@ class GradeSnapshot(models.Model):
     icans_confirmed_grade = models.PositiveSmallIntegerField(null=True, blank=True)
     news2_total = models.PositiveSmallIntegerField("NEWS2", null=True, blank=True)
     news2_risk = models.CharField(max_length=16, blank=True)
+    # The NEWS2 parameters not recorded at this check (grading.news2's names). A score with any
+    # missing is only a lower bound and has no risk band of its own (RCP 2017 scores a full set).
+    news2_missing = models.JSONField(default=list, blank=True)
     inputs = models.JSONField(default=dict)
     rule_version = models.CharField(max_length=32)
     computed_at = models.DateTimeField(default=timezone.now)
@@ -83,6 +86,11 @@ class GradeSnapshot(models.Model):
     @property
     def review_reasons_text(self) -> list[str]:
         return render_all(self.review_reasons)
+
+    @property
+    def news2_missing_text(self) -> list[str]:
+        """The NEWS2 parameters this check did not record, in the reader's language."""
+        return news2_missing(self.news2_missing)
 
     @property
     def open_review_reasons(self) -> list[str]:

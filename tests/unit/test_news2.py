@@ -3,6 +3,7 @@
 import pytest
 
 from monitoring.grading import CRSInputs, NEWS2Risk, grade_crs, news2
+from monitoring.grading.news2 import PARAMETER_NAMES
 
 PARAMETERS = (
     "respiration_rate",
@@ -262,3 +263,17 @@ def test_invalid_inputs_raise_with_the_allowed_range(changes, message):
 def test_adults_from_16_are_scored():
     # ref §8.3 [C]: not validated under 16 years.
     assert news2(**NORMAL, age_years=16).total == 0
+
+
+def test_every_parameter_the_score_can_miss_has_a_name_in_words():
+    result = news2(
+        respiration_rate=None,
+        spo2_pct=None,
+        on_oxygen=None,
+        systolic_bp=None,
+        pulse=None,
+        consciousness_alert=None,
+        temperature_c=None,
+    )
+
+    assert set(result.missing) == set(PARAMETER_NAMES)

@@ -316,3 +316,32 @@ def test_an_entered_in_error_record_never_carries_forward(nurse_client, nurse, c
     vitals_form = nurse_client.get(check_url(course)).context["page"].vitals
 
     assert vitals_form["vasopressors_count"].value() == 0
+
+
+def test_a_check_of_one_vital_sign_shows_news2_as_incomplete_not_low_risk(nurse_client, course):
+    """NEWS2 scores a full set of observations (RCP 2017 Chart 1): a temperature alone scores
+    at least 1, and calling that "low risk" would hide the six parameters nobody measured."""
+    response = nurse_client.post(
+        check_url(course),
+        {
+            "observed_at": local_input(timezone.now()),
+            "vitals-temperature": "38.6",
+            "vitals-temperature_unit": "C",
+            "vitals-oxygen_support": "room_air",
+            "vitals-vasopressors_count": "0",
+        },
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "NEWS2 incomplete — at least 1" in page
+    assert "respiration rate, SpO₂, systolic blood pressure, pulse not recorded" in page
+    assert "low risk" not in page
+
+
+def test_a_full_set_of_vital_signs_shows_the_news2_score_and_its_risk(nurse_client, course):
+    response = nurse_client.post(check_url(course), full_check(), follow=True)
+
+    page = response.content.decode()
+    assert "NEWS2 incomplete" not in page
+    assert "risk) — a general deterioration score" in page

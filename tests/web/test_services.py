@@ -301,3 +301,13 @@ def test_confirming_the_grade_resolves_the_flag_that_asked_for_it(record, nurse,
     assert flag.status == Flag.Status.RESOLVED
     assert flag.resolve_reason == "Grade confirmed: Agree"
     assert CourseStatus.objects.get(course=course).needs_review is False
+
+
+def test_news2_from_an_incomplete_set_still_flags_and_says_it_is_a_lower_bound(record):
+    """A partial NEWS2 can only rise when the rest is measured (RCP 2017): 5 from three
+    parameters flags as urgent, and the flag names what was not recorded."""
+    record(1, vitals={"sbp_mmhg": 88, "dbp_mmhg": 50, "resp_rate_per_min": 22, "temp_c": 37})
+
+    flag = Flag.objects.get(kind="news2")
+    assert flag.severity == Flag.Severity.URGENT
+    assert flag.message.startswith("NEWS2 at least 5 from an incomplete set (SpO₂, pulse")

@@ -325,3 +325,14 @@ def test_the_snapshot_stores_codes_not_english(spanish_nurse, course):
 
     assert snapshot.crs_reasons[0]["code"] == "crs.finding_grade"
     assert snapshot.crs_reasons_text[0].startswith("hypoxia on low-flow oxygen 4.5 L/min (recorded")
+
+
+def test_every_news2_parameter_has_its_words_in_both_languages():
+    from django.utils import translation
+
+    from monitoring.grading.news2 import PARAMETER_NAMES
+    from monitoring.reasons import NEWS2_PARAMETERS
+
+    assert NEWS2_PARAMETERS.keys() == PARAMETER_NAMES.keys()
+    with translation.override("en"):
+        assert {k: str(v) for k, v in NEWS2_PARAMETERS.items()} == dict(PARAMETER_NAMES)
