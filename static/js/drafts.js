@@ -347,10 +347,19 @@
     Array.prototype.forEach.call(document.querySelectorAll("form[data-draft]"), setUp);
   }
 
-  // After htmx (loaded before this file, also deferred) has wired the page up.
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
+  // After htmx (loaded before this file, also deferred) has wired the page up, which it does
+  // on DOMContentLoaded: a deferred script runs before that event, while the state is already
+  // "interactive". The load event is the safety net for a script that arrives later.
+  var started = false;
+  function startOnce() {
+    if (started) return;
+    started = true;
     start();
+  }
+  if (document.readyState === "complete") {
+    startOnce();
+  } else {
+    document.addEventListener("DOMContentLoaded", startOnce);
+    window.addEventListener("load", startOnce);
   }
 })();
