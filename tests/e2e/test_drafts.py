@@ -25,9 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-long-ward-password-42"
 TABLET = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
-RESTORED = re.compile(
-    r"^Restored what you typed at \d\d:\d\d on this device — check and save\.$"
-)
+RESTORED = re.compile(r"^Restored what you typed at \d\d:\d\d on this device — check and save\.$")
 OFFLINE = "Not saved — no connection. What you typed is kept; try again."
 
 
