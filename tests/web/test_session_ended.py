@@ -84,7 +84,8 @@ def test_a_form_posted_after_the_session_expired_goes_to_login_and_back_to_the_f
     assert BedsideCheck.objects.count() == checks_before
     assert not CheckNotDone.objects.exists()
     vitals.refresh_from_db()
-    assert vitals.is_current and vitals.temp_c == Decimal("37.1")
+    assert vitals.is_current
+    assert vitals.temp_c == Decimal("37.1")
 
 
 @pytest.mark.parametrize("form", ["check", "not done", "amendment"])
