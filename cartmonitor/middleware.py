@@ -186,6 +186,7 @@ class HtmxLoginRedirectMiddleware:
             if session_ended(request):
                 target = with_expired_flag(target)
             answer = HttpResponse("Your session has ended: log in again.\n", status=401)
+            answer.cookies = response.cookies  # SessionEndedMiddleware's, among others
             answer["HX-Redirect"] = target
             answer["Content-Type"] = "text/plain; charset=utf-8"
             return answer
@@ -206,13 +207,28 @@ def login_query(response) -> dict:
     return dict(parse_qsl(urlsplit(response["Location"]).query))
 
 
-def session_ended(request) -> bool:
-    """The browser sent a session cookie, but no one is logged in with it: the session expired
-    (or was deleted on the server). A logout deletes the cookie, so it does not count."""
+# Says "someone was logged in on this browser" and nothing else (no id, no name). The browser
+# drops the session cookie itself once it is SESSION_COOKIE_AGE old, at the same moment the
+# server's session expires, so a request after the idle limit usually carries no session cookie
+# at all: without this marker it would look like a first visit.
+SIGNED_IN_COOKIE = "cartmonitor_signed_in"
+SIGNED_IN_MAX_AGE = 12 * 60 * 60  # a shift; set again on the next page of a longer session
+LOGOUT_VIEWS = {"logout", "admin:logout"}
+
+
+def _authenticated(request) -> bool:
     user = getattr(request, "user", None)
-    return settings.SESSION_COOKIE_NAME in request.COOKIES and not (
-        user is not None and user.is_authenticated
+    return user is not None and user.is_authenticated
+
+
+def session_ended(request) -> bool:
+    """No one is logged in, but someone was on this browser and did not log out: the session
+    expired (or was deleted on the server). A logout deletes both cookies, so it does not count.
+    """
+    had_session = request.COOKIES.get(settings.SESSION_COOKIE_NAME) or request.COOKIES.get(
+        SIGNED_IN_COOKIE
     )
+    return bool(had_session) and not _authenticated(request)
 
 
 def with_expired_flag(url: str) -> str:
@@ -232,6 +248,10 @@ class SessionEndedMiddleware:
     the form's own page: after logging in the nurse comes back to the form (GET), where
     static/js/drafts.js puts back what she typed.
 
+    Keeps SIGNED_IN_COOKIE: set while someone is logged in, deleted by a logout and once it has
+    told the login page. Only requests that bring a cookie are looked at, so a cookie-less
+    request (a load balancer's health check) costs no session query.
+
     Placed before LoginRequiredMiddleware, whose redirect it rewrites.
     """
 
@@ -240,12 +260,28 @@ class SessionEndedMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if (
+        if not request.COOKIES:
+            return response
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.view_name in LOGOUT_VIEWS:
+            response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")
+        elif _authenticated(request):
+            if not request.COOKIES.get(SIGNED_IN_COOKIE):
+                response.set_cookie(
+                    SIGNED_IN_COOKIE,
+                    "1",
+                    max_age=SIGNED_IN_MAX_AGE,
+                    secure=settings.SESSION_COOKIE_SECURE,
+                    httponly=True,
+                    samesite="Lax",
+                )
+        elif (
             is_login_redirect(response)
             and "next" in login_query(response)
             and session_ended(request)
         ):
             response["Location"] = with_expired_flag(response["Location"])
+            response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")
         return response
 
 

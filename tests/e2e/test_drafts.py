@@ -1,7 +1,7 @@
 """Nothing a nurse types is lost (issue 13 §2), in a real browser.
 
-The session ends while a nurse types (its row is deleted on the server, as the idle timeout
-does); she presses Save, logs in again through the login page, and finds what she typed, with
+The session ends while a nurse types (its row is deleted on the server and the browser drops
+its cookie, as at the idle limit); she presses Save, logs in again through the login page, and finds what she typed, with
 a notice. Another user on the same browser sees none of it. Without a connection, Save says so
 and keeps the form; when the connection is back it saves once.
 """
@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -51,10 +52,11 @@ def drafts_in(page) -> list[str]:
     )
 
 
-def end_every_session():
-    """What the idle timeout does to the session row (and what a server restart with a
-    cleared session table would do)."""
+def end_every_session(page):
+    """What the idle limit does: the server's session expires (its row is deleted here) and
+    the browser drops the session cookie, whose max-age is the same limit."""
     Session.objects.all().delete()
+    page.context.clear_cookies(name=settings.SESSION_COOKIE_NAME)
 
 
 def log_in_on_the_login_page(page, user):
@@ -95,7 +97,7 @@ def test_a_check_typed_as_the_session_expired_is_there_after_logging_in_again(
     page.get_by_label("Oxygen support").select_option("facemask")
     page.get_by_label("Fever").check()
 
-    end_every_session()
+    end_every_session(page)
     page.get_by_role("button", name="Save check").click()
 
     # The login page says why she is there; nothing was saved.
@@ -150,7 +152,7 @@ def test_a_check_not_done_typed_as_the_session_expired_is_there_after_logging_in
     attempted = local_input(timezone.now() - timedelta(minutes=20))
     page.get_by_label("Attempted at").fill(attempted)
 
-    end_every_session()
+    end_every_session(page)
     page.get_by_role("button", name="Save — not done").click()
     expect(page.get_by_text("Your session has ended.")).to_be_visible()
     log_in_on_the_login_page(page, nina)
@@ -185,7 +187,7 @@ def test_another_user_on_the_same_browser_never_sees_the_draft(
     page.get_by_label("Temperature").fill("39.1")
     page.get_by_label("Fever").check()
 
-    end_every_session()
+    end_every_session(page)
     page.get_by_role("button", name="Save check").click()
     expect(page.get_by_text("Your session has ended.")).to_be_visible()
     # Nora picks up the tablet and logs in; the login brings her to the same patient's form.
