@@ -1,9 +1,9 @@
 """Nothing a nurse types is lost (issue 13 §2), in a real browser.
 
 The session ends while a nurse types (its row is deleted on the server and the browser drops
-its cookie, as at the idle limit); she presses Save, logs in again through the login page, and finds what she typed, with
-a notice. Another user on the same browser sees none of it. Without a connection, Save says so
-and keeps the form; when the connection is back it saves once.
+its cookie, as at the idle limit); she presses Save, logs in again through the login page, and
+finds what she typed, with a notice. Another user on the same browser sees none of it. Without
+a connection, Save says so and keeps the form; when the connection is back it saves once.
 """
 
 import re
