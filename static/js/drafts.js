@@ -302,6 +302,15 @@
       return new URLSearchParams(data);
     }
 
+    // Back to this page from the next one (the browser's page cache keeps it as it was left):
+    // Save must work again, through this script.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted) return;
+      sending = false;
+      form.removeAttribute("aria-busy");
+      form.removeAttribute("data-draft-native");
+    });
+
     form.addEventListener("submit", function (event) {
       if (form.getAttribute("data-draft-native") === "1" || !window.fetch) return;
       event.preventDefault();
@@ -333,7 +342,7 @@
             sendNatively(submitter);
           },
           function () {
-            // No connection (or it dropped): nothing reached the server. Keep everything.
+            // No connection, or it dropped before the answer came: keep everything as typed.
             sending = false;
             form.removeAttribute("aria-busy");
             showOffline(form, true);
