@@ -1,6 +1,7 @@
 """HTTP hardening that no Django setting covers: a strict Content-Security-Policy, a
 Permissions-Policy, a sliding idle timeout that does not write on every request (nor slide on a
-page's own refresh), an expired session's htmx request sent to the login page, and the
+page's own refresh), an expired session's htmx request sent to the login page, the login
+page told that a session ended, a form sent by script told where it was redirected, and the
 client's address as the load balancer saw it.
 
 Django 5.2 has no built-in CSP (it arrives in 6.0), so this sets a fixed header. The policy has
@@ -14,7 +15,7 @@ carry no inline scripts, handlers or style attributes (checked in the same tests
 from __future__ import annotations
 
 import time
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -204,9 +205,145 @@ class HtmxLoginRedirectMiddleware:
             back = page.path if page.path.startswith("/") and not page.path.startswith("//") else ""
             back = back + (f"?{page.query}" if back and page.query else "")
             target = redirect_to_login(back or request.get_full_path()).url
+            if session_ended(request):
+                target = with_expired_flag(target)
             answer = HttpResponse("Your session has ended: log in again.\n", status=401)
+            answer.cookies = response.cookies  # SessionEndedMiddleware's, among others
             answer["HX-Redirect"] = target
             answer["Content-Type"] = "text/plain; charset=utf-8"
+            return answer
+        return response
+
+
+# The login page says "your session ended" when it finds this in its address (nothing else).
+EXPIRED_PARAM = "expired"
+
+
+def is_login_redirect(response) -> bool:
+    return response.status_code in (301, 302, 303, 307, 308) and urlsplit(
+        response.get("Location", "")
+    ).path == resolve_url(settings.LOGIN_URL)
+
+
+def login_query(response) -> dict:
+    return dict(parse_qsl(urlsplit(response["Location"]).query))
+
+
+# Says "someone was logged in on this browser" and nothing else (no id, no name). The browser
+# drops the session cookie itself once it is SESSION_COOKIE_AGE old, at the same moment the
+# server's session expires, so a request after the idle limit usually carries no session cookie
+# at all: without this marker it would look like a first visit.
+SIGNED_IN_COOKIE = "cartmonitor_signed_in"
+SIGNED_IN_MAX_AGE = 12 * 60 * 60  # a shift; set again on the next page of a longer session
+LOGOUT_VIEWS = {"logout", "admin:logout"}
+
+
+def _authenticated(request) -> bool:
+    user = getattr(request, "user", None)
+    return user is not None and user.is_authenticated
+
+
+def session_ended(request) -> bool:
+    """No one is logged in, but someone was on this browser and did not log out: the session
+    expired (or was deleted on the server). A logout deletes both cookies, so it does not count.
+    """
+    had_session = request.COOKIES.get(settings.SESSION_COOKIE_NAME) or request.COOKIES.get(
+        SIGNED_IN_COOKIE
+    )
+    return bool(had_session) and not _authenticated(request)
+
+
+def with_expired_flag(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != EXPIRED_PARAM]
+    query.append((EXPIRED_PARAM, "1"))
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+class SessionEndedMiddleware:
+    """A request sent to the login page because its session expired says so in the login
+    address (``?next=…&expired=1``), so that the page can tell the nurse why she is there.
+
+    Only redirects that carry ``next`` (LoginRequiredMiddleware's: a page was asked for) are
+    marked; the redirect after a logout has none. A POST is redirected like a GET: nothing is
+    saved, nothing raises, and ``next`` is the address it was sent to, which for our forms is
+    the form's own page: after logging in the nurse comes back to the form (GET), where
+    static/js/drafts.js puts back what she typed.
+
+    Keeps SIGNED_IN_COOKIE: set while someone is logged in, deleted by a logout and once it has
+    told the login page. Only requests that bring a cookie are looked at, so a cookie-less
+    request (a load balancer's health check) costs no session query.
+
+    Placed before LoginRequiredMiddleware, whose redirect it rewrites.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.COOKIES:
+            return response
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.view_name in LOGOUT_VIEWS:
+            response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")
+        elif _authenticated(request):
+            if not request.COOKIES.get(SIGNED_IN_COOKIE):
+                response.set_cookie(
+                    SIGNED_IN_COOKIE,
+                    "1",
+                    max_age=SIGNED_IN_MAX_AGE,
+                    secure=settings.SESSION_COOKIE_SECURE,
+                    httponly=True,
+                    samesite="Lax",
+                )
+        elif (
+            is_login_redirect(response)
+            and "next" in login_query(response)
+            and session_ended(request)
+        ):
+            response["Location"] = with_expired_flag(response["Location"])
+            response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")
+        return response
+
+
+# Sent by static/js/drafts.js when it sends a form itself (to keep it on screen if the network
+# is down). The answer to such a post is never a redirect, which fetch() would follow blindly
+# (a success's flash message would be spent on a page no one sees): the address goes in
+# SUBMIT_LOCATION_HEADER, and SUBMIT_LOGIN_HEADER says that it is the login page.
+SUBMIT_HEADER = "X-Cartmonitor-Submit"
+SUBMIT_LOCATION_HEADER = "X-Cartmonitor-Location"
+SUBMIT_LOGIN_HEADER = "X-Cartmonitor-Login"
+
+
+class FetchSubmitMiddleware:
+    """Turn the redirect that answers a form sent by drafts.js into a 204 that names it.
+
+    The script then knows the outcome: the login page (the session ended; the draft is kept)
+    or any other page (the form was dealt with; the draft is cleared), and goes there itself.
+    Any other answer (a form with errors) the script does not handle: it sends the form again
+    the ordinary way, so the page is the one the browser would have shown without it.
+
+    Placed inside MessageMiddleware and SessionMiddleware, so the flash message and the session
+    cookie are stored on the answer given.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.method == "POST"
+            and request.headers.get(SUBMIT_HEADER) == "1"
+            and response.status_code in (301, 302, 303, 307, 308)
+        ):
+            answer = HttpResponse(status=204)
+            answer.cookies = response.cookies
+            answer[SUBMIT_LOCATION_HEADER] = response["Location"]
+            if is_login_redirect(response):
+                answer[SUBMIT_LOGIN_HEADER] = "1"
+            answer["Cache-Control"] = "no-store"
             return answer
         return response
 

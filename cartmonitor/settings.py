@@ -87,6 +87,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # An expired session's htmx request (the board's refresh): HX-Redirect to the login page.
     "cartmonitor.middleware.HtmxLoginRedirectMiddleware",
+    # A form sent by static/js/drafts.js: its redirect named in a header, not followed.
+    "cartmonitor.middleware.FetchSubmitMiddleware",
+    # Sent to the login page because the session expired: the login page says so.
+    "cartmonitor.middleware.SessionEndedMiddleware",
     # Every page needs a login; views opt out explicitly (login, /healthz).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Records who made each change in the history tables (the audit trail).
@@ -140,6 +144,9 @@ AUTH_USER_MODEL = "monitoring.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "monitoring:home"
 LOGOUT_REDIRECT_URL = "login"
+# A form posted after the CSRF cookie changed (someone else logged in on this browser): our 403
+# page, with the navigation, instead of Django's bare one.
+CSRF_FAILURE_VIEW = "cartmonitor.errors.csrf_failure"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out user is refused before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
