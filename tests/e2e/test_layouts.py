@@ -1,0 +1,117 @@
+"""Every page fits the devices wards use (issue 13 §1): a 1024×768 tablet and a 390×844 phone,
+for every role that can open it, without sideways scrolling — of the page, or of a table inside
+it — and the worklist's primary action (Record check) is on screen in every row.
+
+One browser context per viewport; each role's session cookie is swapped into it and one page
+visits that role's pages (``tests.e2e.pages.every_page``). Every offender is reported at once.
+"""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from monitoring.models import User
+from tests.e2e.pages import LONG_FAMILY, ROLES, every_page, public_pages, ward_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+VIEWPORTS = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844}}
+
+# What scrolls sideways: the document, and any element that scrolls its own overflow sideways
+# (a .table-responsive wrapper hides a cut-off Actions column behind a scrollbar).
+MEASURE = """() => {
+  const width = window.innerWidth;
+  const inner = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const overflowX = getComputedStyle(el).overflowX;
+    if ((overflowX === 'auto' || overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1
+        && el.clientWidth > 0) {
+      inner.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
+                 + ` ${el.scrollWidth}/${el.clientWidth}px`);
+    }
+  }
+  const wide = [];
+  if (document.scrollingElement.scrollWidth > width + 1) {
+    for (const el of document.querySelectorAll('body *')) {
+      const box = el.getBoundingClientRect();
+      if (box.right > width + 1 && box.width > 0 && el.children.length === 0) {
+        wide.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
+                  + ` "${el.textContent.trim().slice(0, 30)}" right=${Math.round(box.right)}`);
+      }
+    }
+  }
+  return {scrollWidth: document.scrollingElement.scrollWidth, width, inner,
+          wide: wide.slice(0, 3)};
+}"""
+
+
+def log_in(context, live_server, user):
+    """Swap ``user``'s session into the context (or none: logged out)."""
+    context.clear_cookies()
+    if user is None:
+        return
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+def test_every_page_fits_a_tablet_and_a_phone_for_every_role(browser, live_server):
+    world = ward_world()
+    walks = [
+        (role, world.users[role], every_page(world.users[role], world.sample)) for role in ROLES
+    ]
+    walks.append(("anonymous", None, public_pages()))
+    # The walk found the pages each role works on, so a broken walk cannot pass quietly.
+    names = {role: {p.name for p in pages} for role, _, pages in walks}
+    assert {"nurse-worklist", "nurse-check", "handover", "care-flags"} <= names[User.Role.NURSE]
+    assert {"admin-audit-log", "admin-protocols", "exports-registry"} <= names[User.Role.ADMIN]
+    assert names[User.Role.DISPLAY] >= {"wall-display"}
+
+    offenders = []
+    visits = 0
+    for size, viewport in VIEWPORTS.items():
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        for role, user, pages in walks:
+            log_in(context, live_server, user)
+            for target in pages:
+                page.goto(live_server.url + target.url, wait_until="load")
+                visits += 1
+                found = page.evaluate(MEASURE)
+                if found["scrollWidth"] > found["width"] + 1 or found["inner"]:
+                    offenders.append(
+                        f"{size} {role} {target.name} ({target.url}): page "
+                        f"{found['scrollWidth']}px in {found['width']}px; scrolls inside: "
+                        f"{found['inner'] or 'nothing'}; sticks out: {found['wide'] or '-'}"
+                    )
+        context.close()
+
+    assert visits > 2 * 5 * 10
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_every_worklist_rows_record_action_is_on_screen(browser, live_server, size):
+    world = ward_world()
+    viewport = VIEWPORTS[size]
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    log_in(context, live_server, world.users[User.Role.NURSE])
+
+    page.goto(f"{live_server.url}/worklist/", wait_until="load")
+
+    actions = page.get_by_role("link", name="Record check")
+    assert actions.count() == len(world.courses)
+    for n in range(actions.count()):
+        action = actions.nth(n)
+        action.scroll_into_view_if_needed()  # vertically; sideways nothing may be needed
+        box = action.bounding_box()
+        assert box is not None and box["width"] > 0, f"row {n}: Record check is hidden"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (
+            f"row {n}: Record check at x={box['x']:.0f}..{box['x'] + box['width']:.0f} "
+            f"in a {viewport['width']} px wide screen"
+        )
+    # The long-named patient's row, with every check overdue, is the widest one.
+    assert page.get_by_text(LONG_FAMILY).first.is_visible()
+    context.close()
