@@ -45,6 +45,33 @@ MEASURE = """() => {
 }"""
 
 
+# Scrolls the window (never sideways) to the element, then finds whether both of its ends are
+# in the viewport and not clipped or covered: a .table-responsive or overflow: hidden parent
+# would cut it off while its box is still inside the window.
+ON_SCREEN = """(el) => {
+  const top = el.getBoundingClientRect().top + window.scrollY;
+  window.scrollTo(0, Math.max(0, top - window.innerHeight / 2));
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0) return 'hidden';
+  if (box.left < 0 || box.right > window.innerWidth) {
+    return `at x=${Math.round(box.left)}..${Math.round(box.right)} in ${window.innerWidth} px`;
+  }
+  const y = box.top + box.height / 2;
+  for (const x of [box.left + 2, box.right - 2]) {
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !(hit === el || el.contains(hit))) {
+      return `cut off or covered at x=${Math.round(x)} (${hit ? hit.tagName : 'nothing'} there)`;
+    }
+  }
+  return '';
+}"""
+
+
+def off_screen(locator) -> str:
+    """Why the element is not fully on screen, or ""."""
+    return locator.evaluate(ON_SCREEN)
+
+
 def log_in(context, live_server, user):
     """Swap ``user``'s session into the context (or none: logged out)."""
     context.clear_cookies()
@@ -103,15 +130,12 @@ def test_every_worklist_rows_record_action_is_on_screen(browser, live_server, si
 
     actions = page.get_by_role("link", name="Record check")
     assert actions.count() == len(world.courses)
-    for n in range(actions.count()):
-        action = actions.nth(n)
-        action.scroll_into_view_if_needed()  # vertically; sideways nothing may be needed
-        box = action.bounding_box()
-        assert box is not None and box["width"] > 0, f"row {n}: Record check is hidden"
-        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (
-            f"row {n}: Record check at x={box['x']:.0f}..{box['x'] + box['width']:.0f} "
-            f"in a {viewport['width']} px wide screen"
-        )
+    problems = [
+        f"row {n}: {problem}"
+        for n in range(actions.count())
+        if (problem := off_screen(actions.nth(n)))
+    ]
+    assert not problems, "\n".join(problems)
     # The long-named patient's row, with every check overdue, is the widest one.
     assert page.get_by_text(LONG_FAMILY).first.is_visible()
     context.close()
