@@ -6,12 +6,15 @@ One browser context per viewport; each role's session cookie is swapped into it 
 visits that role's pages (``tests.e2e.pages.every_page``). Every offender is reported at once.
 """
 
+import re
+
 import pytest
 from django.conf import settings
 from django.test import Client
 
-from monitoring.models import User
+from monitoring.models import TreatmentCourse, User
 from tests.e2e.pages import LONG_FAMILY, ROLES, every_page, public_pages, ward_world
+from tests.factories import CourseFactory, UnitFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -139,3 +142,55 @@ def test_every_worklist_rows_record_action_is_on_screen(browser, live_server, si
     # The long-named patient's row, with every check overdue, is the widest one.
     assert page.get_by_text(LONG_FAMILY).first.is_visible()
     context.close()
+
+
+# The widest choice's text, in the select's own font, against the room the select leaves it
+# (its width less the padding, which holds the arrow on the right).
+CHOICES_FIT = """(select) => {
+  const style = getComputedStyle(select);
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = select.clientWidth - parseFloat(style.paddingLeft)
+               - parseFloat(style.paddingRight);
+  return [...select.options].filter(o => context.measureText(o.text).width > room)
+                            .map(o => `${o.text} (${Math.round(context.measureText(o.text).width)}`
+                                      + ` px in ${Math.round(room)} px)`);
+}"""
+
+
+def test_the_check_forms_oxygen_choices_show_in_full_on_a_tablet_and_a_phone(browser, live_server):
+    world = ward_world()
+    url = f"{live_server.url}/patients/{world.courses[0].patient.public_id}/check/"
+    cut = {}
+    for size, viewport in VIEWPORTS.items():
+        context = browser.new_context(viewport=viewport)
+        log_in(context, live_server, world.users[User.Role.NURSE])
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        oxygen = page.get_by_label("Oxygen support")
+        assert oxygen.locator("option").count() >= 10  # room air … mechanical ventilation
+        if found := oxygen.evaluate(CHOICES_FIT):
+            cut[size] = found
+        context.close()
+
+    assert not cut, cut
+
+
+def test_the_printed_handover_has_four_patients_to_a_page(browser, live_server):
+    """Four blocks fit an A4 page and a fifth starts the next (print.css: compact blocks, a
+    break after every fourth). With the demo's fuller blocks, 12 patients print on 3 pages."""
+    unit = UnitFactory(name="Day unit", code="day")
+    nurse = UserFactory(role=User.Role.NURSE, units=[unit])
+    context = browser.new_context()
+    log_in(context, live_server, nurse)
+    page = context.new_page()
+    pages = {}
+    for patients in (4, 5, 8):
+        while TreatmentCourse.objects.filter(unit=unit).count() < patients:
+            CourseFactory(unit=unit)
+        page.goto(f"{live_server.url}/handover/", wait_until="load")
+        assert page.locator("section.handover-block").count() == patients
+        pages[patients] = len(re.findall(rb"/Type\s*/Page\b", page.pdf(format="A4")))
+    context.close()
+
+    assert pages == {4: 1, 5: 2, 8: 2}
