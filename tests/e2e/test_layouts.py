@@ -58,12 +58,14 @@ MEASURE = """() => {
 # would cut it off while its box is still inside the window.
 ON_SCREEN = """(el) => {
   const top = el.getBoundingClientRect().top + window.scrollY;
-  window.scrollTo(0, Math.max(0, top - window.innerHeight / 2));
+  // 'instant': Bootstrap makes scrolling smooth, which would measure mid-animation.
+  window.scrollTo({top: Math.max(0, top - window.innerHeight / 2), behavior: 'instant'});
   const box = el.getBoundingClientRect();
   if (box.width === 0 || box.height === 0) return 'hidden';
   if (box.left < 0 || box.right > window.innerWidth) {
     return `at x=${Math.round(box.left)}..${Math.round(box.right)} in ${window.innerWidth} px`;
   }
+  if (box.top < 0 || box.bottom > window.innerHeight) return 'not scrolled into view';
   const y = box.top + box.height / 2;
   for (const x of [box.left + 2, box.right - 2]) {
     const hit = document.elementFromPoint(x, y);
