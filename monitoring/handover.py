@@ -1,4 +1,4 @@
-"""The shift handover's read model: per patient, the facts the next shift needs, in four queries.
+"""The shift handover's read model: per patient, the facts the next shift needs, in five queries.
 
 Rendered by ``views/exports.handover``; like ``course_page``, it reads and never writes.
 """
@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import F, Window
+from django.db.models import Case, F, IntegerField, Q, Value, When, Window
 from django.db.models.functions import RowNumber
 
-from monitoring.models import Flag, HandoverNote, NeuroAssessment, Treatment
+from monitoring.models import Flag, HandoverNote, NeuroAssessment, Treatment, VitalSigns
+from monitoring.registry import CORTICOSTEROIDS, TO_MG, DrugTotal
 from monitoring.schedule import due_checks, human_duration
 
 DUE_SHOWN = 3  # the handover lists the next few checks, most pressing first
@@ -35,6 +37,32 @@ class DueLine:
 
 
 @dataclass(frozen=True)
+class Vitals:
+    """The last vital signs recorded (current records only), and when."""
+
+    at: datetime
+    age: str  # "2 h 05 min" since they were taken
+    temp_c: Decimal | None
+    heart_rate: int | None
+    resp_rate: int | None
+    sbp: int | None
+    dbp: int | None
+    spo2: int | None
+
+
+@dataclass(frozen=True)
+class Support:
+    """Oxygen and vasopressors as last recorded: a record that leaves oxygen blank carries the
+    earlier one forward (as the grading timeline does), so this may be older than the vitals."""
+
+    at: datetime
+    age: str
+    oxygen: str  # "Low-flow nasal cannula 4 L/min"
+    vasopressors: int  # not counting vasopressin (ASTCT)
+    vasopressin: bool
+
+
+@dataclass(frozen=True)
 class HandoverBlock:
     """One patient on the handover sheet."""
 
@@ -48,6 +76,10 @@ class HandoverBlock:
     due: list[DueLine]
     note: HandoverNote | None
     name_alert: bool = False  # another patient on this sheet has the same family name
+    vitals: Vitals | None = None
+    support: Support | None = None
+    steroids: tuple[DrugTotal, ...] = ()  # dexamethasone, methylprednisolone: those given
+    steroids_24h: int = 0  # steroid doses in the last 24 h
 
 
 def neuro_trend(points: list[NeuroPoint]) -> str:
@@ -62,8 +94,71 @@ def neuro_trend(points: list[NeuroPoint]) -> str:
     return "worse" if worse else "better"
 
 
+def latest_vitals(ids: list[int], *, now: datetime) -> tuple[dict, dict]:
+    """Per course, the last vital signs and the last oxygen/vasopressor record, in one query:
+    each row ranked among the course's vitals, and among those that recorded oxygen."""
+    by_course = F("check_entry__course_id")
+    latest_first = [F("check_entry__observed_at").desc(), F("pk").desc()]
+    recorded = Case(
+        When(oxygen_support="", then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    rows = (
+        VitalSigns.objects.current()
+        .filter(check_entry__course_id__in=ids, check_entry__observed_at__lte=now)
+        .annotate(
+            course_pk=by_course,
+            at=F("check_entry__observed_at"),
+            rank=Window(RowNumber(), partition_by=by_course, order_by=latest_first),
+            support_rank=Window(
+                RowNumber(), partition_by=[by_course, recorded], order_by=latest_first
+            ),
+        )
+        .filter(Q(rank=1) | (Q(support_rank=1) & ~Q(oxygen_support="")))
+    )
+    vitals: dict[int, Vitals] = {}
+    support: dict[int, Support] = {}
+    for row in rows:
+        age = human_duration(now - row.at)
+        if row.rank == 1:
+            vitals[row.course_pk] = Vitals(
+                row.at,
+                age,
+                row.temp_c,
+                row.heart_rate_bpm,
+                row.resp_rate_per_min,
+                row.sbp_mmhg,
+                row.dbp_mmhg,
+                row.spo2_pct,
+            )
+        if row.oxygen_support and row.support_rank == 1:
+            support[row.course_pk] = Support(
+                row.at, age, row.oxygen_label, row.vasopressors_count, row.vasopressin
+            )
+    return vitals, support
+
+
+def steroid_totals(doses: list[tuple[datetime, str, Decimal, str]]) -> tuple[DrugTotal, ...]:
+    """Per corticosteroid given, its doses and milligrams (as the registry summary counts)."""
+    totals = []
+    for drug in CORTICOSTEROIDS:
+        given = [(dose, unit) for _, name, dose, unit in doses if name == drug]
+        if not given:
+            continue
+        converted = [dose * TO_MG[unit] for dose, unit in given if unit in TO_MG]
+        totals.append(
+            DrugTotal(
+                drug=drug,
+                label=Treatment.Drug(drug).label,
+                doses=len(given),
+                total_mg=sum(converted, Decimal(0)) if converted else None,
+                unconverted_doses=len(given) - len(converted),
+            )
+        )
+    return tuple(totals)
+
+
 def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
-    """The handover facts of ``courses`` in four queries, whatever their number."""
+    """The handover facts of ``courses`` in five queries, whatever their number."""
     if not courses:
         return []
     ids = [course.pk for course in courses]
@@ -91,12 +186,22 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
             point = NeuroPoint(at, "not assessable", None, capd=False)
         neuro.setdefault(course_id, []).append(point)
     toci: dict[int, list[datetime]] = {}
-    for course_id, at in (
+    steroids: dict[int, list[tuple[datetime, str, Decimal, str]]] = {}
+    for course_id, at, drug, dose, unit in (
         Treatment.objects.current()
-        .filter(check_entry__course_id__in=ids, drug=Treatment.Drug.TOCILIZUMAB)
-        .values_list("check_entry__course_id", "check_entry__observed_at")
+        .filter(
+            check_entry__course_id__in=ids,
+            drug__in=[Treatment.Drug.TOCILIZUMAB, *CORTICOSTEROIDS],
+        )
+        .values_list(
+            "check_entry__course_id", "check_entry__observed_at", "drug", "dose", "dose_unit"
+        )
     ):
-        toci.setdefault(course_id, []).append(at)
+        if drug == Treatment.Drug.TOCILIZUMAB:
+            toci.setdefault(course_id, []).append(at)
+        else:
+            steroids.setdefault(course_id, []).append((at, drug, dose, unit))
+    vitals, support = latest_vitals(ids, now=now)
     flags: dict[int, list[Flag]] = {}
     for flag in (
         Flag.objects.unresolved().filter(course_id__in=ids).order_by("-severity", "raised_at", "pk")
@@ -122,6 +227,7 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
         status = getattr(course, "status_row", None)
         points = sorted(neuro.get(course.pk, []), key=lambda p: p.at)
         doses = toci.get(course.pk, [])
+        steroid_doses = steroids.get(course.pk, [])
         blocks.append(
             HandoverBlock(
                 course=course,
@@ -142,6 +248,10 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
                 ],
                 note=notes.get(course.pk),
                 name_alert=family_names[course.patient.family_name.casefold()] > 1,
+                vitals=vitals.get(course.pk),
+                support=support.get(course.pk),
+                steroids=steroid_totals(steroid_doses),
+                steroids_24h=sum(1 for at, *_ in steroid_doses if day_ago < at <= now),
             )
         )
     return blocks

@@ -211,3 +211,10 @@ def unread_notification_count(context):
 def grade_class(grade):
     """The badge colour of a grade, for grid cells and legends ("" when not graded)."""
     return GRADE_CLASSES.get(grade, "")
+
+
+@register.filter(name="zip")
+def zip_filter(labels, values):
+    """``{% for label, value in labels|zip:values %}``: a table row's cells beside their column
+    headings (a stacked table's data-label on a phone)."""
+    return zip(labels, values, strict=False)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 from monitoring import alert_rules, grading, quality, registry, services
 from monitoring.access import requires, selected_unit, visible_units
 from monitoring.forms.quality import QualityForm
-from monitoring.models import AuditEvent, User
+from monitoring.models import AuditEvent, Flag, User
 
 
 def _filters(request):
@@ -47,6 +47,8 @@ def _page(request, form, period, shown, unit, units, *, status=200):
             # tests/web/test_security.py refuses any <script> without src).
             "chart_data": json.dumps(report.chart_data(), separators=(",", ":")),
             "tiers": [label for _, label in alert_rules.TIERS],
+            # The by-severity table's column headings, beside each cell on a phone.
+            "severity_labels": [Flag.Severity(s).label for s in quality.SEVERITIES],
         },
         status=status,
     )

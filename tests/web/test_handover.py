@@ -1,5 +1,6 @@
 """The printable shift handover: one compact block per patient, notes, audit, query budget."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -28,6 +29,11 @@ def ice(total_lost: int) -> dict:
 
 def text(response) -> str:
     return " ".join(response.content.decode().split())
+
+
+def words(response) -> str:
+    """What a reader sees: the page's text without tags (a label's colon is CSS)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
 
 
 @pytest.fixture
@@ -70,6 +76,85 @@ def test_each_patient_has_a_compact_block_with_what_the_next_shift_needs(nurse_c
     assert "Due next" in page
     assert "Open flags" in page
     assert "CRS grade 2" in page
+
+
+def test_each_block_has_the_current_vitals_oxygen_vasopressors_and_steroids_with_their_times(
+    nurse_client, nurse, course
+):
+    now = timezone.now()
+    at = {h: timezone.localtime(now - timedelta(hours=h)).strftime("%H:%M") for h in (1, 3)}
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=now - timedelta(hours=3),
+        vitals={
+            "temp_c": 39.2,
+            "oxygen_support": "high_flow",
+            "oxygen_flow_l_min": 30,
+            "vasopressors_count": 1,
+            "vasopressin": True,
+        },
+    )
+    # The newest vitals leave oxygen blank: the earlier oxygen and vasopressors carry forward.
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=now - timedelta(hours=1),
+        vitals={"temp_c": 37.9, "heart_rate_bpm": 118, "sbp_mmhg": 86, "dbp_mmhg": 50},
+    )
+    for hours_ago, drug, dose, unit in (
+        (30, "dexamethasone", 10, "mg"),
+        (2, "dexamethasone", 10, "mg"),
+        (2, "methylprednisolone", 1, "g"),
+    ):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=now - timedelta(hours=hours_ago),
+            treatment={"drug": drug, "dose": dose, "dose_unit": unit, "route": "iv"},
+        )
+
+    page = words(nurse_client.get(URL))
+
+    assert f"Vitals 37.9 °C · HR 118 · BP 86/50 at {at[1]}, 1 h 00 min ago" in page
+    assert "39.2" not in page  # the older temperature is not the current one
+    assert (
+        "Oxygen and vasopressors High-flow nasal cannula 30 L/min · 1 vasopressor + vasopressin"
+        f" recorded at {at[3]}, 3 h 00 min ago"
+    ) in page
+    assert (
+        "Steroids Dexamethasone 2 doses · 20 mg; Methylprednisolone 1 dose · 1000 mg"
+        " (2 doses in last 24 h)"
+    ) in page
+    assert "Tocilizumab 0 in last 24 h (max 3) · 0 in course" in page
+
+
+def test_a_patient_without_vitals_or_steroids_says_so(nurse_client, course):
+    page = words(nurse_client.get(URL))
+
+    assert "Vitals none recorded" in page
+    assert "Oxygen and vasopressors not recorded" in page
+    assert "Steroids none" in page
+
+
+def test_corrected_vitals_show_the_correction_not_the_original(nurse_client, nurse, course):
+    check = services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=timezone.now() - timedelta(minutes=20),
+        vitals={**ROOM_AIR, "temp_c": 40.1},
+    )
+    services.amend_record(
+        record=check.vitalsigns_set.get(),
+        by=nurse,
+        reason="Typed 40.1 for 38.1",
+        values={**ROOM_AIR, "temp_c": 38.1},
+    )
+
+    page = words(nurse_client.get(URL))
+
+    assert "Vitals 38.1 °C" in page
+    assert "Vitals 40.1" not in page  # (the flag the typo raised still names it)
 
 
 def test_the_handover_lists_only_patients_under_monitoring(nurse_client, ward_a, course):
@@ -217,10 +302,10 @@ def test_the_handover_costs_the_same_queries_for_one_or_many_patients(
         )
         services.write_handover_note(course=course, text="Watch the fever", by=nurse)
     # session, user, the user's units, courses with patient, unit, status and protocol version,
-    # the protocol schedules, the last three neuro assessments, tocilizumab doses, open flags,
-    # the latest notes, the audit line, and the navigation bar's open-flag and unread-notification
-    # counts (base.html).
-    with django_assert_num_queries(12):
+    # the protocol schedules, the last three neuro assessments, tocilizumab and steroid doses,
+    # the latest vitals and oxygen, open flags, the latest notes, the audit line, and the
+    # navigation bar's open-flag and unread-notification counts (base.html).
+    with django_assert_num_queries(13):
         response = nurse_client.get(URL)
     assert response.status_code == 200
     assert response.content.decode().count('class="handover-block"') == n_patients

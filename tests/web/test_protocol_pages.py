@@ -100,7 +100,7 @@ def test_the_list_shows_versions_with_the_template_badge_products_and_course_cou
     assert "TEMPLATE — review before clinical use" in page
     assert "every product" in page
     assert ">v1<" in page
-    assert "<td>2</td>" in page  # courses using it
+    assert '<td data-label="Courses using it">2</td>' in page
 
 
 @pytest.mark.parametrize("n_versions", [1, 6])

@@ -246,8 +246,12 @@ def test_the_page_shows_the_numbers_with_charts_and_tables(scenario, care_client
     assert response.status_code == 200
     row = page[page.index("2026-W10 · 02 Mar") :]
     row = re.sub(r"\s+<", "<", row[: row.index("</tr>")])
-    assert '<td>4.0 min<br><span class="text-muted">p90 20 min · n 2</span></td>' in row  # urgent
-    assert '<td>30 min<br><span class="text-muted">p90 40 min · n 3</span></td>' in row
+    # Each cell carries its column's name, shown beside it when the table stacks on a phone.
+    urgent = '<td data-label="Urgent">4.0 min<br><span class="text-muted">p90 20 min · n 2</span>'
+    assert urgent + "</td>" in row
+    assert (
+        '<td data-label="Warning">30 min<br><span class="text-muted">p90 40 min · n 3</span>' in row
+    )
     assert 'id="chart-ack"' in page
     assert 'id="chart-escalations"' in page
     assert "data-charts=" in page

@@ -60,7 +60,8 @@ def test_the_summary_page_lists_prophylaxis_apart(care_client, prophylaxis_cours
     table = page[page.index("Treatments for CRS and ICANS") :]
     dex_row = table[table.index("Dexamethasone") :]
     dex_row = dex_row[: dex_row.index("</tr>")]
-    assert "<td>—</td><td>—</td>" in dex_row  # neither CRS nor ICANS therapy
+    # neither CRS nor ICANS therapy
+    assert '<td data-label="For CRS">—</td><td data-label="For ICANS">—</td>' in dex_row
     assert "2 doses · 20 mg" in dex_row  # not counted as therapy
     assert "Prophylaxis stopped before the onset is not counted as therapy" in page
 
