@@ -18,11 +18,6 @@ from tests.factories import CourseFactory, UnitFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# Pages whose layout another branch of issue 13 reworks (the course page: its day-by-day
-# table). Their offenders are reported as an expected failure until that lands; the lead
-# empties this at merge so that they count like every other page.
-PENDING_ELSEWHERE = {"patient-course"}
-
 VIEWPORTS = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844}}
 
 # What scrolls sideways: the document, and any element that scrolls its own overflow sideways
@@ -105,7 +100,7 @@ def test_every_page_fits_a_tablet_and_a_phone_for_every_role(browser, live_serve
     assert {"admin-audit-log", "admin-protocols", "exports-registry"} <= names[User.Role.ADMIN]
     assert names[User.Role.DISPLAY] >= {"wall-display"}
 
-    offenders, pending = [], []
+    offenders = []
     visits = 0
     for size, viewport in VIEWPORTS.items():
         context = browser.new_context(viewport=viewport)
@@ -117,7 +112,7 @@ def test_every_page_fits_a_tablet_and_a_phone_for_every_role(browser, live_serve
                 visits += 1
                 found = page.evaluate(MEASURE)
                 if found["scrollWidth"] > found["width"] + 1 or found["inner"]:
-                    (pending if target.name in PENDING_ELSEWHERE else offenders).append(
+                    offenders.append(
                         f"{size} {role} {target.name} ({target.url}): page "
                         f"{found['scrollWidth']}px in {found['width']}px; scrolls inside: "
                         f"{found['inner'] or 'nothing'}; sticks out: {found['wide'] or '-'}"
@@ -126,8 +121,6 @@ def test_every_page_fits_a_tablet_and_a_phone_for_every_role(browser, live_serve
 
     assert visits > 2 * 5 * 10
     assert not offenders, "\n".join(offenders)
-    if pending:
-        pytest.xfail("reworked in another branch:\n" + "\n".join(pending))
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
