@@ -2,7 +2,7 @@
 
 ``{% error_summary form other_form extra_messages lead="Nothing was saved." %}`` lists every
 problem of the given forms (and of plain lists of messages) as a link to its field, under
-"There are N problems"; static/js/error_summary.js moves focus to it when the page loads, and a
+"There are N problems"; static/js/a11y.js moves focus to it when the page loads, and a
 link moves focus to its field. Fields with errors carry aria-invalid and aria-describedby
 pointing at their message already (Django 5.2 with crispy-bootstrap5's ``<id>_error``).
 """

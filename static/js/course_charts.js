@@ -10,7 +10,7 @@
   "use strict";
 
   // Grades 0-4 in the colours of the grade badges (static/css/care_team.css .band-g*).
-  const GRADE_COLOURS = ["#8ce99a", "#ffc107", "#d9480f", "#dc3545", "#212529"];
+  const GRADE_COLOURS = ["#8ce99a", "#ffc107", "#fd7e14", "#dc3545", "#212529"];
   const NOT_GRADED = "#f1f3f5";
   const BAND_HEIGHT = 8;
   const BAND_GAP = 3;

@@ -130,11 +130,11 @@ def test_the_login_page_and_a_check_sent_back_with_errors_pass_axe(
 
         log_in(page, live_server, nurse)
         page.goto(f"{live_server.url}/patients/{course.patient.public_id}/check/")
-        page.get_by_label("Temperature").fill("45")
-        page.get_by_label("Heart rate").fill("fast")
+        page.get_by_label("Temperature").fill("60")
+        page.get_by_label("Heart rate").fill("400")
         page.get_by_role("button", name="Save check").click()
         page.wait_for_load_state("load")
-        expect(page.get_by_role("alert").first).to_contain_text("There are 2 problems")
+        expect(page.get_by_role("alert").first).to_contain_text("There are 3 problems")
         audit(page, f"check form with errors on {viewport}", blocking, minor)
 
     assert not blocking, "\n".join(blocking)
