@@ -21,7 +21,8 @@ def test_the_skip_link_is_the_first_link_and_leads_to_the_main_content(nurse_cli
     page = nurse_client.get(reverse("monitoring:nurse-worklist")).content.decode()
 
     first_link = re.search(r"<a [^>]*>[^<]*", page).group(0)
-    assert 'href="#content"' in first_link and "Skip to content" in first_link
+    assert 'href="#content"' in first_link
+    assert "Skip to content" in first_link
     assert re.search(r'<main id="content" tabindex="-1"', page)
 
 
@@ -92,7 +93,8 @@ def test_a_check_sent_back_lists_each_problem_as_a_link_to_its_field(nurse_clien
     assert 'role="alert"' in page[page.rindex("<div", 0, page.index("data-error-summary")) :][:200]
     count = int(re.search(r"There are (\d+) problems", summary).group(1))
     targets = re.findall(r'<a href="#([^"]+)">', summary)
-    assert count == summary.count("<li>") and count >= 3
+    assert count == summary.count("<li>")
+    assert count >= 3
     assert {"id_observed_at", "id_vitals-temperature", "id_vitals-heart_rate_bpm"} <= set(targets)
     for target in targets:
         # The field exists, says it is invalid, and is described by its message.
