@@ -197,6 +197,7 @@ def protocol_version_edit(request, pk):
             "next_number": next_number,
             "preview": preview,
             "error_lines": error_lines,
+            "errors": errors,  # the summary lists these, then each form's own, with links
             "ack_source": alert_rules.ACK_MINUTES_SOURCE,
         },
         status=400 if error_lines else 200,

@@ -15,9 +15,9 @@
   "use strict";
 
   // Grades 0-4 in the colours of the grade badges (static/css/care_team.css .band-g*), and a
-  // text colour readable on each.
-  const GRADE_COLOURS = ["#8ce99a", "#ffc107", "#d9480f", "#dc3545", "#212529"];
-  const GRADE_TEXT = ["#000", "#000", "#fff", "#fff", "#fff"];
+  // text colour readable on each (contrast ratios in static/css/cartmonitor.css).
+  const GRADE_COLOURS = ["#8ce99a", "#ffc107", "#fd7e14", "#dc3545", "#212529"];
+  const GRADE_TEXT = ["#000", "#000", "#000", "#fff", "#fff"];
   const NOT_GRADED = "#f1f3f5";
   const BAND_HEIGHT = 14;
   const BAND_GAP = 3;

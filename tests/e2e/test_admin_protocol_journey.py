@@ -28,6 +28,7 @@ def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
 
     page = login_as(admin_user)
     page.goto(f"{live_server.url}/worklist/")
+    page.get_by_role("button", name="More").click()  # the navigation's menu of rarer pages
     page.get_by_role("link", name="Protocols").click()
     expect(page.get_by_role("heading", name="Monitoring protocols")).to_be_visible()
     expect(page.get_by_text("TEMPLATE — review before clinical use").first).to_be_visible()

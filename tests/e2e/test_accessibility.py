@@ -1,0 +1,149 @@
+"""WCAG 2.2 AA, checked by axe-core in Chromium on every page of the app, for every role that
+can open it, on a 1024×768 tablet and a 390×844 phone; plus the login page and a form sent
+back with errors.
+
+One walk, one verdict: the test collects every serious or critical violation (rule, page, role,
+viewport, the elements) and fails once with the whole list, so a run shows all there is to
+fix. Moderate and minor findings are written to test-results/axe-minor.txt, not failed on.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from monitoring import services
+from monitoring.models import User
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.pages import every_page
+from tests.factories import ICE_10, ROOM_AIR, UserFactory
+from tests.routes import route_sample
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+VIEWPORTS = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844}}
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_AA}, "resultTypes": ["violations"]}
+BLOCKING = {"serious", "critical"}
+ROLES = [
+    User.Role.NURSE,
+    User.Role.CHARGE_NURSE,
+    User.Role.CARE_TEAM,
+    User.Role.ADMIN,
+    User.Role.DISPLAY,
+]
+
+axe = Axe()
+
+
+def audit(page, where: str, blocking: list, minor: list) -> None:
+    """Run axe on the page as it is now; file each violation under blocking or minor."""
+    results = axe.run(page, options=AXE_OPTIONS)
+    for violation in results.response["violations"]:
+        nodes = "; ".join(" ".join(map(str, node["target"])) for node in violation["nodes"][:5]) + (
+            f" (+{len(violation['nodes']) - 5} more)" if len(violation["nodes"]) > 5 else ""
+        )
+        line = f"{violation['id']} [{violation['impact']}] {where}: {violation['help']} — {nodes}"
+        (blocking if violation["impact"] in BLOCKING else minor).append(line)
+
+
+def log_in(page, live_server, user) -> None:
+    """Give the browser the user's session (and only theirs)."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+@pytest.fixture
+def ward(ward_a, course, nurse):
+    """One of each object a URL names (``route_sample``: its check is now), after a day of
+    history entered late (fever, then CRS 2 on low-flow oxygen: orange badges, an urgent flag)."""
+    sample = route_sample(course, nurse)
+    now = timezone.now()
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=now - timedelta(hours=6),
+        vitals={**ROOM_AIR, "temp_c": 38.6, "heart_rate_bpm": 112, "sbp_mmhg": 104},
+        neuro=ICE_10,
+        labs={"crp_mg_l": 80},
+    )
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=now - timedelta(hours=2),
+        vitals={
+            **ROOM_AIR,
+            "temp_c": 39.1,
+            "oxygen_support": "low_flow",
+            "oxygen_flow_l_min": 4,
+            "spo2_pct": 93,
+        },
+    )
+    return sample
+
+
+def test_every_page_for_every_role_has_no_serious_axe_violation(page, live_server, ward, ward_a):
+    started = time.monotonic()
+    blocking, minor, walked = [], [], []
+    for role in ROLES:
+        user = UserFactory(username=f"axe-{role}", role=role, units=[ward_a])
+        urls = [p.url for p in every_page(user, ward)]
+        log_in(page, live_server, user)
+        for viewport, size in VIEWPORTS.items():
+            page.set_viewport_size(size)
+            for url in urls:
+                page.goto(live_server.url + url)
+                page.wait_for_load_state("load")
+                audit(page, f"{url} as {role} on {viewport}", blocking, minor)
+                walked.append((role, viewport, url))
+
+    # The walk reached the pages each role works on (a broken enumeration must not pass).
+    opened = {(role, url) for role, _, url in walked}
+    assert (User.Role.NURSE, "/worklist/") in opened
+    assert (User.Role.CARE_TEAM, "/flags/") in opened
+    assert (User.Role.ADMIN, "/protocols/") in opened
+    assert (User.Role.DISPLAY, "/display/") in opened
+    assert len(walked) > 100
+    report(minor, walked, started)
+    assert not blocking, f"{len(blocking)} serious or critical axe violations:\n" + "\n".join(
+        blocking
+    )
+
+
+def test_the_login_page_and_a_check_sent_back_with_errors_pass_axe(
+    page, live_server, ward, nurse, course
+):
+    blocking, minor = [], []
+    for viewport, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        page.context.clear_cookies()
+        page.goto(f"{live_server.url}/accounts/login/")
+        audit(page, f"login on {viewport}", blocking, minor)
+
+        log_in(page, live_server, nurse)
+        page.goto(f"{live_server.url}/patients/{course.patient.public_id}/check/")
+        page.get_by_label("Temperature").fill("60")
+        page.get_by_label("Heart rate").fill("400")
+        page.get_by_role("button", name="Save check").click()
+        page.wait_for_load_state("load")
+        expect(page.get_by_role("alert").first).to_contain_text("There are 3 problems")
+        audit(page, f"check form with errors on {viewport}", blocking, minor)
+
+    assert not blocking, "\n".join(blocking)
+
+
+def report(minor: list, walked: list, started: float) -> None:
+    """What the walk covered and what it found below serious, for people to read."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    seconds = time.monotonic() - started
+    lines = [f"{len(walked)} page views (pages × roles × viewports) in {seconds:.0f} s", *minor]
+    (ARTIFACTS / "axe-minor.txt").write_text("\n".join(lines) + "\n")
+    print(lines[0])
