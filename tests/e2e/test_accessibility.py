@@ -8,6 +8,7 @@ fix. Moderate and minor findings are written to test-results/axe-minor.txt, not 
 """
 
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -144,6 +145,12 @@ def report(minor: list, walked: list, started: float) -> None:
     """What the walk covered and what it found below serious, for people to read."""
     ARTIFACTS.mkdir(exist_ok=True)
     seconds = time.monotonic() - started
-    lines = [f"{len(walked)} page views (pages × roles × viewports) in {seconds:.0f} s", *minor]
+    per_role = Counter(role for role, viewport, _ in walked if viewport == "tablet")
+    roles = ", ".join(f"{role} {count}" for role, count in per_role.items())
+    lines = [
+        f"{len(walked)} page views (pages × roles × viewports) in {seconds:.0f} s; "
+        f"pages per role: {roles}",
+        *minor,
+    ]
     (ARTIFACTS / "axe-minor.txt").write_text("\n".join(lines) + "\n")
     print(lines[0])
