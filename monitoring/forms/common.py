@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.models.courses import CLOCK_SKEW
 
@@ -40,10 +42,13 @@ def range_validator(label: str, low, high, unit: str):
 
     def validate(value):
         if value is not None and not low <= value <= high:
-            raise ValidationError(
-                f"{label} must be between {low} and {high} {unit}".rstrip() + f" (got {value}).",
-                code="out_of_range",
+            params = {"label": label, "low": low, "high": high, "unit": unit, "value": value}
+            message = (
+                gettext("%(label)s must be between %(low)s and %(high)s %(unit)s (got %(value)s).")
+                if unit
+                else gettext("%(label)s must be between %(low)s and %(high)s (got %(value)s).")
             )
+            raise ValidationError(message % params, code="out_of_range")
 
     return validate
 
@@ -121,8 +126,8 @@ class SectionMixin:
 
 class ObservationTimeForm(forms.Form):
     observed_at = forms.DateTimeField(
-        label="Observed at",
-        help_text="When the patient was assessed — set it back for a late entry.",
+        label=_("Observed at"),
+        help_text=_("When the patient was assessed — set it back for a late entry."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
@@ -148,7 +153,7 @@ class ObservationTimeForm(forms.Form):
     def clean_observed_at(self):
         value = self.cleaned_data["observed_at"]
         if value > timezone.now() + CLOCK_SKEW:
-            raise ValidationError("Observation time cannot be in the future.")
+            raise ValidationError(gettext("Observation time cannot be in the future."))
         return value
 
 
@@ -161,7 +166,7 @@ class ShownWarningsField(forms.Field):
         return [str(item)[:500] for item in (value or [])[:20]]
 
 
-GIVE_ANYWAY_LABEL = "Give anyway — clinician's decision"
+GIVE_ANYWAY_LABEL = _("Give anyway — clinician's decision")
 
 
 class DoseDecisionForm(forms.Form):

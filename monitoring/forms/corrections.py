@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.forms.nurse import LabForm, NeuroForm, SymptomForm, TreatmentForm, VitalSignsForm
 
@@ -36,8 +38,8 @@ class AmendVitalSignsForm(AmendmentMixin, VitalSignsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["temperature_unit"]
-        self.fields["temperature"].label = "Temperature (°C)"
-        self.fields["temperature"].help_text = "30–45 °C"
+        self.fields["temperature"].label = gettext("Temperature (°C)")
+        self.fields["temperature"].help_text = gettext("30–45 °C")
         self.order_fields(["temperature"])
 
     def initial_for(self, record) -> dict:
@@ -81,9 +83,9 @@ AMENDMENT_FORMS = {
 
 class CorrectionReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Kept with the record and shown beside it, e.g. 'typed 38.6 for 37.2'.",
-        error_messages={"required": "Give the reason: it is kept with the record."},
+        help_text=_("Kept with the record and shown beside it, e.g. 'typed 38.6 for 37.2'."),
+        error_messages={"required": _("Give the reason: it is kept with the record.")},
     )

@@ -7,7 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring import grading
 from monitoring.forms.common import (
@@ -33,16 +34,16 @@ from monitoring.templatetags.monitoring_tags import day_number
 
 
 class VitalSignsForm(SectionMixin, forms.ModelForm):
-    section_title = "Vital signs and support"
+    section_title = _("Vital signs and support")
     temperature = forms.DecimalField(
-        label="Temperature",
+        label=_("Temperature"),
         required=False,
         max_digits=5,
         decimal_places=2,
         widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
     )
     temperature_unit = forms.ChoiceField(
-        label="Unit", choices=[("C", "°C"), ("F", "°F")], initial="C"
+        label=_("Unit"), choices=[("C", "°C"), ("F", "°F")], initial="C"
     )
     MEASURED = [
         "temperature",
@@ -74,9 +75,9 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             "vasopressors_count",
             "vasopressin",
         ]
-        labels = {"oxygen_for_airway_protection": "For airway protection only, not hypoxia"}
+        labels = {"oxygen_for_airway_protection": _("For airway protection only, not hypoxia")}
         help_texts = {
-            "oxygen_for_airway_protection": (
+            "oxygen_for_airway_protection": _(
                 "CPAP, BiPAP or ventilation only to protect the airway (e.g. low GCS) or for a "
                 "procedure: not graded as CRS hypoxia; a clinician confirms."
             )
@@ -94,10 +95,8 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
         ):
             self.fields[name].required = False
         _apply_ranges(self, {k: v for k, v in VITAL_RANGES.items() if k != "temp_c"})
-        self.fields["temperature"].help_text = "30–45 °C or 86–113 °F"
-        self.fields[
-            "vasopressors_count"
-        ].help_text = (
+        self.fields["temperature"].help_text = gettext("30–45 °C or 86–113 °F")
+        self.fields["vasopressors_count"].help_text = gettext(
             "Norepinephrine, epinephrine, phenylephrine, dopamine… — do not count vasopressin."
         )
         # At the bedside the nurse always says what oxygen is running ("not recorded" is only
@@ -124,8 +123,11 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             if not low <= celsius <= high:
                 self.add_error(
                     "temperature",
-                    f"Temperature must be between {low} and {high} °C "
-                    f"(86 and 113 °F); got {temperature} °{unit}.",
+                    gettext(
+                        "Temperature must be between %(low)s and %(high)s °C "
+                        "(86 and 113 °F); got %(value)s °%(unit)s."
+                    )
+                    % {"low": low, "high": high, "value": temperature, "unit": unit},
                 )
             data["temp_c"] = celsius
         else:
@@ -134,27 +136,36 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
         if support == VitalSigns.Oxygen.ROOM_AIR and flow is not None:
             self.add_error(
                 "oxygen_flow_l_min",
-                "An oxygen flow cannot be given on room air: choose the device, or clear the flow.",
+                gettext(
+                    "An oxygen flow cannot be given on room air: choose the device, or clear the "
+                    "flow."
+                ),
             )
         if data.get("oxygen_for_airway_protection") and support not in VitalSigns.POSITIVE_PRESSURE:
             self.add_error(
                 "oxygen_for_airway_protection",
-                "Only CPAP, BiPAP or mechanical ventilation can be for airway protection: "
-                "choose the device, or clear this box.",
+                gettext(
+                    "Only CPAP, BiPAP or mechanical ventilation can be for airway protection: "
+                    "choose the device, or clear this box."
+                ),
             )
         if support in (VitalSigns.Oxygen.LOW_FLOW, VitalSigns.Oxygen.HIGH_FLOW) and flow is None:
             self.add_error(
                 "oxygen_flow_l_min",
-                "Give the flow in L/min: ASTCT grades nasal "
-                "cannula oxygen by flow (≤ 6 L/min low flow, > 6 high flow).",
+                gettext(
+                    "Give the flow in L/min: ASTCT grades nasal "
+                    "cannula oxygen by flow (≤ 6 L/min low flow, > 6 high flow)."
+                ),
             )
         sbp, dbp = data.get("sbp_mmhg"), data.get("dbp_mmhg")
         if sbp is not None and dbp is not None and dbp >= sbp:
-            self.add_error("dbp_mmhg", "Diastolic pressure must be below systolic pressure.")
+            self.add_error(
+                "dbp_mmhg", gettext("Diastolic pressure must be below systolic pressure.")
+            )
         if not any(data.get(name) is not None for name in self.MEASURED) and not (
             set(self.changed_data) & set(self.SUPPORT)
         ):
-            raise ValidationError("Vital signs: enter at least one measurement.")
+            raise ValidationError(gettext("Vital signs: enter at least one measurement."))
         return data
 
     def model_values(self) -> dict:
@@ -166,19 +177,19 @@ class SymptomForm(SectionMixin, forms.ModelForm):
     unticked box says nothing, so without it a well patient's review could never be saved and
     would stay overdue (issue 10 §6)."""
 
-    section_title = "Symptoms"
+    section_title = _("Symptoms")
     no_symptoms = forms.BooleanField(
-        label="No symptoms",
+        label=_("No symptoms"),
         required=False,
-        help_text="Reviewed with the patient: none of the symptoms below.",
+        help_text=_("Reviewed with the patient: none of the symptoms below."),
     )
 
     class Meta:
         model = SymptomCheck
         fields = [*SymptomCheck.CRS_SYMPTOMS, *SymptomCheck.NEURO_SYMPTOMS, "other"]
         labels = {
-            "low_blood_pressure": "Low blood pressure / dizziness",
-            "breathing_difficulty": "Breathing difficulty",
+            "low_blood_pressure": _("Low blood pressure / dizziness"),
+            "breathing_difficulty": _("Breathing difficulty"),
         }
 
     def clean(self):
@@ -189,12 +200,14 @@ class SymptomForm(SectionMixin, forms.ModelForm):
             if data.get(name)
         ]
         if data.get("other", "").strip():
-            found.append("other symptoms")
+            found.append(gettext("other symptoms"))
         if data.get("no_symptoms") and found:
             raise ValidationError(
-                "“No symptoms” is ticked together with "
-                + ", ".join(f[:1].lower() + f[1:] for f in found)
-                + ": untick “No symptoms”, or clear the symptoms."
+                gettext(
+                    "“No symptoms” is ticked together with %(symptoms)s: untick “No symptoms”, "
+                    "or clear the symptoms."
+                )
+                % {"symptoms": ", ".join(f[:1].lower() + f[1:] for f in found)}
             )
         return data
 
@@ -204,20 +217,54 @@ def ice_item_label(item: grading.ICEItem) -> str:
     points = ngettext("%(count)d point", "%(count)d points", item.max_points) % {
         "count": item.max_points
     }
-    return f"{item.title} — {item.task} ({points})"
+    return f"{ICE_TITLES[item.name]} — {ICE_TASKS[item.name]} ({points})"
 
 
-CAPD_ANSWERS = [(0, "Never"), (1, "Rarely"), (2, "Sometimes"), (3, "Often"), (4, "Always")]
+# The grading library (no Django) words the ICE items and CAPD questions in English; the page
+# shows them in the reader's language through these tables, keyed by item name / position.
+# tests/web/test_translations_p2nurse.py proves they cover the library's items.
+ICE_TITLES = {
+    "orientation": _("Orientation"),
+    "naming": _("Naming"),
+    "commands": _("Following commands"),
+    "writing": _("Writing"),
+    "attention": _("Attention"),
+}
+ICE_TASKS = {
+    "orientation": _("year, month, city, hospital"),
+    "naming": _("3 objects, e.g. point to clock, pen, button"),
+    "commands": _('a simple command, e.g. "Show me 2 fingers"'),
+    "writing": _('a standard sentence, e.g. "Our national bird is the bald eagle"'),
+    "attention": _("count backwards from 100 by 10"),
+}
+CAPD_QUESTIONS = (
+    _("Does the child make eye contact with the caregiver?"),
+    _("Are the child's actions purposeful?"),
+    _("Is the child aware of his/her surroundings?"),
+    _("Does the child communicate needs and wants?"),
+    _("Is the child restless?"),
+    _("Is the child inconsolable?"),
+    _("Is the child underactive (very little movement while awake)?"),
+    _("Does it take the child a long time to respond to interactions?"),
+)
+
+CAPD_ANSWERS = [
+    (0, _("Never")),
+    (1, _("Rarely")),
+    (2, _("Sometimes")),
+    (3, _("Often")),
+    (4, _("Always")),
+]
 
 
 class NeuroForm(SectionMixin, forms.ModelForm):
     """ICE for patients aged 12 and over, CAPD under 12 (ASTCT/ASCO, reference §2.3)."""
 
-    section_title = "Neurological assessment"
+    section_title = _("Neurological assessment")
     unable_to_assess = forms.BooleanField(
-        label="Unable to perform ICE/CAPD",
+        label=_("Unable to perform ICE/CAPD"),
         required=False,
-        help_text="Sedated, intubated, language barrier… give the reason.",
+        help_text=_("Sedated, intubated, language barrier… give the reason."),
     )
 
     class Meta:
@@ -234,15 +281,15 @@ class NeuroForm(SectionMixin, forms.ModelForm):
             "unable_to_assess_reason",
         ]
         labels = {
-            "consciousness_attributable_to": "Depressed consciousness due to another cause?",
-            "consciousness_other_cause": "Other cause",
+            "consciousness_attributable_to": _("Depressed consciousness due to another cause?"),
+            "consciousness_other_cause": _("Other cause"),
         }
         help_texts = {
-            "consciousness_attributable_to": (
+            "consciousness_attributable_to": _(
                 "ASTCT grades it only when not due to another cause, e.g. sedating drugs: "
                 "then consciousness and ICE/CAPD are not graded and a clinician confirms."
             ),
-            "consciousness_other_cause": "Only for 'Other cause', e.g. hypoglycaemia.",
+            "consciousness_other_cause": _("Only for 'Other cause', e.g. hypoglycaemia."),
         }
 
     def __init__(self, *args, capd: bool, **kwargs):
@@ -254,8 +301,8 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 del self.fields[name]
         self.item_names = {}  # how an error names an item left blank
         if capd:
-            for name, (question) in zip(CAPD_ITEM_FIELDS, grading.CAPD_ITEMS, strict=True):
-                self.item_names[name] = question
+            for name, question in zip(CAPD_ITEM_FIELDS, CAPD_QUESTIONS, strict=True):
+                self.item_names[name] = str(question)
                 self.fields[name] = forms.TypedChoiceField(
                     label=question,
                     choices=CAPD_ANSWERS,
@@ -266,7 +313,7 @@ class NeuroForm(SectionMixin, forms.ModelForm):
                 )
         else:
             for name, item in zip(ICE_ITEM_FIELDS, grading.ICE_ITEMS, strict=True):
-                self.item_names[name] = item.title
+                self.item_names[name] = str(ICE_TITLES[item.name])
                 points = item.max_points
                 self.fields[name] = forms.TypedChoiceField(
                     label=ice_item_label(item),
@@ -278,7 +325,7 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         self.fields["consciousness"].required = False
         self.fields["consciousness"].choices = [("", "—"), *NeuroAssessment.Consciousness.choices]
         self.fields["consciousness_attributable_to"].choices = [
-            ("", "No"),
+            ("", _("No")),
             *NeuroAssessment.ConsciousnessCause.choices,
         ]
         self.fields["unable_to_assess_reason"].required = False
@@ -309,48 +356,59 @@ class NeuroForm(SectionMixin, forms.ModelForm):
         if not cause and data.get("consciousness_other_cause"):
             self.add_error(
                 "consciousness_other_cause",
-                "Give an other cause only with 'Other cause (say which)' above.",
+                gettext("Give an other cause only with 'Other cause (say which)' above."),
             )
         if cause:  # the screen is not assessable; the service records why
             self._clean_attribution(data, cause, tool, scored=len(missing) < len(scores))
         elif data.get("unable_to_assess"):
             if len(missing) < len(scores):
                 raise ValidationError(
-                    f"{tool} items were scored, so the patient was not "
-                    "'unable to assess': clear one or the other."
+                    gettext(
+                        "%(tool)s items were scored, so the patient was not "
+                        "'unable to assess': clear one or the other."
+                    )
+                    % {"tool": tool}
                 )
             if not data.get("unable_to_assess_reason"):
-                self.add_error("unable_to_assess_reason", "Say why the screen was not possible.")
+                self.add_error(
+                    "unable_to_assess_reason", gettext("Say why the screen was not possible.")
+                )
         elif missing:
             raise ValidationError(
-                f"Complete every {tool} item, or tick 'unable to perform' "
-                f"(missing: {', '.join(missing)})."
+                gettext(
+                    "Complete every %(tool)s item, or tick 'unable to perform' "
+                    "(missing: %(missing)s)."
+                )
+                % {"tool": tool, "missing": ", ".join(missing)}
             )
         else:
             data["unable_to_assess_reason"] = ""
         if not data.get("consciousness"):
-            self.add_error("consciousness", "Record the level of consciousness.")
+            self.add_error("consciousness", gettext("Record the level of consciousness."))
         return data
 
     def _clean_attribution(self, data, cause, tool, *, scored: bool) -> None:
         """Depressed consciousness with another cause (reference §2.2 †): no screen to score."""
         if scored:
             raise ValidationError(
-                f"Depressed consciousness attributed to another cause: the {tool} is not "
-                f"assessable, so clear its items (or clear the cause)."
+                gettext(
+                    "Depressed consciousness attributed to another cause: the %(tool)s is not "
+                    "assessable, so clear its items (or clear the cause)."
+                )
+                % {"tool": tool}
             )
         if data.get("consciousness") == NeuroAssessment.Consciousness.ALERT:
             self.add_error(
                 "consciousness_attributable_to",
-                "The patient is alert: there is no depressed consciousness to attribute.",
+                gettext("The patient is alert: there is no depressed consciousness to attribute."),
             )
         other = cause == NeuroAssessment.ConsciousnessCause.OTHER
         if other and not data.get("consciousness_other_cause"):
-            self.add_error("consciousness_other_cause", "Name the other cause.")
+            self.add_error("consciousness_other_cause", gettext("Name the other cause."))
         if not other and data.get("consciousness_other_cause"):
             self.add_error(
                 "consciousness_other_cause",
-                "Give an other cause only with 'Other cause (say which)' above.",
+                gettext("Give an other cause only with 'Other cause (say which)' above."),
             )
         if not data.get("unable_to_assess"):
             data["unable_to_assess_reason"] = ""
@@ -363,7 +421,7 @@ class NeuroForm(SectionMixin, forms.ModelForm):
 
 
 class LabForm(SectionMixin, forms.ModelForm):
-    section_title = "Labs and inflammatory markers"
+    section_title = _("Labs and inflammatory markers")
 
     class Meta:
         model = LabResult
@@ -378,12 +436,12 @@ class LabForm(SectionMixin, forms.ModelForm):
     def clean(self):
         data = super().clean()
         if all(data.get(name) is None for name in LAB_RANGES):
-            raise ValidationError("Labs: enter at least one result.")
+            raise ValidationError(gettext("Labs: enter at least one result."))
         return data
 
 
 class TreatmentForm(SectionMixin, forms.ModelForm):
-    section_title = "Treatment given"
+    section_title = _("Treatment given")
 
     class Meta:
         model = Treatment
@@ -402,13 +460,13 @@ class TreatmentForm(SectionMixin, forms.ModelForm):
     def clean(self):
         data = super().clean()
         if not data.get("drug"):
-            self.add_error("drug", "Choose the drug given.")
+            self.add_error("drug", gettext("Choose the drug given."))
         if data.get("dose") is None:
-            self.add_error("dose", "Give the dose.")
+            self.add_error("dose", gettext("Give the dose."))
         elif data["dose"] <= 0:
-            self.add_error("dose", "The dose must be more than 0.")
+            self.add_error("dose", gettext("The dose must be more than 0."))
         if data.get("drug") == Treatment.Drug.OTHER and not data.get("drug_other"):
-            self.add_error("drug_other", "Name the drug.")
+            self.add_error("drug_other", gettext("Name the drug."))
         return data
 
 
@@ -422,9 +480,12 @@ def support_values(vitals) -> dict:
 def carried_from_text(vitals, course) -> str:
     """Where carried-forward support came from: "the D+3 04:00 check" or "no earlier record"."""
     if vitals is None:
-        return "no earlier record"
+        return gettext("no earlier record")
     at = timezone.localtime(vitals.check_entry.observed_at)
-    return f"the {day_number(course, at)} {at:%H:%M} check"
+    return gettext("the %(day)s %(time)s check") % {
+        "day": day_number(course, at),
+        "time": f"{at:%H:%M}",
+    }
 
 
 _SAME = object()
@@ -502,10 +563,15 @@ class CheckPage:
         self.data = data
         self.vitals = VitalSignsForm(data, prefix="vitals", carried_forward=self.carried_forward)
         self.errors.append(
-            f"The oxygen and vasopressors on the page were carried from "
-            f"{carried_from_text(self.shown_forward, self.course)}, not from the time of this "
-            f"entry. They now show the state at that time (from {self.carried_text}): check "
-            "them and save again."
+            gettext(
+                "The oxygen and vasopressors on the page were carried from %(shown)s, not from "
+                "the time of this entry. They now show the state at that time (from "
+                "%(carried)s): check them and save again."
+            )
+            % {
+                "shown": carried_from_text(self.shown_forward, self.course),
+                "carried": self.carried_text,
+            }
         )
         return True
 
@@ -522,7 +588,7 @@ class CheckPage:
         if followed:
             return False
         if not self.filled():
-            self.errors.append("Nothing to save: fill in at least one section.")
+            self.errors.append(gettext("Nothing to save: fill in at least one section."))
             return False
         return valid
 
@@ -531,14 +597,14 @@ class CheckPage:
 
     @property
     def has_errors(self) -> bool:
-        return bool(self.errors or self.time.errors or any(f.errors for _, f in self.sections))
+        return bool(self.errors or self.time.errors or any(f.errors for _name, f in self.sections))
 
     def summary(self) -> list[str]:
         """One line per problem, naming its section, for the top of the page."""
         lines = list(self.errors)
         for error in self.time.errors.get("observed_at", []):
-            lines.append(f"Observed at: {error}")
-        for _, form in self.sections:
+            lines.append(gettext("Observed at: %(error)s") % {"error": error})
+        for _name, form in self.sections:
             for field, errors in form.errors.items():
                 label = "" if field == "__all__" else f"{form.fields[field].label}: "
                 lines.extend(f"{form.section_title} — {label}{error}" for error in errors)
@@ -552,22 +618,25 @@ class CheckPage:
 class CheckNotDoneForm(ObservationTimeForm):
     """A due check that could not be done: which, why, when it was attempted."""
 
-    check_type = forms.ChoiceField(label="Check", choices=CheckType.choices)
+    check_type = forms.ChoiceField(label=_("Check"), choices=CheckType.choices)
     reason = forms.ChoiceField(choices=CheckNotDone.Reason.choices, widget=forms.RadioSelect)
     note = forms.CharField(
         max_length=500,
         required=False,
-        help_text="Required for 'Other'; e.g. 'CT head, back about 14:30'.",
+        label=_("Note"),
+        help_text=_("Required for 'Other'; e.g. 'CT head, back about 14:30'."),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["observed_at"].label = "Attempted at"
-        self.fields["observed_at"].help_text = "When the check was due and could not be done."
+        self.fields["observed_at"].label = gettext("Attempted at")
+        self.fields["observed_at"].help_text = gettext(
+            "When the check was due and could not be done."
+        )
         self.order_fields(["check_type", "reason", "note", "observed_at"])
 
     def clean(self):
         data = super().clean()
         if data.get("reason") == CheckNotDone.Reason.OTHER and not data.get("note", "").strip():
-            self.add_error("note", "Say why the check was not done.")
+            self.add_error("note", gettext("Say why the check was not done."))
         return data

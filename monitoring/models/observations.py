@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from monitoring import flag_rules
@@ -23,9 +25,9 @@ from monitoring.models.courses import BedsideCheck
 
 class RecordStatus(models.TextChoices):
     # FHIR Observation.status speaks the same language (final / amended / entered-in-error).
-    CURRENT = "current", "Current"
-    AMENDED = "amended", "Superseded by a correction"
-    ENTERED_IN_ERROR = "entered_in_error", "Entered in error"
+    CURRENT = "current", _("Current")
+    AMENDED = "amended", _("Superseded by a correction")
+    ENTERED_IN_ERROR = "entered_in_error", _("Entered in error")
 
 
 class ObservationQuerySet(models.QuerySet):
@@ -128,48 +130,48 @@ VITAL_RANGES = {
 class VitalSigns(Observation):
     class Oxygen(models.TextChoices):
         # Values match monitoring.grading's Oxygen enum (ASTCT hypoxia domain).
-        ROOM_AIR = "room_air", "Room air"
-        BLOW_BY = "blow_by", "Blow-by"
-        LOW_FLOW = "low_flow", "Low-flow nasal cannula"
-        HIGH_FLOW = "high_flow", "High-flow nasal cannula"
-        FACEMASK = "facemask", "Face mask"
-        NONREBREATHER = "nonrebreather", "Non-rebreather mask"
-        VENTURI = "venturi", "Venturi mask"
+        ROOM_AIR = "room_air", _("Room air")
+        BLOW_BY = "blow_by", _("Blow-by")
+        LOW_FLOW = "low_flow", _("Low-flow nasal cannula")
+        HIGH_FLOW = "high_flow", _("High-flow nasal cannula")
+        FACEMASK = "facemask", _("Face mask")
+        NONREBREATHER = "nonrebreather", _("Non-rebreather mask")
+        VENTURI = "venturi", _("Venturi mask")
         CPAP = "cpap", "CPAP"
         BIPAP = "bipap", "BiPAP"
-        MECHANICAL_VENTILATION = "mechanical_ventilation", "Mechanical ventilation"
+        MECHANICAL_VENTILATION = "mechanical_ventilation", _("Mechanical ventilation")
 
     temp_c = models.DecimalField(
-        "temperature (°C)", max_digits=3, decimal_places=1, null=True, blank=True
+        _("temperature (°C)"), max_digits=3, decimal_places=1, null=True, blank=True
     )
-    heart_rate_bpm = models.PositiveSmallIntegerField("heart rate (/min)", null=True, blank=True)
+    heart_rate_bpm = models.PositiveSmallIntegerField(_("heart rate (/min)"), null=True, blank=True)
     resp_rate_per_min = models.PositiveSmallIntegerField(
-        "respiratory rate (/min)", null=True, blank=True
+        _("respiratory rate (/min)"), null=True, blank=True
     )
-    sbp_mmhg = models.PositiveSmallIntegerField("systolic BP (mmHg)", null=True, blank=True)
-    dbp_mmhg = models.PositiveSmallIntegerField("diastolic BP (mmHg)", null=True, blank=True)
-    spo2_pct = models.PositiveSmallIntegerField("SpO₂ (%)", null=True, blank=True)
+    sbp_mmhg = models.PositiveSmallIntegerField(_("systolic BP (mmHg)"), null=True, blank=True)
+    dbp_mmhg = models.PositiveSmallIntegerField(_("diastolic BP (mmHg)"), null=True, blank=True)
+    spo2_pct = models.PositiveSmallIntegerField(_("SpO₂ (%)"), null=True, blank=True)
     # Blank: not recorded (a caller that sends vitals without it never means room air); the
     # oxygen and vasopressors then carry forward from the last record that said (timeline).
     oxygen_support = models.CharField(max_length=24, choices=Oxygen.choices, blank=True)
     oxygen_flow_l_min = models.DecimalField(
-        "oxygen flow (L/min)", max_digits=3, decimal_places=1, null=True, blank=True
+        _("oxygen flow (L/min)"), max_digits=3, decimal_places=1, null=True, blank=True
     )
     # ASTCT counts vasopressors for "multiple" without vasopressin (reference §1.2.7).
     vasopressors_count = models.PositiveSmallIntegerField(
-        "vasopressors running (not counting vasopressin)", default=0
+        _("vasopressors running (not counting vasopressin)"), default=0
     )
-    vasopressin = models.BooleanField("vasopressin running", default=False)
+    vasopressin = models.BooleanField(_("vasopressin running"), default=False)
     # Positive pressure only to protect the airway (or for a procedure), not for hypoxia, is not
     # counted as CRS hypoxia; a clinician confirms (reference §1.2.8, §1.5.6, §9 item 4).
     oxygen_for_airway_protection = models.BooleanField(
-        "positive pressure for airway protection only, not hypoxia", default=False
+        _("positive pressure for airway protection only, not hypoxia"), default=False
     )
 
     POSITIVE_PRESSURE = (Oxygen.CPAP, Oxygen.BIPAP, Oxygen.MECHANICAL_VENTILATION)
 
     class Meta(Observation.Meta):
-        verbose_name_plural = "vital signs"
+        verbose_name_plural = _("vital signs")
         constraints = [
             *Observation.Meta.constraints,
             *[range_constraint("vitals", f, low, high) for f, (low, high) in VITAL_RANGES.items()],
@@ -202,11 +204,11 @@ class VitalSigns(Observation):
 
     @property
     def oxygen_label(self) -> str:
-        label = self.get_oxygen_support_display() or "oxygen not recorded"
+        label = self.get_oxygen_support_display() or gettext("oxygen not recorded")
         if self.oxygen_flow_l_min is not None:
             label += f" {self.oxygen_flow_l_min.normalize():f} L/min"
         if self.oxygen_for_airway_protection:
-            label += " (airway protection only)"
+            label += " " + gettext("(airway protection only)")
         return label
 
 
@@ -221,7 +223,7 @@ class SymptomCheck(Observation):
     headache = models.BooleanField(default=False)
     tremor = models.BooleanField(default=False)
     difficulty_speaking = models.BooleanField(default=False)
-    other = models.CharField("other symptoms", max_length=500, blank=True)
+    other = models.CharField(_("other symptoms"), max_length=500, blank=True)
 
     CRS_SYMPTOMS = flag_rules.CRS_SYMPTOMS
     NEURO_SYMPTOMS = flag_rules.NEURO_SYMPTOMS
@@ -249,31 +251,31 @@ class NeuroAssessment(Observation):
     """ICE (age ≥ 12) or CAPD (age < 12) plus the other ASTCT ICANS domains (reference §2)."""
 
     class Consciousness(models.TextChoices):
-        ALERT = "alert", "Alert"
-        SPONTANEOUS = "awakens_spontaneously", "Drowsy, awakens spontaneously"
-        VOICE = "awakens_to_voice", "Awakens to voice"
-        TOUCH = "awakens_to_touch", "Awakens only to touch"
-        UNAROUSABLE = "unarousable", "Unarousable / stupor / coma"
+        ALERT = "alert", _("Alert")
+        SPONTANEOUS = "awakens_spontaneously", _("Drowsy, awakens spontaneously")
+        VOICE = "awakens_to_voice", _("Awakens to voice")
+        TOUCH = "awakens_to_touch", _("Awakens only to touch")
+        UNAROUSABLE = "unarousable", _("Unarousable / stupor / coma")
 
     class Seizure(models.TextChoices):
-        NONE = "none", "None"
-        RESOLVED_RAPIDLY = "resolved_rapidly", "Seizure that resolved rapidly"
-        PROLONGED = "prolonged_or_repetitive", "Prolonged (> 5 min) or repetitive seizures"
+        NONE = "none", _("None")
+        RESOLVED_RAPIDLY = "resolved_rapidly", _("Seizure that resolved rapidly")
+        PROLONGED = "prolonged_or_repetitive", _("Prolonged (> 5 min) or repetitive seizures")
 
     class MotorWeakness(models.TextChoices):
-        NONE = "none", "None"
-        DEEP_FOCAL = "deep_focal", "Deep focal weakness (hemi-/paraparesis)"
+        NONE = "none", _("None")
+        DEEP_FOCAL = "deep_focal", _("Deep focal weakness (hemi-/paraparesis)")
 
     class ConsciousnessCause(models.TextChoices):
         # Values match monitoring.grading's ConsciousnessCause (reference §2.2 footnote †).
-        SEDATION = "sedation", "Sedation (sedating medication)"
-        POST_ICTAL = "post_ictal", "Post-ictal (after a seizure)"
-        OTHER = "other", "Other cause (say which)"
+        SEDATION = "sedation", _("Sedation (sedating medication)")
+        POST_ICTAL = "post_ictal", _("Post-ictal (after a seizure)")
+        OTHER = "other", _("Other cause (say which)")
 
     class CerebralEdema(models.TextChoices):
-        NONE = "none", "None"
-        FOCAL = "focal", "Focal/local oedema on imaging"
-        DIFFUSE = "diffuse", "Diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's"
+        NONE = "none", _("None")
+        FOCAL = "focal", _("Focal/local oedema on imaging")
+        DIFFUSE = "diffuse", _("Diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's")
 
     # ICE items (points scored): orientation 0-4, naming 0-3, commands/writing/attention 0-1.
     ice_orientation = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -281,7 +283,9 @@ class NeuroAssessment(Observation):
     ice_commands = models.PositiveSmallIntegerField(null=True, blank=True)
     ice_writing = models.PositiveSmallIntegerField(null=True, blank=True)
     ice_attention = models.PositiveSmallIntegerField(null=True, blank=True)
-    ice_total = models.PositiveSmallIntegerField("ICE score", null=True, blank=True, editable=False)
+    ice_total = models.PositiveSmallIntegerField(
+        _("ICE score"), null=True, blank=True, editable=False
+    )
     # CAPD items store the answer as ticked (0 never … 4 always); items 1-4 score reversed.
     capd_item_1 = models.PositiveSmallIntegerField(null=True, blank=True)
     capd_item_2 = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -292,32 +296,32 @@ class NeuroAssessment(Observation):
     capd_item_7 = models.PositiveSmallIntegerField(null=True, blank=True)
     capd_item_8 = models.PositiveSmallIntegerField(null=True, blank=True)
     capd_total = models.PositiveSmallIntegerField(
-        "CAPD score", null=True, blank=True, editable=False
+        _("CAPD score"), null=True, blank=True, editable=False
     )
     consciousness = models.CharField(
-        "level of consciousness", max_length=24, choices=Consciousness.choices
+        _("level of consciousness"), max_length=24, choices=Consciousness.choices
     )
     # ASTCT grades depressed consciousness only when it is not attributable to another cause
     # (reference §2.2 †); the reference asks for sedation and the attribution (§9 items 4, 7).
     consciousness_attributable_to = models.CharField(
-        "depressed consciousness attributable to",
+        _("depressed consciousness attributable to"),
         max_length=16,
         choices=ConsciousnessCause.choices,
         blank=True,
     )
-    consciousness_other_cause = models.CharField("other cause", max_length=200, blank=True)
+    consciousness_other_cause = models.CharField(_("other cause"), max_length=200, blank=True)
     seizure = models.CharField(max_length=24, choices=Seizure.choices, default=Seizure.NONE)
     motor_weakness = models.CharField(
         max_length=16, choices=MotorWeakness.choices, default=MotorWeakness.NONE
     )
     cerebral_edema = models.CharField(
-        "raised ICP / cerebral oedema",
+        _("raised ICP / cerebral oedema"),
         max_length=16,
         choices=CerebralEdema.choices,
         default=CerebralEdema.NONE,
     )
     unable_to_assess_reason = models.CharField(
-        "ICE/CAPD not possible because", max_length=200, blank=True
+        _("ICE/CAPD not possible because"), max_length=200, blank=True
     )
 
     class Meta(Observation.Meta):
@@ -387,14 +391,16 @@ class NeuroAssessment(Observation):
         """The level of consciousness, and its other cause if it has one."""
         label = self.get_consciousness_display()
         cause = self.attributed_cause
-        return f"{label}, attributed to {cause}" if cause else label
+        if cause:
+            return gettext("%(level)s, attributed to %(cause)s") % {"level": label, "cause": cause}
+        return label
 
     @property
     def attributed_cause(self) -> str:
         """What a depressed consciousness is put down to, in words; "" when not attributed."""
         return {
-            self.ConsciousnessCause.SEDATION: "sedation",
-            self.ConsciousnessCause.POST_ICTAL: "a post-ictal state",
+            self.ConsciousnessCause.SEDATION: gettext("sedation"),
+            self.ConsciousnessCause.POST_ICTAL: gettext("a post-ictal state"),
             self.ConsciousnessCause.OTHER: self.consciousness_other_cause,
         }.get(self.consciousness_attributable_to, "")
 
@@ -404,7 +410,7 @@ class NeuroAssessment(Observation):
             return f"ICE {self.ice_total}/10"
         if self.capd_total is not None:
             return f"CAPD {self.capd_total}/32"
-        return "not assessable"
+        return gettext("not assessable")
 
 
 # field -> (low, high): plausible analyser ranges, shared by the constraints and the forms.
@@ -429,43 +435,43 @@ class LabResult(Observation):
     """Any subset of one draw; SI or customary units named in each field (reference §5.1)."""
 
     crp_mg_l = models.DecimalField(
-        "CRP (mg/L)", max_digits=6, decimal_places=1, null=True, blank=True
+        _("CRP (mg/L)"), max_digits=6, decimal_places=1, null=True, blank=True
     )
     ferritin_ng_ml = models.DecimalField(
-        "ferritin (ng/mL)", max_digits=8, decimal_places=0, null=True, blank=True
+        _("ferritin (ng/mL)"), max_digits=8, decimal_places=0, null=True, blank=True
     )
     il6_pg_ml = models.DecimalField(
-        "IL-6 (pg/mL)", max_digits=8, decimal_places=1, null=True, blank=True
+        _("IL-6 (pg/mL)"), max_digits=8, decimal_places=1, null=True, blank=True
     )
     fibrinogen_mg_dl = models.DecimalField(
-        "fibrinogen (mg/dL)", max_digits=5, decimal_places=0, null=True, blank=True
+        _("fibrinogen (mg/dL)"), max_digits=5, decimal_places=0, null=True, blank=True
     )
     d_dimer_ug_ml_feu = models.DecimalField(
-        "D-dimer (µg/mL FEU)", max_digits=5, decimal_places=2, null=True, blank=True
+        _("D-dimer (µg/mL FEU)"), max_digits=5, decimal_places=2, null=True, blank=True
     )
     ldh_u_l = models.DecimalField(
-        "LDH (U/L)", max_digits=6, decimal_places=0, null=True, blank=True
+        _("LDH (U/L)"), max_digits=6, decimal_places=0, null=True, blank=True
     )
     anc_10e9_l = models.DecimalField(
-        "ANC (×10⁹/L)", max_digits=5, decimal_places=2, null=True, blank=True
+        _("ANC (×10⁹/L)"), max_digits=5, decimal_places=2, null=True, blank=True
     )
     platelets_10e9_l = models.DecimalField(
-        "platelets (×10⁹/L)", max_digits=5, decimal_places=0, null=True, blank=True
+        _("platelets (×10⁹/L)"), max_digits=5, decimal_places=0, null=True, blank=True
     )
     hemoglobin_g_dl = models.DecimalField(
-        "haemoglobin (g/dL)", max_digits=4, decimal_places=1, null=True, blank=True
+        _("haemoglobin (g/dL)"), max_digits=4, decimal_places=1, null=True, blank=True
     )
     creatinine_mg_dl = models.DecimalField(
-        "creatinine (mg/dL)", max_digits=4, decimal_places=2, null=True, blank=True
+        _("creatinine (mg/dL)"), max_digits=4, decimal_places=2, null=True, blank=True
     )
     alt_u_l = models.DecimalField(
-        "ALT (U/L)", max_digits=6, decimal_places=0, null=True, blank=True
+        _("ALT (U/L)"), max_digits=6, decimal_places=0, null=True, blank=True
     )
     ast_u_l = models.DecimalField(
-        "AST (U/L)", max_digits=6, decimal_places=0, null=True, blank=True
+        _("AST (U/L)"), max_digits=6, decimal_places=0, null=True, blank=True
     )
     bilirubin_mg_dl = models.DecimalField(
-        "bilirubin (mg/dL)", max_digits=4, decimal_places=1, null=True, blank=True
+        _("bilirubin (mg/dL)"), max_digits=4, decimal_places=1, null=True, blank=True
     )
 
     class Meta(Observation.Meta):
@@ -488,33 +494,33 @@ class LabResult(Observation):
 
 class Treatment(Observation):
     class Drug(models.TextChoices):
-        TOCILIZUMAB = "tocilizumab", "Tocilizumab"
-        DEXAMETHASONE = "dexamethasone", "Dexamethasone"
-        METHYLPREDNISOLONE = "methylprednisolone", "Methylprednisolone"
-        ANAKINRA = "anakinra", "Anakinra"
-        SILTUXIMAB = "siltuximab", "Siltuximab"
-        ANTIPYRETIC = "antipyretic", "Antipyretic (e.g. paracetamol)"
-        LEVETIRACETAM = "levetiracetam", "Levetiracetam"
-        OTHER = "other", "Other"
+        TOCILIZUMAB = "tocilizumab", _("Tocilizumab")
+        DEXAMETHASONE = "dexamethasone", _("Dexamethasone")
+        METHYLPREDNISOLONE = "methylprednisolone", _("Methylprednisolone")
+        ANAKINRA = "anakinra", _("Anakinra")
+        SILTUXIMAB = "siltuximab", _("Siltuximab")
+        ANTIPYRETIC = "antipyretic", _("Antipyretic (e.g. paracetamol)")
+        LEVETIRACETAM = "levetiracetam", _("Levetiracetam")
+        OTHER = "other", _("Other")
 
     class DoseUnit(models.TextChoices):
         MG = "mg", "mg"
         G = "g", "g"
         MCG = "mcg", "µg"
-        UNITS = "units", "units"
+        UNITS = "units", _("units")
 
     class Route(models.TextChoices):
         IV = "iv", "IV"
-        PO = "po", "Oral"
-        SC = "sc", "Subcutaneous"
-        IM = "im", "Intramuscular"
-        IT = "it", "Intrathecal"
-        PR = "pr", "Rectal"
+        PO = "po", _("Oral")
+        SC = "sc", _("Subcutaneous")
+        IM = "im", _("Intramuscular")
+        IT = "it", _("Intrathecal")
+        PR = "pr", _("Rectal")
 
     # Which of these mask fever (ASTCT §1.2.2) is a grading rule: timeline.MASKING_DRUGS.
 
     drug = models.CharField(max_length=24, choices=Drug.choices)
-    drug_other = models.CharField("other drug", max_length=100, blank=True)
+    drug_other = models.CharField(_("other drug"), max_length=100, blank=True)
     dose = models.DecimalField(max_digits=7, decimal_places=2)
     dose_unit = models.CharField(max_length=8, choices=DoseUnit.choices, default=DoseUnit.MG)
     route = models.CharField(max_length=4, choices=Route.choices, default=Route.IV)

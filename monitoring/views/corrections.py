@@ -12,6 +12,8 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring import schedule, services
 from monitoring.access import get_course_for, requires, visible_courses
@@ -22,11 +24,11 @@ from monitoring.forms.nurse import CheckNotDoneForm
 from monitoring.models import CheckNotDone, CheckType, NeuroAssessment, Observation, User
 
 KIND_LABELS = {
-    "vitals": "Vital signs",
-    "symptoms": "Symptoms",
-    "neuro": "Neuro assessment",
-    "labs": "Labs",
-    "treatment": "Treatment",
+    "vitals": _("Vital signs"),
+    "symptoms": _("Symptoms"),
+    "neuro": _("Neuro assessment"),
+    "labs": _("Labs"),
+    "treatment": _("Treatment"),
 }
 META_FIELDS = Observation.BOOKKEEPING_FIELDS
 
@@ -51,7 +53,7 @@ def check_record_prefetches() -> list[Prefetch]:
 def _model_for(kind: str):
     model = services.RECORD_MODELS.get(kind)
     if model is None:
-        raise Http404("No such kind of record.")
+        raise Http404(gettext("No such kind of record."))
     return model
 
 
@@ -92,8 +94,8 @@ def amend_record(request, kind, pk):
     if not record.is_current:
         messages.error(
             request,
-            f"This record was already {record.get_status_display().lower()}"
-            ": correct the current one.",
+            gettext("This record was already %(status)s: correct the current one.")
+            % {"status": record.get_status_display().lower()},
         )
         return redirect("monitoring:record-history", kind=kind, pk=pk)
     form_class = AMENDMENT_FORMS[kind]
@@ -111,7 +113,7 @@ def amend_record(request, kind, pk):
     if request.method == "POST" and all([form.is_valid(), reason.is_valid()]):
         values = form.changed_values()
         if not values:
-            errors.append("Nothing changed: correct a value, or cancel.")
+            errors.append(gettext("Nothing changed: correct a value, or cancel."))
         else:
             try:
                 services.amend_record(
@@ -128,9 +130,15 @@ def amend_record(request, kind, pk):
             else:  # the service refreshed course.status_row in the same transaction
                 messages.success(
                     request,
-                    f"{KIND_LABELS[kind]} corrected; the original is kept, "
-                    f"struck through. Now CRS {dash(course.status_row.crs_grade)}, "
-                    f"ICANS {dash(course.status_row.icans_grade)}.",
+                    gettext(
+                        "%(what)s corrected; the original is kept, struck through. "
+                        "Now CRS %(crs)s, ICANS %(icans)s."
+                    )
+                    % {
+                        "what": KIND_LABELS[kind],
+                        "crs": dash(course.status_row.crs_grade),
+                        "icans": dash(course.status_row.icans_grade),
+                    },
                 )
                 return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     status = 400 if request.method == "POST" and not pending else 200
@@ -157,10 +165,16 @@ def mark_entered_in_error(request, kind, pk):
     record = _get_record(request, kind, pk)
     course = record.check_entry.course
     if not record.is_current:
-        messages.error(request, f"This record was already {record.get_status_display().lower()}.")
+        messages.error(
+            request,
+            gettext("This record was already %(status)s.")
+            % {"status": record.get_status_display().lower()},
+        )
         return redirect("monitoring:record-history", kind=kind, pk=pk)
     form = CorrectionReasonForm(request.POST or None)
-    form.fields["reason"].help_text = "Kept with the record, e.g. 'charted on the wrong patient'."
+    form.fields["reason"].help_text = gettext(
+        "Kept with the record, e.g. 'charted on the wrong patient'."
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.mark_entered_in_error(
@@ -171,9 +185,15 @@ def mark_entered_in_error(request, kind, pk):
         else:
             messages.success(
                 request,
-                f"{KIND_LABELS[kind]} marked entered in error; it is kept, "
-                f"struck through. Now CRS {dash(course.status_row.crs_grade)}, "
-                f"ICANS {dash(course.status_row.icans_grade)}.",
+                gettext(
+                    "%(what)s marked entered in error; it is kept, struck through. "
+                    "Now CRS %(crs)s, ICANS %(icans)s."
+                )
+                % {
+                    "what": KIND_LABELS[kind],
+                    "crs": dash(course.status_row.crs_grade),
+                    "icans": dash(course.status_row.icans_grade),
+                },
             )
             return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     return render(
@@ -235,7 +255,9 @@ def record_history(request, kind, pk):
         previous, node = node, successor.get(node.pk)
     names = {f.name: f for f in model._meta.concrete_fields}
     labels = {
-        entry["record"].pk: "Correction" if entry["record"].amends_id else "Original"
+        entry["record"].pk: gettext("Correction")
+        if entry["record"].amends_id
+        else gettext("Original")
         for entry in chain
     }
     rows, last = [], {}

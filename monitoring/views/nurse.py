@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from monitoring import flag_rules, schedule, services
@@ -170,7 +171,7 @@ def record_check(request, public_id):
         except ValidationError as error:
             page.add_error(error)
         else:
-            messages.success(request, "Check saved.")
+            messages.success(request, gettext("Check saved."))
             return redirect(
                 "monitoring:nurse-check-result",
                 public_id=patient.public_id,
