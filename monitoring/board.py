@@ -33,6 +33,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring import alert_rules, worker
 from monitoring.models import (
@@ -58,9 +60,9 @@ OPEN_FIRST = Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1)
 FLAG_ORDER = (OPEN_FIRST, "-severity", WAITING_SINCE, "pk")
 # How a failed delivery reads on a row: "Page to Dr X failed at 14:02 — retrying".
 CHANNEL_WORDS = {
-    Delivery.Channel.EMAIL: "E-mail",
-    Delivery.Channel.PUSH: "Push notification",
-    Delivery.Channel.WEBHOOK: "Page",
+    Delivery.Channel.EMAIL: _("E-mail"),
+    Delivery.Channel.PUSH: _("Push notification"),
+    Delivery.Channel.WEBHOOK: _("Page"),
 }
 
 
@@ -250,12 +252,15 @@ def _latest_failures(course_ids: list[int]) -> dict[int, str]:
 def failure_text(attempt: DeliveryAttempt) -> str:
     """ "Page to Dr X failed at 14:02 — retrying"."""
     delivery = attempt.delivery
-    outcome = "retrying" if delivery.status == Delivery.Status.RETRYING else "given up"
-    return (
-        f"{CHANNEL_WORDS.get(delivery.channel, delivery.get_channel_display())} to "
-        f"{delivery.notification.recipient} failed at "
-        f"{timezone.localtime(attempt.attempted_at):%H:%M} — {outcome}"
+    outcome = (
+        gettext("retrying") if delivery.status == Delivery.Status.RETRYING else gettext("given up")
     )
+    return gettext("%(channel)s to %(recipient)s failed at %(at)s — %(outcome)s") % {
+        "channel": CHANNEL_WORDS.get(delivery.channel, delivery.get_channel_display()),
+        "recipient": delivery.notification.recipient,
+        "at": f"{timezone.localtime(attempt.attempted_at):%H:%M}",
+        "outcome": outcome,
+    }
 
 
 def seen_before(user) -> datetime | None:
@@ -278,8 +283,10 @@ def worker_delay_text(now: datetime | None = None) -> str:
     if delay is None:
         return ""
     if delay == timedelta.max:
-        return "Escalations delayed: no worker has run."
-    return f"Escalations delayed: no worker seen for {human_duration(delay)}."
+        return gettext("Escalations delayed: no worker has run.")
+    return gettext("Escalations delayed: no worker seen for %(duration)s.") % {
+        "duration": human_duration(delay)
+    }
 
 
 def patients_with_unacknowledged_flags(courses: QuerySet[TreatmentCourse]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 DASH = "—"  # no value: not measured, not graded, not set
 
 
@@ -13,5 +15,5 @@ def dash(value) -> str:
     if value is None or value == "":
         return DASH
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     return str(value)

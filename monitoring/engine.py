@@ -83,6 +83,7 @@ class FlagBook:
                 kind=spec.kind,
                 severity=spec.severity,
                 message=spec.message,
+                message_data=spec.data,
                 raised_message=spec.message,
                 raised_at=now,
             )
@@ -92,12 +93,13 @@ class FlagBook:
         fields = self.touched.setdefault(id(flag), (flag, set()))[1]
         if spec.severity > flag.severity:
             flag.severity, flag.message, flag.status = spec.severity, spec.message, Flag.Status.OPEN
+            flag.message_data = spec.data
             flag.worsened_at = now
-            fields |= {"severity", "message", "status", "worsened_at"}
+            fields |= {"severity", "message", "message_data", "status", "worsened_at"}
             fields |= start_ladder(flag, now)
         elif spec.severity == flag.severity:
-            flag.message = spec.message
-            fields.add("message")
+            flag.message, flag.message_data = spec.message, spec.data
+            fields |= {"message", "message_data"}
         flag.snapshot, flag.updated_at = snapshot, now
         fields |= {"snapshot", "updated_at"}
         return flag

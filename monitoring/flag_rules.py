@@ -9,9 +9,11 @@ CRS grade 2, neurology review for any ICANS — reference §7.2, §7.3); NEWS2 5
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 
 from monitoring import grading
+from monitoring.grading.reasons import to_json
 
 INFO, WARNING, URGENT, CRITICAL = 1, 2, 3, 4
 
@@ -84,6 +86,12 @@ FLAG_ADVICE = {
     "neuro_symptom": "Neurological symptoms reported: do an ICE/CAPD screen now.",
 }
 
+# What to do about a grade a clinician must confirm (escalation_advice).
+REVIEW_ADVICE = (
+    "Ask the CAR-T physician to review and confirm this grade before relying on it "
+    "(the reasons are listed with the grade)."
+)
+
 # Markers whose rise within 24 h is flagged (reference §5.1: both rise with CRS).
 RISING_MARKERS = {"crp_mg_l": ("CRP", "mg/L"), "ferritin_ng_ml": ("ferritin", "ng/mL")}
 
@@ -93,6 +101,10 @@ class FlagSpec:
     kind: str
     severity: int
     message: str
+    # The message as a code and parameters ({"code": "flag.grade", "params": {...}}), for the web
+    # app to show in the reader's language (monitoring/flag_messages.py); ``message`` is the
+    # English that de-duplicates and goes out in notifications. None: shown as ``message``.
+    data: dict | None = dataclass_field(default=None, compare=False)
 
 
 def grade_flags(moment, confirmed=None) -> list[FlagSpec]:
@@ -113,10 +125,18 @@ def grade_flags(moment, confirmed=None) -> list[FlagSpec]:
         grade = confirmed.get(domain, result.grade)
         if grade >= 1:
             why = result.reasons[0]
+            params = {"domain": domain.upper(), "grade": grade, "why": to_json(why)}
+            code = "flag.grade"
             if domain in confirmed and grade != result.grade:
                 why = f"confirmed by a clinician (computed {result.grade}: {why})"
+                code, params["computed"] = "flag.grade_confirmed", result.grade
             flags.append(
-                FlagSpec(domain, severities[grade], f"{domain.upper()} grade {grade}: {why}")
+                FlagSpec(
+                    domain,
+                    severities[grade],
+                    f"{domain.upper()} grade {grade}: {why}",
+                    {"code": code, "params": params},
+                )
             )
     if moment.news2 and moment.news2.total >= 5:
         severity = CRITICAL if moment.news2.total >= 7 else URGENT
@@ -134,7 +154,14 @@ def grade_flags(moment, confirmed=None) -> list[FlagSpec]:
         *(moment.icans_review_reasons if "icans" not in confirmed else ()),
     ]
     if review:
-        flags.append(FlagSpec("needs_review", WARNING, "Confirm the grade: " + "; ".join(review)))
+        flags.append(
+            FlagSpec(
+                "needs_review",
+                WARNING,
+                "Confirm the grade: " + "; ".join(review),
+                {"code": "flag.needs_review", "params": {"reasons": to_json(review)}},
+            )
+        )
     return flags
 
 
@@ -301,10 +328,7 @@ def escalation_advice(
             texts.append(text)
     if review_reasons:
         # The reasons themselves are shown with the grade; here, what to do about them.
-        texts.append(
-            "Ask the CAR-T physician to review and confirm this grade before relying on it "
-            "(the reasons are listed with the grade)."
-        )
+        texts.append(REVIEW_ADVICE)
     return texts
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.db.models import Case, F, IntegerField, Q, Value, When, Window
 from django.db.models.functions import RowNumber
+from django.utils.translation import gettext
 
 from monitoring.models import Flag, HandoverNote, NeuroAssessment, Treatment, VitalSigns
 from monitoring.registry import CORTICOSTEROIDS, TO_MG, DrugTotal
@@ -183,7 +184,7 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
         elif capd is not None:
             point = NeuroPoint(at, f"CAPD {capd}/32", capd, capd=True)
         else:
-            point = NeuroPoint(at, "not assessable", None, capd=False)
+            point = NeuroPoint(at, gettext("not assessable"), None, capd=False)
         neuro.setdefault(course_id, []).append(point)
     toci: dict[int, list[datetime]] = {}
     steroids: dict[int, list[tuple[datetime, str, Decimal, str]]] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.display import dash
 from monitoring.forms.common import (
@@ -32,26 +34,29 @@ class _SeenFlagForm(forms.Form):
         seen = (self.cleaned_data.get("seen_severity"), self.cleaned_data.get("seen_message"))
         if seen != (None, "") and seen != (flag.severity, flag.message):
             raise ValidationError(
-                f"This flag changed since you saw it: it is now {flag.get_severity_display()}, "
-                f"“{flag.message}”. Nothing was changed; confirm again if you still mean to.",
+                gettext(
+                    "This flag changed since you saw it: it is now %(severity)s, "
+                    "“%(message)s”. Nothing was changed; confirm again if you still mean to."
+                )
+                % {"severity": flag.get_severity_display(), "message": flag.display_message},
                 code="changed",
             )
 
 
 class FlagAcknowledgeForm(_SeenFlagForm):
     note = forms.CharField(
-        label="Note",
+        label=_("Note"),
         max_length=500,
         required=False,
-        help_text="Optional: what you are doing about it.",
+        help_text=_("Optional: what you are doing about it."),
     )
 
 
 class FlagResolveForm(_SeenFlagForm):
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=500,
-        error_messages={"required": "Give the reason the flag is resolved."},
+        error_messages={"required": _("Give the reason the flag is resolved.")},
     )
 
 
@@ -60,10 +65,10 @@ class CourseAcknowledgeForm(forms.Form):
     flags the clinician was shown (``services.open_flags_token``)."""
 
     note = forms.CharField(
-        label="Note",
+        label=_("Note"),
         max_length=500,
         required=False,
-        help_text="Optional: what you are doing about them.",
+        help_text=_("Optional: what you are doing about them."),
     )
     seen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
@@ -111,26 +116,28 @@ class GradeConfirmationForm(forms.Form):
     (``services.confirm_grade(confirm_lower=True)``, which enforces it).
     """
 
-    snapshot = forms.TypedChoiceField(label="Moment", coerce=int, widget=SnapshotSelect)
-    domain = forms.ChoiceField(label="Domain", choices=GradeConfirmation.Domain.choices)
+    snapshot = forms.TypedChoiceField(label=_("Moment"), coerce=int, widget=SnapshotSelect)
+    domain = forms.ChoiceField(label=_("Domain"), choices=GradeConfirmation.Domain.choices)
     grade = forms.TypedChoiceField(
-        label="Confirmed grade",
+        label=_("Confirmed grade"),
         coerce=int,
         empty_value=None,
         choices=[("", "—"), *[(n, f"Grade {n}") for n in range(5)]],
-        error_messages={"required": "Choose the grade you confirm."},
+        error_messages={"required": _("Choose the grade you confirm.")},
     )
     confirm_lower = forms.BooleanField(
-        label="I confirm the lower grade",
+        label=_("I confirm the lower grade"),
         required=False,
-        help_text="Needed when your grade is lower than the computed one.",
+        help_text=_("Needed when your grade is lower than the computed one."),
     )
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"required": "Give the reason for the confirmation or override."},
-        help_text="Clinical reasoning; shown beside the computed grade and kept in the audit log.",
+        error_messages={"required": _("Give the reason for the confirmation or override.")},
+        help_text=_(
+            "Clinical reasoning; shown beside the computed grade and kept in the audit log."
+        ),
     )
 
     def __init__(self, *args, course, snapshots, **kwargs):
@@ -200,7 +207,7 @@ class TreatmentGivenForm(ObservationTimeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["observed_at"].label = "Given at"
+        self.fields["observed_at"].label = gettext("Given at")
         self.fields[
             "observed_at"
         ].help_text = "When the dose was given — set it back for a late entry."

@@ -196,6 +196,10 @@ class Flag(models.Model):
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     message = models.CharField(max_length=500)
+    # The message as a code and parameters (flag_rules.FlagSpec.data), shown in the reader's
+    # language by display_message; ``message`` stays the English that de-duplicates and goes
+    # out in notifications. Null for kinds without a code and for rows raised before it.
+    message_data = models.JSONField(null=True, blank=True)
     snapshot = models.ForeignKey(
         GradeSnapshot, models.PROTECT, null=True, blank=True, related_name="flags"
     )
@@ -245,6 +249,13 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.get_severity_display()}] {self.message}"
+
+    @property
+    def display_message(self) -> str:
+        """The message in the reader's language where it has a code; else as stored."""
+        from monitoring.flag_messages import render
+
+        return render(self.message_data) if self.message_data else self.message
 
     @property
     def waiting_since(self):

@@ -24,7 +24,9 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import board, services
@@ -94,10 +96,10 @@ def flag_board(request):
         if ASCII_ID.fullmatch(severity_param) and int(severity_param) in Flag.Severity.values:
             min_severity = int(severity_param)
         else:
-            problems.append("Unknown severity: showing every severity.")
+            problems.append(gettext("Unknown severity: showing every severity."))
     mine = request.GET.get("mine", "")
     if mine not in ("", "1"):
-        problems.append("Unknown “mine” value: showing every patient of your units.")
+        problems.append(gettext("Unknown “mine” value: showing every patient of your units."))
         mine = ""
 
     now = timezone.now()
@@ -265,7 +267,11 @@ def flag_acknowledge(request, flag_id: int):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _done(request, flag.course, f"Flag acknowledged: {flag.message}")
+            return _done(
+                request,
+                flag.course,
+                gettext("Flag acknowledged: %(message)s") % {"message": flag.display_message},
+            )
     return _flag_action_page(request, flag, form, "acknowledge")
 
 
@@ -282,7 +288,11 @@ def flag_resolve(request, flag_id: int):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _done(request, flag.course, f"Flag resolved: {flag.message}")
+            return _done(
+                request,
+                flag.course,
+                gettext("Flag resolved: %(message)s") % {"message": flag.display_message},
+            )
     return _flag_action_page(request, flag, form, "resolve")
 
 
@@ -478,19 +488,26 @@ def confirm_grade(request, public_id):
             form.add_error(None, error)
         else:
             snapshot = data["snapshot"]
-            verb = (
-                "confirmed"
-                if data["grade"] == getattr(snapshot, f"{data['domain']}_grade")
-                else "overridden"
+            confirmed = data["grade"] == getattr(snapshot, f"{data['domain']}_grade")
+            text = (
+                gettext("%(domain)s grade %(grade)s confirmed for %(at)s.")
+                if confirmed
+                else gettext("%(domain)s grade %(grade)s overridden for %(at)s.")
             )
-            at = timezone.localtime(snapshot.observed_at)
             messages.success(
                 request,
-                f"{data['domain'].upper()} grade {data['grade']} {verb} for {at:%Y-%m-%d %H:%M}.",
+                text
+                % {
+                    "domain": data["domain"].upper(),
+                    "grade": data["grade"],
+                    "at": date_format(
+                        timezone.localtime(snapshot.observed_at), "SHORT_DATETIME_FORMAT"
+                    ),
+                },
             )
             url = reverse("monitoring:patient-course", args=[course.patient.public_id])
             return redirect(f"{url}#grades")
-    messages.error(request, "The grade was not confirmed: correct what is marked below.")
+    messages.error(request, gettext("The grade was not confirmed: correct what is marked below."))
     return course_page(request, course, confirm_form=form, status=400)
 
 
@@ -524,9 +541,14 @@ def treatments(request, public_id):
             snapshot = check.snapshot
             messages.success(
                 request,
-                f"{treatment} recorded at "
-                f"{timezone.localtime(check.observed_at):%Y-%m-%d %H:%M}. Grades at that moment: "
-                f"{services.grades_text(snapshot)}.",
+                gettext("%(treatment)s recorded at %(at)s. Grades at that moment: %(grades)s.")
+                % {
+                    "treatment": treatment,
+                    "at": date_format(
+                        timezone.localtime(check.observed_at), "SHORT_DATETIME_FORMAT"
+                    ),
+                    "grades": services.grades_text(snapshot),
+                },
             )
             return redirect("monitoring:patient-treatments", public_id=course.patient.public_id)
     record = CoursePage(

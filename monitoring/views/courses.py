@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from monitoring import services
 from monitoring.access import (
@@ -70,12 +71,12 @@ def _known_patient(user, public_id: str):
     try:
         wanted = uuid.UUID(public_id)
     except ValueError:
-        raise Http404("No such patient on your units.") from None
+        raise Http404(gettext("No such patient on your units.")) from None
     course = (
         visible_courses(user).filter(patient__public_id=wanted).select_related("patient").first()
     )
     if course is None:
-        raise Http404("No such patient on your units.")
+        raise Http404(gettext("No such patient on your units."))
     return course.patient
 
 
@@ -116,7 +117,9 @@ def _monitored_course(request, public_id):
     course = get_course_for(request.user, public_id)
     if course.status != TreatmentCourse.Status.MONITORING:
         messages.info(
-            request, f"Monitoring of this course has ended ({course.get_status_display()})."
+            request,
+            gettext("Monitoring of this course has ended (%(status)s).")
+            % {"status": course.get_status_display()},
         )
         return course, False
     return course, True
@@ -143,7 +146,7 @@ def end_monitoring(request, public_id):
         EndMonitoringForm(request.POST or None),
         save=save,
         page={
-            "title": "End monitoring",
+            "title": gettext("End monitoring"),
             "intro": "The course leaves the worklist and the flag board, no check is due any "
             "more, and "
             + (
@@ -151,7 +154,7 @@ def end_monitoring(request, public_id):
                 if open_flags
                 else "it has no open flag."
             ),
-            "submit": "End monitoring",
+            "submit": gettext("End monitoring"),
             "danger": True,
         },
     )
@@ -166,7 +169,7 @@ def transfer_course(request, public_id):
 
     def save(values):
         services.transfer_course(course=course, by=request.user, **values)
-        return f"Transferred to {values['unit']}."
+        return gettext("Transferred to %(unit)s.") % {"unit": values["unit"]}
 
     return _action_page(
         request,
@@ -174,10 +177,10 @@ def transfer_course(request, public_id):
         TransferForm(request.POST or None, units=Unit.objects.exclude(pk=course.unit_id)),
         save=save,
         page={
-            "title": "Transfer to another unit",
+            "title": gettext("Transfer to another unit"),
             "intro": f"Now on {course.unit}. After the transfer the course is on the other "
             "unit's worklist and flag board; its records, grades and flags go with it.",
-            "submit": "Transfer",
+            "submit": gettext("Transfer"),
         },
     )
 
@@ -201,11 +204,11 @@ def correct_infusion_time(request, public_id):
         InfusionTimeForm(request.POST or None, initial={"infused_at": on_file}),
         save=save,
         page={
-            "title": "Correct the infusion time",
+            "title": gettext("Correct the infusion time"),
             "intro": f"On file: day 0 {on_file:%Y-%m-%d %H:%M}. Every D+n is counted from it; "
             "checks before it are a baseline, not graded. Correcting it regrades every check "
             "of the course, and the schedule and end of monitoring move with it.",
-            "submit": "Correct day 0 and regrade",
+            "submit": gettext("Correct day 0 and regrade"),
         },
     )
 
@@ -232,11 +235,11 @@ def correct_patient_details(request, public_id):
         PatientDetailsForm(request.POST or None, initial=on_file),
         save=save,
         page={
-            "title": "Correct date of birth or weight",
+            "title": gettext("Correct date of birth or weight"),
             "intro": f"On file: born {patient.date_of_birth:%Y-%m-%d}, {patient.weight_kg} kg. "
             "A new date of birth regrades every course of the patient (age decides ICE or "
             "CAPD, a child's blood pressure limits and NEWS2); the weight sets the usual "
             "tocilizumab dose.",
-            "submit": "Save the correction",
+            "submit": gettext("Save the correction"),
         },
     )

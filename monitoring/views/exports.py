@@ -21,6 +21,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import fhir, registry, services
@@ -66,13 +68,13 @@ class RegistryExportForm(forms.Form):
     """Courses by local infusion date (inclusive range); the unit is checked by the view."""
 
     infused_from = forms.DateField(
-        label="Infused from",
+        label=_("Infused from"),
         required=False,
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     infused_to = forms.DateField(
-        label="Infused to",
+        label=_("Infused to"),
         required=False,
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -91,7 +93,7 @@ class RegistryExportForm(forms.Form):
                 cleaned.pop(name, None)
         start, end = cleaned.get("infused_from"), cleaned.get("infused_to")
         if start and end and start > end:
-            raise ValidationError("The start date must not be after the end date.")
+            raise ValidationError(gettext("The start date must not be after the end date."))
         return cleaned
 
 
@@ -278,7 +280,7 @@ def handover(request):
 
 
 class HandoverNoteForm(forms.Form):
-    text = forms.CharField(label="Watch for", max_length=1000, strip=True)
+    text = forms.CharField(label=_("Watch for"), max_length=1000, strip=True)
     unit = forms.CharField(required=False)  # where to go back to; validated like ?unit=
 
 
@@ -300,7 +302,9 @@ def handover_note(request, public_id):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, f"Note saved for {course.patient.full_name}.")
+            messages.success(
+                request, gettext("Note saved for %(name)s.") % {"name": course.patient.full_name}
+            )
     else:
         messages.error(
             request,
