@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
-from monitoring import flag_rules, schedule, services
+from monitoring import flag_messages, flag_rules, schedule, services
 from monitoring.access import (
     get_course_for,
     requires,
@@ -262,7 +262,7 @@ def check_result(request, public_id, check_id):
             "check": check,
             "snapshot": snapshot,
             "flags": flags,
-            "advice": advice,
+            "advice": [flag_messages.localize_advice(text) for text in advice],
             "revised_later": revised_later,
             "advice_severity": flag_rules.advice_severity(
                 snapshot.alert_severity if snapshot else None, open_flags, review
