@@ -5,11 +5,13 @@ Where Chromium is missing the tests skip with the reason; CI sets CARTMONITOR_RE
 which turns that skip into a failure.
 """
 
+import importlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 
 # Playwright's sync API runs an event loop; the ORM refuses to run inside one without this.
@@ -34,6 +36,27 @@ def _chromium_present():
 def live_server(django_db_setup, live_server):
     """Start the server after the test database exists, so it stops before the drop."""
     return live_server
+
+
+# The data migrations that ship the template protocol: 0002 creates it, 0007 gives it the
+# febrile schedule the reference asks for. Both leave a protocol that exists alone.
+SHIPPED_PROTOCOL = [
+    ("0002_default_protocol", "create_default_protocol"),
+    ("0007_acknowledgements_febrile_schedule", "follow_the_reference"),
+]
+
+
+@pytest.fixture(autouse=True)
+def shipped_protocol(transactional_db):
+    """Every browser test starts with the protocol a fresh install has.
+
+    Browser tests are transactional: the tables are emptied after each one, data migrations
+    included, so without this a test's courses would have no protocol when another test ran
+    first (and pass when run alone).
+    """
+    for module, function in SHIPPED_PROTOCOL:
+        migration = importlib.import_module(f"monitoring.migrations.{module}")
+        getattr(migration, function)(apps, None)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,7 @@
 """The admin's journey in a real browser: edit the default protocol's vital-signs interval while
 a course uses it → a new version is listed, and the course keeps the old one."""
 
-import importlib
-
 import pytest
-from django.apps import apps
 from playwright.sync_api import expect
 
 from monitoring.models import ProtocolVersion
@@ -13,15 +10,10 @@ from tests.factories import CourseFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# Transactional tests empty the tables between tests, data migrations included: put the shipped
-# template protocol back exactly as migration 0002 creates it.
-default_protocol = importlib.import_module("monitoring.migrations.0002_default_protocol")
-
 
 def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
     login_as, live_server, admin_user, ward_a
 ):
-    default_protocol.create_default_protocol(apps, None)
     course = CourseFactory(unit=ward_a)
     template = course.protocol_version
     assert template.number == 1

@@ -2,11 +2,9 @@
 lowers the count; the centre and the profile fit a 1024×768 tablet and a 390×844 phone without
 sideways scrolling; the push script runs without errors under the CSP."""
 
-import importlib
 import re
 
 import pytest
-from django.apps import apps
 from django.test import override_settings
 from playwright.sync_api import expect
 
@@ -15,15 +13,12 @@ from tests.factories import CourseFactory, tell
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-default_protocol = importlib.import_module("monitoring.migrations.0002_default_protocol")
-
 
 @pytest.fixture
 def course(ward_a):
     """The shared fixture's patient, on the shipped protocol: transactional tests empty the
     tables between tests, data migrations included, and a notification's title reads the
     protocol (may it name the patient?)."""
-    default_protocol.create_default_protocol(apps, None)
     return CourseFactory(unit=ward_a, patient__given_name="Ada", patient__family_name="Lovelace")
 
 
