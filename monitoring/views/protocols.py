@@ -140,7 +140,7 @@ def protocol_version_edit(request, pk):
         changes = form.changes(version)
         schedules = {row.check_type: row.changes() for row in rows if row.changes()}
         if not changes and not schedules:
-            errors.append("Nothing changed: edit a value, or cancel.")
+            errors.append(gettext("Nothing changed: edit a value, or cancel."))
         elif "preview" in request.POST:
             preview = {
                 "rows": [(row.label, row.preview()) for row in rows],
