@@ -191,7 +191,7 @@ class Report:
 
     # Groups of the time to acknowledgement: severities, critical+urgent, all, each unit.
     def ack_groups(self) -> list[tuple[object, str]]:
-        groups = [(severity, Flag.Severity(severity).label) for severity in SEVERITIES]
+        groups = [(severity, str(Flag.Severity(severity).label)) for severity in SEVERITIES]
         groups += [
             (URGENT_PLUS, gettext("Critical and urgent")),
             (ALL, gettext("All (warning or worse)")),
