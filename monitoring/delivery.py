@@ -24,7 +24,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django_tasks import task
 
 from monitoring import alert_rules
@@ -59,13 +60,13 @@ def not_configured(channel: str) -> str:
     if channel == Delivery.Channel.EMAIL and (
         backend in NO_EMAIL_BACKENDS or (backend == CONSOLE_EMAIL_BACKEND and not settings.DEBUG)
     ):
-        return "e-mail is not set up on this server (DJANGO_EMAIL_HOST)"
+        return gettext("e-mail is not set up on this server (DJANGO_EMAIL_HOST)")
     if channel == Delivery.Channel.PUSH and not (
         settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY
     ):
-        return "Web Push is unavailable on this server (no CARTMONITOR_VAPID_* keys)"
+        return gettext("Web Push is unavailable on this server (no CARTMONITOR_VAPID_* keys)")
     if channel == Delivery.Channel.WEBHOOK and not settings.WEBHOOK_URL:
-        return (
+        return gettext(
             "the hospital's paging gateway is not set up on this server (CARTMONITOR_WEBHOOK_URL)"
         )
     return ""
@@ -101,8 +102,11 @@ def send(delivery_id: int, *, worker: str = "") -> str:
         delivery.attempts += 1
         delivery.save(update_fields=["attempts"])
     error = ""
+    # In the recipient's language: the e-mail's words, and why it failed (their centre shows it).
+    language = delivery.notification.recipient.language or settings.LANGUAGE_CODE
     try:
-        SENDERS[delivery.channel](delivery)
+        with translation.override(language):
+            SENDERS[delivery.channel](delivery)
     except NotDelivered as problem:
         error = str(problem)[:500]
     now = timezone.now()
@@ -158,19 +162,23 @@ def send_email(delivery: Delivery) -> None:
         raise NotDelivered(why)  # printed in a log is not delivered
     address = notification.recipient.email
     if not address:
-        raise NotDelivered("no e-mail address on the user's profile")
+        raise NotDelivered(gettext("no e-mail address on the user's profile"))
     message = _message(notification)
     email = EmailMessage(
         subject=notification.title,
-        body=f"{notification.title}\n\nOpen cartmonitor to see and acknowledge it:\n"
-        f"{message['url']}\n",
+        body=f"{notification.title}\n\n"
+        + gettext("Open cartmonitor to see and acknowledge it:")
+        + f"\n{message['url']}\n",
         to=[address],
         headers={"Message-ID": message_id(delivery), "X-Cartmonitor-Key": delivery.key},
     )
     try:
         email.send(fail_silently=False)
     except Exception as problem:  # SMTP refusals, timeouts, DNS: all a failed delivery
-        raise NotDelivered(f"e-mail to {address} failed: {problem}") from problem
+        raise NotDelivered(
+            gettext("e-mail to %(address)s failed: %(problem)s")
+            % {"address": address, "problem": problem}
+        ) from problem
 
 
 def sign(body: bytes, timestamp: str, secret: str) -> str:
@@ -184,7 +192,7 @@ def send_webhook(delivery: Delivery) -> None:
         raise NotDelivered(why)
     pager = notification.recipient.pager_id
     if not pager:
-        raise NotDelivered("no pager address on the user's profile")
+        raise NotDelivered(gettext("no pager address on the user's profile"))
     body = json.dumps({**_message(notification), "to": pager, "key": delivery.key}).encode()
     timestamp = str(int(time.time()))
     request = urllib.request.Request(
@@ -202,10 +210,16 @@ def send_webhook(delivery: Delivery) -> None:
         with urllib.request.urlopen(request, timeout=settings.DELIVERY_TIMEOUT_SECONDS) as reply:
             reply.read(1024)
     except urllib.error.HTTPError as problem:
-        raise NotDelivered(f"page to {pager}: the gateway answered {problem.code}") from problem
+        raise NotDelivered(
+            gettext("page to %(pager)s: the gateway answered %(status)s")
+            % {"pager": pager, "status": problem.code}
+        ) from problem
     except (urllib.error.URLError, TimeoutError, OSError) as problem:
         reason = getattr(problem, "reason", problem)
-        raise NotDelivered(f"page to {pager}: gateway unreachable ({reason})") from problem
+        raise NotDelivered(
+            gettext("page to %(pager)s: gateway unreachable (%(reason)s)")
+            % {"pager": pager, "reason": reason}
+        ) from problem
 
 
 def send_push(delivery: Delivery) -> None:
@@ -216,7 +230,7 @@ def send_push(delivery: Delivery) -> None:
         raise NotDelivered(why)
     subscriptions = list(notification.recipient.push_subscriptions.all())
     if not subscriptions:
-        raise NotDelivered("no browser subscribed for push on the user's profile")
+        raise NotDelivered(gettext("no browser subscribed for push on the user's profile"))
     payload = json.dumps(_message(notification))
     sent = 0
     problems = []
@@ -250,7 +264,10 @@ def send_push(delivery: Delivery) -> None:
         except Exception as problem:  # network failures
             problems.append(type(problem).__name__)
     if not sent:
-        raise NotDelivered(f"push failed ({', '.join(problems) or 'no subscription'})")
+        raise NotDelivered(
+            gettext("push failed (%(problems)s)")
+            % {"problems": ", ".join(problems) or gettext("no subscription")}
+        )
 
 
 SENDERS = {

@@ -130,8 +130,7 @@ def _climb(flag: Flag, now: datetime) -> str:
         reason=reason,
         tier=tier,
         title=notify.title(course, notify.flag_headline(flag.severity, escalated=escalated)),
-        body=f"{course.patient.full_name} ({notify.where(course)}): {flag.message}"
-        + (f" — unacknowledged for {waited}" if flag.ladder_step else ""),
+        body=notify.flag_body(course, flag.message, waited if flag.ladder_step else ""),
         now=now,
     )
     EscalationStep.objects.get_or_create(
@@ -166,15 +165,6 @@ def _climb(flag: Flag, now: datetime) -> str:
 
 def notify_wait(flag: Flag, now: datetime) -> str:
     return schedule.human_duration(max(now - flag.waiting_since, timedelta(0)))
-
-
-# Short words for a title that must fit a pager's screen.
-OVERDUE_WORDS = {
-    "vitals": "vital signs",
-    "neuro": "neuro check",
-    "labs": "labs",
-    "symptoms": "symptom review",
-}
 
 
 def sweep(*, now: datetime | None = None) -> dict:
@@ -232,10 +222,13 @@ def _alert_overdue(course: TreatmentCourse, due: schedule.Due, now: datetime) ->
             severity=Flag.Severity.WARNING,
             reason=Notification.Reason.OVERDUE,
             tier=alert_rules.OVERDUE_TIER,
-            title=notify.title(course, f"{OVERDUE_WORDS.get(due.check_type, 'check')} overdue"),
-            body=f"{course.patient.full_name} ({notify.where(course)}): {due.label} due "
-            f"{timezone.localtime(due.next_due):%d %b %H:%M}, overdue by "
-            f"{schedule.human_duration(due.overdue_by)}",
+            title=notify.title(course, notify.overdue_headline(due.check_type)),
+            body=notify.overdue_body(
+                course,
+                due.check_type,
+                due.next_due,
+                schedule.human_duration(due.overdue_by),
+            ),
             now=now,
         )
         alert.recipients = len(told)

@@ -177,7 +177,7 @@ def send_test_notification(user: User, *, now=None) -> Notification:
             "notifications before sending another."
         )
     channels = notify.channels_for(user)
-    labels = [Delivery.Channel(channel).label for channel in channels]
+    labels = [str(Delivery.Channel(channel).label) for channel in channels]
     sent_to = ", ".join(labels) if labels else "this notification centre only (no channel chosen)"
     (notification,) = notify.notify(
         [user],

@@ -39,7 +39,8 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Min, Q
 from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from monitoring import alert_rules, grading, registry
 from monitoring.display import DASH
@@ -51,6 +52,7 @@ from monitoring.models import (
     OverdueAlert,
     VitalSigns,
 )
+from monitoring.models.alerts import TIER_CHOICES
 
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 104
@@ -80,7 +82,7 @@ def minutes_text(minutes: float | None) -> str:
     if minutes is None:
         return DASH
     if minutes < 10:
-        return f"{minutes:.1f} min"
+        return f"{formats.number_format(minutes, 1)} min"  # "2,5 min" in Spanish
     if minutes < 120:
         return f"{round(minutes)} min"
     hours, rest = divmod(round(minutes), 60)
@@ -126,11 +128,11 @@ def monday(day: date) -> date:
 
 
 def week_label(week: date | None) -> str:
-    """ "2026-W49 · 30 Nov", or "Whole period"."""
+    """ "2026-W49 · 30 Nov", or "Whole period" (in the reader's language)."""
     if week is None:
-        return "Whole period"
+        return gettext("Whole period")
     year, number, _ = week.isocalendar()
-    return f"{year}-W{number:02d} · {week:%d %b}"
+    return f"{year}-W{number:02d} · {formats.date_format(week, 'd M')}"
 
 
 def _midnight(day: date) -> datetime:
@@ -189,9 +191,15 @@ class Report:
 
     # Groups of the time to acknowledgement: severities, critical+urgent, all, each unit.
     def ack_groups(self) -> list[tuple[object, str]]:
-        groups = [(severity, Flag.Severity(severity).label) for severity in SEVERITIES]
-        groups += [(URGENT_PLUS, "Critical and urgent"), (ALL, "All (warning or worse)")]
-        return groups + [(("unit", unit.pk), f"Unit: {unit.name}") for unit in self.units]
+        groups = [(severity, str(Flag.Severity(severity).label)) for severity in SEVERITIES]
+        groups += [
+            (URGENT_PLUS, gettext("Critical and urgent")),
+            (ALL, gettext("All (warning or worse)")),
+        ]
+        return groups + [
+            (("unit", unit.pk), gettext("Unit: %(unit)s") % {"unit": unit.name})
+            for unit in self.units
+        ]
 
     # Rows for the page's tables (templates cannot look up tuple keys).
     def ack_rows(self) -> list[dict]:
@@ -251,10 +259,10 @@ class Report:
                 "labels": labels,
                 "datasets": [
                     {
-                        "label": label,
+                        "label": str(label),
                         "data": [self.escalations[(week, code)] for week in self.weeks],
                     }
-                    for code, label in alert_rules.TIERS
+                    for code, label in TIER_CHOICES
                 ],
             },
         }

@@ -10,7 +10,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min, Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from monitoring import alert_rules, escalation, grading
 from monitoring.access import units_for
@@ -50,6 +51,7 @@ from monitoring.models import (
     Unit,
     VitalSigns,
 )
+from monitoring.models.alerts import TIER_LABELS
 from monitoring.models.audit import changes_text
 from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE
 from monitoring.models.courses import CLOCK_SKEW
@@ -101,7 +103,7 @@ def record_check(
         "treatment": treatment,
     }
     if not any(sections.values()):
-        raise ValidationError("Nothing to save: fill in at least one section.")
+        raise ValidationError(gettext("Nothing to save: fill in at least one section."))
 
     check = BedsideCheck(course=course, observed_at=observed_at, recorded_by=by)
     check.save()
@@ -287,12 +289,16 @@ def _lock_status(course: TreatmentCourse) -> CourseStatus:
 
 def _validate_time(course: TreatmentCourse, observed_at: datetime) -> None:
     if timezone.is_naive(observed_at):
-        raise ValidationError({"observed_at": "Observation time must carry a time zone."})
+        raise ValidationError({"observed_at": gettext("Observation time must carry a time zone.")})
     if observed_at > timezone.now() + CLOCK_SKEW:
-        raise ValidationError({"observed_at": "Observation time cannot be in the future."})
+        raise ValidationError({"observed_at": gettext("Observation time cannot be in the future.")})
     if observed_at < course.infused_at - EARLIEST_BEFORE_INFUSION:
         raise ValidationError(
-            {"observed_at": "Observation time is more than 7 days before the infusion (day 0)."}
+            {
+                "observed_at": gettext(
+                    "Observation time is more than 7 days before the infusion (day 0)."
+                )
+            }
         )
 
 
@@ -309,23 +315,33 @@ def _score_neuro(record: NeuroAssessment, course: TreatmentCourse, observed_at: 
     has_ice = any(v is not None for v in ice_items)
     has_capd = any(v is not None for v in capd_items)
     if has_ice and has_capd:
-        raise ValidationError("Record either the ICE screen or the CAPD, not both.")
+        raise ValidationError(gettext("Record either the ICE screen or the CAPD, not both."))
     uses_capd = course.patient.uses_capd_on(timezone.localdate(observed_at))
     if has_ice and uses_capd:
-        raise ValidationError("This patient is under 12: use the CAPD, not the ICE screen.")
+        raise ValidationError(
+            gettext("This patient is under 12: use the CAPD, not the ICE screen.")
+        )
     if has_capd and not uses_capd:
-        raise ValidationError("This patient is 12 or older: use the ICE screen, not the CAPD.")
+        raise ValidationError(
+            gettext("This patient is 12 or older: use the ICE screen, not the CAPD.")
+        )
     if (has_ice or has_capd) and record.unable_to_assess_reason:
-        raise ValidationError("A score was entered, so the patient was not 'unable to assess'.")
+        raise ValidationError(
+            gettext("A score was entered, so the patient was not 'unable to assess'.")
+        )
     try:
         if has_ice:
             record.ice_total = grading.ice_total(*ice_items)
         if has_capd:
             record.capd_total = grading.capd_total(capd_items)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"Incomplete neuro assessment: {exc}") from exc
+        raise ValidationError(
+            gettext("Incomplete neuro assessment: %(problem)s") % {"problem": exc}
+        ) from exc
     if record.consciousness == "unarousable" and (record.ice_total or record.capd_total):
-        raise ValidationError("An unarousable patient cannot score on the ICE/CAPD screen.")
+        raise ValidationError(
+            gettext("An unarousable patient cannot score on the ICE/CAPD screen.")
+        )
     _check_attribution(record, scored=has_ice or has_capd)
 
 
@@ -336,17 +352,23 @@ def _check_attribution(record: NeuroAssessment, *, scored: bool) -> None:
     cause = record.consciousness_attributable_to
     other = NeuroAssessment.ConsciousnessCause.OTHER
     if cause == other and not record.consciousness_other_cause:
-        raise ValidationError("Name the other cause of the depressed consciousness.")
+        raise ValidationError(gettext("Name the other cause of the depressed consciousness."))
     if cause != other and record.consciousness_other_cause:
-        raise ValidationError("An other cause is given only with 'Other cause (say which)'.")
+        raise ValidationError(
+            gettext("An other cause is given only with 'Other cause (say which)'.")
+        )
     if not cause:
         return
     if record.consciousness == NeuroAssessment.Consciousness.ALERT:
-        raise ValidationError("An alert patient has no depressed consciousness to attribute.")
+        raise ValidationError(
+            gettext("An alert patient has no depressed consciousness to attribute.")
+        )
     if scored:
         raise ValidationError(
-            "Depressed consciousness attributed to another cause: the ICE/CAPD is not "
-            "assessable, so give no score (or clear the cause)."
+            gettext(
+                "Depressed consciousness attributed to another cause: the ICE/CAPD is not "
+                "assessable, so give no score (or clear the cause)."
+            )
         )
     if not record.unable_to_assess_reason.strip():
         reason = f"depressed consciousness attributed to {record.attributed_cause}"
@@ -360,8 +382,10 @@ def _check_support(record: VitalSigns) -> None:
         and record.oxygen_support not in VitalSigns.POSITIVE_PRESSURE
     ):
         raise ValidationError(
-            "Airway protection only applies to CPAP, BiPAP or mechanical ventilation: choose "
-            "the device, or clear 'for airway protection only'."
+            gettext(
+                "Airway protection only applies to CPAP, BiPAP or mechanical ventilation: choose "
+                "the device, or clear 'for airway protection only'."
+            )
         )
 
 
@@ -437,11 +461,11 @@ def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=())
     record = type(record).objects.select_for_update().get(pk=record.pk)
     if not record.is_current:
         raise ValidationError(
-            "Only a current record can be amended; this one was already "
-            f"{record.get_status_display().lower()}."
+            gettext("Only a current record can be amended; this one was already %(status)s.")
+            % {"status": record.get_status_display().lower()}
         )
     if not reason.strip():
-        raise ValidationError({"amendment_reason": "Say why the record is corrected."})
+        raise ValidationError({"amendment_reason": gettext("Say why the record is corrected.")})
     if isinstance(record, Treatment):
         _hold_for_dose_warnings(
             course=course,
@@ -504,9 +528,11 @@ def mark_entered_in_error(*, record, reason: str, by):
     status = _lock_status(course)
     record = type(record).objects.select_for_update().get(pk=record.pk)
     if not record.is_current:
-        raise ValidationError("This record is no longer current.")
+        raise ValidationError(gettext("This record is no longer current."))
     if not reason.strip():
-        raise ValidationError({"status_reason": "Say why the record was entered in error."})
+        raise ValidationError(
+            {"status_reason": gettext("Say why the record was entered in error.")}
+        )
     record.status = RecordStatus.ENTERED_IN_ERROR
     record.status_changed_at, record.status_changed_by = timezone.now(), by
     record.status_reason = reason.strip()
@@ -538,7 +564,8 @@ def _save_record(record) -> None:
         record.save()
     except IntegrityError as error:  # the whole transaction rolls back
         raise ValidationError(
-            f"{record._meta.verbose_name}: refused by a database rule ({error})."
+            gettext("%(record)s: refused by a database rule (%(error)s).")
+            % {"record": record._meta.verbose_name, "error": error}
         ) from error
 
 
@@ -616,7 +643,9 @@ def confirm_grade(
     status = _lock_status(course)
     snapshot = GradeSnapshot.objects.select_for_update().get(pk=snapshot.pk)
     if not reason.strip():
-        raise ValidationError({"reason": "Give the reason for the confirmation or override."})
+        raise ValidationError(
+            {"reason": gettext("Give the reason for the confirmation or override.")}
+        )
     computed = snapshot.crs_grade if domain == "crs" else snapshot.icans_grade
     if is_lower_grade(grade, computed) and not confirm_lower:
         raise ValidationError({"confirm_lower": lower_grade_message(grade, computed)})
@@ -675,10 +704,10 @@ def is_lower_grade(grade, computed) -> bool:
 
 def lower_grade_message(grade, computed) -> str:
     """What the form and the service say when the second confirmation is missing."""
-    return (
-        f"Grade {grade} is lower than the computed grade {computed}: tick "
+    return gettext(
+        "Grade %(grade)s is lower than the computed grade %(computed)s: tick "
         "“I confirm the lower grade” and give the reason."
-    )
+    ) % {"grade": grade, "computed": computed}
 
 
 @transaction.atomic
@@ -693,7 +722,7 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
     _lock_status(flag.course)
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if flag.status == Flag.Status.RESOLVED:
-        raise ValidationError("This flag is already resolved.")
+        raise ValidationError(gettext("This flag is already resolved."))
     return _acknowledge(flag, by=by, note=note.strip(), at=timezone.now())
 
 
@@ -715,11 +744,13 @@ def acknowledge_course_flags(*, course: TreatmentCourse, by, note: str = "", see
     for flag in flags:
         flag.course = course  # locked above through its status row; not a query per flag
     if not flags:
-        raise ValidationError("This patient has no unacknowledged flag.", code="none")
+        raise ValidationError(gettext("This patient has no unacknowledged flag."), code="none")
     if seen and seen != open_flags_token(flags):
         raise ValidationError(
-            "This patient's flags changed since you saw them: a flag was raised or got worse. "
-            "Nothing was acknowledged; read them again and confirm if you still mean to.",
+            gettext(
+                "This patient's flags changed since you saw them: a flag was raised or got "
+                "worse. Nothing was acknowledged; read them again and confirm if you still mean to."
+            ),
             code="changed",
         )
     now = timezone.now()
@@ -789,9 +820,9 @@ def resolve_flag(*, flag: Flag, by, reason: str) -> Flag:
     status = _lock_status(flag.course)
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if flag.status == Flag.Status.RESOLVED:
-        raise ValidationError("This flag is already resolved.")
+        raise ValidationError(gettext("This flag is already resolved."))
     if not reason.strip():
-        raise ValidationError({"reason": "Give the reason the flag is resolved."})
+        raise ValidationError({"reason": gettext("Give the reason the flag is resolved.")})
     _close_flag(flag, by=by, reason=reason.strip(), at=timezone.now())
     refresh_status(status)
     audit(
@@ -886,10 +917,13 @@ def check_alert_settings(version: ProtocolVersion) -> None:
     grace = version.overdue_grace_minutes
     if type(grace) is not int or not low <= grace <= high:
         errors["overdue_grace_minutes"] = [
-            f"The overdue-check grace must be between {low} and {high} min (got {grace})."
+            gettext(
+                "The overdue-check grace must be between %(low)s and %(high)s min (got %(got)s)."
+            )
+            % {"low": low, "high": high, "got": grace}
         ]
     if not isinstance(version.notify_patient_names, bool):
-        errors["notify_patient_names"] = ["Say yes or no to patient names in messages."]
+        errors["notify_patient_names"] = [gettext("Say yes or no to patient names in messages.")]
     if errors:
         raise ValidationError(errors)
 
@@ -905,7 +939,7 @@ def revise_protocol(
     """
     version = ProtocolVersion.objects.select_for_update().get(pk=version.pk)
     if not note.strip():
-        raise ValidationError({"change_note": "Say what changed and why."})
+        raise ValidationError({"change_note": gettext("Say what changed and why.")})
     in_use = version.courses.exists()
     if in_use:
         latest = version.protocol.versions.order_by("-number").first()
@@ -965,11 +999,14 @@ def move_refusal(course, version: ProtocolVersion) -> str | None:
     """Why ``move_course_to_version`` refuses to move this course to ``version``, or None.
     Pages ask beforehand to say which courses cannot move; the service asks again under lock."""
     if not course.is_under_monitoring:
-        return "Monitoring of this course has ended: its protocol version stays."
+        return gettext("Monitoring of this course has ended: its protocol version stays.")
     if course.protocol_version_id == version.pk:
-        return f"The course already follows {version}."
+        return gettext("The course already follows %(version)s.") % {"version": version}
     if not version.applies_to(course.product):
-        return f"{version} does not apply to {course.product_label} courses."
+        return gettext("%(version)s does not apply to %(product)s courses.") % {
+            "version": version,
+            "product": course.product_label,
+        }
     return None
 
 
@@ -988,7 +1025,7 @@ def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by)
     if refusal:
         raise ValidationError(refusal)
     if not reason.strip():
-        raise ValidationError({"reason": "Say why the course changes protocol version."})
+        raise ValidationError({"reason": gettext("Say why the course changes protocol version.")})
     previous = course.protocol_version
     course.protocol_version = version
     course.save(update_fields=["protocol_version"])
@@ -1018,9 +1055,9 @@ def move_courses_to_version(*, courses, version: ProtocolVersion, reason: str, b
     each course that cannot move), each one moved and audited as a single move is."""
     courses = list(courses)
     if not courses:
-        raise ValidationError({"courses": "Choose at least one course to move."})
+        raise ValidationError({"courses": gettext("Choose at least one course to move.")})
     if not reason.strip():
-        raise ValidationError({"reason": "Say why the courses change protocol version."})
+        raise ValidationError({"reason": gettext("Say why the courses change protocol version.")})
     refused = []
     for course in courses:
         try:
@@ -1170,16 +1207,22 @@ def _when(at: datetime) -> str:
 def check_infusion_time(infused_at: datetime, *, now: datetime | None = None) -> None:
     """Day 0 within the last year and at most a week ahead; refused with the allowed range."""
     if infused_at is None or timezone.is_naive(infused_at):
-        raise ValidationError({"infused_at": "Give the infusion date and time."})
+        raise ValidationError({"infused_at": gettext("Give the infusion date and time.")})
     now = now or timezone.now()
     earliest, latest = now - INFUSION_PAST, now + INFUSION_AHEAD
     # The year first: comparing a moment in year 1 or 9999 across time zones can overflow.
     if not (earliest.year <= infused_at.year <= latest.year and earliest <= infused_at <= latest):
         raise ValidationError(
             {
-                "infused_at": f"The infusion (day 0) must be within the last year and at most "
-                f"a week ahead: between {_when(earliest)} and {_when(latest)} "
-                f"(got {infused_at:%Y-%m-%d %H:%M})."
+                "infused_at": gettext(
+                    "The infusion (day 0) must be within the last year and at most a week "
+                    "ahead: between %(earliest)s and %(latest)s (got %(got)s)."
+                )
+                % {
+                    "earliest": _when(earliest),
+                    "latest": _when(latest),
+                    "got": f"{infused_at:%Y-%m-%d %H:%M}",
+                }
             },
             code="out_of_range",
         )
@@ -1196,9 +1239,23 @@ def check_date_of_birth(date_of_birth: date, *, today: date | None = None) -> No
     if date_of_birth is None or not earliest <= date_of_birth <= min(today, LATEST_DATE):
         raise ValidationError(
             {
-                "date_of_birth": f"The date of birth must give an age of 0-{MAX_AGE_YEARS} "
-                f"years: between {earliest:%Y-%m-%d} and {today:%Y-%m-%d}"
-                + (f" (got {date_of_birth:%Y-%m-%d})." if date_of_birth else ".")
+                "date_of_birth": (
+                    gettext(
+                        "The date of birth must give an age of 0-%(max)s years: between "
+                        "%(earliest)s and %(latest)s (got %(got)s)."
+                    )
+                    if date_of_birth
+                    else gettext(
+                        "The date of birth must give an age of 0-%(max)s years: between "
+                        "%(earliest)s and %(latest)s."
+                    )
+                )
+                % {
+                    "max": MAX_AGE_YEARS,
+                    "earliest": f"{earliest:%Y-%m-%d}",
+                    "latest": f"{today:%Y-%m-%d}",
+                    "got": f"{date_of_birth:%Y-%m-%d}" if date_of_birth else "",
+                }
             },
             code="out_of_range",
         )
@@ -1209,7 +1266,12 @@ def check_weight(weight_kg) -> None:
     low, high = WEIGHT_KG_RANGE
     if not low <= _kg(weight_kg) <= high:
         raise ValidationError(
-            {"weight_kg": f"The weight must be between {low} and {high} kg (got {weight_kg})."},
+            {
+                "weight_kg": gettext(
+                    "The weight must be between %(low)s and %(high)s kg (got %(got)s)."
+                )
+                % {"low": low, "high": high, "got": weight_kg}
+            },
             code="out_of_range",
         )
 
@@ -1227,8 +1289,11 @@ def _check_born_before(patient: Patient, infused_at: datetime) -> None:
     if patient.date_of_birth > timezone.localdate(infused_at):
         raise ValidationError(
             {
-                "infused_at": f"The infusion ({_when(infused_at)}) cannot be before the "
-                f"patient's date of birth ({patient.date_of_birth:%Y-%m-%d})."
+                "infused_at": gettext(
+                    "The infusion (%(infused)s) cannot be before the patient's date of birth "
+                    "(%(born)s)."
+                )
+                % {"infused": _when(infused_at), "born": f"{patient.date_of_birth:%Y-%m-%d}"}
             }
         )
 
@@ -1249,7 +1314,7 @@ def admit_patient(
     MRN must not attach a course to someone else (and does not reveal who that is). A new
     weight for a known patient is recorded as a correction, old and new audited.
     """
-    mrn = _required("mrn", mrn, "Give the patient's MRN.")
+    mrn = _required("mrn", mrn, gettext("Give the patient's MRN."))
     check_date_of_birth(date_of_birth)
     check_weight(weight_kg)
     patient = Patient.objects.select_for_update().filter(mrn=mrn).first()
@@ -1262,9 +1327,12 @@ def admit_patient(
         if not same:
             raise ValidationError(
                 {
-                    "mrn": f"MRN {mrn} is already registered with another name or date of "
-                    "birth. Check the MRN; if the details on file are wrong, correct them on "
-                    "the patient's course page."
+                    "mrn": gettext(
+                        "MRN %(mrn)s is already registered with another name or date of birth. "
+                        "Check the MRN; if the details on file are wrong, correct them on the "
+                        "patient's course page."
+                    )
+                    % {"mrn": mrn}
                 }
             )
         if _kg(weight_kg) != patient.weight_kg:
@@ -1285,7 +1353,9 @@ def admit_patient(
         with transaction.atomic():
             patient.save()
     except IntegrityError as error:  # registered by someone else a moment ago
-        raise ValidationError({"mrn": f"MRN {mrn} was just registered: try again."}) from error
+        raise ValidationError(
+            {"mrn": gettext("MRN %(mrn)s was just registered: try again.") % {"mrn": mrn}}
+        ) from error
     audit(
         by,
         AuditEvent.Action.PATIENT_ADMITTED,
@@ -1304,8 +1374,11 @@ def check_new_course(course: TreatmentCourse) -> None:
     _check_born_before(course.patient, course.infused_at)
     if TreatmentCourse.objects.under_monitoring().filter(patient_id=course.patient_id).exists():
         raise ValidationError(
-            f"{course.patient.full_name} is already under monitoring: end that course's "
-            "monitoring before starting another."
+            gettext(
+                "%(patient)s is already under monitoring: end that course's monitoring before "
+                "starting another."
+            )
+            % {"patient": course.patient.full_name}
         )
 
 
@@ -1369,19 +1442,24 @@ def correct_infusion_time(
     """Move day 0: every D+n moves with it, and the whole course is regraded (moments before
     day 0 become an ungraded baseline; the schedule and the end of monitoring follow)."""
     status = _lock_status(course)
-    reason = _required("reason", reason, "Say why the infusion time is corrected.")
+    reason = _required("reason", reason, gettext("Say why the infusion time is corrected."))
     check_infusion_time(infused_at)
     old = TreatmentCourse.objects.values_list("infused_at", flat=True).get(pk=course.pk)
     if infused_at == old:
-        raise ValidationError({"infused_at": f"Day 0 is already {_when(old)}."})
+        raise ValidationError(
+            {"infused_at": gettext("Day 0 is already %(when)s.") % {"when": _when(old)}}
+        )
     _check_born_before(course.patient, infused_at)
     first = _first_record_at(course)
     if first is not None and first < infused_at - EARLIEST_BEFORE_INFUSION:
         raise ValidationError(
             {
-                "infused_at": f"The first check of this course ({_when(first)}) would be more "
-                "than 7 days before day 0: a course's checks start at most a week before the "
-                "infusion. Is this the right patient's course?"
+                "infused_at": gettext(
+                    "The first check of this course (%(when)s) would be more than 7 days before "
+                    "day 0: a course's checks start at most a week before the infusion. Is this "
+                    "the right patient's course?"
+                )
+                % {"when": _when(first)}
             }
         )
     course.infused_at = infused_at
@@ -1409,9 +1487,11 @@ def transfer_course(*, course: TreatmentCourse, unit: Unit, bed: str = "", reaso
     _lock_status(course)
     current = TreatmentCourse.objects.select_related("unit").get(pk=course.pk)
     if current.status != TreatmentCourse.Status.MONITORING:
-        raise ValidationError("Monitoring of this course has ended: it stays on its unit.")
+        raise ValidationError(gettext("Monitoring of this course has ended: it stays on its unit."))
     if unit.pk == current.unit_id:
-        raise ValidationError({"unit": f"The course is already on {unit}."})
+        raise ValidationError(
+            {"unit": gettext("The course is already on %(unit)s.") % {"unit": unit}}
+        )
     course.unit, course.bed = unit, (bed or "").strip()[:16]
     course.save(update_fields=["unit", "bed"])
     reason = (reason or "").strip()
@@ -1436,7 +1516,7 @@ def correct_patient_details(
     new date of birth regrades every course of the patient. No grade uses the weight: the
     tocilizumab dose advice reads it when it is shown, so it follows at once.
     """
-    reason = _required("reason", reason, "Say why the details are corrected.")
+    reason = _required("reason", reason, gettext("Say why the details are corrected."))
     courses = list(TreatmentCourse.objects.filter(patient=patient).order_by("pk"))
     statuses = [_lock_status(course) for course in courses]  # in one order: no deadlock
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
@@ -1447,8 +1527,10 @@ def correct_patient_details(
         if first_day is not None and date_of_birth > first_day:
             raise ValidationError(
                 {
-                    "date_of_birth": f"The date of birth cannot be after the infusion on "
-                    f"{first_day:%Y-%m-%d}."
+                    "date_of_birth": gettext(
+                        "The date of birth cannot be after the infusion on %(day)s."
+                    )
+                    % {"day": f"{first_day:%Y-%m-%d}"}
                 }
             )
         changes["date_of_birth"] = (patient.date_of_birth, date_of_birth)
@@ -1456,7 +1538,7 @@ def correct_patient_details(
         check_weight(weight_kg)
         changes["weight_kg"] = (patient.weight_kg, _kg(weight_kg))
     if not changes:
-        raise ValidationError("Nothing to correct: the values are those on file.")
+        raise ValidationError(gettext("Nothing to correct: the values are those on file."))
     for name, (_, new) in changes.items():
         setattr(patient, name, new)
     patient.full_clean(validate_unique=False, validate_constraints=False)
@@ -1498,13 +1580,14 @@ def end_monitoring(
     current = TreatmentCourse.objects.get(pk=course.pk)
     if current.status != TreatmentCourse.Status.MONITORING:
         raise ValidationError(
-            f"Monitoring of this course already ended ({current.get_status_display()})."
+            gettext("Monitoring of this course already ended (%(status)s).")
+            % {"status": current.get_status_display()}
         )
     if outcome not in ENDED_STATUSES:
-        raise ValidationError({"outcome": "Choose how monitoring ended."})
-    reason = _required("reason", reason, "Say why monitoring ends.")
+        raise ValidationError({"outcome": gettext("Choose how monitoring ended.")})
+    reason = _required("reason", reason, gettext("Say why monitoring ends."))
     if ended_at is None or timezone.is_naive(ended_at):
-        raise ValidationError({"ended_at": "Give the date and time monitoring ended."})
+        raise ValidationError({"ended_at": gettext("Give the date and time monitoring ended.")})
     now = timezone.now()
     earliest = max(current.infused_at - EARLIEST_BEFORE_INFUSION, now - INFUSION_PAST)
     last_check = BedsideCheck.objects.filter(course=course).aggregate(at=Max("observed_at"))["at"]
@@ -1513,13 +1596,19 @@ def end_monitoring(
     if not (earliest.year <= ended_at.year <= now.year and earliest <= ended_at):
         raise ValidationError(
             {
-                "ended_at": f"Monitoring cannot end before {_when(earliest)}"
-                + (" (the last check recorded)" if earliest == last_check else "")
-                + f" (got {ended_at:%Y-%m-%d %H:%M})."
+                "ended_at": (
+                    gettext(
+                        "Monitoring cannot end before %(earliest)s (the last check recorded) "
+                        "(got %(got)s)."
+                    )
+                    if earliest == last_check
+                    else gettext("Monitoring cannot end before %(earliest)s (got %(got)s).")
+                )
+                % {"earliest": _when(earliest), "got": f"{ended_at:%Y-%m-%d %H:%M}"}
             }
         )
     if ended_at > now + CLOCK_SKEW:
-        raise ValidationError({"ended_at": "Monitoring cannot end in the future."})
+        raise ValidationError({"ended_at": gettext("Monitoring cannot end in the future.")})
     label = TreatmentCourse.Status(outcome).label
     course.status, course.monitoring_ended_at = outcome, ended_at
     course.end_reason, course.ended_by = reason, by
@@ -1558,6 +1647,13 @@ def shift_when(at: datetime | None) -> str:
     return f"{timezone.localtime(at):%a %d %b %H:%M}" if at else "until ended"
 
 
+def _shown_when(at: datetime | None) -> str:
+    """ "Thu 03 Dec 08:00" in the reader's language (``shift_when`` is the audit log's English)."""
+    if at is None:
+        return gettext("until ended")
+    return formats.date_format(timezone.localtime(at), "D d M H:i")
+
+
 def check_on_call_shift(
     *, unit: Unit, tier: str, user, starts_at, ends_at, by, now: datetime | None = None
 ) -> None:
@@ -1568,36 +1664,47 @@ def check_on_call_shift(
     now = now or timezone.now()
     errors: dict[str, str] = {}
     if not units_for(by).filter(pk=unit.pk).exists():
-        errors["unit"] = "You can edit the rota of your own units only."
+        errors["unit"] = gettext("You can edit the rota of your own units only.")
     if tier not in alert_rules.TIER_LABELS:
-        errors["tier"] = "Choose a tier of the escalation ladder."
+        errors["tier"] = gettext("Choose a tier of the escalation ladder.")
     name = _name(user)
     if not user.is_active:
-        errors["user"] = f"{name}'s account is inactive: they cannot be on call."
+        errors["user"] = gettext("%(name)s's account is inactive: they cannot be on call.") % {
+            "name": name
+        }
     elif not user.can_receive_notifications:
-        errors["user"] = f"{name} is a wall-display login: it cannot be on call."
+        errors["user"] = gettext("%(name)s is a wall-display login: it cannot be on call.") % {
+            "name": name
+        }
     elif not user.units.filter(pk=unit.pk).exists():
-        errors["user"] = f"{name} is not a member of {unit.name}: only its staff can be on call."
+        errors["user"] = gettext(
+            "%(name)s is not a member of %(unit)s: only its staff can be on call."
+        ) % {"name": name, "unit": unit.name}
     earliest, latest = now - SHIFT_MAX_LATE, now + SHIFT_MAX_AHEAD
     if starts_at is None or timezone.is_naive(starts_at):
-        errors["starts_at"] = "Give the date and time the shift starts."
+        errors["starts_at"] = gettext("Give the date and time the shift starts.")
     elif not (earliest.year <= starts_at.year <= latest.year and earliest <= starts_at <= latest):
-        errors["starts_at"] = (
+        errors["starts_at"] = gettext(
             "A shift starts at most an hour ago and at most 30 days ahead: between "
-            f"{_when(earliest)} and {_when(latest)} (got {starts_at:%Y-%m-%d %H:%M})."
-        )
+            "%(earliest)s and %(latest)s (got %(got)s)."
+        ) % {
+            "earliest": _when(earliest),
+            "latest": _when(latest),
+            "got": f"{starts_at:%Y-%m-%d %H:%M}",
+        }
     elif ends_at is not None:
         if timezone.is_naive(ends_at):
-            errors["ends_at"] = "Give the end as a date and time, or leave it blank."
+            errors["ends_at"] = gettext("Give the end as a date and time, or leave it blank.")
         elif ends_at <= starts_at:
-            errors["ends_at"] = f"The shift must end after it starts ({_when(starts_at)})."
+            errors["ends_at"] = gettext("The shift must end after it starts (%(when)s).") % {
+                "when": _when(starts_at)
+            }
         elif ends_at <= now:
-            errors["ends_at"] = "The shift must end in the future."
+            errors["ends_at"] = gettext("The shift must end in the future.")
         elif ends_at - starts_at > SHIFT_MAX_LENGTH:
-            errors["ends_at"] = (
-                "A shift lasts at most 7 days: end it by "
-                f"{_when(starts_at + SHIFT_MAX_LENGTH)} (got {ends_at:%Y-%m-%d %H:%M})."
-            )
+            errors["ends_at"] = gettext(
+                "A shift lasts at most 7 days: end it by %(latest)s (got %(got)s)."
+            ) % {"latest": _when(starts_at + SHIFT_MAX_LENGTH), "got": f"{ends_at:%Y-%m-%d %H:%M}"}
     if not errors:
         overlapping = OnCallShift.objects.filter(unit=unit, tier=tier, user=user).filter(
             Q(ends_at__isnull=True) | Q(ends_at__gt=starts_at)
@@ -1606,11 +1713,23 @@ def check_on_call_shift(
             overlapping = overlapping.filter(starts_at__lt=ends_at)
         clash = overlapping.order_by("starts_at").first()
         if clash is not None:
-            errors["user"] = (
-                f"{name} is already on call as {alert_rules.TIER_LABELS[tier]} on {unit.name} "
-                f"from {shift_when(clash.starts_at)} {'to ' if clash.ends_at else ''}"
-                f"{shift_when(clash.ends_at)}."
-            )
+            shown = {
+                "name": name,
+                "tier": TIER_LABELS[tier],
+                "unit": unit.name,
+                "start": _shown_when(clash.starts_at),
+                "end": _shown_when(clash.ends_at),
+            }
+            if clash.ends_at:
+                message = gettext(
+                    "%(name)s is already on call as %(tier)s on %(unit)s from %(start)s to %(end)s."
+                )
+            else:
+                message = gettext(
+                    "%(name)s is already on call as %(tier)s on %(unit)s from %(start)s "
+                    "until ended."
+                )
+            errors["user"] = message % shown
     if errors:
         raise ValidationError(errors)
 
@@ -1656,13 +1775,16 @@ def end_on_call_shift(*, shift: OnCallShift, by, now=None) -> OnCallShift:
     now = now or timezone.now()
     shift = OnCallShift.objects.select_for_update().select_related("unit", "user").get(pk=shift.pk)
     if not units_for(by).filter(pk=shift.unit_id).exists():
-        raise ValidationError("You can edit the rota of your own units only.")
+        raise ValidationError(gettext("You can edit the rota of your own units only."))
     if shift.ends_at is not None and shift.ends_at <= now:
-        raise ValidationError(f"This shift has already ended ({shift_when(shift.ends_at)}).")
+        raise ValidationError(
+            gettext("This shift has already ended (%(when)s).")
+            % {"when": _shown_when(shift.ends_at)}
+        )
     if shift.starts_at >= now:
         raise ValidationError(
-            f"This shift has not started yet ({shift_when(shift.starts_at)}): it can be ended "
-            "once it has begun."
+            gettext("This shift has not started yet (%(when)s): it can be ended once it has begun.")
+            % {"when": _shown_when(shift.starts_at)}
         )
     planned = shift.ends_at
     shift.ends_at = now

@@ -8,6 +8,8 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import (
     AuditEvent,
@@ -27,16 +29,20 @@ AUDIT_DATES = (date(2000, 1, 1), date(2100, 12, 31))
 
 
 class AuditLogFilterForm(forms.Form):
-    user = _UserChoiceField(User.objects.order_by("username"), required=False, empty_label="Anyone")
-    mrn = forms.CharField(label="Patient MRN", max_length=32, required=False)
+    user = _UserChoiceField(
+        User.objects.order_by("username"), required=False, empty_label=_("Anyone")
+    )
+    mrn = forms.CharField(label=_("Patient MRN"), max_length=32, required=False)
     action = forms.ChoiceField(
-        choices=[("", "Any action"), *AuditEvent.Action.choices], required=False
+        label=_("Action"),
+        choices=[("", _("Any action")), *AuditEvent.Action.choices],
+        required=False,
     )
     date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(
-        label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def clean(self):
@@ -44,9 +50,13 @@ class AuditLogFilterForm(forms.Form):
         low, high = AUDIT_DATES
         for name in ("date_from", "date_to"):
             if data.get(name) and not low <= data[name] <= high:
-                self.add_error(name, f"Give a date between {low:%Y-%m-%d} and {high:%Y-%m-%d}.")
+                self.add_error(
+                    name,
+                    gettext("Give a date between %(low)s and %(high)s.")
+                    % {"low": f"{low:%Y-%m-%d}", "high": f"{high:%Y-%m-%d}"},
+                )
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            self.add_error("date_to", "The end date must be on or after the start date.")
+            self.add_error("date_to", gettext("The end date must be on or after the start date."))
         return data
 
     def filter(self, events):

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from django import forms
 from django.utils.text import capfirst
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from monitoring import alert_rules, flag_rules
 from monitoring.forms.common import (
@@ -20,6 +21,7 @@ from monitoring.models import (
     ProtocolVersion,
     TreatmentCourse,
 )
+from monitoring.models.alerts import TIER_CHOICES
 from monitoring.models.protocols import WINDOW_RANGES
 
 PROTOCOL_RANGES = {
@@ -47,8 +49,8 @@ ACK_FIELDS = {
     for severity in reversed(alert_rules.SEVERITIES_THAT_ESCALATE)
 }
 LADDER_FIELDS = [f"ladder_{rung}" for rung in range(1, len(alert_rules.TIERS) + 1)]
-ORDINALS = ["1st", "2nd", "3rd", "4th", "5th", "6th"]
-NAMES_WARNING = (
+ORDINALS = [_("1st"), _("2nd"), _("3rd"), _("4th"), _("5th"), _("6th")]
+NAMES_WARNING = _(
     "On: the patient's name goes out in e-mail subjects, push notifications and pager text, "
     "where a lock screen, a shared pager or a forwarded e-mail shows it to anyone nearby. "
     "Off (recommended): messages say only the unit, bed and severity; the name is shown "
@@ -74,11 +76,12 @@ class ProtocolVersionForm(forms.Form):
     """The version-wide settings of a protocol; each check type's schedule has its own form."""
 
     products = forms.MultipleChoiceField(
+        label=_("Products"),
         choices=TreatmentCourse.Product.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    monitoring_window_days = forms.IntegerField(label="Monitoring window (days from day 0)")
+    monitoring_window_days = forms.IntegerField(label=_("Monitoring window (days from day 0)"))
     sbp_low_mmhg = forms.IntegerField(required=False)
     heart_rate_high = forms.IntegerField()
     heart_rate_low = forms.IntegerField()
@@ -94,20 +97,20 @@ class ProtocolVersionForm(forms.Form):
     overdue_grace_minutes = forms.IntegerField()
     notify_patient_names = forms.BooleanField(required=False, help_text=NAMES_WARNING)
     is_active = forms.BooleanField(
-        label="Active",
+        label=_("Active"),
         required=False,
-        help_text="New courses start on the newest active version for their product.",
+        help_text=_("New courses start on the newest active version for their product."),
     )
     is_template = forms.BooleanField(
-        label="Still the shipped template (not yet reviewed for clinical use)",
+        label=_("Still the shipped template (not yet reviewed for clinical use)"),
         required=False,
-        help_text="Untick once your cellular-therapy program has reviewed and signed it off.",
+        help_text=_("Untick once your cellular-therapy program has reviewed and signed it off."),
     )
     change_note = forms.CharField(
-        label="Change note",
+        label=_("Change note"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="What changed and why: kept with the version and in the audit log.",
+        help_text=_("What changed and why: kept with the version and in the audit log."),
         required=False,  # a preview needs none; saving does (clean)
     )
 
@@ -119,13 +122,15 @@ class ProtocolVersionForm(forms.Form):
             if name != "monitoring_window_days":
                 field.label = capfirst(ProtocolVersion._meta.get_field(name).verbose_name)
             _add_range(field, field.label.split(" (")[0], low, high, unit)
-        self.fields[
-            "sbp_low_mmhg"
-        ].help_text += "; blank: adults < 90 mmHg, children by PALS age limits."
-        self.fields["products"].help_text = "None ticked: every product."
+        self.fields["sbp_low_mmhg"].help_text += gettext(
+            "; blank: adults < 90 mmHg, children by PALS age limits."
+        )
+        self.fields["products"].help_text = gettext("None ticked: every product.")
         for name in WINDOW_RANGES:
-            self.fields[name].help_text = (
-                ProtocolVersion._meta.get_field(name).help_text + " " + self.fields[name].help_text
+            self.fields[
+                name
+            ].help_text = (
+                f"{ProtocolVersion._meta.get_field(name).help_text} {self.fields[name].help_text}"
             )
         for kind, default in flag_rules.DETERIORATION_SEVERITY.items():
             self.fields[f"deterioration_{kind}"] = forms.TypedChoiceField(
@@ -139,25 +144,30 @@ class ProtocolVersionForm(forms.Form):
         )
         for name, severity in ACK_FIELDS.items():
             field = forms.IntegerField(
-                label=f"{Flag.Severity(severity).label} flags (min)",
+                label=gettext("%(severity)s flags (min)")
+                % {"severity": Flag.Severity(severity).label},
                 initial=alert_rules.DEFAULT_ACK_MINUTES[severity],
             )
             _add_range(field, Flag.Severity(severity).label, *alert_rules.ACK_MINUTES_RANGE, "min")
-            field.help_text += f"; default {alert_rules.DEFAULT_ACK_MINUTES[severity]}"
+            field.help_text += gettext("; default %(minutes)s") % {
+                "minutes": alert_rules.DEFAULT_ACK_MINUTES[severity]
+            }
             self.fields[name] = field
-        tiers = [("", "—"), *alert_rules.TIERS]
+        tiers = [("", "—"), *TIER_CHOICES]
         for rung, name in enumerate(LADDER_FIELDS):
             self.fields[name] = forms.ChoiceField(
-                label=f"{ORDINALS[rung]} tier", choices=tiers, required=False
+                label=gettext("%(ordinal)s tier") % {"ordinal": ORDINALS[rung]},
+                choices=tiers,
+                required=False,
             )
         for domain, label in (("crs", "CRS"), ("icans", "ICANS")):
             for grade in range(5):
                 self.fields[f"escalation_{domain}_{grade}"] = forms.CharField(
-                    label=f"{label} grade {grade}",
+                    label=gettext("%(domain)s grade %(grade)s") % {"domain": label, "grade": grade},
                     required=False,
                     max_length=1000,
                     widget=forms.Textarea(attrs={"rows": 3}),
-                    help_text="Blank: the ASCO-based default text.",
+                    help_text=gettext("Blank: the ASCO-based default text."),
                 )
 
     @staticmethod
@@ -213,15 +223,19 @@ class ProtocolVersionForm(forms.Form):
     def clean(self):
         data = super().clean()
         for low, high, what in (
-            ("heart_rate_low", "heart_rate_high", "tachycardia"),
-            ("resp_rate_low", "resp_rate_high", "high respiratory rate"),
+            ("heart_rate_low", "heart_rate_high", gettext("tachycardia")),
+            ("resp_rate_low", "resp_rate_high", gettext("high respiratory rate")),
         ):
             if data.get(low) is not None and data.get(high) is not None and data[low] >= data[high]:
-                self.add_error(low, f"Must be below the {what} limit ({data[high]}/min).")
+                self.add_error(
+                    low,
+                    gettext("Must be below the %(what)s limit (%(limit)s/min).")
+                    % {"what": what, "limit": data[high]},
+                )
         self._clean_escalation_settings(data)
         # The note is kept with the version that is saved; a preview saves nothing.
         if not self.preview and not (data.get("change_note") or "").strip():
-            self.add_error("change_note", "Say what changed and why.")
+            self.add_error("change_note", gettext("Say what changed and why."))
         return data
 
     def _clean_escalation_settings(self, data) -> None:
@@ -238,11 +252,14 @@ class ProtocolVersionForm(forms.Form):
         if chosen and gap is not None and gap < chosen[-1][0]:
             self.add_error(
                 LADDER_FIELDS[gap],
-                f"Fill the ladder from the 1st tier down: the {ORDINALS[gap]} is empty but a "
-                "later one is chosen.",
+                gettext(
+                    "Fill the ladder from the 1st tier down: the %(ordinal)s is empty but a "
+                    "later one is chosen."
+                )
+                % {"ordinal": ORDINALS[gap]},
             )
             return
-        for position, message in alert_rules.ladder_problems([tier for _, tier in chosen]):
+        for position, message in alert_rules.ladder_problems([tier for _rung, tier in chosen]):
             rung = chosen[position][0] if position is not None and position < len(chosen) else 0
             self.add_error(LADDER_FIELDS[rung], message)
 
@@ -295,27 +312,27 @@ GRADE_CHOICES = [("", "—"), *[(grade, f"≥ {grade}") for grade in range(1, 5)
 class CheckScheduleForm(forms.Form):
     """How often one check type is due under a protocol version, and when it tightens."""
 
-    interval_minutes = forms.IntegerField(label="Every (minutes)", required=False)
-    tightened_interval_minutes = forms.IntegerField(label="Tightened (minutes)", required=False)
+    interval_minutes = forms.IntegerField(label=_("Every (minutes)"), required=False)
+    tightened_interval_minutes = forms.IntegerField(label=_("Tightened (minutes)"), required=False)
     tighten_at_crs_grade = forms.TypedChoiceField(
-        label="Tighten at CRS",
+        label=_("Tighten at CRS"),
         choices=GRADE_CHOICES,
         coerce=int,
         empty_value=None,
         required=False,
     )
     tighten_at_icans_grade = forms.TypedChoiceField(
-        label="Tighten at ICANS",
+        label=_("Tighten at ICANS"),
         choices=GRADE_CHOICES,
         coerce=int,
         empty_value=None,
         required=False,
     )
     tighten_on_neuro_change = forms.BooleanField(
-        label="Tighten once an ICE point is lost", required=False
+        label=_("Tighten once an ICE point is lost"), required=False
     )
     febrile_interval_minutes = forms.IntegerField(
-        label="While febrile (minutes)",
+        label=_("While febrile (minutes)"),
         required=False,
     )
 
@@ -326,9 +343,9 @@ class CheckScheduleForm(forms.Form):
         self.label = CheckType(check_type).label
         for name, (low, high) in SCHEDULE_RANGES.items():
             _add_range(self.fields[name], self.fields[name].label.split(" (")[0], low, high, "min")
-        self.fields["febrile_interval_minutes"].help_text += "; with fever (any CRS grade)"
+        self.fields["febrile_interval_minutes"].help_text += gettext("; with fever (any CRS grade)")
         if schedule is None:
-            self.fields["interval_minutes"].help_text += "; blank: not scheduled"
+            self.fields["interval_minutes"].help_text += gettext("; blank: not scheduled")
 
     def clean(self):
         data = super().clean()
@@ -342,35 +359,44 @@ class CheckScheduleForm(forms.Form):
             if self.schedule is not None:
                 self.add_error(
                     "interval_minutes",
-                    "Give the usual interval: a scheduled check "
-                    f"cannot be removed (it is every {self.schedule.interval_minutes} "
-                    "min).",
+                    gettext(
+                        "Give the usual interval: a scheduled check cannot be removed (it is "
+                        "every %(minutes)s min)."
+                    )
+                    % {"minutes": self.schedule.interval_minutes},
                 )
             elif tightened is not None or conditions or febrile is not None:
                 self.add_error(
                     "interval_minutes",
-                    "Give the usual interval, or clear the row to leave this check unscheduled.",
+                    gettext(
+                        "Give the usual interval, or clear the row to leave this check unscheduled."
+                    ),
                 )
             return data
         if febrile is not None and febrile >= interval:
             self.add_error(
                 "febrile_interval_minutes",
-                f"Must be shorter than the usual interval ({interval} min), or left blank.",
+                gettext("Must be shorter than the usual interval (%(minutes)s min), or left blank.")
+                % {"minutes": interval},
             )
         if tightened is not None and not conditions:
             self.add_error(
                 "tightened_interval_minutes",
-                "Choose when the shorter interval applies (CRS, ICANS or ICE change), or clear it.",
+                gettext(
+                    "Choose when the shorter interval applies (CRS, ICANS or ICE change), "
+                    "or clear it."
+                ),
             )
         elif conditions and tightened is None:
             self.add_error(
                 "tightened_interval_minutes",
-                "Give the shorter interval that applies while tightened.",
+                gettext("Give the shorter interval that applies while tightened."),
             )
         elif tightened is not None and tightened >= interval:
             self.add_error(
                 "tightened_interval_minutes",
-                f"Must be shorter than the usual interval ({interval} min).",
+                gettext("Must be shorter than the usual interval (%(minutes)s min).")
+                % {"minutes": interval},
             )
         return data
 
@@ -398,13 +424,14 @@ class CheckScheduleForm(forms.Form):
 
 class MoveCourseForm(forms.Form):
     version = forms.ModelChoiceField(
-        ProtocolVersion.objects.none(), label="Move to protocol version", empty_label=None
+        ProtocolVersion.objects.none(), label=_("Move to protocol version"), empty_label=None
     )
     reason = forms.CharField(
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Why this course changes protocol version (kept in the audit log).",
-        error_messages={"required": "Say why the course changes protocol version."},
+        label=_("Reason"),
+        help_text=_("Why this course changes protocol version (kept in the audit log)."),
+        error_messages={"required": _("Say why the course changes protocol version.")},
     )
 
     def __init__(self, *args, versions, **kwargs):
@@ -416,7 +443,9 @@ class MoveCourseForm(forms.Form):
 
 def _version_choice(version: ProtocolVersion) -> str:
     """ "Default v2 — active"; the usage reads ``with_course_counts()`` where annotated."""
-    return f"{version} — {version.usage_label}" + (" — TEMPLATE" if version.is_template else "")
+    return f"{version} — {version.usage_label}" + (
+        " — " + gettext("TEMPLATE") if version.is_template else ""
+    )
 
 
 class MoveCoursesForm(forms.Form):

@@ -7,13 +7,15 @@ from datetime import date, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.quality import MAX_WEEKS, Period
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
-def _date_field(label: str) -> forms.DateField:
+def _date_field(label) -> forms.DateField:
     return forms.DateField(
         label=label,
         required=False,
@@ -23,22 +25,27 @@ def _date_field(label: str) -> forms.DateField:
 
 
 class QualityForm(forms.Form):
-    start = _date_field("From")
-    end = _date_field("To")
+    start = _date_field(_("From"))
+    end = _date_field(_("To"))
 
     def clean(self):
         cleaned = super().clean()
         for name in ("start", "end"):
             day = cleaned.get(name)
             if day and not EARLIEST <= day <= LATEST:
-                self.add_error(name, f"Give a date between {EARLIEST} and {LATEST}.")
+                self.add_error(
+                    name,
+                    gettext("Give a date between %(low)s and %(high)s.")
+                    % {"low": EARLIEST, "high": LATEST},
+                )
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             if start > end:
-                raise ValidationError("The start date must not be after the end date.")
+                raise ValidationError(gettext("The start date must not be after the end date."))
             if (end - start).days + 1 > MAX_WEEKS * 7:
                 raise ValidationError(
-                    f"At most {MAX_WEEKS} weeks at once (asked for {(end - start).days + 1} days)."
+                    gettext("At most %(weeks)s weeks at once (asked for %(days)s days).")
+                    % {"weeks": MAX_WEEKS, "days": (end - start).days + 1}
                 )
         return cleaned
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from monitoring import alert_rules, services
+from monitoring import services
 from monitoring.forms.courses import moment_field
 from monitoring.models import Unit, User
+from monitoring.models.alerts import TIER_CHOICES
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -23,17 +25,19 @@ class PersonChoiceField(forms.ModelChoiceField):
 
 
 class ShiftForm(forms.Form):
-    unit = forms.ModelChoiceField(Unit.objects.none(), empty_label=None)
-    tier = forms.ChoiceField(choices=alert_rules.TIERS)
+    unit = forms.ModelChoiceField(Unit.objects.none(), label=_("Unit"), empty_label=None)
+    tier = forms.ChoiceField(label=_("Tier"), choices=TIER_CHOICES)
     user = PersonChoiceField(
         User.objects.none(),
-        label="Who",
-        help_text="Active staff of the unit (the unit is shown after the name).",
+        label=_("Who"),
+        help_text=_("Active staff of the unit (the unit is shown after the name)."),
     )
     starts_at = moment_field(
-        "Starts", "Now by default; at most an hour ago and at most 30 days ahead."
+        _("Starts"), _("Now by default; at most an hour ago and at most 30 days ahead.")
     )
-    ends_at = moment_field("Ends", "Blank: on call until someone ends the shift. At most 7 days.")
+    ends_at = moment_field(
+        _("Ends"), _("Blank: on call until someone ends the shift. At most 7 days.")
+    )
 
     def __init__(self, *args, by, units, **kwargs):
         super().__init__(*args, **kwargs)

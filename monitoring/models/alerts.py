@@ -11,11 +11,22 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from monitoring import alert_rules
 from monitoring.models.courses import TreatmentCourse
 from monitoring.models.grades import Flag
 from monitoring.models.people import Unit
+
+# The tiers of alert_rules.TIERS (pure, English) in the reader's language.
+TIER_CHOICES = [
+    (alert_rules.BEDSIDE_NURSE, _("Bedside nurse")),
+    (alert_rules.CHARGE_NURSE, _("Charge nurse")),
+    (alert_rules.APP_FELLOW, _("CAR-T APP / fellow")),
+    (alert_rules.ATTENDING, _("Attending physician")),
+]
+assert [code for code, _label in TIER_CHOICES] == [code for code, _label in alert_rules.TIERS]
+TIER_LABELS = dict(TIER_CHOICES)
 
 
 class OnCallShiftQuerySet(models.QuerySet):
@@ -31,7 +42,7 @@ class OnCallShift(models.Model):
     ``ends_at`` is blank). Several people may hold one tier at once; all of them are told."""
 
     unit = models.ForeignKey(Unit, models.PROTECT, related_name="on_call")
-    tier = models.CharField(max_length=16, choices=alert_rules.TIERS)
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="on_call")
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True)
@@ -48,7 +59,7 @@ class OnCallShift(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
                 name="on_call_ends_after_start",
-                violation_error_message="A shift must end after it starts.",
+                violation_error_message=_("A shift must end after it starts."),
             ),
         ]
         indexes = [models.Index(fields=["unit", "tier", "starts_at"], name="on_call_idx")]
@@ -64,7 +75,7 @@ class EscalationStep(models.Model):
     course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="+")
     ladder_round = models.PositiveIntegerField()
     step = models.PositiveSmallIntegerField()
-    tier = models.CharField(max_length=16, choices=alert_rules.TIERS)
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES)
     severity = models.PositiveSmallIntegerField(choices=Flag.Severity.choices)
     at = models.DateTimeField(default=timezone.now)
     recipients = models.PositiveSmallIntegerField(default=0)
@@ -109,11 +120,11 @@ class Notification(models.Model):
     they chose. ``key`` makes creating it idempotent: a retried job never tells twice."""
 
     class Reason(models.TextChoices):
-        FLAG = "flag", "Flag"
-        ESCALATION = "escalation", "Escalation"
-        OVERDUE = "overdue", "Overdue check"
+        FLAG = "flag", _("Flag")
+        ESCALATION = "escalation", _("Escalation")
+        OVERDUE = "overdue", _("Overdue check")
         # Asked for from the profile page, to check one's channels: about no patient.
-        TEST = "test", "Test"
+        TEST = "test", _("Test")
 
     key = models.CharField(max_length=160, unique=True)
     recipient = models.ForeignKey(
@@ -127,7 +138,7 @@ class Notification(models.Model):
         Flag, models.PROTECT, null=True, blank=True, related_name="notifications"
     )
     reason = models.CharField(max_length=16, choices=Reason.choices)
-    tier = models.CharField(max_length=16, choices=alert_rules.TIERS, blank=True)
+    tier = models.CharField(max_length=16, choices=TIER_CHOICES, blank=True)
     severity = models.PositiveSmallIntegerField(choices=Flag.Severity.choices)
     # Minimum necessary (no patient name unless the protocol allows it): e-mail subjects,
     # push text and webhooks carry only this.
@@ -146,7 +157,7 @@ class Notification(models.Model):
             models.CheckConstraint(
                 condition=Q(course__isnull=False) | Q(reason="test"),
                 name="notification_about_a_course",
-                violation_error_message="Only a test notification is about no patient.",
+                violation_error_message=_("Only a test notification is about no patient."),
             ),
         ]
 
@@ -158,15 +169,15 @@ class Delivery(models.Model):
     """A notification sent on one channel: tried, retried with back-off, and its outcome."""
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "E-mail"
-        PUSH = "push", "Web Push"
-        WEBHOOK = "webhook", "Pager gateway (webhook)"
+        EMAIL = "email", _("E-mail")
+        PUSH = "push", _("Web Push")
+        WEBHOOK = "webhook", _("Pager gateway (webhook)")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        RETRYING = "retrying", "Failed — retrying"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        RETRYING = "retrying", _("Failed — retrying")
+        FAILED = "failed", _("Failed")
 
     notification = models.ForeignKey(Notification, models.PROTECT, related_name="deliveries")
     channel = models.CharField(max_length=16, choices=Channel.choices)

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from monitoring.models.courses import TreatmentCourse
@@ -73,31 +74,31 @@ class AuditEvent(models.Model):
     """Who did what to whom, and when: one row per clinical action, export or print."""
 
     class Action(models.TextChoices):
-        CHECK_RECORDED = "check_recorded", "Check recorded"
-        CHECK_NOT_DONE = "check_not_done", "Check not done"
-        RECORD_AMENDED = "record_amended", "Record amended"
-        ENTERED_IN_ERROR = "entered_in_error", "Record entered in error"
-        GRADE_CONFIRMED = "grade_confirmed", "Grade confirmed or overridden"
-        GRADES_REVISED = "grades_revised", "Grades revised after a late entry or correction"
-        FLAG_ACKNOWLEDGED = "flag_acknowledged", "Flag acknowledged"
-        FLAG_RESOLVED = "flag_resolved", "Flag resolved"
-        TREATMENT_RECORDED = "treatment_recorded", "Treatment recorded"
-        PROTOCOL_CHANGED = "protocol_changed", "Protocol changed"
-        COURSE_PROTOCOL_MOVED = "course_protocol_moved", "Course moved to a protocol version"
-        COURSE_STARTED = "course_started", "Course started"
-        PATIENT_ADMITTED = "patient_admitted", "Patient admitted"
-        PATIENT_CORRECTED = "patient_corrected", "Date of birth or weight corrected"
-        INFUSION_CORRECTED = "infusion_corrected", "Infusion time corrected"
-        COURSE_TRANSFERRED = "course_transferred", "Course transferred to another unit"
-        MONITORING_ENDED = "monitoring_ended", "Monitoring ended"
-        EXPORTED = "exported", "Data exported"
-        HANDOVER_PRINTED = "handover_printed", "Handover printed"
-        HANDOVER_NOTE = "handover_note", "Handover note written"
-        ADMIN_EDITED = "admin_edited", "Edited in the admin site"
-        FLAG_ESCALATED = "flag_escalated", "Flag escalated (nobody acknowledged in time)"
-        OVERDUE_ALERTED = "overdue_alerted", "Overdue check reported to the nurse in charge"
-        ROTA_CHANGED = "rota_changed", "On-call rota changed"
-        LANGUAGE_CHANGED = "language_changed", "Language changed on the profile"
+        CHECK_RECORDED = "check_recorded", _("Check recorded")
+        CHECK_NOT_DONE = "check_not_done", _("Check not done")
+        RECORD_AMENDED = "record_amended", _("Record amended")
+        ENTERED_IN_ERROR = "entered_in_error", _("Record entered in error")
+        GRADE_CONFIRMED = "grade_confirmed", _("Grade confirmed or overridden")
+        GRADES_REVISED = "grades_revised", _("Grades revised after a late entry or correction")
+        FLAG_ACKNOWLEDGED = "flag_acknowledged", _("Flag acknowledged")
+        FLAG_RESOLVED = "flag_resolved", _("Flag resolved")
+        TREATMENT_RECORDED = "treatment_recorded", _("Treatment recorded")
+        PROTOCOL_CHANGED = "protocol_changed", _("Protocol changed")
+        COURSE_PROTOCOL_MOVED = "course_protocol_moved", _("Course moved to a protocol version")
+        COURSE_STARTED = "course_started", _("Course started")
+        PATIENT_ADMITTED = "patient_admitted", _("Patient admitted")
+        PATIENT_CORRECTED = "patient_corrected", _("Date of birth or weight corrected")
+        INFUSION_CORRECTED = "infusion_corrected", _("Infusion time corrected")
+        COURSE_TRANSFERRED = "course_transferred", _("Course transferred to another unit")
+        MONITORING_ENDED = "monitoring_ended", _("Monitoring ended")
+        EXPORTED = "exported", _("Data exported")
+        HANDOVER_PRINTED = "handover_printed", _("Handover printed")
+        HANDOVER_NOTE = "handover_note", _("Handover note written")
+        ADMIN_EDITED = "admin_edited", _("Edited in the admin site")
+        FLAG_ESCALATED = "flag_escalated", _("Flag escalated (nobody acknowledged in time)")
+        OVERDUE_ALERTED = "overdue_alerted", _("Overdue check reported to the nurse in charge")
+        ROTA_CHANGED = "rota_changed", _("On-call rota changed")
+        LANGUAGE_CHANGED = "language_changed", _("Language changed on the profile")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from monitoring import flag_rules
@@ -166,25 +167,25 @@ class Flag(models.Model):
     class Kind(models.TextChoices):
         CRS = "crs", "CRS"
         ICANS = "icans", "ICANS"
-        CRS_SYMPTOM = "crs_symptom", "CRS symptom"
-        NEURO_SYMPTOM = "neuro_symptom", "Neurological symptom"
-        VITAL_SIGN = "vital_sign", "Vital sign outside thresholds"
-        MARKER = "marker", "Inflammatory marker"
+        CRS_SYMPTOM = "crs_symptom", _("CRS symptom")
+        NEURO_SYMPTOM = "neuro_symptom", _("Neurological symptom")
+        VITAL_SIGN = "vital_sign", _("Vital sign outside thresholds")
+        MARKER = "marker", _("Inflammatory marker")
         NEWS2 = "news2", "NEWS2"
-        NEEDS_REVIEW = "needs_review", "Grade needs clinician review"
+        NEEDS_REVIEW = "needs_review", _("Grade needs clinician review")
         # Deterioration, whatever the ASTCT grade (flag_rules.deterioration_flags).
-        OXYGEN_NEED = "oxygen_need", "New or escalating oxygen need"
-        HYPOTENSION = "hypotension", "New hypotension"
-        VASOPRESSOR = "vasopressor", "Vasopressor started or added"
-        NEURO_DECLINE = "neuro_decline", "Fall in ICE/CAPD"
-        SEIZURE = "seizure", "Seizure"
+        OXYGEN_NEED = "oxygen_need", _("New or escalating oxygen need")
+        HYPOTENSION = "hypotension", _("New hypotension")
+        VASOPRESSOR = "vasopressor", _("Vasopressor started or added")
+        NEURO_DECLINE = "neuro_decline", _("Fall in ICE/CAPD")
+        SEIZURE = "seizure", _("Seizure")
 
     class Severity(models.IntegerChoices):
         # Integers so that "most severe first" is a plain ORDER BY.
-        INFO = 1, "Info"
-        WARNING = 2, "Warning"
-        URGENT = 3, "Urgent"
-        CRITICAL = 4, "Critical"
+        INFO = 1, _("Info")
+        WARNING = 2, _("Warning")
+        URGENT = 3, _("Urgent")
+        CRITICAL = 4, _("Critical")
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

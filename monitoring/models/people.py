@@ -48,12 +48,12 @@ class User(AbstractUser):
     no clinical action and no unit."""
 
     class Role(models.TextChoices):
-        NURSE = "nurse", "Nurse"
-        CHARGE_NURSE = "charge_nurse", "Charge nurse"
-        CARE_TEAM = "care_team", "Care team"
-        ADMIN = "admin", "Admin"
+        NURSE = "nurse", _("Nurse")
+        CHARGE_NURSE = "charge_nurse", _("Charge nurse")
+        CARE_TEAM = "care_team", _("Care team")
+        ADMIN = "admin", _("Admin")
         # A shared wall screen: its own login, the board of its units only, read-only.
-        DISPLAY = "display", "Wall display"
+        DISPLAY = "display", _("Wall display")
 
     role = models.CharField(
         max_length=16,

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from monitoring import alert_rules, flag_rules, grading
@@ -32,10 +33,10 @@ WINDOW_RANGES = {
 
 
 class CheckType(models.TextChoices):
-    VITALS = "vitals", "Vital signs"
-    NEURO = "neuro", "Neuro assessment (ICE/CAPD)"
-    LABS = "labs", "Labs"
-    SYMPTOMS = "symptoms", "Symptom review"
+    VITALS = "vitals", _("Vital signs")
+    NEURO = "neuro", _("Neuro assessment (ICE/CAPD)")
+    LABS = "labs", _("Labs")
+    SYMPTOMS = "symptoms", _("Symptom review")
 
 
 class Protocol(models.Model):
@@ -74,36 +75,39 @@ class ProtocolVersion(models.Model):
     protocol = models.ForeignKey(Protocol, models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField(default=1)
     is_active = models.BooleanField(
-        default=True, help_text="New courses start on the newest active version for their product."
+        default=True,
+        help_text=_("New courses start on the newest active version for their product."),
     )
     is_template = models.BooleanField(
         default=True,
-        help_text="Still the shipped template: each centre must review it before clinical use.",
+        help_text=_("Still the shipped template: each centre must review it before clinical use."),
     )
     products = models.JSONField(
         default=list,
         blank=True,
-        help_text="CAR-T products this version applies to (codes); empty means every product.",
+        help_text=_("CAR-T products this version applies to (codes); empty means every product."),
     )
     # US labels since June 2025: monitor at least 2 weeks, daily for the first (reference §6.2).
     monitoring_window_days = models.PositiveSmallIntegerField(default=14)
     # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
     sbp_low_mmhg = models.PositiveSmallIntegerField(
-        "hypotension: SBP below (mmHg)",
+        _("hypotension: SBP below (mmHg)"),
         null=True,
         blank=True,
-        help_text="Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3).",
+        help_text=_("Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3)."),
     )
-    heart_rate_high = models.PositiveSmallIntegerField("tachycardia: HR at or above", default=131)
-    heart_rate_low = models.PositiveSmallIntegerField("bradycardia: HR at or below", default=40)
-    resp_rate_high = models.PositiveSmallIntegerField("RR at or above", default=25)
-    resp_rate_low = models.PositiveSmallIntegerField("RR at or below", default=8)
-    spo2_low_pct = models.PositiveSmallIntegerField("SpO₂ at or below (%)", default=91)
+    heart_rate_high = models.PositiveSmallIntegerField(
+        _("tachycardia: HR at or above"), default=131
+    )
+    heart_rate_low = models.PositiveSmallIntegerField(_("bradycardia: HR at or below"), default=40)
+    resp_rate_high = models.PositiveSmallIntegerField(_("RR at or above"), default=25)
+    resp_rate_low = models.PositiveSmallIntegerField(_("RR at or below"), default=8)
+    spo2_low_pct = models.PositiveSmallIntegerField(_("SpO₂ at or below (%)"), default=91)
     temperature_high_c = models.DecimalField(
-        "fever at or above (°C)", max_digits=3, decimal_places=1, default=Decimal("38.0")
+        _("fever at or above (°C)"), max_digits=3, decimal_places=1, default=Decimal("38.0")
     )
     marker_rise_factor = models.DecimalField(
-        "CRP/ferritin rise within 24 h (×)",
+        _("CRP/ferritin rise within 24 h (×)"),
         max_digits=3,
         decimal_places=1,
         default=Decimal("2.0"),
@@ -112,25 +116,26 @@ class ProtocolVersion(models.Model):
     # measurements, oxygen/vasopressors before they must be re-confirmed, the neuro assessment
     # before it is marked stale, and the masked-fever window after tocilizumab or steroids.
     point_valid_minutes = models.PositiveSmallIntegerField(
-        "vital signs count as current for (min)",
+        _("vital signs count as current for (min)"),
         default=int(DEFAULT_WINDOWS.point.total_seconds() // 60),
-        help_text="Temperature, BP, HR, RR, SpO₂: default the 4-hourly round + 1 h grace.",
+        help_text=_("Temperature, BP, HR, RR, SpO₂: default the 4-hourly round + 1 h grace."),
     )
     support_confirm_minutes = models.PositiveSmallIntegerField(
-        "oxygen/vasopressors re-confirmed within (min)",
+        _("oxygen/vasopressors re-confirmed within (min)"),
         default=int(DEFAULT_WINDOWS.support.total_seconds() // 60),
-        help_text="Carried forward until changed; older than this, the grade asks for review.",
+        help_text=_("Carried forward until changed; older than this, the grade asks for review."),
     )
     neuro_valid_minutes = models.PositiveSmallIntegerField(
-        "ICE/CAPD stale after (min)",
+        _("ICE/CAPD stale after (min)"),
         default=int(DEFAULT_WINDOWS.neuro.total_seconds() // 60),
-        help_text="Default: the 8-hourly neuro check + 1 h grace (reference §6.1).",
+        help_text=_("Default: the 8-hourly neuro check + 1 h grace (reference §6.1)."),
     )
     masked_fever_window_hours = models.PositiveSmallIntegerField(
-        "masked fever after tocilizumab/steroids for (h)",
+        _("masked fever after tocilizumab/steroids for (h)"),
         default=int(DEFAULT_WINDOWS.masked_fever.total_seconds() // 3600),
-        help_text="New hypotension or hypoxia this long after the dose is graded as CRS, "
-        "with review.",
+        help_text=_(
+            "New hypotension or hypoxia this long after the dose is graded as CRS, with review."
+        ),
     )
     # {"oxygen_need": 3, ...}: severity of each deterioration flag; missing kinds use
     # flag_rules.DETERIORATION_SEVERITY.
@@ -141,19 +146,19 @@ class ProtocolVersion(models.Model):
     # ({"4": 5, "3": 15, "2": 60}; missing severities use alert_rules.DEFAULT_ACK_MINUTES), the
     # ladder of tiers it climbs, and the grace before an overdue check tells the nurse in charge.
     ack_minutes = models.JSONField(
-        "minutes a flag may wait unacknowledged, by severity", default=dict, blank=True
+        _("minutes a flag may wait unacknowledged, by severity"), default=dict, blank=True
     )
     escalation_ladder = models.JSONField(
-        "escalation ladder (tiers, lowest first)", default=list, blank=True
+        _("escalation ladder (tiers, lowest first)"), default=list, blank=True
     )
     overdue_grace_minutes = models.PositiveSmallIntegerField(
-        "overdue check tells the nurse in charge after (min)",
+        _("overdue check tells the nurse in charge after (min)"),
         default=alert_rules.DEFAULT_OVERDUE_GRACE_MINUTES,
     )
     notify_patient_names = models.BooleanField(
-        "patient names in e-mail, push and pager text",
+        _("patient names in e-mail, push and pager text"),
         default=False,
-        help_text="Off: messages say only the unit, bed and severity (minimum necessary).",
+        help_text=_("Off: messages say only the unit, bed and severity (minimum necessary)."),
     )
     change_note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -182,7 +187,7 @@ class ProtocolVersion(models.Model):
                 condition=Q(heart_rate_low__lt=models.F("heart_rate_high"))
                 & Q(resp_rate_low__lt=models.F("resp_rate_high")),
                 name="protocol_limits_not_crossed",
-                violation_error_message="Each low limit must be below its high limit.",
+                violation_error_message=_("Each low limit must be below its high limit."),
             ),
         ]
 
@@ -260,26 +265,26 @@ class CheckSchedule(models.Model):
 
     version = models.ForeignKey(ProtocolVersion, models.CASCADE, related_name="schedules")
     check_type = models.CharField(max_length=16, choices=CheckType.choices)
-    interval_minutes = models.PositiveIntegerField(help_text="Usual interval, in minutes.")
+    interval_minutes = models.PositiveIntegerField(help_text=_("Usual interval, in minutes."))
     tightened_interval_minutes = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Interval while any condition below holds."
+        null=True, blank=True, help_text=_("Interval while any condition below holds.")
     )
     tighten_at_crs_grade = models.PositiveSmallIntegerField(
-        "tighten at CRS grade ≥", null=True, blank=True
+        _("tighten at CRS grade ≥"), null=True, blank=True
     )
     tighten_at_icans_grade = models.PositiveSmallIntegerField(
-        "tighten at ICANS grade ≥", null=True, blank=True
+        _("tighten at ICANS grade ≥"), null=True, blank=True
     )
     tighten_on_neuro_change = models.BooleanField(
-        "tighten once any ICE point is lost (or CAPD ≥ 1)", default=False
+        _("tighten once any ICE point is lost (or CAPD ≥ 1)"), default=False
     )
     # A second, milder tier: reference §6.1 asks for vital signs every 2 h with fever, and every
     # hour is kept for CRS ≥ 2. What "febrile" means is schedule.is_febrile's to say.
     febrile_interval_minutes = models.PositiveIntegerField(
-        "interval while febrile",
+        _("interval while febrile"),
         null=True,
         blank=True,
-        help_text="Interval while the patient has fever (any CRS grade), in minutes.",
+        help_text=_("Interval while the patient has fever (any CRS grade), in minutes."),
     )
     history = HistoricalRecords()
 

@@ -19,7 +19,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import get_language_from_request
+from django.utils.translation import get_language_from_request, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -57,7 +57,13 @@ def notification_read(request, notification_id):
 @require_POST
 def notifications_read_all(request):
     marked = centre.mark_notifications_read(request.user, centre.ALL)
-    messages.success(request, f"{marked} notification{'s' if marked != 1 else ''} marked read.")
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d notification marked read.", "%(count)d notifications marked read.", marked
+        )
+        % {"count": marked},
+    )
     return _back_to_list(request)
 
 
@@ -140,7 +146,7 @@ def _json_body(request):
     try:
         return json.loads(request.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ValidationError("Send the browser's subscription as JSON.") from None
+        raise ValidationError(_("Send the browser's subscription as JSON.")) from None
 
 
 @requires(User.can_receive_notifications)
@@ -169,7 +175,7 @@ def push_remove(request):
             return JsonResponse({"error": " ".join(error.messages)}, status=400)
         endpoint = body.get("endpoint") if isinstance(body, dict) else None
         if not isinstance(endpoint, str) or not endpoint:
-            return JsonResponse({"error": "Say which browser (its endpoint)."}, status=400)
+            return JsonResponse({"error": _("Say which browser (its endpoint).")}, status=400)
         removed = centre.remove_push_subscription(request.user, endpoint=endpoint[:1000])
         return JsonResponse({"removed": removed, "push": request.user.notify_by_push})
     form = RemoveBrowserForm(request.POST)

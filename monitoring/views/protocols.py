@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from monitoring import alert_rules, flag_rules, schedule, services
 from monitoring.access import get_course_for, requires, visible_courses
@@ -31,6 +31,7 @@ from monitoring.models import (
     TreatmentCourse,
     User,
 )
+from monitoring.models.alerts import TIER_LABELS
 
 
 @requires(User.can_manage_protocols)
@@ -85,7 +86,7 @@ def protocol_version(request, pk):
                 for kind in flag_rules.DETERIORATION_SEVERITY
             ],
             "ack_rows": _ack_rows(version),
-            "ladder": [alert_rules.TIER_LABELS[tier] for tier in version.ladder()],
+            "ladder": [TIER_LABELS[tier] for tier in version.ladder()],
             "ladder_is_default": version.ladder() == alert_rules.DEFAULT_LADDER,
             "ack_source": alert_rules.ACK_MINUTES_SOURCE,
             "courses": courses,
@@ -139,7 +140,7 @@ def protocol_version_edit(request, pk):
         changes = form.changes(version)
         schedules = {row.check_type: row.changes() for row in rows if row.changes()}
         if not changes and not schedules:
-            errors.append("Nothing changed: edit a value, or cancel.")
+            errors.append(gettext("Nothing changed: edit a value, or cancel."))
         elif "preview" in request.POST:
             preview = {
                 "rows": [(row.label, row.preview()) for row in rows],
@@ -159,13 +160,21 @@ def protocol_version_edit(request, pk):
                 errors.extend(error.messages)
             else:
                 if target.pk == version.pk:
-                    messages.success(request, f"Version {version.number} edited in place.")
+                    messages.success(
+                        request,
+                        gettext("Version %(number)s edited in place.") % {"number": version.number},
+                    )
                 else:
                     messages.success(
                         request,
-                        f"Saved as version {target.number}. The {course_count} "
-                        f"course{'s' if course_count != 1 else ''} on version {version.number} "
-                        "keep it; new courses start on the newest active version.",
+                        ngettext(
+                            "Saved as version %(new)s. The %(count)d course on version %(old)s "
+                            "keeps it; new courses start on the newest active version.",
+                            "Saved as version %(new)s. The %(count)d courses on version %(old)s "
+                            "keep it; new courses start on the newest active version.",
+                            course_count,
+                        )
+                        % {"new": target.number, "count": course_count, "old": version.number},
                     )
                 uncovered = [
                     label
@@ -175,10 +184,11 @@ def protocol_version_edit(request, pk):
                 if uncovered:
                     messages.warning(
                         request,
-                        "No active protocol version applies to "
-                        + "; ".join(uncovered)
-                        + ": new courses of these products "
-                        "would start without a schedule.",
+                        gettext(
+                            "No active protocol version applies to %(products)s: new courses "
+                            "of these products would start without a schedule."
+                        )
+                        % {"products": "; ".join(str(label) for label in uncovered)},
                     )
                 return redirect("monitoring:admin-protocol-version", pk=target.pk)
     error_lines = [
@@ -220,19 +230,24 @@ def _describe_changes(version, changes: dict, schedules: dict, current: dict) ->
     lines = []
     for name, value in changes.items():
         if name == "escalation":
-            lines.append("Escalation text changed")
+            lines.append(gettext("Escalation text changed"))
             continue
         if name == "ack_minutes":
             lines.append(
-                "Minutes a flag may wait unacknowledged: "
-                f"{alert_rules.ack_minutes_text(version.ack_minutes)} → "
-                f"{alert_rules.ack_minutes_text(value)}"
+                gettext("Minutes a flag may wait unacknowledged: %(before)s → %(after)s")
+                % {
+                    "before": alert_rules.ack_minutes_text(version.ack_minutes),
+                    "after": alert_rules.ack_minutes_text(value),
+                }
             )
             continue
         if name == "escalation_ladder":
             lines.append(
-                f"Escalation ladder was {alert_rules.ladder_text(version.ladder())}; "
-                f"now {alert_rules.ladder_text(value)}"
+                gettext("Escalation ladder was %(before)s; now %(after)s")
+                % {
+                    "before": alert_rules.ladder_text(version.ladder()),
+                    "after": alert_rules.ladder_text(value),
+                }
             )
             continue
         label = ProtocolVersion._meta.get_field(name).verbose_name
@@ -242,14 +257,14 @@ def _describe_changes(version, changes: dict, schedules: dict, current: dict) ->
         for name, value in values.items():
             label = CheckType(check_type).label
             field = CheckSchedule._meta.get_field(name).verbose_name
-            before = _shown(getattr(old, name)) if old else "not scheduled"
+            before = _shown(getattr(old, name)) if old else gettext("not scheduled")
             lines.append(f"{label}, {field}: {before} → {_shown(value)}")
     return lines
 
 
 def _shown(value) -> str:
     if isinstance(value, list):  # a version's products
-        return ", ".join(value) or "every product"
+        return ", ".join(value) or gettext("every product")
     return dash(value)
 
 
@@ -288,7 +303,10 @@ def course_protocol(request, public_id):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Course moved to {form.cleaned_data['version']}.")
+            messages.success(
+                request,
+                gettext("Course moved to %(version)s.") % {"version": form.cleaned_data["version"]},
+            )
             return redirect("monitoring:course-protocol", public_id=public_id)
     moves = AuditEvent.objects.filter(
         course=course, action=AuditEvent.Action.COURSE_PROTOCOL_MOVED

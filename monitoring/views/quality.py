@@ -11,13 +11,14 @@ import json
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
-from monitoring import alert_rules, grading, quality, registry, services
+from monitoring import grading, quality, registry, services
 from monitoring.access import requires, selected_unit, visible_units
 from monitoring.forms.quality import QualityForm
 from monitoring.models import AuditEvent, Flag, User
+from monitoring.models.alerts import TIER_CHOICES
 
 
 def _filters(request):
@@ -46,7 +47,7 @@ def _page(request, form, period, shown, unit, units, *, status=200):
             # JSON in a data- attribute, read by static/js/quality_charts.js (the CSP scanner in
             # tests/web/test_security.py refuses any <script> without src).
             "chart_data": json.dumps(report.chart_data(), separators=(",", ":")),
-            "tiers": [label for _, label in alert_rules.TIERS],
+            "tiers": [label for _, label in TIER_CHOICES],
             # The by-severity table's column headings, beside each cell on a phone.
             "severity_labels": [Flag.Severity(s).label for s in quality.SEVERITIES],
         },
@@ -79,8 +80,9 @@ def quality_csv(request):
     response.write("\ufeff")  # the BOM makes Excel read UTF-8
     writer = csv.writer(response)
     writer.writerow(quality.CSV_COLUMNS)
-    for row in quality.csv_rows(report):
-        writer.writerow([registry.spreadsheet_safe(value) for value in row])
+    with translation.override("en"):  # an export is English whoever downloads it
+        for row in quality.csv_rows(report):
+            writer.writerow([registry.spreadsheet_safe(value) for value in row])
     services.audit(
         request.user,
         AuditEvent.Action.EXPORTED,

@@ -15,12 +15,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import alert_rules, services
+from monitoring import services
 from monitoring.access import requires, selected_unit, units_for, visible_units
 from monitoring.forms.rota import ShiftForm
 from monitoring.models import OnCallShift, User
+from monitoring.models.alerts import TIER_CHOICES
 
 UPCOMING = timedelta(hours=24)
 
@@ -49,7 +51,7 @@ def rota_rows(units, now) -> list[dict]:
                     # An inactive account is never told (escalation.holders): not cover.
                     "covered": any(s.user.is_active for s in held[(unit.pk, code)]),
                 }
-                for code, label in alert_rules.TIERS
+                for code, label in TIER_CHOICES
             ],
         }
         for unit in units
@@ -115,7 +117,11 @@ def rota_end(request, shift_id):
     else:
         messages.success(
             request,
-            f"{shift.unit.name}: {shift.user.get_full_name() or shift.user.username}'s shift as "
-            f"{shift.get_tier_display()} ended.",
+            gettext("%(unit)s: %(who)s's shift as %(tier)s ended.")
+            % {
+                "unit": shift.unit.name,
+                "who": shift.user.get_full_name() or shift.user.username,
+                "tier": shift.get_tier_display(),
+            },
         )
     return redirect("monitoring:rota")

@@ -12,12 +12,12 @@
   const say = (text) => {
     status.textContent = text;
   };
+  // The words come from the template ({% translate %} into data-say-* attributes): no JS catalogue.
+  const words = box.dataset;
+  const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
 
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !window.isSecureContext) {
-    say(
-      "This browser cannot receive push notifications from cartmonitor: it needs a current " +
-        "browser and a secure (https) connection.",
-    );
+    say(words.sayUnsupported);
     return;
   }
 
@@ -42,7 +42,7 @@
       body: JSON.stringify(data),
     });
     const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(body.error || `The server answered ${response.status}.`);
+    if (!response.ok) throw new Error(body.error || fill(words.sayServer, { status: response.status }));
     return body;
   };
 
@@ -52,22 +52,20 @@
     const on = Boolean(subscription) && known.has(subscription.endpoint);
     enable.hidden = on;
     remove.hidden = !on;
-    say(on ? "This browser receives your push notifications." : "This browser does not receive your push notifications.");
+    say(on ? words.sayOn : words.sayOff);
   };
 
   registration()
     .then((reg) => reg.pushManager.getSubscription())
     .then(show)
-    .catch((error) => say(`Push cannot be set up here: ${error.message}`));
+    .catch((error) => say(fill(words.saySetupFailed, { error: error.message })));
 
   enable.addEventListener("click", async () => {
     enable.disabled = true;
     try {
       const permission = await Notification.requestPermission();
       if (permission !== "granted") {
-        throw new Error(
-          "notifications are blocked for this site in the browser's settings: allow them, then try again.",
-        );
+        throw new Error(words.sayBlocked);
       }
       const reg = await registration();
       const subscription = await reg.pushManager.subscribe({
@@ -80,10 +78,10 @@
         await subscription.unsubscribe(); // the server refused it: do not leave it half on
         throw error;
       }
-      say("This browser receives your push notifications.");
+      say(words.sayOn);
       window.location.reload(); // the list of browsers and the push switch changed
     } catch (error) {
-      say(`Push was not enabled: ${error.message}`);
+      say(fill(words.sayNotEnabled, { error: error.message }));
     } finally {
       enable.disabled = false;
     }
@@ -100,7 +98,7 @@
       }
       window.location.reload();
     } catch (error) {
-      say(`This browser was not removed: ${error.message}`);
+      say(fill(words.sayNotRemoved, { error: error.message }));
     } finally {
       remove.disabled = false;
     }

@@ -4,7 +4,8 @@
  * readers and print.
  *
  * The data come from monitoring/quality.py (Report.chart_data) in #quality-charts[data-charts]:
- * the Content-Security-Policy allows no inline script. */
+ * the Content-Security-Policy allows no inline script. The words of the axes and legends are in
+ * its data-median, data-p90, data-minutes and data-escalations, translated by the template. */
 (function () {
   "use strict";
 
@@ -14,15 +15,15 @@
     return { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } };
   }
 
-  function ackChart(canvas, data) {
+  function ackChart(canvas, data, words) {
     return new Chart(canvas, {
       type: "line",
       data: {
         labels: data.labels,
         datasets: [
-          { label: "Median", data: data.median, borderColor: "#1c7ed6", backgroundColor: "#1c7ed6" },
+          { label: words.median, data: data.median, borderColor: "#1c7ed6", backgroundColor: "#1c7ed6" },
           {
-            label: "90th percentile",
+            label: words.p90,
             data: data.p90,
             borderColor: "#c92a2a",
             backgroundColor: "#c92a2a",
@@ -36,7 +37,7 @@
         maintainAspectRatio: false,
         spanGaps: false, // a week without acknowledged flags is a gap, not a guess
         scales: {
-          y: { beginAtZero: true, title: { display: true, text: "minutes" } },
+          y: { beginAtZero: true, title: { display: true, text: words.minutes } },
           x: { ticks: { maxRotation: 0, autoSkip: true } },
         },
         plugins: { legend: legend() },
@@ -44,7 +45,7 @@
     });
   }
 
-  function escalationChart(canvas, data) {
+  function escalationChart(canvas, data, words) {
     return new Chart(canvas, {
       type: "bar",
       data: {
@@ -60,7 +61,7 @@
         maintainAspectRatio: false,
         scales: {
           x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true } },
-          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "escalations" } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: words.escalations } },
         },
         plugins: { legend: legend() },
       },
@@ -76,10 +77,10 @@
     const ack = document.getElementById("chart-ack");
     const escalations = document.getElementById("chart-escalations");
     if (ack !== null) {
-      ackChart(ack, data.ack);
+      ackChart(ack, data.ack, root.dataset);
     }
     if (escalations !== null) {
-      escalationChart(escalations, data.escalations);
+      escalationChart(escalations, data.escalations, root.dataset);
     }
   }
 
