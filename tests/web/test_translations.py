@@ -104,11 +104,13 @@ def test_the_compiled_catalogue_matches_its_source(language):
         compiled = gettext.GNUTranslations(mo)._catalog  # noqa: SLF001
     source = {}
     for e in _po_entries(folder / "django.po"):
+        # gettext keys an entry with a context as "context\x04msgid".
+        msgid = f"{e['msgctxt']}\x04{e['msgid']}" if "msgctxt" in e else e["msgid"]
         if "msgid_plural" in e:
             for index, text in e["msgstr"].items():
-                source[(e["msgid"], int(index))] = text
+                source[(msgid, int(index))] = text
         else:
-            source[e["msgid"]] = e["msgstr"]["0"]
+            source[msgid] = e["msgstr"]["0"]
 
     assert {k: v for k, v in compiled.items() if k != ""} == source, (
         f"run: msgfmt -o {folder / 'django.mo'} {folder / 'django.po'}"

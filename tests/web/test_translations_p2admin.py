@@ -215,7 +215,7 @@ def test_bad_quality_dates_are_explained_in_spanish(care_team_member):
 
     text = page.content.decode()
     assert page.status_code == 400
-    assert "La fecha inicial no puede ser posterior a la final." in text
+    assert "La fecha de inicio no puede ser posterior a la de fin." in text
 
 
 # --- Notifications ----------------------------------------------------------------------------
