@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.utils import translation
+
 from monitoring import alert_rules, flag_rules, grading, schedule
 from monitoring.display import dash
 from monitoring.flag_rules import FlagSpec
@@ -173,7 +175,17 @@ class CourseEngine:
         self, at: datetime, moment: Moment, records: dict, snapshot=None
     ) -> list[FlagSpec]:
         """Every flag a check's moment and records raise: grades (following a clinician's
-        grade carried to ``snapshot``), records, deterioration."""
+        grade carried to ``snapshot``), records, deterioration.
+
+        A flag's ``message`` is stored in English whatever the writer's language: it is how a
+        flag is recognised when the next check raises it again, and the record the audit keeps
+        (readers see it in their language through ``message_data``). So the labels of choices
+        it quotes (oxygen devices, seizures) are read in English here.
+        """
+        with translation.override("en"):
+            return self._check_flags(at, moment, records, snapshot)
+
+    def _check_flags(self, at, moment, records, snapshot) -> list[FlagSpec]:
         carried = snapshot.confirmation_carried if snapshot is not None else {}
         confirmed = {domain: getattr(snapshot, f"{domain}_confirmed_grade") for domain in carried}
         previous = self.timeline.labs.upto(at - timedelta.resolution)

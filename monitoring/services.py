@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min, Q
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
 from monitoring import alert_rules, escalation, grading
@@ -147,24 +147,26 @@ def record_check(
         )
     _save_flags(engine)
     refresh_status(status, engine=engine, snapshots=ordered)
-    audit(
-        by,
-        AuditEvent.Action.CHECK_RECORDED,
-        course=course,
-        summary=f"Check at {timezone.localtime(observed_at):%Y-%m-%d %H:%M}: "
-        + ", ".join(records)
-        + " → "
-        + grades_text(snapshot),
-        details={"check": str(check.public_id), "sections": list(records)},
-    )
-    if "treatment" in records:
+    with _in_english():
         audit(
             by,
-            AuditEvent.Action.TREATMENT_RECORDED,
+            AuditEvent.Action.CHECK_RECORDED,
             course=course,
-            summary=str(records["treatment"]),
-            details={"check": str(check.public_id)},
+            summary=f"Check at {timezone.localtime(observed_at):%Y-%m-%d %H:%M}: "
+            + ", ".join(records)
+            + " → "
+            + grades_text(snapshot),
+            details={"check": str(check.public_id), "sections": list(records)},
         )
+    if "treatment" in records:
+        with _in_english():
+            audit(
+                by,
+                AuditEvent.Action.TREATMENT_RECORDED,
+                course=course,
+                summary=str(records["treatment"]),
+                details={"check": str(check.public_id)},
+            )
     check.snapshot = snapshot
     return check
 
@@ -258,24 +260,25 @@ def _regrade(engine, ordered, *, since, why: str, by, course, now, new=None) -> 
         snapshot._change_reason = why[:100]
         snapshot.save()
     if revisions:
-        audit(
-            by,
-            AuditEvent.Action.GRADES_REVISED,
-            course=course,
-            summary=f"{why}: " + "; ".join(r.summary(engine.label) for r in revisions),
-            details={
-                "why": why,
-                "changes": [
-                    {
-                        "snapshot": r.snapshot.pk,
-                        "at": r.snapshot.observed_at.isoformat(),
-                        "before": r.before,
-                        "after": r.after,
-                    }
-                    for r in revisions
-                ],
-            },
-        )
+        with _in_english():
+            audit(
+                by,
+                AuditEvent.Action.GRADES_REVISED,
+                course=course,
+                summary=f"{why}: " + "; ".join(r.summary(engine.label) for r in revisions),
+                details={
+                    "why": why,
+                    "changes": [
+                        {
+                            "snapshot": r.snapshot.pk,
+                            "at": r.snapshot.observed_at.isoformat(),
+                            "before": r.before,
+                            "after": r.after,
+                        }
+                        for r in revisions
+                    ],
+                },
+            )
     return revisions
 
 
@@ -432,6 +435,12 @@ def _deferrals(course_id, values: dict) -> dict:
     return deferrals
 
 
+def _in_english():
+    """The audit log is kept in English whatever the writer's language (docs/translations.md):
+    the labels of choices and fields its summaries quote are read in English inside this."""
+    return translation.override("en")
+
+
 def audit(user, action: str, *, summary: str, course=None, patient=None, details=None):
     """Write one line of the audit log (same transaction as the action it records)."""
     return AuditEvent.objects.create(
@@ -504,20 +513,21 @@ def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=())
         for name in values
         if getattr(record, name) != getattr(amendment, name)
     }
-    audit(
-        by,
-        AuditEvent.Action.RECORD_AMENDED,
-        course=course,
-        summary=f"{model._meta.verbose_name.capitalize()} amended: "
-        + changes_text(model._meta.model_name, changes)
-        + f" ({reason})",
-        details={
-            "model": model._meta.model_name,
-            "original": record.pk,
-            "amendment": amendment.pk,
-            "changes": changes,
-        },
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.RECORD_AMENDED,
+            course=course,
+            summary=f"{model._meta.verbose_name.capitalize()} amended: "
+            + changes_text(model._meta.model_name, changes)
+            + f" ({reason})",
+            details={
+                "model": model._meta.model_name,
+                "original": record.pk,
+                "amendment": amendment.pk,
+                "changes": changes,
+            },
+        )
     return amendment
 
 
@@ -540,15 +550,16 @@ def mark_entered_in_error(*, record, reason: str, by):
     _regrade_after_correction(
         course, status, record, f"marked entered in error by {_name(by)} ({reason})", by
     )
-    audit(
-        by,
-        AuditEvent.Action.ENTERED_IN_ERROR,
-        course=course,
-        summary=f"{record._meta.verbose_name.capitalize()} of "
-        f"{timezone.localtime(record.check_entry.observed_at):%Y-%m-%d %H:%M} "
-        f"marked entered in error ({reason})",
-        details={"model": record._meta.model_name, "record": record.pk},
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.ENTERED_IN_ERROR,
+            course=course,
+            summary=f"{record._meta.verbose_name.capitalize()} of "
+            f"{timezone.localtime(record.check_entry.observed_at):%Y-%m-%d %H:%M} "
+            f"marked entered in error ({reason})",
+            details={"model": record._meta.model_name, "record": record.pk},
+        )
     return record
 
 
@@ -614,13 +625,14 @@ def record_check_not_done(
     not_done.full_clean()
     not_done.save()
     refresh_status(status)
-    audit(
-        by,
-        AuditEvent.Action.CHECK_NOT_DONE,
-        course=course,
-        summary=f"{not_done.get_check_type_display()} not done: "
-        f"{not_done.get_reason_display()}" + (f" — {note}" if note else ""),
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.CHECK_NOT_DONE,
+            course=course,
+            summary=f"{not_done.get_check_type_display()} not done: "
+            f"{not_done.get_reason_display()}" + (f" — {note}" if note else ""),
+        )
     return not_done
 
 
@@ -681,19 +693,20 @@ def confirm_grade(
         _close_flag(review, by=by, reason=f"Grade confirmed: {reason.strip()}", at=timezone.now())
     refresh_status(status, engine=engine, snapshots=snapshots)
     verb = "confirmed" if grade == computed else f"overridden (computed {dash(computed)})"
-    audit(
-        by,
-        AuditEvent.Action.GRADE_CONFIRMED,
-        course=course,
-        summary=f"{domain.upper()} grade {grade} {verb} for "
-        f"{timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}: {reason}",
-        details={
-            "snapshot": snapshot.pk,
-            "domain": domain,
-            "computed": computed,
-            "confirmed": grade,
-        },
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.GRADE_CONFIRMED,
+            course=course,
+            summary=f"{domain.upper()} grade {grade} {verb} for "
+            f"{timezone.localtime(snapshot.observed_at):%Y-%m-%d %H:%M}: {reason}",
+            details={
+                "snapshot": snapshot.pk,
+                "domain": domain,
+                "computed": computed,
+                "confirmed": grade,
+            },
+        )
     return confirmation
 
 
@@ -804,13 +817,14 @@ def _acknowledge(flag: Flag, *, by, note: str, at: datetime, together: int = 0) 
     summary = f"Acknowledged: {flag.message}" + (f" — {note}" if note else "")
     if together > 1:
         summary += f" (with the patient's {together} unacknowledged flags)"
-    audit(
-        by,
-        AuditEvent.Action.FLAG_ACKNOWLEDGED,
-        course=flag.course,
-        summary=summary,
-        details={"flag": flag.pk, **({"together": together} if together else {})},
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.FLAG_ACKNOWLEDGED,
+            course=flag.course,
+            summary=summary,
+            details={"flag": flag.pk, **({"together": together} if together else {})},
+        )
     return flag
 
 
@@ -825,13 +839,14 @@ def resolve_flag(*, flag: Flag, by, reason: str) -> Flag:
         raise ValidationError({"reason": gettext("Give the reason the flag is resolved.")})
     _close_flag(flag, by=by, reason=reason.strip(), at=timezone.now())
     refresh_status(status)
-    audit(
-        by,
-        AuditEvent.Action.FLAG_RESOLVED,
-        course=flag.course,
-        summary=f"Resolved: {flag.message} — {reason}",
-        details={"flag": flag.pk},
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.FLAG_RESOLVED,
+            course=flag.course,
+            summary=f"Resolved: {flag.message} — {reason}",
+            details={"flag": flag.pk},
+        )
     return flag
 
 
@@ -978,20 +993,22 @@ def revise_protocol(
         if version.is_active and target.is_active:
             version.is_active = False  # new courses get the new version
             version.save(update_fields=["is_active"])
-    audit(
-        by,
-        AuditEvent.Action.PROTOCOL_CHANGED,
-        summary=f"{target} {'created from' if in_use else 'edited, was'} v{version.number}: {note}",
-        details={
-            "protocol": version.protocol_id,
-            "from_version": version.pk,
-            "to_version": target.pk,
-            "changes": {k: _plain(v) for k, v in changes.items()},
-            "schedules": {
-                k: {f: _plain(v) for f, v in vals.items()} for k, vals in schedules.items()
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.PROTOCOL_CHANGED,
+            summary=f"{target} {'created from' if in_use else 'edited, was'} "
+            f"v{version.number}: {note}",
+            details={
+                "protocol": version.protocol_id,
+                "from_version": version.pk,
+                "to_version": target.pk,
+                "changes": {k: _plain(v) for k, v in changes.items()},
+                "schedules": {
+                    k: {f: _plain(v) for f, v in vals.items()} for k, vals in schedules.items()
+                },
             },
-        },
-    )
+        )
     return target
 
 
@@ -1030,13 +1047,14 @@ def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by)
     course.protocol_version = version
     course.save(update_fields=["protocol_version"])
     refresh_status(status)
-    audit(
-        by,
-        AuditEvent.Action.COURSE_PROTOCOL_MOVED,
-        course=course,
-        summary=f"Moved from {previous or 'no protocol'} to {version}: {reason}",
-        details={"from": previous.pk if previous else None, "to": version.pk},
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.COURSE_PROTOCOL_MOVED,
+            course=course,
+            summary=f"Moved from {previous or 'no protocol'} to {version}: {reason}",
+            details={"from": previous.pk if previous else None, "to": version.pk},
+        )
     return course
 
 
@@ -1155,20 +1173,21 @@ def _hold_for_dose_warnings(
         raise DoseWarningsPending(warnings)
     if warnings:
         verb = "Corrected" if exclude is not None else "Given"
-        audit(
-            by,
-            AuditEvent.Action.TREATMENT_RECORDED,
-            course=course,
-            summary=f"{verb} despite dose warnings (clinician's decision): "
-            + " ".join(w.message for w in warnings),
-            details={
-                "warnings": [w.code for w in warnings],
-                "at": at.isoformat(),
-                "dose": f"{values['dose']}",
-                "dose_unit": unit,
-                **({"record": exclude.pk} if exclude is not None else {}),
-            },
-        )
+        with _in_english():
+            audit(
+                by,
+                AuditEvent.Action.TREATMENT_RECORDED,
+                course=course,
+                summary=f"{verb} despite dose warnings (clinician's decision): "
+                + " ".join(w.message for w in warnings),
+                details={
+                    "warnings": [w.code for w in warnings],
+                    "at": at.isoformat(),
+                    "dose": f"{values['dose']}",
+                    "dose_unit": unit,
+                    **({"record": exclude.pk} if exclude is not None else {}),
+                },
+            )
     return warnings
 
 
@@ -1356,13 +1375,14 @@ def admit_patient(
         raise ValidationError(
             {"mrn": gettext("MRN %(mrn)s was just registered: try again.") % {"mrn": mrn}}
         ) from error
-    audit(
-        by,
-        AuditEvent.Action.PATIENT_ADMITTED,
-        patient=patient,
-        summary=f"Patient admitted: {patient}, born {date_of_birth:%Y-%m-%d}, "
-        f"{patient.get_sex_display().lower()}, {weight_kg} kg",
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.PATIENT_ADMITTED,
+            patient=patient,
+            summary=f"Patient admitted: {patient}, born {date_of_birth:%Y-%m-%d}, "
+            f"{patient.get_sex_display().lower()}, {weight_kg} kg",
+        )
     return patient
 
 
@@ -1394,15 +1414,16 @@ def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
     course.full_clean()
     course.save()
     refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0
-    audit(
-        by,
-        AuditEvent.Action.COURSE_STARTED,
-        course=course,
-        summary=f"{course.product_label} course started on "
-        f"{course.protocol_version or 'no protocol'}: day 0 {_when(course.infused_at)}, "
-        f"{course.unit}",
-        details={"infused_at": course.infused_at.isoformat(), "unit": course.unit_id},
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.COURSE_STARTED,
+            course=course,
+            summary=f"{course.product_label} course started on "
+            f"{course.protocol_version or 'no protocol'}: day 0 {_when(course.infused_at)}, "
+            f"{course.unit}",
+            details={"infused_at": course.infused_at.isoformat(), "unit": course.unit_id},
+        )
     return course
 
 
@@ -1466,17 +1487,18 @@ def correct_infusion_time(
     course.save(update_fields=["infused_at"])
     changes = _regrade_whole_course(course, status, by=by, reason=reason)
     shift = (timezone.localdate(infused_at) - timezone.localdate(old)).days
-    audit(
-        by,
-        AuditEvent.Action.INFUSION_CORRECTED,
-        course=course,
-        summary=f"Infusion (day 0) corrected {_when(old)} → {_when(infused_at)} ({reason}); "
-        f"every D+n moves by {-shift:+d} day(s); {_regrade_text(changes)}",
-        details={
-            "infused_at": [old.isoformat(), infused_at.isoformat()],
-            "regraded": changes,
-        },
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.INFUSION_CORRECTED,
+            course=course,
+            summary=f"Infusion (day 0) corrected {_when(old)} → {_when(infused_at)} ({reason}); "
+            f"every D+n moves by {-shift:+d} day(s); {_regrade_text(changes)}",
+            details={
+                "infused_at": [old.isoformat(), infused_at.isoformat()],
+                "regraded": changes,
+            },
+        )
     return course
 
 
@@ -1496,13 +1518,14 @@ def transfer_course(*, course: TreatmentCourse, unit: Unit, bed: str = "", reaso
     course.save(update_fields=["unit", "bed"])
     reason = (reason or "").strip()
     where = f"{unit}, bed {course.bed}" if course.bed else str(unit)
-    audit(
-        by,
-        AuditEvent.Action.COURSE_TRANSFERRED,
-        course=course,
-        summary=f"Transferred {current.unit} → {where}" + (f" ({reason})" if reason else ""),
-        details={"unit": [current.unit_id, unit.pk], "bed": [current.bed, course.bed]},
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.COURSE_TRANSFERRED,
+            course=course,
+            summary=f"Transferred {current.unit} → {where}" + (f" ({reason})" if reason else ""),
+            details={"unit": [current.unit_id, unit.pk], "bed": [current.bed, course.bed]},
+        )
     return course
 
 
@@ -1549,19 +1572,20 @@ def correct_patient_details(
             course.patient = patient  # the timeline reads the age from the new date of birth
             regraded += _regrade_whole_course(course, status, by=by, reason=reason)
     words = {"date_of_birth": "date of birth", "weight_kg": "weight (kg)"}
-    audit(
-        by,
-        AuditEvent.Action.PATIENT_CORRECTED,
-        patient=patient,
-        course=courses[-1] if courses else None,
-        summary="; ".join(f"{words[n]} {old} → {new}" for n, (old, new) in changes.items())
-        + f" ({reason})"
-        + (f"; {_regrade_text(regraded)}" if "date_of_birth" in changes else ""),
-        details={
-            "changes": {n: [str(old), str(new)] for n, (old, new) in changes.items()},
-            "regraded": regraded,
-        },
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.PATIENT_CORRECTED,
+            patient=patient,
+            course=courses[-1] if courses else None,
+            summary="; ".join(f"{words[n]} {old} → {new}" for n, (old, new) in changes.items())
+            + f" ({reason})"
+            + (f"; {_regrade_text(regraded)}" if "date_of_birth" in changes else ""),
+            details={
+                "changes": {n: [str(old), str(new)] for n, (old, new) in changes.items()},
+                "regraded": regraded,
+            },
+        )
     return patient
 
 
@@ -1618,18 +1642,19 @@ def end_monitoring(
         _close_flag(flag, by=by, reason=f"Monitoring ended ({label.lower()}): {reason}", at=now)
         closed.append(flag.pk)
     refresh_status(status)
-    audit(
-        by,
-        AuditEvent.Action.MONITORING_ENDED,
-        course=course,
-        summary=f"Monitoring ended at {_when(ended_at)}: under monitoring → {label.lower()} "
-        f"({reason}); {len(closed)} open flag{'s' if len(closed) != 1 else ''} closed",
-        details={
-            "status": [TreatmentCourse.Status.MONITORING, outcome],
-            "ended_at": ended_at.isoformat(),
-            "closed_flags": closed,
-        },
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.MONITORING_ENDED,
+            course=course,
+            summary=f"Monitoring ended at {_when(ended_at)}: under monitoring → {label.lower()} "
+            f"({reason}); {len(closed)} open flag{'s' if len(closed) != 1 else ''} closed",
+            details={
+                "status": [TreatmentCourse.Status.MONITORING, outcome],
+                "ended_at": ended_at.isoformat(),
+                "closed_flags": closed,
+            },
+        )
     return course
 
 
@@ -1754,9 +1779,13 @@ def add_on_call_shift(
         created_by=by,
         created_at=now,
     )
-    audit(
-        by, AuditEvent.Action.ROTA_CHANGED, summary=shift_text(shift), details=_shift_details(shift)
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.ROTA_CHANGED,
+            summary=shift_text(shift),
+            details=_shift_details(shift),
+        )
     return shift
 
 
@@ -1789,15 +1818,19 @@ def end_on_call_shift(*, shift: OnCallShift, by, now=None) -> OnCallShift:
     planned = shift.ends_at
     shift.ends_at = now
     shift.save(update_fields=["ends_at"])
-    audit(
-        by,
-        AuditEvent.Action.ROTA_CHANGED,
-        summary=f"{shift.unit.name}: {_name(shift.user)}'s shift as "
-        f"{alert_rules.TIER_LABELS[shift.tier]} (from {shift_when(shift.starts_at)}, "
-        f"{'planned to ' + shift_when(planned) if planned else 'open-ended'}) ended early by "
-        f"{_name(by)}",
-        details={**_shift_details(shift), "planned_end": planned.isoformat() if planned else None},
-    )
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.ROTA_CHANGED,
+            summary=f"{shift.unit.name}: {_name(shift.user)}'s shift as "
+            f"{alert_rules.TIER_LABELS[shift.tier]} (from {shift_when(shift.starts_at)}, "
+            f"{'planned to ' + shift_when(planned) if planned else 'open-ended'}) ended early by "
+            f"{_name(by)}",
+            details={
+                **_shift_details(shift),
+                "planned_end": planned.isoformat() if planned else None,
+            },
+        )
     return shift
 
 

@@ -338,3 +338,35 @@ def test_every_news2_parameter_has_its_words_in_both_languages():
     assert NEWS2_PARAMETERS.keys() == PARAMETER_NAMES.keys()
     with translation.override("en"):
         assert {k: str(v) for k, v in NEWS2_PARAMETERS.items()} == dict(PARAMETER_NAMES)
+
+
+def test_a_spanish_writer_leaves_flags_and_the_audit_log_in_english(course, nurse):
+    """A flag's message is how the next check recognises it and the audit log is one record
+    for every reader: both are written in English whatever the writer's language (readers
+    see flags in their own language through message_data)."""
+    from datetime import timedelta
+
+    from django.utils import timezone, translation
+
+    from monitoring import services
+    from monitoring.models import AuditEvent, Flag, VitalSigns
+    from tests.factories import ROOM_AIR
+
+    now = timezone.now()
+    with translation.override("es"):
+        services.record_check(
+            course=course, by=nurse, observed_at=now - timedelta(hours=2), vitals={**ROOM_AIR}
+        )
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=now - timedelta(hours=1),
+            vitals={**ROOM_AIR, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4},
+        )
+        record = VitalSigns.objects.filter(check_entry__course=course).latest("id")
+        services.amend_record(record=record, values={"spo2_pct": 95}, reason="misread", by=nurse)
+
+    oxygen = Flag.objects.get(course=course, kind="oxygen_need")
+    assert oxygen.message.startswith("New oxygen need: Room air → Low-flow")
+    amended = AuditEvent.objects.get(action=AuditEvent.Action.RECORD_AMENDED)
+    assert amended.summary.startswith("Vital signs amended: SpO₂")
