@@ -33,9 +33,11 @@ run: $(STAMP)
 ## only them keeps the coverage tracer off the slower web tests.
 GRADING_COVERAGE := --cov=monitoring/grading --cov-branch --cov-fail-under=100 \
 	--cov-report=term-missing:skip-covered
+# Web tests in parallel processes, each with its own test database (pytest-xdist).
+TEST_PROCESSES ?= 2
 test: $(STAMP)
 	$(BIN)/pytest tests/unit $(GRADING_COVERAGE)
-	$(BIN)/pytest -m "not e2e" --ignore=tests/unit
+	$(BIN)/pytest -m "not e2e" --ignore=tests/unit -n $(TEST_PROCESSES)
 	$(BIN)/pytest -m e2e
 
 ## Production-style local start (DEBUG off, collected static files, gunicorn.conf.py) on
