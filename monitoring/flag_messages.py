@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from monitoring import flag_rules, reasons
 
@@ -34,10 +34,10 @@ TEMPLATES = {
         "NEWS2 at least %(total)s from an incomplete set (%(missing)s not recorded) "
         "(%(risk)s risk or higher): %(response)s"
     ),
-    "news2.risk.low": _("low"),
-    "news2.risk.low-medium": _("low-medium"),
-    "news2.risk.medium": _("medium"),
-    "news2.risk.high": _("high"),
+    "news2.risk.low": pgettext_lazy("NEWS2 risk", "low"),
+    "news2.risk.low-medium": pgettext_lazy("NEWS2 risk", "low-medium"),
+    "news2.risk.medium": pgettext_lazy("NEWS2 risk", "medium"),
+    "news2.risk.high": pgettext_lazy("NEWS2 risk", "high"),
     "news2.response.low": _(
         "Registered nurse assesses and decides observation frequency (at least 4-6-hourly) "
         "or escalation."
@@ -74,14 +74,14 @@ TEMPLATES = {
     # Symptoms ticked at the bedside.
     "flag.crs_symptom": _("CRS symptoms: %(symptoms)s"),
     "flag.neuro_symptom": _("Neurological symptoms: %(symptoms)s"),
-    "symptom.fever": _("fever"),
-    "symptom.low_blood_pressure": _("low blood pressure"),
-    "symptom.fatigue": _("fatigue"),
-    "symptom.breathing_difficulty": _("breathing difficulty"),
-    "symptom.confusion": _("confusion"),
-    "symptom.headache": _("headache"),
-    "symptom.tremor": _("tremor"),
-    "symptom.difficulty_speaking": _("difficulty speaking"),
+    "symptom.fever": pgettext_lazy("symptom", "fever"),
+    "symptom.low_blood_pressure": pgettext_lazy("symptom", "low blood pressure"),
+    "symptom.fatigue": pgettext_lazy("symptom", "fatigue"),
+    "symptom.breathing_difficulty": pgettext_lazy("symptom", "breathing difficulty"),
+    "symptom.confusion": pgettext_lazy("symptom", "confusion"),
+    "symptom.headache": pgettext_lazy("symptom", "headache"),
+    "symptom.tremor": pgettext_lazy("symptom", "tremor"),
+    "symptom.difficulty_speaking": pgettext_lazy("symptom", "difficulty speaking"),
     # Deterioration (flag_rules.deterioration_flags); devices and seizures are the model's
     # choices, shown by their labels in the reader's language.
     "flag.oxygen_need_new": _("New oxygen need: %(was)s → %(now)s"),
