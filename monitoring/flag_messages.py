@@ -69,7 +69,9 @@ TEMPLATES = {
     "marker.rise.ferritin_ng_ml": _(
         "ferritin %(previous)s → %(current)s ng/mL (×%(ratio)s in %(hours)s h)"
     ),
-    "marker.ferritin_hlh": _("ferritin %(ferritin)s ng/mL ≥ 10,000 (suggests HLH-like syndrome)"),
+    "marker.ferritin_hlh": _(
+        "ferritin %(ferritin)s ng/mL ≥ %(limit)s (suggests HLH-like syndrome)"
+    ),
     "marker.fibrinogen_low": _("fibrinogen %(fibrinogen)s mg/dL < 150"),
     # Symptoms ticked at the bedside.
     "flag.crs_symptom": _("CRS symptoms: %(symptoms)s"),
@@ -126,7 +128,7 @@ SPECS = {
         "ratio": ".1f",
         "hours": "g",
     },
-    "marker.ferritin_hlh": {"ferritin": ",.0f"},
+    "marker.ferritin_hlh": {"ferritin": ",.0f", "limit": ",.0f"},
     "marker.fibrinogen_low": {"fibrinogen": ".0f"},
     "oxygen.device_flow": {"flow": "g"},
     "oxygen.device_flow_airway": {"flow": "g"},

@@ -245,7 +245,7 @@ def marker_flags(
     ferritin = current.get("ferritin_ng_ml")
     if ferritin is not None and grading.ferritin_hlh_alert(ferritin):
         messages.append(f"ferritin {ferritin:,.0f} ng/mL ≥ 10,000 (suggests HLH-like syndrome)")
-        data.append(_message("marker.ferritin_hlh", ferritin=ferritin))
+        data.append(_message("marker.ferritin_hlh", ferritin=ferritin, limit=10_000))
         severity = URGENT
     fibrinogen = current.get("fibrinogen_mg_dl")
     if fibrinogen is not None and grading.hypofibrinogenaemia(fibrinogen):
