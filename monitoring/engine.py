@@ -226,6 +226,7 @@ class CourseEngine:
             previous["hypotensive"] = bool(last) and self._hypotensive(last, at)
             current["hypotensive"] = self._hypotensive(vitals, at)
             current["sbp_label"] = f"SBP {vitals.sbp_mmhg} mmHg at {self.label(at)}"
+            current |= {"sbp": vitals.sbp_mmhg, "at_label": self.label(at)}
         neuro = records.get("neuro")
         if neuro is not None:
             _, last = self.timeline.neuro.latest(before)
@@ -415,6 +416,16 @@ def _confirmation_overtaken(snapshot: GradeSnapshot, fields: dict, label) -> lis
                     f"{domain.upper()} at {label(snapshot.observed_at)}: computed grade "
                     f"changed {dash(before)} → {dash(after)} after a late entry; the "
                     f"confirmed grade {confirmed} needs a clinician's second look",
+                    {
+                        "code": "flag.confirmation_overtaken",
+                        "params": {
+                            "domain": domain.upper(),
+                            "at": label(snapshot.observed_at),
+                            "before": dash(before),
+                            "after": dash(after),
+                            "confirmed": confirmed,
+                        },
+                    },
                 )
             )
     return specs
@@ -429,6 +440,7 @@ def _support_values(vitals) -> dict:
         "oxygen": vitals.oxygen_support,
         "flow": vitals.oxygen_flow_l_min,
         "oxygen_label": vitals.oxygen_label if vitals.oxygen_support else "oxygen not recorded",
+        "oxygen_airway": vitals.oxygen_for_airway_protection,
         "vasopressors": pressors,
         "vasopressin": vitals.vasopressin,
         "pressor_label": label,

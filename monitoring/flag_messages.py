@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext_lazy
 
 from monitoring import flag_rules, reasons
 
@@ -23,21 +24,161 @@ TEMPLATES = {
         "%(domain)s grade %(grade)s: confirmed by a clinician (computed %(computed)s: %(why)s)"
     ),
     "flag.needs_review": _("Confirm the grade: %(reasons)s"),
+    "flag.confirmation_overtaken": _(
+        "%(domain)s at %(at)s: computed grade changed %(before)s → %(after)s after a late "
+        "entry; the confirmed grade %(confirmed)s needs a clinician's second look"
+    ),
+    # NEWS2 (flag_rules._news2_headline); the score's name stays as published.
+    "flag.news2": _("NEWS2 %(total)s (%(risk)s risk): %(response)s"),
+    "flag.news2_incomplete": _(
+        "NEWS2 at least %(total)s from an incomplete set (%(missing)s not recorded) "
+        "(%(risk)s risk or higher): %(response)s"
+    ),
+    "news2.risk.low": pgettext_lazy("NEWS2 risk", "low"),
+    "news2.risk.low-medium": pgettext_lazy("NEWS2 risk", "low-medium"),
+    "news2.risk.medium": pgettext_lazy("NEWS2 risk", "medium"),
+    "news2.risk.high": pgettext_lazy("NEWS2 risk", "high"),
+    "news2.response.low": _(
+        "Registered nurse assesses and decides observation frequency (at least 4-6-hourly) "
+        "or escalation."
+    ),
+    "news2.response.low-medium": _(
+        "Inform the medical team, who review and decide on escalation; observations at least "
+        "1-hourly."
+    ),
+    "news2.response.medium": _(
+        "Urgent response: immediately inform the medical team; urgent assessment by a "
+        "clinician competent in acute illness, in a monitored setting; observations at least "
+        "1-hourly."
+    ),
+    "news2.response.high": _(
+        "Emergency response: registrar or above; emergency assessment by a critical-care "
+        "team, consider level 2/3 care; continuous monitoring."
+    ),
+    **{f"news2.parameter.{name}": text for name, text in reasons.NEWS2_PARAMETERS.items()},
+    # Vital signs outside the protocol's thresholds (grading.vital_sign_breaches).
+    "flag.vital_sign": _("Outside protocol thresholds: %(breaches)s"),
+    "vital.heart_rate": _("heart rate %(value)s/min %(sign)s %(limit)s/min"),
+    "vital.resp_rate": _("respiratory rate %(value)s/min %(sign)s %(limit)s/min"),
+    "vital.spo2_pct": _("SpO2 %(value)s%% %(sign)s %(limit)s%%"),
+    "vital.systolic_bp": _("systolic BP %(value)s mmHg %(sign)s %(limit)s mmHg"),
+    "vital.temperature_c": _("temperature %(value)s °C %(sign)s %(limit)s °C"),
+    # Markers (flag_rules.marker_flags).
+    "flag.marker": _("Markers: %(findings)s"),
+    "marker.rise.crp_mg_l": _("CRP %(previous)s → %(current)s mg/L (×%(ratio)s in %(hours)s h)"),
+    "marker.rise.ferritin_ng_ml": _(
+        "ferritin %(previous)s → %(current)s ng/mL (×%(ratio)s in %(hours)s h)"
+    ),
+    "marker.ferritin_hlh": _(
+        "ferritin %(ferritin)s ng/mL ≥ %(limit)s (suggests HLH-like syndrome)"
+    ),
+    "marker.fibrinogen_low": _("fibrinogen %(fibrinogen)s mg/dL < 150"),
+    # Symptoms ticked at the bedside.
+    "flag.crs_symptom": _("CRS symptoms: %(symptoms)s"),
+    "flag.neuro_symptom": _("Neurological symptoms: %(symptoms)s"),
+    "symptom.fever": pgettext_lazy("symptom", "fever"),
+    "symptom.low_blood_pressure": pgettext_lazy("symptom", "low blood pressure"),
+    "symptom.fatigue": pgettext_lazy("symptom", "fatigue"),
+    "symptom.breathing_difficulty": pgettext_lazy("symptom", "breathing difficulty"),
+    "symptom.confusion": pgettext_lazy("symptom", "confusion"),
+    "symptom.headache": pgettext_lazy("symptom", "headache"),
+    "symptom.tremor": pgettext_lazy("symptom", "tremor"),
+    "symptom.difficulty_speaking": pgettext_lazy("symptom", "difficulty speaking"),
+    # Deterioration (flag_rules.deterioration_flags); devices and seizures are the model's
+    # choices, shown by their labels in the reader's language.
+    "flag.oxygen_need_new": _("New oxygen need: %(was)s → %(now)s"),
+    "flag.oxygen_need_escalating": _("Escalating oxygen need: %(was)s → %(now)s"),
+    "oxygen.not_recorded": _("oxygen not recorded"),
+    "oxygen.device": "%(device)s",
+    "oxygen.device_flow": "%(device)s %(flow)s L/min",
+    "oxygen.device_airway": _("%(device)s (airway protection only)"),
+    "oxygen.device_flow_airway": _("%(device)s %(flow)s L/min (airway protection only)"),
+    "flag.hypotension": _("New hypotension: SBP %(sbp)s mmHg at %(at)s"),
+    "flag.vasopressor": _("Vasopressor started or added: %(pressors)s"),
+    "flag.neuro_decline.ice": _("ICE worse: %(before)s → %(now)s /10"),
+    "flag.neuro_decline.capd": _("CAPD worse: %(before)s → %(now)s /32"),
+    "flag.seizure": _("Seizure: %(seizure)s"),
 }
+
+# Templates whose form follows a count (the parameter "count").
+PLURALS = {
+    "pressors": lambda n: ngettext("%(count)s vasopressor", "%(count)s vasopressors", n),
+    "pressors.vasopressin": lambda n: ngettext(
+        "%(count)s vasopressor + vasopressin", "%(count)s vasopressors + vasopressin", n
+    ),
+}
+
+# Choices by their stored value: the model field whose labels are shown.
+CHOICES = {
+    "choice.oxygen_support": ("VitalSigns", "oxygen_support"),
+    "choice.seizure": ("NeuroAssessment", "seizure"),
+}
+
+# The format of each number parameter, as the English message writes it (flag_rules).
+SPECS = {
+    "vital.heart_rate": {"value": "g", "limit": "g"},
+    "vital.resp_rate": {"value": "g", "limit": "g"},
+    "vital.spo2_pct": {"value": "g", "limit": "g"},
+    "vital.systolic_bp": {"value": "g", "limit": "g"},
+    "vital.temperature_c": {"value": ".1f", "limit": ".1f"},
+    "marker.rise.crp_mg_l": {"previous": ",g", "current": ",g", "ratio": ".1f", "hours": "g"},
+    "marker.rise.ferritin_ng_ml": {
+        "previous": ",g",
+        "current": ",g",
+        "ratio": ".1f",
+        "hours": "g",
+    },
+    "marker.ferritin_hlh": {"ferritin": ",.0f", "limit": ",.0f"},
+    "marker.fibrinogen_low": {"fibrinogen": ".0f"},
+    "oxygen.device_flow": {"flow": "g"},
+    "oxygen.device_flow_airway": {"flow": "g"},
+}
+
+# How a list parameter reads (default "; ", as a flag's reasons).
+JOINS = {
+    ("flag.news2_incomplete", "missing"): ", ",
+    ("flag.crs_symptom", "symptoms"): ", ",
+    ("flag.neuro_symptom", "symptoms"): ", ",
+}
+
+
+def codes() -> set[str]:
+    """Every code this table renders."""
+    return {*TEMPLATES, *PLURALS, *CHOICES}
 
 
 def render(data: dict[str, Any]) -> str:
     """A flag's message_data as text in the active language."""
-    template = TEMPLATES.get(data.get("code"))
-    if template is None:  # a code from a newer release: say it plainly
-        return str(data.get("code"))
-    params = {}
-    for name, value in (data.get("params") or {}).items():
-        if isinstance(value, list):  # a flag's list of reasons reads as the English: "; "
-            params[name] = "; ".join(reasons.render(item) for item in value)
-        else:
-            params[name] = reasons.render(value)
-    return str(template) % params
+    code = data.get("code")
+    if code not in TEMPLATES and code not in PLURALS and code not in CHOICES:
+        return str(code)  # a code from a newer release: say it plainly
+    return _render(data)
+
+
+def _render(value: Any, *, code: str = "", name: str = "") -> str:
+    if isinstance(value, dict) and "code" in value:
+        inner, params = value["code"], value.get("params") or {}
+        if inner in CHOICES:
+            return _choice_label(inner, params.get("value"))
+        if inner not in TEMPLATES and inner not in PLURALS:  # a grade reason (reasons.py)
+            return reasons.render(value)
+        shown = {key: _render(param, code=inner, name=key) for key, param in params.items()}
+        if inner in PLURALS:
+            return PLURALS[inner](params["count"]) % shown
+        return str(TEMPLATES[inner]) % shown
+    if isinstance(value, list):
+        return JOINS.get((code, name), "; ").join(_render(item) for item in value)
+    if value is None:
+        return ""
+    return reasons.render(value, _spec=SPECS.get(code, {}).get(name, ""))
+
+
+def _choice_label(code: str, value: str) -> str:
+    from django.apps import apps
+
+    model, field = CHOICES[code]
+    choices = dict(apps.get_model("monitoring", model)._meta.get_field(field).flatchoices)
+    return str(choices.get(value, value))
 
 
 # FLAG_ADVICE by the same keys (a kind, or a kind and a severity).

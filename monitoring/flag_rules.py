@@ -145,6 +145,7 @@ def grade_flags(moment, confirmed=None) -> list[FlagSpec]:
                 "news2",
                 severity,
                 _news2_headline(moment.news2),
+                _news2_data(moment.news2),
             )
         )
     # The grading library's review calls and the course's own (timeline: stale support,
@@ -171,7 +172,14 @@ def symptom_flags(
     """Seed-list symptoms ticked at the bedside; headache and tremor alone are informational."""
     flags = []
     if crs_symptoms:
-        flags.append(FlagSpec("crs_symptom", WARNING, "CRS symptoms: " + ", ".join(crs_symptoms)))
+        flags.append(
+            FlagSpec(
+                "crs_symptom",
+                WARNING,
+                "CRS symptoms: " + ", ".join(crs_symptoms),
+                _message("flag.crs_symptom", symptoms=_symptom_codes(crs_symptoms)),
+            )
+        )
     if neuro_symptoms:
         # Confusion and difficulty speaking are early ICANS signs (reference §0); tremor and
         # headache do not change the ICANS grade.
@@ -181,6 +189,7 @@ def symptom_flags(
                 "neuro_symptom",
                 WARNING if serious else INFO,
                 "Neurological symptoms: " + ", ".join(neuro_symptoms),
+                _message("flag.neuro_symptom", symptoms=_symptom_codes(neuro_symptoms)),
             )
         )
     return flags
@@ -194,6 +203,7 @@ def vital_flags(breaches) -> list[FlagSpec]:
             "vital_sign",
             WARNING,
             "Outside protocol thresholds: " + "; ".join(b.message for b in breaches),
+            _message("flag.vital_sign", breaches=[_breach_data(b) for b in breaches]),
         )
     ]
 
@@ -206,7 +216,7 @@ def marker_flags(
     rise_factor: float,
 ) -> list[FlagSpec]:
     """CRP/ferritin rising beyond the protocol factor within 24 h; ferritin at HLH levels."""
-    messages, severity = [], WARNING
+    messages, data, severity = [], [], WARNING
     for field, (label, unit) in RISING_MARKERS.items():
         if field in current and field in previous:
             before, before_at = previous[field]
@@ -223,16 +233,34 @@ def marker_flags(
             )
             if rise:
                 messages.append(rise.reason)
+                data.append(
+                    _message(
+                        f"marker.rise.{field}",
+                        previous=rise.previous_value,
+                        current=rise.current_value,
+                        ratio=rise.ratio,
+                        hours=round(rise.hours_apart, 1),
+                    )
+                )
     ferritin = current.get("ferritin_ng_ml")
     if ferritin is not None and grading.ferritin_hlh_alert(ferritin):
         messages.append(f"ferritin {ferritin:,.0f} ng/mL ≥ 10,000 (suggests HLH-like syndrome)")
+        data.append(_message("marker.ferritin_hlh", ferritin=ferritin, limit=10_000))
         severity = URGENT
     fibrinogen = current.get("fibrinogen_mg_dl")
     if fibrinogen is not None and grading.hypofibrinogenaemia(fibrinogen):
         messages.append(f"fibrinogen {fibrinogen:.0f} mg/dL < 150")
+        data.append(_message("marker.fibrinogen_low", fibrinogen=fibrinogen))
     if not messages:
         return []
-    return [FlagSpec("marker", severity, "Markers: " + "; ".join(messages))]
+    return [
+        FlagSpec(
+            "marker",
+            severity,
+            "Markers: " + "; ".join(messages),
+            _message("flag.marker", findings=data),
+        )
+    ]
 
 
 def record_flags(
@@ -284,6 +312,8 @@ def record_flags(
 CRS_SYMPTOMS = ("fever", "low_blood_pressure", "fatigue", "breathing_difficulty")
 NEURO_SYMPTOMS = ("confusion", "headache", "tremor", "difficulty_speaking")
 MARKER_FIELDS = ("crp_mg_l", "ferritin_ng_ml", "fibrinogen_mg_dl")
+# grading.Breach.parameter's values.
+VITAL_PARAMETERS = ("heart_rate", "resp_rate", "spo2_pct", "systolic_bp", "temperature_c")
 
 
 def _label(name: str) -> str:
@@ -380,6 +410,11 @@ def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[
                     severity_for("oxygen_need"),
                     f"{'New' if before[0] == 0 else 'Escalating'} oxygen need: "
                     f"{was} → {current['oxygen_label']}",
+                    _message(
+                        "flag.oxygen_need_new" if before[0] == 0 else "flag.oxygen_need_escalating",
+                        was=_oxygen_data(previous) if "oxygen_label" in previous else _ROOM_AIR,
+                        now=_oxygen_data(current),
+                    ),
                 )
             )
     if current.get("hypotensive") and previous.get("hypotensive") is False:
@@ -388,6 +423,7 @@ def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[
                 "hypotension",
                 severity_for("hypotension"),
                 f"New hypotension: {current['sbp_label']}",
+                _message("flag.hypotension", sbp=current.get("sbp"), at=current.get("at_label")),
             )
         )
     if "vasopressors" in current:
@@ -399,6 +435,13 @@ def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[
                     "vasopressor",
                     severity_for("vasopressor"),
                     f"Vasopressor started or added: {current['pressor_label']}",
+                    _message(
+                        "flag.vasopressor",
+                        pressors=_message(
+                            "pressors.vasopressin" if current.get("vasopressin") else "pressors",
+                            count=current["vasopressors"],
+                        ),
+                    ),
                 )
             )
     ice_fell = current.get("ice") is not None and previous.get("ice") is not None
@@ -420,11 +463,17 @@ def deterioration_flags(*, previous: dict, current: dict, severity_for) -> list[
                 "neuro_decline",
                 severity_for("neuro_decline"),
                 f"{tool} worse: {before} → {now}" + (" /10" if ice_fell else " /32"),
+                _message(f"flag.neuro_decline.{tool.lower()}", before=before, now=now),
             )
         )
     if current.get("seizure") not in (None, "", "none"):
         specs.append(
-            FlagSpec("seizure", severity_for("seizure"), f"Seizure: {current['seizure_label']}")
+            FlagSpec(
+                "seizure",
+                severity_for("seizure"),
+                f"Seizure: {current['seizure_label']}",
+                _message("flag.seizure", seizure=_choice("seizure", current["seizure"])),
+            )
         )
     return specs
 
@@ -439,3 +488,90 @@ def _news2_headline(result) -> str:
         f"NEWS2 at least {result.total} from an incomplete set ({missing} not recorded) "
         f"({result.risk} risk or higher): {result.response}"
     )
+
+
+# --- The messages as codes and parameters (FlagSpec.data) --------------------------------------
+# monitoring/flag_messages.py holds a translatable template for each code below (its test proves
+# it); a parameter is a number, a text shown as written (a time label), a nested message, a
+# model choice by its stored value ({"code": "choice.<field>", ...}) or a list of those.
+
+
+def _message(code: str, **params) -> dict:
+    return {"code": code, "params": params}
+
+
+def _choice(field: str, value: str) -> dict:
+    return _message(f"choice.{field}", value=value)
+
+
+_ROOM_AIR = _choice("oxygen_support", "room_air")
+
+
+def _news2_data(result) -> dict:
+    params = {
+        "total": result.total,
+        "risk": _message(f"news2.risk.{result.risk}"),
+        "response": _message(f"news2.response.{result.risk}"),
+    }
+    if not result.missing:
+        return _message("flag.news2", **params)
+    missing = [_message(f"news2.parameter.{name}") for name in result.missing]
+    return _message("flag.news2_incomplete", missing=missing, **params)
+
+
+def _symptom_codes(labels: list[str]) -> list[dict]:
+    return [_message(f"symptom.{label.replace(' ', '_')}") for label in labels]
+
+
+def _breach_data(breach) -> dict:
+    sign = next(sign for sign in ("≥", "≤", "<") if f" {sign} " in breach.message)
+    return _message(f"vital.{breach.parameter}", value=breach.value, sign=sign, limit=breach.limit)
+
+
+def _oxygen_data(values: dict) -> dict:
+    """An oxygen label (VitalSigns.oxygen_label) by its values: device, flow, airway only."""
+    if not values.get("oxygen"):
+        return _message("oxygen.not_recorded")
+    device = _choice("oxygen_support", values["oxygen"])
+    flow = values.get("flow")
+    code = "oxygen.device" + ("_flow" if flow is not None else "")
+    code += "_airway" if values.get("oxygen_airway") else ""
+    params = {"device": device} | ({"flow": float(flow)} if flow is not None else {})
+    return _message(code, **params)
+
+
+# Every code a flag message above can carry, for the test that each has a template.
+MESSAGE_CODES = frozenset(
+    {
+        "flag.news2",
+        "flag.news2_incomplete",
+        *(f"news2.risk.{risk}" for risk in grading.NEWS2Risk),
+        *(f"news2.response.{risk}" for risk in grading.NEWS2Risk),
+        *(f"news2.parameter.{name}" for name in grading.news2_parameter_names),
+        "flag.crs_symptom",
+        "flag.neuro_symptom",
+        *(f"symptom.{name}" for name in (*CRS_SYMPTOMS, *NEURO_SYMPTOMS)),
+        "flag.vital_sign",
+        *(f"vital.{name}" for name in VITAL_PARAMETERS),
+        "flag.marker",
+        *(f"marker.rise.{name}" for name in RISING_MARKERS),
+        "marker.ferritin_hlh",
+        "marker.fibrinogen_low",
+        "flag.oxygen_need_new",
+        "flag.oxygen_need_escalating",
+        "oxygen.not_recorded",
+        "oxygen.device",
+        "oxygen.device_flow",
+        "oxygen.device_airway",
+        "oxygen.device_flow_airway",
+        "choice.oxygen_support",
+        "flag.hypotension",
+        "flag.vasopressor",
+        "pressors",
+        "pressors.vasopressin",
+        "flag.neuro_decline.ice",
+        "flag.neuro_decline.capd",
+        "flag.seizure",
+        "choice.seizure",
+    }
+)
