@@ -91,6 +91,7 @@ def ward(ward_a, course, nurse):
     return sample
 
 
+@pytest.mark.walk
 def test_every_page_for_every_role_has_no_serious_axe_violation(page, live_server, ward, ward_a):
     started = time.monotonic()
     blocking, minor, walked = [], [], []

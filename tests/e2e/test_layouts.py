@@ -88,6 +88,7 @@ def log_in(context, live_server, user):
     context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
 
 
+@pytest.mark.walk
 def test_every_page_fits_a_tablet_and_a_phone_for_every_role(browser, live_server):
     world = ward_world()
     walks = [
