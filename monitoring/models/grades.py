@@ -188,9 +188,9 @@ class Flag(models.Model):
         CRITICAL = 4, _("Critical")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        RESOLVED = "resolved", _("Resolved")
 
     course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="flags")
     kind = models.CharField(max_length=16, choices=Kind.choices)
