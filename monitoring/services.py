@@ -430,9 +430,16 @@ def _deferrals(course_id, values: dict) -> dict:
             deferrals[kind] = {
                 "at": not_done.observed_at.isoformat(),
                 "retry_minutes": CheckNotDone.RETRY_MINUTES[not_done.reason],
-                "reason": not_done.get_reason_display(),
+                # English whatever the writer's language; pages translate it (Due).
+                "reason": _english(not_done.get_reason_display()),
             }
     return deferrals
+
+
+def _english(text) -> str:
+    """A (lazy) label as the English text that is stored."""
+    with _in_english():
+        return str(text)
 
 
 def _in_english():
@@ -1633,7 +1640,7 @@ def end_monitoring(
         )
     if ended_at > now + CLOCK_SKEW:
         raise ValidationError({"ended_at": gettext("Monitoring cannot end in the future.")})
-    label = TreatmentCourse.Status(outcome).label
+    label = _english(TreatmentCourse.Status(outcome).label)  # it goes into stored text
     course.status, course.monitoring_ended_at = outcome, ended_at
     course.end_reason, course.ended_by = reason, by
     course.save(update_fields=["status", "monitoring_ended_at", "end_reason", "ended_by"])
