@@ -13,7 +13,7 @@ from django.db.models import F, Max, Min, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
-from monitoring import alert_rules, escalation, grading
+from monitoring import alert_rule_messages, alert_rules, escalation, grading
 from monitoring.access import units_for
 from monitoring.display import dash
 from monitoring.engine import (
@@ -934,7 +934,7 @@ def check_alert_settings(version: ProtocolVersion) -> None:
         ),
     ):
         if problems:
-            errors[name] = [message for _, message in problems]
+            errors[name] = [alert_rule_messages.render(message) for _, message in problems]
     low, high = alert_rules.OVERDUE_GRACE_RANGE
     grace = version.overdue_grace_minutes
     if type(grace) is not int or not low <= grace <= high:
