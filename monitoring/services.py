@@ -431,7 +431,7 @@ def _deferrals(course_id, values: dict) -> dict:
                 "at": not_done.observed_at.isoformat(),
                 "retry_minutes": CheckNotDone.RETRY_MINUTES[not_done.reason],
                 # English whatever the writer's language; pages translate it (Due).
-                "reason": _english(not_done.get_reason_display()),
+                "reason": _english(CheckNotDone.Reason(not_done.reason).label),
             }
     return deferrals
 
