@@ -57,6 +57,20 @@ RETRY_BACKOFF = [timedelta(seconds=s) for s in (30, 60, 120, 300, 600)]
 MAX_ATTEMPTS = len(RETRY_BACKOFF) + 1
 
 
+class Problem(str):
+    """A validation message: its English text (a ``str``, as before), its ``code`` and its
+    ``params``, so the web app can show it in the reader's language
+    (``monitoring.alert_rule_messages``), as grading's reasons are."""
+
+    code: str
+    params: dict
+
+    def __new__(cls, code: str, english: str, **params):
+        problem = super().__new__(cls, english)
+        problem.code, problem.params = code, params
+        return problem
+
+
 def ack_minutes(severity: int, minutes_by_severity: dict) -> int:
     """The minutes a flag of an escalating severity may wait (the protocol's, else the default)."""
     return int(minutes_by_severity.get(str(severity)) or DEFAULT_ACK_MINUTES[severity])
@@ -74,7 +88,14 @@ def ack_minutes_problems(minutes_by_severity) -> list[tuple[int | None, str]]:
     missing severity takes its default), as (severity it concerns or None, message): each
     within ACK_MINUTES_RANGE, and a more severe flag never waits longer than a milder one."""
     if not isinstance(minutes_by_severity, dict):
-        return [(None, "Give the minutes as critical, urgent and warning values.")]
+        return [
+            (
+                None,
+                Problem(
+                    "ack.not_a_dict", "Give the minutes as critical, urgent and warning values."
+                ),
+            )
+        ]
     low, high = ACK_MINUTES_RANGE
     keys = {str(severity): severity for severity in SEVERITIES_THAT_ESCALATE}
     problems: list[tuple[int | None, str]] = []
@@ -82,12 +103,29 @@ def ack_minutes_problems(minutes_by_severity) -> list[tuple[int | None, str]]:
         severity = keys.get(str(key))
         if severity is None:
             problems.append(
-                (None, f"Only critical, urgent and warning flags escalate (got {key}).")
+                (
+                    None,
+                    Problem(
+                        "ack.not_escalating",
+                        f"Only critical, urgent and warning flags escalate (got {key}).",
+                        got=str(key),
+                    ),
+                )
             )
         elif type(value) is not int or not low <= value <= high:
             word = SEVERITY_WORDS[severity].capitalize()
             problems.append(
-                (severity, f"{word} must be between {low} and {high} min (got {value}).")
+                (
+                    severity,
+                    Problem(
+                        "ack.out_of_range",
+                        f"{word} must be between {low} and {high} min (got {value}).",
+                        severity=severity,
+                        low=low,
+                        high=high,
+                        got=str(value),
+                    ),
+                )
             )
     if problems:
         return problems
@@ -97,9 +135,16 @@ def ack_minutes_problems(minutes_by_severity) -> list[tuple[int | None, str]]:
             problems.append(
                 (
                     milder,
-                    f"{SEVERITY_WORDS[milder].capitalize()} ({wait} min) must not be shorter "
-                    f"than {SEVERITY_WORDS[worse]} ({worse_wait} min): a more severe flag "
-                    "never waits longer for an answer.",
+                    Problem(
+                        "ack.out_of_order",
+                        f"{SEVERITY_WORDS[milder].capitalize()} ({wait} min) must not be "
+                        f"shorter than {SEVERITY_WORDS[worse]} ({worse_wait} min): a more "
+                        "severe flag never waits longer for an answer.",
+                        milder=milder,
+                        wait=wait,
+                        worse=worse,
+                        worse_wait=worse_wait,
+                    ),
                 )
             )
     return problems
@@ -109,16 +154,27 @@ def ladder_problems(ladder) -> list[tuple[int | None, str]]:
     """What is wrong with an escalation ladder (tier codes, lowest first), as (position it
     concerns or None, message): at least one tier, known tiers, each tier once."""
     if not isinstance(ladder, list):
-        return [(None, "Give the ladder as a list of tiers.")]
+        return [(None, Problem("ladder.not_a_list", "Give the ladder as a list of tiers."))]
     if not ladder:
-        return [(0, "Choose at least one tier.")]
+        return [(0, Problem("ladder.empty", "Choose at least one tier."))]
     problems: list[tuple[int | None, str]] = []
     seen = set()
     for position, tier in enumerate(ladder):
         if not isinstance(tier, str) or tier not in TIER_LABELS:
-            problems.append((position, f"Unknown tier: {tier!r}."))
+            problems.append(
+                (position, Problem("ladder.unknown", f"Unknown tier: {tier!r}.", tier=repr(tier)))
+            )
         elif tier in seen:
-            problems.append((position, f"{TIER_LABELS[tier]} is chosen twice: each tier once."))
+            problems.append(
+                (
+                    position,
+                    Problem(
+                        "ladder.twice",
+                        f"{TIER_LABELS[tier]} is chosen twice: each tier once.",
+                        tier=tier,
+                    ),
+                )
+            )
         else:
             seen.add(tier)
     return problems

@@ -49,7 +49,7 @@ from monitoring.models import (
     TreatmentCourse,
     Unit,
 )
-from monitoring.schedule import Due, due_checks, human_duration
+from monitoring.schedule import Due, due_checks, duration_words
 from monitoring.services import open_flags_token
 
 PAGE_SIZE = 50
@@ -208,7 +208,7 @@ def rows(
                 overdue=sorted(overdue, key=lambda due: -due.overdue_by),
                 new=bool(lead and new_after and lead.waiting_since > new_after),
                 failure=failed.get(course.pk, ""),
-                grade_age=human_duration(max(now - graded_at, timedelta(0))) if graded_at else "",
+                grade_age=duration_words(max(now - graded_at, timedelta(0))) if graded_at else "",
             )
         )
     return result
@@ -223,7 +223,7 @@ def with_wait(flag: Flag, now: datetime) -> Flag:
     since = flag.waiting_since
     if flag.reopened and flag.worsened_at is None:
         since = flag.acknowledged_at
-    flag.waiting = human_duration(max(now - since, timedelta(0)))
+    flag.waiting = duration_words(max(now - since, timedelta(0)))
     flag.tier_label = alert_rules.TIER_LABELS.get(flag.ladder_tier, "")
     return flag
 
@@ -285,7 +285,7 @@ def worker_delay_text(now: datetime | None = None) -> str:
     if delay == timedelta.max:
         return gettext("Escalations delayed: no worker has run.")
     return gettext("Escalations delayed: no worker seen for %(duration)s.") % {
-        "duration": human_duration(delay)
+        "duration": duration_words(delay)
     }
 
 

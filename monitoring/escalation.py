@@ -238,7 +238,7 @@ def _alert_overdue(course: TreatmentCourse, due: schedule.Due, now: datetime) ->
             AuditEvent.Action.OVERDUE_ALERTED,
             course,
             now,
-            f"{due.label} overdue by {schedule.human_duration(due.overdue_by)}: told {len(told)}",
+            f"{due.name} overdue by {schedule.human_duration(due.overdue_by)}: told {len(told)}",
             {"check_type": due.check_type, "due_at": due.next_due.isoformat()},
         )
     return True

@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 
 from monitoring.models import Flag, HandoverNote, NeuroAssessment, Treatment, VitalSigns
 from monitoring.registry import CORTICOSTEROIDS, TO_MG, DrugTotal
-from monitoring.schedule import due_checks, human_duration
+from monitoring.schedule import due_checks, duration_words
 
 DUE_SHOWN = 3  # the handover lists the next few checks, most pressing first
 
@@ -119,7 +119,7 @@ def latest_vitals(ids: list[int], *, now: datetime) -> tuple[dict, dict]:
     vitals: dict[int, Vitals] = {}
     support: dict[int, Support] = {}
     for row in rows:
-        age = human_duration(now - row.at)
+        age = duration_words(now - row.at)
         if row.rank == 1:
             vitals[row.course_pk] = Vitals(
                 row.at,
@@ -242,7 +242,7 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
                     DueLine(
                         due.label,
                         due.next_due,
-                        human_duration(due.overdue_by) if due.is_overdue else "",
+                        duration_words(due.overdue_by) if due.is_overdue else "",
                         due.deferred_reason,
                     )
                     for due in due_checks(course, status, now=now)[:DUE_SHOWN]

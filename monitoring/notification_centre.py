@@ -24,7 +24,9 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Max, Prefetch
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from monitoring import delivery, notify
 from monitoring.access import visible_courses
@@ -35,7 +37,8 @@ PAGE_SIZE = 50
 ALL = "all"  # mark_notifications_read(user, ALL): every unread one
 # One test notification a minute: each may page someone's pager through the hospital gateway.
 TEST_INTERVAL = timedelta(minutes=1)
-TEST_TITLE = "cartmonitor: test notification"
+# Lazy: notify.notify renders title and body in each recipient's language.
+TEST_TITLE = gettext_lazy("cartmonitor: test notification")
 
 
 # --- The notification centre -----------------------------------------------------------------
@@ -173,12 +176,12 @@ def send_test_notification(user: User, *, now=None) -> Notification:
     )
     if recent.exists():
         raise ValidationError(
-            "A test notification was sent less than a minute ago: see how it went in your "
-            "notifications before sending another."
+            _(
+                "A test notification was sent less than a minute ago: see how it went in your "
+                "notifications before sending another."
+            )
         )
     channels = notify.channels_for(user)
-    labels = [str(Delivery.Channel(channel).label) for channel in channels]
-    sent_to = ", ".join(labels) if labels else "this notification centre only (no channel chosen)"
     (notification,) = notify.notify(
         [user],
         key=f"test-{uuid.uuid4().hex}",
@@ -186,11 +189,26 @@ def send_test_notification(user: User, *, now=None) -> Notification:
         severity=Flag.Severity.INFO,
         reason=Notification.Reason.TEST,
         title=TEST_TITLE,
-        body=f"You asked for a test from your profile at {timezone.localtime(now):%H:%M}. "
-        f"Sent to: {sent_to}.",
+        body=_test_body(channels, timezone.localtime(now)),
         now=now,
     )
     return notification
+
+
+def _test_text(channels: list[str], at) -> str:
+    """The test notification's body in the active language (notify.notify activates the
+    recipient's)."""
+    labels = [str(Delivery.Channel(channel).label) for channel in channels]
+    sent_to = (
+        ", ".join(labels) if labels else _("this notification centre only (no channel chosen)")
+    )
+    return _("You asked for a test from your profile at %(time)s. Sent to: %(channels)s.") % {
+        "time": f"{at:%H:%M}",
+        "channels": sent_to,
+    }
+
+
+_test_body = lazy(_test_text, str)
 
 
 # --- Web Push subscriptions ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from monitoring.grading.reasons import ENGLISH
 
@@ -242,3 +243,18 @@ NEWS2_PARAMETERS = {
 def news2_missing(names) -> list[str]:
     """The missing NEWS2 parameters as words in the reader's language."""
     return [str(NEWS2_PARAMETERS.get(name, name)) for name in names]
+
+
+# NEWS2's clinical risk band (grading.news2.NEWS2Risk, stored on GradeSnapshot.news2_risk) as a
+# word in the reader's language; the score's name stays as published.
+NEWS2_RISKS = {
+    "low": pgettext_lazy("NEWS2 risk", "low"),
+    "low-medium": pgettext_lazy("NEWS2 risk", "low-medium"),
+    "medium": pgettext_lazy("NEWS2 risk", "medium"),
+    "high": pgettext_lazy("NEWS2 risk", "high"),
+}
+
+
+def news2_risk(code: str) -> str:
+    """A stored NEWS2 risk band as a word in the reader's language (an unknown one as stored)."""
+    return str(NEWS2_RISKS.get(code, code))

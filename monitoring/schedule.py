@@ -10,16 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from monitoring.models import CheckType, ProtocolVersion
 
 DAY_MINUTES = 24 * 60
 # "Never": far enough to be never due, near enough to convert to any local zone.
 END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
-# Plain strings once, not get_check_type_display() per schedule per course on a board.
-CHECK_LABELS = {value: str(label) for value, label in CheckType.choices}
+# Plain English strings once, not get_check_type_display() per schedule per course on a board;
+# pages show them translated (Due.label), stored text (audit, escalation) keeps them English.
+with translation.override("en"):
+    CHECK_LABELS = {value: str(label) for value, label in CheckType.choices}
 
 
 # "With fever" for a protocol schedule (CheckSchedule.febrile_interval_minutes; reference §6.1:
@@ -39,16 +42,28 @@ def is_febrile(crs_grade) -> bool:
 @dataclass(frozen=True)
 class Due:
     check_type: str
-    label: str
+    name: str  # the check type's English label, for text that is stored (audit, escalation)
     last_done: datetime | None
     next_due: datetime
     interval: timedelta
     overdue_by: timedelta | None  # None when not yet due
-    deferred_reason: str = ""  # why the last attempt was not done, if it was not
+    # Why the last attempt was not done, if it was not: the English label kept on the status row.
+    deferred_why: str = ""
 
     @property
     def is_overdue(self) -> bool:
         return self.overdue_by is not None
+
+    @property
+    def label(self) -> str:
+        """The check type as shown, in the reader's language."""
+        return gettext(self.name)
+
+    @property
+    def deferred_reason(self) -> str:
+        """Why the last attempt was not done, as shown, in the reader's language (the English
+        label stored is the catalogue's msgid; a reason stored otherwise is shown as it is)."""
+        return gettext(self.deferred_why) if self.deferred_why else ""
 
 
 def add_interval(start: datetime, interval: timedelta, tz=None) -> datetime:
@@ -156,7 +171,8 @@ def most_overdue(course, status, *, now: datetime | None = None) -> Due | None:
 
 
 def human_duration(delta: timedelta) -> str:
-    """ "2 h 05 min", "3 d 4 h": how long a check has waited, for busy eyes."""
+    """ "2 h 05 min", "3 d 4 h": how long a check has waited, for busy eyes. English, for text
+    that is stored (audit, worker logs); pages show ``duration_words``."""
     minutes = int(delta.total_seconds() // 60)
     days, minutes = divmod(minutes, DAY_MINUTES)
     hours, minutes = divmod(minutes, 60)
@@ -165,6 +181,21 @@ def human_duration(delta: timedelta) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min"
+
+
+def duration_words(delta: timedelta) -> str:
+    """``human_duration`` in the reader's language, for pages."""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, DAY_MINUTES)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
+    if hours:
+        return gettext("%(hours)s h %(minutes)s min") % {
+            "hours": hours,
+            "minutes": f"{minutes:02d}",
+        }
+    return gettext("%(minutes)s min") % {"minutes": minutes}
 
 
 STATUS_FIELDS = (

@@ -13,7 +13,7 @@ from django.db.models import F, Max, Min, Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
-from monitoring import alert_rules, escalation, grading
+from monitoring import alert_rule_messages, alert_rules, escalation, grading
 from monitoring.access import units_for
 from monitoring.display import dash
 from monitoring.engine import (
@@ -430,9 +430,16 @@ def _deferrals(course_id, values: dict) -> dict:
             deferrals[kind] = {
                 "at": not_done.observed_at.isoformat(),
                 "retry_minutes": CheckNotDone.RETRY_MINUTES[not_done.reason],
-                "reason": not_done.get_reason_display(),
+                # English whatever the writer's language; pages translate it (Due).
+                "reason": _english(CheckNotDone.Reason(not_done.reason).label),
             }
     return deferrals
+
+
+def _english(text) -> str:
+    """A (lazy) label as the English text that is stored."""
+    with _in_english():
+        return str(text)
 
 
 def _in_english():
@@ -927,7 +934,7 @@ def check_alert_settings(version: ProtocolVersion) -> None:
         ),
     ):
         if problems:
-            errors[name] = [message for _, message in problems]
+            errors[name] = [alert_rule_messages.render(message) for _, message in problems]
     low, high = alert_rules.OVERDUE_GRACE_RANGE
     grace = version.overdue_grace_minutes
     if type(grace) is not int or not low <= grace <= high:
@@ -1633,7 +1640,7 @@ def end_monitoring(
         )
     if ended_at > now + CLOCK_SKEW:
         raise ValidationError({"ended_at": gettext("Monitoring cannot end in the future.")})
-    label = TreatmentCourse.Status(outcome).label
+    label = _english(TreatmentCourse.Status(outcome).label)  # it goes into stored text
     course.status, course.monitoring_ended_at = outcome, ended_at
     course.end_reason, course.ended_by = reason, by
     course.save(update_fields=["status", "monitoring_ended_at", "end_reason", "ended_by"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +20,9 @@ from monitoring.models import (
     Treatment,
 )
 from monitoring.services import is_lower_grade, lower_grade_message
+
+# "Grade 2", in the reader's language when the form is rendered (a class attribute is built once).
+_grade_label = lazy(lambda n: gettext("Grade %(n)s") % {"n": n}, str)
 
 
 class _SeenFlagForm(forms.Form):
@@ -122,7 +126,7 @@ class GradeConfirmationForm(forms.Form):
         label=_("Confirmed grade"),
         coerce=int,
         empty_value=None,
-        choices=[("", "—"), *[(n, f"Grade {n}") for n in range(5)]],
+        choices=[("", "—"), *[(n, _grade_label(n)) for n in range(5)]],
         error_messages={"required": _("Choose the grade you confirm.")},
     )
     confirm_lower = forms.BooleanField(

@@ -9,7 +9,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from monitoring import alert_rules, flag_rules
+from monitoring import alert_rule_messages, alert_rules, flag_rules
 from monitoring.forms.common import (
     range_validator,
 )
@@ -243,7 +243,7 @@ class ProtocolVersionForm(forms.Form):
         if all(data.get(name) is not None for name in ACK_FIELDS):
             fields = {severity: name for name, severity in ACK_FIELDS.items()}
             for severity, message in alert_rules.ack_minutes_problems(self.ack_minutes()):
-                self.add_error(fields.get(severity), message)
+                self.add_error(fields.get(severity), alert_rule_messages.render(message))
         rungs = [data.get(name, "") for name in LADDER_FIELDS]
         if any(name not in data for name in LADDER_FIELDS):
             return  # an unknown tier: its field says so
@@ -261,7 +261,7 @@ class ProtocolVersionForm(forms.Form):
             return
         for position, message in alert_rules.ladder_problems([tier for _rung, tier in chosen]):
             rung = chosen[position][0] if position is not None and position < len(chosen) else 0
-            self.add_error(LADDER_FIELDS[rung], message)
+            self.add_error(LADDER_FIELDS[rung], alert_rule_messages.render(message))
 
     def escalation(self) -> dict:
         """Every grade's text, stored in full so the version never changes with the defaults."""

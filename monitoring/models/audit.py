@@ -21,10 +21,10 @@ class CheckNotDone(models.Model):
     """A due check that could not be done, and why; it reschedules the next due time."""
 
     class Reason(models.TextChoices):
-        OFF_UNIT = "off_unit", "Off the unit (imaging, procedure)"
-        REFUSED = "refused", "Patient refused"
-        ASLEEP = "asleep_per_order", "Asleep, not to be woken per physician order"
-        OTHER = "other", "Other"
+        OFF_UNIT = "off_unit", _("Off the unit (imaging, procedure)")
+        REFUSED = "refused", _("Patient refused")
+        ASLEEP = "asleep_per_order", _("Asleep, not to be woken per physician order")
+        OTHER = "other", _("Other")
 
     # Minutes until the check is due again: try again soon when the patient is away or
     # refused; a physician's order to let the patient sleep defers a full interval (None).

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from monitoring import grading
@@ -41,14 +42,14 @@ class TreatmentCourse(models.Model):
         IDE_CEL = "ide-cel", "Idecabtagene vicleucel (Abecma)"
         CILTA_CEL = "cilta-cel", "Ciltacabtagene autoleucel (Carvykti)"
         OBE_CEL = "obe-cel", "Obecabtagene autoleucel (Aucatzyl)"
-        OTHER = "other", "Other / investigational"
+        OTHER = "other", _("Other / investigational")
 
     class Status(models.TextChoices):
-        MONITORING = "monitoring", "Under monitoring"
-        COMPLETED = "completed", "Monitoring completed"
-        DISCONTINUED = "discontinued", "Monitoring discontinued"
-        TRANSFERRED_OUT = "transferred_out", "Transferred out"
-        DIED = "died", "Died"
+        MONITORING = "monitoring", _("Under monitoring")
+        COMPLETED = "completed", _("Monitoring completed")
+        DISCONTINUED = "discontinued", _("Monitoring discontinued")
+        TRANSFERRED_OUT = "transferred_out", _("Transferred out")
+        DIED = "died", _("Died")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, models.PROTECT, related_name="courses")

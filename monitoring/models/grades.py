@@ -7,12 +7,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from monitoring import flag_rules
 from monitoring.models.constraints import range_constraint
 from monitoring.models.courses import BedsideCheck, TreatmentCourse
-from monitoring.reasons import news2_missing, render_all
+from monitoring.reasons import news2_missing, news2_risk, render_all
 
 
 class GradeSnapshot(models.Model):
@@ -87,6 +88,11 @@ class GradeSnapshot(models.Model):
     @property
     def review_reasons_text(self) -> list[str]:
         return render_all(self.review_reasons)
+
+    @property
+    def news2_risk_text(self) -> str:
+        """The NEWS2 risk band ("low", "high"…) in the reader's language."""
+        return news2_risk(self.news2_risk)
 
     @property
     def news2_missing_text(self) -> list[str]:
@@ -188,9 +194,9 @@ class Flag(models.Model):
         CRITICAL = 4, _("Critical")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", pgettext_lazy("flag status", "Open")
+        ACKNOWLEDGED = "acknowledged", pgettext_lazy("flag status", "Acknowledged")
+        RESOLVED = "resolved", pgettext_lazy("flag status", "Resolved")
 
     course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="flags")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -12,7 +12,7 @@ from monitoring.display import DASH, dash
 from monitoring.models import Flag, TreatmentCourse
 from monitoring.models.courses import day_label
 from monitoring.reasons import render, render_all
-from monitoring.schedule import human_duration
+from monitoring.schedule import duration_words as _duration_words
 from monitoring.timeline import DEFAULT_WINDOWS, age_text
 
 register = template.Library()
@@ -177,8 +177,8 @@ def product_labels(codes):
 
 @register.filter
 def duration_words(delta):
-    """A timedelta as "1 h 05 min" (schedule.human_duration), for overdue checks."""
-    return human_duration(delta) if delta is not None else ""
+    """A timedelta as "1 h 05 min" (schedule.duration_words), for overdue checks."""
+    return _duration_words(delta) if delta is not None else ""
 
 
 # --- Care team ------------------------------------------------------------------------------

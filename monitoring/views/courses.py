@@ -12,7 +12,8 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.formats import date_format, localize
+from django.utils.translation import gettext, ngettext
 
 from monitoring import services
 from monitoring.access import (
@@ -52,8 +53,13 @@ def start_course(request):
         else:
             messages.success(
                 request,
-                f"{patient.full_name}: {course.product_label} course started, day 0 "
-                f"{timezone.localtime(course.infused_at):%Y-%m-%d %H:%M} on {course.unit}.",
+                gettext("%(patient)s: %(product)s course started, day 0 %(day0)s on %(unit)s.")
+                % {
+                    "patient": patient.full_name,
+                    "product": course.product_label,
+                    "day0": _shown(timezone.localtime(course.infused_at)),
+                    "unit": course.unit,
+                },
             )
             return redirect(course.get_absolute_url())
     return render(
@@ -62,6 +68,12 @@ def start_course(request):
         {"known": known, "patient_form": patient_form, "course_form": course_form},
         status=400 if data is not None else 200,
     )
+
+
+def _shown(moment) -> str:
+    """A date and time as pages show them: 2026-12-03 14:05 in English, 03/12/2026 14:05 in
+    Spanish (cartmonitor/formats)."""
+    return date_format(moment, "SHORT_DATETIME_FORMAT")
 
 
 def _known_patient(user, public_id: str):
@@ -136,9 +148,14 @@ def end_monitoring(request, public_id):
 
     def save(values):
         services.end_monitoring(course=course, by=request.user, **values)
-        return f"Monitoring of this course ended: {course.get_status_display()}." + (
-            f" {open_flags} open flag(s) closed." if open_flags else ""
-        )
+        done = gettext("Monitoring of this course ended: %(status)s.") % {
+            "status": course.get_status_display()
+        }
+        if open_flags:
+            done += " " + ngettext(
+                "%(count)s open flag(s) closed.", "%(count)s open flag(s) closed.", open_flags
+            ) % {"count": open_flags}
+        return done
 
     return _action_page(
         request,
@@ -147,12 +164,20 @@ def end_monitoring(request, public_id):
         save=save,
         page={
             "title": gettext("End monitoring"),
-            "intro": "The course leaves the worklist and the flag board, no check is due any "
-            "more, and "
-            + (
-                f"its {open_flags} open flag(s) are closed with your reason."
+            "intro": (
+                ngettext(
+                    "The course leaves the worklist and the flag board, no check is due any "
+                    "more, and its %(count)s open flag(s) are closed with your reason.",
+                    "The course leaves the worklist and the flag board, no check is due any "
+                    "more, and its %(count)s open flag(s) are closed with your reason.",
+                    open_flags,
+                )
+                % {"count": open_flags}
                 if open_flags
-                else "it has no open flag."
+                else gettext(
+                    "The course leaves the worklist and the flag board, no check is due any "
+                    "more, and it has no open flag."
+                )
             ),
             "submit": gettext("End monitoring"),
             "danger": True,
@@ -178,8 +203,11 @@ def transfer_course(request, public_id):
         save=save,
         page={
             "title": gettext("Transfer to another unit"),
-            "intro": f"Now on {course.unit}. After the transfer the course is on the other "
-            "unit's worklist and flag board; its records, grades and flags go with it.",
+            "intro": gettext(
+                "Now on %(unit)s. After the transfer the course is on the other unit's "
+                "worklist and flag board; its records, grades and flags go with it."
+            )
+            % {"unit": course.unit},
             "submit": gettext("Transfer"),
         },
     )
@@ -193,10 +221,10 @@ def correct_infusion_time(request, public_id):
 
     def save(values):
         services.correct_infusion_time(course=course, by=request.user, **values)
-        return (
-            f"Day 0 corrected {on_file:%Y-%m-%d %H:%M} → "
-            f"{timezone.localtime(values['infused_at']):%Y-%m-%d %H:%M}; the course was regraded."
-        )
+        return gettext("Day 0 corrected %(old)s → %(new)s; the course was regraded.") % {
+            "old": _shown(on_file),
+            "new": _shown(timezone.localtime(values["infused_at"])),
+        }
 
     return _action_page(
         request,
@@ -205,9 +233,12 @@ def correct_infusion_time(request, public_id):
         save=save,
         page={
             "title": gettext("Correct the infusion time"),
-            "intro": f"On file: day 0 {on_file:%Y-%m-%d %H:%M}. Every D+n is counted from it; "
-            "checks before it are a baseline, not graded. Correcting it regrades every check "
-            "of the course, and the schedule and end of monitoring move with it.",
+            "intro": gettext(
+                "On file: day 0 %(day0)s. Every D+n is counted from it; checks before it are a "
+                "baseline, not graded. Correcting it regrades every check of the course, and the "
+                "schedule and end of monitoring move with it."
+            )
+            % {"day0": _shown(on_file)},
             "submit": gettext("Correct day 0 and regrade"),
         },
     )
@@ -223,11 +254,9 @@ def correct_patient_details(request, public_id):
 
     def save(values):
         services.correct_patient_details(patient=patient, by=request.user, **values)
-        return "Details corrected" + (
-            "; every course of the patient was regraded."
-            if values["date_of_birth"] != on_file["date_of_birth"]
-            else "."
-        )
+        if values["date_of_birth"] != on_file["date_of_birth"]:
+            return gettext("Details corrected; every course of the patient was regraded.")
+        return gettext("Details corrected.")
 
     return _action_page(
         request,
@@ -236,10 +265,15 @@ def correct_patient_details(request, public_id):
         save=save,
         page={
             "title": gettext("Correct date of birth or weight"),
-            "intro": f"On file: born {patient.date_of_birth:%Y-%m-%d}, {patient.weight_kg} kg. "
-            "A new date of birth regrades every course of the patient (age decides ICE or "
-            "CAPD, a child's blood pressure limits and NEWS2); the weight sets the usual "
-            "tocilizumab dose.",
+            "intro": gettext(
+                "On file: born %(born)s, %(weight)s kg. A new date of birth regrades every "
+                "course of the patient (age decides ICE or CAPD, a child's blood pressure limits "
+                "and NEWS2); the weight sets the usual tocilizumab dose."
+            )
+            % {
+                "born": date_format(patient.date_of_birth, "SHORT_DATE_FORMAT"),
+                "weight": localize(patient.weight_kg),
+            },
             "submit": gettext("Save the correction"),
         },
     )
