@@ -258,3 +258,63 @@ NEWS2_RISKS = {
 def news2_risk(code: str) -> str:
     """A stored NEWS2 risk band as a word in the reader's language (an unknown one as stored)."""
     return str(NEWS2_RISKS.get(code, code))
+
+
+# Tocilizumab dose warnings (grading.tocilizumab.DoseWarning) by code, with the format of each
+# number; the English stays the library's own text (what is audited and matched when saving).
+DOSE_WARNINGS = {
+    "per_24h": (
+        _(
+            "This would be dose %(dose)s within 24 hours: the maximum is %(maximum)s doses in "
+            "24 h (ASCO 2021, reference §7.1)."
+        ),
+        {"dose": "d", "maximum": "d"},
+    ),
+    "total": (
+        _(
+            "This would be dose %(dose)s of the course: the maximum is %(maximum)s doses in "
+            "total (ASCO 2021, reference §7.1)."
+        ),
+        {"dose": "d", "maximum": "d"},
+    ),
+    "interval": (
+        _(
+            "Another dose is recorded %(hours)s h from this one: doses are repeated every 8 h "
+            "as needed (ASCO 2021, reference §7.1)."
+        ),
+        {"hours": ".1f"},
+    ),
+    "interval_same_time": (
+        _(
+            "Another dose is recorded at the same time as this one: doses are repeated every "
+            "8 h as needed (ASCO 2021, reference §7.1)."
+        ),
+        {},
+    ),
+    "unit": (_("Tocilizumab is dosed in mg, not %(unit)s: check the unit."), {}),
+    "max_dose": (
+        _("%(mg)s mg is above the maximum of %(maximum)s mg per dose (ASCO 2021, reference §7.1)."),
+        {"mg": "g", "maximum": "g"},
+    ),
+    "above_usual": (
+        _(
+            "%(mg)s mg is above the usual dose of %(usual)s mg (%(per_kg)s mg/kg × %(weight)s "
+            "kg, reference §7.1)."
+        ),
+        {"mg": "g", "usual": "g", "per_kg": "g", "weight": "g"},
+    ),
+}
+
+
+def dose_warning(warning) -> str:
+    """A tocilizumab dose warning in the reader's language (its English message if unknown)."""
+    code = warning.code
+    if code == "interval" and warning.params.get("hours") == 0:
+        code = "interval_same_time"
+    if code not in DOSE_WARNINGS or not warning.params:
+        return warning.message
+    template, specs = DOSE_WARNINGS[code]
+    return str(template) % {
+        name: _number(value, specs[name]) if name in specs else str(value)
+        for name, value in warning.params.items()
+    }

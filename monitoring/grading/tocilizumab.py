@@ -12,9 +12,10 @@ beyond these limits; the app asks for that decision explicitly and records it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 MG_PER_KG = 8.0
 MG_PER_KG_UNDER_30_KG = 12.0  # [C: S18a, S18b]
@@ -35,7 +36,9 @@ TO_MG = {"mg": 1.0, "g": 1000.0, "mcg": 0.001}  # dose units of the Treatment ta
 @dataclass(frozen=True)
 class DoseWarning:
     code: str  # "per_24h" | "total" | "interval" | "max_dose" | "above_usual" | "unit"
-    message: str  # shown to the clinician before the dose is saved
+    message: str  # the English text: audited, and how a warning the clinician saw is matched
+    # The values in the message, for showing it in the reader's language (monitoring/reasons.py).
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 def mg_per_kg(weight_kg: float) -> float:
@@ -76,6 +79,7 @@ def dose_limit_warnings(previous_dose_times: Iterable[datetime], at: datetime) -
                 "per_24h",
                 f"This would be dose {in_24h} within 24 hours: the maximum is "
                 f"{MAX_DOSES_PER_24H} doses in 24 h (ASCO 2021, reference §7.1).",
+                {"dose": in_24h, "maximum": MAX_DOSES_PER_24H},
             )
         )
     if len(doses) > MAX_DOSES_TOTAL:
@@ -84,6 +88,7 @@ def dose_limit_warnings(previous_dose_times: Iterable[datetime], at: datetime) -
                 "total",
                 f"This would be dose {len(doses)} of the course: the maximum is "
                 f"{MAX_DOSES_TOTAL} doses in total (ASCO 2021, reference §7.1).",
+                {"dose": len(doses), "maximum": MAX_DOSES_TOTAL},
             )
         )
     if previous:
@@ -97,6 +102,7 @@ def dose_limit_warnings(previous_dose_times: Iterable[datetime], at: datetime) -
                     "interval",
                     f"Another dose is recorded {when}: doses are repeated "
                     "every 8 h as needed (ASCO 2021, reference §7.1).",
+                    {"hours": hours},
                 )
             )
     return warnings
@@ -106,7 +112,11 @@ def dose_size_warnings(dose: float, unit: str, weight_kg: float) -> list[DoseWar
     """Warnings when one dose is above 800 mg or well above the weight-based dose."""
     mg = dose_in_mg(dose, unit)
     if mg is None:
-        return [DoseWarning("unit", f"Tocilizumab is dosed in mg, not {unit}: check the unit.")]
+        return [
+            DoseWarning(
+                "unit", f"Tocilizumab is dosed in mg, not {unit}: check the unit.", {"unit": unit}
+            )
+        ]
     if not math.isfinite(mg) or mg <= 0:
         raise ValueError(f"dose must be a positive number, got {dose!r}")
     usual = usual_dose_mg(weight_kg)
@@ -116,6 +126,7 @@ def dose_size_warnings(dose: float, unit: str, weight_kg: float) -> list[DoseWar
                 "max_dose",
                 f"{mg:g} mg is above the maximum of {MAX_DOSE_MG:g} mg per dose "
                 "(ASCO 2021, reference §7.1).",
+                {"mg": mg, "maximum": MAX_DOSE_MG},
             )
         ]
     if mg > usual * (1 + ABOVE_USUAL_TOLERANCE):
@@ -124,6 +135,7 @@ def dose_size_warnings(dose: float, unit: str, weight_kg: float) -> list[DoseWar
                 "above_usual",
                 f"{mg:g} mg is above the usual dose of {usual:g} mg "
                 f"({mg_per_kg(weight_kg):g} mg/kg × {weight_kg:g} kg, reference §7.1).",
+                {"mg": mg, "usual": usual, "per_kg": mg_per_kg(weight_kg), "weight": weight_kg},
             )
         ]
     return []

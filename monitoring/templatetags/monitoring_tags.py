@@ -11,6 +11,7 @@ from monitoring.board import patients_with_unacknowledged_flags
 from monitoring.display import DASH, dash
 from monitoring.models import Flag, TreatmentCourse
 from monitoring.models.courses import day_label
+from monitoring.reasons import dose_warning as _dose_warning
 from monitoring.reasons import render, render_all
 from monitoring.schedule import duration_words as _duration_words
 from monitoring.timeline import DEFAULT_WINDOWS, age_text
@@ -23,6 +24,12 @@ def reason(value) -> str:
     """A stored grade reason (code and parameters, or an old row's text) in the reader's
     language (monitoring/reasons.py)."""
     return render(value)
+
+
+@register.filter
+def dose_warning(warning) -> str:
+    """A tocilizumab dose warning in the reader's language (monitoring/reasons.py)."""
+    return _dose_warning(warning)
 
 
 @register.filter

@@ -370,3 +370,33 @@ def test_a_spanish_writer_leaves_flags_and_the_audit_log_in_english(course, nurs
     assert oxygen.message.startswith("New oxygen need: Room air → Low-flow")
     amended = AuditEvent.objects.get(action=AuditEvent.Action.RECORD_AMENDED)
     assert amended.summary.startswith("Vital signs amended: SpO₂")
+
+
+def test_every_tocilizumab_dose_warning_reads_in_both_languages():
+    """The dose warnings (ASCO 2021, reference §7.1) read in the reader's language; in English
+    they are the library's own text, which is what the form posts back and the audit keeps."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import translation
+
+    from monitoring.grading import tocilizumab
+    from monitoring.reasons import dose_warning
+
+    at = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    warnings = [
+        *tocilizumab.dose_limit_warnings([at - timedelta(hours=h) for h in (1, 3, 5)], at),
+        *tocilizumab.dose_limit_warnings([at], at),
+        *tocilizumab.dose_limit_warnings([at - timedelta(days=d) for d in range(1, 5)], at),
+        *tocilizumab.dose_size_warnings(900, "mg", 70),
+        *tocilizumab.dose_size_warnings(700, "mg", 70),
+        *tocilizumab.dose_size_warnings(5, "mL", 70),
+    ]
+    codes = {w.code for w in warnings}
+    assert codes == {"per_24h", "total", "interval", "max_dose", "above_usual", "unit"}
+    with translation.override("en"):
+        assert [dose_warning(w) for w in warnings] == [w.message for w in warnings]
+    with translation.override("es"):
+        spanish = [dose_warning(w) for w in warnings]
+    assert "Hay otra dosis registrada a 1,0 h de esta" in " ".join(spanish)
+    assert "a la misma hora que esta" in " ".join(spanish)
+    assert not set(spanish) & {w.message for w in warnings}
