@@ -209,11 +209,7 @@ def test_focus_is_visible_on_every_control_of_the_check_page_and_the_navigation(
         if name.startswith("BODY"):  # past the last control: focus is in the browser's bar
             continue
         seen.add(name.split(" ")[0].split("#")[0])
-        # A field's focus style can land a frame after the focus (the page's scripts redraw
-        # around the time field once it loads): look again after 300 ms before calling it unseen.
-        if not focus_is_visible(page) and not (
-            page.wait_for_timeout(300) or focus_is_visible(page)
-        ):
+        if not focus_is_visible(page):
             unseen.append(
                 name
                 + page.evaluate(
