@@ -309,7 +309,7 @@ DOSE_WARNINGS = {
 def dose_warning(warning) -> str:
     """A tocilizumab dose warning in the reader's language (its English message if unknown)."""
     code = warning.code
-    if code == "interval" and warning.params.get("hours") == 0:
+    if code == "interval" and warning.params.get("same_time"):  # the library's own call
         code = "interval_same_time"
     if code not in DOSE_WARNINGS or not warning.params:
         return warning.message
@@ -317,4 +317,5 @@ def dose_warning(warning) -> str:
     return str(template) % {
         name: _number(value, specs[name]) if name in specs else str(value)
         for name, value in warning.params.items()
+        if name != "same_time"
     }

@@ -102,7 +102,7 @@ def dose_limit_warnings(previous_dose_times: Iterable[datetime], at: datetime) -
                     "interval",
                     f"Another dose is recorded {when}: doses are repeated "
                     "every 8 h as needed (ASCO 2021, reference §7.1).",
-                    {"hours": hours},
+                    {"hours": hours, "same_time": hours == 0},
                 )
             )
     return warnings
