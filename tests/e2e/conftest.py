@@ -82,6 +82,15 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
 
 
+@pytest.fixture(params=["tablet", "phone"])
+def screen(request, page):
+    """The journey on a ward tablet (1024×768) and on a phone (390×844)."""
+    from tests.e2e.axe import VIEWPORTS
+
+    page.set_viewport_size(VIEWPORTS[request.param])
+    return request.param
+
+
 @pytest.fixture
 def login_as(page, live_server, client):
     """Log a user into the browser by copying a test-client session cookie."""

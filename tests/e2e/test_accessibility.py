@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -20,6 +19,7 @@ from playwright.sync_api import expect
 
 from monitoring import services
 from monitoring.models import User
+from tests.e2e.axe import VIEWPORTS, audit
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.pages import every_page
 from tests.factories import ICE_10, ROOM_AIR, UserFactory
@@ -27,10 +27,6 @@ from tests.routes import route_sample
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-VIEWPORTS = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844}}
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_AA}, "resultTypes": ["violations"]}
-BLOCKING = {"serious", "critical"}
 ROLES = [
     User.Role.NURSE,
     User.Role.CHARGE_NURSE,
@@ -38,19 +34,6 @@ ROLES = [
     User.Role.ADMIN,
     User.Role.DISPLAY,
 ]
-
-axe = Axe()
-
-
-def audit(page, where: str, blocking: list, minor: list) -> None:
-    """Run axe on the page as it is now; file each violation under blocking or minor."""
-    results = axe.run(page, options=AXE_OPTIONS)
-    for violation in results.response["violations"]:
-        nodes = "; ".join(" ".join(map(str, node["target"])) for node in violation["nodes"][:5]) + (
-            f" (+{len(violation['nodes']) - 5} more)" if len(violation["nodes"]) > 5 else ""
-        )
-        line = f"{violation['id']} [{violation['impact']}] {where}: {violation['help']} — {nodes}"
-        (blocking if violation["impact"] in BLOCKING else minor).append(line)
 
 
 def log_in(page, live_server, user) -> None:

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from monitoring.models import ProtocolVersion
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import CourseFactory
 
@@ -12,7 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
-    login_as, live_server, admin_user, ward_a
+    login_as, live_server, admin_user, ward_a, screen
 ):
     course = CourseFactory(unit=ward_a)
     template = course.protocol_version
@@ -20,6 +21,8 @@ def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
 
     page = login_as(admin_user)
     page.goto(f"{live_server.url}/worklist/")
+    if screen == "phone":  # the navigation is behind its menu button
+        page.get_by_role("button", name="Menu").click()
     page.get_by_role("button", name="More").click()  # the navigation's menu of rarer pages
     page.get_by_role("link", name="Protocols").click()
     expect(page.get_by_role("heading", name="Monitoring protocols")).to_be_visible()
@@ -35,6 +38,7 @@ def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
             "every 3 h; every 2 h with fever (any CRS grade); every 1 h while CRS grade ≥ 2"
         ).first
     ).to_be_visible()
+    assert_accessible(page, f"protocol edit with its preview on a {screen}")
     page.locator("#preview").get_by_role("button", name="Save as version 2").click()
 
     expect(page.get_by_text("Saved as version 2.")).to_be_visible()
@@ -42,7 +46,7 @@ def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
     expect(page.get_by_role("link", name="v2", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="v1", exact=True)).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "protocol-version.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"protocol-version-{screen}.png", full_page=True)
 
     new = ProtocolVersion.objects.get(protocol=template.protocol, number=2)
     assert new.schedule_for("vitals").interval_minutes == 180

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from monitoring import services
 from monitoring.models import Flag, GradeConfirmation
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import ICE_10, ROOM_AIR
 
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
-    login_as, live_server, care_team_member, nurse, course
+    login_as, live_server, care_team_member, nurse, course, screen
 ):
     now = timezone.now()
     for hours_ago, temp, support in (
@@ -64,6 +65,7 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     item.get_by_role("button", name="Acknowledge", exact=True).click()
     expect(row).to_contain_text("Flag acknowledged")  # the row, re-drawn in place
     expect(row.locator(f"#flag-{flag.pk}")).to_contain_text("Note: tocilizumab ordered")
+    assert_accessible(page, f"board with a flag acknowledged on a {screen}")
     # The 30-second refresh swaps the board's rows in place (forced here, not awaited).
     page.evaluate(
         "htmx.ajax('GET', window.location.pathname, {source: '#flag-board', target: '#flag-board',"
@@ -85,6 +87,7 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
         ".data.datasets[0].data.length"
     )
     assert points == 3
+    assert_accessible(page, f"course page on a {screen}")
 
     confirm = page.locator("#confirm-grade")
     # The form starts at the computed grade, never at 0 (static/js/confirm_grade.js keeps it so);
