@@ -39,8 +39,10 @@ def _atc(code: str, display: str) -> Code:
 # app code -> its standard codes (RxNorm first, then ATC). Sources: docs/fhir.md.
 MEDICATION_CODES: dict[str, tuple[Code, ...]] = {
     # Treatments (Treatment.Drug)
-    "blinatumomab": (_rxnorm("1597258", "blinatumomab"),),
+    "tocilizumab": (_atc("L04AC07", "tocilizumab"),),
     "anakinra": (_atc("L04AC03", "anakinra"),),
+    # Products (the course's product code)
+    "blinatumomab": (_rxnorm("1597258", "blinatumomab"),),
 }
 
 
