@@ -188,10 +188,10 @@ def test_no_reserved_example_domain_is_left_and_the_base_is_a_setting(
 
 
 def test_the_mrn_always_names_its_system(care_client, treated, settings):
-    settings.CARTMONITOR_MRN_SYSTEM = "urn:oid:1.2.826.0.1.3680043.99"
+    settings.CARTMONITOR_MRN_SYSTEM = "urn:oid:2.999.1"
     _, bundle = export(care_client, treated)
     (patient,) = resources(bundle, "Patient")
-    assert patient["identifier"][0]["system"] == "urn:oid:1.2.826.0.1.3680043.99"
+    assert patient["identifier"][0]["system"] == "urn:oid:2.999.1"
 
     settings.CARTMONITOR_MRN_SYSTEM = ""  # development: this deployment's own namespace
     _, bundle = export(care_client, treated)

@@ -40,7 +40,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECURE_COOKIES": "true",
     "DJANGO_BEHIND_PROXY": "true",
     # The FHIR export's MRN namespace and the address its identifiers start from (docs/fhir.md).
-    "CARTMONITOR_MRN_SYSTEM": "urn:oid:1.2.826.0.1.3680043.99",
+    "CARTMONITOR_MRN_SYSTEM": "urn:oid:2.999.1",
     "CARTMONITOR_SITE_URL": "https://cartmonitor.example-hospital.org",
 }
 
