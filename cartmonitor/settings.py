@@ -249,8 +249,6 @@ LOGGING = {
 
 # Audit trail: history rows are evidence, never a way to roll a record back.
 SIMPLE_HISTORY_REVERT_DISABLED = True
-# FHIR export: the namespace of this hospital's MRNs (Patient.identifier.system), if it has one.
-CARTMONITOR_MRN_SYSTEM = os.environ.get("CARTMONITOR_MRN_SYSTEM", "")
 
 # Background jobs (README "Jobs"): Django's Tasks API on the database. A job enqueued inside a
 # transaction is a row written in that transaction, so a rolled-back save never pages anyone
@@ -267,6 +265,15 @@ WORKER_SWEEP_SECONDS = env_int("CARTMONITOR_WORKER_SWEEP_SECONDS", default=15)
 
 # Notifications (docs/notifications.md). The link in every message points here.
 SITE_URL = os.environ.get("CARTMONITOR_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# FHIR export (docs/fhir.md). The namespace of this hospital's MRNs (Patient.identifier.system),
+# e.g. urn:oid:1.2.3.4 or the URI the hospital's EHR uses: required outside DEBUG (the deploy
+# check, monitoring/checks.py). The base of cartmonitor's own code systems and identifiers: this
+# deployment's address unless set; every exported identifier starts with it, so once bundles
+# have been sent it must never change (set it explicitly if the site address might).
+CARTMONITOR_MRN_SYSTEM = os.environ.get("CARTMONITOR_MRN_SYSTEM", "").strip()
+CARTMONITOR_FHIR_BASE = (
+    os.environ.get("CARTMONITOR_FHIR_BASE", "").strip().rstrip("/") or f"{SITE_URL}/fhir"
+)
 # E-mail: Django's mail settings from the environment; the console backend (messages printed
 # by the worker) unless an SMTP host is set.
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")

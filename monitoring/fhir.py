@@ -1,51 +1,83 @@
 """A course as a FHIR R4 Bundle (type collection): Patient, Observations, MedicationAdministrations.
 
-Built as plain dicts (the tests validate them with ``fhir.resources`` R4B models, which are
-wire-compatible with R4 for these resources). Decisions:
+Built as plain dicts (the tests validate them with ``fhir.resources`` R4B models and with
+Medplum's R4 validator, and every UCUM code with NLM's ucum-lhc). docs/fhir.md is the contract
+a receiving system reads; the decisions:
 
-- **Which records.** Only current records: a superseded version (corrected by an amendment) is
-  left out, and so is a record marked entered in error — it may belong to another patient or be
-  plain wrong, and a registry or EHR receiving a collection has no use for it. A correction is
-  exported with status ``amended`` and its reason as a note; other records are ``final``.
-- **Stable identities.** Each resource's UUID is derived (uuid5) from the patient's random
-  ``public_id`` and the record's key, so exporting the same course twice gives the same
-  ``urn:uuid:`` fullUrls and a receiver can recognise what it already has.
+- **Identity.** Each resource's id is a UUID derived (uuid5) from the patient's random
+  ``public_id`` and the key of the record it comes from — for a corrected record, the key of
+  the *original* record — so exporting the same course twice, or again after a correction,
+  gives the same ``urn:uuid:`` fullUrls. Every resource but the Patient also carries that UUID
+  as its business identifier (``<base>/sid/<resource type>``), which survives a receiver that
+  assigns its own ids. The Patient carries the MRN in the hospital's system
+  (``CARTMONITOR_MRN_SYSTEM``, required outside DEBUG by a deploy check).
+- **Corrections.** A record is never dropped. An amendment keeps the original's resources (id
+  and identifier) with the corrected values: a value the correction changed goes out
+  ``amended`` with the reason as a note; a value it left alone stays ``final``; a value it
+  removed goes out ``entered-in-error``. A record marked entered in error goes out with status
+  ``entered-in-error`` and the reason. MedicationAdministration has no ``amended``: a corrected
+  one stays ``completed`` with the reason as a note.
 - **Codes.** Vital signs follow the FHIR vital-signs profile (LOINC + UCUM; reference §5.2);
-  labs use the reference's LOINC codes. ICE/CAPD totals and ASTCT grades have no verified LOINC
-  code, so they use cartmonitor's local code system (``CODE_SYSTEM_BASE``). Drugs are local codes
-  with their name as text (no RxNorm mapping yet); routes are SNOMED CT.
+  labs use the reference's LOINC codes; every quantity has a UCUM code. ICE/CAPD totals and
+  ASTCT grades have no verified LOINC code, so they use cartmonitor's own code systems under
+  ``CARTMONITOR_FHIR_BASE``. Drugs and products carry RxNorm and ATC codes where
+  ``monitoring.terminology`` has checked ones, beside the local code; routes are SNOMED CT.
 - **Grades.** One Observation per snapshot and domain, valueInteger = the effective grade (the
   clinician's where one was given, with the computed grade as a component and the reason as a
-  note); ``preliminary`` while a criterion awaits a clinician. ``derivedFrom`` points to the
-  observations the grade was computed from, found by the times the snapshot's ``inputs`` record.
+  note); ``preliminary`` while a criterion awaits a clinician, ``amended`` once a late entry or
+  a correction revised it. ``derivedFrom`` points to the observations the grade was computed
+  from, found by the times the snapshot's ``inputs`` record.
+
+Adding a resource type (doses, infections, the episode): write a function that turns a row
+into the resource's content and add it with ``Export.add`` (fixed rows) or
+``Export.add_versions`` (rows corrected by amendment, as ``monitoring.models.Observation``).
 """
 
 from __future__ import annotations
 
+import enum
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone, translation
 
+from monitoring import terminology
 from monitoring.models import (
     GradeConfirmation,
     GradeSnapshot,
     LabResult,
     NeuroAssessment,
+    RecordStatus,
     Treatment,
     VitalSigns,
 )
 from monitoring.reasons import render_all
 
-# A deployment may publish its code systems under its own domain (one setting, no code change).
-CODE_SYSTEM_BASE = getattr(
-    settings, "CARTMONITOR_FHIR_CODE_SYSTEM_BASE", "https://cartmonitor.example/fhir/CodeSystem"
-)
-SCORES = f"{CODE_SYSTEM_BASE}/scores"
-OBSERVATIONS = f"{CODE_SYSTEM_BASE}/observations"
-DRUGS = f"{CODE_SYSTEM_BASE}/drugs"
+
+def fhir_base() -> str:
+    """The canonical base of cartmonitor's code systems and identifiers (a setting)."""
+    return settings.CARTMONITOR_FHIR_BASE
+
+
+def code_system(name: str) -> str:
+    """One of cartmonitor's local code systems: scores, observations, drugs, products, ..."""
+    return f"{fhir_base()}/CodeSystem/{name}"
+
+
+def identifier_system(resource_type: str) -> str:
+    """The namespace of cartmonitor's business identifiers of one resource type."""
+    return f"{fhir_base()}/sid/{resource_type.lower()}"
+
+
+def mrn_system() -> str:
+    """The hospital's MRN namespace; without one (development only: the deploy check refuses
+    it) this deployment's own, which no receiving system will mistake for its own MRNs."""
+    return settings.CARTMONITOR_MRN_SYSTEM or f"{fhir_base()}/sid/mrn"
+
+
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 SNOMED = "http://snomed.info/sct"
@@ -130,8 +162,15 @@ LABS = {
     ),
 }
 
-# Dose units -> UCUM; "units" has no unambiguous UCUM code, so it goes out as text only.
-DOSE_UNITS = {"mg": ("mg", "mg"), "g": ("g", "g"), "mcg": ("ug", "µg")}
+# Dose units -> (UCUM code, unit shown). Every Treatment.DoseUnit has one (a test says so).
+# "units" is the international unit, [iU]: UCUM has no bare "[U]" (NLM's ucum-lhc rejects it)
+# and its "U" is the enzyme unit (µmol/min), which a heparin or insulin dose is not.
+DOSE_UNITS = {
+    "mg": ("mg", "mg"),
+    "g": ("g", "g"),
+    "mcg": ("ug", "µg"),
+    "units": ("[iU]", "IU"),
+}
 ROUTES = {  # SNOMED CT route of administration values
     "iv": ("47625008", "Intravenous route"),
     "po": ("26643006", "Oral route"),
@@ -184,62 +223,131 @@ SURVEY = _category("survey", "Survey")
 THERAPY = _category("therapy", "Therapy")
 
 
-class BundleBuilder:
-    """Collects entries with stable urn:uuid fullUrls; every reference points inside."""
+class State(enum.Enum):
+    """What a receiver should make of a value: as first sent, corrected, or withdrawn."""
+
+    FINAL = "final"
+    AMENDED = "amended"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+# The status each resource type gives a state (MedicationAdministration has no "amended").
+STATUS = {
+    "Observation": {
+        State.FINAL: "final",
+        State.AMENDED: "amended",
+        State.ENTERED_IN_ERROR: "entered-in-error",
+    },
+    "MedicationAdministration": {
+        State.FINAL: "completed",
+        State.AMENDED: "completed",
+        State.ENTERED_IN_ERROR: "entered-in-error",
+    },
+}
+HAS_ISSUED = {"Observation"}
+
+
+class Export:
+    """Collects a course's entries with stable ids, identifiers and urn:uuid fullUrls (every
+    reference points inside the bundle)."""
 
     def __init__(self, patient):
         self.namespace = patient.public_id
         self.entries: list[dict] = []
-
-    def url(self, *key) -> str:
-        return f"urn:uuid:{self.uuid(*key)}"
+        self.patient_ref = self.url("patient")
+        self.index = _TimeIndex()
 
     def uuid(self, *key) -> uuid.UUID:
         return uuid.uuid5(self.namespace, "/".join(str(part) for part in key))
 
-    def add(self, resource: dict, *key) -> str:
-        full_url = self.url(*key)
-        self.entries.append(
-            {
-                "fullUrl": full_url,
-                "resource": {
-                    "resourceType": resource.pop("resourceType"),
-                    "id": str(self.uuid(*key)),
-                    **resource,
-                },
-            }
-        )
-        return full_url
+    def url(self, *key) -> str:
+        return f"urn:uuid:{self.uuid(*key)}"
+
+    def add(self, resource: dict, *key, identify: bool = True) -> str:
+        """Add a resource under ``key``; its business identifier is the id's UUID."""
+        resource = dict(resource)
+        kind = resource.pop("resourceType")
+        resource_id = str(self.uuid(*key))
+        head = {"resourceType": kind, "id": resource_id}
+        if identify:
+            head["identifier"] = [{"system": identifier_system(kind), "value": resource_id}]
+        self.entries.append({"fullUrl": self.url(*key), "resource": {**head, **resource}})
+        return self.url(*key)
+
+    def add_versions(
+        self, kind: str, chain: list, parts: Callable[[object], dict[str, dict]]
+    ) -> dict[str, str]:
+        """Add the resources of one record and its corrections (``chain``: the original first,
+        then each amendment); ``parts(record)`` gives a version's resources by component name,
+        without status, issued or notes. Returns the fullUrls of the values still in force.
+
+        Each component keeps the original record's id. Its state: withdrawn when the record was
+        entered in error or a correction removed the value; amended when any correction changed
+        it; else final (a correction to another value of the record leaves it alone).
+        """
+        versions = [(record, parts(record)) for record in chain]
+        head = chain[-1]
+        components = list(dict.fromkeys(c for _, found in reversed(versions) for c in found))
+        urls = {}
+        for component in components:
+            history = [found.get(component) for _, found in versions]
+            last = max(i for i, content in enumerate(history) if content is not None)
+            content = history[last]
+            changed = [i for i in range(1, len(history)) if history[i] != history[i - 1]]
+            if head.status == RecordStatus.ENTERED_IN_ERROR:
+                state, issued = State.ENTERED_IN_ERROR, head.status_changed_at or head.recorded_at
+                notes = [f"Entered in error: {head.status_reason}"]
+            elif last != len(history) - 1:  # a correction removed this value
+                remover = chain[last + 1]
+                state, issued = State.ENTERED_IN_ERROR, remover.recorded_at
+                notes = [f"Removed by a correction: {remover.amendment_reason}"]
+            elif changed:
+                state, issued = State.AMENDED, chain[changed[-1]].recorded_at
+                notes = [f"Corrected: {chain[i].amendment_reason}" for i in changed]
+            else:
+                state, issued, notes = State.FINAL, chain[0].recorded_at, []
+            url = self.add(_finish(content, state, issued, notes), kind, chain[0].pk, component)
+            if state is not State.ENTERED_IN_ERROR:
+                urls[component] = url
+        return urls
 
 
-def _record_meta(record) -> dict:
-    """Status, times and the correction note shared by every resource built from a record."""
-    meta = {
-        "status": "amended" if record.amends_id else "final",
-        "effectiveDateTime": instant(record.check_entry.observed_at),
-        "issued": instant(record.recorded_at),
-    }
-    if record.amends_id:
-        meta["note"] = [{"text": f"Corrected record: {record.amendment_reason}"}]
-    return meta
+def _finish(content: dict, state: State, issued: datetime, notes: list[str]) -> dict:
+    """A resource's content with the status of its state, when it was issued, and the notes."""
+    kind = content["resourceType"]
+    resource = {"resourceType": kind, "status": STATUS[kind][state], **content}
+    if kind in HAS_ISSUED:
+        resource["issued"] = instant(issued)
+    all_notes = [*content.get("note", []), *({"text": text} for text in notes)]
+    if all_notes:
+        resource["note"] = all_notes
+    return resource
+
+
+def chains(records: Iterable) -> list[list]:
+    """Records grouped by correction chain (original first), in the order of the originals."""
+    records = list(records)
+    by_pk = {record.pk: record for record in records}
+    grouped: dict[int, list] = {}
+    for record in sorted(records, key=lambda r: r.pk):
+        root = record
+        while root.amends_id in by_pk:
+            root = by_pk[root.amends_id]
+        grouped.setdefault(root.pk, []).append(record)
+    order = {record.pk: n for n, record in enumerate(records)}
+    found = [chain for chain in grouped.values() if chain[-1].status != RecordStatus.AMENDED]
+    return sorted(found, key=lambda chain: order[chain[0].pk])
 
 
 def _observation(patient_ref: str, record, *, category, code, **value) -> dict:
-    meta = _record_meta(record)
-    note = meta.pop("note", None)
-    resource = {
+    return {
         "resourceType": "Observation",
-        "status": meta["status"],
         "category": category,
         "code": code,
         "subject": {"reference": patient_ref},
-        "effectiveDateTime": meta["effectiveDateTime"],
-        "issued": meta["issued"],
+        "effectiveDateTime": instant(record.check_entry.observed_at),
         **value,
     }
-    if note:
-        resource["note"] = note
-    return resource
 
 
 def _vital_quantity(patient_ref, record, spec, value) -> dict:
@@ -263,18 +371,20 @@ def _bp_component(code, value) -> dict:
 
 
 def _local(system_name: str, code: str, display: str) -> dict:
-    return _concept(f"{CODE_SYSTEM_BASE}/{system_name}", code, display)
+    return _concept(code_system(system_name), code, display)
 
 
 class _TimeIndex:
-    """Which resource holds a kind of value recorded at a clinical time (the latest record wins,
-    as in ``timeline._Series.latest``)."""
+    """Which resource holds a kind of value recorded at a clinical time: the current record
+    saved last wins, as in ``timeline._Series.latest``."""
 
     def __init__(self):
-        self.by_time: dict[tuple[str, datetime], str] = {}
+        self.by_time: dict[tuple[str, datetime], tuple[int, str]] = {}
 
-    def put(self, kind: str, at: datetime, full_url: str) -> None:
-        self.by_time[(kind, at)] = full_url  # records arrive in (time, pk) order
+    def put(self, kind: str, at: datetime, full_url: str, saved: int) -> None:
+        held = self.by_time.get((kind, at))
+        if held is None or saved >= held[0]:
+            self.by_time[(kind, at)] = (saved, full_url)
 
     def get(self, kind: str, iso: str | None) -> str | None:
         if not iso:
@@ -283,7 +393,61 @@ class _TimeIndex:
             at = datetime.fromisoformat(iso)
         except ValueError:
             return None
-        return self.by_time.get((kind, at))
+        held = self.by_time.get((kind, at))
+        return held[1] if held else None
+
+
+def _vital_parts(patient_ref: str) -> Callable[[VitalSigns], dict[str, dict]]:
+    def parts(record) -> dict[str, dict]:
+        found = {}
+        if record.temp_c is not None:
+            found["temperature"] = _vital_quantity(patient_ref, record, TEMPERATURE, record.temp_c)
+        if record.heart_rate_bpm is not None:
+            found["heart-rate"] = _vital_quantity(
+                patient_ref, record, HEART_RATE, record.heart_rate_bpm
+            )
+        if record.resp_rate_per_min is not None:
+            found["respiratory-rate"] = _vital_quantity(
+                patient_ref, record, RESP_RATE, record.resp_rate_per_min
+            )
+        if record.sbp_mmhg is not None or record.dbp_mmhg is not None:
+            found["blood-pressure"] = _observation(
+                patient_ref,
+                record,
+                category=VITAL_SIGNS,
+                code=_loinc([BP_PANEL]),
+                component=[
+                    _bp_component(SYSTOLIC, record.sbp_mmhg),
+                    _bp_component(DIASTOLIC, record.dbp_mmhg),
+                ],
+            )
+        if record.spo2_pct is not None:
+            found["spo2"] = _vital_quantity(patient_ref, record, SPO2, record.spo2_pct)
+        found["support"] = _support(patient_ref, record)
+        return found
+
+    return parts
+
+
+def _lab_parts(patient_ref: str) -> Callable[[LabResult], dict[str, dict]]:
+    def parts(record) -> dict[str, dict]:
+        return {
+            name: _observation(
+                patient_ref,
+                record,
+                category=LABORATORY,
+                code=_loinc([(code, display)]),
+                valueQuantity=_quantity(getattr(record, name), ucum, unit),
+            )
+            for name, (code, display, ucum, unit) in LABS.items()
+            if getattr(record, name) is not None
+        }
+
+    return parts
+
+
+# Which of a vitals record's resources a grade may be derived from, by the grade input's name.
+GRADE_INPUTS = {"temperature": "temperature", "blood-pressure": "sbp", "support": "support"}
 
 
 def build_bundle(
@@ -298,85 +462,47 @@ def build_bundle(
     now: datetime,
     bundle_id: uuid.UUID,
 ) -> dict:
-    """The Bundle as a dict, from the course (with ``patient``) and its loaded rows."""
+    """The Bundle as a dict, from the course (with ``patient``) and its loaded rows (every
+    version of every record: see ``load_rows``)."""
     patient = course.patient
-    builder = BundleBuilder(patient)
-    index = _TimeIndex()
-    patient_ref = builder.add(_patient(patient), "patient")
+    export = Export(patient)
+    export.add(_patient(patient), "patient", identify=False)
+    index = export.index
 
-    for record in vitals:
-        at = record.check_entry.observed_at
-        key = ("vitals", record.pk)
-        if record.temp_c is not None:
-            url = builder.add(
-                _vital_quantity(patient_ref, record, TEMPERATURE, record.temp_c),
-                *key,
-                "temperature",
-            )
-            index.put("temperature", at, url)
-        if record.heart_rate_bpm is not None:
-            builder.add(
-                _vital_quantity(patient_ref, record, HEART_RATE, record.heart_rate_bpm),
-                *key,
-                "heart-rate",
-            )
-        if record.resp_rate_per_min is not None:
-            builder.add(
-                _vital_quantity(patient_ref, record, RESP_RATE, record.resp_rate_per_min),
-                *key,
-                "respiratory-rate",
-            )
-        if record.sbp_mmhg is not None or record.dbp_mmhg is not None:
-            panel = _observation(
-                patient_ref,
-                record,
-                category=VITAL_SIGNS,
-                code=_loinc([BP_PANEL]),
-                component=[
-                    _bp_component(SYSTOLIC, record.sbp_mmhg),
-                    _bp_component(DIASTOLIC, record.dbp_mmhg),
-                ],
-            )
-            url = builder.add(panel, *key, "blood-pressure")
-            if record.sbp_mmhg is not None:
-                index.put("sbp", at, url)
-        if record.spo2_pct is not None:
-            builder.add(_vital_quantity(patient_ref, record, SPO2, record.spo2_pct), *key, "spo2")
-        index.put("support", at, builder.add(_support(patient_ref, record), *key, "support"))
+    for chain in chains(vitals):
+        urls = export.add_versions("vitals", chain, _vital_parts(export.patient_ref))
+        head = chain[-1]
+        for component, kind in GRADE_INPUTS.items():
+            if component == "blood-pressure" and head.sbp_mmhg is None:
+                continue  # a lone diastolic is not what the grade read
+            if component in urls:
+                index.put(kind, head.check_entry.observed_at, urls[component], head.pk)
 
-    for record in neuro:
-        url = builder.add(_neuro(patient_ref, record), "neuro", record.pk)
-        index.put("neuro", record.check_entry.observed_at, url)
+    for chain in chains(neuro):
+        urls = export.add_versions(
+            "neuro", chain, lambda record: {"assessment": _neuro(export.patient_ref, record)}
+        )
+        if "assessment" in urls:
+            index.put("neuro", chain[-1].check_entry.observed_at, urls["assessment"], chain[-1].pk)
 
-    for record in labs:
-        for name, (code, display, ucum, unit) in LABS.items():
-            value = getattr(record, name)
-            if value is None:
-                continue
-            builder.add(
-                _observation(
-                    patient_ref,
-                    record,
-                    category=LABORATORY,
-                    code=_loinc([(code, display)]),
-                    valueQuantity=_quantity(value, ucum, unit),
-                ),
-                "labs",
-                record.pk,
-                name,
-            )
+    for chain in chains(labs):
+        export.add_versions("labs", chain, _lab_parts(export.patient_ref))
 
-    for record in treatments:
-        builder.add(_medication(patient_ref, record), "treatment", record.pk)
+    for chain in chains(treatments):
+        export.add_versions(
+            "treatment",
+            chain,
+            lambda record: {"administration": _medication(export.patient_ref, record)},
+        )
 
     latest = {(c.snapshot_id, c.domain): c for c in confirmations}  # oldest first: latest wins
     for snapshot in snapshots:
         for domain in ("crs", "icans"):
             resource = _grade(
-                patient_ref, snapshot, domain, latest.get((snapshot.pk, domain)), index
+                export.patient_ref, snapshot, domain, latest.get((snapshot.pk, domain)), index
             )
             if resource is not None:
-                builder.add(resource, "grade", snapshot.pk, domain)
+                export.add(resource, "grade", snapshot.pk, domain)
 
     return {
         "resourceType": "Bundle",
@@ -384,22 +510,21 @@ def build_bundle(
         "identifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{bundle_id}"},
         "type": "collection",
         "timestamp": instant(now),
-        "entry": builder.entries,
+        "entry": export.entries,
     }
 
 
 def _patient(patient) -> dict:
-    identifier = {
-        "use": "usual",
-        "type": _concept(IDENTIFIER_TYPE, "MR", "Medical record number", "MRN"),
-        "value": patient.mrn,
-    }
-    system = getattr(settings, "CARTMONITOR_MRN_SYSTEM", "")
-    if system:  # the hospital's MRN namespace, when it has one
-        identifier["system"] = system
     return {
         "resourceType": "Patient",
-        "identifier": [identifier],
+        "identifier": [
+            {
+                "use": "usual",
+                "type": _concept(IDENTIFIER_TYPE, "MR", "Medical record number", "MRN"),
+                "system": mrn_system(),
+                "value": patient.mrn,
+            }
+        ],
         "name": [{"family": patient.family_name, "given": [patient.given_name]}],
         "gender": GENDER.get(patient.sex, "unknown"),
         "birthDate": patient.date_of_birth.isoformat(),
@@ -441,14 +566,20 @@ def _support(patient_ref, record) -> dict:
                 "valueBoolean": True,
             }
         )
+    if record.oxygen_support:
+        value = {
+            "valueCodeableConcept": _local(
+                "oxygen-support", record.oxygen_support, record.get_oxygen_support_display()
+            )
+        }
+    else:  # not recorded with these vitals (it carries forward from an earlier record)
+        value = {"dataAbsentReason": _absent("not-asked", "Not Asked")}
     return _observation(
         patient_ref,
         record,
         category=THERAPY,
         code=_local("observations", "support", "Oxygen and vasopressor support"),
-        valueCodeableConcept=_local(
-            "oxygen-support", record.oxygen_support, record.get_oxygen_support_display()
-        ),
+        **value,
         component=components,
     )
 
@@ -504,31 +635,32 @@ def _neuro(patient_ref, record) -> dict:
     return resource
 
 
+def medication_concept(system_name: str, app_code: str, display: str, text: str = "") -> dict:
+    """A drug or product: cartmonitor's code, then its checked RxNorm and ATC codes."""
+    return {
+        "coding": [
+            {"system": code_system(system_name), "code": app_code, "display": display},
+            *(code.coding() for code in terminology.codes_for(app_code)),
+        ],
+        "text": text or display,
+    }
+
+
 def _medication(patient_ref, record) -> dict:
-    meta = _record_meta(record)
-    if record.dose_unit in DOSE_UNITS:
-        ucum, unit = DOSE_UNITS[record.dose_unit]
-        dose = _quantity(record.dose, ucum, unit)
-    else:
-        dose = {"value": _number(record.dose), "unit": record.get_dose_unit_display()}
+    ucum, unit = DOSE_UNITS[record.dose_unit]
+    dosage = {"dose": _quantity(record.dose, ucum, unit)}
     route = ROUTES.get(record.route)
-    dosage = {"dose": dose}
     if route:
         dosage["route"] = _concept(SNOMED, *route, text=record.get_route_display())
-    resource = {
+    return {
         "resourceType": "MedicationAdministration",
-        # FHIR has no "amended" administration: a corrected one is still completed (see note).
-        "status": "completed",
-        "medicationCodeableConcept": _concept(
-            DRUGS, record.drug, record.get_drug_display(), text=record.drug_label
+        "medicationCodeableConcept": medication_concept(
+            "drugs", record.drug, record.get_drug_display(), text=record.drug_label
         ),
         "subject": {"reference": patient_ref},
-        "effectiveDateTime": meta["effectiveDateTime"],
+        "effectiveDateTime": instant(record.check_entry.observed_at),
         "dosage": dosage,
     }
-    if "note" in meta:
-        resource["note"] = meta["note"]
-    return resource
 
 
 def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) -> dict | None:
@@ -551,9 +683,13 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
         code = _local("scores", "astct-icans-grade", "ASTCT ICANS grade")
     refs = list(dict.fromkeys(url for url in derived if url))  # unique, in order
     needs_review = getattr(snapshot, f"{domain}_needs_review")
+    if needs_review and confirmed is None:
+        status = "preliminary"
+    else:  # revised: a late entry or a correction changed it after it was shown
+        status = "amended" if snapshot.revised_at else "final"
     resource = {
         "resourceType": "Observation",
-        "status": "preliminary" if needs_review and confirmed is None else "final",
+        "status": status,
         "category": SURVEY,
         "code": code,
         "subject": {"reference": patient_ref},
@@ -585,27 +721,29 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
         verb = "confirmed" if confirmed == computed else "overrode the computed grade with"
         reason = f": {confirmation.reason}" if confirmation else ""
         notes.append({"text": f"Clinician {verb} grade {confirmed}{reason}"})
+    if snapshot.revised_at and snapshot.revision_note:
+        notes.append({"text": snapshot.revision_note})
     if notes:
         resource["note"] = notes
     return resource
 
 
 def load_rows(course) -> dict:
-    """The current records, snapshots and confirmations of a course: six queries."""
+    """Every version of the course's records (current, superseded by a correction, entered in
+    error), its snapshots and confirmations: six queries."""
 
-    def current(model):
+    def every(model):
         return list(
-            model.objects.current()
-            .filter(check_entry__course=course)
+            model.objects.filter(check_entry__course=course)
             .select_related("check_entry")
             .order_by("check_entry__observed_at", "pk")
         )
 
     return {
-        "vitals": current(VitalSigns),
-        "neuro": current(NeuroAssessment),
-        "labs": current(LabResult),
-        "treatments": current(Treatment),
+        "vitals": every(VitalSigns),
+        "neuro": every(NeuroAssessment),
+        "labs": every(LabResult),
+        "treatments": every(Treatment),
         "snapshots": list(
             GradeSnapshot.objects.filter(course=course).order_by("observed_at", "pk")
         ),

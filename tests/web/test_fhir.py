@@ -196,7 +196,7 @@ def test_the_ice_total_uses_the_local_score_code(care_client, charted):
     _, bundle = export(care_client, charted)
 
     (ice,) = with_code(bundle, "ice-score")
-    assert ice["code"]["coding"][0]["system"] == fhir.SCORES
+    assert ice["code"]["coding"][0]["system"] == fhir.code_system("scores")
     assert ice["valueInteger"] == 7
     consciousness = {c["code"]["coding"][0]["code"]: c for c in ice["component"]}
     assert consciousness["consciousness"]["valueCodeableConcept"]["coding"][0]["code"] == "alert"
@@ -289,7 +289,10 @@ def test_a_clinicians_override_is_the_value_with_the_computed_grade_beside_it(
     assert any("BP cuff artefact" in note["text"] for note in grade["note"])
 
 
-def test_records_entered_in_error_are_left_out(care_client, charted, care_team_member):
+def test_records_entered_in_error_are_exported_as_entered_in_error(
+    care_client, charted, care_team_member
+):
+    _, before = export(care_client, charted)
     labs = LabResult.objects.get(check_entry__course=charted)
     services.mark_entered_in_error(
         record=labs, reason="Other patient's sample", by=care_team_member
@@ -297,13 +300,18 @@ def test_records_entered_in_error_are_left_out(care_client, charted, care_team_m
 
     _, bundle = export(care_client, charted)
 
-    assert not with_code(bundle, "1988-5")
+    (crp,) = with_code(bundle, "1988-5")
+    (crp_before,) = with_code(before, "1988-5")
+    assert crp["status"] == "entered-in-error"
+    assert (crp["id"], crp["identifier"]) == (crp_before["id"], crp_before["identifier"])
+    assert "Other patient's sample" in crp["note"][-1]["text"]
     Bundle.model_validate(bundle)
 
 
-def test_an_amended_record_is_exported_once_with_status_amended(
+def test_an_amendment_keeps_the_resource_and_marks_only_the_changed_value_amended(
     care_client, charted, care_team_member
 ):
+    _, before = export(care_client, charted)
     vitals = VitalSigns.objects.get(check_entry__course=charted)
     services.amend_record(
         record=vitals,
@@ -315,11 +323,18 @@ def test_an_amended_record_is_exported_once_with_status_amended(
     _, bundle = export(care_client, charted)
 
     (temperature,) = with_code(bundle, "8310-5")
+    (temperature_before,) = with_code(before, "8310-5")
+    assert temperature["id"] == temperature_before["id"]
+    assert temperature["identifier"] == temperature_before["identifier"]
     assert temperature["status"] == "amended"
     assert temperature["valueQuantity"]["value"] == 38.9
     assert "Typed 38.6 for 38.9" in temperature["note"][0]["text"]
-    (heart_rate,) = with_code(bundle, "8867-4")  # the superseded version is not exported
-    assert heart_rate["status"] == "amended"
+    # The values the correction left alone are still the ones first sent.
+    (heart_rate,) = with_code(bundle, "8867-4")
+    (heart_rate_before,) = with_code(before, "8867-4")
+    assert heart_rate == heart_rate_before
+    assert heart_rate["status"] == "final"
+    assert [e["fullUrl"] for e in bundle["entry"]] == [e["fullUrl"] for e in before["entry"]]
     # The grades were recomputed from the correction and point to it.
     crs = min(with_code(bundle, "astct-crs-grade"), key=lambda r: r["effectiveDateTime"])
     temperature_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is temperature)
@@ -329,6 +344,7 @@ def test_an_amended_record_is_exported_once_with_status_amended(
 def test_an_amended_treatment_stays_completed_with_the_reason(
     care_client, charted, care_team_member
 ):
+    _, before = export(care_client, charted)
     toci = Treatment.objects.get(check_entry__course=charted)
     services.amend_record(
         record=toci, values={"dose": 600}, reason="Dose was 600 mg", by=care_team_member
@@ -337,6 +353,7 @@ def test_an_amended_treatment_stays_completed_with_the_reason(
     _, bundle = export(care_client, charted)
 
     (given,) = resources(bundle, "MedicationAdministration")
+    assert given["id"] == resources(before, "MedicationAdministration")[0]["id"]
     assert given["status"] == "completed"
     assert given["dosage"]["dose"]["value"] == 600
     assert "Dose was 600 mg" in given["note"][0]["text"]
@@ -448,5 +465,10 @@ def test_a_childs_capd_a_lone_systolic_and_a_dose_in_units_are_valid_fhir(
     assert "valueQuantity" not in diastolic
     assert diastolic["dataAbsentReason"]["coding"][0]["code"] == "unknown"
     (given,) = resources(bundle, "MedicationAdministration")
-    assert given["dosage"]["dose"] == {"value": 5000, "unit": "units"}  # no UCUM code guessed
+    assert given["dosage"]["dose"] == {
+        "value": 5000,
+        "unit": "IU",
+        "system": "http://unitsofmeasure.org",
+        "code": "[iU]",
+    }
     assert given["dosage"]["route"]["coding"][0]["code"] == "34206005"

@@ -39,12 +39,16 @@ PRODUCTION_ENV = {
     "DJANGO_HSTS_PRELOAD": "true",
     "DJANGO_SECURE_COOKIES": "true",
     "DJANGO_BEHIND_PROXY": "true",
+    # The FHIR export's MRN namespace and the address its identifiers start from (docs/fhir.md).
+    "CARTMONITOR_MRN_SYSTEM": "urn:oid:2.999.1",
+    "CARTMONITOR_SITE_URL": "https://cartmonitor.example-hospital.org",
 }
 
 
 def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    """Run manage.py with exactly these DJANGO_* variables (none inherited from this shell)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    """Run manage.py with exactly these DJANGO_* and CARTMONITOR_* variables (none inherited
+    from this shell)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CARTMONITOR_"))}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
