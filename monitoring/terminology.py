@@ -38,11 +38,29 @@ def _atc(code: str, display: str) -> Code:
 
 # app code -> its standard codes (RxNorm first, then ATC). Sources: docs/fhir.md.
 MEDICATION_CODES: dict[str, tuple[Code, ...]] = {
-    # Treatments (Treatment.Drug)
-    "tocilizumab": (_atc("L04AC07", "tocilizumab"),),
+    # Treatments (Treatment.Drug). Dexamethasone and methylprednisolone: the systemic
+    # corticosteroid codes (H02AB), the use in CRS/ICANS.
+    "tocilizumab": (_rxnorm("612865", "tocilizumab"), _atc("L04AC07", "tocilizumab")),
+    "dexamethasone": (_atc("H02AB02", "dexamethasone"),),
+    "methylprednisolone": (_atc("H02AB04", "methylprednisolone"),),
     "anakinra": (_atc("L04AC03", "anakinra"),),
-    # Products (the course's product code)
-    "blinatumomab": (_rxnorm("1597258", "blinatumomab"),),
+    "siltuximab": (_atc("L04AC11", "siltuximab"),),
+    # Products (the course's product code). CAR-T cells: L01XL since the 2023 ATC index
+    # (before: L01XX, e.g. axi-cel L01XX70, tisa-cel L01XX71 - do not use those).
+    "axi-cel": (_atc("L01XL03", "axicabtagene ciloleucel"),),
+    "tisa-cel": (_atc("L01XL04", "tisagenlecleucel"),),
+    "cilta-cel": (_atc("L01XL05", "ciltacabtagene autoleucel"),),
+    "brexu-cel": (_atc("L01XL06", "brexucabtagene autoleucel"),),
+    "ide-cel": (_atc("L01XL07", "idecabtagene vicleucel"),),
+    "liso-cel": (_atc("L01XL08", "lisocabtagene maraleucel"),),
+    "obe-cel": (_atc("L01XL12", "obecabtagene autoleucel"),),
+    # T-cell engagers (product code = INN)
+    "teclistamab": (_atc("L01FX24", "teclistamab"),),
+    "mosunetuzumab": (_atc("L01FX25", "mosunetuzumab"),),
+    "epcoritamab": (_atc("L01FX27", "epcoritamab"),),
+    "talquetamab": (_atc("L01FX29", "talquetamab"),),
+    "linvoseltamab": (_atc("L01FX37", "linvoseltamab"),),
+    "blinatumomab": (_rxnorm("1597258", "blinatumomab"), _atc("L01FX07", "blinatumomab")),
 }
 
 

@@ -231,3 +231,81 @@ def test_make_check_deploy_fails_without_the_mrn_system():
 
     assert result.returncode != 0
     assert "cartmonitor.E001" in result.stdout + result.stderr
+
+
+# The checked codes, pinned (docs/fhir.md "Drug and product codes" gives each one's source:
+# the MII Onkologie ATC-DE value sets, the CIBMTR reporting IG, ICEES). A change to the table
+# must change this list too, so no code moves by accident.
+CHECKED_CODES = {
+    "tocilizumab": {"rxnorm": "612865", "atc": "L04AC07"},
+    "dexamethasone": {"atc": "H02AB02"},
+    "methylprednisolone": {"atc": "H02AB04"},
+    "anakinra": {"atc": "L04AC03"},
+    "siltuximab": {"atc": "L04AC11"},
+    "axi-cel": {"atc": "L01XL03"},
+    "tisa-cel": {"atc": "L01XL04"},
+    "cilta-cel": {"atc": "L01XL05"},
+    "brexu-cel": {"atc": "L01XL06"},
+    "ide-cel": {"atc": "L01XL07"},
+    "liso-cel": {"atc": "L01XL08"},
+    "obe-cel": {"atc": "L01XL12"},
+    "teclistamab": {"atc": "L01FX24"},
+    "mosunetuzumab": {"atc": "L01FX25"},
+    "epcoritamab": {"atc": "L01FX27"},
+    "talquetamab": {"atc": "L01FX29"},
+    "linvoseltamab": {"atc": "L01FX37"},
+    "blinatumomab": {"rxnorm": "1597258", "atc": "L01FX07"},
+}
+
+
+@pytest.mark.parametrize(("app_code", "expected"), CHECKED_CODES.items())
+def test_each_checked_code_is_in_the_table(app_code, expected):
+    systems = {terminology.RXNORM: "rxnorm", terminology.ATC: "atc"}
+    got = {systems[c.system]: c.code for c in terminology.codes_for(app_code)}
+    assert got == expected
+    # RxNorm first, then ATC (the order the export sends them in)
+    assert [c.system for c in terminology.codes_for(app_code)] == sorted(
+        (c.system for c in terminology.codes_for(app_code)),
+        key=[terminology.RXNORM, terminology.ATC].index,
+    )
+
+
+def test_the_table_holds_only_checked_codes():
+    assert set(terminology.MEDICATION_CODES) == set(CHECKED_CODES)
+
+
+def test_car_t_products_use_the_2023_atc_group_not_the_old_l01xx_codes():
+    from monitoring.models import TreatmentCourse
+
+    car_t = [p for p in TreatmentCourse.Product.values if p.endswith("-cel")]
+    assert car_t
+    for product in car_t:
+        atc = [c.code for c in terminology.codes_for(product) if c.system == terminology.ATC]
+        assert len(atc) == 1, product
+        assert atc[0].startswith("L01XL"), product
+    assert not [
+        c
+        for codes in terminology.MEDICATION_CODES.values()
+        for c in codes
+        if c.code.startswith("L01XX")
+    ]
+
+
+def test_every_coded_drug_is_a_drug_choice_and_the_antipyretic_stays_uncoded():
+    from monitoring.models import TreatmentCourse
+
+    products = set(TreatmentCourse.Product.values) | {
+        "teclistamab",
+        "elranatamab",
+        "talquetamab",
+        "linvoseltamab",
+        "epcoritamab",
+        "glofitamab",
+        "mosunetuzumab",
+        "tarlatamab",
+        "blinatumomab",
+        "afami-cel",
+    }  # engager and TCR-T codes as the products branch names them (issue 14 §2)
+    assert set(terminology.MEDICATION_CODES) <= set(Treatment.Drug.values) | products
+    assert terminology.codes_for("antipyretic") == ()
+    assert terminology.codes_for("other") == ()
