@@ -164,6 +164,7 @@ def record_check(request, public_id):
                 by=request.user,
                 observed_at=page.time.cleaned_data["observed_at"],
                 accepted_warnings=page.dose_decision.accepted_warnings(),
+                setting=page.setting.value(),
                 **page.values(),
             )
         except services.DoseWarningsPending as held:
