@@ -221,7 +221,17 @@ def _record_meta(record) -> dict:
     }
     if record.amends_id:
         meta["note"] = [{"text": f"Corrected record: {record.amendment_reason}"}]
+    # Where the check was done, when not on the ward: a phone value is the patient's report.
+    setting_note = SETTING_NOTES.get(record.check_entry.setting)
+    if setting_note:
+        meta.setdefault("note", []).append({"text": setting_note})
     return meta
+
+
+SETTING_NOTES = {
+    "clinic": "Setting: outpatient clinic visit.",
+    "phone": "Setting: phone call; reported by the patient or carer, not measured by staff.",
+}
 
 
 def _observation(patient_ref: str, record, *, category, code, **value) -> dict:
