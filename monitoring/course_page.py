@@ -73,13 +73,6 @@ class DayRow:
         return day_label(self.day)
 
     @property
-    def away_labels(self) -> list[tuple[str, int]]:
-        """[("Clinic visit", 1), ("Phone call", 2)] in the choices' order, as shown."""
-        return [
-            (label, self.away[value]) for value, label in CheckSetting.choices if value in self.away
-        ]
-
-    @property
     def febrile(self) -> bool:
         """The day's highest temperature is a fever by ASTCT (reference §1.2.1)."""
         return self.tmax is not None and self.tmax >= FEVER_C
@@ -106,6 +99,13 @@ class DayLine:
     @property
     def label(self) -> str:
         return day_label(self.day)
+
+    @property
+    def away_labels(self) -> list[tuple[str, int]]:
+        """[("Clinic visit", 1), ("Phone call", 2)] in the choices' order, as shown."""
+        return [
+            (label, self.away[value]) for value, label in CheckSetting.choices if value in self.away
+        ]
 
 
 @dataclass(frozen=True)
