@@ -176,7 +176,10 @@ def test_the_check_page_offers_the_setting_from_the_care_setting(nurse_client, c
 
     assert 'value="ward"  id="id_setting_0" checked' in ward_page
     assert 'value="clinic"  id="id_setting_1" checked' in clinic_page
-    assert "By phone: symptoms, temperature taken at home" in clinic_page
+    assert (
+        "By phone: temperature taken at home (no other vital sign), symptoms, treatments."
+        in clinic_page
+    )
 
 
 @pytest.mark.parametrize("setting", ["ward", "clinic"])
