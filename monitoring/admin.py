@@ -145,7 +145,15 @@ class PatientAdmin(AuditedChangeAdmin):
 class CourseAdminForm(forms.ModelForm):
     class Meta:
         model = TreatmentCourse
-        fields = ["patient", "unit", "product", "product_other", "indication", "infused_at"]
+        fields = [
+            "patient",
+            "unit",
+            "care_setting",
+            "product",
+            "product_other",
+            "indication",
+            "infused_at",
+        ]
 
     def _post_clean(self):
         super()._post_clean()
@@ -175,7 +183,8 @@ class TreatmentCourseAdmin(AuditedChangeAdmin):
         "end_reason",
         "ended_by",
     ]
-    clinical_fields = [*clinical_fields_on_add, "infused_at", "unit"]
+    # The care setting changes on the course page too (services.change_care_setting, audited).
+    clinical_fields = [*clinical_fields_on_add, "infused_at", "unit", "care_setting"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -200,7 +209,8 @@ class ReadOnlyHistoryAdmin(ReadOnlyAdmin, HistoryAdmin):
 
 @admin.register(BedsideCheck)
 class BedsideCheckAdmin(ReadOnlyHistoryAdmin):
-    list_display = ["observed_at", "course", "recorded_by", "recorded_at"]
+    list_display = ["observed_at", "course", "setting", "recorded_by", "recorded_at"]
+    list_filter = ["setting"]
     list_select_related = ["course__patient", "recorded_by"]
     date_hierarchy = "observed_at"
 

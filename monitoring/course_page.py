@@ -28,7 +28,7 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
-from monitoring.models.courses import day_label
+from monitoring.models.courses import CheckSetting, day_label
 from monitoring.timeline import FEVER_C, age_text  # FEVER_C: its owner until grading exports it
 
 # Oxygen support as the ASTCT hypoxia domain ranks it (grade 0/2/3/4 → level 0-3).
@@ -91,12 +91,21 @@ class DayLine:
     crs: int | None = None  # highest effective grade of the day
     icans: int | None = None
     checks: int = 0
+    # Checks away from the ward that day: "clinic" / "phone" -> how many (BedsideCheck.setting).
+    away: dict = field(default_factory=dict)
     flags: int = 0  # raised that day
     worst_flag: int = 0  # the most severe of them (Flag.Severity), 0 when none
 
     @property
     def label(self) -> str:
         return day_label(self.day)
+
+    @property
+    def away_labels(self) -> list[tuple[str, int]]:
+        """[("Clinic visit", 1), ("Phone call", 2)] in the choices' order, as shown."""
+        return [
+            (label, self.away[value]) for value, label in CheckSetting.choices if value in self.away
+        ]
 
 
 @dataclass(frozen=True)
@@ -394,7 +403,9 @@ class CoursePage:
                         setattr(day, target, max(value, getattr(day, target) or 0))
         return rows
 
-    def day_lines(self, *, check_times: list[datetime], flags: list) -> list[DayLine]:
+    def day_lines(
+        self, *, check_times: list[datetime], flags: list, check_settings: list[str] = ()
+    ) -> list[DayLine]:
         """One line per day, newest first, from today (while monitored) back to day 0 or an
         earlier baseline, days without checks included (a gap in monitoring shows): the
         highest grades, how many checks and flags. Never more than MAX_GRID_DAYS + 1 lines: a
@@ -410,6 +421,10 @@ class CoursePage:
 
         for at in check_times:
             line(at).checks += 1
+        for at, setting in zip(check_times, check_settings, strict=False):
+            if setting != CheckSetting.WARD:
+                away = line(at).away
+                away[setting] = away.get(setting, 0) + 1
         for snapshot in self.snapshots:
             entry = line(snapshot.observed_at)
             for name in ("crs", "icans"):

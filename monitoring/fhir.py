@@ -339,6 +339,18 @@ def chains(records: Iterable) -> list[list]:
     return sorted(found, key=lambda chain: order[chain[0].pk])
 
 
+# Where the check was done, when not on the ward: a phone value is the patient's report.
+SETTING_NOTES = {
+    "clinic": "Setting: outpatient clinic visit.",
+    "phone": "Setting: phone call; reported by the patient or carer, not measured by staff.",
+}
+
+
+def _setting_note(record) -> dict:
+    text = SETTING_NOTES.get(record.check_entry.setting)
+    return {"note": [{"text": text}]} if text else {}
+
+
 def _observation(patient_ref: str, record, *, category, code, **value) -> dict:
     return {
         "resourceType": "Observation",
@@ -347,6 +359,7 @@ def _observation(patient_ref: str, record, *, category, code, **value) -> dict:
         "subject": {"reference": patient_ref},
         "effectiveDateTime": instant(record.check_entry.observed_at),
         **value,
+        **_setting_note(record),
     }
 
 
@@ -660,6 +673,7 @@ def _medication(patient_ref, record) -> dict:
         "subject": {"reference": patient_ref},
         "effectiveDateTime": instant(record.check_entry.observed_at),
         "dosage": dosage,
+        **_setting_note(record),
     }
 
 

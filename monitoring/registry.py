@@ -52,7 +52,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from monitoring.models import GradeSnapshot, Treatment
+from monitoring.models import CheckSetting, GradeSnapshot, Treatment
 
 RESOLUTION_HOURS = 24
 ICU_NOT_RECORDED = "not recorded"
@@ -246,6 +246,17 @@ class RegistrySummary:
     # Registry drugs from day 0 not counted as CRS or ICANS therapy: prophylaxis stopped before
     # an onset, or doses outside any episode.
     not_counted: dict[str, DrugTotal] = field(default_factory=dict)
+    # How many checks were done in each setting (BedsideCheck.setting code -> count).
+    checks_by_setting: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def checks_by_setting_text(self) -> str:
+        """ "ward 10; clinic 3; phone 2", in the choices' order (codes: stable for registries)."""
+        return "; ".join(
+            f"{code} {self.checks_by_setting[code]}"
+            for code in CheckSetting.values
+            if code in self.checks_by_setting
+        )
 
     @property
     def not_counted_given(self) -> list[DrugTotal]:
@@ -484,9 +495,12 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
             "icans_grade",
             "crs_confirmed_grade",
             "icans_confirmed_grade",
+            "check_entry__setting",  # one snapshot per check: no query of its own
         )
     )
-    for course_id, at, crs, icans, crs_c, icans_c, crs_conf, icans_conf in snapshots:
+    settings: dict[int, dict[str, int]] = defaultdict(dict)
+    for course_id, at, crs, icans, crs_c, icans_c, crs_conf, icans_conf, where in snapshots:
+        settings[course_id][where] = settings[course_id].get(where, 0) + 1
         points[course_id].append(
             GradePoint(
                 at=at,
@@ -500,14 +514,17 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
         )
     treatments = treatment_rows(ids)
     return {
-        course.pk: summarise(
-            course_id=course.pk,
-            mrn=course.patient.mrn,
-            product=course.product_label,
-            infused_at=course.infused_at,
-            points=points[course.pk],
-            treatments=treatments[course.pk],
-            now=now,
+        course.pk: replace(
+            summarise(
+                course_id=course.pk,
+                mrn=course.patient.mrn,
+                product=course.product_label,
+                infused_at=course.infused_at,
+                points=points[course.pk],
+                treatments=treatments[course.pk],
+                now=now,
+            ),
+            checks_by_setting=settings[course.pk],
         )
         for course in courses
     }
@@ -563,6 +580,8 @@ CSV_COLUMNS = [
     "Indication",
     "Infusion date",
     "Course status",
+    "Care setting",
+    "Checks by setting",
     *_domain_columns("CRS"),
     *_domain_columns("ICANS"),
     "Tocilizumab doses",
@@ -635,6 +654,8 @@ def csv_row(course, summary: RegistrySummary) -> list:
         course.indication,
         summary.infusion_date.isoformat(),
         course.get_status_display(),
+        course.get_care_setting_display(),
+        summary.checks_by_setting_text,
         *_domain_values(summary.crs),
         *_domain_values(summary.icans),
         summary.tocilizumab_doses,

@@ -164,6 +164,20 @@ def due_marks(course, status) -> dict:
     }
 
 
+def end_of_day(now: datetime, tz=None) -> datetime:
+    """Midnight after ``now`` in the local zone (UTC), a DST day being 23 or 25 hours."""
+    tz = tz or timezone.get_current_timezone()
+    local = now.astimezone(tz)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time())
+    return timezone.make_aware(midnight, tz).astimezone(UTC)
+
+
+def due_today(due: list[Due], *, now: datetime, tz=None) -> bool:
+    """A check overdue, or due before midnight (local): the course is on today's clinic list."""
+    end = end_of_day(now, tz)
+    return any(item.next_due < end for item in due)
+
+
 def most_overdue(course, status, *, now: datetime | None = None) -> Due | None:
     """The check that has waited longest past its due time, or None."""
     overdue = [due for due in due_checks(course, status, now=now) if due.is_overdue]

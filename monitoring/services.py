@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import formats, timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from monitoring import alert_rule_messages, alert_rules, escalation, grading
 from monitoring.access import units_for
@@ -30,8 +30,10 @@ from monitoring.models import (
     AuditEvent,
     BedsideCheck,
     BoardVisit,
+    CareSetting,
     CheckNotDone,
     CheckSchedule,
+    CheckSetting,
     CourseStatus,
     Flag,
     FlagAcknowledgement,
@@ -54,7 +56,7 @@ from monitoring.models import (
 from monitoring.models.alerts import TIER_LABELS
 from monitoring.models.audit import changes_text
 from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE
-from monitoring.models.courses import CLOCK_SKEW
+from monitoring.models.courses import CLOCK_SKEW, REMOTE_CHECKS
 from monitoring.models.people import WEIGHT_KG_RANGE
 
 # Records may be entered late (a paper chart typed up after a busy night) but not too early:
@@ -81,8 +83,12 @@ def record_check(
     labs: dict | None = None,
     treatment: dict | None = None,
     accepted_warnings=(),
+    setting: str | None = None,
 ) -> BedsideCheck:
     """Save one bedside check (any of its sections), grade the course at that moment and flag.
+
+    ``setting`` is where it was done (ward, clinic visit, phone; default from the course's care
+    setting); a phone check records only what a phone call can give (``check_setting_values``).
 
     A check entered late (its ``observed_at`` before the course's latest moment) regrades the
     moments after it; each changed grade keeps its earlier version (see ``_regrade``).
@@ -104,8 +110,10 @@ def record_check(
     }
     if not any(sections.values()):
         raise ValidationError(gettext("Nothing to save: fill in at least one section."))
+    setting = course.default_check_setting if setting is None else setting
+    check_setting_values(setting, sections)
 
-    check = BedsideCheck(course=course, observed_at=observed_at, recorded_by=by)
+    check = BedsideCheck(course=course, observed_at=observed_at, recorded_by=by, setting=setting)
     check.save()
     records = {}
     for key, values in sections.items():
@@ -155,8 +163,13 @@ def record_check(
             summary=f"Check at {timezone.localtime(observed_at):%Y-%m-%d %H:%M}: "
             + ", ".join(records)
             + " → "
-            + grades_text(snapshot),
-            details={"check": str(check.public_id), "sections": list(records)},
+            + grades_text(snapshot)
+            + f" ({check.get_setting_display().lower()})",
+            details={
+                "check": str(check.public_id),
+                "sections": list(records),
+                "setting": setting,
+            },
         )
     if "treatment" in records:
         with _in_english():
@@ -1428,8 +1441,12 @@ def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
             course=course,
             summary=f"{course.product_label} course started on "
             f"{course.protocol_version or 'no protocol'}: day 0 {_when(course.infused_at)}, "
-            f"{course.unit}",
-            details={"infused_at": course.infused_at.isoformat(), "unit": course.unit_id},
+            f"{course.unit}, {course.get_care_setting_display().lower()}",
+            details={
+                "infused_at": course.infused_at.isoformat(),
+                "unit": course.unit_id,
+                "care_setting": course.care_setting,
+            },
         )
     return course
 
@@ -1850,3 +1867,129 @@ def _shift_details(shift: OnCallShift) -> dict:
         "starts_at": shift.starts_at.isoformat(),
         "ends_at": shift.ends_at.isoformat() if shift.ends_at else None,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Outpatients: the course's care setting and each check's setting (issue 14)
+# ---------------------------------------------------------------------------------------------
+
+
+def _choices_text(choices) -> str:
+    return ", ".join(f"{label} ({value})" for value, label in choices)
+
+
+def check_setting_values(setting: str, sections: dict) -> None:
+    """Refuse an unknown setting, and what its setting cannot measure (``REMOTE_CHECKS``: by
+    phone, symptoms, a temperature taken at home and medicines taken — no other vital sign, no
+    neuro screen, no lab), each message on the section it names."""
+    if setting not in CheckSetting.values:
+        raise ValidationError(
+            {
+                "setting": gettext("Unknown check setting %(value)s: choose one of %(choices)s.")
+                % {"value": setting, "choices": _choices_text(CheckSetting.choices)}
+            }
+        )
+    if setting not in REMOTE_CHECKS:
+        return
+    allowed_sections, allowed_vitals = REMOTE_CHECKS[setting]
+    where = CheckSetting(setting).label
+    errors: dict[str, list[str]] = {}
+    for name, values in sections.items():
+        if not values:
+            continue
+        if name not in allowed_sections:
+            errors[name] = [
+                gettext(
+                    "A %(setting)s check cannot record %(section)s: record it at a ward or clinic "
+                    "check. By %(setting)s: %(allowed)s."
+                )
+                % {
+                    "setting": str(where).lower(),
+                    "section": str(SECTION_NAMES[name]),
+                    "allowed": remote_allowed_text(setting),
+                }
+            ]
+    measured = [
+        field
+        for field, value in (sections.get("vitals") or {}).items()
+        if field not in allowed_vitals and value not in (None, "", 0, False)
+    ]
+    if measured:
+        errors.setdefault("vitals", []).append(
+            gettext(
+                "A %(setting)s check cannot measure %(values)s: only a temperature the patient "
+                "took at home. Clear them, or record them at a ward or clinic check."
+            )
+            % {
+                "setting": str(where).lower(),
+                "values": ", ".join(
+                    str(VitalSigns._meta.get_field(field).verbose_name) for field in measured
+                ),
+            }
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+# Section names for messages, in the reader's language.
+SECTION_NAMES = {
+    "vitals": gettext_lazy("vital signs"),
+    "symptoms": gettext_lazy("symptoms"),
+    "neuro": gettext_lazy("a neurological assessment (ICE/CAPD)"),
+    "labs": gettext_lazy("lab results"),
+    "treatment": gettext_lazy("treatments"),
+}
+
+
+def remote_allowed_text(setting: str) -> str:
+    """What a check in ``setting`` records, for the page and its messages."""
+    sections, vitals = REMOTE_CHECKS.get(setting, (SECTION_NAMES.keys(), ()))
+    parts = [str(SECTION_NAMES[name]) for name in SECTION_NAMES if name in sections]
+    if "vitals" in sections and vitals:
+        parts[parts.index(str(SECTION_NAMES["vitals"]))] = gettext(
+            "temperature taken at home (no other vital sign)"
+        )
+    return ", ".join(parts)
+
+
+@transaction.atomic
+def change_care_setting(*, course: TreatmentCourse, care_setting: str, reason: str, by):
+    """Admit an outpatient to the ward (e.g. for CRS) or discharge an inpatient to outpatient
+    follow-up: old → new with why, in the audit log. Records and grades are unchanged."""
+    _lock_status(course)
+    current = TreatmentCourse.objects.get(pk=course.pk)
+    if current.status != TreatmentCourse.Status.MONITORING:
+        raise ValidationError(
+            gettext("Monitoring of this course has ended: its care setting stays as it was.")
+        )
+    if care_setting not in CareSetting.values:
+        raise ValidationError(
+            {
+                "care_setting": gettext(
+                    "Unknown care setting %(value)s: choose one of %(choices)s."
+                )
+                % {"value": care_setting, "choices": _choices_text(CareSetting.choices)}
+            }
+        )
+    if care_setting == current.care_setting:
+        raise ValidationError(
+            {
+                "care_setting": gettext("The course is already %(setting)s.")
+                % {"setting": str(CareSetting(care_setting).label).lower()}
+            }
+        )
+    reason = _required(
+        "reason", reason, gettext("Say why the care setting changes (kept in the audit log).")
+    )
+    course.care_setting = care_setting
+    course.save(update_fields=["care_setting"])
+    with _in_english():
+        old, new = CareSetting(current.care_setting).label, CareSetting(care_setting).label
+        audit(
+            by,
+            AuditEvent.Action.CARE_SETTING_CHANGED,
+            course=course,
+            summary=f"Care setting {str(old).lower()} → {str(new).lower()} ({reason})",
+            details={"care_setting": [current.care_setting, care_setting], "reason": reason},
+        )
+    return course

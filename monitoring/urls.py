@@ -57,6 +57,11 @@ urlpatterns = [
     path("patients/<uuid:public_id>/end/", courses.end_monitoring, name="course-end"),
     path("patients/<uuid:public_id>/transfer/", courses.transfer_course, name="course-transfer"),
     path(
+        "patients/<uuid:public_id>/care-setting/",
+        courses.change_care_setting,
+        name="course-care-setting",
+    ),
+    path(
         "patients/<uuid:public_id>/infusion/",
         courses.correct_infusion_time,
         name="course-infusion",

@@ -134,6 +134,9 @@ class PatientPlan:
     crs: CrsPlan | None = None
     icans: IcansPlan | None = None
     overdue_h: float = 0.0  # no check for this long before now (a missed round)
+    # Looked after as an outpatient from this day on: a clinic visit each morning and a phone
+    # call each evening instead of ward rounds (None: an inpatient throughout).
+    outpatient_from_day: int | None = None
 
 
 def scripted_plans(days: int, rng: random.Random) -> list[PatientPlan]:
@@ -268,9 +271,16 @@ def scripted_plans(days: int, rng: random.Random) -> list[PatientPlan]:
             crs=crs(30, 39.2, esc=16, end=26, o2="low_flow", low_flow_l_min=2),
             icans=icans(84, 2, 12, 28, 22),
         ),
-        # No toxicity at all (liso-cel often has none).
+        # No toxicity at all (liso-cel often has none), so looked after as an outpatient from
+        # the infusion: clinic visits in the morning, phone calls in the evening.
         PatientPlan(
-            Product.LISO_CEL, "Transformed follicular lymphoma", female, 44.2, 58.0, spread[8]
+            Product.LISO_CEL,
+            "Transformed follicular lymphoma",
+            female,
+            44.2,
+            58.0,
+            spread[8],
+            outpatient_from_day=0,
         ),
         # Obe-cel CRS starts late (median D+8) and is usually mild.
         PatientPlan(

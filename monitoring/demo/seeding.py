@@ -18,6 +18,7 @@ from monitoring.demo.plans import PatientPlan, random_plan, scripted_plans
 from monitoring.demo.simulator import CourseRows, CourseSimulator
 from monitoring.models import (
     BedsideCheck,
+    CareSetting,
     CourseStatus,
     Flag,
     GradeSnapshot,
@@ -338,6 +339,9 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
             infused_at=infused,
             created_at=infused - timedelta(days=1),
             protocol_version=versions.get(plan.product),
+            care_setting=CareSetting.INPATIENT
+            if plan.outpatient_from_day is None
+            else CareSetting.OUTPATIENT,
         )
         entries.append((plan, patient, course, rng))
     Patient.objects.bulk_create([e[1] for e in entries], batch_size=BATCH_SIZE)

@@ -23,6 +23,7 @@ from monitoring.engine import (
 )
 from monitoring.models import (
     BedsideCheck,
+    CheckSetting,
     CourseStatus,
     Flag,
     GradeSnapshot,
@@ -30,6 +31,7 @@ from monitoring.models import (
     Treatment,
     TreatmentCourse,
     User,
+    VitalSigns,
 )
 from monitoring.timeline import Moment
 
@@ -115,6 +117,8 @@ class CourseLedger:
         return apply_status(status, values, deferrals={})
 
 
+# An outpatient's day (PatientPlan.outpatient_from_day): a clinic visit, then an evening call.
+CLINIC_HOUR, PHONE_HOUR = 10, 18
 REVIEWED_RESOLVED = "Reviewed on the ward round; condition resolved."
 REVIEWED_ACKNOWLEDGED = "Seen at the bedside; plan discussed with the nurse."
 
@@ -166,6 +170,13 @@ class CourseSimulator:
         self._bedside(self.course.infused_at - timedelta(hours=1), neuro=True, labs=True)
         tz = timezone.get_current_timezone()
         for slot, hour in _even_hours(self.course.infused_at, cutoff, tz):
+            if self._outpatient(slot):
+                self._give_orders(before=slot)
+                if hour == CLINIC_HOUR:
+                    self._bedside(slot, neuro=True, labs=True, setting=CheckSetting.CLINIC)
+                elif hour == PHONE_HOUR:
+                    self._phone_call(slot)
+                continue
             routine = hour % 4 == 2  # 02:00, 06:00 ... 22:00: every 4 h
             if not routine and not self._febrile_watch():
                 continue
@@ -185,12 +196,40 @@ class CourseSimulator:
         m = self.last_moment
         return bool(m and ((m.icans and m.icans.grade >= 1) or (m.crs and m.crs.grade >= 2)))
 
-    def _new_check(self, at: datetime, delay_min: int) -> BedsideCheck:
+    def _outpatient(self, at: datetime) -> bool:
+        first = self.plan.outpatient_from_day
+        return first is not None and self.course.day_number(at) >= first
+
+    def _phone_call(self, at: datetime) -> None:
+        """The evening call: symptoms and the temperature taken at home, nothing measured
+        (what a phone check may record: monitoring.models.courses.REMOTE_CHECKS)."""
+        h = self.hours(at)
+        check = self._new_check(at, self.rng.randint(2, 10), setting=CheckSetting.PHONE)
+        measured = self.body.vitals(h)
+        records = {
+            "vitals": VitalSigns(temp_c=measured.temp_c),
+            "symptoms": self.body.symptoms(h, measured),
+        }
+        for record in records.values():
+            record.check_entry = check
+            self._add(record)
+        self.last_temp = float(measured.temp_c)
+        self.last_moment = self.rows.ledger.record(check, **records)
+
+    def _new_check(
+        self, at: datetime, delay_min: int, setting: str = CheckSetting.WARD
+    ) -> BedsideCheck:
         local_hour = at.astimezone(timezone.get_current_timezone()).hour
         nurse = self.day_nurse if 8 <= local_hour < 20 else self.night_nurse
         recorded = min(at + timedelta(minutes=delay_min), self.now)
+        if setting == CheckSetting.WARD and self._outpatient(at):
+            setting = CheckSetting.CLINIC
         check = BedsideCheck(
-            course=self.course, observed_at=at, recorded_at=recorded, recorded_by=nurse
+            course=self.course,
+            observed_at=at,
+            recorded_at=recorded,
+            recorded_by=nurse,
+            setting=setting,
         )
         self.rows.checks.append(check)
         return check
@@ -198,9 +237,11 @@ class CourseSimulator:
     def _add(self, record) -> None:
         self.rows.records.setdefault(type(record), []).append(record)
 
-    def _bedside(self, at: datetime, *, neuro: bool, labs: bool) -> None:
+    def _bedside(
+        self, at: datetime, *, neuro: bool, labs: bool, setting: str = CheckSetting.WARD
+    ) -> None:
         h = self.hours(at)
-        check = self._new_check(at, self.rng.randint(3, 25))
+        check = self._new_check(at, self.rng.randint(3, 25), setting=setting)
         records = {"vitals": self.body.vitals(h)}
         records["symptoms"] = self.body.symptoms(h, records["vitals"])
         if neuro:

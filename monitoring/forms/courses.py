@@ -11,9 +11,10 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from monitoring import services
-from monitoring.models import Patient, TreatmentCourse, Unit
+from monitoring.models import CareSetting, Patient, TreatmentCourse, Unit
 from monitoring.models.people import WEIGHT_KG_RANGE
 
 MOMENT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -110,14 +111,33 @@ class CourseForm(ServiceChecksMixin, forms.ModelForm):
 
     class Meta:
         model = TreatmentCourse
-        fields = ["unit", "bed", "product", "product_other", "indication", "infused_at"]
-        help_texts = {"bed": "Optional. Alerts say “Ward 7, bed 3”, never the patient’s name."}
+        fields = [
+            "unit",
+            "bed",
+            "care_setting",
+            "product",
+            "product_other",
+            "indication",
+            "infused_at",
+        ]
+        help_texts = {
+            "bed": "Optional. Alerts say “Ward 7, bed 3”, never the patient’s name.",
+            "care_setting": _(
+                "Outpatient: checks at clinic visits or by phone, and on the clinic list of the "
+                "worklist. Changed later on the course page."
+            ),
+        }
 
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = units
         self.fields["unit"].empty_label = None
         self.fields["infused_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        # Not said (an older page, a script): the model's default, inpatient.
+        self.fields["care_setting"].required = False
+
+    def clean_care_setting(self):
+        return self.cleaned_data.get("care_setting") or CareSetting.INPATIENT
 
     def clean(self):
         cleaned = super().clean()
@@ -153,6 +173,21 @@ class TransferForm(forms.Form):
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = units
+
+
+class CareSettingForm(forms.Form):
+    care_setting = forms.ChoiceField(
+        label=_("Care setting"), choices=CareSetting.choices, widget=forms.RadioSelect
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "E.g. admitted to the ward for CRS, or discharged to outpatient follow-up "
+            "(kept in the audit log with old and new)."
+        ),
+    )
 
 
 class PatientDetailsForm(ServiceChecksMixin, forms.Form):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from monitoring import grading
+from monitoring import grading, services
 from monitoring.forms.common import (
     DoseDecisionForm,
     ObservationTimeForm,
@@ -23,6 +23,7 @@ from monitoring.models import (
     LAB_RANGES,
     VITAL_RANGES,
     CheckNotDone,
+    CheckSetting,
     CheckType,
     LabResult,
     NeuroAssessment,
@@ -30,6 +31,7 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
+from monitoring.models.courses import REMOTE_CHECKS
 from monitoring.templatetags.monitoring_tags import day_number
 
 
@@ -491,6 +493,30 @@ def carried_from_text(vitals, course) -> str:
 _SAME = object()
 
 
+class CheckSettingForm(forms.Form):
+    """Where the check is done: offered from the course's care setting (inpatient → ward,
+    outpatient → clinic visit); what each setting can record is the service's rule."""
+
+    label = _("Setting")
+    setting = forms.ChoiceField(
+        label=_("Where is this check done?"),
+        choices=CheckSetting.choices,
+        widget=forms.RadioSelect,
+        required=False,  # a post without it (an older page, an API client) is the default
+    )
+
+    def __init__(self, *args, course, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["setting"].initial = course.default_check_setting
+        phone = services.remote_allowed_text(CheckSetting.PHONE)
+        self.fields["setting"].help_text = gettext("By phone: %(allowed)s.") % {"allowed": phone}
+
+    def value(self) -> str:
+        if self.is_bound and self.is_valid() and self.cleaned_data["setting"]:
+            return self.cleaned_data["setting"]
+        return self.fields["setting"].initial
+
+
 class CheckPage:
     """The sections of the bedside check page, bound together.
 
@@ -512,6 +538,7 @@ class CheckPage:
         self.carried_forward = carried_forward
         self.shown_forward = carried_forward if shown_forward is _SAME else shown_forward
         self.time = ObservationTimeForm(data, course=course)
+        self.setting = CheckSettingForm(data, course=course)
         self.vitals = VitalSignsForm(data, prefix="vitals", carried_forward=carried_forward)
         self.symptoms = SymptomForm(data, prefix="symptoms")
         self.neuro = NeuroForm(data, prefix="neuro", capd=capd)
@@ -584,26 +611,56 @@ class CheckPage:
 
     def is_valid(self) -> bool:
         followed = self._follow_the_entered_time()
-        valid = all([form.is_valid() for form in (self.time, *dict(self.sections).values())])
+        forms_ = (self.time, self.setting, *dict(self.sections).values())
+        valid = all([form.is_valid() for form in forms_])
         if followed:
             return False
         if not self.filled():
             self.errors.append(gettext("Nothing to save: fill in at least one section."))
             return False
+        if valid:
+            try:
+                services.check_setting_values(self.setting.value(), self.values())
+            except ValidationError as error:
+                self._section_errors(error)
+                return False
         return valid
 
     def values(self) -> dict:
-        return {name: form.model_values() for name, form in self.filled()}
+        values = {name: form.model_values() for name, form in self.filled()}
+        if "vitals" in values and self.setting.value() in REMOTE_CHECKS:
+            # Oxygen and vasopressors shown carried forward were not said on the call: stored
+            # as not recorded (they carry forward in grading). Changed ones stay, and are refused.
+            untouched = set(VitalSignsForm.SUPPORT) - set(self.vitals.changed_data)
+            blank = support_values(None)  # oxygen "" (not recorded), no vasopressors
+            values["vitals"].update({name: blank[name] for name in untouched})
+        return values
+
+    def _section_errors(self, error: ValidationError) -> None:
+        """A setting's refusal on the section it names (the setting itself, or the page)."""
+        for name, messages in error.message_dict.items():
+            form = self.setting if name == "setting" else getattr(self, name, None)
+            if form is None:
+                self.errors.extend(messages)
+            else:
+                form.add_error("setting" if name == "setting" else None, messages)
 
     @property
     def has_errors(self) -> bool:
-        return bool(self.errors or self.time.errors or any(f.errors for _name, f in self.sections))
+        return bool(
+            self.errors
+            or self.time.errors
+            or self.setting.errors
+            or any(f.errors for _name, f in self.sections)
+        )
 
     def summary(self) -> list[str]:
         """One line per problem, naming its section, for the top of the page."""
         lines = list(self.errors)
         for error in self.time.errors.get("observed_at", []):
             lines.append(gettext("Observed at: %(error)s") % {"error": error})
+        for error in self.setting.errors.get("setting", []):
+            lines.append(f"{self.setting.fields['setting'].label} {error}")
         for _name, form in self.sections:
             for field, errors in form.errors.items():
                 label = "" if field == "__all__" else f"{form.fields[field].label}: "

@@ -14,6 +14,8 @@ from monitoring.models.alerts import (
 from monitoring.models.audit import AuditEvent, CheckNotDone, HandoverNote
 from monitoring.models.courses import (
     BedsideCheck,
+    CareSetting,
+    CheckSetting,
     CourseStatus,
     TreatmentCourse,
     TreatmentCourseQuerySet,
@@ -48,6 +50,8 @@ __all__ = [
     "VITAL_RANGES",
     "AuditEvent",
     "BedsideCheck",
+    "CareSetting",
+    "CheckSetting",
     "BoardVisit",
     "Delivery",
     "DeliveryAttempt",

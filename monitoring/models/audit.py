@@ -90,6 +90,7 @@ class AuditEvent(models.Model):
         PATIENT_CORRECTED = "patient_corrected", _("Date of birth or weight corrected")
         INFUSION_CORRECTED = "infusion_corrected", _("Infusion time corrected")
         COURSE_TRANSFERRED = "course_transferred", _("Course transferred to another unit")
+        CARE_SETTING_CHANGED = "care_setting_changed", _("Care setting changed")
         MONITORING_ENDED = "monitoring_ended", _("Monitoring ended")
         EXPORTED = "exported", _("Data exported")
         HANDOVER_PRINTED = "handover_printed", _("Handover printed")

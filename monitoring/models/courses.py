@@ -23,12 +23,48 @@ def day_label(day: int) -> str:
     return f"D+{day}" if day >= 0 else f"D{day}"
 
 
+class CareSetting(models.TextChoices):
+    """Where the patient is looked after: set at admission, changed by
+    ``services.change_care_setting`` (audited old → new with why)."""
+
+    INPATIENT = "inpatient", _("Inpatient")
+    OUTPATIENT = "outpatient", _("Outpatient")
+
+
+class CheckSetting(models.TextChoices):
+    """Where a check was done. Issue 15 adds ``HOME = "home", _("Home")`` here: one line;
+    what a setting cannot measure is ``REMOTE_CHECKS`` below."""
+
+    WARD = "ward", _("Ward")
+    CLINIC = "clinic", _("Clinic visit")
+    PHONE = "phone", _("Phone call")
+
+
+# The setting a check page offers first, from the course's care setting.
+DEFAULT_CHECK_SETTING = {
+    CareSetting.INPATIENT: CheckSetting.WARD,
+    CareSetting.OUTPATIENT: CheckSetting.CLINIC,
+}
+
+# What a check in a setting where nobody examines the patient can record: setting -> (sections,
+# vital-sign values). By phone the patient (or a carer) reports symptoms, a temperature taken at
+# home and medicines taken (an antipyretic masks fever, reference §1.2.2); nothing else is
+# measured — no pulse, blood pressure, SpO2 or oxygen device, no ICE/CAPD screen (naming objects
+# and writing need the patient in front of you), no lab. Settings not listed record everything.
+REMOTE_CHECKS = {
+    CheckSetting.PHONE: (frozenset({"symptoms", "vitals", "treatment"}), frozenset({"temp_c"})),
+}
+
+
 class TreatmentCourseQuerySet(models.QuerySet):
     def under_monitoring(self):
         return self.filter(status=TreatmentCourse.Status.MONITORING)
 
     def on_units(self, units):
         return self.filter(unit__in=units)
+
+    def outpatient(self):
+        return self.filter(care_setting=CareSetting.OUTPATIENT)
 
 
 class TreatmentCourse(models.Model):
@@ -56,6 +92,9 @@ class TreatmentCourse(models.Model):
     unit = models.ForeignKey(Unit, models.PROTECT, related_name="courses")
     # Where on the unit: notifications say "Ward 7, bed 3" instead of a name.
     bed = models.CharField(max_length=16, blank=True)
+    care_setting = models.CharField(
+        _("care setting"), max_length=16, choices=CareSetting.choices, default=CareSetting.INPATIENT
+    )
     product = models.CharField(max_length=16, choices=Product.choices)
     product_other = models.CharField(
         "other product", max_length=100, blank=True, help_text="Name of an investigational product"
@@ -108,6 +147,10 @@ class TreatmentCourse(models.Model):
                 condition=between("monitoring_ended_at", EARLIEST_MOMENT, LATEST_MOMENT),
                 name="course_monitoring_ended_at_plausible",
             ),
+            models.CheckConstraint(
+                condition=Q(care_setting__in=CareSetting.values),
+                name="course_care_setting_known",
+            ),
             # A course under monitoring has not ended.
             models.CheckConstraint(
                 condition=~Q(status="monitoring") | Q(monitoring_ended_at__isnull=True),
@@ -130,6 +173,15 @@ class TreatmentCourse(models.Model):
         if self.product == self.Product.OTHER:
             return self.product_other
         return self.get_product_display()
+
+    @property
+    def is_outpatient(self) -> bool:
+        return self.care_setting == CareSetting.OUTPATIENT
+
+    @property
+    def default_check_setting(self) -> str:
+        """What a new check of this course is marked with unless the nurse says otherwise."""
+        return DEFAULT_CHECK_SETTING.get(self.care_setting, CheckSetting.WARD)
 
     @property
     def is_under_monitoring(self) -> bool:
@@ -170,10 +222,20 @@ class BedsideCheck(models.Model):
     observed_at = models.DateTimeField(help_text="When the patient was assessed")
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    # Ward, clinic visit or phone call: what could be measured (REMOTE_CHECKS) and what the
+    # course page, exports and FHIR say about where a value came from.
+    setting = models.CharField(
+        _("setting"), max_length=16, choices=CheckSetting.choices, default=CheckSetting.WARD
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-observed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(setting__in=CheckSetting.values), name="check_setting_known"
+            ),
+        ]
         indexes = [
             # Course page and state assembly: a course's checks in clinical order.
             models.Index(fields=["course", "observed_at"], name="check_course_time_idx"),
@@ -181,6 +243,11 @@ class BedsideCheck(models.Model):
 
     def __str__(self) -> str:
         return f"Check {self.observed_at:%Y-%m-%d %H:%M} for {self.course.patient}"
+
+    @property
+    def is_remote(self) -> bool:
+        """Nobody examined the patient (a phone call): only reported values."""
+        return self.setting in REMOTE_CHECKS
 
 
 class CourseStatus(models.Model):

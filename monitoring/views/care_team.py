@@ -395,7 +395,11 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             "charts": [(spec, chart_table(spec)) for spec in charts["charts"]],
             "chart_data": json.dumps(charts, separators=(",", ":")),
             "bands": charts["bands"],
-            "days": record.day_lines(check_times=[c.observed_at for c in checks], flags=flags),
+            "days": record.day_lines(
+                check_times=[c.observed_at for c in checks],
+                check_settings=[c.setting for c in checks],
+                flags=flags,
+            ),
             "checks_total": len(checks),
             "treatments": record.treatments(),
             "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),

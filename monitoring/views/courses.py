@@ -23,6 +23,7 @@ from monitoring.access import (
     visible_courses,
 )
 from monitoring.forms.courses import (
+    CareSettingForm,
     CourseForm,
     EndMonitoringForm,
     InfusionTimeForm,
@@ -30,7 +31,7 @@ from monitoring.forms.courses import (
     PatientForm,
     TransferForm,
 )
-from monitoring.models import TreatmentCourse, Unit, User
+from monitoring.models import CareSetting, TreatmentCourse, Unit, User
 
 
 @requires(User.can_manage_courses)
@@ -209,6 +210,41 @@ def transfer_course(request, public_id):
             )
             % {"unit": course.unit},
             "submit": gettext("Transfer"),
+        },
+    )
+
+
+@requires(User.can_manage_courses)
+def change_care_setting(request, public_id):
+    """Admit an outpatient to the ward, or discharge an inpatient to outpatient follow-up."""
+    course, monitored = _monitored_course(request, public_id)
+    if not monitored:
+        return redirect(course.get_absolute_url())
+    other = next(value for value in CareSetting.values if value != course.care_setting)
+
+    def save(values):
+        old = course.get_care_setting_display()
+        services.change_care_setting(course=course, by=request.user, **values)
+        return gettext("Care setting changed: %(old)s → %(new)s.") % {
+            "old": old,
+            "new": course.get_care_setting_display(),
+        }
+
+    return _action_page(
+        request,
+        course,
+        CareSettingForm(request.POST or None, initial={"care_setting": other}),
+        save=save,
+        page={
+            "title": gettext("Change care setting"),
+            "intro": gettext(
+                "Now %(setting)s. An outpatient's checks are offered as clinic visits (or "
+                "phone calls) and the course is on the worklist's clinic list when a check is "
+                "due; an inpatient's checks are offered as ward checks. Records and grades do "
+                "not change."
+            )
+            % {"setting": course.get_care_setting_display().lower()},
+            "submit": gettext("Change care setting"),
         },
     )
 

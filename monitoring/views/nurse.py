@@ -44,9 +44,15 @@ def worklist(request):
     unit = selected_unit(request.GET.getlist("unit"), units)
     if unit is not None:
         courses = courses.filter(unit=unit)
+    # Today's clinic list: outpatients with a check due (or overdue) before midnight.
+    clinic = request.GET.get("list") == "clinic"
+    if clinic:
+        courses = courses.outpatient()
     now = timezone.now()
     # Rank every course from lean rows (schedule.due_by_course), then load only the page.
     ranked, versions = schedule.due_by_course(courses, now=now, extra=WORKLIST_SORT_FIELDS)
+    if clinic:
+        ranked = [row for row in ranked if schedule.due_today(row[1], now=now)]
     ranked.sort(key=_worklist_order)
     page = Paginator([pk for pk, _, _ in ranked], WORKLIST_PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -69,6 +75,7 @@ def worklist(request):
             "units": units,
             "selected_unit": unit,
             "now": now,
+            "clinic": clinic,
         },
     )
     patch_vary_headers(response, ["HX-Request"])  # the partial and the page share the URL
@@ -164,6 +171,7 @@ def record_check(request, public_id):
                 by=request.user,
                 observed_at=page.time.cleaned_data["observed_at"],
                 accepted_warnings=page.dose_decision.accepted_warnings(),
+                setting=page.setting.value(),
                 **page.values(),
             )
         except services.DoseWarningsPending as held:
