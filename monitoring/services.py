@@ -1054,6 +1054,9 @@ def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by)
     course.protocol_version = version
     course.save(update_fields=["protocol_version"])
     refresh_status(status)
+    from monitoring import dosing  # dosing builds on this module
+
+    dosing.mark_dosed(course)
     with _in_english():
         audit(
             by,
@@ -1421,6 +1424,9 @@ def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
     course.full_clean()
     course.save()
     refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0
+    from monitoring import dosing  # dosing builds on this module
+
+    dosing.mark_dosed(course)  # an engager's checks wait for its first dose's window
     with _in_english():
         audit(
             by,
