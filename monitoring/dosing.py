@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import formats, timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from monitoring import dose_gates, schedule
 from monitoring.models import (
@@ -30,6 +30,14 @@ from monitoring.models import (
 from monitoring.services import _in_english, _lock_status, _when, audit, correct_infusion_time
 
 Status = CourseDose.Status
+# dose_gates' English problems with a step's restart rules, for the catalogue: pages show them
+# through gettext.
+RESTART_RULE_PROBLEMS = [
+    gettext_noop("Restart rules must be a list."),
+    gettext_noop("Each restart rule needs after_days and restart_at."),
+    gettext_noop("A restart delay must be 1-365 days."),
+    gettext_noop("A restart must name one of the steps."),
+]
 OUTSTANDING = (Status.PLANNED, Status.HELD)
 
 
@@ -352,9 +360,9 @@ def replan_dose(*, dose: CourseDose, planned_at: datetime, reason: str, by) -> C
     dose.note = reason.strip()[:500]
     dose.full_clean()
     dose.save()
-    if not CourseDose.objects.filter(course=dose.course, status=Status.GIVEN).exists():
-        if dose == next_dose(list(_doses(dose.course))):
-            _set_day_zero(dose.course, planned_at, why=f"First dose re-planned: {reason}", by=by)
+    none_given = not CourseDose.objects.filter(course=dose.course, status=Status.GIVEN).exists()
+    if none_given and dose == next_dose(list(_doses(dose.course))):
+        _set_day_zero(dose.course, planned_at, why=f"First dose re-planned: {reason}", by=by)
     refresh_dosing(dose.course)
     with _in_english():
         audit(
@@ -528,6 +536,48 @@ def restart_step_up(
             },
         )
     return new
+
+
+def copy_dose_steps(source, target) -> None:
+    """A new protocol version takes its predecessor's dose steps (services.revise_protocol)."""
+    for step in source.dose_steps.all():
+        DoseStep.objects.create(version=target, **step.settings())
+
+
+def check_dose_steps(values: list[dict]) -> list[DoseStep]:
+    """Unsaved steps from settings in order, each validated: ranges (the model's), restart
+    rules naming a real step, planned days never going back. Refused with a message per step."""
+    steps, errors = [], []
+    for index, settings in enumerate(values, start=1):
+        step = DoseStep(**{**settings, "sequence": index})
+        problems = []
+        try:
+            step.full_clean(exclude=["version"], validate_unique=False)
+        except ValidationError as error:
+            problems.extend(error.messages)
+        for problem in dose_gates.restart_rules_problems(step.restart_rules, len(values)):
+            problems.append(gettext(problem))
+        if steps and step.day_offset < steps[-1].day_offset:
+            problems.append(gettext("A step cannot be planned before the step above it."))
+        if problems:
+            errors.append(
+                gettext("Dose step %(number)s: %(problems)s")
+                % {"number": index, "problems": " ".join(problems)}
+            )
+        steps.append(step)
+    if errors:
+        raise ValidationError({"dose_steps": errors})
+    return steps
+
+
+def replace_dose_steps(version, values: list[dict]) -> None:
+    """Set a version's dose steps (revise_protocol: a version no course uses yet, or the new
+    version it has just created)."""
+    steps = check_dose_steps(values)
+    version.dose_steps.all().delete()
+    for step in steps:
+        step.version = version
+        step.save()
 
 
 def mark_dosed(course: TreatmentCourse) -> None:
