@@ -50,9 +50,7 @@ def course_dosing(request, public_id):
         kwargs = {"steps": steps} if action == "restart" else {}
         form = form_class(request.POST, prefix=action, **kwargs)
         if action in ("replan", "hold", "give"):
-            target = next(
-                (d for d in doses if str(d.public_id) == request.POST.get("dose")), None
-            )
+            target = next((d for d in doses if str(d.public_id) == request.POST.get("dose")), None)
             if target is None:
                 return redirect("monitoring:course-dosing", public_id=public_id)
         bound[action] = form
@@ -100,7 +98,8 @@ def _page(request, course, steps, doses, bound, errors, target):
     premeds = dosing.premedications(course, [d for d in doses if d.status != "cancelled"])
     local_now = timezone.localtime(now).replace(second=0, microsecond=0)
     forms = {
-        "plan": bound.get("plan") or PlanDosesForm(prefix="plan", initial={"first_dose_at": local_now}),
+        "plan": bound.get("plan")
+        or PlanDosesForm(prefix="plan", initial={"first_dose_at": local_now}),
         "give": bound.get("give") or GiveDoseForm(prefix="give", initial={"given_at": local_now}),
         "replan": bound.get("replan") or ReplanDoseForm(prefix="replan"),
         "hold": bound.get("hold") or HoldDoseForm(prefix="hold"),
@@ -119,9 +118,7 @@ def _page(request, course, steps, doses, bound, errors, target):
             "dose": d,
             "premeds": premeds.get(d.pk, []),
             "is_next": d == upcoming,
-            "window_end": d.given_at + timedelta(hours=d.step.window_hours)
-            if d.given_at
-            else None,
+            "window_end": d.given_at + timedelta(hours=d.step.window_hours) if d.given_at else None,
         }
         for d in doses
     ]

@@ -31,7 +31,14 @@ CLEAR_CASES = [
     ("resolved now, label's bare rule (0 h)", [(0, 1), (4, 0)], 0, 5, [], None),
     ("resolved 6 h ago, centre wants 24 h", [(0, 1), (4, 0)], 24, 10, ["crs_recent"], 28),
     ("resolved 24 h ago exactly: met", [(0, 1), (4, 0)], 24, 28, [], None),
-    ("later CRS again restarts the clock", [(0, 1), (4, 0), (8, 2), (12, 0)], 24, 30, ["crs_recent"], 36),
+    (
+        "later CRS again restarts the clock",
+        [(0, 1), (4, 0), (8, 2), (12, 0)],
+        24,
+        30,
+        ["crs_recent"],
+        36,
+    ),
     ("grades after the moment do not count", [(0, 0), (20, 2)], 24, 10, [], None),
     ("ungraded moments are skipped", [(0, 1), (2, None), (4, 0)], 0, 5, [], None),
     ("no gate on this step", [(0, 3)], None, 1, [], None),
@@ -42,8 +49,12 @@ CLEAR_CASES = [
 def test_crs_gate(what, grades, hours, at, codes, until):
     points = [GradePoint(h(t), g, 0) for t, g in grades]
     problems = gate_problems(
-        at=h(at), points=points, crs_clear_hours=hours, icans_clear_hours=None,
-        restart_rules=[], previous_at=None,
+        at=h(at),
+        points=points,
+        crs_clear_hours=hours,
+        icans_clear_hours=None,
+        restart_rules=[],
+        previous_at=None,
     )
     assert [p.code for p in problems] == codes, what
     assert (problems[0].until if problems else None) == (h(until) if until is not None else None)
@@ -52,8 +63,12 @@ def test_crs_gate(what, grades, hours, at, codes, until):
 def test_icans_gate_is_checked_like_crs():
     points = [GradePoint(h(0), 0, 2), GradePoint(h(3), 0, 0)]
     problems = gate_problems(
-        at=h(5), points=points, crs_clear_hours=24, icans_clear_hours=12,
-        restart_rules=[], previous_at=None,
+        at=h(5),
+        points=points,
+        crs_clear_hours=24,
+        icans_clear_hours=12,
+        restart_rules=[],
+        previous_at=None,
     )
     assert [p.code for p in problems] == ["icans_recent"]
     assert problems[0].until == h(15)
@@ -74,8 +89,12 @@ RESTART_CASES = [
 @pytest.mark.parametrize(("what", "rules", "days", "restart_at"), RESTART_CASES)
 def test_restart_after_a_delay(what, rules, days, restart_at):
     problems = gate_problems(
-        at=T + timedelta(days=days), points=[], crs_clear_hours=None, icans_clear_hours=None,
-        restart_rules=rules, previous_at=T,
+        at=T + timedelta(days=days),
+        points=[],
+        crs_clear_hours=None,
+        icans_clear_hours=None,
+        restart_rules=rules,
+        previous_at=T,
     )
     found = [p.params["restart_at"] for p in problems if p.code == "restart"]
     assert found == ([restart_at] if restart_at else []), what

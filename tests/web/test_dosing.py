@@ -34,21 +34,30 @@ def teclistamab_version(admin, crs_hours=24):
     for step in steps:
         step.pop("sequence")
     return services.revise_protocol(
-        version=version, changes={}, schedules={}, note="Centre: CRS resolved 24 h", by=admin,
+        version=version,
+        changes={},
+        schedules={},
+        note="Centre: CRS resolved 24 h",
+        by=admin,
         dose_steps=steps,
     )
 
 
 def engager_course(unit, by, version=None):
     course = CourseFactory.build(
-        patient=PatientFactory(), unit=unit, product="teclistamab", infused_at=at(1),
+        patient=PatientFactory(),
+        unit=unit,
+        product="teclistamab",
+        infused_at=at(1),
         protocol_version=version or services.protocol_version_for("teclistamab"),
     )
     return services.start_course(course=course, by=by)
 
 
 def due_types(course, now):
-    course = TreatmentCourse.objects.select_related("status_row", "protocol_version").get(pk=course.pk)
+    course = TreatmentCourse.objects.select_related("status_row", "protocol_version").get(
+        pk=course.pk
+    )
     return sorted(d.check_type for d in schedule.due_checks(course, course.status_row, now=now))
 
 
@@ -78,12 +87,15 @@ def test_the_step_up_over_days(ward_a, nurse, care_team_member, admin_user):
     # Inside dose 1's 48 h window: vitals, neuro and symptoms are due from the dose on.
     assert due_types(course, at(2)) == ["neuro", "symptoms", "vitals"]
     with time_machine.travel(at(2), tick=False):
-        services.record_check(course=course, by=nurse, observed_at=at(2), vitals=vitals(37.0),
-                              neuro=ICE_10)
+        services.record_check(
+            course=course, by=nurse, observed_at=at(2), vitals=vitals(37.0), neuro=ICE_10
+        )
     assert due_types(course, at(3)) == ["neuro", "symptoms", "vitals"]  # listed, not overdue
     course.refresh_from_db()
     status = course.status_row
-    assert dosing.window_words(status, at(3)).startswith("In monitoring window after step-up dose 1")
+    assert dosing.window_words(status, at(3)).startswith(
+        "In monitoring window after step-up dose 1"
+    )
     # Outside the window (dose + 48 h): none due.
     assert due_types(course, at(50)) == []
     assert "next: step-up dose 2" in dosing.window_words(status, at(50))
@@ -101,11 +113,14 @@ def test_the_step_up_over_days(ward_a, nurse, care_team_member, admin_user):
         assert [p.code for p in refused.value.problems] == ["crs_recent"]
         assert refused.value.problems[0].until == at(84)
         with pytest.raises(PermissionDenied):  # a nurse cannot override
-            dosing.record_dose_given(dose=doses[1], given_at=at(73), by=nurse,
-                                     override_reason="in a hurry")
+            dosing.record_dose_given(
+                dose=doses[1], given_at=at(73), by=nurse, override_reason="in a hurry"
+            )
         assert CourseDose.objects.get(pk=doses[1].pk).status == "planned"
         given = dosing.record_dose_given(
-            dose=doses[1], given_at=at(73), by=care_team_member,
+            dose=doses[1],
+            given_at=at(73),
+            by=care_team_member,
             override_reason="CRS was a line infection; ID agrees",
         )
     assert given.override_by == care_team_member
@@ -119,15 +134,27 @@ def test_the_step_up_over_days(ward_a, nurse, care_team_member, admin_user):
     with time_machine.travel(late, tick=False):
         all_doses = list(CourseDose.objects.filter(course=course).select_related("step"))
         upcoming = dosing.next_dose(all_doses)
-        gate = dosing.gate_now(course, upcoming, doses=all_doses, points=dosing.grade_points(course),
-                               steps=steps, now=late)
+        gate = dosing.gate_now(
+            course,
+            upcoming,
+            doses=all_doses,
+            points=dosing.grade_points(course),
+            steps=steps,
+            now=late,
+        )
         assert [p.code for p in gate.problems] == ["restart"]
         assert gate.restart_step.label == "Step-up dose 2"
         assert "must restart at step 2" in dosing.problem_text(gate.problems[0])
-        new = dosing.restart_step_up(course=course, from_sequence=2, first_dose_at=late,
-                                     reason="9 days' delay (label Table 2)", by=care_team_member)
+        new = dosing.restart_step_up(
+            course=course,
+            from_sequence=2,
+            first_dose_at=late,
+            reason="9 days' delay (label Table 2)",
+            by=care_team_member,
+        )
     assert [(d.step.sequence, d.attempt, d.planned_at) for d in new] == [
-        (2, 2, late), (3, 2, late + timedelta(days=3))
+        (2, 2, late),
+        (3, 2, late + timedelta(days=3)),
     ]
     assert CourseDose.objects.get(pk=doses[2].pk).status == "cancelled"
     assert AuditEvent.objects.filter(action="step_up_restarted").exists()
@@ -153,8 +180,9 @@ def test_replan_is_audited_old_to_new_and_moves_day_0(ward_a, care_team_member):
     with time_machine.travel(T0, tick=False):
         course = engager_course(ward_a, care_team_member)
         doses = dosing.plan_doses(course=course, first_dose_at=at(1), by=care_team_member)
-        dosing.replan_dose(dose=doses[0], planned_at=at(5), reason="bed not ready",
-                           by=care_team_member)
+        dosing.replan_dose(
+            dose=doses[0], planned_at=at(5), reason="bed not ready", by=care_team_member
+        )
     course.refresh_from_db()
     assert course.infused_at == at(5)
     event = AuditEvent.objects.get(action="dose_replanned")
@@ -191,7 +219,9 @@ def url(course):
     return reverse("monitoring:course-dosing", args=[course.patient.public_id])
 
 
-def test_another_units_user_cannot_see_or_change_the_doses(ward_a, care_team_member, outsider_client):
+def test_another_units_user_cannot_see_or_change_the_doses(
+    ward_a, care_team_member, outsider_client
+):
     with time_machine.travel(T0, tick=False):
         course = engager_course(ward_a, care_team_member)
     assert outsider_client.get(url(course)).status_code == 404
@@ -203,8 +233,9 @@ def test_another_units_user_cannot_see_or_change_the_doses(ward_a, care_team_mem
 def test_a_nurse_gets_403_planning_on_the_page(ward_a, care_team_member, nurse_client):
     with time_machine.travel(T0, tick=False):
         course = engager_course(ward_a, care_team_member)
-    response = nurse_client.post(url(course), {"action": "plan",
-                                               "plan-first_dose_at": "2026-01-01T10:00"})
+    response = nurse_client.post(
+        url(course), {"action": "plan", "plan-first_dose_at": "2026-01-01T10:00"}
+    )
     assert response.status_code == 403
 
 
@@ -213,7 +244,9 @@ def test_the_page_plans_and_refuses_a_gate_with_why(ward_a, nurse, care_team_mem
     with time_machine.travel(T0, tick=False):
         course = engager_course(ward_a, care_team_member, version)
         first = timezone.localtime(at(1)).strftime("%Y-%m-%dT%H:%M")
-        response = logged_in(care_team_member).post(url(course), {"action": "plan", "plan-first_dose_at": first})
+        response = logged_in(care_team_member).post(
+            url(course), {"action": "plan", "plan-first_dose_at": first}
+        )
         assert response.status_code == 302
     doses = list(CourseDose.objects.filter(course=course).order_by("planned_at"))
     with time_machine.travel(at(1), tick=False):
@@ -225,8 +258,9 @@ def test_the_page_plans_and_refuses_a_gate_with_why(ward_a, nurse, care_team_mem
         page = nurse_client.get(url(course)).content.decode()
         assert "Gate not met" in page and "CRS grade 1 now" in page
         given_at = timezone.localtime(at(73)).strftime("%Y-%m-%dT%H:%M")
-        response = nurse_client.post(url(course), {"action": "give", "dose": doses[1].public_id,
-                                                   "give-given_at": given_at})
+        response = nurse_client.post(
+            url(course), {"action": "give", "dose": doses[1].public_id, "give-given_at": given_at}
+        )
         assert response.status_code == 400
         assert "CRS grade 1 now" in response.content.decode()
         assert given_at in response.content.decode()  # the value typed is kept
@@ -242,8 +276,14 @@ def test_the_dosing_page_costs_a_constant_number_of_queries(
         doses = dosing.plan_doses(course=course, first_dose_at=at(1), by=care_team_member)
         step = DoseStep.objects.get(version=course.protocol_version, sequence=3)
         for n in range(extra_doses):  # cancelled doses of earlier restarts
-            CourseDose.objects.create(course=course, step=step, attempt=9, planned_at=at(n),
-                                      status="cancelled", created_by=care_team_member)
+            CourseDose.objects.create(
+                course=course,
+                step=step,
+                attempt=9,
+                planned_at=at(n),
+                status="cancelled",
+                created_by=care_team_member,
+            )
     with time_machine.travel(at(1), tick=False):
         dosing.record_dose_given(dose=doses[0], given_at=at(1), by=nurse)
         care_client = logged_in(care_team_member)
