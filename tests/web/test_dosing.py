@@ -312,3 +312,67 @@ def test_the_worklist_says_the_window(ward_a, nurse, care_team_member):
 
 def test_other_users_are_unaffected(db):
     assert UserFactory(role="nurse").can_record_doses
+
+
+# --- The protocol page edits the dose steps -----------------------------------------------------
+
+
+def step_data(version, **overrides):
+    """The edit page's dose-step rows as posted, with ``overrides`` {"step1-crs_clear_hours": 24}."""
+    from monitoring.forms.dosing import rules_text
+
+    data = {}
+    for index, step in enumerate(version.dose_steps.all()):
+        for name, value in step.settings().items():
+            if name == "sequence":
+                continue
+            key = f"step{index}-{name}"
+            if name == "is_step_up":
+                if value:
+                    data[key] = "on"
+            elif name == "restart_rules":
+                data[key] = rules_text(value)
+            else:
+                data[key] = "" if value is None else str(value)
+    data.update(overrides)
+    return data
+
+
+def test_the_protocol_page_edits_dose_steps_with_validation(admin_user):
+    from tests.web.test_protocol_pages import edit_url, form_data
+
+    version = services.protocol_version_for("teclistamab")
+    client = logged_in(admin_user)
+    bad = {**form_data(version), **step_data(version, **{"step1-restart_rules": "7>9"})}
+    response = client.post(edit_url(version), {**bad, "save": "1"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "A restart must name one of the steps." in page
+    assert 'value="7&gt;9"' in page  # what the admin typed is kept
+    assert DoseStep.objects.get(version=version, sequence=2).restart_rules == [
+        {"after_days": 7, "restart_at": 1}
+    ]
+
+    good = {**form_data(version), **step_data(version, **{"step1-crs_clear_hours": "24"})}
+    response = client.post(edit_url(version), {**good, "save": "1"})
+    assert response.status_code == 302
+    assert DoseStep.objects.get(version=version, sequence=2).crs_clear_hours == 24
+    assert DoseStep.objects.filter(version=version).count() == 3
+
+
+def test_a_used_versions_steps_are_copied_to_the_new_version(ward_a, care_team_member, admin_user):
+    with time_machine.travel(T0, tick=False):
+        course = engager_course(ward_a, care_team_member)
+    new = services.revise_protocol(
+        version=course.protocol_version,
+        changes={"heart_rate_high": 125},
+        schedules={},
+        note="tachycardia limit",
+        by=admin_user,
+    )
+    assert new.pk != course.protocol_version_id
+    assert [s.label for s in new.dose_steps.all()] == [
+        "Step-up dose 1",
+        "Step-up dose 2",
+        "First treatment dose",
+    ]
