@@ -318,7 +318,7 @@ def test_other_users_are_unaffected(db):
 
 
 def step_data(version, **overrides):
-    """The edit page's dose-step rows as posted, with ``overrides`` {"step1-crs_clear_hours": 24}."""
+    """The edit page's dose-step rows as posted, with ``overrides`` by field name."""
     from monitoring.forms.dosing import rules_text
 
     data = {}
