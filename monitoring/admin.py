@@ -13,6 +13,8 @@ from monitoring.models import (
     BedsideCheck,
     CheckNotDone,
     CheckSchedule,
+    CourseDose,
+    DoseStep,
     Flag,
     FlagAcknowledgement,
     GradeConfirmation,
@@ -324,3 +326,18 @@ class OnCallShiftAdmin(ReadOnlyAdmin):
     list_select_related = ["unit", "user", "created_by"]
     search_fields = ["user__username", "user__last_name", "unit__name"]
     date_hierarchy = "starts_at"
+
+
+# Step-up dosing: read-only here. Dose steps are edited on the protocol page (validated and
+# versioned by services.revise_protocol); doses change only through monitoring.dosing.
+@admin.register(DoseStep)
+class DoseStepAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["version", "sequence", "label", "day_offset", "dose_text", "window_hours"]
+    list_select_related = ["version__protocol"]
+
+
+@admin.register(CourseDose)
+class CourseDoseAdmin(ReadOnlyHistoryAdmin):
+    list_display = ["course", "step", "attempt", "planned_at", "status", "given_at", "given_by"]
+    list_filter = ["status"]
+    list_select_related = ["course__patient", "step", "given_by"]

@@ -98,7 +98,11 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
         return []
     now = now or timezone.now()
     tz = timezone.get_current_timezone()  # once: boards call this for every course
-    if now >= monitoring_ends_at(course, tz):
+    window = dose_window(status, now)
+    if getattr(status, "dosed", False):
+        if window is None:
+            return []  # a dosed course outside every dose's monitoring window: none due
+    elif now >= monitoring_ends_at(course, tz):
         return []  # the protocol's monitoring window is over
     items = []
     for schedule in version.schedules.all():
@@ -109,8 +113,11 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
             febrile=is_febrile(status.crs_grade),
         )
         last = getattr(status, f"last_{schedule.check_type}_at", None)
-        # Never done: due from the infusion (day 0) on.
-        next_due = add_interval(last, interval, tz) if last else course.infused_at
+        # Never done: due from the infusion (day 0) on; in a dose's window, from the dose on.
+        start = window[0] if window else course.infused_at
+        next_due = add_interval(last, interval, tz) if last and last >= start else start
+        if window and next_due >= window[1]:
+            continue  # next due after the window closes: not due at all
         reason = ""
         deferral = (status.deferrals or {}).get(schedule.check_type)
         if deferral:
@@ -134,6 +141,16 @@ def due_checks(course, status, *, now: datetime | None = None) -> list[Due]:
     return sorted(items, key=lambda due: due.next_due)
 
 
+def dose_window(status, now: datetime):
+    """(start, end) of the monitoring window after the dose last given, when ``now`` is inside
+    it (monitoring.dosing keeps both on the status row); None otherwise."""
+    start = getattr(status, "dose_window_start", None)
+    end = getattr(status, "dose_window_end", None)
+    if start is None or end is None or not start <= now < end:
+        return None
+    return start, end
+
+
 def monitoring_ends_at(course, tz=None) -> datetime | None:
     """The end of the protocol's monitoring window (day 0 + window days, local wall clock),
     or when monitoring was ended (services.end_monitoring) if that came first."""
@@ -153,6 +170,16 @@ def due_marks(course, status) -> dict:
     protocol move), and every such write refreshes them; whether a check is overdue is still
     decided on read, by comparing them with the clock.
     """
+    if getattr(status, "dosed", False):
+        # A dosed course is monitored only inside the window after the dose last given.
+        start, end = status.dose_window_start, status.dose_window_end
+        if start is None or end is None or course.protocol_version is None:
+            return {"next_due_at": None, "monitoring_ends_at": None}
+        items = due_checks(course, status, now=start)
+        return {
+            "next_due_at": min((due.next_due for due in items), default=None),
+            "monitoring_ends_at": end,
+        }
     ends_at = monitoring_ends_at(course)
     if ends_at is None:
         return {"next_due_at": None, "monitoring_ends_at": None}
@@ -221,6 +248,9 @@ STATUS_FIELDS = (
     "last_labs_at",
     "last_symptoms_at",
     "deferrals",
+    "dosed",
+    "dose_window_start",
+    "dose_window_end",
 )
 
 

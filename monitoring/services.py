@@ -965,12 +965,19 @@ def check_alert_settings(version: ProtocolVersion) -> None:
 
 @transaction.atomic
 def revise_protocol(
-    *, version: ProtocolVersion, changes: dict, schedules: dict, note: str, by
+    *,
+    version: ProtocolVersion,
+    changes: dict,
+    schedules: dict,
+    note: str,
+    by,
+    dose_steps: list[dict] | None = None,
 ) -> ProtocolVersion:
     """Apply an admin's edit: in place while no course uses the version, else as a new version.
 
-    ``schedules`` maps check type -> {field: value}. Courses keep the version they started on;
-    the new version is what new courses get.
+    ``schedules`` maps check type -> {field: value}. ``dose_steps`` (step-up dosing, a list of
+    DoseStep settings in order) replaces the version's steps; None keeps them (copied to a new
+    version). Courses keep the version they started on; the new version is what new courses get.
     """
     version = ProtocolVersion.objects.select_for_update().get(pk=version.pk)
     if not note.strip():
@@ -1010,9 +1017,16 @@ def revise_protocol(
                     check_type=check_type,
                     **schedule.settings(),
                 )
+        from monitoring.dosing import copy_dose_steps  # dosing builds on this module
+
+        copy_dose_steps(version, target)
         if version.is_active and target.is_active:
             version.is_active = False  # new courses get the new version
             version.save(update_fields=["is_active"])
+    if dose_steps is not None:
+        from monitoring.dosing import replace_dose_steps
+
+        replace_dose_steps(target, dose_steps)
     with _in_english():
         audit(
             by,
@@ -1027,6 +1041,7 @@ def revise_protocol(
                 "schedules": {
                     k: {f: _plain(v) for f, v in vals.items()} for k, vals in schedules.items()
                 },
+                **({"dose_steps": dose_steps} if dose_steps is not None else {}),
             },
         )
     return target
@@ -1067,6 +1082,9 @@ def move_course_to_version(*, course, version: ProtocolVersion, reason: str, by)
     course.protocol_version = version
     course.save(update_fields=["protocol_version"])
     refresh_status(status)
+    from monitoring import dosing  # dosing builds on this module
+
+    dosing.mark_dosed(course)
     with _in_english():
         audit(
             by,
@@ -1434,6 +1452,9 @@ def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
     course.full_clean()
     course.save()
     refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0
+    from monitoring import dosing  # dosing builds on this module
+
+    dosing.mark_dosed(course)  # an engager's checks wait for its first dose's window
     with _in_english():
         audit(
             by,

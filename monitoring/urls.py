@@ -6,6 +6,7 @@ from monitoring.views import (
     common,
     corrections,
     courses,
+    dosing,
     exports,
     nurse,
     profile,
@@ -89,6 +90,8 @@ urlpatterns = [
         name="care-grade-confirm",
     ),
     path("patients/<uuid:public_id>/treatments/", care_team.treatments, name="patient-treatments"),
+    # Step-up dosing of T-cell engagers: plan, re-plan, hold, give, restart
+    path("patients/<uuid:public_id>/dosing/", dosing.course_dosing, name="course-dosing"),
     # Protocols, corrections, checks not done, audit log
     path("protocols/", protocols.protocol_list, name="admin-protocols"),
     path("protocols/versions/<int:pk>/", protocols.protocol_version, name="admin-protocol-version"),

@@ -226,6 +226,15 @@ def seed(
         counts = _create_hospital(
             patients=patients, units=unit_rows, nurses=nurses, days=days, seed=seed, now=now
         )
+        from monitoring.demo.engagers import create_engager_courses  # step-up dosing (issue 14)
+
+        counts["engager courses"] = create_engager_courses(
+            unit=unit_rows[0],
+            nurse=nurses[unit_rows[0].pk][0],
+            physician=User.objects.get(username="demo-care"),
+            admin=User.objects.get(username="demo-admin"),
+            now=now,
+        )
     # After a bulk load the planner's statistics are stale until autovacuum catches up; on
     # PostgreSQL that turned a 27 ms save into 260 ms at 1,000 patients. Refresh them now.
     with connection.cursor() as cursor:

@@ -12,1304 +12,4081 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CheckSchedule',
+            name="CheckSchedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_type', models.CharField(choices=[('vitals', 'Vital signs'), ('neuro', 'Neuro assessment (ICE/CAPD)'), ('labs', 'Labs'), ('symptoms', 'Symptom review')], max_length=16)),
-                ('interval_minutes', models.PositiveIntegerField(help_text='Usual interval, in minutes.')),
-                ('tightened_interval_minutes', models.PositiveIntegerField(blank=True, help_text='Interval while any condition below holds.', null=True)),
-                ('tighten_at_crs_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='tighten at CRS grade ≥')),
-                ('tighten_at_icans_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='tighten at ICANS grade ≥')),
-                ('tighten_on_neuro_change', models.BooleanField(default=False, verbose_name='tighten once any ICE point is lost (or CAPD ≥ 1)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "check_type",
+                    models.CharField(
+                        choices=[
+                            ("vitals", "Vital signs"),
+                            ("neuro", "Neuro assessment (ICE/CAPD)"),
+                            ("labs", "Labs"),
+                            ("symptoms", "Symptom review"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "interval_minutes",
+                    models.PositiveIntegerField(help_text="Usual interval, in minutes."),
+                ),
+                (
+                    "tightened_interval_minutes",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Interval while any condition below holds.", null=True
+                    ),
+                ),
+                (
+                    "tighten_at_crs_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="tighten at CRS grade ≥"
+                    ),
+                ),
+                (
+                    "tighten_at_icans_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="tighten at ICANS grade ≥"
+                    ),
+                ),
+                (
+                    "tighten_on_neuro_change",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="tighten once any ICE point is lost (or CAPD ≥ 1)",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['check_type'],
+                "ordering": ["check_type"],
             },
         ),
         migrations.CreateModel(
-            name='TreatmentCourse',
+            name="TreatmentCourse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('product', models.CharField(choices=[('axi-cel', 'Axicabtagene ciloleucel (Yescarta)'), ('tisa-cel', 'Tisagenlecleucel (Kymriah)'), ('liso-cel', 'Lisocabtagene maraleucel (Breyanzi)'), ('brexu-cel', 'Brexucabtagene autoleucel (Tecartus)'), ('ide-cel', 'Idecabtagene vicleucel (Abecma)'), ('cilta-cel', 'Ciltacabtagene autoleucel (Carvykti)'), ('obe-cel', 'Obecabtagene autoleucel (Aucatzyl)'), ('other', 'Other / investigational')], max_length=16)),
-                ('product_other', models.CharField(blank=True, help_text='Name of an investigational product', max_length=100, verbose_name='other product')),
-                ('indication', models.CharField(max_length=200)),
-                ('infused_at', models.DateTimeField(verbose_name='infused at (day 0)')),
-                ('status', models.CharField(choices=[('monitoring', 'Under monitoring'), ('completed', 'Monitoring completed'), ('discontinued', 'Monitoring discontinued')], default='monitoring', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "product",
+                    models.CharField(
+                        choices=[
+                            ("axi-cel", "Axicabtagene ciloleucel (Yescarta)"),
+                            ("tisa-cel", "Tisagenlecleucel (Kymriah)"),
+                            ("liso-cel", "Lisocabtagene maraleucel (Breyanzi)"),
+                            ("brexu-cel", "Brexucabtagene autoleucel (Tecartus)"),
+                            ("ide-cel", "Idecabtagene vicleucel (Abecma)"),
+                            ("cilta-cel", "Ciltacabtagene autoleucel (Carvykti)"),
+                            ("obe-cel", "Obecabtagene autoleucel (Aucatzyl)"),
+                            ("other", "Other / investigational"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "product_other",
+                    models.CharField(
+                        blank=True,
+                        help_text="Name of an investigational product",
+                        max_length=100,
+                        verbose_name="other product",
+                    ),
+                ),
+                ("indication", models.CharField(max_length=200)),
+                ("infused_at", models.DateTimeField(verbose_name="infused at (day 0)")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("monitoring", "Under monitoring"),
+                            ("completed", "Monitoring completed"),
+                            ("discontinued", "Monitoring discontinued"),
+                        ],
+                        default="monitoring",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['-infused_at'],
+                "ordering": ["-infused_at"],
             },
         ),
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('mrn', models.CharField(max_length=32, unique=True, verbose_name='MRN')),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], max_length=8)),
-                ('weight_kg', models.DecimalField(decimal_places=1, max_digits=5)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("mrn", models.CharField(max_length=32, unique=True, verbose_name="MRN")),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("other", "Other"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("weight_kg", models.DecimalField(decimal_places=1, max_digits=5)),
             ],
             options={
-                'ordering': ['family_name', 'given_name'],
+                "ordering": ["family_name", "given_name"],
             },
         ),
         migrations.CreateModel(
-            name='Protocol',
+            name="Protocol",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ProtocolVersion',
+            name="ProtocolVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(default=1)),
-                ('is_active', models.BooleanField(default=True, help_text='New courses start on the newest active version for their product.')),
-                ('is_template', models.BooleanField(default=True, help_text='Still the shipped template: each centre must review it before clinical use.')),
-                ('products', models.JSONField(blank=True, default=list, help_text='CAR-T products this version applies to (codes); empty means every product.')),
-                ('monitoring_window_days', models.PositiveSmallIntegerField(default=14)),
-                ('sbp_low_mmhg', models.PositiveSmallIntegerField(blank=True, help_text='Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3).', null=True, verbose_name='hypotension: SBP below (mmHg)')),
-                ('heart_rate_high', models.PositiveSmallIntegerField(default=131, verbose_name='tachycardia: HR at or above')),
-                ('heart_rate_low', models.PositiveSmallIntegerField(default=40, verbose_name='bradycardia: HR at or below')),
-                ('resp_rate_high', models.PositiveSmallIntegerField(default=25, verbose_name='RR at or above')),
-                ('resp_rate_low', models.PositiveSmallIntegerField(default=8, verbose_name='RR at or below')),
-                ('spo2_low_pct', models.PositiveSmallIntegerField(default=91, verbose_name='SpO₂ at or below (%)')),
-                ('temperature_high_c', models.DecimalField(decimal_places=1, default=Decimal('38.0'), max_digits=3, verbose_name='fever at or above (°C)')),
-                ('marker_rise_factor', models.DecimalField(decimal_places=1, default=Decimal('2.0'), max_digits=3, verbose_name='CRP/ferritin rise within 24 h (×)')),
-                ('escalation', models.JSONField(blank=True, default=dict)),
-                ('change_note', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(default=1)),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="New courses start on the newest active version for their product.",
+                    ),
+                ),
+                (
+                    "is_template",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Still the shipped template: each centre must review it before clinical use.",
+                    ),
+                ),
+                (
+                    "products",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="CAR-T products this version applies to (codes); empty means every product.",
+                    ),
+                ),
+                ("monitoring_window_days", models.PositiveSmallIntegerField(default=14)),
+                (
+                    "sbp_low_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3).",
+                        null=True,
+                        verbose_name="hypotension: SBP below (mmHg)",
+                    ),
+                ),
+                (
+                    "heart_rate_high",
+                    models.PositiveSmallIntegerField(
+                        default=131, verbose_name="tachycardia: HR at or above"
+                    ),
+                ),
+                (
+                    "heart_rate_low",
+                    models.PositiveSmallIntegerField(
+                        default=40, verbose_name="bradycardia: HR at or below"
+                    ),
+                ),
+                (
+                    "resp_rate_high",
+                    models.PositiveSmallIntegerField(default=25, verbose_name="RR at or above"),
+                ),
+                (
+                    "resp_rate_low",
+                    models.PositiveSmallIntegerField(default=8, verbose_name="RR at or below"),
+                ),
+                (
+                    "spo2_low_pct",
+                    models.PositiveSmallIntegerField(
+                        default=91, verbose_name="SpO₂ at or below (%)"
+                    ),
+                ),
+                (
+                    "temperature_high_c",
+                    models.DecimalField(
+                        decimal_places=1,
+                        default=Decimal("38.0"),
+                        max_digits=3,
+                        verbose_name="fever at or above (°C)",
+                    ),
+                ),
+                (
+                    "marker_rise_factor",
+                    models.DecimalField(
+                        decimal_places=1,
+                        default=Decimal("2.0"),
+                        max_digits=3,
+                        verbose_name="CRP/ferritin rise within 24 h (×)",
+                    ),
+                ),
+                ("escalation", models.JSONField(blank=True, default=dict)),
+                ("change_note", models.CharField(blank=True, max_length=500)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['protocol', '-number'],
+                "ordering": ["protocol", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='SymptomCheck',
+            name="SymptomCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('fever', models.BooleanField(default=False)),
-                ('low_blood_pressure', models.BooleanField(default=False)),
-                ('fatigue', models.BooleanField(default=False)),
-                ('breathing_difficulty', models.BooleanField(default=False)),
-                ('confusion', models.BooleanField(default=False)),
-                ('headache', models.BooleanField(default=False)),
-                ('tremor', models.BooleanField(default=False)),
-                ('difficulty_speaking', models.BooleanField(default=False)),
-                ('other', models.CharField(blank=True, max_length=500, verbose_name='other symptoms')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                ("fever", models.BooleanField(default=False)),
+                ("low_blood_pressure", models.BooleanField(default=False)),
+                ("fatigue", models.BooleanField(default=False)),
+                ("breathing_difficulty", models.BooleanField(default=False)),
+                ("confusion", models.BooleanField(default=False)),
+                ("headache", models.BooleanField(default=False)),
+                ("tremor", models.BooleanField(default=False)),
+                ("difficulty_speaking", models.BooleanField(default=False)),
+                (
+                    "other",
+                    models.CharField(blank=True, max_length=500, verbose_name="other symptoms"),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Treatment',
+            name="Treatment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('drug', models.CharField(choices=[('tocilizumab', 'Tocilizumab'), ('dexamethasone', 'Dexamethasone'), ('methylprednisolone', 'Methylprednisolone'), ('anakinra', 'Anakinra'), ('siltuximab', 'Siltuximab'), ('antipyretic', 'Antipyretic (e.g. paracetamol)'), ('levetiracetam', 'Levetiracetam'), ('other', 'Other')], max_length=24)),
-                ('drug_other', models.CharField(blank=True, max_length=100, verbose_name='other drug')),
-                ('dose', models.DecimalField(decimal_places=2, max_digits=7)),
-                ('dose_unit', models.CharField(choices=[('mg', 'mg'), ('g', 'g'), ('mcg', 'µg'), ('units', 'units')], default='mg', max_length=8)),
-                ('route', models.CharField(choices=[('iv', 'IV'), ('po', 'Oral'), ('sc', 'Subcutaneous'), ('im', 'Intramuscular'), ('it', 'Intrathecal'), ('pr', 'Rectal')], default='iv', max_length=4)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "drug",
+                    models.CharField(
+                        choices=[
+                            ("tocilizumab", "Tocilizumab"),
+                            ("dexamethasone", "Dexamethasone"),
+                            ("methylprednisolone", "Methylprednisolone"),
+                            ("anakinra", "Anakinra"),
+                            ("siltuximab", "Siltuximab"),
+                            ("antipyretic", "Antipyretic (e.g. paracetamol)"),
+                            ("levetiracetam", "Levetiracetam"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "drug_other",
+                    models.CharField(blank=True, max_length=100, verbose_name="other drug"),
+                ),
+                ("dose", models.DecimalField(decimal_places=2, max_digits=7)),
+                (
+                    "dose_unit",
+                    models.CharField(
+                        choices=[("mg", "mg"), ("g", "g"), ("mcg", "µg"), ("units", "units")],
+                        default="mg",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "route",
+                    models.CharField(
+                        choices=[
+                            ("iv", "IV"),
+                            ("po", "Oral"),
+                            ("sc", "Subcutaneous"),
+                            ("im", "Intramuscular"),
+                            ("it", "Intrathecal"),
+                            ("pr", "Rectal"),
+                        ],
+                        default="iv",
+                        max_length=4,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Unit',
+            name="Unit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('code', models.SlugField(max_length=20, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("code", models.SlugField(max_length=20, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='VitalSigns',
+            name="VitalSigns",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('temp_c', models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True, verbose_name='temperature (°C)')),
-                ('heart_rate_bpm', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='heart rate (/min)')),
-                ('resp_rate_per_min', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='respiratory rate (/min)')),
-                ('sbp_mmhg', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='systolic BP (mmHg)')),
-                ('dbp_mmhg', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='diastolic BP (mmHg)')),
-                ('spo2_pct', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='SpO₂ (%)')),
-                ('oxygen_support', models.CharField(choices=[('room_air', 'Room air'), ('blow_by', 'Blow-by'), ('low_flow', 'Low-flow nasal cannula'), ('high_flow', 'High-flow nasal cannula'), ('facemask', 'Face mask'), ('nonrebreather', 'Non-rebreather mask'), ('venturi', 'Venturi mask'), ('cpap', 'CPAP'), ('bipap', 'BiPAP'), ('mechanical_ventilation', 'Mechanical ventilation')], default='room_air', max_length=24)),
-                ('oxygen_flow_l_min', models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True, verbose_name='oxygen flow (L/min)')),
-                ('vasopressors_count', models.PositiveSmallIntegerField(default=0, verbose_name='vasopressors running (not counting vasopressin)')),
-                ('vasopressin', models.BooleanField(default=False, verbose_name='vasopressin running')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "temp_c",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="temperature (°C)",
+                    ),
+                ),
+                (
+                    "heart_rate_bpm",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="heart rate (/min)"
+                    ),
+                ),
+                (
+                    "resp_rate_per_min",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="respiratory rate (/min)"
+                    ),
+                ),
+                (
+                    "sbp_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="systolic BP (mmHg)"
+                    ),
+                ),
+                (
+                    "dbp_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="diastolic BP (mmHg)"
+                    ),
+                ),
+                (
+                    "spo2_pct",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="SpO₂ (%)"
+                    ),
+                ),
+                (
+                    "oxygen_support",
+                    models.CharField(
+                        choices=[
+                            ("room_air", "Room air"),
+                            ("blow_by", "Blow-by"),
+                            ("low_flow", "Low-flow nasal cannula"),
+                            ("high_flow", "High-flow nasal cannula"),
+                            ("facemask", "Face mask"),
+                            ("nonrebreather", "Non-rebreather mask"),
+                            ("venturi", "Venturi mask"),
+                            ("cpap", "CPAP"),
+                            ("bipap", "BiPAP"),
+                            ("mechanical_ventilation", "Mechanical ventilation"),
+                        ],
+                        default="room_air",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "oxygen_flow_l_min",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="oxygen flow (L/min)",
+                    ),
+                ),
+                (
+                    "vasopressors_count",
+                    models.PositiveSmallIntegerField(
+                        default=0, verbose_name="vasopressors running (not counting vasopressin)"
+                    ),
+                ),
+                (
+                    "vasopressin",
+                    models.BooleanField(default=False, verbose_name="vasopressin running"),
+                ),
             ],
             options={
-                'verbose_name_plural': 'vital signs',
-                'abstract': False,
+                "verbose_name_plural": "vital signs",
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('role', models.CharField(choices=[('nurse', 'Nurse'), ('care_team', 'Care team'), ('admin', 'Admin')], default='nurse', max_length=16)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                (
+                    "first_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="first name"),
+                ),
+                (
+                    "last_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="last name"),
+                ),
+                (
+                    "email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="email address"),
+                ),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "date_joined",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="date joined"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("nurse", "Nurse"),
+                            ("care_team", "Care team"),
+                            ("admin", "Admin"),
+                        ],
+                        default="nurse",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'user',
-                'verbose_name_plural': 'users',
-                'abstract': False,
+                "verbose_name": "user",
+                "verbose_name_plural": "users",
+                "abstract": False,
             },
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='CourseStatus',
+            name="CourseStatus",
             fields=[
-                ('course', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='current', serialize=False, to='monitoring.treatmentcourse')),
-                ('crs_grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('icans_grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('needs_review', models.BooleanField(default=False)),
-                ('max_crs_grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('max_icans_grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_check_at', models.DateTimeField(blank=True, null=True)),
-                ('last_vitals_at', models.DateTimeField(blank=True, null=True)),
-                ('last_neuro_at', models.DateTimeField(blank=True, null=True)),
-                ('last_labs_at', models.DateTimeField(blank=True, null=True)),
-                ('last_symptoms_at', models.DateTimeField(blank=True, null=True)),
-                ('deferrals', models.JSONField(blank=True, default=dict)),
-                ('neuro_changed', models.BooleanField(default=False)),
-                ('next_due_at', models.DateTimeField(blank=True, null=True)),
-                ('monitoring_ends_at', models.DateTimeField(blank=True, null=True)),
-                ('open_flag_count', models.PositiveIntegerField(default=0)),
-                ('worst_open_severity', models.PositiveSmallIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "course",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="current",
+                        serialize=False,
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
+                ("crs_grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("icans_grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("needs_review", models.BooleanField(default=False)),
+                ("max_crs_grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("max_icans_grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_check_at", models.DateTimeField(blank=True, null=True)),
+                ("last_vitals_at", models.DateTimeField(blank=True, null=True)),
+                ("last_neuro_at", models.DateTimeField(blank=True, null=True)),
+                ("last_labs_at", models.DateTimeField(blank=True, null=True)),
+                ("last_symptoms_at", models.DateTimeField(blank=True, null=True)),
+                ("deferrals", models.JSONField(blank=True, default=dict)),
+                ("neuro_changed", models.BooleanField(default=False)),
+                ("next_due_at", models.DateTimeField(blank=True, null=True)),
+                ("monitoring_ends_at", models.DateTimeField(blank=True, null=True)),
+                ("open_flag_count", models.PositiveIntegerField(default=0)),
+                ("worst_open_severity", models.PositiveSmallIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'course statuses',
+                "verbose_name_plural": "course statuses",
             },
         ),
         migrations.CreateModel(
-            name='CheckNotDone',
+            name="CheckNotDone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_type', models.CharField(choices=[('vitals', 'Vital signs'), ('neuro', 'Neuro assessment (ICE/CAPD)'), ('labs', 'Labs'), ('symptoms', 'Symptom review')], max_length=16)),
-                ('observed_at', models.DateTimeField(help_text='When the check was attempted', verbose_name='when')),
-                ('reason', models.CharField(choices=[('off_unit', 'Off the unit (imaging, procedure)'), ('refused', 'Patient refused'), ('asleep_per_order', 'Asleep, not to be woken per physician order'), ('other', 'Other')], max_length=24)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='checks_not_done', to='monitoring.treatmentcourse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "check_type",
+                    models.CharField(
+                        choices=[
+                            ("vitals", "Vital signs"),
+                            ("neuro", "Neuro assessment (ICE/CAPD)"),
+                            ("labs", "Labs"),
+                            ("symptoms", "Symptom review"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "observed_at",
+                    models.DateTimeField(
+                        help_text="When the check was attempted", verbose_name="when"
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("off_unit", "Off the unit (imaging, procedure)"),
+                            ("refused", "Patient refused"),
+                            ("asleep_per_order", "Asleep, not to be woken per physician order"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="checks_not_done",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'checks not done',
-                'ordering': ['-observed_at'],
+                "verbose_name_plural": "checks not done",
+                "ordering": ["-observed_at"],
             },
         ),
         migrations.CreateModel(
-            name='BedsideCheck',
+            name="BedsideCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('observed_at', models.DateTimeField(help_text='When the patient was assessed')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='checks', to='monitoring.treatmentcourse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("observed_at", models.DateTimeField(help_text="When the patient was assessed")),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="checks",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-observed_at'],
+                "ordering": ["-observed_at"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('action', models.CharField(choices=[('check_recorded', 'Check recorded'), ('check_not_done', 'Check not done'), ('record_amended', 'Record amended'), ('entered_in_error', 'Record entered in error'), ('grade_confirmed', 'Grade confirmed or overridden'), ('flag_acknowledged', 'Flag acknowledged'), ('flag_resolved', 'Flag resolved'), ('treatment_recorded', 'Treatment recorded'), ('protocol_changed', 'Protocol changed'), ('course_protocol_moved', 'Course moved to a protocol version'), ('course_started', 'Course started'), ('exported', 'Data exported'), ('handover_printed', 'Handover printed'), ('handover_note', 'Handover note written'), ('admin_edited', 'Edited in the admin site')], max_length=32)),
-                ('summary', models.CharField(max_length=500)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='monitoring.treatmentcourse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("check_recorded", "Check recorded"),
+                            ("check_not_done", "Check not done"),
+                            ("record_amended", "Record amended"),
+                            ("entered_in_error", "Record entered in error"),
+                            ("grade_confirmed", "Grade confirmed or overridden"),
+                            ("flag_acknowledged", "Flag acknowledged"),
+                            ("flag_resolved", "Flag resolved"),
+                            ("treatment_recorded", "Treatment recorded"),
+                            ("protocol_changed", "Protocol changed"),
+                            ("course_protocol_moved", "Course moved to a protocol version"),
+                            ("course_started", "Course started"),
+                            ("exported", "Data exported"),
+                            ("handover_printed", "Handover printed"),
+                            ("handover_note", "Handover note written"),
+                            ("admin_edited", "Edited in the admin site"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("summary", models.CharField(max_length=500)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-pk'],
+                "ordering": ["-at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='GradeSnapshot',
+            name="GradeSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('observed_at', models.DateTimeField()),
-                ('crs_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='CRS grade')),
-                ('crs_reasons', models.JSONField(default=list)),
-                ('crs_needs_review', models.BooleanField(default=False)),
-                ('icans_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='ICANS grade')),
-                ('icans_reasons', models.JSONField(default=list)),
-                ('icans_needs_review', models.BooleanField(default=False)),
-                ('review_reasons', models.JSONField(default=list)),
-                ('crs_confirmed_grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('icans_confirmed_grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('news2_total', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='NEWS2')),
-                ('news2_risk', models.CharField(blank=True, max_length=16)),
-                ('inputs', models.JSONField(default=dict)),
-                ('rule_version', models.CharField(max_length=32)),
-                ('computed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('check_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='snapshot', to='monitoring.bedsidecheck')),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='snapshots', to='monitoring.treatmentcourse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("observed_at", models.DateTimeField()),
+                (
+                    "crs_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="CRS grade"
+                    ),
+                ),
+                ("crs_reasons", models.JSONField(default=list)),
+                ("crs_needs_review", models.BooleanField(default=False)),
+                (
+                    "icans_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="ICANS grade"
+                    ),
+                ),
+                ("icans_reasons", models.JSONField(default=list)),
+                ("icans_needs_review", models.BooleanField(default=False)),
+                ("review_reasons", models.JSONField(default=list)),
+                ("crs_confirmed_grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("icans_confirmed_grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "news2_total",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="NEWS2"),
+                ),
+                ("news2_risk", models.CharField(blank=True, max_length=16)),
+                ("inputs", models.JSONField(default=dict)),
+                ("rule_version", models.CharField(max_length=32)),
+                ("computed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "check_entry",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="snapshot",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="snapshots",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-observed_at'],
+                "ordering": ["-observed_at"],
             },
         ),
         migrations.CreateModel(
-            name='GradeConfirmation',
+            name="GradeConfirmation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('domain', models.CharField(choices=[('crs', 'CRS'), ('icans', 'ICANS')], max_length=8)),
-                ('computed_grade', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('confirmed_grade', models.PositiveSmallIntegerField()),
-                ('reason', models.CharField(max_length=500)),
-                ('confirmed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('confirmed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='confirmations', to='monitoring.gradesnapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "domain",
+                    models.CharField(choices=[("crs", "CRS"), ("icans", "ICANS")], max_length=8),
+                ),
+                ("computed_grade", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("confirmed_grade", models.PositiveSmallIntegerField()),
+                ("reason", models.CharField(max_length=500)),
+                ("confirmed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "confirmed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="confirmations",
+                        to="monitoring.gradesnapshot",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-confirmed_at'],
+                "ordering": ["-confirmed_at"],
             },
         ),
         migrations.CreateModel(
-            name='Flag',
+            name="Flag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('crs', 'CRS'), ('icans', 'ICANS'), ('crs_symptom', 'CRS symptom'), ('neuro_symptom', 'Neurological symptom'), ('vital_sign', 'Vital sign outside thresholds'), ('marker', 'Inflammatory marker'), ('news2', 'NEWS2'), ('needs_review', 'Grade needs clinician review')], max_length=16)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Info'), (2, 'Warning'), (3, 'Urgent'), (4, 'Critical')])),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], default='open', max_length=16)),
-                ('message', models.CharField(max_length=500)),
-                ('raised_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledge_note', models.CharField(blank=True, max_length=500)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolve_reason', models.CharField(blank=True, max_length=500)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='flags', to='monitoring.treatmentcourse')),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('snapshot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='flags', to='monitoring.gradesnapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("crs", "CRS"),
+                            ("icans", "ICANS"),
+                            ("crs_symptom", "CRS symptom"),
+                            ("neuro_symptom", "Neurological symptom"),
+                            ("vital_sign", "Vital sign outside thresholds"),
+                            ("marker", "Inflammatory marker"),
+                            ("news2", "NEWS2"),
+                            ("needs_review", "Grade needs clinician review"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Info"), (2, "Warning"), (3, "Urgent"), (4, "Critical")]
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("message", models.CharField(max_length=500)),
+                ("raised_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("acknowledge_note", models.CharField(blank=True, max_length=500)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("resolve_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="flags",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="flags",
+                        to="monitoring.gradesnapshot",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-severity', 'raised_at'],
+                "ordering": ["-severity", "raised_at"],
             },
         ),
         migrations.CreateModel(
-            name='HandoverNote',
+            name="HandoverNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=1000, verbose_name='watch for')),
-                ('written_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='handover_notes', to='monitoring.treatmentcourse')),
-                ('written_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=1000, verbose_name="watch for")),
+                (
+                    "written_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="handover_notes",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
+                (
+                    "written_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-written_at', '-pk'],
+                "ordering": ["-written_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalBedsideCheck',
+            name="HistoricalBedsideCheck",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('public_id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('observed_at', models.DateTimeField(help_text='When the patient was assessed')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('course', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.treatmentcourse')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                ("observed_at", models.DateTimeField(help_text="When the patient was assessed")),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical bedside check',
-                'verbose_name_plural': 'historical bedside checks',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalCheckNotDone',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('check_type', models.CharField(choices=[('vitals', 'Vital signs'), ('neuro', 'Neuro assessment (ICE/CAPD)'), ('labs', 'Labs'), ('symptoms', 'Symptom review')], max_length=16)),
-                ('observed_at', models.DateTimeField(help_text='When the check was attempted', verbose_name='when')),
-                ('reason', models.CharField(choices=[('off_unit', 'Off the unit (imaging, procedure)'), ('refused', 'Patient refused'), ('asleep_per_order', 'Asleep, not to be woken per physician order'), ('other', 'Other')], max_length=24)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('course', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.treatmentcourse')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical check not done',
-                'verbose_name_plural': 'historical checks not done',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalCheckSchedule',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('check_type', models.CharField(choices=[('vitals', 'Vital signs'), ('neuro', 'Neuro assessment (ICE/CAPD)'), ('labs', 'Labs'), ('symptoms', 'Symptom review')], max_length=16)),
-                ('interval_minutes', models.PositiveIntegerField(help_text='Usual interval, in minutes.')),
-                ('tightened_interval_minutes', models.PositiveIntegerField(blank=True, help_text='Interval while any condition below holds.', null=True)),
-                ('tighten_at_crs_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='tighten at CRS grade ≥')),
-                ('tighten_at_icans_grade', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='tighten at ICANS grade ≥')),
-                ('tighten_on_neuro_change', models.BooleanField(default=False, verbose_name='tighten once any ICE point is lost (or CAPD ≥ 1)')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical check schedule',
-                'verbose_name_plural': 'historical check schedules',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalFlag',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('crs', 'CRS'), ('icans', 'ICANS'), ('crs_symptom', 'CRS symptom'), ('neuro_symptom', 'Neurological symptom'), ('vital_sign', 'Vital sign outside thresholds'), ('marker', 'Inflammatory marker'), ('news2', 'NEWS2'), ('needs_review', 'Grade needs clinician review')], max_length=16)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Info'), (2, 'Warning'), (3, 'Urgent'), (4, 'Critical')])),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], default='open', max_length=16)),
-                ('message', models.CharField(max_length=500)),
-                ('raised_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledge_note', models.CharField(blank=True, max_length=500)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolve_reason', models.CharField(blank=True, max_length=500)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('acknowledged_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('course', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.treatmentcourse')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('resolved_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('snapshot', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.gradesnapshot')),
-            ],
-            options={
-                'verbose_name': 'historical flag',
-                'verbose_name_plural': 'historical flags',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalPatient',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('public_id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('mrn', models.CharField(db_index=True, max_length=32, verbose_name='MRN')),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], max_length=8)),
-                ('weight_kg', models.DecimalField(decimal_places=1, max_digits=5)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical patient',
-                'verbose_name_plural': 'historical patients',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalProtocol',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('name', models.CharField(db_index=True, max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical protocol',
-                'verbose_name_plural': 'historical protocols',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalProtocolVersion',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(default=1)),
-                ('is_active', models.BooleanField(default=True, help_text='New courses start on the newest active version for their product.')),
-                ('is_template', models.BooleanField(default=True, help_text='Still the shipped template: each centre must review it before clinical use.')),
-                ('products', models.JSONField(blank=True, default=list, help_text='CAR-T products this version applies to (codes); empty means every product.')),
-                ('monitoring_window_days', models.PositiveSmallIntegerField(default=14)),
-                ('sbp_low_mmhg', models.PositiveSmallIntegerField(blank=True, help_text='Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3).', null=True, verbose_name='hypotension: SBP below (mmHg)')),
-                ('heart_rate_high', models.PositiveSmallIntegerField(default=131, verbose_name='tachycardia: HR at or above')),
-                ('heart_rate_low', models.PositiveSmallIntegerField(default=40, verbose_name='bradycardia: HR at or below')),
-                ('resp_rate_high', models.PositiveSmallIntegerField(default=25, verbose_name='RR at or above')),
-                ('resp_rate_low', models.PositiveSmallIntegerField(default=8, verbose_name='RR at or below')),
-                ('spo2_low_pct', models.PositiveSmallIntegerField(default=91, verbose_name='SpO₂ at or below (%)')),
-                ('temperature_high_c', models.DecimalField(decimal_places=1, default=Decimal('38.0'), max_digits=3, verbose_name='fever at or above (°C)')),
-                ('marker_rise_factor', models.DecimalField(decimal_places=1, default=Decimal('2.0'), max_digits=3, verbose_name='CRP/ferritin rise within 24 h (×)')),
-                ('escalation', models.JSONField(blank=True, default=dict)),
-                ('change_note', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('created_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical protocol version',
-                'verbose_name_plural': 'historical protocol versions',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalSymptomCheck',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('fever', models.BooleanField(default=False)),
-                ('low_blood_pressure', models.BooleanField(default=False)),
-                ('fatigue', models.BooleanField(default=False)),
-                ('breathing_difficulty', models.BooleanField(default=False)),
-                ('confusion', models.BooleanField(default=False)),
-                ('headache', models.BooleanField(default=False)),
-                ('tremor', models.BooleanField(default=False)),
-                ('difficulty_speaking', models.BooleanField(default=False)),
-                ('other', models.CharField(blank=True, max_length=500, verbose_name='other symptoms')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('check_entry', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.bedsidecheck')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('status_changed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical symptom check',
-                'verbose_name_plural': 'historical symptom checks',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalTreatment',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('drug', models.CharField(choices=[('tocilizumab', 'Tocilizumab'), ('dexamethasone', 'Dexamethasone'), ('methylprednisolone', 'Methylprednisolone'), ('anakinra', 'Anakinra'), ('siltuximab', 'Siltuximab'), ('antipyretic', 'Antipyretic (e.g. paracetamol)'), ('levetiracetam', 'Levetiracetam'), ('other', 'Other')], max_length=24)),
-                ('drug_other', models.CharField(blank=True, max_length=100, verbose_name='other drug')),
-                ('dose', models.DecimalField(decimal_places=2, max_digits=7)),
-                ('dose_unit', models.CharField(choices=[('mg', 'mg'), ('g', 'g'), ('mcg', 'µg'), ('units', 'units')], default='mg', max_length=8)),
-                ('route', models.CharField(choices=[('iv', 'IV'), ('po', 'Oral'), ('sc', 'Subcutaneous'), ('im', 'Intramuscular'), ('it', 'Intrathecal'), ('pr', 'Rectal')], default='iv', max_length=4)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('check_entry', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.bedsidecheck')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('status_changed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical treatment',
-                'verbose_name_plural': 'historical treatments',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalTreatmentCourse',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('public_id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('product', models.CharField(choices=[('axi-cel', 'Axicabtagene ciloleucel (Yescarta)'), ('tisa-cel', 'Tisagenlecleucel (Kymriah)'), ('liso-cel', 'Lisocabtagene maraleucel (Breyanzi)'), ('brexu-cel', 'Brexucabtagene autoleucel (Tecartus)'), ('ide-cel', 'Idecabtagene vicleucel (Abecma)'), ('cilta-cel', 'Ciltacabtagene autoleucel (Carvykti)'), ('obe-cel', 'Obecabtagene autoleucel (Aucatzyl)'), ('other', 'Other / investigational')], max_length=16)),
-                ('product_other', models.CharField(blank=True, help_text='Name of an investigational product', max_length=100, verbose_name='other product')),
-                ('indication', models.CharField(max_length=200)),
-                ('infused_at', models.DateTimeField(verbose_name='infused at (day 0)')),
-                ('status', models.CharField(choices=[('monitoring', 'Under monitoring'), ('completed', 'Monitoring completed'), ('discontinued', 'Monitoring discontinued')], default='monitoring', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical treatment course',
-                'verbose_name_plural': 'historical treatment courses',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalVitalSigns',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('temp_c', models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True, verbose_name='temperature (°C)')),
-                ('heart_rate_bpm', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='heart rate (/min)')),
-                ('resp_rate_per_min', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='respiratory rate (/min)')),
-                ('sbp_mmhg', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='systolic BP (mmHg)')),
-                ('dbp_mmhg', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='diastolic BP (mmHg)')),
-                ('spo2_pct', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='SpO₂ (%)')),
-                ('oxygen_support', models.CharField(choices=[('room_air', 'Room air'), ('blow_by', 'Blow-by'), ('low_flow', 'Low-flow nasal cannula'), ('high_flow', 'High-flow nasal cannula'), ('facemask', 'Face mask'), ('nonrebreather', 'Non-rebreather mask'), ('venturi', 'Venturi mask'), ('cpap', 'CPAP'), ('bipap', 'BiPAP'), ('mechanical_ventilation', 'Mechanical ventilation')], default='room_air', max_length=24)),
-                ('oxygen_flow_l_min', models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True, verbose_name='oxygen flow (L/min)')),
-                ('vasopressors_count', models.PositiveSmallIntegerField(default=0, verbose_name='vasopressors running (not counting vasopressin)')),
-                ('vasopressin', models.BooleanField(default=False, verbose_name='vasopressin running')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('check_entry', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.bedsidecheck')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('status_changed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'historical vital signs',
-                'verbose_name_plural': 'historical vital signs',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='LabResult',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('crp_mg_l', models.DecimalField(blank=True, decimal_places=1, max_digits=6, null=True, verbose_name='CRP (mg/L)')),
-                ('ferritin_ng_ml', models.DecimalField(blank=True, decimal_places=0, max_digits=8, null=True, verbose_name='ferritin (ng/mL)')),
-                ('il6_pg_ml', models.DecimalField(blank=True, decimal_places=1, max_digits=8, null=True, verbose_name='IL-6 (pg/mL)')),
-                ('fibrinogen_mg_dl', models.DecimalField(blank=True, decimal_places=0, max_digits=5, null=True, verbose_name='fibrinogen (mg/dL)')),
-                ('d_dimer_ug_ml_feu', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='D-dimer (µg/mL FEU)')),
-                ('ldh_u_l', models.DecimalField(blank=True, decimal_places=0, max_digits=6, null=True, verbose_name='LDH (U/L)')),
-                ('anc_10e9_l', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='ANC (×10⁹/L)')),
-                ('platelets_10e9_l', models.DecimalField(blank=True, decimal_places=0, max_digits=5, null=True, verbose_name='platelets (×10⁹/L)')),
-                ('hemoglobin_g_dl', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, verbose_name='haemoglobin (g/dL)')),
-                ('creatinine_mg_dl', models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True, verbose_name='creatinine (mg/dL)')),
-                ('alt_u_l', models.DecimalField(blank=True, decimal_places=0, max_digits=6, null=True, verbose_name='ALT (U/L)')),
-                ('ast_u_l', models.DecimalField(blank=True, decimal_places=0, max_digits=6, null=True, verbose_name='AST (U/L)')),
-                ('bilirubin_mg_dl', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, verbose_name='bilirubin (mg/dL)')),
-                ('amends', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='amended_by', to='monitoring.labresult')),
-                ('check_entry', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='%(class)s_set', to='monitoring.bedsidecheck')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('status_changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'abstract': False,
-            },
-        ),
-        migrations.CreateModel(
-            name='HistoricalLabResult',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('crp_mg_l', models.DecimalField(blank=True, decimal_places=1, max_digits=6, null=True, verbose_name='CRP (mg/L)')),
-                ('ferritin_ng_ml', models.DecimalField(blank=True, decimal_places=0, max_digits=8, null=True, verbose_name='ferritin (ng/mL)')),
-                ('il6_pg_ml', models.DecimalField(blank=True, decimal_places=1, max_digits=8, null=True, verbose_name='IL-6 (pg/mL)')),
-                ('fibrinogen_mg_dl', models.DecimalField(blank=True, decimal_places=0, max_digits=5, null=True, verbose_name='fibrinogen (mg/dL)')),
-                ('d_dimer_ug_ml_feu', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='D-dimer (µg/mL FEU)')),
-                ('ldh_u_l', models.DecimalField(blank=True, decimal_places=0, max_digits=6, null=True, verbose_name='LDH (U/L)')),
-                ('anc_10e9_l', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='ANC (×10⁹/L)')),
-                ('platelets_10e9_l', models.DecimalField(blank=True, decimal_places=0, max_digits=5, null=True, verbose_name='platelets (×10⁹/L)')),
-                ('hemoglobin_g_dl', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, verbose_name='haemoglobin (g/dL)')),
-                ('creatinine_mg_dl', models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True, verbose_name='creatinine (mg/dL)')),
-                ('alt_u_l', models.DecimalField(blank=True, decimal_places=0, max_digits=6, null=True, verbose_name='ALT (U/L)')),
-                ('ast_u_l', models.DecimalField(blank=True, decimal_places=0, max_digits=6, null=True, verbose_name='AST (U/L)')),
-                ('bilirubin_mg_dl', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True, verbose_name='bilirubin (mg/dL)')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('check_entry', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.bedsidecheck')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('status_changed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('amends', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.labresult')),
-            ],
-            options={
-                'verbose_name': 'historical lab result',
-                'verbose_name_plural': 'historical lab results',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical bedside check",
+                "verbose_name_plural": "historical bedside checks",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='NeuroAssessment',
+            name="HistoricalCheckNotDone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('ice_orientation', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_naming', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_commands', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_writing', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_attention', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_total', models.PositiveSmallIntegerField(blank=True, editable=False, null=True, verbose_name='ICE score')),
-                ('capd_item_1', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_2', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_3', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_4', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_5', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_6', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_7', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_8', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_total', models.PositiveSmallIntegerField(blank=True, editable=False, null=True, verbose_name='CAPD score')),
-                ('consciousness', models.CharField(choices=[('alert', 'Alert'), ('awakens_spontaneously', 'Drowsy, awakens spontaneously'), ('awakens_to_voice', 'Awakens to voice'), ('awakens_to_touch', 'Awakens only to touch'), ('unarousable', 'Unarousable / stupor / coma')], max_length=24, verbose_name='level of consciousness')),
-                ('seizure', models.CharField(choices=[('none', 'None'), ('resolved_rapidly', 'Seizure that resolved rapidly'), ('prolonged_or_repetitive', 'Prolonged (> 5 min) or repetitive seizures')], default='none', max_length=24)),
-                ('motor_weakness', models.CharField(choices=[('none', 'None'), ('deep_focal', 'Deep focal weakness (hemi-/paraparesis)')], default='none', max_length=16)),
-                ('cerebral_edema', models.CharField(choices=[('none', 'None'), ('focal', 'Focal/local oedema on imaging'), ('diffuse', "Diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's")], default='none', max_length=16, verbose_name='raised ICP / cerebral oedema')),
-                ('unable_to_assess_reason', models.CharField(blank=True, max_length=200, verbose_name='ICE/CAPD not possible because')),
-                ('amends', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='amended_by', to='monitoring.neuroassessment')),
-                ('check_entry', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='%(class)s_set', to='monitoring.bedsidecheck')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('status_changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "check_type",
+                    models.CharField(
+                        choices=[
+                            ("vitals", "Vital signs"),
+                            ("neuro", "Neuro assessment (ICE/CAPD)"),
+                            ("labs", "Labs"),
+                            ("symptoms", "Symptom review"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "observed_at",
+                    models.DateTimeField(
+                        help_text="When the check was attempted", verbose_name="when"
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("off_unit", "Off the unit (imaging, procedure)"),
+                            ("refused", "Patient refused"),
+                            ("asleep_per_order", "Asleep, not to be woken per physician order"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "verbose_name": "historical check not done",
+                "verbose_name_plural": "historical checks not done",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalCheckSchedule",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "check_type",
+                    models.CharField(
+                        choices=[
+                            ("vitals", "Vital signs"),
+                            ("neuro", "Neuro assessment (ICE/CAPD)"),
+                            ("labs", "Labs"),
+                            ("symptoms", "Symptom review"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "interval_minutes",
+                    models.PositiveIntegerField(help_text="Usual interval, in minutes."),
+                ),
+                (
+                    "tightened_interval_minutes",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Interval while any condition below holds.", null=True
+                    ),
+                ),
+                (
+                    "tighten_at_crs_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="tighten at CRS grade ≥"
+                    ),
+                ),
+                (
+                    "tighten_at_icans_grade",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="tighten at ICANS grade ≥"
+                    ),
+                ),
+                (
+                    "tighten_on_neuro_change",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="tighten once any ICE point is lost (or CAPD ≥ 1)",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical check schedule",
+                "verbose_name_plural": "historical check schedules",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalFlag",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("crs", "CRS"),
+                            ("icans", "ICANS"),
+                            ("crs_symptom", "CRS symptom"),
+                            ("neuro_symptom", "Neurological symptom"),
+                            ("vital_sign", "Vital sign outside thresholds"),
+                            ("marker", "Inflammatory marker"),
+                            ("news2", "NEWS2"),
+                            ("needs_review", "Grade needs clinician review"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Info"), (2, "Warning"), (3, "Urgent"), (4, "Critical")]
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("message", models.CharField(max_length=500)),
+                ("raised_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("acknowledge_note", models.CharField(blank=True, max_length=500)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("resolve_reason", models.CharField(blank=True, max_length=500)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.treatmentcourse",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.gradesnapshot",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical flag",
+                "verbose_name_plural": "historical flags",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalPatient",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                ("mrn", models.CharField(db_index=True, max_length=32, verbose_name="MRN")),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("other", "Other"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("weight_kg", models.DecimalField(decimal_places=1, max_digits=5)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical patient",
+                "verbose_name_plural": "historical patients",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalProtocol",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(db_index=True, max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical protocol",
+                "verbose_name_plural": "historical protocols",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalProtocolVersion",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(default=1)),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="New courses start on the newest active version for their product.",
+                    ),
+                ),
+                (
+                    "is_template",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Still the shipped template: each centre must review it before clinical use.",
+                    ),
+                ),
+                (
+                    "products",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="CAR-T products this version applies to (codes); empty means every product.",
+                    ),
+                ),
+                ("monitoring_window_days", models.PositiveSmallIntegerField(default=14)),
+                (
+                    "sbp_low_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Blank: adults < 90 mmHg, children by PALS age limits (reference §1.3).",
+                        null=True,
+                        verbose_name="hypotension: SBP below (mmHg)",
+                    ),
+                ),
+                (
+                    "heart_rate_high",
+                    models.PositiveSmallIntegerField(
+                        default=131, verbose_name="tachycardia: HR at or above"
+                    ),
+                ),
+                (
+                    "heart_rate_low",
+                    models.PositiveSmallIntegerField(
+                        default=40, verbose_name="bradycardia: HR at or below"
+                    ),
+                ),
+                (
+                    "resp_rate_high",
+                    models.PositiveSmallIntegerField(default=25, verbose_name="RR at or above"),
+                ),
+                (
+                    "resp_rate_low",
+                    models.PositiveSmallIntegerField(default=8, verbose_name="RR at or below"),
+                ),
+                (
+                    "spo2_low_pct",
+                    models.PositiveSmallIntegerField(
+                        default=91, verbose_name="SpO₂ at or below (%)"
+                    ),
+                ),
+                (
+                    "temperature_high_c",
+                    models.DecimalField(
+                        decimal_places=1,
+                        default=Decimal("38.0"),
+                        max_digits=3,
+                        verbose_name="fever at or above (°C)",
+                    ),
+                ),
+                (
+                    "marker_rise_factor",
+                    models.DecimalField(
+                        decimal_places=1,
+                        default=Decimal("2.0"),
+                        max_digits=3,
+                        verbose_name="CRP/ferritin rise within 24 h (×)",
+                    ),
+                ),
+                ("escalation", models.JSONField(blank=True, default=dict)),
+                ("change_note", models.CharField(blank=True, max_length=500)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical protocol version",
+                "verbose_name_plural": "historical protocol versions",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalSymptomCheck",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                ("fever", models.BooleanField(default=False)),
+                ("low_blood_pressure", models.BooleanField(default=False)),
+                ("fatigue", models.BooleanField(default=False)),
+                ("breathing_difficulty", models.BooleanField(default=False)),
+                ("confusion", models.BooleanField(default=False)),
+                ("headache", models.BooleanField(default=False)),
+                ("tremor", models.BooleanField(default=False)),
+                ("difficulty_speaking", models.BooleanField(default=False)),
+                (
+                    "other",
+                    models.CharField(blank=True, max_length=500, verbose_name="other symptoms"),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "check_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical symptom check",
+                "verbose_name_plural": "historical symptom checks",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalTreatment",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "drug",
+                    models.CharField(
+                        choices=[
+                            ("tocilizumab", "Tocilizumab"),
+                            ("dexamethasone", "Dexamethasone"),
+                            ("methylprednisolone", "Methylprednisolone"),
+                            ("anakinra", "Anakinra"),
+                            ("siltuximab", "Siltuximab"),
+                            ("antipyretic", "Antipyretic (e.g. paracetamol)"),
+                            ("levetiracetam", "Levetiracetam"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "drug_other",
+                    models.CharField(blank=True, max_length=100, verbose_name="other drug"),
+                ),
+                ("dose", models.DecimalField(decimal_places=2, max_digits=7)),
+                (
+                    "dose_unit",
+                    models.CharField(
+                        choices=[("mg", "mg"), ("g", "g"), ("mcg", "µg"), ("units", "units")],
+                        default="mg",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "route",
+                    models.CharField(
+                        choices=[
+                            ("iv", "IV"),
+                            ("po", "Oral"),
+                            ("sc", "Subcutaneous"),
+                            ("im", "Intramuscular"),
+                            ("it", "Intrathecal"),
+                            ("pr", "Rectal"),
+                        ],
+                        default="iv",
+                        max_length=4,
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "check_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical treatment",
+                "verbose_name_plural": "historical treatments",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalTreatmentCourse",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                (
+                    "product",
+                    models.CharField(
+                        choices=[
+                            ("axi-cel", "Axicabtagene ciloleucel (Yescarta)"),
+                            ("tisa-cel", "Tisagenlecleucel (Kymriah)"),
+                            ("liso-cel", "Lisocabtagene maraleucel (Breyanzi)"),
+                            ("brexu-cel", "Brexucabtagene autoleucel (Tecartus)"),
+                            ("ide-cel", "Idecabtagene vicleucel (Abecma)"),
+                            ("cilta-cel", "Ciltacabtagene autoleucel (Carvykti)"),
+                            ("obe-cel", "Obecabtagene autoleucel (Aucatzyl)"),
+                            ("other", "Other / investigational"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "product_other",
+                    models.CharField(
+                        blank=True,
+                        help_text="Name of an investigational product",
+                        max_length=100,
+                        verbose_name="other product",
+                    ),
+                ),
+                ("indication", models.CharField(max_length=200)),
+                ("infused_at", models.DateTimeField(verbose_name="infused at (day 0)")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("monitoring", "Under monitoring"),
+                            ("completed", "Monitoring completed"),
+                            ("discontinued", "Monitoring discontinued"),
+                        ],
+                        default="monitoring",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical treatment course",
+                "verbose_name_plural": "historical treatment courses",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalVitalSigns",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "temp_c",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="temperature (°C)",
+                    ),
+                ),
+                (
+                    "heart_rate_bpm",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="heart rate (/min)"
+                    ),
+                ),
+                (
+                    "resp_rate_per_min",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="respiratory rate (/min)"
+                    ),
+                ),
+                (
+                    "sbp_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="systolic BP (mmHg)"
+                    ),
+                ),
+                (
+                    "dbp_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="diastolic BP (mmHg)"
+                    ),
+                ),
+                (
+                    "spo2_pct",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="SpO₂ (%)"
+                    ),
+                ),
+                (
+                    "oxygen_support",
+                    models.CharField(
+                        choices=[
+                            ("room_air", "Room air"),
+                            ("blow_by", "Blow-by"),
+                            ("low_flow", "Low-flow nasal cannula"),
+                            ("high_flow", "High-flow nasal cannula"),
+                            ("facemask", "Face mask"),
+                            ("nonrebreather", "Non-rebreather mask"),
+                            ("venturi", "Venturi mask"),
+                            ("cpap", "CPAP"),
+                            ("bipap", "BiPAP"),
+                            ("mechanical_ventilation", "Mechanical ventilation"),
+                        ],
+                        default="room_air",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "oxygen_flow_l_min",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=3,
+                        null=True,
+                        verbose_name="oxygen flow (L/min)",
+                    ),
+                ),
+                (
+                    "vasopressors_count",
+                    models.PositiveSmallIntegerField(
+                        default=0, verbose_name="vasopressors running (not counting vasopressin)"
+                    ),
+                ),
+                (
+                    "vasopressin",
+                    models.BooleanField(default=False, verbose_name="vasopressin running"),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "check_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical vital signs",
+                "verbose_name_plural": "historical vital signs",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="LabResult",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "crp_mg_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="CRP (mg/L)",
+                    ),
+                ),
+                (
+                    "ferritin_ng_ml",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=8,
+                        null=True,
+                        verbose_name="ferritin (ng/mL)",
+                    ),
+                ),
+                (
+                    "il6_pg_ml",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=8,
+                        null=True,
+                        verbose_name="IL-6 (pg/mL)",
+                    ),
+                ),
+                (
+                    "fibrinogen_mg_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="fibrinogen (mg/dL)",
+                    ),
+                ),
+                (
+                    "d_dimer_ug_ml_feu",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="D-dimer (µg/mL FEU)",
+                    ),
+                ),
+                (
+                    "ldh_u_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="LDH (U/L)",
+                    ),
+                ),
+                (
+                    "anc_10e9_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="ANC (×10⁹/L)",
+                    ),
+                ),
+                (
+                    "platelets_10e9_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="platelets (×10⁹/L)",
+                    ),
+                ),
+                (
+                    "hemoglobin_g_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        verbose_name="haemoglobin (g/dL)",
+                    ),
+                ),
+                (
+                    "creatinine_mg_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=4,
+                        null=True,
+                        verbose_name="creatinine (mg/dL)",
+                    ),
+                ),
+                (
+                    "alt_u_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="ALT (U/L)",
+                    ),
+                ),
+                (
+                    "ast_u_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="AST (U/L)",
+                    ),
+                ),
+                (
+                    "bilirubin_mg_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        verbose_name="bilirubin (mg/dL)",
+                    ),
+                ),
+                (
+                    "amends",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="amended_by",
+                        to="monitoring.labresult",
+                    ),
+                ),
+                (
+                    "check_entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="%(class)s_set",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='HistoricalNeuroAssessment',
+            name="HistoricalLabResult",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Superseded by a correction'), ('entered_in_error', 'Entered in error')], default='current', max_length=16)),
-                ('amendment_reason', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('ice_orientation', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_naming', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_commands', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_writing', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_attention', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ice_total', models.PositiveSmallIntegerField(blank=True, editable=False, null=True, verbose_name='ICE score')),
-                ('capd_item_1', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_2', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_3', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_4', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_5', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_6', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_7', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_item_8', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capd_total', models.PositiveSmallIntegerField(blank=True, editable=False, null=True, verbose_name='CAPD score')),
-                ('consciousness', models.CharField(choices=[('alert', 'Alert'), ('awakens_spontaneously', 'Drowsy, awakens spontaneously'), ('awakens_to_voice', 'Awakens to voice'), ('awakens_to_touch', 'Awakens only to touch'), ('unarousable', 'Unarousable / stupor / coma')], max_length=24, verbose_name='level of consciousness')),
-                ('seizure', models.CharField(choices=[('none', 'None'), ('resolved_rapidly', 'Seizure that resolved rapidly'), ('prolonged_or_repetitive', 'Prolonged (> 5 min) or repetitive seizures')], default='none', max_length=24)),
-                ('motor_weakness', models.CharField(choices=[('none', 'None'), ('deep_focal', 'Deep focal weakness (hemi-/paraparesis)')], default='none', max_length=16)),
-                ('cerebral_edema', models.CharField(choices=[('none', 'None'), ('focal', 'Focal/local oedema on imaging'), ('diffuse', "Diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's")], default='none', max_length=16, verbose_name='raised ICP / cerebral oedema')),
-                ('unable_to_assess_reason', models.CharField(blank=True, max_length=200, verbose_name='ICE/CAPD not possible because')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('check_entry', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.bedsidecheck')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('status_changed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('amends', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.neuroassessment')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "crp_mg_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="CRP (mg/L)",
+                    ),
+                ),
+                (
+                    "ferritin_ng_ml",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=8,
+                        null=True,
+                        verbose_name="ferritin (ng/mL)",
+                    ),
+                ),
+                (
+                    "il6_pg_ml",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=8,
+                        null=True,
+                        verbose_name="IL-6 (pg/mL)",
+                    ),
+                ),
+                (
+                    "fibrinogen_mg_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="fibrinogen (mg/dL)",
+                    ),
+                ),
+                (
+                    "d_dimer_ug_ml_feu",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="D-dimer (µg/mL FEU)",
+                    ),
+                ),
+                (
+                    "ldh_u_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="LDH (U/L)",
+                    ),
+                ),
+                (
+                    "anc_10e9_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="ANC (×10⁹/L)",
+                    ),
+                ),
+                (
+                    "platelets_10e9_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=5,
+                        null=True,
+                        verbose_name="platelets (×10⁹/L)",
+                    ),
+                ),
+                (
+                    "hemoglobin_g_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        verbose_name="haemoglobin (g/dL)",
+                    ),
+                ),
+                (
+                    "creatinine_mg_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=4,
+                        null=True,
+                        verbose_name="creatinine (mg/dL)",
+                    ),
+                ),
+                (
+                    "alt_u_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="ALT (U/L)",
+                    ),
+                ),
+                (
+                    "ast_u_l",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=0,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="AST (U/L)",
+                    ),
+                ),
+                (
+                    "bilirubin_mg_dl",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=1,
+                        max_digits=4,
+                        null=True,
+                        verbose_name="bilirubin (mg/dL)",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "check_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "amends",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.labresult",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical neuro assessment',
-                'verbose_name_plural': 'historical neuro assessments',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical lab result",
+                "verbose_name_plural": "historical lab results",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="NeuroAssessment",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                ("ice_orientation", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_naming", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_commands", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_writing", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_attention", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "ice_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True, editable=False, null=True, verbose_name="ICE score"
+                    ),
+                ),
+                ("capd_item_1", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_2", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_3", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_4", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_5", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_6", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_7", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_8", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "capd_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True, editable=False, null=True, verbose_name="CAPD score"
+                    ),
+                ),
+                (
+                    "consciousness",
+                    models.CharField(
+                        choices=[
+                            ("alert", "Alert"),
+                            ("awakens_spontaneously", "Drowsy, awakens spontaneously"),
+                            ("awakens_to_voice", "Awakens to voice"),
+                            ("awakens_to_touch", "Awakens only to touch"),
+                            ("unarousable", "Unarousable / stupor / coma"),
+                        ],
+                        max_length=24,
+                        verbose_name="level of consciousness",
+                    ),
+                ),
+                (
+                    "seizure",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("resolved_rapidly", "Seizure that resolved rapidly"),
+                            (
+                                "prolonged_or_repetitive",
+                                "Prolonged (> 5 min) or repetitive seizures",
+                            ),
+                        ],
+                        default="none",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "motor_weakness",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("deep_focal", "Deep focal weakness (hemi-/paraparesis)"),
+                        ],
+                        default="none",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "cerebral_edema",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("focal", "Focal/local oedema on imaging"),
+                            (
+                                "diffuse",
+                                "Diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's",
+                            ),
+                        ],
+                        default="none",
+                        max_length=16,
+                        verbose_name="raised ICP / cerebral oedema",
+                    ),
+                ),
+                (
+                    "unable_to_assess_reason",
+                    models.CharField(
+                        blank=True, max_length=200, verbose_name="ICE/CAPD not possible because"
+                    ),
+                ),
+                (
+                    "amends",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="amended_by",
+                        to="monitoring.neuroassessment",
+                    ),
+                ),
+                (
+                    "check_entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="%(class)s_set",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "abstract": False,
+            },
+        ),
+        migrations.CreateModel(
+            name="HistoricalNeuroAssessment",
+            fields=[
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Superseded by a correction"),
+                            ("entered_in_error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("amendment_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                ("ice_orientation", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_naming", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_commands", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_writing", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ice_attention", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "ice_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True, editable=False, null=True, verbose_name="ICE score"
+                    ),
+                ),
+                ("capd_item_1", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_2", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_3", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_4", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_5", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_6", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_7", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capd_item_8", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "capd_total",
+                    models.PositiveSmallIntegerField(
+                        blank=True, editable=False, null=True, verbose_name="CAPD score"
+                    ),
+                ),
+                (
+                    "consciousness",
+                    models.CharField(
+                        choices=[
+                            ("alert", "Alert"),
+                            ("awakens_spontaneously", "Drowsy, awakens spontaneously"),
+                            ("awakens_to_voice", "Awakens to voice"),
+                            ("awakens_to_touch", "Awakens only to touch"),
+                            ("unarousable", "Unarousable / stupor / coma"),
+                        ],
+                        max_length=24,
+                        verbose_name="level of consciousness",
+                    ),
+                ),
+                (
+                    "seizure",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("resolved_rapidly", "Seizure that resolved rapidly"),
+                            (
+                                "prolonged_or_repetitive",
+                                "Prolonged (> 5 min) or repetitive seizures",
+                            ),
+                        ],
+                        default="none",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "motor_weakness",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("deep_focal", "Deep focal weakness (hemi-/paraparesis)"),
+                        ],
+                        default="none",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "cerebral_edema",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("focal", "Focal/local oedema on imaging"),
+                            (
+                                "diffuse",
+                                "Diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's",
+                            ),
+                        ],
+                        default="none",
+                        max_length=16,
+                        verbose_name="raised ICP / cerebral oedema",
+                    ),
+                ),
+                (
+                    "unable_to_assess_reason",
+                    models.CharField(
+                        blank=True, max_length=200, verbose_name="ICE/CAPD not possible because"
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "check_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.bedsidecheck",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "status_changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "amends",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitoring.neuroassessment",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical neuro assessment",
+                "verbose_name_plural": "historical neuro assessments",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='patient',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='monitoring.patient'),
+            model_name="treatmentcourse",
+            name="patient",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="courses",
+                to="monitoring.patient",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('weight_kg__gte', Decimal('0.3')), ('weight_kg__lte', Decimal('350'))), name='patient_weight_kg_plausible'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("weight_kg__gte", Decimal("0.3")), ("weight_kg__lte", Decimal("350"))
+                ),
+                name="patient_weight_kg_plausible",
+            ),
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='patient',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.patient'),
+            model_name="historicaltreatmentcourse",
+            name="patient",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.patient",
+            ),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='patient',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='monitoring.patient'),
+            model_name="auditevent",
+            name="patient",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="audit_events",
+                to="monitoring.patient",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalprotocolversion',
-            name='protocol',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.protocol'),
+            model_name="historicalprotocolversion",
+            name="protocol",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.protocol",
+            ),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='protocol_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='monitoring.protocolversion'),
+            model_name="treatmentcourse",
+            name="protocol_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="courses",
+                to="monitoring.protocolversion",
+            ),
         ),
         migrations.AddField(
-            model_name='protocolversion',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="protocolversion",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='protocolversion',
-            name='protocol',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='monitoring.protocol'),
+            model_name="protocolversion",
+            name="protocol",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="versions",
+                to="monitoring.protocol",
+            ),
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='protocol_version',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.protocolversion'),
+            model_name="historicaltreatmentcourse",
+            name="protocol_version",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.protocolversion",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcheckschedule',
-            name='version',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.protocolversion'),
+            model_name="historicalcheckschedule",
+            name="version",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.protocolversion",
+            ),
         ),
         migrations.AddField(
-            model_name='checkschedule',
-            name='version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='monitoring.protocolversion'),
+            model_name="checkschedule",
+            name="version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="schedules",
+                to="monitoring.protocolversion",
+            ),
         ),
         migrations.AddField(
-            model_name='symptomcheck',
-            name='amends',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='amended_by', to='monitoring.symptomcheck'),
+            model_name="symptomcheck",
+            name="amends",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="amended_by",
+                to="monitoring.symptomcheck",
+            ),
         ),
         migrations.AddField(
-            model_name='symptomcheck',
-            name='check_entry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='%(class)s_set', to='monitoring.bedsidecheck'),
+            model_name="symptomcheck",
+            name="check_entry",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="%(class)s_set",
+                to="monitoring.bedsidecheck",
+            ),
         ),
         migrations.AddField(
-            model_name='symptomcheck',
-            name='recorded_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="symptomcheck",
+            name="recorded_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='symptomcheck',
-            name='status_changed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="symptomcheck",
+            name="status_changed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalsymptomcheck',
-            name='amends',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.symptomcheck'),
+            model_name="historicalsymptomcheck",
+            name="amends",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.symptomcheck",
+            ),
         ),
         migrations.AddField(
-            model_name='treatment',
-            name='amends',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='amended_by', to='monitoring.treatment'),
+            model_name="treatment",
+            name="amends",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="amended_by",
+                to="monitoring.treatment",
+            ),
         ),
         migrations.AddField(
-            model_name='treatment',
-            name='check_entry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='%(class)s_set', to='monitoring.bedsidecheck'),
+            model_name="treatment",
+            name="check_entry",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="%(class)s_set",
+                to="monitoring.bedsidecheck",
+            ),
         ),
         migrations.AddField(
-            model_name='treatment',
-            name='recorded_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="treatment",
+            name="recorded_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='treatment',
-            name='status_changed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="treatment",
+            name="status_changed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='historicaltreatment',
-            name='amends',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.treatment'),
+            model_name="historicaltreatment",
+            name="amends",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.treatment",
+            ),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='unit',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='monitoring.unit'),
+            model_name="treatmentcourse",
+            name="unit",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="courses",
+                to="monitoring.unit",
+            ),
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='unit',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.unit'),
+            model_name="historicaltreatmentcourse",
+            name="unit",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.unit",
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='units',
-            field=models.ManyToManyField(blank=True, related_name='members', to='monitoring.unit'),
+            model_name="user",
+            name="units",
+            field=models.ManyToManyField(blank=True, related_name="members", to="monitoring.unit"),
         ),
         migrations.AddField(
-            model_name='vitalsigns',
-            name='amends',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='amended_by', to='monitoring.vitalsigns'),
+            model_name="vitalsigns",
+            name="amends",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="amended_by",
+                to="monitoring.vitalsigns",
+            ),
         ),
         migrations.AddField(
-            model_name='vitalsigns',
-            name='check_entry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='%(class)s_set', to='monitoring.bedsidecheck'),
+            model_name="vitalsigns",
+            name="check_entry",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="%(class)s_set",
+                to="monitoring.bedsidecheck",
+            ),
         ),
         migrations.AddField(
-            model_name='vitalsigns',
-            name='recorded_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="vitalsigns",
+            name="recorded_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='vitalsigns',
-            name='status_changed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="vitalsigns",
+            name="status_changed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalvitalsigns',
-            name='amends',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='monitoring.vitalsigns'),
+            model_name="historicalvitalsigns",
+            name="amends",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="monitoring.vitalsigns",
+            ),
         ),
         migrations.AddField(
-            model_name='coursestatus',
-            name='latest_snapshot',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='monitoring.gradesnapshot'),
+            model_name="coursestatus",
+            name="latest_snapshot",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="monitoring.gradesnapshot",
+            ),
         ),
         migrations.AddIndex(
-            model_name='checknotdone',
-            index=models.Index(fields=['course', 'observed_at'], name='notdone_course_time_idx'),
+            model_name="checknotdone",
+            index=models.Index(fields=["course", "observed_at"], name="notdone_course_time_idx"),
         ),
         migrations.AddConstraint(
-            model_name='checknotdone',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('reason', 'other'), _negated=True), models.Q(('note', ''), _negated=True), _connector='OR'), name='not_done_other_explained'),
-        ),
-        migrations.AddIndex(
-            model_name='bedsidecheck',
-            index=models.Index(fields=['course', 'observed_at'], name='check_course_time_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='gradesnapshot',
-            index=models.Index(fields=['course', 'observed_at'], name='snapshot_course_time_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='gradesnapshot',
-            constraint=models.CheckConstraint(condition=models.Q(('crs_grade__isnull', True), models.Q(('crs_grade__gte', 0), ('crs_grade__lte', 4)), _connector='OR'), name='snapshot_crs_grade_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='gradesnapshot',
-            constraint=models.CheckConstraint(condition=models.Q(('icans_grade__isnull', True), models.Q(('icans_grade__gte', 0), ('icans_grade__lte', 4)), _connector='OR'), name='snapshot_icans_grade_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='gradeconfirmation',
-            constraint=models.CheckConstraint(condition=models.Q(('confirmed_grade__isnull', True), models.Q(('confirmed_grade__gte', 0), ('confirmed_grade__lte', 4)), _connector='OR'), name='confirmation_confirmed_grade_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='gradeconfirmation',
-            constraint=models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='confirmation_has_reason'),
+            model_name="checknotdone",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("reason", "other"), _negated=True),
+                    models.Q(("note", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="not_done_other_explained",
+            ),
         ),
         migrations.AddIndex(
-            model_name='flag',
-            index=models.Index(fields=['course', 'status', 'severity'], name='flag_course_status_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='flag',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'resolved'), _negated=True), fields=('course', 'kind'), name='one_unresolved_flag_per_kind'),
+            model_name="bedsidecheck",
+            index=models.Index(fields=["course", "observed_at"], name="check_course_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='handovernote',
-            index=models.Index(fields=['course', 'written_at'], name='handover_course_time_idx'),
+            model_name="gradesnapshot",
+            index=models.Index(fields=["course", "observed_at"], name="snapshot_course_time_idx"),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('amends__isnull', True), models.Q(('amendment_reason', ''), _negated=True), _connector='OR'), name='labresult_amendment_has_reason'),
+            model_name="gradesnapshot",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("crs_grade__isnull", True),
+                    models.Q(("crs_grade__gte", 0), ("crs_grade__lte", 4)),
+                    _connector="OR",
+                ),
+                name="snapshot_crs_grade_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'entered_in_error'), _negated=True), models.Q(('status_reason', ''), _negated=True), _connector='OR'), name='labresult_error_has_reason'),
+            model_name="gradesnapshot",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("icans_grade__isnull", True),
+                    models.Q(("icans_grade__gte", 0), ("icans_grade__lte", 4)),
+                    _connector="OR",
+                ),
+                name="snapshot_icans_grade_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('crp_mg_l__isnull', True), models.Q(('crp_mg_l__gte', 0), ('crp_mg_l__lte', 1000)), _connector='OR'), name='lab_crp_mg_l_plausible'),
+            model_name="gradeconfirmation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("confirmed_grade__isnull", True),
+                    models.Q(("confirmed_grade__gte", 0), ("confirmed_grade__lte", 4)),
+                    _connector="OR",
+                ),
+                name="confirmation_confirmed_grade_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('ferritin_ng_ml__isnull', True), models.Q(('ferritin_ng_ml__gte', 0), ('ferritin_ng_ml__lte', 500000)), _connector='OR'), name='lab_ferritin_ng_ml_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('il6_pg_ml__isnull', True), models.Q(('il6_pg_ml__gte', 0), ('il6_pg_ml__lte', 100000)), _connector='OR'), name='lab_il6_pg_ml_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('fibrinogen_mg_dl__isnull', True), models.Q(('fibrinogen_mg_dl__gte', 0), ('fibrinogen_mg_dl__lte', 2000)), _connector='OR'), name='lab_fibrinogen_mg_dl_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('d_dimer_ug_ml_feu__isnull', True), models.Q(('d_dimer_ug_ml_feu__gte', 0), ('d_dimer_ug_ml_feu__lte', 200)), _connector='OR'), name='lab_d_dimer_ug_ml_feu_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('ldh_u_l__isnull', True), models.Q(('ldh_u_l__gte', 0), ('ldh_u_l__lte', 50000)), _connector='OR'), name='lab_ldh_u_l_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('anc_10e9_l__isnull', True), models.Q(('anc_10e9_l__gte', 0), ('anc_10e9_l__lte', 200)), _connector='OR'), name='lab_anc_10e9_l_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('platelets_10e9_l__isnull', True), models.Q(('platelets_10e9_l__gte', 0), ('platelets_10e9_l__lte', 2000)), _connector='OR'), name='lab_platelets_10e9_l_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('hemoglobin_g_dl__isnull', True), models.Q(('hemoglobin_g_dl__gte', 0), ('hemoglobin_g_dl__lte', 25)), _connector='OR'), name='lab_hemoglobin_g_dl_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('creatinine_mg_dl__isnull', True), models.Q(('creatinine_mg_dl__gte', 0), ('creatinine_mg_dl__lte', 30)), _connector='OR'), name='lab_creatinine_mg_dl_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('alt_u_l__isnull', True), models.Q(('alt_u_l__gte', 0), ('alt_u_l__lte', 20000)), _connector='OR'), name='lab_alt_u_l_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('ast_u_l__isnull', True), models.Q(('ast_u_l__gte', 0), ('ast_u_l__lte', 20000)), _connector='OR'), name='lab_ast_u_l_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='labresult',
-            constraint=models.CheckConstraint(condition=models.Q(('bilirubin_mg_dl__isnull', True), models.Q(('bilirubin_mg_dl__gte', 0), ('bilirubin_mg_dl__lte', 60)), _connector='OR'), name='lab_bilirubin_mg_dl_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('amends__isnull', True), models.Q(('amendment_reason', ''), _negated=True), _connector='OR'), name='neuroassessment_amendment_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'entered_in_error'), _negated=True), models.Q(('status_reason', ''), _negated=True), _connector='OR'), name='neuroassessment_error_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_orientation__isnull', True), models.Q(('ice_orientation__gte', 0), ('ice_orientation__lte', 4)), _connector='OR'), name='neuro_ice_orientation_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_naming__isnull', True), models.Q(('ice_naming__gte', 0), ('ice_naming__lte', 3)), _connector='OR'), name='neuro_ice_naming_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_commands__isnull', True), models.Q(('ice_commands__gte', 0), ('ice_commands__lte', 1)), _connector='OR'), name='neuro_ice_commands_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_writing__isnull', True), models.Q(('ice_writing__gte', 0), ('ice_writing__lte', 1)), _connector='OR'), name='neuro_ice_writing_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_attention__isnull', True), models.Q(('ice_attention__gte', 0), ('ice_attention__lte', 1)), _connector='OR'), name='neuro_ice_attention_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_total__isnull', True), models.Q(('ice_total__gte', 0), ('ice_total__lte', 10)), _connector='OR'), name='neuro_ice_total_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_1__isnull', True), models.Q(('capd_item_1__gte', 0), ('capd_item_1__lte', 4)), _connector='OR'), name='neuro_capd_item_1_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_2__isnull', True), models.Q(('capd_item_2__gte', 0), ('capd_item_2__lte', 4)), _connector='OR'), name='neuro_capd_item_2_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_3__isnull', True), models.Q(('capd_item_3__gte', 0), ('capd_item_3__lte', 4)), _connector='OR'), name='neuro_capd_item_3_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_4__isnull', True), models.Q(('capd_item_4__gte', 0), ('capd_item_4__lte', 4)), _connector='OR'), name='neuro_capd_item_4_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_5__isnull', True), models.Q(('capd_item_5__gte', 0), ('capd_item_5__lte', 4)), _connector='OR'), name='neuro_capd_item_5_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_6__isnull', True), models.Q(('capd_item_6__gte', 0), ('capd_item_6__lte', 4)), _connector='OR'), name='neuro_capd_item_6_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_7__isnull', True), models.Q(('capd_item_7__gte', 0), ('capd_item_7__lte', 4)), _connector='OR'), name='neuro_capd_item_7_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_item_8__isnull', True), models.Q(('capd_item_8__gte', 0), ('capd_item_8__lte', 4)), _connector='OR'), name='neuro_capd_item_8_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('capd_total__isnull', True), models.Q(('capd_total__gte', 0), ('capd_total__lte', 32)), _connector='OR'), name='neuro_capd_total_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('ice_attention__isnull', True), ('ice_commands__isnull', True), ('ice_naming__isnull', True), ('ice_orientation__isnull', True), ('ice_total__isnull', True), ('ice_writing__isnull', True)), models.Q(('ice_attention__isnull', False), ('ice_commands__isnull', False), ('ice_naming__isnull', False), ('ice_orientation__isnull', False), ('ice_total__isnull', False), ('ice_writing__isnull', False)), _connector='OR'), name='neuro_ice_complete'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('capd_item_1__isnull', True), ('capd_item_2__isnull', True), ('capd_item_3__isnull', True), ('capd_item_4__isnull', True), ('capd_item_5__isnull', True), ('capd_item_6__isnull', True), ('capd_item_7__isnull', True), ('capd_item_8__isnull', True), ('capd_total__isnull', True)), models.Q(('capd_item_1__isnull', False), ('capd_item_2__isnull', False), ('capd_item_3__isnull', False), ('capd_item_4__isnull', False), ('capd_item_5__isnull', False), ('capd_item_6__isnull', False), ('capd_item_7__isnull', False), ('capd_item_8__isnull', False), ('capd_total__isnull', False)), _connector='OR'), name='neuro_capd_complete'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_total__isnull', True), ('capd_total__isnull', True), _connector='OR'), name='neuro_ice_or_capd'),
-        ),
-        migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('ice_total__isnull', False), ('capd_total__isnull', False), models.Q(('unable_to_assess_reason', ''), _negated=True), _connector='OR'), name='neuro_score_or_reason'),
+            model_name="gradeconfirmation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reason", ""), _negated=True), name="confirmation_has_reason"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['at'], name='audit_at_idx'),
+            model_name="flag",
+            index=models.Index(
+                fields=["course", "status", "severity"], name="flag_course_status_idx"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="flag",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "resolved"), _negated=True),
+                fields=("course", "kind"),
+                name="one_unresolved_flag_per_kind",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['user', 'at'], name='audit_user_at_idx'),
+            model_name="handovernote",
+            index=models.Index(fields=["course", "written_at"], name="handover_course_time_idx"),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("amends__isnull", True),
+                    models.Q(("amendment_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="labresult_amendment_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "entered_in_error"), _negated=True),
+                    models.Q(("status_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="labresult_error_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("crp_mg_l__isnull", True),
+                    models.Q(("crp_mg_l__gte", 0), ("crp_mg_l__lte", 1000)),
+                    _connector="OR",
+                ),
+                name="lab_crp_mg_l_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ferritin_ng_ml__isnull", True),
+                    models.Q(("ferritin_ng_ml__gte", 0), ("ferritin_ng_ml__lte", 500000)),
+                    _connector="OR",
+                ),
+                name="lab_ferritin_ng_ml_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("il6_pg_ml__isnull", True),
+                    models.Q(("il6_pg_ml__gte", 0), ("il6_pg_ml__lte", 100000)),
+                    _connector="OR",
+                ),
+                name="lab_il6_pg_ml_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("fibrinogen_mg_dl__isnull", True),
+                    models.Q(("fibrinogen_mg_dl__gte", 0), ("fibrinogen_mg_dl__lte", 2000)),
+                    _connector="OR",
+                ),
+                name="lab_fibrinogen_mg_dl_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("d_dimer_ug_ml_feu__isnull", True),
+                    models.Q(("d_dimer_ug_ml_feu__gte", 0), ("d_dimer_ug_ml_feu__lte", 200)),
+                    _connector="OR",
+                ),
+                name="lab_d_dimer_ug_ml_feu_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ldh_u_l__isnull", True),
+                    models.Q(("ldh_u_l__gte", 0), ("ldh_u_l__lte", 50000)),
+                    _connector="OR",
+                ),
+                name="lab_ldh_u_l_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("anc_10e9_l__isnull", True),
+                    models.Q(("anc_10e9_l__gte", 0), ("anc_10e9_l__lte", 200)),
+                    _connector="OR",
+                ),
+                name="lab_anc_10e9_l_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("platelets_10e9_l__isnull", True),
+                    models.Q(("platelets_10e9_l__gte", 0), ("platelets_10e9_l__lte", 2000)),
+                    _connector="OR",
+                ),
+                name="lab_platelets_10e9_l_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("hemoglobin_g_dl__isnull", True),
+                    models.Q(("hemoglobin_g_dl__gte", 0), ("hemoglobin_g_dl__lte", 25)),
+                    _connector="OR",
+                ),
+                name="lab_hemoglobin_g_dl_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("creatinine_mg_dl__isnull", True),
+                    models.Q(("creatinine_mg_dl__gte", 0), ("creatinine_mg_dl__lte", 30)),
+                    _connector="OR",
+                ),
+                name="lab_creatinine_mg_dl_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("alt_u_l__isnull", True),
+                    models.Q(("alt_u_l__gte", 0), ("alt_u_l__lte", 20000)),
+                    _connector="OR",
+                ),
+                name="lab_alt_u_l_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ast_u_l__isnull", True),
+                    models.Q(("ast_u_l__gte", 0), ("ast_u_l__lte", 20000)),
+                    _connector="OR",
+                ),
+                name="lab_ast_u_l_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("bilirubin_mg_dl__isnull", True),
+                    models.Q(("bilirubin_mg_dl__gte", 0), ("bilirubin_mg_dl__lte", 60)),
+                    _connector="OR",
+                ),
+                name="lab_bilirubin_mg_dl_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("amends__isnull", True),
+                    models.Q(("amendment_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="neuroassessment_amendment_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "entered_in_error"), _negated=True),
+                    models.Q(("status_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="neuroassessment_error_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_orientation__isnull", True),
+                    models.Q(("ice_orientation__gte", 0), ("ice_orientation__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_ice_orientation_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_naming__isnull", True),
+                    models.Q(("ice_naming__gte", 0), ("ice_naming__lte", 3)),
+                    _connector="OR",
+                ),
+                name="neuro_ice_naming_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_commands__isnull", True),
+                    models.Q(("ice_commands__gte", 0), ("ice_commands__lte", 1)),
+                    _connector="OR",
+                ),
+                name="neuro_ice_commands_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_writing__isnull", True),
+                    models.Q(("ice_writing__gte", 0), ("ice_writing__lte", 1)),
+                    _connector="OR",
+                ),
+                name="neuro_ice_writing_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_attention__isnull", True),
+                    models.Q(("ice_attention__gte", 0), ("ice_attention__lte", 1)),
+                    _connector="OR",
+                ),
+                name="neuro_ice_attention_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_total__isnull", True),
+                    models.Q(("ice_total__gte", 0), ("ice_total__lte", 10)),
+                    _connector="OR",
+                ),
+                name="neuro_ice_total_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_1__isnull", True),
+                    models.Q(("capd_item_1__gte", 0), ("capd_item_1__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_1_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_2__isnull", True),
+                    models.Q(("capd_item_2__gte", 0), ("capd_item_2__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_2_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_3__isnull", True),
+                    models.Q(("capd_item_3__gte", 0), ("capd_item_3__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_3_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_4__isnull", True),
+                    models.Q(("capd_item_4__gte", 0), ("capd_item_4__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_4_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_5__isnull", True),
+                    models.Q(("capd_item_5__gte", 0), ("capd_item_5__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_5_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_6__isnull", True),
+                    models.Q(("capd_item_6__gte", 0), ("capd_item_6__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_6_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_7__isnull", True),
+                    models.Q(("capd_item_7__gte", 0), ("capd_item_7__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_7_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_item_8__isnull", True),
+                    models.Q(("capd_item_8__gte", 0), ("capd_item_8__lte", 4)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_item_8_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("capd_total__isnull", True),
+                    models.Q(("capd_total__gte", 0), ("capd_total__lte", 32)),
+                    _connector="OR",
+                ),
+                name="neuro_capd_total_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("ice_attention__isnull", True),
+                        ("ice_commands__isnull", True),
+                        ("ice_naming__isnull", True),
+                        ("ice_orientation__isnull", True),
+                        ("ice_total__isnull", True),
+                        ("ice_writing__isnull", True),
+                    ),
+                    models.Q(
+                        ("ice_attention__isnull", False),
+                        ("ice_commands__isnull", False),
+                        ("ice_naming__isnull", False),
+                        ("ice_orientation__isnull", False),
+                        ("ice_total__isnull", False),
+                        ("ice_writing__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="neuro_ice_complete",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("capd_item_1__isnull", True),
+                        ("capd_item_2__isnull", True),
+                        ("capd_item_3__isnull", True),
+                        ("capd_item_4__isnull", True),
+                        ("capd_item_5__isnull", True),
+                        ("capd_item_6__isnull", True),
+                        ("capd_item_7__isnull", True),
+                        ("capd_item_8__isnull", True),
+                        ("capd_total__isnull", True),
+                    ),
+                    models.Q(
+                        ("capd_item_1__isnull", False),
+                        ("capd_item_2__isnull", False),
+                        ("capd_item_3__isnull", False),
+                        ("capd_item_4__isnull", False),
+                        ("capd_item_5__isnull", False),
+                        ("capd_item_6__isnull", False),
+                        ("capd_item_7__isnull", False),
+                        ("capd_item_8__isnull", False),
+                        ("capd_total__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="neuro_capd_complete",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_total__isnull", True), ("capd_total__isnull", True), _connector="OR"
+                ),
+                name="neuro_ice_or_capd",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ice_total__isnull", False),
+                    ("capd_total__isnull", False),
+                    models.Q(("unable_to_assess_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="neuro_score_or_reason",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['patient', 'at'], name='audit_patient_at_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.UniqueConstraint(fields=('protocol', 'number'), name='protocol_version_unique'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('monitoring_window_days__isnull', True), models.Q(('monitoring_window_days__gte', 1), ('monitoring_window_days__lte', 365)), _connector='OR'), name='protocol_monitoring_window_days_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('sbp_low_mmhg__isnull', True), models.Q(('sbp_low_mmhg__gte', 40), ('sbp_low_mmhg__lte', 150)), _connector='OR'), name='protocol_sbp_low_mmhg_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('spo2_low_pct__isnull', True), models.Q(('spo2_low_pct__gte', 70), ('spo2_low_pct__lte', 99)), _connector='OR'), name='protocol_spo2_low_pct_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('temperature_high_c__isnull', True), models.Q(('temperature_high_c__gte', 37), ('temperature_high_c__lte', 40)), _connector='OR'), name='protocol_temperature_high_c_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('marker_rise_factor__isnull', True), models.Q(('marker_rise_factor__gte', Decimal('1.1')), ('marker_rise_factor__lte', 10)), _connector='OR'), name='protocol_marker_rise_factor_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('heart_rate_low__lt', models.F('heart_rate_high')), ('resp_rate_low__lt', models.F('resp_rate_high'))), name='protocol_limits_not_crossed', violation_error_message='Each low limit must be below its high limit.'),
-        ),
-        migrations.AddConstraint(
-            model_name='checkschedule',
-            constraint=models.UniqueConstraint(fields=('version', 'check_type'), name='one_schedule_per_type'),
-        ),
-        migrations.AddConstraint(
-            model_name='checkschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('interval_minutes__isnull', True), models.Q(('interval_minutes__gte', 15), ('interval_minutes__lte', 10080)), _connector='OR'), name='schedule_interval_minutes_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='checkschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('tightened_interval_minutes__isnull', True), models.Q(('tightened_interval_minutes__gte', 5), ('tightened_interval_minutes__lte', 10080)), _connector='OR'), name='schedule_tightened_interval_minutes_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='checkschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('tighten_at_crs_grade__isnull', True), models.Q(('tighten_at_crs_grade__gte', 1), ('tighten_at_crs_grade__lte', 4)), _connector='OR'), name='schedule_tighten_at_crs_grade_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='checkschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('tighten_at_icans_grade__isnull', True), models.Q(('tighten_at_icans_grade__gte', 1), ('tighten_at_icans_grade__lte', 4)), _connector='OR'), name='schedule_tighten_at_icans_grade_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='symptomcheck',
-            constraint=models.CheckConstraint(condition=models.Q(('amends__isnull', True), models.Q(('amendment_reason', ''), _negated=True), _connector='OR'), name='symptomcheck_amendment_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='symptomcheck',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'entered_in_error'), _negated=True), models.Q(('status_reason', ''), _negated=True), _connector='OR'), name='symptomcheck_error_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='treatment',
-            constraint=models.CheckConstraint(condition=models.Q(('amends__isnull', True), models.Q(('amendment_reason', ''), _negated=True), _connector='OR'), name='treatment_amendment_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='treatment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'entered_in_error'), _negated=True), models.Q(('status_reason', ''), _negated=True), _connector='OR'), name='treatment_error_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='treatment',
-            constraint=models.CheckConstraint(condition=models.Q(('dose__gt', 0)), name='treatment_dose_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='treatment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('drug', 'other'), _negated=True), models.Q(('drug_other', ''), _negated=True), _connector='OR'), name='treatment_other_named'),
+            model_name="auditevent",
+            index=models.Index(fields=["at"], name="audit_at_idx"),
         ),
         migrations.AddIndex(
-            model_name='treatmentcourse',
-            index=models.Index(fields=['unit', 'status'], name='course_unit_status_idx'),
-        ),
-        migrations.AddConstraint(
-            model_name='treatmentcourse',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'monitoring')), fields=('patient',), name='one_monitored_course_per_patient'),
-        ),
-        migrations.AddConstraint(
-            model_name='treatmentcourse',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('product', 'other'), _negated=True), models.Q(('product_other', ''), _negated=True), _connector='OR'), name='course_other_product_named'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('amends__isnull', True), models.Q(('amendment_reason', ''), _negated=True), _connector='OR'), name='vitalsigns_amendment_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'entered_in_error'), _negated=True), models.Q(('status_reason', ''), _negated=True), _connector='OR'), name='vitalsigns_error_has_reason'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('temp_c__isnull', True), models.Q(('temp_c__gte', 30), ('temp_c__lte', 45)), _connector='OR'), name='vitals_temp_c_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('heart_rate_bpm__isnull', True), models.Q(('heart_rate_bpm__gte', 20), ('heart_rate_bpm__lte', 300)), _connector='OR'), name='vitals_heart_rate_bpm_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('resp_rate_per_min__isnull', True), models.Q(('resp_rate_per_min__gte', 2), ('resp_rate_per_min__lte', 80)), _connector='OR'), name='vitals_resp_rate_per_min_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('sbp_mmhg__isnull', True), models.Q(('sbp_mmhg__gte', 40), ('sbp_mmhg__lte', 300)), _connector='OR'), name='vitals_sbp_mmhg_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('dbp_mmhg__isnull', True), models.Q(('dbp_mmhg__gte', 15), ('dbp_mmhg__lte', 200)), _connector='OR'), name='vitals_dbp_mmhg_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('spo2_pct__isnull', True), models.Q(('spo2_pct__gte', 50), ('spo2_pct__lte', 100)), _connector='OR'), name='vitals_spo2_pct_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('oxygen_flow_l_min__isnull', True), models.Q(('oxygen_flow_l_min__gte', 0), ('oxygen_flow_l_min__lte', 80)), _connector='OR'), name='vitals_oxygen_flow_l_min_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('vasopressors_count__isnull', True), models.Q(('vasopressors_count__gte', 0), ('vasopressors_count__lte', 5)), _connector='OR'), name='vitals_vasopressors_count_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('sbp_mmhg__isnull', True), ('dbp_mmhg__isnull', True), ('dbp_mmhg__lt', models.F('sbp_mmhg')), _connector='OR'), name='vitals_dbp_below_sbp', violation_error_message='Diastolic pressure must be below systolic pressure.'),
-        ),
-        migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('oxygen_support', 'room_air'), _negated=True), ('oxygen_flow_l_min__isnull', True), _connector='OR'), name='vitals_no_flow_on_room_air', violation_error_message='An oxygen flow cannot be given on room air.'),
+            model_name="auditevent",
+            index=models.Index(fields=["user", "at"], name="audit_user_at_idx"),
         ),
         migrations.AddIndex(
-            model_name='coursestatus',
-            index=models.Index(fields=['next_due_at'], name='status_next_due_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["patient", "at"], name="audit_patient_at_idx"),
+        ),
+        migrations.AddConstraint(
+            model_name="protocolversion",
+            constraint=models.UniqueConstraint(
+                fields=("protocol", "number"), name="protocol_version_unique"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="protocolversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("monitoring_window_days__isnull", True),
+                    models.Q(
+                        ("monitoring_window_days__gte", 1), ("monitoring_window_days__lte", 365)
+                    ),
+                    _connector="OR",
+                ),
+                name="protocol_monitoring_window_days_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="protocolversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("sbp_low_mmhg__isnull", True),
+                    models.Q(("sbp_low_mmhg__gte", 40), ("sbp_low_mmhg__lte", 150)),
+                    _connector="OR",
+                ),
+                name="protocol_sbp_low_mmhg_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="protocolversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("spo2_low_pct__isnull", True),
+                    models.Q(("spo2_low_pct__gte", 70), ("spo2_low_pct__lte", 99)),
+                    _connector="OR",
+                ),
+                name="protocol_spo2_low_pct_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="protocolversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("temperature_high_c__isnull", True),
+                    models.Q(("temperature_high_c__gte", 37), ("temperature_high_c__lte", 40)),
+                    _connector="OR",
+                ),
+                name="protocol_temperature_high_c_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="protocolversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("marker_rise_factor__isnull", True),
+                    models.Q(
+                        ("marker_rise_factor__gte", Decimal("1.1")), ("marker_rise_factor__lte", 10)
+                    ),
+                    _connector="OR",
+                ),
+                name="protocol_marker_rise_factor_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="protocolversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("heart_rate_low__lt", models.F("heart_rate_high")),
+                    ("resp_rate_low__lt", models.F("resp_rate_high")),
+                ),
+                name="protocol_limits_not_crossed",
+                violation_error_message="Each low limit must be below its high limit.",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="checkschedule",
+            constraint=models.UniqueConstraint(
+                fields=("version", "check_type"), name="one_schedule_per_type"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="checkschedule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("interval_minutes__isnull", True),
+                    models.Q(("interval_minutes__gte", 15), ("interval_minutes__lte", 10080)),
+                    _connector="OR",
+                ),
+                name="schedule_interval_minutes_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="checkschedule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("tightened_interval_minutes__isnull", True),
+                    models.Q(
+                        ("tightened_interval_minutes__gte", 5),
+                        ("tightened_interval_minutes__lte", 10080),
+                    ),
+                    _connector="OR",
+                ),
+                name="schedule_tightened_interval_minutes_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="checkschedule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("tighten_at_crs_grade__isnull", True),
+                    models.Q(("tighten_at_crs_grade__gte", 1), ("tighten_at_crs_grade__lte", 4)),
+                    _connector="OR",
+                ),
+                name="schedule_tighten_at_crs_grade_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="checkschedule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("tighten_at_icans_grade__isnull", True),
+                    models.Q(
+                        ("tighten_at_icans_grade__gte", 1), ("tighten_at_icans_grade__lte", 4)
+                    ),
+                    _connector="OR",
+                ),
+                name="schedule_tighten_at_icans_grade_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="symptomcheck",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("amends__isnull", True),
+                    models.Q(("amendment_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="symptomcheck_amendment_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="symptomcheck",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "entered_in_error"), _negated=True),
+                    models.Q(("status_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="symptomcheck_error_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="treatment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("amends__isnull", True),
+                    models.Q(("amendment_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="treatment_amendment_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="treatment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "entered_in_error"), _negated=True),
+                    models.Q(("status_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="treatment_error_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="treatment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("dose__gt", 0)), name="treatment_dose_positive"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="treatment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("drug", "other"), _negated=True),
+                    models.Q(("drug_other", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="treatment_other_named",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="treatmentcourse",
+            index=models.Index(fields=["unit", "status"], name="course_unit_status_idx"),
+        ),
+        migrations.AddConstraint(
+            model_name="treatmentcourse",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "monitoring")),
+                fields=("patient",),
+                name="one_monitored_course_per_patient",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="treatmentcourse",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("product", "other"), _negated=True),
+                    models.Q(("product_other", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="course_other_product_named",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("amends__isnull", True),
+                    models.Q(("amendment_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="vitalsigns_amendment_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "entered_in_error"), _negated=True),
+                    models.Q(("status_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="vitalsigns_error_has_reason",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("temp_c__isnull", True),
+                    models.Q(("temp_c__gte", 30), ("temp_c__lte", 45)),
+                    _connector="OR",
+                ),
+                name="vitals_temp_c_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("heart_rate_bpm__isnull", True),
+                    models.Q(("heart_rate_bpm__gte", 20), ("heart_rate_bpm__lte", 300)),
+                    _connector="OR",
+                ),
+                name="vitals_heart_rate_bpm_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("resp_rate_per_min__isnull", True),
+                    models.Q(("resp_rate_per_min__gte", 2), ("resp_rate_per_min__lte", 80)),
+                    _connector="OR",
+                ),
+                name="vitals_resp_rate_per_min_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("sbp_mmhg__isnull", True),
+                    models.Q(("sbp_mmhg__gte", 40), ("sbp_mmhg__lte", 300)),
+                    _connector="OR",
+                ),
+                name="vitals_sbp_mmhg_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("dbp_mmhg__isnull", True),
+                    models.Q(("dbp_mmhg__gte", 15), ("dbp_mmhg__lte", 200)),
+                    _connector="OR",
+                ),
+                name="vitals_dbp_mmhg_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("spo2_pct__isnull", True),
+                    models.Q(("spo2_pct__gte", 50), ("spo2_pct__lte", 100)),
+                    _connector="OR",
+                ),
+                name="vitals_spo2_pct_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("oxygen_flow_l_min__isnull", True),
+                    models.Q(("oxygen_flow_l_min__gte", 0), ("oxygen_flow_l_min__lte", 80)),
+                    _connector="OR",
+                ),
+                name="vitals_oxygen_flow_l_min_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("vasopressors_count__isnull", True),
+                    models.Q(("vasopressors_count__gte", 0), ("vasopressors_count__lte", 5)),
+                    _connector="OR",
+                ),
+                name="vitals_vasopressors_count_plausible",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("sbp_mmhg__isnull", True),
+                    ("dbp_mmhg__isnull", True),
+                    ("dbp_mmhg__lt", models.F("sbp_mmhg")),
+                    _connector="OR",
+                ),
+                name="vitals_dbp_below_sbp",
+                violation_error_message="Diastolic pressure must be below systolic pressure.",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("oxygen_support", "room_air"), _negated=True),
+                    ("oxygen_flow_l_min__isnull", True),
+                    _connector="OR",
+                ),
+                name="vitals_no_flow_on_room_air",
+                violation_error_message="An oxygen flow cannot be given on room air.",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="coursestatus",
+            index=models.Index(fields=["next_due_at"], name="status_next_due_idx"),
         ),
     ]

@@ -27,16 +27,21 @@ def create_default_protocol(apps, schema_editor):
     CheckSchedule = apps.get_model("monitoring", "CheckSchedule")
     protocol, created = Protocol.objects.get_or_create(
         name="Default CAR-T monitoring (template)",
-        defaults={"description": (
-            "Built from the ASCO 2021 / ASTCT 2019 guidance and the 2025 US labels as summarised "
-            "in cartmonitor's clinical reference. A TEMPLATE: each centre's cellular-therapy "
-            "program must review and sign off every interval, threshold and text."
-        )},
+        defaults={
+            "description": (
+                "Built from the ASCO 2021 / ASTCT 2019 guidance and the 2025 US labels as summarised "
+                "in cartmonitor's clinical reference. A TEMPLATE: each centre's cellular-therapy "
+                "program must review and sign off every interval, threshold and text."
+            )
+        },
     )
     if not created:
         return
     version = ProtocolVersion.objects.create(
-        protocol=protocol, number=1, is_active=True, is_template=True,
+        protocol=protocol,
+        number=1,
+        is_active=True,
+        is_template=True,
         monitoring_window_days=14,
         escalation={
             "crs": {str(k): v for k, v in flag_rules.CRS_ESCALATION.items()},
@@ -46,9 +51,13 @@ def create_default_protocol(apps, schema_editor):
     )
     for check_type, interval, tightened, crs, icans, neuro in SCHEDULES:
         CheckSchedule.objects.create(
-            version=version, check_type=check_type, interval_minutes=interval,
-            tightened_interval_minutes=tightened, tighten_at_crs_grade=crs,
-            tighten_at_icans_grade=icans, tighten_on_neuro_change=neuro,
+            version=version,
+            check_type=check_type,
+            interval_minutes=interval,
+            tightened_interval_minutes=tightened,
+            tighten_at_crs_grade=crs,
+            tighten_at_icans_grade=icans,
+            tighten_on_neuro_change=neuro,
         )
 
 

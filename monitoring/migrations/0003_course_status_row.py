@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0002_default_protocol'),
+        ("monitoring", "0002_default_protocol"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='coursestatus',
-            name='course',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='status_row', serialize=False, to='monitoring.treatmentcourse'),
+            model_name="coursestatus",
+            name="course",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                primary_key=True,
+                related_name="status_row",
+                serialize=False,
+                to="monitoring.treatmentcourse",
+            ),
         ),
     ]

@@ -5,21 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0004_engine_windows_revisions'),
+        ("monitoring", "0004_engine_windows_revisions"),
     ]
 
     operations = [
         migrations.AlterModelManagers(
-            name='user',
+            name="user",
             managers=[
-                ('objects', monitoring.models.people.UserManager()),
+                ("objects", monitoring.models.people.UserManager()),
             ],
         ),
         migrations.AlterField(
-            model_name='user',
-            name='role',
-            field=models.CharField(choices=[('nurse', 'Nurse'), ('care_team', 'Care team'), ('admin', 'Admin')], default='nurse', help_text='Decides what the user may do in cartmonitor. Superuser status opens the Django admin only, never clinical pages or other units.', max_length=16),
+            model_name="user",
+            name="role",
+            field=models.CharField(
+                choices=[("nurse", "Nurse"), ("care_team", "Care team"), ("admin", "Admin")],
+                default="nurse",
+                help_text="Decides what the user may do in cartmonitor. Superuser status opens the Django admin only, never clinical pages or other units.",
+                max_length=16,
+            ),
         ),
     ]

@@ -4,56 +4,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0005_user_role_decides'),
+        ("monitoring", "0005_user_role_decides"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='historicalneuroassessment',
-            name='consciousness_attributable_to',
-            field=models.CharField(blank=True, choices=[('sedation', 'Sedation (sedating medication)'), ('post_ictal', 'Post-ictal (after a seizure)'), ('other', 'Other cause (say which)')], max_length=16, verbose_name='depressed consciousness attributable to'),
+            model_name="historicalneuroassessment",
+            name="consciousness_attributable_to",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("sedation", "Sedation (sedating medication)"),
+                    ("post_ictal", "Post-ictal (after a seizure)"),
+                    ("other", "Other cause (say which)"),
+                ],
+                max_length=16,
+                verbose_name="depressed consciousness attributable to",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalneuroassessment',
-            name='consciousness_other_cause',
-            field=models.CharField(blank=True, max_length=200, verbose_name='other cause'),
+            model_name="historicalneuroassessment",
+            name="consciousness_other_cause",
+            field=models.CharField(blank=True, max_length=200, verbose_name="other cause"),
         ),
         migrations.AddField(
-            model_name='historicalvitalsigns',
-            name='oxygen_for_airway_protection',
-            field=models.BooleanField(default=False, verbose_name='positive pressure for airway protection only, not hypoxia'),
+            model_name="historicalvitalsigns",
+            name="oxygen_for_airway_protection",
+            field=models.BooleanField(
+                default=False,
+                verbose_name="positive pressure for airway protection only, not hypoxia",
+            ),
         ),
         migrations.AddField(
-            model_name='neuroassessment',
-            name='consciousness_attributable_to',
-            field=models.CharField(blank=True, choices=[('sedation', 'Sedation (sedating medication)'), ('post_ictal', 'Post-ictal (after a seizure)'), ('other', 'Other cause (say which)')], max_length=16, verbose_name='depressed consciousness attributable to'),
+            model_name="neuroassessment",
+            name="consciousness_attributable_to",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("sedation", "Sedation (sedating medication)"),
+                    ("post_ictal", "Post-ictal (after a seizure)"),
+                    ("other", "Other cause (say which)"),
+                ],
+                max_length=16,
+                verbose_name="depressed consciousness attributable to",
+            ),
         ),
         migrations.AddField(
-            model_name='neuroassessment',
-            name='consciousness_other_cause',
-            field=models.CharField(blank=True, max_length=200, verbose_name='other cause'),
+            model_name="neuroassessment",
+            name="consciousness_other_cause",
+            field=models.CharField(blank=True, max_length=200, verbose_name="other cause"),
         ),
         migrations.AddField(
-            model_name='vitalsigns',
-            name='oxygen_for_airway_protection',
-            field=models.BooleanField(default=False, verbose_name='positive pressure for airway protection only, not hypoxia'),
+            model_name="vitalsigns",
+            name="oxygen_for_airway_protection",
+            field=models.BooleanField(
+                default=False,
+                verbose_name="positive pressure for airway protection only, not hypoxia",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('consciousness_attributable_to', 'other'), models.Q(('consciousness_other_cause', ''), _negated=True)), models.Q(models.Q(('consciousness_attributable_to', 'other'), _negated=True), ('consciousness_other_cause', '')), _connector='OR'), name='neuro_other_cause_named', violation_error_message='Name the other cause of the depressed consciousness.'),
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("consciousness_attributable_to", "other"),
+                        models.Q(("consciousness_other_cause", ""), _negated=True),
+                    ),
+                    models.Q(
+                        models.Q(("consciousness_attributable_to", "other"), _negated=True),
+                        ("consciousness_other_cause", ""),
+                    ),
+                    _connector="OR",
+                ),
+                name="neuro_other_cause_named",
+                violation_error_message="Name the other cause of the depressed consciousness.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('consciousness_attributable_to', ''), models.Q(('consciousness', 'alert'), _negated=True), _connector='OR'), name='neuro_cause_needs_depressed_consciousness', violation_error_message='An alert patient has no depressed consciousness to attribute.'),
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("consciousness_attributable_to", ""),
+                    models.Q(("consciousness", "alert"), _negated=True),
+                    _connector="OR",
+                ),
+                name="neuro_cause_needs_depressed_consciousness",
+                violation_error_message="An alert patient has no depressed consciousness to attribute.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='neuroassessment',
-            constraint=models.CheckConstraint(condition=models.Q(('consciousness_attributable_to', ''), models.Q(('ice_total__isnull', True), ('capd_total__isnull', True)), _connector='OR'), name='neuro_cause_means_no_score', violation_error_message='With depressed consciousness from another cause the ICE/CAPD is not assessable: give no score.'),
+            model_name="neuroassessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("consciousness_attributable_to", ""),
+                    models.Q(("ice_total__isnull", True), ("capd_total__isnull", True)),
+                    _connector="OR",
+                ),
+                name="neuro_cause_means_no_score",
+                violation_error_message="With depressed consciousness from another cause the ICE/CAPD is not assessable: give no score.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='vitalsigns',
-            constraint=models.CheckConstraint(condition=models.Q(('oxygen_for_airway_protection', False), ('oxygen_support__in', ['cpap', 'bipap', 'mechanical_ventilation']), _connector='OR'), name='vitals_airway_protection_on_positive_pressure', violation_error_message='Airway protection only applies to CPAP, BiPAP or mechanical ventilation.'),
+            model_name="vitalsigns",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("oxygen_for_airway_protection", False),
+                    ("oxygen_support__in", ["cpap", "bipap", "mechanical_ventilation"]),
+                    _connector="OR",
+                ),
+                name="vitals_airway_protection_on_positive_pressure",
+                violation_error_message="Airway protection only applies to CPAP, BiPAP or mechanical ventilation.",
+            ),
         ),
     ]

@@ -85,9 +85,7 @@ def follow_the_reference(apps, schema_editor):
         # Courses were started on it: say in the audit log why there is a new version.
         AuditEvent.objects.create(
             action="protocol_changed",
-            summary=f"{protocol.name} v{target.number} created from v{latest.number}: {NOTE}"[
-                :500
-            ],
+            summary=f"{protocol.name} v{target.number} created from v{latest.number}: {NOTE}"[:500],
             details={"protocol": protocol.pk, "from_version": latest.pk, "to_version": target.pk},
         )
     else:  # a fresh install: no course has used the template yet
@@ -100,48 +98,85 @@ def follow_the_reference(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0006_attribution_airway_protection'),
+        ("monitoring", "0006_attribution_airway_protection"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FlagAcknowledgement',
+            name="FlagAcknowledgement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('acknowledged_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Info'), (2, 'Warning'), (3, 'Urgent'), (4, 'Critical')])),
-                ('message', models.CharField(max_length=500)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("acknowledged_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Info"), (2, "Warning"), (3, "Urgent"), (4, "Critical")]
+                    ),
+                ),
+                ("message", models.CharField(max_length=500)),
             ],
             options={
-                'ordering': ['acknowledged_at', 'pk'],
+                "ordering": ["acknowledged_at", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='checkschedule',
-            name='febrile_interval_minutes',
-            field=models.PositiveIntegerField(blank=True, help_text='Interval while the patient has fever (any CRS grade), in minutes.', null=True, verbose_name='interval while febrile'),
+            model_name="checkschedule",
+            name="febrile_interval_minutes",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Interval while the patient has fever (any CRS grade), in minutes.",
+                null=True,
+                verbose_name="interval while febrile",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcheckschedule',
-            name='febrile_interval_minutes',
-            field=models.PositiveIntegerField(blank=True, help_text='Interval while the patient has fever (any CRS grade), in minutes.', null=True, verbose_name='interval while febrile'),
+            model_name="historicalcheckschedule",
+            name="febrile_interval_minutes",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Interval while the patient has fever (any CRS grade), in minutes.",
+                null=True,
+                verbose_name="interval while febrile",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='checkschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('febrile_interval_minutes__isnull', True), models.Q(('febrile_interval_minutes__gte', 5), ('febrile_interval_minutes__lte', 10080)), _connector='OR'), name='schedule_febrile_interval_minutes_plausible'),
+            model_name="checkschedule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("febrile_interval_minutes__isnull", True),
+                    models.Q(
+                        ("febrile_interval_minutes__gte", 5),
+                        ("febrile_interval_minutes__lte", 10080),
+                    ),
+                    _connector="OR",
+                ),
+                name="schedule_febrile_interval_minutes_plausible",
+            ),
         ),
         migrations.AddField(
-            model_name='flagacknowledgement',
-            name='acknowledged_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="flagacknowledgement",
+            name="acknowledged_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='flagacknowledgement',
-            name='flag',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='acknowledgements', to='monitoring.flag'),
+            model_name="flagacknowledgement",
+            name="flag",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="acknowledgements",
+                to="monitoring.flag",
+            ),
         ),
         migrations.RunPython(follow_the_reference, migrations.RunPython.noop),
     ]

@@ -36,87 +36,205 @@ def refuse_implausible_rows(apps, schema_editor):
         )
 
 
-
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0007_acknowledgements_febrile_schedule'),
+        ("monitoring", "0007_acknowledgements_febrile_schedule"),
     ]
 
     operations = [
         migrations.RunPython(refuse_implausible_rows, migrations.RunPython.noop, elidable=True),
         migrations.RemoveConstraint(
-            model_name='patient',
-            name='patient_weight_kg_plausible',
+            model_name="patient",
+            name="patient_weight_kg_plausible",
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='end_reason',
-            field=models.CharField(blank=True, max_length=500, verbose_name='why monitoring ended'),
+            model_name="historicaltreatmentcourse",
+            name="end_reason",
+            field=models.CharField(blank=True, max_length=500, verbose_name="why monitoring ended"),
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='ended_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="historicaltreatmentcourse",
+            name="ended_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='monitoring_ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='monitoring ended at'),
+            model_name="historicaltreatmentcourse",
+            name="monitoring_ended_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="monitoring ended at"),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='end_reason',
-            field=models.CharField(blank=True, max_length=500, verbose_name='why monitoring ended'),
+            model_name="treatmentcourse",
+            name="end_reason",
+            field=models.CharField(blank=True, max_length=500, verbose_name="why monitoring ended"),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='ended_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="treatmentcourse",
+            name="ended_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='monitoring_ended_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='monitoring ended at'),
+            model_name="treatmentcourse",
+            name="monitoring_ended_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="monitoring ended at"),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('check_recorded', 'Check recorded'), ('check_not_done', 'Check not done'), ('record_amended', 'Record amended'), ('entered_in_error', 'Record entered in error'), ('grade_confirmed', 'Grade confirmed or overridden'), ('flag_acknowledged', 'Flag acknowledged'), ('flag_resolved', 'Flag resolved'), ('treatment_recorded', 'Treatment recorded'), ('protocol_changed', 'Protocol changed'), ('course_protocol_moved', 'Course moved to a protocol version'), ('course_started', 'Course started'), ('patient_admitted', 'Patient admitted'), ('patient_corrected', 'Date of birth or weight corrected'), ('infusion_corrected', 'Infusion time corrected'), ('course_transferred', 'Course transferred to another unit'), ('monitoring_ended', 'Monitoring ended'), ('exported', 'Data exported'), ('handover_printed', 'Handover printed'), ('handover_note', 'Handover note written'), ('admin_edited', 'Edited in the admin site')], max_length=32),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("check_recorded", "Check recorded"),
+                    ("check_not_done", "Check not done"),
+                    ("record_amended", "Record amended"),
+                    ("entered_in_error", "Record entered in error"),
+                    ("grade_confirmed", "Grade confirmed or overridden"),
+                    ("flag_acknowledged", "Flag acknowledged"),
+                    ("flag_resolved", "Flag resolved"),
+                    ("treatment_recorded", "Treatment recorded"),
+                    ("protocol_changed", "Protocol changed"),
+                    ("course_protocol_moved", "Course moved to a protocol version"),
+                    ("course_started", "Course started"),
+                    ("patient_admitted", "Patient admitted"),
+                    ("patient_corrected", "Date of birth or weight corrected"),
+                    ("infusion_corrected", "Infusion time corrected"),
+                    ("course_transferred", "Course transferred to another unit"),
+                    ("monitoring_ended", "Monitoring ended"),
+                    ("exported", "Data exported"),
+                    ("handover_printed", "Handover printed"),
+                    ("handover_note", "Handover note written"),
+                    ("admin_edited", "Edited in the admin site"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='historicaltreatmentcourse',
-            name='status',
-            field=models.CharField(choices=[('monitoring', 'Under monitoring'), ('completed', 'Monitoring completed'), ('discontinued', 'Monitoring discontinued'), ('transferred_out', 'Transferred out'), ('died', 'Died')], default='monitoring', max_length=16),
+            model_name="historicaltreatmentcourse",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("monitoring", "Under monitoring"),
+                    ("completed", "Monitoring completed"),
+                    ("discontinued", "Monitoring discontinued"),
+                    ("transferred_out", "Transferred out"),
+                    ("died", "Died"),
+                ],
+                default="monitoring",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='treatmentcourse',
-            name='status',
-            field=models.CharField(choices=[('monitoring', 'Under monitoring'), ('completed', 'Monitoring completed'), ('discontinued', 'Monitoring discontinued'), ('transferred_out', 'Transferred out'), ('died', 'Died')], default='monitoring', max_length=16),
+            model_name="treatmentcourse",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("monitoring", "Under monitoring"),
+                    ("completed", "Monitoring completed"),
+                    ("discontinued", "Monitoring discontinued"),
+                    ("transferred_out", "Transferred out"),
+                    ("died", "Died"),
+                ],
+                default="monitoring",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('weight_kg__gte', Decimal('1')), ('weight_kg__lte', Decimal('350'))), name='patient_weight_kg_plausible'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("weight_kg__gte", Decimal("1")), ("weight_kg__lte", Decimal("350"))
+                ),
+                name="patient_weight_kg_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('date_of_birth__isnull', True), models.Q(('date_of_birth__gte', datetime.date(1900, 1, 1)), ('date_of_birth__lte', datetime.date(2100, 12, 31))), _connector='OR'), name='patient_date_of_birth_plausible'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("date_of_birth__isnull", True),
+                    models.Q(
+                        ("date_of_birth__gte", datetime.date(1900, 1, 1)),
+                        ("date_of_birth__lte", datetime.date(2100, 12, 31)),
+                    ),
+                    _connector="OR",
+                ),
+                name="patient_date_of_birth_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='treatmentcourse',
-            constraint=models.CheckConstraint(condition=models.Q(('infused_at__isnull', True), models.Q(('infused_at__gte', datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('infused_at__lte', datetime.datetime(2100, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc))), _connector='OR'), name='course_infused_at_plausible'),
+            model_name="treatmentcourse",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("infused_at__isnull", True),
+                    models.Q(
+                        (
+                            "infused_at__gte",
+                            datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.timezone.utc),
+                        ),
+                        (
+                            "infused_at__lte",
+                            datetime.datetime(
+                                2100, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc
+                            ),
+                        ),
+                    ),
+                    _connector="OR",
+                ),
+                name="course_infused_at_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='treatmentcourse',
-            constraint=models.CheckConstraint(condition=models.Q(('monitoring_ended_at__isnull', True), models.Q(('monitoring_ended_at__gte', datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('monitoring_ended_at__lte', datetime.datetime(2100, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc))), _connector='OR'), name='course_monitoring_ended_at_plausible'),
+            model_name="treatmentcourse",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("monitoring_ended_at__isnull", True),
+                    models.Q(
+                        (
+                            "monitoring_ended_at__gte",
+                            datetime.datetime(1900, 1, 1, 0, 0, tzinfo=datetime.timezone.utc),
+                        ),
+                        (
+                            "monitoring_ended_at__lte",
+                            datetime.datetime(
+                                2100, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc
+                            ),
+                        ),
+                    ),
+                    _connector="OR",
+                ),
+                name="course_monitoring_ended_at_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='treatmentcourse',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'monitoring'), _negated=True), ('monitoring_ended_at__isnull', True), _connector='OR'), name='course_monitoring_not_ended'),
+            model_name="treatmentcourse",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "monitoring"), _negated=True),
+                    ("monitoring_ended_at__isnull", True),
+                    _connector="OR",
+                ),
+                name="course_monitoring_not_ended",
+            ),
         ),
         migrations.AlterConstraint(
-            model_name='treatmentcourse',
-            name='one_monitored_course_per_patient',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'monitoring')), fields=('patient',), name='one_monitored_course_per_patient', violation_error_message='This patient already has a course under monitoring: end its monitoring before starting another.'),
+            model_name="treatmentcourse",
+            name="one_monitored_course_per_patient",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "monitoring")),
+                fields=("patient",),
+                name="one_monitored_course_per_patient",
+                violation_error_message="This patient already has a course under monitoring: end its monitoring before starting another.",
+            ),
         ),
     ]

@@ -7,343 +7,610 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0009_audit_actions'),
+        ("monitoring", "0009_audit_actions"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BoardVisit',
+            name="BoardVisit",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='board_visit', serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('seen_at', models.DateTimeField()),
-                ('previous_seen_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="board_visit",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("seen_at", models.DateTimeField()),
+                ("previous_seen_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'E-mail'), ('push', 'Web Push'), ('webhook', 'Pager gateway (webhook)')], max_length=16)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('retrying', 'Failed — retrying'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "E-mail"),
+                            ("push", "Web Push"),
+                            ("webhook", "Pager gateway (webhook)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sent", "Sent"),
+                            ("retrying", "Failed — retrying"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ok', models.BooleanField(default=False)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('worker', models.CharField(blank=True, max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ok", models.BooleanField(default=False)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("worker", models.CharField(blank=True, max_length=64)),
             ],
             options={
-                'ordering': ['attempted_at', 'pk'],
+                "ordering": ["attempted_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='EscalationStep',
+            name="EscalationStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ladder_round', models.PositiveIntegerField()),
-                ('step', models.PositiveSmallIntegerField()),
-                ('tier', models.CharField(choices=[('bedside_nurse', 'Bedside nurse'), ('charge_nurse', 'Charge nurse'), ('app_fellow', 'CAR-T APP / fellow'), ('attending', 'Attending physician')], max_length=16)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Info'), (2, 'Warning'), (3, 'Urgent'), (4, 'Critical')])),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recipients', models.PositiveSmallIntegerField(default=0)),
-                ('note', models.CharField(blank=True, max_length=300)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ladder_round", models.PositiveIntegerField()),
+                ("step", models.PositiveSmallIntegerField()),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[
+                            ("bedside_nurse", "Bedside nurse"),
+                            ("charge_nurse", "Charge nurse"),
+                            ("app_fellow", "CAR-T APP / fellow"),
+                            ("attending", "Attending physician"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Info"), (2, "Warning"), (3, "Urgent"), (4, "Critical")]
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("recipients", models.PositiveSmallIntegerField(default=0)),
+                ("note", models.CharField(blank=True, max_length=300)),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=160, unique=True)),
-                ('reason', models.CharField(choices=[('flag', 'Flag'), ('escalation', 'Escalation'), ('overdue', 'Overdue check')], max_length=16)),
-                ('tier', models.CharField(blank=True, choices=[('bedside_nurse', 'Bedside nurse'), ('charge_nurse', 'Charge nurse'), ('app_fellow', 'CAR-T APP / fellow'), ('attending', 'Attending physician')], max_length=16)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Info'), (2, 'Warning'), (3, 'Urgent'), (4, 'Critical')])),
-                ('title', models.CharField(max_length=200)),
-                ('body', models.CharField(blank=True, max_length=1000)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=160, unique=True)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("flag", "Flag"),
+                            ("escalation", "Escalation"),
+                            ("overdue", "Overdue check"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "tier",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("bedside_nurse", "Bedside nurse"),
+                            ("charge_nurse", "Charge nurse"),
+                            ("app_fellow", "CAR-T APP / fellow"),
+                            ("attending", "Attending physician"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Info"), (2, "Warning"), (3, "Urgent"), (4, "Critical")]
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("body", models.CharField(blank=True, max_length=1000)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='OnCallShift',
+            name="OnCallShift",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tier', models.CharField(choices=[('bedside_nurse', 'Bedside nurse'), ('charge_nurse', 'Charge nurse'), ('app_fellow', 'CAR-T APP / fellow'), ('attending', 'Attending physician')], max_length=16)),
-                ('starts_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ends_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[
+                            ("bedside_nurse", "Bedside nurse"),
+                            ("charge_nurse", "Charge nurse"),
+                            ("app_fellow", "CAR-T APP / fellow"),
+                            ("attending", "Attending physician"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ends_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['unit', 'tier', 'starts_at'],
+                "ordering": ["unit", "tier", "starts_at"],
             },
         ),
         migrations.CreateModel(
-            name='OverdueAlert',
+            name="OverdueAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_type', models.CharField(max_length=16)),
-                ('due_at', models.DateTimeField()),
-                ('alerted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recipients', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("check_type", models.CharField(max_length=16)),
+                ("due_at", models.DateTimeField()),
+                ("alerted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("recipients", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['-alerted_at'],
+                "ordering": ["-alerted_at"],
             },
         ),
         migrations.CreateModel(
-            name='PushSubscription',
+            name="PushSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('endpoint', models.URLField(max_length=1000, unique=True)),
-                ('p256dh', models.CharField(max_length=200)),
-                ('auth', models.CharField(max_length=100)),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("endpoint", models.URLField(max_length=1000, unique=True)),
+                ("p256dh", models.CharField(max_length=200)),
+                ("auth", models.CharField(max_length=100)),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('worker_id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('hostname', models.CharField(max_length=200)),
-                ('pid', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('seen_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("worker_id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("hostname", models.CharField(max_length=200)),
+                ("pid", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("seen_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
         ),
         migrations.AddField(
-            model_name='flag',
-            name='escalate_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next escalation at'),
+            model_name="flag",
+            name="escalate_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="next escalation at"),
         ),
         migrations.AddField(
-            model_name='flag',
-            name='ladder_round',
+            model_name="flag",
+            name="ladder_round",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='flag',
-            name='ladder_step',
+            model_name="flag",
+            name="ladder_step",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='flag',
-            name='ladder_tier',
-            field=models.CharField(blank=True, max_length=16, verbose_name='tier reached'),
+            model_name="flag",
+            name="ladder_tier",
+            field=models.CharField(blank=True, max_length=16, verbose_name="tier reached"),
         ),
         migrations.AddField(
-            model_name='historicalflag',
-            name='escalate_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next escalation at'),
+            model_name="historicalflag",
+            name="escalate_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="next escalation at"),
         ),
         migrations.AddField(
-            model_name='historicalflag',
-            name='ladder_round',
+            model_name="historicalflag",
+            name="ladder_round",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='historicalflag',
-            name='ladder_step',
+            model_name="historicalflag",
+            name="ladder_step",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='historicalflag',
-            name='ladder_tier',
-            field=models.CharField(blank=True, max_length=16, verbose_name='tier reached'),
+            model_name="historicalflag",
+            name="ladder_tier",
+            field=models.CharField(blank=True, max_length=16, verbose_name="tier reached"),
         ),
         migrations.AddField(
-            model_name='historicalprotocolversion',
-            name='ack_minutes',
-            field=models.JSONField(blank=True, default=dict, verbose_name='minutes a flag may wait unacknowledged, by severity'),
+            model_name="historicalprotocolversion",
+            name="ack_minutes",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                verbose_name="minutes a flag may wait unacknowledged, by severity",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalprotocolversion',
-            name='escalation_ladder',
-            field=models.JSONField(blank=True, default=list, verbose_name='escalation ladder (tiers, lowest first)'),
+            model_name="historicalprotocolversion",
+            name="escalation_ladder",
+            field=models.JSONField(
+                blank=True, default=list, verbose_name="escalation ladder (tiers, lowest first)"
+            ),
         ),
         migrations.AddField(
-            model_name='historicalprotocolversion',
-            name='notify_patient_names',
-            field=models.BooleanField(default=False, help_text='Off: messages say only the unit, bed and severity (minimum necessary).', verbose_name='patient names in e-mail, push and pager text'),
+            model_name="historicalprotocolversion",
+            name="notify_patient_names",
+            field=models.BooleanField(
+                default=False,
+                help_text="Off: messages say only the unit, bed and severity (minimum necessary).",
+                verbose_name="patient names in e-mail, push and pager text",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalprotocolversion',
-            name='overdue_grace_minutes',
-            field=models.PositiveSmallIntegerField(default=30, verbose_name='overdue check tells the nurse in charge after (min)'),
+            model_name="historicalprotocolversion",
+            name="overdue_grace_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=30, verbose_name="overdue check tells the nurse in charge after (min)"
+            ),
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='bed',
+            model_name="historicaltreatmentcourse",
+            name="bed",
             field=models.CharField(blank=True, max_length=16),
         ),
         migrations.AddField(
-            model_name='protocolversion',
-            name='ack_minutes',
-            field=models.JSONField(blank=True, default=dict, verbose_name='minutes a flag may wait unacknowledged, by severity'),
+            model_name="protocolversion",
+            name="ack_minutes",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                verbose_name="minutes a flag may wait unacknowledged, by severity",
+            ),
         ),
         migrations.AddField(
-            model_name='protocolversion',
-            name='escalation_ladder',
-            field=models.JSONField(blank=True, default=list, verbose_name='escalation ladder (tiers, lowest first)'),
+            model_name="protocolversion",
+            name="escalation_ladder",
+            field=models.JSONField(
+                blank=True, default=list, verbose_name="escalation ladder (tiers, lowest first)"
+            ),
         ),
         migrations.AddField(
-            model_name='protocolversion',
-            name='notify_patient_names',
-            field=models.BooleanField(default=False, help_text='Off: messages say only the unit, bed and severity (minimum necessary).', verbose_name='patient names in e-mail, push and pager text'),
+            model_name="protocolversion",
+            name="notify_patient_names",
+            field=models.BooleanField(
+                default=False,
+                help_text="Off: messages say only the unit, bed and severity (minimum necessary).",
+                verbose_name="patient names in e-mail, push and pager text",
+            ),
         ),
         migrations.AddField(
-            model_name='protocolversion',
-            name='overdue_grace_minutes',
-            field=models.PositiveSmallIntegerField(default=30, verbose_name='overdue check tells the nurse in charge after (min)'),
+            model_name="protocolversion",
+            name="overdue_grace_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=30, verbose_name="overdue check tells the nurse in charge after (min)"
+            ),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='bed',
+            model_name="treatmentcourse",
+            name="bed",
             field=models.CharField(blank=True, max_length=16),
         ),
         migrations.AddField(
-            model_name='user',
-            name='notify_by_email',
-            field=models.BooleanField(default=False, verbose_name='notify me by e-mail'),
+            model_name="user",
+            name="notify_by_email",
+            field=models.BooleanField(default=False, verbose_name="notify me by e-mail"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='notify_by_push',
-            field=models.BooleanField(default=False, verbose_name='notify me by Web Push'),
+            model_name="user",
+            name="notify_by_push",
+            field=models.BooleanField(default=False, verbose_name="notify me by Web Push"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='notify_by_webhook',
-            field=models.BooleanField(default=False, verbose_name='page me through the hospital gateway'),
+            model_name="user",
+            name="notify_by_webhook",
+            field=models.BooleanField(
+                default=False, verbose_name="page me through the hospital gateway"
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='pager_id',
-            field=models.CharField(blank=True, help_text="What the hospital's paging gateway calls you (sent in the webhook).", max_length=64, verbose_name='pager or secure-messaging address'),
+            model_name="user",
+            name="pager_id",
+            field=models.CharField(
+                blank=True,
+                help_text="What the hospital's paging gateway calls you (sent in the webhook).",
+                max_length=64,
+                verbose_name="pager or secure-messaging address",
+            ),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('check_recorded', 'Check recorded'), ('check_not_done', 'Check not done'), ('record_amended', 'Record amended'), ('entered_in_error', 'Record entered in error'), ('grade_confirmed', 'Grade confirmed or overridden'), ('grades_revised', 'Grades revised after a late entry or correction'), ('flag_acknowledged', 'Flag acknowledged'), ('flag_resolved', 'Flag resolved'), ('treatment_recorded', 'Treatment recorded'), ('protocol_changed', 'Protocol changed'), ('course_protocol_moved', 'Course moved to a protocol version'), ('course_started', 'Course started'), ('patient_admitted', 'Patient admitted'), ('patient_corrected', 'Date of birth or weight corrected'), ('infusion_corrected', 'Infusion time corrected'), ('course_transferred', 'Course transferred to another unit'), ('monitoring_ended', 'Monitoring ended'), ('exported', 'Data exported'), ('handover_printed', 'Handover printed'), ('handover_note', 'Handover note written'), ('admin_edited', 'Edited in the admin site'), ('flag_escalated', 'Flag escalated (nobody acknowledged in time)'), ('overdue_alerted', 'Overdue check reported to the nurse in charge'), ('rota_changed', 'On-call rota changed')], max_length=32),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("check_recorded", "Check recorded"),
+                    ("check_not_done", "Check not done"),
+                    ("record_amended", "Record amended"),
+                    ("entered_in_error", "Record entered in error"),
+                    ("grade_confirmed", "Grade confirmed or overridden"),
+                    ("grades_revised", "Grades revised after a late entry or correction"),
+                    ("flag_acknowledged", "Flag acknowledged"),
+                    ("flag_resolved", "Flag resolved"),
+                    ("treatment_recorded", "Treatment recorded"),
+                    ("protocol_changed", "Protocol changed"),
+                    ("course_protocol_moved", "Course moved to a protocol version"),
+                    ("course_started", "Course started"),
+                    ("patient_admitted", "Patient admitted"),
+                    ("patient_corrected", "Date of birth or weight corrected"),
+                    ("infusion_corrected", "Infusion time corrected"),
+                    ("course_transferred", "Course transferred to another unit"),
+                    ("monitoring_ended", "Monitoring ended"),
+                    ("exported", "Data exported"),
+                    ("handover_printed", "Handover printed"),
+                    ("handover_note", "Handover note written"),
+                    ("admin_edited", "Edited in the admin site"),
+                    ("flag_escalated", "Flag escalated (nobody acknowledged in time)"),
+                    ("overdue_alerted", "Overdue check reported to the nurse in charge"),
+                    ("rota_changed", "On-call rota changed"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='user',
-            name='role',
-            field=models.CharField(choices=[('nurse', 'Nurse'), ('charge_nurse', 'Charge nurse'), ('care_team', 'Care team'), ('admin', 'Admin'), ('display', 'Wall display')], default='nurse', help_text='Decides what the user may do in cartmonitor. Superuser status opens the Django admin only, never clinical pages or other units.', max_length=16),
+            model_name="user",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("nurse", "Nurse"),
+                    ("charge_nurse", "Charge nurse"),
+                    ("care_team", "Care team"),
+                    ("admin", "Admin"),
+                    ("display", "Wall display"),
+                ],
+                default="nurse",
+                help_text="Decides what the user may do in cartmonitor. Superuser status opens the Django admin only, never clinical pages or other units.",
+                max_length=16,
+            ),
         ),
         migrations.AddIndex(
-            model_name='flag',
-            index=models.Index(fields=['escalate_at'], name='flag_escalate_at_idx'),
+            model_name="flag",
+            index=models.Index(fields=["escalate_at"], name="flag_escalate_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('overdue_grace_minutes__isnull', True), models.Q(('overdue_grace_minutes__gte', 0), ('overdue_grace_minutes__lte', 720)), _connector='OR'), name='protocol_overdue_grace_minutes_plausible'),
+            model_name="protocolversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("overdue_grace_minutes__isnull", True),
+                    models.Q(
+                        ("overdue_grace_minutes__gte", 0), ("overdue_grace_minutes__lte", 720)
+                    ),
+                    _connector="OR",
+                ),
+                name="protocol_overdue_grace_minutes_plausible",
+            ),
         ),
         migrations.AddField(
-            model_name='deliveryattempt',
-            name='delivery',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='monitoring.delivery'),
+            model_name="deliveryattempt",
+            name="delivery",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="attempt_log",
+                to="monitoring.delivery",
+            ),
         ),
         migrations.AddField(
-            model_name='escalationstep',
-            name='course',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='monitoring.treatmentcourse'),
+            model_name="escalationstep",
+            name="course",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="monitoring.treatmentcourse",
+            ),
         ),
         migrations.AddField(
-            model_name='escalationstep',
-            name='flag',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='escalation_steps', to='monitoring.flag'),
+            model_name="escalationstep",
+            name="flag",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="escalation_steps",
+                to="monitoring.flag",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='course',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notifications', to='monitoring.treatmentcourse'),
+            model_name="notification",
+            name="course",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notifications",
+                to="monitoring.treatmentcourse",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='flag',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='notifications', to='monitoring.flag'),
+            model_name="notification",
+            name="flag",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notifications",
+                to="monitoring.flag",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='recipient',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notifications', to=settings.AUTH_USER_MODEL),
+            model_name="notification",
+            name="recipient",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notifications",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='notification',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='monitoring.notification'),
+            model_name="delivery",
+            name="notification",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="deliveries",
+                to="monitoring.notification",
+            ),
         ),
         migrations.AddField(
-            model_name='oncallshift',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="oncallshift",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='oncallshift',
-            name='unit',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='on_call', to='monitoring.unit'),
+            model_name="oncallshift",
+            name="unit",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="on_call",
+                to="monitoring.unit",
+            ),
         ),
         migrations.AddField(
-            model_name='oncallshift',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='on_call', to=settings.AUTH_USER_MODEL),
+            model_name="oncallshift",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="on_call",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='overduealert',
-            name='course',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='overdue_alerts', to='monitoring.treatmentcourse'),
+            model_name="overduealert",
+            name="course",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="overdue_alerts",
+                to="monitoring.treatmentcourse",
+            ),
         ),
         migrations.AddField(
-            model_name='pushsubscription',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='push_subscriptions', to=settings.AUTH_USER_MODEL),
+            model_name="pushsubscription",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="push_subscriptions",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='escalationstep',
-            constraint=models.UniqueConstraint(fields=('flag', 'ladder_round', 'step', 'tier'), name='one_escalation_step'),
+            model_name="escalationstep",
+            constraint=models.UniqueConstraint(
+                fields=("flag", "ladder_round", "step", "tier"), name="one_escalation_step"
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['recipient', 'read_at'], name='notification_unread_idx'),
+            model_name="notification",
+            index=models.Index(fields=["recipient", "read_at"], name="notification_unread_idx"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status'], name='delivery_status_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["status"], name="delivery_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('notification', 'channel'), name='one_delivery'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                fields=("notification", "channel"), name="one_delivery"
+            ),
         ),
         migrations.AddIndex(
-            model_name='oncallshift',
-            index=models.Index(fields=['unit', 'tier', 'starts_at'], name='on_call_idx'),
+            model_name="oncallshift",
+            index=models.Index(fields=["unit", "tier", "starts_at"], name="on_call_idx"),
         ),
         migrations.AddConstraint(
-            model_name='oncallshift',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__isnull', True), ('ends_at__gt', models.F('starts_at')), _connector='OR'), name='on_call_ends_after_start', violation_error_message='A shift must end after it starts.'),
+            model_name="oncallshift",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ends_at__isnull", True),
+                    ("ends_at__gt", models.F("starts_at")),
+                    _connector="OR",
+                ),
+                name="on_call_ends_after_start",
+                violation_error_message="A shift must end after it starts.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='overduealert',
-            constraint=models.UniqueConstraint(fields=('course', 'check_type', 'due_at'), name='one_overdue_alert'),
+            model_name="overduealert",
+            constraint=models.UniqueConstraint(
+                fields=("course", "check_type", "due_at"), name="one_overdue_alert"
+            ),
         ),
     ]

@@ -5,24 +5,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0010_alerts_escalation_notifications'),
+        ("monitoring", "0010_alerts_escalation_notifications"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='course',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='notifications', to='monitoring.treatmentcourse'),
+            model_name="notification",
+            name="course",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notifications",
+                to="monitoring.treatmentcourse",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='reason',
-            field=models.CharField(choices=[('flag', 'Flag'), ('escalation', 'Escalation'), ('overdue', 'Overdue check'), ('test', 'Test')], max_length=16),
+            model_name="notification",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("flag", "Flag"),
+                    ("escalation", "Escalation"),
+                    ("overdue", "Overdue check"),
+                    ("test", "Test"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.CheckConstraint(condition=models.Q(('course__isnull', False), ('reason', 'test'), _connector='OR'), name='notification_about_a_course', violation_error_message='Only a test notification is about no patient.'),
+            model_name="notification",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("course__isnull", False), ("reason", "test"), _connector="OR"),
+                name="notification_about_a_course",
+                violation_error_message="Only a test notification is about no patient.",
+            ),
         ),
     ]

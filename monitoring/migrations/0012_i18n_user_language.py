@@ -4,20 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0011_hn_test_notifications'),
+        ("monitoring", "0011_hn_test_notifications"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='language',
-            field=models.CharField(blank=True, choices=[('en', 'English'), ('es', 'Español')], default='', max_length=8, verbose_name='language'),
+            model_name="user",
+            name="language",
+            field=models.CharField(
+                blank=True,
+                choices=[("en", "English"), ("es", "Español")],
+                default="",
+                max_length=8,
+                verbose_name="language",
+            ),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('check_recorded', 'Check recorded'), ('check_not_done', 'Check not done'), ('record_amended', 'Record amended'), ('entered_in_error', 'Record entered in error'), ('grade_confirmed', 'Grade confirmed or overridden'), ('grades_revised', 'Grades revised after a late entry or correction'), ('flag_acknowledged', 'Flag acknowledged'), ('flag_resolved', 'Flag resolved'), ('treatment_recorded', 'Treatment recorded'), ('protocol_changed', 'Protocol changed'), ('course_protocol_moved', 'Course moved to a protocol version'), ('course_started', 'Course started'), ('patient_admitted', 'Patient admitted'), ('patient_corrected', 'Date of birth or weight corrected'), ('infusion_corrected', 'Infusion time corrected'), ('course_transferred', 'Course transferred to another unit'), ('monitoring_ended', 'Monitoring ended'), ('exported', 'Data exported'), ('handover_printed', 'Handover printed'), ('handover_note', 'Handover note written'), ('admin_edited', 'Edited in the admin site'), ('flag_escalated', 'Flag escalated (nobody acknowledged in time)'), ('overdue_alerted', 'Overdue check reported to the nurse in charge'), ('rota_changed', 'On-call rota changed'), ('language_changed', 'Language changed on the profile')], max_length=32),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("check_recorded", "Check recorded"),
+                    ("check_not_done", "Check not done"),
+                    ("record_amended", "Record amended"),
+                    ("entered_in_error", "Record entered in error"),
+                    ("grade_confirmed", "Grade confirmed or overridden"),
+                    ("grades_revised", "Grades revised after a late entry or correction"),
+                    ("flag_acknowledged", "Flag acknowledged"),
+                    ("flag_resolved", "Flag resolved"),
+                    ("treatment_recorded", "Treatment recorded"),
+                    ("protocol_changed", "Protocol changed"),
+                    ("course_protocol_moved", "Course moved to a protocol version"),
+                    ("course_started", "Course started"),
+                    ("patient_admitted", "Patient admitted"),
+                    ("patient_corrected", "Date of birth or weight corrected"),
+                    ("infusion_corrected", "Infusion time corrected"),
+                    ("course_transferred", "Course transferred to another unit"),
+                    ("monitoring_ended", "Monitoring ended"),
+                    ("exported", "Data exported"),
+                    ("handover_printed", "Handover printed"),
+                    ("handover_note", "Handover note written"),
+                    ("admin_edited", "Edited in the admin site"),
+                    ("flag_escalated", "Flag escalated (nobody acknowledged in time)"),
+                    ("overdue_alerted", "Overdue check reported to the nurse in charge"),
+                    ("rota_changed", "On-call rota changed"),
+                    ("language_changed", "Language changed on the profile"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0012_i18n_user_language'),
+        ("monitoring", "0012_i18n_user_language"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='gradesnapshot',
-            name='news2_missing',
+            model_name="gradesnapshot",
+            name="news2_missing",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='historicalgradesnapshot',
-            name='news2_missing',
+            model_name="historicalgradesnapshot",
+            name="news2_missing",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

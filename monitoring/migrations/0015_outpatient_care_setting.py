@@ -4,43 +4,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0014_p2care_flag_message_data'),
+        ("monitoring", "0014_p2care_flag_message_data"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='bedsidecheck',
-            name='setting',
-            field=models.CharField(choices=[('ward', 'Ward'), ('clinic', 'Clinic visit'), ('phone', 'Phone call')], default='ward', max_length=16, verbose_name='setting'),
+            model_name="bedsidecheck",
+            name="setting",
+            field=models.CharField(
+                choices=[("ward", "Ward"), ("clinic", "Clinic visit"), ("phone", "Phone call")],
+                default="ward",
+                max_length=16,
+                verbose_name="setting",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalbedsidecheck',
-            name='setting',
-            field=models.CharField(choices=[('ward', 'Ward'), ('clinic', 'Clinic visit'), ('phone', 'Phone call')], default='ward', max_length=16, verbose_name='setting'),
+            model_name="historicalbedsidecheck",
+            name="setting",
+            field=models.CharField(
+                choices=[("ward", "Ward"), ("clinic", "Clinic visit"), ("phone", "Phone call")],
+                default="ward",
+                max_length=16,
+                verbose_name="setting",
+            ),
         ),
         migrations.AddField(
-            model_name='historicaltreatmentcourse',
-            name='care_setting',
-            field=models.CharField(choices=[('inpatient', 'Inpatient'), ('outpatient', 'Outpatient')], default='inpatient', max_length=16, verbose_name='care setting'),
+            model_name="historicaltreatmentcourse",
+            name="care_setting",
+            field=models.CharField(
+                choices=[("inpatient", "Inpatient"), ("outpatient", "Outpatient")],
+                default="inpatient",
+                max_length=16,
+                verbose_name="care setting",
+            ),
         ),
         migrations.AddField(
-            model_name='treatmentcourse',
-            name='care_setting',
-            field=models.CharField(choices=[('inpatient', 'Inpatient'), ('outpatient', 'Outpatient')], default='inpatient', max_length=16, verbose_name='care setting'),
+            model_name="treatmentcourse",
+            name="care_setting",
+            field=models.CharField(
+                choices=[("inpatient", "Inpatient"), ("outpatient", "Outpatient")],
+                default="inpatient",
+                max_length=16,
+                verbose_name="care setting",
+            ),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('check_recorded', 'Check recorded'), ('check_not_done', 'Check not done'), ('record_amended', 'Record amended'), ('entered_in_error', 'Record entered in error'), ('grade_confirmed', 'Grade confirmed or overridden'), ('grades_revised', 'Grades revised after a late entry or correction'), ('flag_acknowledged', 'Flag acknowledged'), ('flag_resolved', 'Flag resolved'), ('treatment_recorded', 'Treatment recorded'), ('protocol_changed', 'Protocol changed'), ('course_protocol_moved', 'Course moved to a protocol version'), ('course_started', 'Course started'), ('patient_admitted', 'Patient admitted'), ('patient_corrected', 'Date of birth or weight corrected'), ('infusion_corrected', 'Infusion time corrected'), ('course_transferred', 'Course transferred to another unit'), ('care_setting_changed', 'Care setting changed'), ('monitoring_ended', 'Monitoring ended'), ('exported', 'Data exported'), ('handover_printed', 'Handover printed'), ('handover_note', 'Handover note written'), ('admin_edited', 'Edited in the admin site'), ('flag_escalated', 'Flag escalated (nobody acknowledged in time)'), ('overdue_alerted', 'Overdue check reported to the nurse in charge'), ('rota_changed', 'On-call rota changed'), ('language_changed', 'Language changed on the profile')], max_length=32),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("check_recorded", "Check recorded"),
+                    ("check_not_done", "Check not done"),
+                    ("record_amended", "Record amended"),
+                    ("entered_in_error", "Record entered in error"),
+                    ("grade_confirmed", "Grade confirmed or overridden"),
+                    ("grades_revised", "Grades revised after a late entry or correction"),
+                    ("flag_acknowledged", "Flag acknowledged"),
+                    ("flag_resolved", "Flag resolved"),
+                    ("treatment_recorded", "Treatment recorded"),
+                    ("protocol_changed", "Protocol changed"),
+                    ("course_protocol_moved", "Course moved to a protocol version"),
+                    ("course_started", "Course started"),
+                    ("patient_admitted", "Patient admitted"),
+                    ("patient_corrected", "Date of birth or weight corrected"),
+                    ("infusion_corrected", "Infusion time corrected"),
+                    ("course_transferred", "Course transferred to another unit"),
+                    ("care_setting_changed", "Care setting changed"),
+                    ("monitoring_ended", "Monitoring ended"),
+                    ("exported", "Data exported"),
+                    ("handover_printed", "Handover printed"),
+                    ("handover_note", "Handover note written"),
+                    ("admin_edited", "Edited in the admin site"),
+                    ("flag_escalated", "Flag escalated (nobody acknowledged in time)"),
+                    ("overdue_alerted", "Overdue check reported to the nurse in charge"),
+                    ("rota_changed", "On-call rota changed"),
+                    ("language_changed", "Language changed on the profile"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bedsidecheck',
-            constraint=models.CheckConstraint(condition=models.Q(('setting__in', ['ward', 'clinic', 'phone'])), name='check_setting_known'),
+            model_name="bedsidecheck",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("setting__in", ["ward", "clinic", "phone"])),
+                name="check_setting_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='treatmentcourse',
-            constraint=models.CheckConstraint(condition=models.Q(('care_setting__in', ['inpatient', 'outpatient'])), name='course_care_setting_known'),
+            model_name="treatmentcourse",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("care_setting__in", ["inpatient", "outpatient"])),
+                name="course_care_setting_known",
+            ),
         ),
     ]

@@ -20,6 +20,7 @@ from monitoring.models.courses import (
     TreatmentCourse,
     TreatmentCourseQuerySet,
 )
+from monitoring.models.dosing import CourseDose, DoseStep
 from monitoring.models.grades import (
     Flag,
     FlagAcknowledgement,
@@ -64,7 +65,9 @@ __all__ = [
     "CheckNotDone",
     "CheckSchedule",
     "CheckType",
+    "CourseDose",
     "CourseStatus",
+    "DoseStep",
     "Flag",
     "FlagAcknowledgement",
     "FlagQuerySet",

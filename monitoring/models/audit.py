@@ -100,6 +100,11 @@ class AuditEvent(models.Model):
         OVERDUE_ALERTED = "overdue_alerted", _("Overdue check reported to the nurse in charge")
         ROTA_CHANGED = "rota_changed", _("On-call rota changed")
         LANGUAGE_CHANGED = "language_changed", _("Language changed on the profile")
+        DOSES_PLANNED = "doses_planned", _("Step-up doses planned")
+        DOSE_REPLANNED = "dose_replanned", _("Dose re-planned")
+        DOSE_HELD = "dose_held", _("Dose held")
+        DOSE_GIVEN = "dose_given", _("Dose given")
+        STEP_UP_RESTARTED = "step_up_restarted", _("Step-up restarted")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

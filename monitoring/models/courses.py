@@ -78,6 +78,9 @@ class TreatmentCourse(models.Model):
         IDE_CEL = "ide-cel", "Idecabtagene vicleucel (Abecma)"
         CILTA_CEL = "cilta-cel", "Ciltacabtagene autoleucel (Carvykti)"
         OBE_CEL = "obe-cel", "Obecabtagene autoleucel (Aucatzyl)"
+        # T-cell engagers by INN (issue 14; the products helper's TherapyProduct takes over).
+        TECLISTAMAB = "teclistamab", "Teclistamab (Tecvayli)"
+        EPCORITAMAB = "epcoritamab", "Epcoritamab (Epkinly)"
         OTHER = "other", _("Other / investigational")
 
     class Status(models.TextChoices):
@@ -284,6 +287,14 @@ class CourseStatus(models.Model):
     # decided on read: next_due_at < now < monitoring_ends_at.
     next_due_at = models.DateTimeField(null=True, blank=True)
     monitoring_ends_at = models.DateTimeField(null=True, blank=True)
+    # Step-up dosing (monitoring.dosing keeps these): a dosed course's checks are due only in
+    # the monitoring window after a dose given; worklists show the window or the next dose.
+    dosed = models.BooleanField(default=False)
+    dose_window_start = models.DateTimeField(null=True, blank=True)
+    dose_window_end = models.DateTimeField(null=True, blank=True)
+    dose_window_label = models.CharField(max_length=100, blank=True)
+    next_dose_at = models.DateTimeField(null=True, blank=True)
+    next_dose_label = models.CharField(max_length=100, blank=True)
     open_flag_count = models.PositiveIntegerField(default=0)
     worst_open_severity = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -135,6 +135,21 @@ class User(AbstractUser):
         return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
 
     @property
+    def can_plan_doses(self) -> bool:
+        """Plan, re-plan, hold and restart a course's step-up doses: the care team."""
+        return self.role == self.Role.CARE_TEAM
+
+    @property
+    def can_record_doses(self) -> bool:
+        """Record a dose given (when every gate before it is met)."""
+        return self.role in (self.Role.NURSE, self.Role.CHARGE_NURSE, self.Role.CARE_TEAM)
+
+    @property
+    def can_override_dose_gates(self) -> bool:
+        """Give a dose while a gate is not met, with a reason: a physician of the care team."""
+        return self.role == self.Role.CARE_TEAM
+
+    @property
     def can_export(self) -> bool:
         """Registry summary and CSV, FHIR bundle: patient data that leaves the building."""
         return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)

@@ -54,8 +54,12 @@ class Protocol(models.Model):
 
 class ProtocolVersionQuerySet(models.QuerySet):
     def for_product(self, product: str):
-        """Active versions that apply to a CAR-T product (an empty product list means all)."""
-        return [v for v in self.filter(is_active=True).order_by("-number") if v.applies_to(product)]
+        """Active versions that apply to a product (an empty product list means all); those
+        that name the product first (an engager's own step-up protocol before a catch-all)."""
+        versions = [
+            v for v in self.filter(is_active=True).order_by("-number") if v.applies_to(product)
+        ]
+        return sorted(versions, key=lambda v: product not in v.products)
 
     def with_course_counts(self):
         """``course_count`` (every course ever on the version) and ``running_count`` (those

@@ -15,6 +15,7 @@ from django.utils.translation import gettext, ngettext
 from monitoring import alert_rules, flag_rules, schedule, services
 from monitoring.access import get_course_for, requires, visible_courses
 from monitoring.display import dash
+from monitoring.forms.dosing import step_forms, steps_changes
 from monitoring.forms.protocols import (
     CheckScheduleForm,
     MoveCourseForm,
@@ -130,21 +131,26 @@ def protocol_version_edit(request, pk):
         CheckScheduleForm(data, check_type=value, schedule=current.get(value))
         for value in CheckType.values
     ]
+    current_steps = list(version.dose_steps.all())
+    step_rows = step_forms(data, current_steps)
     course_count = version.courses.count()
     next_number = (
         version.protocol.versions.order_by("-number").values_list("number", flat=True).first() + 1
     )
     preview = None
     errors = []
-    if request.method == "POST" and all([form.is_valid(), *[row.is_valid() for row in rows]]):
+    valid = [form.is_valid(), *[row.is_valid() for row in rows], *[r.is_valid() for r in step_rows]]
+    if request.method == "POST" and all(valid):
         changes = form.changes(version)
         schedules = {row.check_type: row.changes() for row in rows if row.changes()}
-        if not changes and not schedules:
+        dose_steps = steps_changes(step_rows, current_steps)
+        if not changes and not schedules and dose_steps is None:
             errors.append(gettext("Nothing changed: edit a value, or cancel."))
         elif "preview" in request.POST:
             preview = {
                 "rows": [(row.label, row.preview()) for row in rows],
-                "changes": _describe_changes(version, changes, schedules, current),
+                "changes": _describe_changes(version, changes, schedules, current)
+                + ([gettext("Dose steps changed")] if dose_steps is not None else []),
                 "note_missing": not form.cleaned_data["change_note"].strip(),
             }
         else:
@@ -155,6 +161,7 @@ def protocol_version_edit(request, pk):
                     schedules=schedules,
                     note=form.cleaned_data["change_note"],
                     by=request.user,
+                    dose_steps=dose_steps,
                 )
             except ValidationError as error:
                 errors.extend(error.messages)
@@ -195,6 +202,11 @@ def protocol_version_edit(request, pk):
         *errors,
         *_error_lines(form, ""),
         *[line for row in rows for line in _error_lines(row, f"{row.label}, ")],
+        *[
+            line
+            for number, row in enumerate(step_rows, start=1)
+            for line in _error_lines(row, gettext("Dose step %(number)s, ") % {"number": number})
+        ],
     ]
     return render(
         request,
@@ -203,6 +215,7 @@ def protocol_version_edit(request, pk):
             "version": version,
             "form": form,
             "rows": rows,
+            "step_rows": step_rows,
             "course_count": course_count,
             "next_number": next_number,
             "preview": preview,

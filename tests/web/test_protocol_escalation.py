@@ -138,7 +138,7 @@ def test_the_service_refuses_bad_settings_from_anywhere(
 
     assert field in refused.value.message_dict
     assert message in " ".join(refused.value.message_dict[field])
-    assert ProtocolVersion.objects.count() == 1
+    assert ProtocolVersion.objects.filter(protocol=template.protocol).count() == 1
 
 
 def test_an_empty_ladder_is_the_default_one_for_the_service(template, admin_user):

@@ -167,7 +167,7 @@ def test_due_and_overdue_cost_no_query_per_patient(
             services.record_check_not_done(
                 course=course, check_type="labs", reason="refused", by=nurse
             )
-    assert ProtocolVersion.objects.count() == 2
+    assert ProtocolVersion.objects.filter(protocol=template.protocol).count() == 2
 
     # session, user, every course's status values (one lean query), the versions and their
     # schedules (2), the page's courses (+ patient, unit, status row), the navigation bar's

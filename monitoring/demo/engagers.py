@@ -1,0 +1,133 @@
+"""Two T-cell engager courses for the demo hospital, made through the real write paths.
+
+A teclistamab patient inside the 48 h window after step-up dose 2 (after a CRS grade 1 that
+resolved before the dose), and an epcoritamab patient whose step-up dose 2 is due but stopped by
+its gate: CRS resolved 10 h ago and the demo centre asks for 24 h (its reviewed version of the
+shipped template).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from monitoring import dosing, services
+from monitoring.models import Patient, TreatmentCourse, User
+
+NEURO_NORMAL = {
+    "ice_orientation": 4,
+    "ice_naming": 3,
+    "ice_commands": 1,
+    "ice_writing": 1,
+    "ice_attention": 1,
+    "consciousness": "alert",
+    "seizure": "none",
+    "motor_weakness": "none",
+    "cerebral_edema": "none",
+}
+ROOM_AIR = {"oxygen_support": "room_air", "vasopressors_count": 0, "vasopressin": False}
+
+
+def _vitals(temp: float, heart_rate: int = 84) -> dict:
+    return {
+        "temp_c": temp,
+        "heart_rate_bpm": heart_rate,
+        "resp_rate_per_min": 16,
+        "sbp_mmhg": 124,
+        "dbp_mmhg": 76,
+        "spo2_pct": 97,
+        **ROOM_AIR,
+    }
+
+
+def _course(mrn, given, family, product, indication, unit, bed, first, by) -> TreatmentCourse:
+    patient = Patient.objects.create(
+        mrn=mrn,
+        given_name=given,
+        family_name=family,
+        date_of_birth=first.date().replace(year=first.year - 64),
+        sex=Patient.Sex.MALE if product == "teclistamab" else Patient.Sex.FEMALE,
+        weight_kg=78,
+    )
+    course = TreatmentCourse(
+        patient=patient,
+        unit=unit,
+        bed=bed,
+        product=product,
+        indication=indication,
+        infused_at=first,
+    )
+    return services.start_course(course=course, by=by)
+
+
+def _checks(course, nurse, start: datetime, hours: list[float], fever: dict) -> None:
+    for hour in hours:
+        at = start + timedelta(hours=hour)
+        temp = fever.get(hour, 36.8)
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=at,
+            vitals=_vitals(temp, 104 if temp >= 38 else 84),
+            neuro=NEURO_NORMAL,
+        )
+
+
+def create_engager_courses(*, unit, nurse: User, physician: User, admin: User, now: datetime):
+    """The two courses; returns how many were made."""
+    # Teclistamab: step-up dose 1 four days ago, dose 2 a day ago (48 h windows, label).
+    first = (now - timedelta(days=4)).replace(minute=0)
+    tec = _course(
+        "DEMO-TEC-01",
+        "Tomás",
+        "Herrera",
+        "teclistamab",
+        "Relapsed/refractory multiple myeloma",
+        unit,
+        "E1",
+        first,
+        physician,
+    )
+    doses = dosing.plan_doses(course=tec, first_dose_at=first, by=physician)
+    dosing.record_dose_given(dose=doses[0], given_at=first, by=nurse)
+    _checks(tec, nurse, first, [1, 5, 9, 13, 17, 21, 25, 29, 33, 40, 47], {21: 38.4, 25: 38.2})
+    dosing.record_dose_given(dose=doses[1], given_at=doses[1].planned_at, by=nurse)
+    second = doses[1].planned_at
+    _checks(tec, nurse, second, [1, 5, 9, 13, 17, 21], {})
+
+    # Epcoritamab: the demo centre wants CRS resolved for 24 h before the next step-up dose.
+    version = services.protocol_version_for("epcoritamab")
+    steps = []
+    for step in version.dose_steps.all():
+        settings = step.settings()
+        settings.pop("sequence")
+        if step.sequence > 1:
+            settings["crs_clear_hours"] = 24
+        steps.append(settings)
+    services.revise_protocol(
+        version=version,
+        changes={"is_template": False},
+        schedules={},
+        note="Demo centre review: CRS resolved for 24 h before the next step-up dose.",
+        by=admin,
+        dose_steps=steps,
+    )
+    first = (now - timedelta(days=7) + timedelta(hours=3)).replace(minute=0)
+    epc = _course(
+        "DEMO-EPC-01",
+        "Lucía",
+        "Navarro",
+        "epcoritamab",
+        "Relapsed DLBCL after two lines",
+        unit,
+        "E2",
+        first,
+        physician,
+    )
+    doses = dosing.plan_doses(course=epc, first_dose_at=first, by=physician)
+    dosing.record_dose_given(dose=doses[0], given_at=first, by=nurse)
+    _checks(epc, nurse, first, [1, 5, 9, 13, 17, 21], {})
+    # CRS grade 1 the day before dose 2, resolved 10 h ago: dose 2 (in 3 h) is gated.
+    hours_before_now = (now - first).total_seconds() / 3600
+    fever_at, normal_at = round(hours_before_now - 20), round(hours_before_now - 10)
+    _checks(epc, nurse, first, [fever_at, normal_at], {fever_at: 38.5})
+    return 2
