@@ -39,6 +39,7 @@ from monitoring.models.observations import (
     VitalSigns,
 )
 from monitoring.models.people import Patient, Unit, User
+from monitoring.models.products import TherapyProduct, TherapyProductQuerySet
 from monitoring.models.protocols import CheckSchedule, CheckType, Protocol, ProtocolVersion
 
 __all__ = [
@@ -75,6 +76,8 @@ __all__ = [
     "ProtocolVersion",
     "RecordStatus",
     "SymptomCheck",
+    "TherapyProduct",
+    "TherapyProductQuerySet",
     "Treatment",
     "TreatmentCourse",
     "TreatmentCourseQuerySet",
