@@ -282,8 +282,8 @@ class ProtocolVersionForm(forms.Form):
         for name in PROTOCOL_FIELDS:
             value = self.cleaned_data[name]
             if name == "products":
-                # Kept in the product list's order, as before (codes are what versions hold).
-                order = TherapyProduct.objects.values_list("code", flat=True)
+                # Kept in the order the products were added (the shipped list's order).
+                order = TherapyProduct.objects.order_by("pk").values_list("code", flat=True)
                 value = [code for code in order if code in value]
                 if sorted(value) != sorted(version.products or []):
                     changes[name] = value
