@@ -81,7 +81,7 @@ def get_course_for(user: User, patient_public_id, *, monitoring_only: bool = Fal
     if monitoring_only:
         courses = courses.under_monitoring()
     course = (
-        courses.select_related("patient", "unit", "status_row", "protocol_version")
+        courses.select_related("patient", "unit", "status_row", "protocol_version", "product")
         .order_by("-infused_at")
         .first()
     )

@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
-from monitoring import services
+from monitoring import products, services
 from monitoring.forms.courses import PatientForm, ServiceChecksMixin
 from monitoring.models import (
     AuditEvent,
@@ -26,6 +26,7 @@ from monitoring.models import (
     Protocol,
     ProtocolVersion,
     SymptomCheck,
+    TherapyProduct,
     Treatment,
     TreatmentCourse,
     Unit,
@@ -144,6 +145,91 @@ class PatientAdmin(AuditedChangeAdmin):
         obj._state.adding = False
 
 
+class TherapyProductAdminForm(forms.ModelForm):
+    """The service's checks (products.check_product) said on the form, field by field."""
+
+    label_url = forms.URLField(
+        label="Label URL", max_length=500, required=False, assume_scheme="https"
+    )
+
+    class Meta:
+        model = TherapyProduct
+        fields = products.EDITABLE_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        # The instance takes the posted values only after clean(): check them as they would
+        # be saved.
+        candidate = TherapyProduct(pk=self.instance.pk)
+        for name in products.EDITABLE_FIELDS:
+            setattr(candidate, name, cleaned.get(name, getattr(self.instance, name)))
+        try:
+            products.check_product(
+                candidate, old_code=self.instance.code if self.instance.pk else None
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+@admin.register(TherapyProduct)
+class TherapyProductAdmin(HistoryAdmin):
+    """The product list (issue 14 §2): admins add and edit products and their label rules here;
+    every save goes through products.save_product (validated, audited). Products are retired
+    (``is_active``), never deleted: courses point at them."""
+
+    form = TherapyProductAdminForm
+    list_display = [
+        "code",
+        "name",
+        "brand",
+        "product_class",
+        "target",
+        "monitoring_window_hours",
+        "label_version",
+        "is_active",
+    ]
+    list_filter = ["product_class", "is_active"]
+    search_fields = ["code", "name", "brand", "target"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "brand", "product_class", "target", "is_active"]}),
+        (
+            "The label's monitoring rules (the centre must check them against the current label)",
+            {
+                "fields": [
+                    "hospitalisation_advice",
+                    "step_up_schedule",
+                    "monitoring_window_hours",
+                    "label_document",
+                    "label_version",
+                    "label_url",
+                    "label_note",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []
+
+    def _admin_only(self, request) -> bool:
+        # Only the admin role edits the list (User.can_manage_protocols), not any staff login.
+        return bool(getattr(request.user, "can_manage_protocols", False))
+
+    def has_add_permission(self, request):
+        return self._admin_only(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._admin_only(request) and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        products.save_product(
+            product=obj, by=request.user, changed=list(form.changed_data) if change else None
+        )
+
+
 class CourseAdminForm(forms.ModelForm):
     class Meta:
         model = TreatmentCourse
@@ -170,8 +256,8 @@ class CourseAdminForm(forms.ModelForm):
 class TreatmentCourseAdmin(AuditedChangeAdmin):
     form = CourseAdminForm
     list_display = ["patient", "product", "unit", "infused_at", "status", "protocol_version"]
-    list_filter = ["status", "unit", "product"]
-    list_select_related = ["patient", "unit", "protocol_version__protocol"]
+    list_filter = ["status", "unit", "product__product_class", "product"]
+    list_select_related = ["patient", "unit", "protocol_version__protocol", "product"]
     search_fields = ["patient__mrn", "patient__family_name"]
     autocomplete_fields = ["patient"]
     # A new course gets the newest active version for its product (services.start_course);

@@ -116,7 +116,7 @@ def one_course(course: TreatmentCourse) -> QuerySet[TreatmentCourse]:
 
 def _with_row_data(courses: QuerySet[TreatmentCourse]) -> QuerySet[TreatmentCourse]:
     return (
-        courses.select_related("patient", "unit", "status_row", "protocol_version")
+        courses.select_related("patient", "unit", "status_row", "protocol_version", "product")
         .prefetch_related("protocol_version__schedules")
         # How old the current grades are: the moment they were graded at (a subquery, which
         # the paginator's count leaves out, where a join would stay in it).

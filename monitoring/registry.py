@@ -593,6 +593,9 @@ CSV_COLUMNS = [
     "Other treatments",
     "ICU transfer",
     "Summary as of",
+    # Added last (issue 14) so that the columns a registry import already maps keep their place.
+    "Product class",
+    "Day 0 is",
 ]
 
 
@@ -667,6 +670,8 @@ def csv_row(course, summary: RegistrySummary) -> list:
         others,
         summary.icu_transfer,
         timezone.localtime(summary.as_of).isoformat(timespec="minutes"),
+        course.product.get_product_class_display(),
+        course.day_zero_label,
     ]
 
 

@@ -1054,7 +1054,7 @@ def move_refusal(course, version: ProtocolVersion) -> str | None:
         return gettext("Monitoring of this course has ended: its protocol version stays.")
     if course.protocol_version_id == version.pk:
         return gettext("The course already follows %(version)s.") % {"version": version}
-    if not version.applies_to(course.product):
+    if not version.applies_to(course.product_id):
         return gettext("%(version)s does not apply to %(product)s courses.") % {
             "version": version,
             "product": course.product_label,
@@ -1427,6 +1427,13 @@ def admit_patient(
 def check_new_course(course: TreatmentCourse) -> None:
     """What start_course refuses, for forms that must say so before saving (the admin's)."""
     check_infusion_time(course.infused_at)
+    if course.product_id is not None and not course.product.is_active:
+        raise ValidationError(
+            {
+                "product": gettext("%(product)s is retired: choose an active product.")
+                % {"product": course.product.label}
+            }
+        )
     if course.patient_id is None:
         return
     _check_born_before(course.patient, course.infused_at)
@@ -1448,7 +1455,7 @@ def start_course(*, course: TreatmentCourse, by) -> TreatmentCourse:
     check_new_course(course)
     course.status = TreatmentCourse.Status.MONITORING
     if course.protocol_version_id is None:
-        course.protocol_version = protocol_version_for(course.product)
+        course.protocol_version = protocol_version_for(course.product_id)
     course.full_clean()
     course.save()
     refresh_status(_lock_status(course))  # nothing done yet: everything due from day 0

@@ -52,7 +52,7 @@ def _course(mrn, given, family, product, indication, unit, bed, first, by) -> Tr
         patient=patient,
         unit=unit,
         bed=bed,
-        product=product,
+        product_id=product,
         indication=indication,
         infused_at=first,
     )

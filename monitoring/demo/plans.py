@@ -5,12 +5,20 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from monitoring.models import (
-    Patient,
-    TreatmentCourse,
-)
+from monitoring.models import Patient
 
-Product = TreatmentCourse.Product
+
+class Product:
+    """The product codes (TherapyProduct.code) the demo's plans use."""
+
+    AXI_CEL = "axi-cel"
+    TISA_CEL = "tisa-cel"
+    LISO_CEL = "liso-cel"
+    BREXU_CEL = "brexu-cel"
+    IDE_CEL = "ide-cel"
+    CILTA_CEL = "cilta-cel"
+    OBE_CEL = "obe-cel"
+
 
 # --------------------------------------------------------------------------------------------
 # Products. Rates and onset days are rough figures from the pivotal trials and US labels,
@@ -125,7 +133,7 @@ class IcansPlan:
 
 @dataclass(frozen=True)
 class PatientPlan:
-    product: str  # a TreatmentCourse.Product value
+    product: str  # a TherapyProduct code
     indication: str
     sex: str
     age_years: float

@@ -27,6 +27,7 @@ from monitoring.models import (
     OnCallShift,
     Patient,
     SymptomCheck,
+    TherapyProduct,
     Treatment,
     TreatmentCourse,
     Unit,
@@ -38,8 +39,6 @@ DEMO_PASSWORD = "cartmonitor-demo"
 MRN_PREFIX = "DEMO-"
 BATCH_SIZE = 2000
 COURSES_PER_CHUNK = 100  # bounds memory: a chunk's rows are written, then dropped
-
-Product = TreatmentCourse.Product
 
 # --------------------------------------------------------------------------------------------
 # Fixed vocabularies: units, staff and patient names (deterministic, no Faker).
@@ -329,7 +328,7 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
     # Product -> the protocol version new courses start on, schedules loaded once.
     versions = {
         product: services.protocol_version_for(product)
-        for product in TreatmentCourse.Product.values
+        for product in TherapyProduct.objects.values_list("code", flat=True)
     }
     prefetch_related_objects([v for v in versions.values() if v], "schedules")
     for index in range(patients):
@@ -343,7 +342,7 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
             patient=patient,
             unit=unit,
             bed=str(index // len(units) + 1),
-            product=plan.product,
+            product_id=plan.product,
             indication=plan.indication,
             infused_at=infused,
             created_at=infused - timedelta(days=1),

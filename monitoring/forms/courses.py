@@ -11,10 +11,11 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from monitoring import services
-from monitoring.models import CareSetting, Patient, TreatmentCourse, Unit
+from monitoring import products, services
+from monitoring.models import CareSetting, Patient, TherapyProduct, TreatmentCourse, Unit
 from monitoring.models.people import WEIGHT_KG_RANGE
 
 MOMENT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -105,7 +106,8 @@ class PatientForm(ServiceChecksMixin, forms.ModelForm):
 class CourseForm(ServiceChecksMixin, forms.ModelForm):
     checks = {"infused_at": services.check_infusion_time}
     infused_at = moment_field(
-        "Infused at (day 0)",
+        # What day 0 is follows the product (TherapyProduct.day_zero); the label says both.
+        gettext_lazy("Day 0: the infusion (cell therapy) or the first dose (T-cell engager)"),
         "Within the last year, or up to a week ahead for a planned infusion.",
     )
 
@@ -132,6 +134,11 @@ class CourseForm(ServiceChecksMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = units
         self.fields["unit"].empty_label = None
+        # The active products, grouped by class (CAR-T, T-cell engagers, ...); a retired one
+        # is not offered and not accepted (services.check_new_course refuses it too).
+        product = self.fields["product"]
+        product.queryset = TherapyProduct.objects.active()
+        product.choices = [("", "---------"), *products.product_choices()]
         self.fields["infused_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         # Not said (an older page, a script): the model's default, inpatient.
         self.fields["care_setting"].required = False
@@ -141,9 +148,8 @@ class CourseForm(ServiceChecksMixin, forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("product") == TreatmentCourse.Product.OTHER and not cleaned.get(
-            "product_other", ""
-        ):
+        product = cleaned.get("product")
+        if product is not None and product.code == "other" and not cleaned.get("product_other", ""):
             self.add_error("product_other", "Name the investigational product.")
         return cleaned
 

@@ -19,6 +19,7 @@ from monitoring.models import (
     CheckType,
     Flag,
     ProtocolVersion,
+    TherapyProduct,
     TreatmentCourse,
 )
 from monitoring.models.alerts import TIER_CHOICES
@@ -77,7 +78,8 @@ class ProtocolVersionForm(forms.Form):
 
     products = forms.MultipleChoiceField(
         label=_("Products"),
-        choices=TreatmentCourse.Product.choices,
+        # Every product on the list (a version may keep a retired one), by class and name.
+        choices=lambda: [(p.code, p.label) for p in TherapyProduct.objects.all()],
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
@@ -280,7 +282,9 @@ class ProtocolVersionForm(forms.Form):
         for name in PROTOCOL_FIELDS:
             value = self.cleaned_data[name]
             if name == "products":
-                value = [code for code in TreatmentCourse.Product.values if code in value]
+                # Kept in the order the products were added (the shipped list's order).
+                order = TherapyProduct.objects.order_by("pk").values_list("code", flat=True)
+                value = [code for code in order if code in value]
                 if sorted(value) != sorted(version.products or []):
                     changes[name] = value
             elif value != getattr(version, name):

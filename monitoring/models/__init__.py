@@ -42,6 +42,7 @@ from monitoring.models.observations import (
     VitalSigns,
 )
 from monitoring.models.people import Patient, Unit, User
+from monitoring.models.products import TherapyProduct, TherapyProductQuerySet
 from monitoring.models.protocols import CheckSchedule, CheckType, Protocol, ProtocolVersion
 
 __all__ = [
@@ -82,6 +83,8 @@ __all__ = [
     "ProtocolVersion",
     "RecordStatus",
     "SymptomCheck",
+    "TherapyProduct",
+    "TherapyProductQuerySet",
     "Treatment",
     "TreatmentCourse",
     "TreatmentCourseQuerySet",

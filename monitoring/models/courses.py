@@ -16,6 +16,7 @@ from simple_history.models import HistoricalRecords
 from monitoring import grading
 from monitoring.models.constraints import EARLIEST_MOMENT, LATEST_MOMENT, between
 from monitoring.models.people import Patient, Unit
+from monitoring.models.products import TherapyProduct
 
 
 def day_label(day: int) -> str:
@@ -68,20 +69,8 @@ class TreatmentCourseQuerySet(models.QuerySet):
 
 
 class TreatmentCourse(models.Model):
-    """One CAR T-cell infusion and the monitoring that follows it; day 0 is the infusion date."""
-
-    class Product(models.TextChoices):
-        AXI_CEL = "axi-cel", "Axicabtagene ciloleucel (Yescarta)"
-        TISA_CEL = "tisa-cel", "Tisagenlecleucel (Kymriah)"
-        LISO_CEL = "liso-cel", "Lisocabtagene maraleucel (Breyanzi)"
-        BREXU_CEL = "brexu-cel", "Brexucabtagene autoleucel (Tecartus)"
-        IDE_CEL = "ide-cel", "Idecabtagene vicleucel (Abecma)"
-        CILTA_CEL = "cilta-cel", "Ciltacabtagene autoleucel (Carvykti)"
-        OBE_CEL = "obe-cel", "Obecabtagene autoleucel (Aucatzyl)"
-        # T-cell engagers by INN (issue 14; the products helper's TherapyProduct takes over).
-        TECLISTAMAB = "teclistamab", "Teclistamab (Tecvayli)"
-        EPCORITAMAB = "epcoritamab", "Epcoritamab (Epkinly)"
-        OTHER = "other", _("Other / investigational")
+    """One therapy episode and the monitoring that follows it. Day 0 (``infused_at``) is the
+    infusion of a cell therapy or the first dose of a T-cell engager (``day_zero_label``)."""
 
     class Status(models.TextChoices):
         MONITORING = "monitoring", _("Under monitoring")
@@ -98,11 +87,20 @@ class TreatmentCourse(models.Model):
     care_setting = models.CharField(
         _("care setting"), max_length=16, choices=CareSetting.choices, default=CareSetting.INPATIENT
     )
-    product = models.CharField(max_length=16, choices=Product.choices)
+    # Keyed by the product's code in the column "product" (the codes the course table held
+    # before products became rows: "axi-cel", ..., "other"; engagers use their INN).
+    product = models.ForeignKey(
+        TherapyProduct,
+        models.PROTECT,
+        to_field="code",
+        db_column="product",
+        related_name="courses",
+    )
     product_other = models.CharField(
         "other product", max_length=100, blank=True, help_text="Name of an investigational product"
     )
     indication = models.CharField(max_length=200)
+    # Day 0: the infusion of a cell therapy, the first dose of a T-cell engager (day_zero).
     infused_at = models.DateTimeField("infused at (day 0)")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.MONITORING)
     # Set by services.end_monitoring, with why; the audit log and history keep the rest.
@@ -173,9 +171,15 @@ class TreatmentCourse(models.Model):
 
     @property
     def product_label(self) -> str:
-        if self.product == self.Product.OTHER:
+        """The product's name for pages and exports (reads ``product``: select_related it)."""
+        if self.product_id == "other":
             return self.product_other
-        return self.get_product_display()
+        return self.product.label
+
+    @property
+    def day_zero_label(self) -> str:
+        """What day 0 is for this course: "infusion" or "first dose" (TherapyProduct.day_zero)."""
+        return self.product.day_zero_label
 
     @property
     def is_outpatient(self) -> bool:

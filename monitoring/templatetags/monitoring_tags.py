@@ -4,12 +4,13 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
 from monitoring import notification_centre
 from monitoring.access import visible_courses
 from monitoring.board import patients_with_unacknowledged_flags
 from monitoring.display import DASH, dash
-from monitoring.models import Flag, TreatmentCourse
+from monitoring.models import Flag, TherapyProduct
 from monitoring.models.courses import day_label
 from monitoring.reasons import dose_warning as _dose_warning
 from monitoring.reasons import render, render_all
@@ -171,15 +172,18 @@ def schedule_words(schedule):
     return text
 
 
-@register.filter
-def product_labels(codes):
-    """A protocol version's product codes, e.g. "axi-cel (Yescarta)"; none means every product."""
-    names = dict(TreatmentCourse.Product.choices)
-    shown = []
-    for code in codes or []:
-        label = names.get(code, code)
-        shown.append(f"{code} ({label.split(' (')[1]}" if " (" in label else label)
-    return ", ".join(shown) or "every product"
+@register.simple_tag(takes_context=True)
+def product_labels(context, codes):
+    """A protocol version's product codes, e.g. "axi-cel (Yescarta), teclistamab (Tecvayli)";
+    none means every product. The brands are read once per page (one query, and none when no
+    version names a product)."""
+    if not codes:
+        return gettext("every product")
+    brands = context.render_context.get("_product_brands")
+    if brands is None:
+        brands = dict(TherapyProduct.objects.values_list("code", "brand"))
+        context.render_context["_product_brands"] = brands
+    return ", ".join(f"{code} ({brands[code]})" if brands.get(code) else code for code in codes)
 
 
 @register.filter

@@ -137,7 +137,9 @@ def registry_csv(request):
         courses = courses.filter(infused_at__gte=_local_midnight(start))
     if end:
         courses = courses.filter(infused_at__lt=_local_midnight(end + timedelta(days=1)))
-    course_list = list(courses.select_related("patient", "unit").order_by("infused_at", "pk"))
+    course_list = list(
+        courses.select_related("patient", "unit", "product").order_by("infused_at", "pk")
+    )
     now = timezone.now()
     summaries = registry.summaries_for(course_list, ids=courses.values("pk"), now=now)
 
@@ -238,7 +240,7 @@ def handover(request):
     if unit is not None:
         courses = courses.filter(unit=unit)
     courses = list(
-        courses.select_related("patient", "unit", "status_row", "protocol_version")
+        courses.select_related("patient", "unit", "status_row", "protocol_version", "product")
         .prefetch_related("protocol_version__schedules")
         .order_by(
             "unit__name",

@@ -57,7 +57,9 @@ def worklist(request):
     page = Paginator([pk for pk, _, _ in ranked], WORKLIST_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    loaded = courses.filter(pk__in=page.object_list).select_related("patient", "unit", "status_row")
+    loaded = courses.filter(pk__in=page.object_list).select_related(
+        "patient", "unit", "status_row", "product"
+    )
     by_pk = {course.pk: course for course in loaded}
     page.object_list = []
     for pk, due, _ in ranked[page.start_index() - 1 : page.end_index()]:

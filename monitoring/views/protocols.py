@@ -29,7 +29,7 @@ from monitoring.models import (
     Flag,
     Protocol,
     ProtocolVersion,
-    TreatmentCourse,
+    TherapyProduct,
     User,
 )
 from monitoring.models.alerts import TIER_LABELS
@@ -69,7 +69,7 @@ def protocol_version(request, pk):
         .prefetch_related("schedules"),
         pk=pk,
     )
-    courses = version.courses.select_related("patient", "unit").order_by("-infused_at")
+    courses = version.courses.select_related("patient", "unit", "product").order_by("-infused_at")
     siblings = version.protocol.versions.with_course_counts().order_by("-number")
     return render(
         request,
@@ -184,9 +184,9 @@ def protocol_version_edit(request, pk):
                         % {"new": target.number, "count": course_count, "old": version.number},
                     )
                 uncovered = [
-                    label
-                    for code, label in TreatmentCourse.Product.choices
-                    if services.protocol_version_for(code) is None
+                    product.label
+                    for product in TherapyProduct.objects.active()
+                    if services.protocol_version_for(product.code) is None
                 ]
                 if uncovered:
                     messages.warning(
@@ -297,7 +297,7 @@ def course_protocol(request, public_id):
     applicable = [
         v.pk
         for v in ProtocolVersion.objects.all()
-        if not v.products or course.product in v.products
+        if not v.products or course.product_id in v.products
     ]
     choices = (
         ProtocolVersion.objects.filter(pk__in=applicable)
@@ -355,7 +355,7 @@ def move_courses(request, pk):
     on_version = (
         visible_courses(request.user)
         .filter(protocol_version=version)
-        .select_related("patient", "unit", "protocol_version__protocol")
+        .select_related("patient", "unit", "protocol_version__protocol", "product")
         .order_by("unit__name", "infused_at", "pk")
     )
     targets = (

@@ -228,7 +228,7 @@ def test_start_course_keeps_day_0_within_the_last_year_and_a_week_ahead(
     course = TreatmentCourse(
         patient=patient,
         unit=ward_a,
-        product="axi-cel",
+        product_id="axi-cel",
         indication="DLBCL",
         infused_at=timezone.now() + timedelta(days=days_from_now),
     )

@@ -16,7 +16,6 @@ from monitoring.models import (
     CourseStatus,
     Protocol,
     ProtocolVersion,
-    TreatmentCourse,
 )
 from tests.factories import ICE_10, ROOM_AIR, CourseFactory
 from tests.web.test_protocol_pages import edit_url, form_data
@@ -187,7 +186,7 @@ def test_courses_on_the_shipped_version_keep_it_and_new_courses_get_the_new_one(
     assert schedules_of(new) == MIGRATION.FOLLOWING_THE_REFERENCE
     assert not old.is_active
     assert (new.is_active, new.is_template, new.escalation) == (True, True, old.escalation)
-    assert services.protocol_version_for(TreatmentCourse.Product.AXI_CEL) == new
+    assert services.protocol_version_for("axi-cel") == new
     assert AuditEvent.objects.get(action="protocol_changed").summary.startswith(
         "Default CAR-T monitoring (template) v2 created from v1"
     )

@@ -275,9 +275,9 @@ def test_the_table_holds_only_checked_codes():
 
 
 def test_car_t_products_use_the_2023_atc_group_not_the_old_l01xx_codes():
-    from monitoring.models import TreatmentCourse
+    from monitoring.product_labels import PRODUCTS
 
-    car_t = [p for p in TreatmentCourse.Product.values if p.endswith("-cel")]
+    car_t = [row["code"] for row in PRODUCTS if row["product_class"] == "car_t"]
     assert car_t
     for product in car_t:
         atc = [c.code for c in terminology.codes_for(product) if c.system == terminology.ATC]
@@ -292,20 +292,9 @@ def test_car_t_products_use_the_2023_atc_group_not_the_old_l01xx_codes():
 
 
 def test_every_coded_drug_is_a_drug_choice_and_the_antipyretic_stays_uncoded():
-    from monitoring.models import TreatmentCourse
+    from monitoring.product_labels import PRODUCT_CODES
 
-    products = set(TreatmentCourse.Product.values) | {
-        "teclistamab",
-        "elranatamab",
-        "talquetamab",
-        "linvoseltamab",
-        "epcoritamab",
-        "glofitamab",
-        "mosunetuzumab",
-        "tarlatamab",
-        "blinatumomab",
-        "afami-cel",
-    }  # engager and TCR-T codes as the products branch names them (issue 14 §2)
+    products = set(PRODUCT_CODES)
     assert set(terminology.MEDICATION_CODES) <= set(Treatment.Drug.values) | products
     assert terminology.codes_for("antipyretic") == ()
     assert terminology.codes_for("other") == ()

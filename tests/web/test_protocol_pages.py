@@ -198,7 +198,7 @@ def test_a_course_started_after_the_change_uses_the_new_version(
     later = TreatmentCourse(
         patient=PatientFactory(),
         unit=course.unit,
-        product="tisa-cel",
+        product_id="tisa-cel",
         indication="ALL",
         infused_at=timezone.now(),
     )

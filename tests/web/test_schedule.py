@@ -22,7 +22,7 @@ def due_by_type(course, now):
 
 @pytest.fixture
 def protocol_course(course):
-    course.protocol_version = services.protocol_version_for(course.product)
+    course.protocol_version = services.protocol_version_for(course.product_id)
     course.save()
     return course
 

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 
 from monitoring import notification_centre, schedule, services
 from monitoring.forms.care_team import GradeConfirmationForm
-from monitoring.models import CheckNotDone, Flag, TreatmentCourse, User
+from monitoring.models import CheckNotDone, Flag, TherapyProduct, TreatmentCourse, User
 from monitoring.models.courses import CourseStatus
 from tests.factories import UserFactory, full_check, local_input
 from tests.web.test_check_page import check_url
@@ -52,9 +52,11 @@ def test_course_statuses_reasons_and_flag_statuses_read_in_spanish_and_english()
     with translation.override("es"):
         assert str(TreatmentCourse.Status.MONITORING.label) == "En monitorización"
         assert str(TreatmentCourse.Status.DIED.label) == "Fallecido"
-        assert str(TreatmentCourse.Product.OTHER.label) == "Otro / en investigación"
+        other = TherapyProduct(code="other", name="Other / investigational", product_class="other")
+        assert other.label == "Otro / en investigación"
         # Drug names stay as published.
-        assert str(TreatmentCourse.Product.AXI_CEL.label) == "Axicabtagene ciloleucel (Yescarta)"
+        axi_cel = TherapyProduct(code="axi-cel", name="Axicabtagene ciloleucel", brand="Yescarta")
+        assert axi_cel.label == "Axicabtagene ciloleucel (Yescarta)"
         assert str(CheckNotDone.Reason.REFUSED.label) == "El paciente se negó"
         assert str(Flag.Status.ACKNOWLEDGED.label) == "Reconocida"
     with translation.override("en"):

@@ -100,7 +100,7 @@ def test_the_course_page_and_a_day_read_in_spanish(spanish_care, sick):
     page = words(spanish_care.get(reverse("monitoring:patient-course", args=[public_id])))
     assert "Alertas abiertas" in page
     assert "CRS grado 2:" in page
-    assert "Infundido" in page
+    assert "Día 0 = infusión" in page  # the header says what day 0 is (issue 14)
     assert "Day by day" not in page
     assert "Día a día" in page
     day = spanish_care.get(reverse("monitoring:course-day", args=[public_id, 0]))
