@@ -99,6 +99,7 @@ class AuditEvent(models.Model):
         OVERDUE_ALERTED = "overdue_alerted", _("Overdue check reported to the nurse in charge")
         ROTA_CHANGED = "rota_changed", _("On-call rota changed")
         LANGUAGE_CHANGED = "language_changed", _("Language changed on the profile")
+        INFECTION_CARE = "infection_care", _("Infection prevention recorded")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(
