@@ -582,9 +582,7 @@ def igg_flags(need, day_label, product_label: str = "") -> list[FlagSpec]:
             f"IgG {need.igg_mg_dl:g} mg/dL on {drawn} is below {need.threshold} mg/dL and no "
             "immunoglobulin replacement is planned"
         )
-        data = _message(
-            "flag.igg_low", igg=need.igg_mg_dl, at=drawn, limit=need.threshold
-        )
+        data = _message("flag.igg_low", igg=need.igg_mg_dl, at=drawn, limit=need.threshold)
     else:
         message = (
             f"Immunoglobulin replacement is the protocol's policy for every patient on "

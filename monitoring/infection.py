@@ -70,9 +70,7 @@ def _item(course: TreatmentCourse, code: str) -> dict:
     for item in checklist(course):
         if item["code"] == code:
             return item
-    raise ValidationError(
-        {"item": gettext("Choose a prophylaxis from the protocol's checklist.")}
-    )
+    raise ValidationError({"item": gettext("Choose a prophylaxis from the protocol's checklist.")})
 
 
 def _check_date(course, name: str, value: date | None, *, ahead: timedelta = timedelta(0)):
@@ -420,7 +418,9 @@ def _given(rows) -> dict[str, list[infection_rules.Given]]:
 def _latest_igg(course, labs=None) -> tuple[float, date] | None:
     """The latest current IgG (value, local draw date): from a loaded series, else a query."""
     if labs is not None:
-        at, record = labs.latest(timezone.now() + timedelta(days=1), lambda r: r.igg_mg_dl is not None)
+        at, record = labs.latest(
+            timezone.now() + timedelta(days=1), lambda r: r.igg_mg_dl is not None
+        )
         return (float(record.igg_mg_dl), timezone.localdate(at)) if record is not None else None
     row = (
         LabResult.objects.current()

@@ -91,7 +91,6 @@ DEFAULT_PROPHYLAXIS = [
 ]
 
 
-
 def default_prophylaxis() -> list[dict]:
     """A fresh copy of the default checklist (a model field's default)."""
     return copy.deepcopy(DEFAULT_PROPHYLAXIS)
@@ -121,14 +120,17 @@ def checklist_problems(items) -> list[tuple[str, dict]]:
     caller to translate. Empty: it is valid."""
     if not isinstance(items, list):
         return [(_("The prophylaxis checklist must be a list of items."), {})]
-    problems, codes = [], set()
+    problems, codes, where = [], set(), {"n": 0}
 
     def problem(text: str, **params) -> None:
-        problems.append((text, {"n": number, **params}))
+        problems.append((text, {**where, **params}))
 
     for number, item in enumerate(items, start=1):
+        where["n"] = number
         if not isinstance(item, dict) or set(item) - set(ITEM_KEYS):
-            problem(_("Item %(n)s: unknown settings (allowed: %(keys)s)."), keys=", ".join(ITEM_KEYS))
+            problem(
+                _("Item %(n)s: unknown settings (allowed: %(keys)s)."), keys=", ".join(ITEM_KEYS)
+            )
             continue
         code = item.get("code")
         if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):

@@ -7,6 +7,7 @@ from monitoring.views import (
     corrections,
     courses,
     exports,
+    infection,
     nurse,
     profile,
     protocols,
@@ -84,6 +85,12 @@ urlpatterns = [
         name="care-grade-confirm",
     ),
     path("patients/<uuid:public_id>/treatments/", care_team.treatments, name="patient-treatments"),
+    # Care team: infection prevention (prophylaxis, immunoglobulin replacement, infections)
+    path(
+        "patients/<uuid:public_id>/infection/",
+        infection.infection_care,
+        name="patient-infection",
+    ),
     # Protocols, corrections, checks not done, audit log
     path("protocols/", protocols.protocol_list, name="admin-protocols"),
     path("protocols/versions/<int:pk>/", protocols.protocol_version, name="admin-protocol-version"),

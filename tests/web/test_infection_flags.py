@@ -50,8 +50,10 @@ def test_fever_with_a_low_anc_the_same_morning_raises_neutropenic_fever_beside_c
         course=course, by=nurse, observed_at=at(course, 3, 14), vitals={**ROOM_AIR, "temp_c": 38.6}
     )
     flag = open_flag(course, "neutro_fever")
-    assert flag is not None and flag.severity == Flag.Severity.URGENT
-    assert "not only CRS" in flag.message and "0.3" in flag.message
+    assert flag is not None
+    assert flag.severity == Flag.Severity.URGENT
+    assert "not only CRS" in flag.message
+    assert "0.3" in flag.message
     assert "neutropenic-fever pathway" in flag.display_message
     # The CRS grade is fever alone, grade 1, as without the count.
     assert check.snapshot.crs_grade == 1
@@ -116,7 +118,8 @@ def test_a_prophylaxis_due_and_not_started_is_flagged_and_starting_it_resolves_t
     assert worker.sweep_infection(now=timezone.now() + timedelta(hours=1)) >= 0
     infection.sweep()
     flag = open_flag(course, "prophylaxis")
-    assert flag is not None and flag.severity == Flag.Severity.WARNING
+    assert flag is not None
+    assert flag.severity == Flag.Severity.WARNING
     assert "Antiviral (HSV/VZV) due since D-5" in flag.message
     assert "PJP" not in flag.message
 
@@ -161,7 +164,8 @@ def test_stopping_before_the_planned_end_without_a_reason_is_a_lapse(
         by=care_team_member,
     )
     record.refresh_from_db()
-    assert record.status == "amended" and amendment.amends == record
+    assert record.status == "amended"
+    assert amendment.amends == record
     assert open_flag(course, "prophylaxis") is None
     assert ProphylaxisCourse.objects.count() == 2  # nothing overwritten
 
@@ -191,7 +195,9 @@ def test_prophylaxis_refuses_an_item_not_on_the_checklist_and_a_future_date(
 # --- IgG --------------------------------------------------------------------------------------
 
 
-def test_a_low_igg_is_flagged_until_a_replacement_is_planned(febrile_course, nurse, care_team_member):
+def test_a_low_igg_is_flagged_until_a_replacement_is_planned(
+    febrile_course, nurse, care_team_member
+):
     course = febrile_course
     services.record_check(
         course=course, by=nurse, observed_at=at(course, 4, 6), labs={"igg_mg_dl": 520}
