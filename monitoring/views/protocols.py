@@ -15,6 +15,7 @@ from django.utils.translation import gettext, ngettext
 from monitoring import alert_rules, flag_rules, schedule, services
 from monitoring.access import get_course_for, requires, visible_courses
 from monitoring.display import dash
+from monitoring.forms.infection import InfectionProtocolForm
 from monitoring.forms.protocols import (
     CheckScheduleForm,
     MoveCourseForm,
@@ -130,14 +131,19 @@ def protocol_version_edit(request, pk):
         CheckScheduleForm(data, check_type=value, schedule=current.get(value))
         for value in CheckType.values
     ]
+    infection_form = InfectionProtocolForm(
+        data, prefix="infection", initial=InfectionProtocolForm.initial_for(version)
+    )
     course_count = version.courses.count()
     next_number = (
         version.protocol.versions.order_by("-number").values_list("number", flat=True).first() + 1
     )
     preview = None
     errors = []
-    if request.method == "POST" and all([form.is_valid(), *[row.is_valid() for row in rows]]):
-        changes = form.changes(version)
+    if request.method == "POST" and all(
+        [form.is_valid(), infection_form.is_valid(), *[row.is_valid() for row in rows]]
+    ):
+        changes = form.changes(version) | infection_form.changes(version)
         schedules = {row.check_type: row.changes() for row in rows if row.changes()}
         if not changes and not schedules:
             errors.append(gettext("Nothing changed: edit a value, or cancel."))
@@ -194,6 +200,7 @@ def protocol_version_edit(request, pk):
     error_lines = [
         *errors,
         *_error_lines(form, ""),
+        *_error_lines(infection_form, ""),
         *[line for row in rows for line in _error_lines(row, f"{row.label}, ")],
     ]
     return render(
@@ -203,6 +210,7 @@ def protocol_version_edit(request, pk):
             "version": version,
             "form": form,
             "rows": rows,
+            "infection_form": infection_form,
             "course_count": course_count,
             "next_number": next_number,
             "preview": preview,
@@ -231,6 +239,9 @@ def _describe_changes(version, changes: dict, schedules: dict, current: dict) ->
     for name, value in changes.items():
         if name == "escalation":
             lines.append(gettext("Escalation text changed"))
+            continue
+        if name == "prophylaxis":
+            lines.append(gettext("Prophylaxis checklist changed"))
             continue
         if name == "ack_minutes":
             lines.append(
