@@ -131,9 +131,12 @@ def protocol_version_edit(request, pk):
         CheckScheduleForm(data, check_type=value, schedule=current.get(value))
         for value in CheckType.values
     ]
+    # Infection prevention has its own form; a post without its fields changes none of them.
+    infection_data = data if data and any(k.startswith("infection-") for k in data) else None
     infection_form = InfectionProtocolForm(
-        data, prefix="infection", initial=InfectionProtocolForm.initial_for(version)
+        infection_data, prefix="infection", initial=InfectionProtocolForm.initial_for(version)
     )
+    infection_ok = infection_form.is_valid() if infection_form.is_bound else True
     course_count = version.courses.count()
     next_number = (
         version.protocol.versions.order_by("-number").values_list("number", flat=True).first() + 1
@@ -141,9 +144,11 @@ def protocol_version_edit(request, pk):
     preview = None
     errors = []
     if request.method == "POST" and all(
-        [form.is_valid(), infection_form.is_valid(), *[row.is_valid() for row in rows]]
+        [form.is_valid(), infection_ok, *[row.is_valid() for row in rows]]
     ):
-        changes = form.changes(version) | infection_form.changes(version)
+        changes = form.changes(version)
+        if infection_form.is_bound:
+            changes |= infection_form.changes(version)
         schedules = {row.check_type: row.changes() for row in rows if row.changes()}
         if not changes and not schedules:
             errors.append(gettext("Nothing changed: edit a value, or cancel."))
