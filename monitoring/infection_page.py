@@ -110,9 +110,7 @@ def charts(record, version) -> list[dict]:
 
     def series(attr):
         return [
-            record._point(r.observed_at, getattr(r, attr))
-            for r in labs
-            if getattr(r, attr) is not None
+            record._point(at, getattr(r, attr)) for at, r in labs if getattr(r, attr) is not None
         ]
 
     counts = [

@@ -185,6 +185,9 @@ def test_the_charts_are_by_day_since_infusion_with_fractional_times(care_client,
         "chart-ice",
         "chart-crp",
         "chart-ferritin",
+        # Infection prevention's, drawn in its own section (monitoring/infection_page.py).
+        "chart-counts",
+        "chart-igg",
     }
 
 
