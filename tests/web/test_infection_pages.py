@@ -159,7 +159,7 @@ def test_the_course_page_costs_the_same_for_few_or_many_infection_records(
         infection.start_prophylaxis(
             course=course,
             item="antiviral",
-            drug=f"aciclovir {n}",
+            drug=f"acv-lot-{n}",
             started_on=day,
             by=care_team_member,
         )
@@ -190,7 +190,7 @@ def test_the_course_page_costs_the_same_for_few_or_many_infection_records(
     with django_assert_num_queries(17):
         response = care_client.get(course_url(course))
     page = response.content.decode()
-    assert page.count("aciclovir ") == n_records
+    assert page.count("acv-lot-") == n_records
     assert '"chart-igg"' in page or "chart-igg" in page
 
 
