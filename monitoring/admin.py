@@ -19,10 +19,13 @@ from monitoring.models import (
     FlagAcknowledgement,
     GradeConfirmation,
     GradeSnapshot,
+    ImmunoglobulinDose,
+    Infection,
     LabResult,
     NeuroAssessment,
     OnCallShift,
     Patient,
+    ProphylaxisCourse,
     Protocol,
     ProtocolVersion,
     SymptomCheck,
@@ -331,6 +334,19 @@ class ObservationAdmin(ReadOnlyHistoryAdmin):
 
 for observation in (VitalSigns, SymptomCheck, NeuroAssessment, LabResult, Treatment):
     admin.site.register(observation, ObservationAdmin)
+
+
+class InfectionRecordAdmin(ReadOnlyHistoryAdmin):
+    """Infection prevention records, read-only: written through monitoring/infection.py."""
+
+    list_display = ["__str__", "course", "status", "recorded_by", "recorded_at"]
+    list_filter = ["status"]
+    list_select_related = ["course__patient", "recorded_by"]
+    search_fields = ["course__patient__mrn"]
+
+
+for infection_record in (ProphylaxisCourse, ImmunoglobulinDose, Infection):
+    admin.site.register(infection_record, InfectionRecordAdmin)
 
 
 @admin.register(GradeSnapshot)

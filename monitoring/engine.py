@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from django.utils import translation
 
-from monitoring import alert_rules, flag_rules, grading, schedule
+from monitoring import alert_rules, flag_rules, grading, infection_rules, schedule
 from monitoring.display import dash
 from monitoring.flag_rules import FlagSpec
 from monitoring.models import CourseStatus, Flag, GradeSnapshot, TreatmentCourse
@@ -48,6 +48,11 @@ class Rules:
     thresholds: grading.VitalThresholds | None = None
     rise_factor: float = grading.DEFAULT_RISE_FACTOR
     severity_for: Callable[[str], int] = flag_rules.DETERIORATION_SEVERITY.__getitem__
+    # Neutropenic fever (flag_rules.neutropenic_fever_flags): the protocol's fever, its ANC
+    # threshold (×10⁹/L) and how long an ANC counts.
+    fever_c: float = grading.FEVER_C
+    anc_below: float = float(infection_rules.DEFAULT_ANC_THRESHOLD)
+    anc_valid: timedelta = timedelta(hours=infection_rules.DEFAULT_ANC_VALID_HOURS)
 
     @classmethod
     def for_version(cls, version) -> Rules:
@@ -59,6 +64,9 @@ class Rules:
             thresholds=version.thresholds(),
             rise_factor=float(version.marker_rise_factor),
             severity_for=version.deterioration_severity_for,
+            fever_c=float(version.temperature_high_c),
+            anc_below=float(version.neutropenia_anc_10e9_l),
+            anc_valid=timedelta(hours=version.anc_valid_hours),
         )
 
 
@@ -207,7 +215,35 @@ class CourseEngine:
                 rise_factor=self.rules.rise_factor,
             ),
             *self.deterioration(at, records),
+            *self.neutropenic_fever(at, records),
         ]
+
+    def neutropenic_fever(self, at: datetime, records: dict) -> list[FlagSpec]:
+        """A check that brings a temperature or an ANC: fever (the latest temperature still
+        current, the protocol's point window) with a recent ANC (the latest within the
+        protocol's ANC window) below the threshold. Raised beside the grades; changes none."""
+        vitals, labs = records.get("vitals"), records.get("labs")
+        if not (
+            (vitals is not None and vitals.temp_c is not None)
+            or (labs is not None and labs.anc_10e9_l is not None)
+        ):
+            return []
+        temp_at, temp = self.timeline.vitals.latest(
+            at, lambda v: v.temp_c is not None, since=at - self.rules.windows.point
+        )
+        anc_at, anc = self.timeline.labs.latest(
+            at, lambda r: r.anc_10e9_l is not None, since=at - self.rules.anc_valid
+        )
+        if temp is None or anc is None:
+            return []
+        return flag_rules.neutropenic_fever_flags(
+            temp_c=float(temp.temp_c),
+            temp_label=self.label(temp_at),
+            anc=float(anc.anc_10e9_l),
+            anc_label=self.label(anc_at),
+            fever_c=self.rules.fever_c,
+            anc_below=self.rules.anc_below,
+        )
 
     def deterioration(self, at: datetime, records: dict) -> list[FlagSpec]:
         """Compare this check's vitals and neuro with the last ones before it (issue 10 §5)."""

@@ -98,6 +98,26 @@ TEMPLATES = {
     "flag.neuro_decline.ice": _("ICE worse: %(before)s → %(now)s /10"),
     "flag.neuro_decline.capd": _("CAPD worse: %(before)s → %(now)s /32"),
     "flag.seizure": _("Seizure: %(seizure)s"),
+    # Infection prevention (flag_rules.neutropenic_fever_flags, prophylaxis_flags, igg_flags);
+    # prophylaxis names are the protocol's, shown as written.
+    "flag.neutropenic_fever": _(
+        "Neutropenic fever: %(temp)s °C at %(temp_at)s with ANC %(anc)s ×10⁹/L at %(anc_at)s "
+        "(below %(limit)s) — not only CRS: start the neutropenic-fever pathway (cultures, "
+        "empiric antibiotics)"
+    ),
+    "flag.prophylaxis": _("Prophylaxis: %(findings)s"),
+    "prophylaxis.due": _("%(item)s due since %(since)s, not started"),
+    "prophylaxis.lapsed": _(
+        "%(item)s stopped %(stopped)s, before its planned end (%(end)s), no reason"
+    ),
+    "flag.igg_low": _(
+        "IgG %(igg)s mg/dL on %(at)s is below %(limit)s mg/dL and no immunoglobulin "
+        "replacement is planned"
+    ),
+    "flag.igg_policy": _(
+        "Immunoglobulin replacement is the protocol's policy for every patient on "
+        "%(product)s; none is planned"
+    ),
 }
 
 # Templates whose form follows a count (the parameter "count").
@@ -132,6 +152,8 @@ SPECS = {
     "marker.fibrinogen_low": {"fibrinogen": ".0f"},
     "oxygen.device_flow": {"flow": "g"},
     "oxygen.device_flow_airway": {"flow": "g"},
+    "flag.neutropenic_fever": {"temp": ".1f", "anc": "g", "limit": "g"},
+    "flag.igg_low": {"igg": "g", "limit": "g"},
 }
 
 # How a list parameter reads (default "; ", as a flag's reasons).
@@ -217,6 +239,12 @@ ADVICE = {
         "CRS symptoms reported: recheck the vital signs and tell the CAR-T physician."
     ),
     "neuro_symptom": _("Neurological symptoms reported: do an ICE/CAPD screen now."),
+    "neutro_fever": _(
+        "Fever with neutropenia is not only CRS: start the neutropenic-fever "
+        "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "
+        "antibiotics; G-CSF may be considered, GM-CSF is not recommended (ASCO 2021). The CRS "
+        "grade is not changed by this flag."
+    ),
 }
 
 REVIEW_ADVICE = _(

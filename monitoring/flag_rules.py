@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
 
-from monitoring import grading
+from monitoring import grading, infection_rules
 from monitoring.grading.reasons import to_json
 
 INFO, WARNING, URGENT, CRITICAL = 1, 2, 3, 4
@@ -84,6 +84,10 @@ FLAG_ADVICE = {
     "marker": "Inflammatory markers are rising: tell the CAR-T physician this shift.",
     "crs_symptom": "CRS symptoms reported: recheck the vital signs and tell the CAR-T physician.",
     "neuro_symptom": "Neurological symptoms reported: do an ICE/CAPD screen now.",
+    "neutro_fever": "Fever with neutropenia is not only CRS: start the neutropenic-fever "
+    "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "
+    "antibiotics; G-CSF may be considered, GM-CSF is not recommended (ASCO 2021). The CRS "
+    "grade is not changed by this flag.",
 }
 
 # What to do about a grade a clinician must confirm (escalation_advice).
@@ -490,6 +494,107 @@ def _news2_headline(result) -> str:
     )
 
 
+# --- Infection prevention (issue 14 §3; infection_rules, reference §4.6) ------------------------
+# Neutropenic fever needs the physician now, like CRS grade 2 (ASCO 2021: every fever gets
+# cultures, and the neutropenic-fever pathway with empiric antibiotics if neutropenic —
+# reference §4.6); a prophylaxis due or lapsed and an IgG replacement not planned are for the
+# team this shift.
+NEUTROPENIC_FEVER_SEVERITY = URGENT
+PROPHYLAXIS_SEVERITY = WARNING
+IGG_SEVERITY = WARNING
+
+
+def neutropenic_fever_flags(
+    *,
+    temp_c: float | None,
+    temp_label: str,
+    anc: float | None,
+    anc_label: str,
+    fever_c: float,
+    anc_below: float,
+) -> list[FlagSpec]:
+    """Fever (the protocol's threshold) with a recent ANC below the protocol's threshold.
+
+    It is raised beside the CRS flag, never instead of it, and changes no grade: fever after
+    CAR-T may be CRS or infection, and with neutropenia it is treated as infection too."""
+    if temp_c is None or anc is None or temp_c < fever_c:
+        return []
+    if not infection_rules.is_neutropenic(anc, anc_below):
+        return []
+    message = (
+        f"Neutropenic fever: {temp_c:.1f} °C at {temp_label} with ANC {anc:g} ×10⁹/L at "
+        f"{anc_label} (below {anc_below:g}) — not only CRS: start the neutropenic-fever "
+        "pathway (cultures, empiric antibiotics)"
+    )
+    return [
+        FlagSpec(
+            "neutro_fever",
+            NEUTROPENIC_FEVER_SEVERITY,
+            message,
+            _message(
+                "flag.neutropenic_fever",
+                temp=temp_c,
+                temp_at=temp_label,
+                anc=anc,
+                anc_at=anc_label,
+                limit=anc_below,
+            ),
+        )
+    ]
+
+
+def prophylaxis_flags(statuses, day_label) -> list[FlagSpec]:
+    """One flag for every checklist item due (start reached, not started) or lapsed (stopped
+    before its planned end without a reason). ``day_label(date)`` says "D+14"; item labels are
+    the protocol's, shown as written."""
+    findings, data = [], []
+    for status in statuses:
+        label = status.item["label"]
+        if status.state == infection_rules.ItemState.DUE:
+            since = day_label(status.start_on)
+            findings.append(f"{label} due since {since}, not started")
+            data.append(_message("prophylaxis.due", item=label, since=since))
+        elif status.state == infection_rules.ItemState.LAPSED:
+            stopped = day_label(status.latest.stopped_on)
+            end = day_label(status.end_on) if status.end_on else status.item.get("stop_when", "")
+            findings.append(f"{label} stopped {stopped}, before its planned end ({end}), no reason")
+            data.append(_message("prophylaxis.lapsed", item=label, stopped=stopped, end=end))
+    if not findings:
+        return []
+    return [
+        FlagSpec(
+            "prophylaxis",
+            PROPHYLAXIS_SEVERITY,
+            "Prophylaxis: " + "; ".join(findings),
+            _message("flag.prophylaxis", findings=data),
+        )
+    ]
+
+
+def igg_flags(need, day_label, product_label: str = "") -> list[FlagSpec]:
+    """An immunoglobulin replacement the protocol asks for (infection_rules.IgGNeed) with none
+    planned or given."""
+    if need is None:
+        return []
+    if need.reason == "low":
+        drawn = day_label(need.drawn_on)
+        message = (
+            f"IgG {need.igg_mg_dl:g} mg/dL on {drawn} is below {need.threshold} mg/dL and no "
+            "immunoglobulin replacement is planned"
+        )
+        data = _message("flag.igg_low", igg=need.igg_mg_dl, at=drawn, limit=need.threshold)
+    else:
+        message = (
+            f"Immunoglobulin replacement is the protocol's policy for every patient on "
+            f"{product_label}; none is planned"
+        )
+        data = _message("flag.igg_policy", product=product_label)
+    return [FlagSpec("igg_low", IGG_SEVERITY, message, data)]
+
+
+INFECTION_FLAG_KINDS = ("prophylaxis", "igg_low")  # kept in step with the records (infection.py)
+
+
 # --- The messages as codes and parameters (FlagSpec.data) --------------------------------------
 # monitoring/flag_messages.py holds a translatable template for each code below (its test proves
 # it); a parameter is a number, a text shown as written (a time label), a nested message, a
@@ -573,5 +678,11 @@ MESSAGE_CODES = frozenset(
         "flag.neuro_decline.capd",
         "flag.seizure",
         "choice.seizure",
+        "flag.neutropenic_fever",
+        "flag.prophylaxis",
+        "prophylaxis.due",
+        "prophylaxis.lapsed",
+        "flag.igg_low",
+        "flag.igg_policy",
     }
 )

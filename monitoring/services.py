@@ -153,6 +153,8 @@ def record_check(
         _regrade(
             engine, ordered, since=observed_at, why=why, by=by, course=course, now=now, new=snapshot
         )
+    if "labs" in records and records["labs"].igg_mg_dl is not None:
+        _sync_infection_flags(course, engine, now=now, by=by)
     _save_flags(engine)
     refresh_status(status, engine=engine, snapshots=ordered)
     with _in_english():
@@ -407,14 +409,29 @@ def _check_support(record: VitalSigns) -> None:
 
 def _save_flags(engine: CourseEngine) -> None:
     """Write new flags, and only the fields the engine's flag book changed on existing ones."""
-    for flag, fields in engine.book.touched.values():
+    save_flag_book(engine.book)
+
+
+def save_flag_book(book) -> None:
+    """Write a FlagBook's new flags and the fields it changed (also monitoring.infection's)."""
+    for flag, fields in book.touched.values():
         if flag.pk is None:
             flag.save()
         else:
             flag.save(update_fields=sorted(fields))
-        if "ladder_round" in fields or any(flag is new for new in engine.book.created):
+        if "ladder_round" in fields or any(flag is new for new in book.created):
             escalation.queue(flag)  # raised or got worse: the ladder's first step, at once
-    engine.book.touched.clear()
+    book.touched.clear()
+
+
+def _sync_infection_flags(course, engine: CourseEngine, *, now: datetime, by) -> None:
+    """An IgG result moves the IgG replacement flag (monitoring.infection); the prophylaxis
+    flag follows the prophylaxis records and the calendar (infection.sweep), not a check."""
+    from monitoring import infection  # it builds on this module (audit, flags)
+
+    infection.sync_flags(
+        course, book=engine.book, now=now, by=by, labs=engine.timeline.labs, kinds=("igg_low",)
+    )
 
 
 def refresh_status(status: CourseStatus, *, engine=None, snapshots=None) -> CourseStatus:
@@ -613,6 +630,8 @@ def _regrade_after_correction(course, status, record, what: str, by) -> None:
         course=course,
         now=timezone.now(),
     )
+    if isinstance(record, LabResult):
+        _sync_infection_flags(course, engine, now=timezone.now(), by=by)
     _save_flags(engine)
     refresh_status(status, engine=engine, snapshots=snapshots)
 
@@ -929,6 +948,12 @@ PROTOCOL_VERSION_FIELDS = [
     "escalation_ladder",
     "overdue_grace_minutes",
     "notify_patient_names",
+    # Infection prevention (monitoring.infection_rules).
+    "prophylaxis",
+    "igg_replace_below_mg_dl",
+    "igg_replace_products",
+    "neutropenia_anc_10e9_l",
+    "anc_valid_hours",
 ]
 
 

@@ -8,6 +8,7 @@ from monitoring.views import (
     courses,
     dosing,
     exports,
+    infection,
     nurse,
     profile,
     protocols,
@@ -92,6 +93,12 @@ urlpatterns = [
     path("patients/<uuid:public_id>/treatments/", care_team.treatments, name="patient-treatments"),
     # Step-up dosing of T-cell engagers: plan, re-plan, hold, give, restart
     path("patients/<uuid:public_id>/dosing/", dosing.course_dosing, name="course-dosing"),
+    # Care team: infection prevention (prophylaxis, immunoglobulin replacement, infections)
+    path(
+        "patients/<uuid:public_id>/infection/",
+        infection.infection_care,
+        name="patient-infection",
+    ),
     # Protocols, corrections, checks not done, audit log
     path("protocols/", protocols.protocol_list, name="admin-protocols"),
     path("protocols/versions/<int:pk>/", protocols.protocol_version, name="admin-protocol-version"),

@@ -18,10 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from monitoring import escalation, schedule
+from monitoring import escalation, infection, schedule
 from monitoring.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
+
+# Prophylaxis falls due by the calendar (a start day reached): days, not seconds, so the
+# infection sweep runs at most this often per worker process.
+INFECTION_SWEEP_EVERY = timedelta(minutes=10)
+_last_infection_sweep: datetime | None = None
 
 # Finished job rows are kept this long for inspection (the admin lists them), then pruned.
 KEEP_FINISHED_JOBS = timedelta(days=7)
@@ -102,5 +107,18 @@ def beat(worker_id: str, *, now: datetime | None = None, sweep: bool = True) -> 
     done = {"requeued": requeue_orphans(now=now)}
     if sweep:
         done |= escalation.sweep(now=now)
+        done["infection"] = sweep_infection(now=now)
         prune(now=now)
     return done
+
+
+def sweep_infection(*, now: datetime | None = None) -> int:
+    """``infection.sweep`` at most every INFECTION_SWEEP_EVERY in this process."""
+    global _last_infection_sweep
+    now = now or timezone.now()
+    if _last_infection_sweep is not None and (
+        timedelta(0) <= now - _last_infection_sweep < INFECTION_SWEEP_EVERY
+    ):
+        return 0
+    _last_infection_sweep = now
+    return infection.sweep(now=now)

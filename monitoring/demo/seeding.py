@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from monitoring import alert_rules, services
+from monitoring import alert_rules, infection, services
 from monitoring.demo.physiology import _dec
 from monitoring.demo.plans import PatientPlan, random_plan, scripted_plans
 from monitoring.demo.simulator import CourseRows, CourseSimulator
@@ -26,6 +26,7 @@ from monitoring.models import (
     NeuroAssessment,
     OnCallShift,
     Patient,
+    ProphylaxisCourse,
     SymptomCheck,
     TherapyProduct,
     Treatment,
@@ -374,7 +375,41 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
             rows.ledger.review_flags(now=now, by=physician)
             chunk.append(rows)
         _write_chunk(chunk, now, counts)
+    counts["prophylaxis courses"] = _seed_prophylaxis([e[2] for e in entries], physician, today)
+    # The prophylaxis and IgG flags, as the job worker's sweep raises them (monitoring.infection).
+    counts["infection flags synced"] = infection.sweep(now=now)
     return counts
+
+
+def _seed_prophylaxis(courses: list[TreatmentCourse], physician: User, today: date) -> int:
+    """Antiviral from lymphodepletion (D-5) for every course and PJP from D+14 where reached
+    (the default checklist, reference §4.6); one course's antiviral was stopped on D+2 with no
+    reason — a lapsed prophylaxis, flagged."""
+    rows, lapsed = [], False
+    for course in courses:
+        day0 = course.infusion_date
+        antiviral = ProphylaxisCourse(
+            course=course,
+            item="antiviral",
+            drug="valaciclovir 500 mg twice daily",
+            started_on=day0 - timedelta(days=5),
+            recorded_by=physician,
+        )
+        if not lapsed and (today - day0).days >= 4:
+            antiviral.stopped_on, lapsed = day0 + timedelta(days=2), True
+        rows.append(antiviral)
+        if (today - day0).days >= 14:
+            rows.append(
+                ProphylaxisCourse(
+                    course=course,
+                    item="pjp",
+                    drug="co-trimoxazole 480 mg daily",
+                    started_on=day0 + timedelta(days=14),
+                    recorded_by=physician,
+                )
+            )
+    ProphylaxisCourse.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+    return len(rows)
 
 
 def _write_chunk(chunk: list[CourseRows], now: datetime, counts: dict[str, int]) -> None:

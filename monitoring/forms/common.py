@@ -29,6 +29,8 @@ UNITS = {
     "ldh_u_l": "U/L",
     "anc_10e9_l": "×10⁹/L",
     "platelets_10e9_l": "×10⁹/L",
+    "lymphocytes_10e9_l": "×10⁹/L",
+    "igg_mg_dl": "mg/dL",
     "hemoglobin_g_dl": "g/dL",
     "creatinine_mg_dl": "mg/dL",
     "alt_u_l": "U/L",

@@ -28,6 +28,7 @@ from monitoring.models.grades import (
     GradeConfirmation,
     GradeSnapshot,
 )
+from monitoring.models.infection import ImmunoglobulinDose, Infection, ProphylaxisCourse
 from monitoring.models.observations import (
     CAPD_ITEM_FIELDS,
     ICE_ITEM_FIELDS,
@@ -75,10 +76,13 @@ __all__ = [
     "GradeConfirmation",
     "GradeSnapshot",
     "HandoverNote",
+    "ImmunoglobulinDose",
+    "Infection",
     "LabResult",
     "NeuroAssessment",
     "Observation",
     "Patient",
+    "ProphylaxisCourse",
     "Protocol",
     "ProtocolVersion",
     "RecordStatus",

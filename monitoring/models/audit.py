@@ -105,6 +105,7 @@ class AuditEvent(models.Model):
         DOSE_HELD = "dose_held", _("Dose held")
         DOSE_GIVEN = "dose_given", _("Dose given")
         STEP_UP_RESTARTED = "step_up_restarted", _("Step-up restarted")
+        INFECTION_CARE = "infection_care", _("Infection prevention recorded")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

@@ -185,6 +185,10 @@ class Flag(models.Model):
         VASOPRESSOR = "vasopressor", _("Vasopressor started or added")
         NEURO_DECLINE = "neuro_decline", _("Fall in ICE/CAPD")
         SEIZURE = "seizure", _("Seizure")
+        # Infection prevention (flag_rules.infection_flags, neutropenic_fever_flags).
+        NEUTROPENIC_FEVER = "neutro_fever", _("Neutropenic fever")
+        PROPHYLAXIS = "prophylaxis", _("Prophylaxis due or lapsed")
+        IGG_LOW = "igg_low", _("Immunoglobulin replacement not planned")
 
     class Severity(models.IntegerChoices):
         # Integers so that "most severe first" is a plain ORDER BY.

@@ -423,6 +423,11 @@ LAB_RANGES = {
     "ldh_u_l": (0, 50000),
     "anc_10e9_l": (0, 200),
     "platelets_10e9_l": (0, 2000),
+    # Infection follow-up (issue 14 §3): absolute lymphocytes and serum IgG. Analyser-plausible
+    # bounds, not normal ranges: lymphocytes 0-500 ×10⁹/L (CLL counts reach hundreds), IgG
+    # 0-10,000 mg/dL (myeloma paraprotein can exceed 5,000).
+    "lymphocytes_10e9_l": (0, 500),
+    "igg_mg_dl": (0, 10000),
     "hemoglobin_g_dl": (0, 25),
     "creatinine_mg_dl": (0, 30),
     "alt_u_l": (0, 20000),
@@ -457,6 +462,12 @@ class LabResult(Observation):
     )
     platelets_10e9_l = models.DecimalField(
         _("platelets (×10⁹/L)"), max_digits=5, decimal_places=0, null=True, blank=True
+    )
+    lymphocytes_10e9_l = models.DecimalField(
+        _("lymphocytes (×10⁹/L)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    igg_mg_dl = models.DecimalField(
+        _("IgG (mg/dL)"), max_digits=5, decimal_places=0, null=True, blank=True
     )
     hemoglobin_g_dl = models.DecimalField(
         _("haemoglobin (g/dL)"), max_digits=4, decimal_places=1, null=True, blank=True

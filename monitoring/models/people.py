@@ -114,6 +114,12 @@ class User(AbstractUser):
         return self.role in (self.Role.NURSE, self.Role.CHARGE_NURSE, self.Role.CARE_TEAM)
 
     @property
+    def can_record_infection_care(self) -> bool:
+        """Prophylaxis, immunoglobulin replacement and infections (monitoring/infection.py):
+        prescribing decisions, the care team's. Nurses record IgG and counts with the labs."""
+        return self.role == self.Role.CARE_TEAM
+
+    @property
     def can_act_on_flags(self) -> bool:
         """Acknowledge and resolve flags."""
         return self.role == self.Role.CARE_TEAM

@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from monitoring import alert_rules, flag_rules, grading
+from monitoring import alert_rules, flag_rules, grading, infection_rules
 from monitoring.models.constraints import range_constraint
 from monitoring.timeline import DEFAULT_WINDOWS, Windows
 
@@ -30,6 +31,19 @@ WINDOW_RANGES = {
     "neuro_valid_minutes": (60, 48 * 60),
     "masked_fever_window_hours": (24, 30 * 24),
 }
+
+
+def validate_prophylaxis(value) -> None:
+    """A prophylaxis checklist the rules can read (infection_rules.checklist_problems)."""
+    problems = infection_rules.checklist_problems(value)
+    if problems:
+        raise ValidationError([gettext(text) % params for text, params in problems])
+
+
+def validate_product_codes(value) -> None:
+    problems = infection_rules.products_problems(value)
+    if problems:
+        raise ValidationError([gettext(text) % params for text, params in problems])
 
 
 class CheckType(models.TextChoices):
@@ -159,6 +173,38 @@ class ProtocolVersion(models.Model):
         _("overdue check tells the nurse in charge after (min)"),
         default=alert_rules.DEFAULT_OVERDUE_GRACE_MINUTES,
     )
+    # Infection prevention (issue 14 §3; infection_rules, reference §4.6). The checklist is a
+    # list of items (infection_rules.ITEM_KEYS), validated wherever it is saved.
+    prophylaxis = models.JSONField(
+        _("prophylaxis checklist"),
+        default=infection_rules.default_prophylaxis,
+        blank=True,
+        validators=[validate_prophylaxis],
+    )
+    igg_replace_below_mg_dl = models.PositiveSmallIntegerField(
+        _("immunoglobulin replacement: IgG below (mg/dL)"),
+        null=True,
+        blank=True,
+        default=infection_rules.DEFAULT_IGG_THRESHOLD_MG_DL,
+        help_text=_("Blank: no threshold (only the products below)."),
+    )
+    igg_replace_products = models.JSONField(
+        _("immunoglobulin replacement for everyone on"),
+        default=list,
+        blank=True,
+        validators=[validate_product_codes],
+        help_text=_("Product codes whose every patient gets immunoglobulin replacement."),
+    )
+    neutropenia_anc_10e9_l = models.DecimalField(
+        _("neutropenic: ANC below (×10⁹/L)"),
+        max_digits=3,
+        decimal_places=2,
+        default=infection_rules.DEFAULT_ANC_THRESHOLD,
+    )
+    anc_valid_hours = models.PositiveSmallIntegerField(
+        _("an ANC counts for neutropenic fever for (h)"),
+        default=infection_rules.DEFAULT_ANC_VALID_HOURS,
+    )
     notify_patient_names = models.BooleanField(
         _("patient names in e-mail, push and pager text"),
         default=False,
@@ -187,6 +233,13 @@ class ProtocolVersion(models.Model):
                 for name, (low, high) in WINDOW_RANGES.items()
             ],
             range_constraint("protocol", "overdue_grace_minutes", *alert_rules.OVERDUE_GRACE_RANGE),
+            range_constraint(
+                "protocol", "igg_replace_below_mg_dl", *infection_rules.IGG_THRESHOLD_RANGE
+            ),
+            range_constraint(
+                "protocol", "neutropenia_anc_10e9_l", *infection_rules.ANC_THRESHOLD_RANGE
+            ),
+            range_constraint("protocol", "anc_valid_hours", *infection_rules.ANC_VALID_HOURS_RANGE),
             models.CheckConstraint(
                 condition=Q(heart_rate_low__lt=models.F("heart_rate_high"))
                 & Q(resp_rate_low__lt=models.F("resp_rate_high")),

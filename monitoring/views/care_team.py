@@ -29,7 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import board, services
+from monitoring import board, infection_page, services
 from monitoring.access import (
     get_course_for,
     requires,
@@ -370,6 +370,10 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         )
     latest = record.latest_snapshot
     latest_values = record.latest_values()
+    # Infection prevention (three queries); its charts join the page's chart data.
+    infection = infection_page.section(course, record, today=timezone.localdate(now))
+    main_charts = charts["charts"]
+    charts["charts"] = [*main_charts, *infection["charts"]]
     return render(
         request,
         "monitoring/common/course.html",
@@ -392,7 +396,9 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             # JSON in a data- attribute (autoescaped), read by static/js/course_charts.js: the
             # CSP scanner in tests/web/test_security.py refuses any <script> without src,
             # json_script's application/json block included. json.dumps never localizes.
-            "charts": [(spec, chart_table(spec)) for spec in charts["charts"]],
+            "charts": [(spec, chart_table(spec)) for spec in main_charts],
+            "infection": infection,
+            "infection_charts": [(spec, chart_table(spec)) for spec in infection["charts"]],
             "chart_data": json.dumps(charts, separators=(",", ":")),
             "bands": charts["bands"],
             "days": record.day_lines(

@@ -16,6 +16,7 @@ from monitoring import alert_rules, flag_rules, schedule, services
 from monitoring.access import get_course_for, requires, visible_courses
 from monitoring.display import dash
 from monitoring.forms.dosing import step_forms, steps_changes
+from monitoring.forms.infection import InfectionProtocolForm
 from monitoring.forms.protocols import (
     CheckScheduleForm,
     MoveCourseForm,
@@ -133,15 +134,28 @@ def protocol_version_edit(request, pk):
     ]
     current_steps = list(version.dose_steps.all())
     step_rows = step_forms(data, current_steps)
+    # Infection prevention has its own form; a post without its fields changes none of them.
+    infection_data = data if data and any(k.startswith("infection-") for k in data) else None
+    infection_form = InfectionProtocolForm(
+        infection_data, prefix="infection", initial=InfectionProtocolForm.initial_for(version)
+    )
+    infection_ok = infection_form.is_valid() if infection_form.is_bound else True
     course_count = version.courses.count()
     next_number = (
         version.protocol.versions.order_by("-number").values_list("number", flat=True).first() + 1
     )
     preview = None
     errors = []
-    valid = [form.is_valid(), *[row.is_valid() for row in rows], *[r.is_valid() for r in step_rows]]
+    valid = [
+        form.is_valid(),
+        infection_ok,
+        *[row.is_valid() for row in rows],
+        *[r.is_valid() for r in step_rows],
+    ]
     if request.method == "POST" and all(valid):
         changes = form.changes(version)
+        if infection_form.is_bound:
+            changes |= infection_form.changes(version)
         schedules = {row.check_type: row.changes() for row in rows if row.changes()}
         dose_steps = steps_changes(step_rows, current_steps)
         if not changes and not schedules and dose_steps is None:
@@ -201,6 +215,7 @@ def protocol_version_edit(request, pk):
     error_lines = [
         *errors,
         *_error_lines(form, ""),
+        *_error_lines(infection_form, ""),
         *[line for row in rows for line in _error_lines(row, f"{row.label}, ")],
         *[
             line
@@ -216,6 +231,7 @@ def protocol_version_edit(request, pk):
             "form": form,
             "rows": rows,
             "step_rows": step_rows,
+            "infection_form": infection_form,
             "course_count": course_count,
             "next_number": next_number,
             "preview": preview,
@@ -244,6 +260,9 @@ def _describe_changes(version, changes: dict, schedules: dict, current: dict) ->
     for name, value in changes.items():
         if name == "escalation":
             lines.append(gettext("Escalation text changed"))
+            continue
+        if name == "prophylaxis":
+            lines.append(gettext("Prophylaxis checklist changed"))
             continue
         if name == "ack_minutes":
             lines.append(

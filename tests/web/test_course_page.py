@@ -185,6 +185,9 @@ def test_the_charts_are_by_day_since_infusion_with_fractional_times(care_client,
         "chart-ice",
         "chart-crp",
         "chart-ferritin",
+        # Infection prevention's, drawn in its own section (monitoring/infection_page.py).
+        "chart-counts",
+        "chart-igg",
     }
 
 
@@ -552,8 +555,10 @@ def test_each_chart_has_a_table_of_the_same_values(care_client, course, nurse, g
     data = chart_data(page)
     charts = section(page, "charts")
 
+    infection = section(page, "infection")  # blood counts and IgG are drawn there
     for spec in data["charts"]:
-        card = charts[charts.index(f'id="{spec["id"]}"') :]
+        where = infection if spec["id"] in ("chart-counts", "chart-igg") else charts
+        card = where[where.index(f'id="{spec["id"]}"') :]
         table = card[card.index("<table") : card.index("</table>")]
         assert spec["title"] in text_of(table[: table.index("</caption>")])
         head = [text_of(th) for th in re.findall(r'<th scope="col">(.*?)</th>', table)]
@@ -800,15 +805,16 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
 ):
     course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=days))
     fill_days(course, nurse, days)
-    # 15, however many checks: session, user, the course with patient, unit and status
+    # 18, however many checks: session, user, the course with patient, unit and status
     # (access.get_course_for), its checks with their snapshots (for the bands and the day
     # lines), the current vital signs, neuro assessments, labs and treatments for the state
     # now, the charts and the treatment totals (4), the clinicians' confirmations, the flags
     # with who acknowledged and resolved them, every acknowledgement of those flags with who
-    # gave it, the protocol version with its protocol and its schedules (due checks: 2), and
-    # the navigation bar's open-flag and unread-notification counts (2). No check's records:
-    # the page lists none.
-    with django_assert_num_queries(15):
+    # gave it, the protocol version with its protocol and its schedules (due checks: 2), the
+    # infection prevention section's prophylaxis, immunoglobulin doses and infections (3; its
+    # counts and IgG come from the labs already read), and the navigation bar's open-flag and
+    # unread-notification counts (2). No check's records: the page lists none.
+    with django_assert_num_queries(18):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())
