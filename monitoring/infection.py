@@ -447,7 +447,7 @@ def wanted_flags(
     need = infection_rules.igg_replacement_need(
         latest_igg=latest_igg,
         threshold=version.igg_replace_below_mg_dl if version else None,
-        product=course.product,
+        product=course.product_id,
         products=list(version.igg_replace_products) if version else [],
         replacement_dates=[dose.covers_from for dose in doses],
         day0=course.infusion_date,
