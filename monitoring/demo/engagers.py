@@ -72,6 +72,10 @@ def _checks(course, nurse, start: datetime, hours: list[float], fever: dict) -> 
         )
 
 
+# The demo's T-cell engager courses, added to the CAR-T patients `seed_demo --patients` asks for.
+ENGAGER_COURSES = 2
+
+
 def create_engager_courses(*, unit, nurse: User, physician: User, admin: User, now: datetime):
     """The two courses; returns how many were made."""
     # Teclistamab: step-up dose 1 four days ago, dose 2 a day ago (48 h windows, label).
@@ -130,4 +134,4 @@ def create_engager_courses(*, unit, nurse: User, physician: User, admin: User, n
     hours_before_now = (now - first).total_seconds() / 3600
     fever_at, normal_at = round(hours_before_now - 20), round(hours_before_now - 10)
     _checks(epc, nurse, first, [fever_at, normal_at], {fever_at: 38.5})
-    return 2
+    return ENGAGER_COURSES

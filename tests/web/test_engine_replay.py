@@ -93,6 +93,7 @@ def replay(seeded: TreatmentCourse) -> TreatmentCourse:
         indication=seeded.indication,
         infused_at=seeded.infused_at,
         protocol_version=seeded.protocol_version,
+        care_setting=seeded.care_setting,
     )
     for check in seeded.checks.order_by("pk"):
         sections = {
@@ -102,7 +103,11 @@ def replay(seeded: TreatmentCourse) -> TreatmentCourse:
         }
         with time_machine.travel(check.recorded_at, tick=False):
             services.record_check(
-                course=course, by=check.recorded_by, observed_at=check.observed_at, **sections
+                course=course,
+                by=check.recorded_by,
+                observed_at=check.observed_at,
+                setting=check.setting,
+                **sections,
             )
     # The demo's care team acknowledged and resolved flags at set times: do the same.
     for flag in seeded.flags.exclude(status=Flag.Status.OPEN).order_by("pk"):
@@ -129,7 +134,11 @@ def test_seeded_courses_equal_their_replay_through_the_services_field_by_field()
     with time_machine.travel(NOW, tick=False):
         demo.seed(patients=12, units=1, days=14, now=NOW)
     seeded_courses = list(
-        TreatmentCourse.objects.filter(patient__mrn__startswith=demo.MRN_PREFIX).order_by("pk")
+        TreatmentCourse.objects.filter(patient__mrn__startswith=demo.MRN_PREFIX)
+        # The engager courses' doses are a write path of their own (tests/web/test_dosing.py
+        # replays a course over days); this replay re-sends checks.
+        .exclude(status_row__dosed=True)
+        .order_by("pk")
     )
     # The demo exercises the engine: ICANS, vasopressors, hypotension, new oxygen, a fall in
     # ICE, grades needing review; flags acknowledged and resolved by its care team.
@@ -147,11 +156,23 @@ def test_seeded_courses_equal_their_replay_through_the_services_field_by_field()
         twin = replay(seeded)
 
         order = ("observed_at", "pk")
+        flag_order = ("kind", "raised_at", "pk")  # a course can hold two flags of a kind
         assert rows(
             GradeSnapshot.objects.filter(course=twin).order_by(*order), SNAPSHOT_FIELDS
         ) == rows(GradeSnapshot.objects.filter(course=seeded).order_by(*order), SNAPSHOT_FIELDS)
-        assert rows(Flag.objects.filter(course=twin).order_by("kind"), FLAG_FIELDS) == rows(
-            Flag.objects.filter(course=seeded).order_by("kind"), FLAG_FIELDS
+        # The replay re-sends the checks; the prophylaxis and IgG flags answer the infection
+        # records (monitoring/infection.py), a write path of their own it does not replay.
+        infection_kinds = [Flag.Kind.PROPHYLAXIS, Flag.Kind.IGG_LOW]
+        assert rows(
+            Flag.objects.filter(course=twin)
+            .exclude(kind__in=infection_kinds)
+            .order_by(*flag_order),
+            FLAG_FIELDS,
+        ) == rows(
+            Flag.objects.filter(course=seeded)
+            .exclude(kind__in=infection_kinds)
+            .order_by(*flag_order),
+            FLAG_FIELDS,
         )
         status_fields = [
             f.name for f in seeded.status_row._meta.concrete_fields if f.name not in STATUS_SKIPPED
@@ -159,6 +180,9 @@ def test_seeded_courses_equal_their_replay_through_the_services_field_by_field()
         with time_machine.travel(NOW, tick=False):
             services.refresh_status(twin.status_row)  # due marks are computed as of now
         seeded_status = rows([seeded.status_row], status_fields)
+        seeded_status[0]["open_flag_count"] -= (
+            Flag.objects.filter(course=seeded, kind__in=infection_kinds).unresolved().count()
+        )
         assert rows([twin.status_row], status_fields) == seeded_status
         assert twin.status_row.latest_snapshot.observed_at == (
             seeded.status_row.latest_snapshot.observed_at

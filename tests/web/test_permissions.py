@@ -32,6 +32,7 @@ PERMISSIONS = {
     "can_plan_doses": {CARE_TEAM},
     "can_record_doses": {NURSE, CHARGE_NURSE, CARE_TEAM},
     "can_override_dose_gates": {CARE_TEAM},
+    "can_record_infection_care": {CARE_TEAM},
     "can_manage_protocols": {ADMIN},
     "can_view_audit_log": {ADMIN},
     "can_edit_rota": {CHARGE_NURSE, ADMIN},

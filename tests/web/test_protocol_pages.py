@@ -119,8 +119,9 @@ def test_the_protocol_list_costs_a_fixed_number_of_queries(
         CourseFactory(unit=course.unit, protocol_version=version)
 
     # session, user, the navigation bar's open-flag and unread-notification counts, protocols,
-    # and their versions with author and course count (one prefetch).
-    with django_assert_num_queries(6):
+    # and their versions with author and course count (one prefetch), and the product list's
+    # names for the versions' product codes (one).
+    with django_assert_num_queries(7):
         response = admin_client_.get(reverse("monitoring:admin-protocols"))
 
     # + the two shipped step-up templates (teclistamab, epcoritamab)
@@ -558,6 +559,7 @@ def test_a_course_added_in_the_django_admin_starts_on_the_newest_version_for_its
             "infused_at_0": infused.strftime("%Y-%m-%d"),
             "infused_at_1": infused.strftime("%H:%M:%S"),
             "status": "monitoring",
+            "care_setting": "inpatient",
         },
     )
 

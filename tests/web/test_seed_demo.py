@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from monitoring import services
+from monitoring.demo.engagers import ENGAGER_COURSES
 from monitoring.models import (
     BedsideCheck,
     CourseStatus,
@@ -29,7 +30,7 @@ def demo(db):
 def test_the_default_demo_is_a_small_realistic_hospital(demo):
     assert Unit.objects.count() >= 2
     courses = TreatmentCourse.objects.under_monitoring().select_related("patient")
-    assert courses.count() == 12
+    assert courses.count() == 12 + ENGAGER_COURSES  # CAR-T patients, then the engagers
     assert len({c.day_number() for c in courses}) >= 8  # patients at different days
     # Every clinical situation the worklist and grading must show is there.
     assert VitalSigns.objects.filter(temp_c__gte=38).exists()  # fever
@@ -43,7 +44,7 @@ def test_the_default_demo_is_a_small_realistic_hospital(demo):
     drugs = set(Treatment.objects.values_list("drug", flat=True))
     assert {"tocilizumab", "dexamethasone"} <= drugs
     assert not BedsideCheck.objects.filter(observed_at__gt=timezone.now()).exists()
-    assert CourseStatus.objects.count() == 12
+    assert CourseStatus.objects.count() == 12 + ENGAGER_COURSES
 
 
 def test_demo_users_have_their_roles_and_units(demo):
@@ -92,9 +93,9 @@ def test_at_least_one_demo_check_is_overdue(demo):
 def test_it_scales_to_a_thousand_patients_on_fifty_units(db):
     call_command("seed_demo", patients=1000, units=50, days=14, stdout=StringIO())
 
-    assert TreatmentCourse.objects.count() == 1000
+    assert TreatmentCourse.objects.count() == 1000 + ENGAGER_COURSES
     assert Unit.objects.count() == 50
-    assert CourseStatus.objects.count() == 1000
+    assert CourseStatus.objects.count() == 1000 + ENGAGER_COURSES
     assert GradeSnapshot.objects.count() == BedsideCheck.objects.count()
     per_unit = TreatmentCourse.objects.values("unit").distinct().count()
     assert per_unit == 50

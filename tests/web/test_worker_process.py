@@ -22,7 +22,14 @@ from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from monitoring import notify
-from monitoring.models import Delivery, DeliveryAttempt, Notification, WorkerHeartbeat
+from monitoring.models import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    Protocol,
+    ProtocolVersion,
+    WorkerHeartbeat,
+)
 from tests.factories import CourseFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +110,12 @@ def gateway():
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_job_loses_nothing_and_the_page_is_delivered_once(ward_a, gateway):
     doctor = UserFactory(role="care_team", units=[ward_a], notify_by_webhook=True, pager_id="4471")
-    course = CourseFactory(unit=ward_a)
+    # One page and nothing else: a protocol that asks for no prophylaxis gives the workers'
+    # infection sweep (worker.beat) no "prophylaxis not started" flag to page anybody about.
+    version = ProtocolVersion.objects.create(
+        protocol=Protocol.objects.create(name="No prophylaxis"), prophylaxis=[]
+    )
+    course = CourseFactory(unit=ward_a, protocol_version=version)
     [notification] = notify.notify(
         [doctor],
         key="test-kill",
