@@ -9,7 +9,12 @@ class Command(BaseCommand):
     help = "Create demo users and a demo hospital of CAR-T patients with graded histories."
 
     def add_arguments(self, parser):
-        parser.add_argument("--patients", type=int, default=12, help="number of CAR-T patients (12); two T-cell engager courses are added")
+        parser.add_argument(
+            "--patients",
+            type=int,
+            default=12,
+            help="number of CAR-T patients (12); two T-cell engager courses are added",
+        )
         parser.add_argument("--units", type=int, default=2, help="number of units (2)")
         parser.add_argument(
             "--days", type=int, default=14, help="days since infusion range from 0 to DAYS-1 (14)"
