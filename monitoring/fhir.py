@@ -29,7 +29,11 @@ a receiving system reads; the decisions:
   a correction revised it. ``derivedFrom`` points to the observations the grade was computed
   from, found by the times the snapshot's ``inputs`` record.
 
-Adding a resource type (doses, infections, the episode): write a function that turns a row
+- **Doses and infections.** Only doses *given* are MedicationAdministrations (a planned or
+  held dose was not administered); the product's class is their ``category``. Infections are
+  Conditions whose verificationStatus carries the record's state (``STATUS``).
+
+Adding a resource type (the episode): write a function that turns a row
 into the resource's content and add it with ``Export.add`` (fixed rows) or
 ``Export.add_versions`` (rows corrected by amendment, as ``monitoring.models.Observation``).
 """
