@@ -1,4 +1,5 @@
-"""A course as a FHIR R4 Bundle (type collection): Patient, Observations, MedicationAdministrations.
+"""A course as a FHIR R4 Bundle (type collection): Patient, Observations, MedicationAdministrations
+(treatments and the step-up / treatment doses given), Conditions (infections).
 
 Built as plain dicts (the tests validate them with ``fhir.resources`` R4B models and with
 Medplum's R4 validator, and every UCUM code with NLM's ucum-lhc). docs/fhir.md is the contract
@@ -28,7 +29,11 @@ a receiving system reads; the decisions:
   a correction revised it. ``derivedFrom`` points to the observations the grade was computed
   from, found by the times the snapshot's ``inputs`` record.
 
-Adding a resource type (doses, infections, the episode): write a function that turns a row
+- **Doses and infections.** Only doses *given* are MedicationAdministrations (a planned or
+  held dose was not administered); the product's class is their ``category``. Infections are
+  Conditions whose verificationStatus carries the record's state (``STATUS``).
+
+Adding a resource type (the episode): write a function that turns a row
 into the resource's content and add it with ``Export.add`` (fixed rows) or
 ``Export.add_versions`` (rows corrected by amendment, as ``monitoring.models.Observation``).
 """
@@ -46,8 +51,10 @@ from django.utils import timezone, translation
 
 from monitoring import terminology
 from monitoring.models import (
+    CourseDose,
     GradeConfirmation,
     GradeSnapshot,
+    Infection,
     LabResult,
     NeuroAssessment,
     RecordStatus,
@@ -84,6 +91,8 @@ SNOMED = "http://snomed.info/sct"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 
@@ -231,7 +240,8 @@ class State(enum.Enum):
     ENTERED_IN_ERROR = "entered-in-error"
 
 
-# The status each resource type gives a state (MedicationAdministration has no "amended").
+# The status each resource type gives a state (MedicationAdministration has no "amended"; a
+# Condition has no status but a verificationStatus: a corrected infection is still confirmed).
 STATUS = {
     "Observation": {
         State.FINAL: "final",
@@ -242,6 +252,11 @@ STATUS = {
         State.FINAL: "completed",
         State.AMENDED: "completed",
         State.ENTERED_IN_ERROR: "entered-in-error",
+    },
+    "Condition": {
+        State.FINAL: ("confirmed", "Confirmed"),
+        State.AMENDED: ("confirmed", "Confirmed"),
+        State.ENTERED_IN_ERROR: ("entered-in-error", "Entered in Error"),
     },
 }
 HAS_ISSUED = {"Observation"}
@@ -315,7 +330,14 @@ class Export:
 def _finish(content: dict, state: State, issued: datetime, notes: list[str]) -> dict:
     """A resource's content with the status of its state, when it was issued, and the notes."""
     kind = content["resourceType"]
-    resource = {"resourceType": kind, "status": STATUS[kind][state], **content}
+    if kind == "Condition":
+        code, display = STATUS[kind][state]
+        status = {"verificationStatus": _concept(CONDITION_VERIFICATION, code, display)}
+        if state is State.ENTERED_IN_ERROR:  # con-5: no clinicalStatus on a record in error
+            content = {k: v for k, v in content.items() if k != "clinicalStatus"}
+    else:
+        status = {"status": STATUS[kind][state]}
+    resource = {"resourceType": kind, **status, **content}
     if kind in HAS_ISSUED:
         resource["issued"] = instant(issued)
     all_notes = [*content.get("note", []), *({"text": text} for text in notes)]
@@ -472,6 +494,8 @@ def build_bundle(
     treatments,
     snapshots,
     confirmations,
+    doses=(),
+    infections=(),
     now: datetime,
     bundle_id: uuid.UUID,
 ) -> dict:
@@ -506,6 +530,22 @@ def build_bundle(
             "treatment",
             chain,
             lambda record: {"administration": _medication(export.patient_ref, record)},
+        )
+
+    for dose in doses:  # given doses only (see load_rows): a planned or held dose was not given
+        export.add(
+            _finish(_dose(export.patient_ref, course, dose), State.FINAL, dose.given_at, []),
+            "dose",
+            dose.pk,
+        )
+
+    for chain in chains(infections):
+        export.add_versions(
+            "infection",
+            chain,
+            lambda record, first=chain[0]: {
+                "condition": _infection(export.patient_ref, record, first)
+            },
         )
 
     latest = {(c.snapshot_id, c.domain): c for c in confirmations}  # oldest first: latest wins
@@ -677,6 +717,80 @@ def _medication(patient_ref, record) -> dict:
     }
 
 
+def _english(label) -> str:
+    """A choice's label in English, whoever downloads the export (its texts are English)."""
+    with translation.override("en"):
+        return str(label)
+
+
+def product_class_concept(product) -> dict:
+    """The product's class (CAR-T, T-cell engager, TCR-T, other) in cartmonitor's code system."""
+    display = _english(product.ProductClass(product.product_class).label)
+    return _local("product-classes", product.product_class, display)
+
+
+def _dose(patient_ref, course, dose) -> dict:
+    """A step-up or treatment dose given: the course's product, coded (local code, then its
+    checked ATC/RxNorm codes), the protocol's dose text, and the product's class as category."""
+    product = course.product
+    step = dose.step
+    notes = [
+        f"{step.label} (protocol dose step {step.sequence}"
+        + (f", step-up restarted: attempt {dose.attempt})" if dose.attempt > 1 else ")")
+    ]
+    if dose.override_reason:
+        notes.append(
+            "Given while a gate before it was not met; a physician overrode it: "
+            f"{dose.override_reason}"
+            + (f" (gates: {' '.join(dose.overridden_gates)})" if dose.overridden_gates else "")
+        )
+    return {
+        "resourceType": "MedicationAdministration",
+        "category": product_class_concept(product),
+        "medicationCodeableConcept": medication_concept(
+            "products", product.code, product.name, text=course.product_label
+        ),
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": instant(dose.given_at),
+        "dosage": {"text": step.dose_text},
+        "note": [{"text": text} for text in notes],
+    }
+
+
+def _infection(patient_ref, record, first) -> dict:
+    """An infection as a Condition: site and organism (local codes, readable text), CTCAE
+    severity, onset, and the resolution date when it resolved."""
+    with translation.override("en"):
+        site = record.get_site_display()
+        organism = record.organism_label
+        severity = record.get_severity_display()
+        site_label = record.site_label
+    resolved = record.resolved_on is not None
+    clinical = ("resolved", "Resolved") if resolved else ("active", "Active")
+    resource = {
+        "resourceType": "Condition",
+        "clinicalStatus": _concept(CONDITION_CLINICAL, *clinical),
+        "code": {
+            "coding": [
+                {"system": code_system("infection-sites"), "code": record.site, "display": site},
+                {
+                    "system": code_system("infection-organisms"),
+                    "code": record.organism_type,
+                    "display": _english(record.Organism(record.organism_type).label),
+                },
+            ],
+            "text": f"Infection, {site_label}: {organism}",
+        },
+        "severity": _local("ctcae-infection-grade", str(record.severity), f"CTCAE {severity}"),
+        "subject": {"reference": patient_ref},
+        "onsetDateTime": record.onset_on.isoformat(),
+        "recordedDate": instant(first.recorded_at),
+    }
+    if resolved:
+        resource["abatementDateTime"] = record.resolved_on.isoformat()
+    return resource
+
+
 def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) -> dict | None:
     computed = getattr(snapshot, f"{domain}_grade")
     confirmed = getattr(snapshot, f"{domain}_confirmed_grade")
@@ -744,7 +858,8 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
 
 def load_rows(course) -> dict:
     """Every version of the course's records (current, superseded by a correction, entered in
-    error), its snapshots and confirmations: six queries."""
+    error), its snapshots and confirmations, the doses given and every version of its
+    infections: eight queries, however long the course."""
 
     def every(model):
         return list(
@@ -764,6 +879,13 @@ def load_rows(course) -> dict:
         "confirmations": list(
             GradeConfirmation.objects.filter(snapshot__course=course).order_by("confirmed_at", "pk")
         ),
+        # Only doses given were administered: planned, held and cancelled ones were not.
+        "doses": list(
+            CourseDose.objects.filter(course=course, status=CourseDose.Status.GIVEN)
+            .select_related("step")
+            .order_by("given_at", "pk")
+        ),
+        "infections": list(Infection.objects.filter(course=course).order_by("onset_on", "pk")),
     }
 
 

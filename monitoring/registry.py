@@ -36,6 +36,11 @@ Definitions (tested in tests/unit/test_registry.py):
   (``THERAPY_DRUGS``): tocilizumab, corticosteroids, anakinra and siltuximab for both (ASCO 2021,
   reference §7.2–7.3), levetiracetam for ICANS only. The registry totals (``drugs``, the CSV's
   dose columns) are the doses counted as therapy for CRS or ICANS, each dose once.
+- **Doses** (T-cell engagers' step-up and treatment doses): the doses *given* (planned, held
+  and cancelled doses were not given), with their step and local date, and how many were given
+  while a gate before them was not met, over a physician's override.
+- **Infections**: the current infection records (a corrected one in its corrected form; one
+  entered in error is not counted), with site, organism, CTCAE grade, onset and resolution.
 - **ICU transfer** is not in the data model: it is reported as not recorded, never guessed.
 - **ICD-10-CM** suggestions for the maximum grades: D89.83- (CRS) and G92.0- (ICANS). They are
   suggestions for a coder, who codes from the clinician's documentation.
@@ -50,9 +55,11 @@ from decimal import Decimal
 
 from django.db.models import F
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from monitoring.models import CheckSetting, GradeSnapshot, Treatment
+from monitoring.models import CheckSetting, CourseDose, GradeSnapshot, Infection, Treatment
+from monitoring.models.dosing import STEP_LABELS
 
 RESOLUTION_HOURS = 24
 ICU_NOT_RECORDED = "not recorded"
@@ -124,6 +131,67 @@ class TreatmentRow:
     dose: Decimal
     dose_unit: str
     drug_other: str = ""
+
+
+@dataclass(frozen=True)
+class DoseRow:
+    """A dose given: its step's label, when, and whether a physician overrode a gate."""
+
+    at: datetime
+    label: str
+    overridden: bool = False
+
+    @property
+    def date(self) -> date:
+        return timezone.localdate(self.at)
+
+    @property
+    def shown_label(self) -> str:
+        """The label in the reader's language when it is one of the usual ones."""
+        return gettext(self.label) if self.label in STEP_LABELS else self.label
+
+
+@dataclass(frozen=True)
+class InfectionRow:
+    """A current infection record (codes as stored; labels in the reader's language)."""
+
+    site: str
+    organism_type: str
+    severity: int
+    onset_on: date
+    resolved_on: date | None = None
+    site_other: str = ""
+    organism: str = ""
+
+    def _record(self) -> Infection:
+        return Infection(
+            site=self.site,
+            site_other=self.site_other,
+            organism_type=self.organism_type,
+            organism=self.organism,
+            severity=self.severity,
+        )
+
+    @property
+    def site_label(self) -> str:
+        return str(self._record().site_label)
+
+    @property
+    def organism_label(self) -> str:
+        return self._record().organism_label
+
+    @property
+    def severity_label(self) -> str:
+        return str(self._record().get_severity_display())
+
+    @property
+    def text(self) -> str:
+        """ "Bloodstream: Escherichia coli (Bacterial), CTCAE grade 3, onset 2026-05-02"."""
+        text = (
+            f"{self.site_label}: {self.organism_label}, CTCAE grade {self.severity}, "
+            f"onset {self.onset_on.isoformat()}"
+        )
+        return text + (f", resolved {self.resolved_on.isoformat()}" if self.resolved_on else "")
 
 
 # --- Frozen results out ---------------------------------------------------------------------
@@ -248,6 +316,12 @@ class RegistrySummary:
     not_counted: dict[str, DrugTotal] = field(default_factory=dict)
     # How many checks were done in each setting (BedsideCheck.setting code -> count).
     checks_by_setting: dict[str, int] = field(default_factory=dict)
+    doses_given: tuple[DoseRow, ...] = ()  # in the order given
+    infections: tuple[InfectionRow, ...] = ()  # by onset
+
+    @property
+    def gate_overrides(self) -> int:
+        return sum(1 for dose in self.doses_given if dose.overridden)
 
     @property
     def checks_by_setting_text(self) -> str:
@@ -513,6 +587,7 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
             )
         )
     treatments = treatment_rows(ids)
+    doses, infections = dose_rows(ids), infection_rows(ids)
     return {
         course.pk: replace(
             summarise(
@@ -525,9 +600,39 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
                 now=now,
             ),
             checks_by_setting=settings[course.pk],
+            doses_given=tuple(doses[course.pk]),
+            infections=tuple(infections[course.pk]),
         )
         for course in courses
     }
+
+
+def dose_rows(ids) -> dict[int, list[DoseRow]]:
+    """The doses given of the courses ``ids``, in the order given, by course id: one query."""
+    found: dict[int, list[DoseRow]] = defaultdict(list)
+    rows = (
+        CourseDose.objects.filter(course_id__in=ids, status=CourseDose.Status.GIVEN)
+        .order_by("given_at", "pk")
+        .values_list("course_id", "given_at", "step__label", "override_reason")
+    )
+    for course_id, at, label, override in rows:
+        found[course_id].append(DoseRow(at=at, label=label, overridden=bool(override)))
+    return found
+
+
+def infection_rows(ids) -> dict[int, list[InfectionRow]]:
+    """The current infection records of the courses ``ids``, by onset, by course id: one query."""
+    found: dict[int, list[InfectionRow]] = defaultdict(list)
+    fields = ["site", "organism_type", "severity", "onset_on", "resolved_on", "site_other"]
+    rows = (
+        Infection.objects.current()
+        .filter(course_id__in=ids)
+        .order_by("onset_on", "pk")
+        .values_list("course_id", *fields, "organism")
+    )
+    for course_id, *values in rows:
+        found[course_id].append(InfectionRow(*values))
+    return found
 
 
 def treatment_rows(ids, *, drugs=None) -> dict[int, list[TreatmentRow]]:
@@ -594,6 +699,11 @@ CSV_COLUMNS = [
     "ICU transfer",
     "Summary as of",
     # Added last (issue 14) so that the columns a registry import already maps keep their place.
+    "Doses given",
+    "Dose dates",
+    "Gate overrides",
+    "Infections",
+    "Infection list",
     "Product class",
     "Day 0 is",
 ]
@@ -641,7 +751,13 @@ def _domain_values(domain: DomainSummary) -> list:
 
 
 def csv_row(course, summary: RegistrySummary) -> list:
-    """One course as the values of ``CSV_COLUMNS`` (numbers stay numbers; dates are ISO)."""
+    """One course as the values of ``CSV_COLUMNS`` (numbers stay numbers; dates are ISO). In
+    English whoever downloads it (docs/translations.md: exports are read by other systems)."""
+    with translation.override("en"):
+        return _csv_values(course, summary)
+
+
+def _csv_values(course, summary: RegistrySummary) -> list:
     drug_values = []
     for name, _ in REGISTRY_DRUGS[1:]:
         total = summary.drugs[name]
@@ -670,6 +786,11 @@ def csv_row(course, summary: RegistrySummary) -> list:
         others,
         summary.icu_transfer,
         timezone.localtime(summary.as_of).isoformat(timespec="minutes"),
+        len(summary.doses_given),
+        "; ".join(f"{dose.label} {dose.date.isoformat()}" for dose in summary.doses_given),
+        summary.gate_overrides,
+        len(summary.infections),
+        "; ".join(row.text for row in summary.infections),
         course.product.get_product_class_display(),
         course.day_zero_label,
     ]

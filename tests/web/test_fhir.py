@@ -428,8 +428,9 @@ def test_the_bundle_costs_the_same_queries_however_long_the_course(
         )
     url = reverse("monitoring:patient-fhir", args=[course.patient.public_id])
     # session, user, the course (patient, unit, status), current vitals, neuro, labs and
-    # treatments, snapshots, grade confirmations, the audit line.
-    with django_assert_num_queries(10):
+    # treatments, snapshots, grade confirmations, the doses given, the infections, the audit
+    # line (doses and infections: tests/web/test_fhir_doses_infections.py).
+    with django_assert_num_queries(12):
         response = care_client.get(url)
     assert response.status_code == 200
 

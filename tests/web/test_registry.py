@@ -359,7 +359,8 @@ def test_the_csv_costs_the_same_queries_for_one_or_many_courses(
             treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
         )
     # session, user, the user's units (to check ?unit=), courses with patient and unit,
-    # their grade snapshots, their current treatments, one bulk insert of audit lines.
-    with django_assert_num_queries(7):
+    # their grade snapshots, their current treatments, their doses given, their infections,
+    # one bulk insert of audit lines (doses and infections: test_registry_doses_infections.py).
+    with django_assert_num_queries(9):
         response = care_client.get(CSV_URL)
     assert len(rows_of(response)) == n_courses
