@@ -916,6 +916,14 @@ PROTOCOL_VERSION_FIELDS = [
     "escalation_ladder",
     "overdue_grace_minutes",
     "notify_patient_names",
+    # The treatment journey (monitoring/journey.py)
+    "phase_days",
+    "conditioning_regimen",
+    "conditioning_start_day",
+    "conditioning_end_day",
+    "follow_up_visits",
+    "baseline_handwriting",
+    "baseline_labs",
 ]
 
 
@@ -1399,13 +1407,28 @@ def check_new_course(course: TreatmentCourse) -> None:
     if course.patient_id is None:
         return
     _check_born_before(course.patient, course.infused_at)
-    if TreatmentCourse.objects.under_monitoring().filter(patient_id=course.patient_id).exists():
+    check_one_active_course(course.patient)
+
+
+def check_one_active_course(patient: Patient) -> None:
+    """A patient has one planned or monitored course at a time (the nurse's check page and the
+    program page resolve "the" course of a patient)."""
+    active = TreatmentCourse.objects.active().filter(patient=patient)
+    if active.filter(status=TreatmentCourse.Status.PLANNED).exists():
+        raise ValidationError(
+            gettext(
+                "%(patient)s already has a planned course (registered for therapy): start its "
+                "monitoring at the infusion, or end it, before starting another."
+            )
+            % {"patient": patient.full_name}
+        )
+    if active.exists():
         raise ValidationError(
             gettext(
                 "%(patient)s is already under monitoring: end that course's monitoring before "
                 "starting another."
             )
-            % {"patient": course.patient.full_name}
+            % {"patient": patient.full_name}
         )
 
 
@@ -1597,7 +1620,9 @@ def correct_patient_details(
 
 
 ENDED_STATUSES = [
-    status for status in TreatmentCourse.Status if status != TreatmentCourse.Status.MONITORING
+    status
+    for status in TreatmentCourse.Status
+    if status not in (TreatmentCourse.Status.MONITORING, TreatmentCourse.Status.PLANNED)
 ]
 
 

@@ -25,6 +25,7 @@ from monitoring.models.grades import (
     GradeConfirmation,
     GradeSnapshot,
 )
+from monitoring.models.journey import BaselineItem, CoursePhase, FollowUpVisit, Phase
 from monitoring.models.observations import (
     CAPD_ITEM_FIELDS,
     ICE_ITEM_FIELDS,
@@ -47,6 +48,7 @@ __all__ = [
     "LAB_RANGES",
     "VITAL_RANGES",
     "AuditEvent",
+    "BaselineItem",
     "BedsideCheck",
     "BoardVisit",
     "Delivery",
@@ -60,10 +62,12 @@ __all__ = [
     "CheckNotDone",
     "CheckSchedule",
     "CheckType",
+    "CoursePhase",
     "CourseStatus",
     "Flag",
     "FlagAcknowledgement",
     "FlagQuerySet",
+    "FollowUpVisit",
     "GradeConfirmation",
     "GradeSnapshot",
     "HandoverNote",
@@ -71,6 +75,7 @@ __all__ = [
     "NeuroAssessment",
     "Observation",
     "Patient",
+    "Phase",
     "Protocol",
     "ProtocolVersion",
     "RecordStatus",
