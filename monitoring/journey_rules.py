@@ -81,7 +81,7 @@ def phase_days(settings: dict, phase: str) -> tuple[int, int] | None:
 
 
 def visit_state(due_on: date, window_days: int, today: date, *, done: bool) -> str:
-    """"done", or "upcoming" before its window, "due" inside it, "overdue" after it."""
+    """ "done", or "upcoming" before its window, "due" inside it, "overdue" after it."""
     if done:
         return "done"
     if today < due_on - timedelta(days=window_days):
@@ -92,7 +92,7 @@ def visit_state(due_on: date, window_days: int, today: date, *, done: bool) -> s
 
 
 def baseline_state(taken_on: date | None, day0: date) -> str:
-    """"missing", "stale" (more than BASELINE_VALID_DAYS before day 0: repeat it) or "done"."""
+    """ "missing", "stale" (more than BASELINE_VALID_DAYS before day 0: repeat it) or "done"."""
     if taken_on is None:
         return "missing"
     if (day0 - taken_on).days > BASELINE_VALID_DAYS:

@@ -99,6 +99,13 @@ class AuditEvent(models.Model):
         OVERDUE_ALERTED = "overdue_alerted", _("Overdue check reported to the nurse in charge")
         ROTA_CHANGED = "rota_changed", _("On-call rota changed")
         LANGUAGE_CHANGED = "language_changed", _("Language changed on the profile")
+        # The treatment journey (monitoring/journey.py)
+        COURSE_REGISTERED = "course_registered", _("Registered for therapy (planned course)")
+        PHASE_RECORDED = "phase_recorded", _("Journey phase recorded")
+        BASELINE_RECORDED = "baseline_recorded", _("Pre-infusion baseline recorded")
+        MONITORING_STARTED = "monitoring_started", _("Monitoring started at the infusion")
+        VISIT_RECORDED = "visit_recorded", _("Follow-up visit recorded")
+        JOURNEY_ENDED = "journey_ended", _("Journey ended")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

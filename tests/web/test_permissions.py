@@ -34,6 +34,8 @@ PERMISSIONS = {
     "can_edit_rota": {CHARGE_NURSE, ADMIN},
     "can_view_quality": {CARE_TEAM, ADMIN},
     "can_receive_notifications": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
+    "can_view_program": {CHARGE_NURSE, CARE_TEAM, ADMIN},
+    "can_manage_journey": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
     "can_view_wall_display": {DISPLAY},
 }
 
