@@ -10,6 +10,7 @@ the old one, with who, when and why (models/journey.py). The rules and defaults 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -481,6 +482,10 @@ class BaselineRow:
     state: str  # done, stale, missing
     record: BaselineItem | None = None
 
+    @property
+    def item(self) -> str:
+        return self.key.split(":")[0]
+
 
 def baseline_checklist(
     course: TreatmentCourse, *, today: date, items: list[BaselineItem] | None = None
@@ -774,3 +779,119 @@ def journey(
         result.baseline = baseline_checklist(course, today=today, items=items)
     result.visits = visits(course, today=today, done=done)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Protocol data: what a version says about the journey (checked by services.revise_protocol)
+# ---------------------------------------------------------------------------------------------
+
+VISIT_LINE = re.compile(r"\s*D\+?\s*(\d{1,4})\s*(?:±\s*(\d{1,3}))?\s*:?\s*(.*)$", re.IGNORECASE)
+
+
+def visits_text(visits: list[dict]) -> str:
+    """Visits as the protocol form shows them: "D+14 ±2: what is asked", one per line."""
+    return "\n".join(f"D+{v['day']} ±{v['window_days']}: {v['asks']}" for v in visits)
+
+
+def parse_visits(text: str) -> list[dict]:
+    """The form's lines back into visits; a line that does not read is refused by number."""
+    visits = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = VISIT_LINE.match(line)
+        if not match:
+            raise ValidationError(
+                gettext('Line %(n)s does not read as "D+14 ±2: what is asked".') % {"n": number}
+            )
+        day, window, asks = match.groups()
+        visits.append({"day": int(day), "window_days": int(window or 0), "asks": asks.strip()})
+    return visits
+
+
+def protocol_problems(version) -> dict[str, list[str]]:
+    """What is wrong with a version's journey settings, by field (empty: nothing)."""
+    errors: dict[str, list[str]] = {}
+    low, high = journey_rules.PHASE_DAYS_RANGE
+    days = version.phase_days
+    if not isinstance(days, dict):
+        errors["phase_days"] = [gettext("Expected days per phase must be a mapping.")]
+    else:
+        for phase, value in days.items():
+            ok = (
+                phase in journey_rules.RECORDED_PHASES
+                and isinstance(value, list | tuple)
+                and len(value) == 2
+                and all(type(v) is int and low <= v <= high for v in value)
+                and value[0] <= value[1]
+            )
+            if not ok:
+                errors.setdefault("phase_days", []).append(
+                    gettext(
+                        "%(phase)s: give expected days from and to, %(low)s–%(high)s, the first "
+                        "not above the second (got %(got)s)."
+                    )
+                    % {"phase": phase, "low": low, "high": high, "got": value}
+                )
+    visits = version.follow_up_visits
+    d_low, d_high = journey_rules.VISIT_DAY_RANGE
+    w_low, w_high = journey_rules.VISIT_WINDOW_RANGE
+    seen = set()
+    if not isinstance(visits, list):
+        visits = [None]
+    for visit in visits:
+        ok = (
+            isinstance(visit, dict)
+            and set(visit) == {"day", "window_days", "asks"}
+            and type(visit["day"]) is int
+            and d_low <= visit["day"] <= d_high
+            and type(visit["window_days"]) is int
+            and w_low <= visit["window_days"] <= w_high
+            and isinstance(visit["asks"], str)
+            and len(visit["asks"]) <= journey_rules.VISIT_ASKS_MAX
+        )
+        if not ok:
+            errors.setdefault("follow_up_visits", []).append(
+                gettext(
+                    "Each visit: day %(d_low)s–%(d_high)s, window %(w_low)s–%(w_high)s days, "
+                    "what is asked in at most %(max)s characters (got %(got)s)."
+                )
+                % {
+                    "d_low": d_low,
+                    "d_high": d_high,
+                    "w_low": w_low,
+                    "w_high": w_high,
+                    "max": journey_rules.VISIT_ASKS_MAX,
+                    "got": visit,
+                }
+            )
+        elif visit["day"] in seen:
+            errors.setdefault("follow_up_visits", []).append(
+                gettext("D+%(day)s is listed twice.") % {"day": visit["day"]}
+            )
+        else:
+            seen.add(visit["day"])
+    labs = version.baseline_labs
+    if not isinstance(labs, list) or any(lab not in LAB_RANGES for lab in labs):
+        errors["baseline_labs"] = [
+            gettext("Pre-infusion labs must be among: %(labs)s.") % {"labs": ", ".join(LAB_RANGES)}
+        ]
+    if not isinstance(version.baseline_handwriting, bool):
+        errors["baseline_handwriting"] = [gettext("Say yes or no to a handwriting sample.")]
+    c_low, c_high = journey_rules.CONDITIONING_DAY_RANGE
+    start, end = version.conditioning_start_day, version.conditioning_end_day
+    if not (type(start) is int and type(end) is int and c_low <= start <= end <= c_high):
+        errors["conditioning_start_day"] = [
+            gettext(
+                "Conditioning days must be between D%(low)s and D%(high)s, the first day not "
+                "after the last (got D%(start)s to D%(end)s)."
+            )
+            % {"low": c_low, "high": c_high, "start": start, "end": end}
+        ]
+    return errors
+
+
+def check_protocol(version) -> None:
+    errors = protocol_problems(version)
+    if errors:
+        raise ValidationError(errors)

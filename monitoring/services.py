@@ -985,6 +985,9 @@ def revise_protocol(
         setattr(target, name, value)
     target.change_note = note.strip()
     check_alert_settings(target)
+    from monitoring import journey  # journey's services build on these ones
+
+    journey.check_protocol(target)
     target.full_clean(exclude=["protocol"])
     target.save()
     current = {s.check_type: s for s in version.schedules.all()}
