@@ -208,7 +208,8 @@ def test_program_page_query_budget(
         response = care_client.get(reverse("monitoring:program"))
     page = response.content.decode()
     assert response.status_code == 200
-    assert page.count("Manufacturing</td>") == n
+    # Each planned patient is in manufacturing, due for conditioning and due for infusion.
+    assert page.count("Manufacturing</td>") == 3 * n
     assert "Due for infusion within a week" in page
 
 
