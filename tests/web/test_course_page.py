@@ -800,15 +800,15 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
 ):
     course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=days))
     fill_days(course, nurse, days)
-    # 15, however many checks: session, user, the course with patient, unit and status
+    # 17, however many checks: session, user, the course with patient, unit and status
     # (access.get_course_for), its checks with their snapshots (for the bands and the day
     # lines), the current vital signs, neuro assessments, labs and treatments for the state
     # now, the charts and the treatment totals (4), the clinicians' confirmations, the flags
     # with who acknowledged and resolved them, every acknowledgement of those flags with who
     # gave it, the protocol version with its protocol and its schedules (due checks: 2), and
-    # the navigation bar's open-flag and unread-notification counts (2). No check's records:
-    # the page lists none.
-    with django_assert_num_queries(15):
+    # the navigation bar's open-flag and unread-notification counts (2), the treatment
+    # journey's phases and follow-up visits done (2). No check's records: the page lists none.
+    with django_assert_num_queries(17):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())

@@ -110,14 +110,23 @@ def nav_links(client) -> list[str]:
 OWN = {"/notifications/", "/profile/"}
 NAV = {
     NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
-    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/rota/", "/quality/", "/exports/registry/"}
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/", "/program/"} | OWN,
+    CARE_TEAM: {
+        "/worklist/",
+        "/flags/",
+        "/handover/",
+        "/rota/",
+        "/program/",
+        "/quality/",
+        "/exports/registry/",
+    }
     | OWN,
     ADMIN: {
         "/worklist/",
         "/flags/",
         "/handover/",
         "/rota/",
+        "/program/",
         "/quality/",
         "/exports/registry/",
         "/protocols/",
