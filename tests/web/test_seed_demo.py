@@ -43,7 +43,22 @@ def test_the_default_demo_is_a_small_realistic_hospital(demo):
     drugs = set(Treatment.objects.values_list("drug", flat=True))
     assert {"tocilizumab", "dexamethasone"} <= drugs
     assert not BedsideCheck.objects.filter(observed_at__gt=timezone.now()).exists()
-    assert CourseStatus.objects.count() == 12
+    assert CourseStatus.objects.filter(course__status="monitoring").count() == 12
+
+
+def test_the_demo_has_patients_in_every_phase_of_the_journey(demo):
+    from monitoring import journey
+    from monitoring.models import Phase
+
+    today = timezone.localdate()
+    phases = set()
+    states = set()
+    for course in TreatmentCourse.objects.all():
+        found = journey.journey(course, today=today)
+        phases.add(found.phase)
+        states |= {v.state for v in found.visits}
+    assert phases == set(Phase.values) - {"infusion"}  # day 0 is a moment, not a stay
+    assert {"done", "due", "overdue"} <= states
 
 
 def test_demo_users_have_their_roles_and_units(demo):
