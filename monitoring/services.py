@@ -954,6 +954,14 @@ PROTOCOL_VERSION_FIELDS = [
     "igg_replace_products",
     "neutropenia_anc_10e9_l",
     "anc_valid_hours",
+    # The treatment journey (monitoring/journey.py)
+    "phase_days",
+    "conditioning_regimen",
+    "conditioning_start_day",
+    "conditioning_end_day",
+    "follow_up_visits",
+    "baseline_handwriting",
+    "baseline_labs",
 ]
 
 
@@ -1022,6 +1030,9 @@ def revise_protocol(
         setattr(target, name, value)
     target.change_note = note.strip()
     check_alert_settings(target)
+    from monitoring import journey  # journey's services build on these ones
+
+    journey.check_protocol(target)
     target.full_clean(exclude=["protocol"])
     target.save()
     current = {s.check_type: s for s in version.schedules.all()}
@@ -1462,13 +1473,28 @@ def check_new_course(course: TreatmentCourse) -> None:
     if course.patient_id is None:
         return
     _check_born_before(course.patient, course.infused_at)
-    if TreatmentCourse.objects.under_monitoring().filter(patient_id=course.patient_id).exists():
+    check_one_active_course(course.patient)
+
+
+def check_one_active_course(patient: Patient) -> None:
+    """A patient has one planned or monitored course at a time (the nurse's check page and the
+    program page resolve "the" course of a patient)."""
+    active = TreatmentCourse.objects.active().filter(patient=patient)
+    if active.filter(status=TreatmentCourse.Status.PLANNED).exists():
+        raise ValidationError(
+            gettext(
+                "%(patient)s already has a planned course (registered for therapy): start its "
+                "monitoring at the infusion, or end it, before starting another."
+            )
+            % {"patient": patient.full_name}
+        )
+    if active.exists():
         raise ValidationError(
             gettext(
                 "%(patient)s is already under monitoring: end that course's monitoring before "
                 "starting another."
             )
-            % {"patient": course.patient.full_name}
+            % {"patient": patient.full_name}
         )
 
 
@@ -1667,7 +1693,9 @@ def correct_patient_details(
 
 
 ENDED_STATUSES = [
-    status for status in TreatmentCourse.Status if status != TreatmentCourse.Status.MONITORING
+    status
+    for status in TreatmentCourse.Status
+    if status not in (TreatmentCourse.Status.MONITORING, TreatmentCourse.Status.PLANNED)
 ]
 
 

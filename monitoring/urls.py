@@ -9,6 +9,7 @@ from monitoring.views import (
     dosing,
     exports,
     infection,
+    journey,
     nurse,
     profile,
     protocols,
@@ -72,6 +73,27 @@ urlpatterns = [
         "patients/<uuid:public_id>/details/",
         courses.correct_patient_details,
         name="patient-details",
+    ),
+    # The treatment journey: register for therapy, phases, baseline, infusion, visits, program
+    path("program/", journey.program, name="program"),
+    path("program/register/", journey.register, name="journey-register"),
+    path("patients/<uuid:public_id>/phases/", journey.record_phase, name="journey-phase"),
+    path("patients/<uuid:public_id>/baseline/", journey.record_baseline, name="journey-baseline"),
+    path(
+        "patients/<uuid:public_id>/infusion-given/",
+        journey.start_monitoring,
+        name="journey-infusion",
+    ),
+    path(
+        "patients/<uuid:public_id>/visits/<int:day>/",
+        journey.record_visit,
+        name="journey-visit",
+    ),
+    path("patients/<uuid:public_id>/journey/end/", journey.end_journey, name="journey-end"),
+    path(
+        "protocols/versions/<int:pk>/journey/",
+        journey.journey_settings,
+        name="admin-protocol-version-journey",
     ),
     # Care team: the board (one row per patient), grade confirmation, treatments
     path("flags/", care_team.flag_board, name="care-flags"),

@@ -13,6 +13,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from monitoring import alert_rules, infection, services
+from monitoring.demo.journey import seed_journeys
 from monitoring.demo.physiology import _dec
 from monitoring.demo.plans import PatientPlan, random_plan, scripted_plans
 from monitoring.demo.simulator import CourseRows, CourseSimulator
@@ -235,6 +236,7 @@ def seed(
             admin=User.objects.get(username="demo-admin"),
             now=now,
         )
+        counts.update(seed_journeys(units=unit_rows, by=User.objects.get(username="demo-care")))
     # After a bulk load the planner's statistics are stale until autovacuum catches up; on
     # PostgreSQL that turned a 27 ms save into 260 ms at 1,000 patients. Refresh them now.
     with connection.cursor() as cursor:

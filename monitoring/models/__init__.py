@@ -29,6 +29,7 @@ from monitoring.models.grades import (
     GradeSnapshot,
 )
 from monitoring.models.infection import ImmunoglobulinDose, Infection, ProphylaxisCourse
+from monitoring.models.journey import BaselineItem, CoursePhase, FollowUpVisit, Phase
 from monitoring.models.observations import (
     CAPD_ITEM_FIELDS,
     ICE_ITEM_FIELDS,
@@ -52,6 +53,7 @@ __all__ = [
     "LAB_RANGES",
     "VITAL_RANGES",
     "AuditEvent",
+    "BaselineItem",
     "BedsideCheck",
     "CareSetting",
     "CheckSetting",
@@ -68,11 +70,13 @@ __all__ = [
     "CheckSchedule",
     "CheckType",
     "CourseDose",
+    "CoursePhase",
     "CourseStatus",
     "DoseStep",
     "Flag",
     "FlagAcknowledgement",
     "FlagQuerySet",
+    "FollowUpVisit",
     "GradeConfirmation",
     "GradeSnapshot",
     "HandoverNote",
@@ -83,6 +87,7 @@ __all__ = [
     "Observation",
     "Patient",
     "ProphylaxisCourse",
+    "Phase",
     "Protocol",
     "ProtocolVersion",
     "RecordStatus",

@@ -106,6 +106,13 @@ class AuditEvent(models.Model):
         DOSE_GIVEN = "dose_given", _("Dose given")
         STEP_UP_RESTARTED = "step_up_restarted", _("Step-up restarted")
         INFECTION_CARE = "infection_care", _("Infection prevention recorded")
+        # The treatment journey (monitoring/journey.py)
+        COURSE_REGISTERED = "course_registered", _("Registered for therapy (planned course)")
+        PHASE_RECORDED = "phase_recorded", _("Journey phase recorded")
+        BASELINE_RECORDED = "baseline_recorded", _("Pre-infusion baseline recorded")
+        MONITORING_STARTED = "monitoring_started", _("Monitoring started at the infusion")
+        VISIT_RECORDED = "visit_recorded", _("Follow-up visit recorded")
+        JOURNEY_ENDED = "journey_ended", _("Journey ended")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

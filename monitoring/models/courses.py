@@ -61,6 +61,10 @@ class TreatmentCourseQuerySet(models.QuerySet):
     def under_monitoring(self):
         return self.filter(status=TreatmentCourse.Status.MONITORING)
 
+    def active(self):
+        """Planned (before day 0) or under monitoring: a patient has one at a time."""
+        return self.filter(status__in=TreatmentCourse.ACTIVE_STATUSES)
+
     def on_units(self, units):
         return self.filter(unit__in=units)
 
@@ -73,6 +77,9 @@ class TreatmentCourse(models.Model):
     infusion of a cell therapy or the first dose of a T-cell engager (``day_zero_label``)."""
 
     class Status(models.TextChoices):
+        # Registered at referral, day 0 still planned (journey.register_course); monitoring
+        # starts at the infusion (journey.start_monitoring).
+        PLANNED = "planned", _("Planned (before day 0)")
         MONITORING = "monitoring", _("Under monitoring")
         COMPLETED = "completed", _("Monitoring completed")
         DISCONTINUED = "discontinued", _("Monitoring discontinued")
@@ -122,16 +129,18 @@ class TreatmentCourse(models.Model):
 
     objects = TreatmentCourseQuerySet.as_manager()
 
+    ACTIVE_STATUSES = ("planned", "monitoring")
+
     class Meta:
         ordering = ["-infused_at"]
         constraints = [
             # The nurse's check page resolves "the" course of a patient: one at a time.
             models.UniqueConstraint(
                 fields=["patient"],
-                condition=Q(status="monitoring"),
-                name="one_monitored_course_per_patient",
-                violation_error_message="This patient already has a course under monitoring: "
-                "end its monitoring before starting another.",
+                condition=Q(status__in=["planned", "monitoring"]),
+                name="one_active_course_per_patient",
+                violation_error_message="This patient already has a planned course or one under "
+                "monitoring: end it before starting another.",
             ),
             models.CheckConstraint(
                 condition=~Q(product="other") | ~Q(product_other=""),
@@ -189,6 +198,11 @@ class TreatmentCourse(models.Model):
     def default_check_setting(self) -> str:
         """What a new check of this course is marked with unless the nurse says otherwise."""
         return DEFAULT_CHECK_SETTING.get(self.care_setting, CheckSetting.WARD)
+
+    @property
+    def is_planned(self) -> bool:
+        """Registered for therapy, day 0 (``infused_at``) still the planned infusion."""
+        return self.status == self.Status.PLANNED
 
     @property
     def is_under_monitoring(self) -> bool:

@@ -180,6 +180,22 @@ class User(AbstractUser):
         return self.role in (self.Role.CARE_TEAM, self.Role.ADMIN)
 
     @property
+    def can_view_program(self) -> bool:
+        """The program page: patients by phase of their treatment journey, on their units."""
+        return self.role in (self.Role.CHARGE_NURSE, self.Role.CARE_TEAM, self.Role.ADMIN)
+
+    @property
+    def can_manage_journey(self) -> bool:
+        """Register a patient for therapy, record phases, baseline and follow-up visits, and
+        start monitoring at the infusion (monitoring/journey.py)."""
+        return self.role in (
+            self.Role.NURSE,
+            self.Role.CHARGE_NURSE,
+            self.Role.CARE_TEAM,
+            self.Role.ADMIN,
+        )
+
+    @property
     def can_receive_notifications(self) -> bool:
         """A notification centre and a profile with channels: every person, never a screen."""
         return self.role != self.Role.DISPLAY

@@ -19,7 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from monitoring import alert_rules, flag_rules, grading, infection_rules
+from monitoring import alert_rules, flag_rules, grading, infection_rules, journey_rules
 from monitoring.models.constraints import range_constraint
 from monitoring.timeline import DEFAULT_WINDOWS, Windows
 
@@ -210,6 +210,33 @@ class ProtocolVersion(models.Model):
         default=False,
         help_text=_("Off: messages say only the unit, bed and severity (minimum necessary)."),
     )
+    # The treatment journey (journey_rules; edited on the version's journey page): expected
+    # days per phase ({"manufacturing": [14, 28]}; missing phases use the defaults), the
+    # conditioning default, the follow-up visits and the pre-infusion baseline it asks for.
+    phase_days = models.JSONField(_("expected days per phase"), default=dict, blank=True)
+    conditioning_regimen = models.CharField(
+        _("conditioning regimen"),
+        max_length=200,
+        default=journey_rules.DEFAULT_CONDITIONING_REGIMEN,
+        blank=True,
+    )
+    conditioning_start_day = models.SmallIntegerField(
+        _("conditioning from day"), default=journey_rules.DEFAULT_CONDITIONING_DAYS[0]
+    )
+    conditioning_end_day = models.SmallIntegerField(
+        _("conditioning to day"), default=journey_rules.DEFAULT_CONDITIONING_DAYS[1]
+    )
+    follow_up_visits = models.JSONField(
+        _("follow-up visits"), default=journey_rules.default_visits, blank=True
+    )
+    baseline_handwriting = models.BooleanField(
+        _("baseline handwriting sample"),
+        default=False,
+        help_text=_("Ask for a handwriting sample before infusion (reference §4.5: BCMA)."),
+    )
+    baseline_labs = models.JSONField(
+        _("pre-infusion labs"), default=journey_rules.default_baseline_labs, blank=True
+    )
     change_note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
@@ -240,6 +267,17 @@ class ProtocolVersion(models.Model):
                 "protocol", "neutropenia_anc_10e9_l", *infection_rules.ANC_THRESHOLD_RANGE
             ),
             range_constraint("protocol", "anc_valid_hours", *infection_rules.ANC_VALID_HOURS_RANGE),
+            range_constraint(
+                "protocol", "conditioning_start_day", *journey_rules.CONDITIONING_DAY_RANGE
+            ),
+            range_constraint(
+                "protocol", "conditioning_end_day", *journey_rules.CONDITIONING_DAY_RANGE
+            ),
+            models.CheckConstraint(
+                condition=Q(conditioning_start_day__lte=models.F("conditioning_end_day")),
+                name="protocol_conditioning_in_order",
+                violation_error_message=_("Conditioning must start on or before its last day."),
+            ),
             models.CheckConstraint(
                 condition=Q(heart_rate_low__lt=models.F("heart_rate_high"))
                 & Q(resp_rate_low__lt=models.F("resp_rate_high")),

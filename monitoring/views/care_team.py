@@ -29,7 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import board, infection_page, services
+from monitoring import board, infection_page, journey, services
 from monitoring.access import (
     get_course_for,
     requires,
@@ -411,6 +411,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),
             "confirm_form": confirm_form,
             "now": now,
+            "journey": journey.journey(course, today=timezone.localdate(now)),
         },
         status=status,
     )

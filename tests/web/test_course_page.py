@@ -813,16 +813,17 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
     session = care_client.session
     session[IdleSessionMiddleware.STAMP] = int(time.time())
     session.save()
-    # 18, however many checks: session, user, the course with patient, unit and status
+    # 20, however many checks: session, user, the course with patient, unit and status
     # (access.get_course_for), its checks with their snapshots (for the bands and the day
     # lines), the current vital signs, neuro assessments, labs and treatments for the state
     # now, the charts and the treatment totals (4), the clinicians' confirmations, the flags
     # with who acknowledged and resolved them, every acknowledgement of those flags with who
     # gave it, the protocol version with its protocol and its schedules (due checks: 2), the
     # infection prevention section's prophylaxis, immunoglobulin doses and infections (3; its
-    # counts and IgG come from the labs already read), and the navigation bar's open-flag and
-    # unread-notification counts (2). No check's records: the page lists none.
-    with django_assert_num_queries(18):
+    # counts and IgG come from the labs already read), the navigation bar's open-flag and
+    # unread-notification counts (2), and the treatment journey's phases and follow-up visits
+    # done (2). No check's records: the page lists none.
+    with django_assert_num_queries(20):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())

@@ -38,6 +38,8 @@ PERMISSIONS = {
     "can_edit_rota": {CHARGE_NURSE, ADMIN},
     "can_view_quality": {CARE_TEAM, ADMIN},
     "can_receive_notifications": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
+    "can_view_program": {CHARGE_NURSE, CARE_TEAM, ADMIN},
+    "can_manage_journey": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
     "can_view_wall_display": {DISPLAY},
 }
 
@@ -112,14 +114,23 @@ def nav_links(client) -> list[str]:
 OWN = {"/notifications/", "/profile/"}
 NAV = {
     NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
-    CARE_TEAM: {"/worklist/", "/flags/", "/handover/", "/rota/", "/quality/", "/exports/registry/"}
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/", "/program/"} | OWN,
+    CARE_TEAM: {
+        "/worklist/",
+        "/flags/",
+        "/handover/",
+        "/rota/",
+        "/program/",
+        "/quality/",
+        "/exports/registry/",
+    }
     | OWN,
     ADMIN: {
         "/worklist/",
         "/flags/",
         "/handover/",
         "/rota/",
+        "/program/",
         "/quality/",
         "/exports/registry/",
         "/protocols/",

@@ -44,7 +44,22 @@ def test_the_default_demo_is_a_small_realistic_hospital(demo):
     drugs = set(Treatment.objects.values_list("drug", flat=True))
     assert {"tocilizumab", "dexamethasone"} <= drugs
     assert not BedsideCheck.objects.filter(observed_at__gt=timezone.now()).exists()
-    assert CourseStatus.objects.count() == 12 + ENGAGER_COURSES
+    assert CourseStatus.objects.filter(course__status="monitoring").count() == 12 + ENGAGER_COURSES
+
+
+def test_the_demo_has_patients_in_every_phase_of_the_journey(demo):
+    from monitoring import journey
+    from monitoring.models import Phase
+
+    today = timezone.localdate()
+    phases = set()
+    states = set()
+    for course in TreatmentCourse.objects.all():
+        found = journey.journey(course, today=today)
+        phases.add(found.phase)
+        states |= {v.state for v in found.visits}
+    assert phases == set(Phase.values) - {"infusion"}  # day 0 is a moment, not a stay
+    assert {"done", "due", "overdue"} <= states
 
 
 def test_demo_users_have_their_roles_and_units(demo):
@@ -93,9 +108,12 @@ def test_at_least_one_demo_check_is_overdue(demo):
 def test_it_scales_to_a_thousand_patients_on_fifty_units(db):
     call_command("seed_demo", patients=1000, units=50, days=14, stdout=StringIO())
 
-    assert TreatmentCourse.objects.count() == 1000 + ENGAGER_COURSES
+    # The simulated courses and the engagers; the journeys' few (monitoring/demo/journey.py)
+    # come on top.
+    simulated = TreatmentCourse.objects.filter(patient__mrn__startswith="DEMO-")
+    assert simulated.count() == 1000 + ENGAGER_COURSES
     assert Unit.objects.count() == 50
-    assert CourseStatus.objects.count() == 1000 + ENGAGER_COURSES
+    assert CourseStatus.objects.filter(course__in=simulated).count() == 1000 + ENGAGER_COURSES
     assert GradeSnapshot.objects.count() == BedsideCheck.objects.count()
     per_unit = TreatmentCourse.objects.values("unit").distinct().count()
     assert per_unit == 50
