@@ -279,7 +279,7 @@ GROUP_TITLES = {
 def program_groups(courses, *, today) -> list[Group]:
     """The courses' journeys grouped for the program page, in a constant number of queries:
     the courses (with patient, unit, version), then their phases, baseline items and visits."""
-    courses = list(courses.select_related("patient", "unit", "protocol_version"))
+    courses = list(courses.select_related("patient", "unit", "protocol_version", "product"))
     ids = [c.pk for c in courses]
     phases, items, done = {}, {}, {}
     for row in CoursePhase.objects.current().filter(course_id__in=ids):

@@ -28,7 +28,7 @@ def register(unit, by, *, patient=None, day0_in=timedelta(days=40), referred_ago
     course = TreatmentCourse(
         patient=patient or PatientFactory(),
         unit=unit,
-        product=extra.pop("product", TreatmentCourse.Product.AXI_CEL),
+        product_id=extra.pop("product", "axi-cel"),
         indication="Relapsed large B-cell lymphoma",
         infused_at=timezone.now() + day0_in,
         **extra,

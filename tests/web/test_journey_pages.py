@@ -43,7 +43,7 @@ def planned_course(unit, by, *, day0_in=timedelta(days=40)):
     course = TreatmentCourse(
         patient=PatientFactory(),
         unit=unit,
-        product=TreatmentCourse.Product.AXI_CEL,
+        product_id="axi-cel",
         indication="Relapsed large B-cell lymphoma",
         infused_at=timezone.now() + day0_in,
     )
