@@ -43,6 +43,7 @@ def live_server(django_db_setup, live_server):
 SHIPPED_PROTOCOL = [
     ("0002_default_protocol", "create_default_protocol"),
     ("0007_acknowledgements_febrile_schedule", "follow_the_reference"),
+    ("0017_dosing_engager_templates", "create_templates"),
 ]
 
 
@@ -54,6 +55,9 @@ def shipped_protocol(transactional_db):
     included, so without this a test's courses would have no protocol when another test ran
     first (and pass when run alone).
     """
+    from monitoring.products import ensure_shipped_products
+
+    ensure_shipped_products()  # the product list (migration 0019's rows)
     for module, function in SHIPPED_PROTOCOL:
         migration = importlib.import_module(f"monitoring.migrations.{module}")
         getattr(migration, function)(apps, None)

@@ -78,7 +78,8 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     page.wait_for_load_state("load")
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
     charts = page.evaluate("Object.keys(Chart.instances).length")
-    assert charts == 6  # temperature, BP/HR, SpO₂/oxygen, ICE, CRP, ferritin
+    # temperature, BP/HR, SpO₂/oxygen, ICE, CRP, ferritin; blood counts and IgG (infection)
+    assert charts == 8
     box = page.locator("#chart-temperature").bounding_box()
     assert box["width"] > 200
     assert box["height"] > 100
