@@ -111,7 +111,7 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     confirmation = GradeConfirmation.objects.get()
     assert (confirmation.computed_grade, confirmation.confirmed_grade) == (2, 3)
     assert confirmation.confirmed_by == care_team_member
-    page.wait_for_function("Object.keys(Chart.instances).length === 6")
+    page.wait_for_function("Object.keys(Chart.instances).length === 8")  # with the infection charts
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "care-course.png", full_page=True)
     assert [p for p in problems if "Content Security Policy" in p] == []
