@@ -261,7 +261,8 @@ EPK_NOTE = (
     "Restart after a delay following the 0.8 mg dose filled from the label: more than 14 days "
     "→ repeat the step-up from 0.16 mg (EPKINLY PI §2.3)."
 )
-# The three steps 0017 shipped: (sequence, label, day offset, dose, window h, crs h, icans h).
+# The three steps 0017 shipped: (sequence, label, day offset, dose, window h, crs h, icans h,
+# restart rules).
 EPK_STEPS = [
     (1, "Step-up dose 1", 0, "0.16 mg SC (C1D1)", 24, None, None, []),
     (2, "Step-up dose 2", 7, "0.8 mg SC (C1D8)", 24, 0, 0, [{"after_days": 8, "restart_at": 1}]),
