@@ -1,14 +1,17 @@
 """Gates before the next dose of a step-up schedule: plain values in, problems out.
 
 Sources (docs/clinical-rules.md, "T-cell engagers: step-up dosing, windows and gates"):
-- TECVAYLI (teclistamab) and EPKINLY (epcoritamab) US prescribing information: withhold the
-  drug until CRS resolves, and until ICANS resolves (§2.5 / §2.6 of each label). How long CRS
+- TECVAYLI (teclistamab) and EPKINLY (epcoritamab) US prescribing information, and those of
+  the other shipped templates (ELREXFIO, TALVEY, LYNOZYFIC, IMDELLTRA): withhold the drug until
+  CRS resolves, and until ICANS resolves (§2.5 / §2.6 of each label). How long CRS
   or ICANS must have been resolved before the next dose is not in the labels: the protocol's
   ``crs_clear_hours`` / ``icans_clear_hours`` are the centre's choice (0 = resolved now).
 - Restarting after a dose delay: TECVAYLI Table 2 (step-up dose 1, more than 7 days: restart at
   step-up dose 1; step-up dose 2, 8 to 28 days: repeat step-up dose 2, more than 28 days:
-  restart at step-up dose 1); EPKINLY Table (0.16 mg on C1D1, more than 8 days: repeat 0.16 mg).
-  The protocol's ``restart_rules`` on the step hold them.
+  restart at step-up dose 1); EPKINLY Table (0.16 mg on C1D1, more than 8 days: repeat 0.16 mg;
+  0.8 mg, more than 14 days: repeat from 0.16 mg); ELREXFIO 2023 table (12 mg, more than 14
+  days: 12 mg; 32 mg, more than 14 days: 32 mg, more than 28 days: 12 mg). The protocol's
+  ``restart_rules`` on the step hold them; a table a label copy did not show is left empty.
 
 No Django here: ``monitoring.dosing`` assembles the values and renders the problems.
 """

@@ -30,6 +30,7 @@ STEP_LABELS = [
     gettext_noop("Step-up dose 3"),
     gettext_noop("First treatment dose"),
     gettext_noop("First full dose"),
+    gettext_noop("Second treatment dose"),
 ]
 # Plausible ranges an admin may set (forms, services and the database say the same).
 STEP_RANGES = {

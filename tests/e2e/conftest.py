@@ -38,12 +38,14 @@ def live_server(django_db_setup, live_server):
     return live_server
 
 
-# The data migrations that ship the template protocol: 0002 creates it, 0007 gives it the
-# febrile schedule the reference asks for. Both leave a protocol that exists alone.
+# The data migrations that ship the template protocols: 0002 creates the default, 0007 gives
+# it the febrile schedule the reference asks for; 0017 and 0024 ship the engagers' step-up
+# templates (0024 also fills epcoritamab's restart rule). Each leaves what exists alone.
 SHIPPED_PROTOCOL = [
     ("0002_default_protocol", "create_default_protocol"),
     ("0007_acknowledgements_febrile_schedule", "follow_the_reference"),
     ("0017_dosing_engager_templates", "create_templates"),
+    ("0024_tmpl_engager_templates", "create_templates"),
 ]
 
 

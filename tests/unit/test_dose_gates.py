@@ -3,8 +3,11 @@
 Sources: TECVAYLI and EPKINLY US prescribing information — withhold until CRS / ICANS resolves
 (TECVAYLI §2.5, EPKINLY §2.6); restart after a dose delay (TECVAYLI §2.3 Table 2: step-up
 dose 1 more than 7 days → step-up dose 1; step-up dose 2 8–28 days → step-up dose 2, more than
-28 days → step-up dose 1; EPKINLY §2.3: 0.16 mg more than 8 days → repeat 0.16 mg). How many
-hours CRS must have resolved is a centre choice (docs/clinical-rules.md).
+28 days → step-up dose 1; EPKINLY §2.3: 0.16 mg more than 8 days → repeat 0.16 mg, 0.8 mg
+14 days or less → 48 mg, more than 14 days → repeat from 0.16 mg; ELREXFIO 2023 PI: 12 mg more
+than 14 days → 12 mg; 32 mg 14 days or less → 76 mg, more than 14 to 28 days → 32 mg, more than
+28 days → 12 mg). How many hours CRS must have resolved is a centre choice
+(docs/clinical-rules.md).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -23,6 +26,9 @@ def h(hours):
 TEC_SUD2 = [{"after_days": 7, "restart_at": 1}]
 TEC_FIRST = [{"after_days": 7, "restart_at": 2}, {"after_days": 28, "restart_at": 1}]
 EPK_SUD2 = [{"after_days": 8, "restart_at": 1}]
+EPK_FIRST_FULL = [{"after_days": 14, "restart_at": 1}]
+ELR_SUD2 = [{"after_days": 14, "restart_at": 1}]
+ELR_FIRST = [{"after_days": 14, "restart_at": 2}, {"after_days": 28, "restart_at": 1}]
 
 CLEAR_CASES = [
     # (what, CRS grades at hours, clear hours, at hour, expected codes, until hour)
@@ -83,6 +89,14 @@ RESTART_CASES = [
     ("TECVAYLI SUD2, 29 days: restart at SUD1", TEC_FIRST, 29, 1),
     ("EPKINLY 0.16 mg, 8 days: continue", EPK_SUD2, 8, None),
     ("EPKINLY 0.16 mg, 9 days: repeat 0.16 mg", EPK_SUD2, 9, 1),
+    ("EPKINLY 0.8 mg, 14 days: give 48 mg", EPK_FIRST_FULL, 14, None),
+    ("EPKINLY 0.8 mg, 15 days: repeat from 0.16 mg", EPK_FIRST_FULL, 15, 1),
+    ("ELREXFIO 12 mg, 14 days: give 32 mg", ELR_SUD2, 14, None),
+    ("ELREXFIO 12 mg, 15 days: restart at 12 mg", ELR_SUD2, 15, 1),
+    ("ELREXFIO 32 mg, 14 days: give 76 mg", ELR_FIRST, 14, None),
+    ("ELREXFIO 32 mg, 15 days: repeat 32 mg", ELR_FIRST, 15, 2),
+    ("ELREXFIO 32 mg, 28 days: repeat 32 mg", ELR_FIRST, 28, 2),
+    ("ELREXFIO 32 mg, 29 days: restart at 12 mg", ELR_FIRST, 29, 1),
 ]
 
 

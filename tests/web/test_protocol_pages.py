@@ -124,8 +124,9 @@ def test_the_protocol_list_costs_a_fixed_number_of_queries(
     with django_assert_num_queries(7):
         response = admin_client_.get(reverse("monitoring:admin-protocols"))
 
-    # + the two shipped step-up templates (teclistamab, epcoritamab)
-    assert response.content.decode().count("TEMPLATE — review") == n_versions + 2
+    # + the six shipped step-up templates (teclistamab, epcoritamab: 0017; elranatamab,
+    # talquetamab, linvoseltamab, tarlatamab: 0024)
+    assert response.content.decode().count("TEMPLATE — review") == n_versions + 6
 
 
 def test_the_version_page_says_the_schedule_in_plain_words(admin_client_, course, template):
