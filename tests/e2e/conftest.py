@@ -45,7 +45,8 @@ SHIPPED_PROTOCOL = [
     ("0002_default_protocol", "create_default_protocol"),
     ("0007_acknowledgements_febrile_schedule", "follow_the_reference"),
     ("0017_dosing_engager_templates", "create_templates"),
-    ("0024_tmpl_engager_templates", "create_templates"),
+    ("0024_more_engager_templates", "create_templates"),
+    ("0025_engager_templates_febrile_tier", "follow_the_reference"),
 ]
 
 

@@ -27,7 +27,7 @@ from tests.factories import CourseFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
-MIGRATION = importlib.import_module("monitoring.migrations.0024_tmpl_engager_templates")
+MIGRATION = importlib.import_module("monitoring.migrations.0024_more_engager_templates")
 T0 = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
 NOT_VERIFIED = []  # restart rules a label copy did not show: empty, the source says so
 TEC_RESTART_2 = [{"after_days": 7, "restart_at": 1}]
@@ -335,3 +335,64 @@ def test_reversing_a_new_epcoritamab_version_reactivates_the_old_one(ward_a):
     assert old.is_active
     course.refresh_from_db()
     assert course.protocol_version == old
+
+
+# --- The febrile tier (migration 0025; reference §6.1) ----------------------------------------
+
+FEBRILE = importlib.import_module("monitoring.migrations.0025_engager_templates_febrile_tier")
+
+
+def schedules_of(version) -> dict:
+    return {
+        s.check_type: tuple(getattr(s, f) for f in FEBRILE.FIELDS) for s in version.schedules.all()
+    }
+
+
+def as_0017_shipped(version):
+    for check_type, values in FEBRILE.OLD.items():
+        version.schedules.filter(check_type=check_type).update(
+            **dict(zip(FEBRILE.FIELDS, values, strict=True))
+        )
+    return version
+
+
+@pytest.mark.parametrize("product", PRODUCTS)
+def test_a_febrile_patient_in_a_step_up_window_is_checked_every_two_hours(product):
+    # Reference §6.1: vital signs every 2 h with fever; ICE more often once CRS is present.
+    # The templates had copied the default's schedules from before 0007: every 4 h with fever.
+    version = services.protocol_version_for(product)
+    vitals = version.schedules.get(check_type="vitals")
+    neuro = version.schedules.get(check_type="neuro")
+
+    assert (vitals.febrile_interval_minutes, neuro.tighten_at_crs_grade) == (120, 1)
+
+
+def test_a_used_template_keeps_its_schedules_and_gets_a_new_version(ward_a):
+    old = as_0017_shipped(ProtocolVersion.objects.get(protocol__name=TEMPLATES["teclistamab"][0]))
+    course = CourseFactory(unit=ward_a, product="teclistamab", protocol_version=old)
+
+    FEBRILE.follow_the_reference(apps, None)
+
+    new = ProtocolVersion.objects.get(protocol=old.protocol, number=old.number + 1)
+    assert schedules_of(new) == FEBRILE.FOLLOWING_THE_REFERENCE
+    assert schedules_of(old) == FEBRILE.OLD  # what the course was monitored by stays
+    assert [s.label for s in new.dose_steps.all()] == [s.label for s in old.dose_steps.all()]
+    assert services.protocol_version_for("teclistamab") == new
+    course.refresh_from_db()
+    assert course.protocol_version == old
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.PROTOCOL_CHANGED, summary__contains="§6.1"
+    ).exists()
+
+
+def test_a_template_whose_schedules_the_centre_edited_is_left_as_it_is():
+    version = as_0017_shipped(
+        ProtocolVersion.objects.get(protocol__name=TEMPLATES["teclistamab"][0])
+    )
+    version.schedules.filter(check_type="vitals").update(interval_minutes=180)
+    before = schedules_of(version)
+
+    FEBRILE.follow_the_reference(apps, None)
+
+    assert schedules_of(version) == before
+    assert ProtocolVersion.objects.filter(protocol=version.protocol).count() == 1
