@@ -59,11 +59,10 @@ def extension(episode, name):
     return found[0] if found else None
 
 
-@pytest.fixture
-def in_follow_up(ward_a, nurse, care_team_member):
+def follow_up_course(unit, nurse, care_team_member):
     """Infused 30 days ago; referral, collection, manufacturing and conditioning recorded with
     their dates; monitoring completed 2 days ago: in follow-up."""
-    course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=30))
+    course = CourseFactory(unit=unit, infused_at=timezone.now() - timedelta(days=30))
     for phase, start, end, regimen in [
         ("referral", 60, None, ""),
         ("collection", 50, 50, ""),
@@ -87,6 +86,11 @@ def in_follow_up(ward_a, nurse, care_team_member):
     )
     course.refresh_from_db()
     return course
+
+
+@pytest.fixture
+def in_follow_up(ward_a, nurse, care_team_member):
+    return follow_up_course(ward_a, nurse, care_team_member)
 
 
 def test_a_course_in_follow_up_exports_its_phases_in_order_with_their_dates(
