@@ -10,13 +10,16 @@ from monitoring import products, services
 from monitoring.forms.courses import PatientForm, ServiceChecksMixin
 from monitoring.models import (
     AuditEvent,
+    BaselineItem,
     BedsideCheck,
     CheckNotDone,
     CheckSchedule,
     CourseDose,
+    CoursePhase,
     DoseStep,
     Flag,
     FlagAcknowledgement,
+    FollowUpVisit,
     GradeConfirmation,
     GradeSnapshot,
     ImmunoglobulinDose,
@@ -443,3 +446,29 @@ class CourseDoseAdmin(ReadOnlyHistoryAdmin):
     list_display = ["course", "step", "attempt", "planned_at", "status", "given_at", "given_by"]
     list_filter = ["status"]
     list_select_related = ["course__patient", "step", "given_by"]
+
+
+class JourneyRecordAdmin(ReadOnlyHistoryAdmin):
+    """The treatment journey's records (phases, baseline items, follow-up visits), read-only:
+    written through monitoring/journey.py, where a correction supersedes a row (kept, marked
+    amended, with who, when and why) instead of changing it."""
+
+    list_display = ["__str__", "course", "status", "recorded_by", "recorded_at", "reason"]
+    list_filter = ["status"]
+    list_select_related = ["course__patient", "course__product", "recorded_by"]
+    search_fields = ["course__patient__mrn"]
+
+
+@admin.register(CoursePhase)
+class CoursePhaseAdmin(JourneyRecordAdmin):
+    list_filter = ["status", "phase"]
+
+
+@admin.register(BaselineItem)
+class BaselineItemAdmin(JourneyRecordAdmin):
+    list_filter = ["status", "item"]
+
+
+@admin.register(FollowUpVisit)
+class FollowUpVisitAdmin(JourneyRecordAdmin):
+    pass

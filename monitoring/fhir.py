@@ -1,5 +1,6 @@
-"""A course as a FHIR R4 Bundle (type collection): Patient, Observations, MedicationAdministrations
-(treatments and the step-up / treatment doses given), Conditions (infections).
+"""A course as a FHIR R4 Bundle (type collection): Patient, the therapy episode (EpisodeOfCare, with
+its phases), Observations, MedicationAdministrations (treatments and the step-up / treatment doses
+given), Conditions (infections).
 
 Built as plain dicts (the tests validate them with ``fhir.resources`` R4B models and with
 Medplum's R4 validator, and every UCUM code with NLM's ucum-lhc). docs/fhir.md is the contract
@@ -32,10 +33,15 @@ a receiving system reads; the decisions:
 - **Doses and infections.** Only doses *given* are MedicationAdministrations (a planned or
   held dose was not administered); the product's class is their ``category``. Infections are
   Conditions whose verificationStatus carries the record's state (``STATUS``).
+- **The episode.** One EpisodeOfCare per course: the journey's phases in force
+  (``journey.phase_history``: a corrected phase with its corrected dates, nothing planned) as
+  its statusHistory, each phase in a ``therapy-phase`` extension (statusHistory.status only has
+  the EpisodeOfCare codes: ``EPISODE_STATUS``). MedicationAdministrations point at it
+  (``context``); R4 gives Observation and Condition no element for it.
 
-Adding a resource type (the episode): write a function that turns a row
-into the resource's content and add it with ``Export.add`` (fixed rows) or
-``Export.add_versions`` (rows corrected by amendment, as ``monitoring.models.Observation``).
+Adding a resource type: write a function that turns a row into the resource's content and add
+it with ``Export.add`` (fixed rows) or ``Export.add_versions`` (rows corrected by amendment, as
+``monitoring.models.Observation``).
 """
 
 from __future__ import annotations
@@ -49,16 +55,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone, translation
 
-from monitoring import terminology
+from monitoring import journey, journey_rules, terminology
 from monitoring.models import (
     CourseDose,
+    CoursePhase,
     GradeConfirmation,
     GradeSnapshot,
     Infection,
     LabResult,
     NeuroAssessment,
+    Phase,
     RecordStatus,
     Treatment,
+    TreatmentCourse,
     VitalSigns,
 )
 from monitoring.reasons import render_all
@@ -72,6 +81,11 @@ def fhir_base() -> str:
 def code_system(name: str) -> str:
     """One of cartmonitor's local code systems: scores, observations, drugs, products, ..."""
     return f"{fhir_base()}/CodeSystem/{name}"
+
+
+def structure_definition(name: str) -> str:
+    """One of cartmonitor's extensions (``<base>/StructureDefinition/<name>``)."""
+    return f"{fhir_base()}/StructureDefinition/{name}"
 
 
 def identifier_system(resource_type: str) -> str:
@@ -260,6 +274,23 @@ STATUS = {
     },
 }
 HAS_ISSUED = {"Observation"}
+
+# The EpisodeOfCare status of each phase of the journey (statusHistory.status, and the
+# episode's status from the phase it is in): before day 0 the course is planned (FHIR: the
+# organisation assesses the patient and makes the resources ready), from the infusion on it is
+# active, and once ended, finished. The phase itself goes in the therapy-phase extension.
+EPISODE_STATUS = {
+    "referral": "planned",
+    "collection": "planned",
+    "manufacturing": "planned",
+    "bridging": "planned",
+    "conditioning": "planned",
+    "infusion": "active",
+    "acute_monitoring": "active",
+    "follow_up": "active",
+    "ended": "finished",
+}
+assert tuple(EPISODE_STATUS) == journey_rules.PHASES  # every phase has its status
 
 
 class Export:
@@ -496,14 +527,18 @@ def build_bundle(
     confirmations,
     doses=(),
     infections=(),
+    phases=(),
     now: datetime,
     bundle_id: uuid.UUID,
 ) -> dict:
-    """The Bundle as a dict, from the course (with ``patient``) and its loaded rows (every
-    version of every record: see ``load_rows``)."""
+    """The Bundle as a dict, from the course (with ``patient`` and ``product``) and its loaded
+    rows (every version of every record, the phases in force: see ``load_rows``)."""
     patient = course.patient
     export = Export(patient)
     export.add(_patient(patient), "patient", identify=False)
+    episode_ref = export.add(
+        _episode(export.patient_ref, course, list(phases)), "episode", course.public_id
+    )
     index = export.index
 
     for chain in chains(vitals):
@@ -529,12 +564,14 @@ def build_bundle(
         export.add_versions(
             "treatment",
             chain,
-            lambda record: {"administration": _medication(export.patient_ref, record)},
+            lambda record: {"administration": _medication(export.patient_ref, episode_ref, record)},
         )
 
     for dose in doses:  # given doses only (see load_rows): a planned or held dose was not given
         export.add(
-            _finish(_dose(export.patient_ref, course, dose), State.FINAL, dose.given_at, []),
+            _finish(
+                _dose(export.patient_ref, episode_ref, course, dose), State.FINAL, dose.given_at, []
+            ),
             "dose",
             dose.pk,
         )
@@ -699,7 +736,7 @@ def medication_concept(system_name: str, app_code: str, display: str, text: str 
     }
 
 
-def _medication(patient_ref, record) -> dict:
+def _medication(patient_ref, episode_ref, record) -> dict:
     ucum, unit = DOSE_UNITS[record.dose_unit]
     dosage = {"dose": _quantity(record.dose, ucum, unit)}
     route = ROUTES.get(record.route)
@@ -711,6 +748,7 @@ def _medication(patient_ref, record) -> dict:
             "drugs", record.drug, record.get_drug_display(), text=record.drug_label
         ),
         "subject": {"reference": patient_ref},
+        "context": {"reference": episode_ref},
         "effectiveDateTime": instant(record.check_entry.observed_at),
         "dosage": dosage,
         **_setting_note(record),
@@ -729,7 +767,7 @@ def product_class_concept(product) -> dict:
     return _local("product-classes", product.product_class, display)
 
 
-def _dose(patient_ref, course, dose) -> dict:
+def _dose(patient_ref, episode_ref, course, dose) -> dict:
     """A step-up or treatment dose given: the course's product, coded (local code, then its
     checked ATC/RxNorm codes), the protocol's dose text, and the product's class as category."""
     product = course.product
@@ -751,10 +789,85 @@ def _dose(patient_ref, course, dose) -> dict:
             "products", product.code, product.name, text=course.product_label
         ),
         "subject": {"reference": patient_ref},
+        "context": {"reference": episode_ref},
         "effectiveDateTime": instant(dose.given_at),
         "dosage": {"text": step.dose_text},
         "note": [{"text": text} for text in notes],
     }
+
+
+def _episode(patient_ref, course, phases: list[CoursePhase]) -> dict:
+    """The course as an EpisodeOfCare: its status from the phase it is in, the phases in force
+    with their dates as statusHistory (in the journey's order), the product's class as type,
+    the product, the conditioning regimen and why the journey ended (extensions)."""
+    with translation.override("en"):  # the phases' displays, like every text of the export
+        history = journey.phase_history(course, phases)
+        status = EPISODE_STATUS[journey.phase_of(course, phases)]
+        product = course.product
+        extensions = [
+            {
+                "url": structure_definition("therapy-product"),
+                "valueCodeableConcept": medication_concept(
+                    "products", product.code, product.name, text=course.product_label
+                ),
+            }
+        ]
+        dated = [row for row in history if row.started_on is not None]
+        for row in dated:
+            if row.phase == Phase.CONDITIONING and row.record.regimen:
+                extensions.append(
+                    {
+                        "url": structure_definition("conditioning-regimen"),
+                        "valueString": row.record.regimen,
+                    }
+                )
+        ended = next((row for row in dated if row.phase == Phase.ENDED), None)
+        if ended is not None:
+            outcome = TreatmentCourse.Status(course.status)
+            reason = _local("course-statuses", outcome.value, str(outcome.label))
+            if ended.detail:
+                reason["text"] = ended.detail
+            extensions.append(
+                {"url": structure_definition("end-reason"), "valueCodeableConcept": reason}
+            )
+        status_history = [
+            {
+                "extension": [
+                    {
+                        "url": structure_definition("therapy-phase"),
+                        "valueCoding": {
+                            "system": code_system("therapy-phases"),
+                            "code": row.phase,
+                            "display": row.label,
+                        },
+                    }
+                ],
+                "status": EPISODE_STATUS[row.phase],
+                "period": _period(row.started_on, row.ended_on),
+            }
+            for row in dated
+        ]
+    resource = {
+        "resourceType": "EpisodeOfCare",
+        "extension": extensions,
+        "status": status,
+        "statusHistory": status_history,
+        "type": [product_class_concept(product)],
+        "patient": {"reference": patient_ref},
+    }
+    if dated:
+        resource["period"] = _period(dated[0].started_on, ended.started_on if ended else None)
+    if not status_history:
+        del resource["statusHistory"]
+    return resource
+
+
+def _period(start, end) -> dict:
+    """A Period of dates (FHIR dateTime allows a date alone); no end: still going on."""
+    period = {"start": start.isoformat()}
+    if end is not None:
+        period["end"] = end.isoformat()
+    return period
 
 
 def _infection(patient_ref, record, first) -> dict:
@@ -858,8 +971,8 @@ def _grade(patient_ref, snapshot, domain: str, confirmation, index: _TimeIndex) 
 
 def load_rows(course) -> dict:
     """Every version of the course's records (current, superseded by a correction, entered in
-    error), its snapshots and confirmations, the doses given and every version of its
-    infections: eight queries, however long the course."""
+    error), its snapshots and confirmations, the doses given, every version of its infections
+    and its journey's phases in force: nine queries, however long the course."""
 
     def every(model):
         return list(
@@ -886,6 +999,8 @@ def load_rows(course) -> dict:
             .order_by("given_at", "pk")
         ),
         "infections": list(Infection.objects.filter(course=course).order_by("onset_on", "pk")),
+        # Only the phases in force: a corrected phase goes out with its corrected dates.
+        "phases": list(CoursePhase.objects.current().filter(course=course)),
     }
 
 

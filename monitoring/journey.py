@@ -678,70 +678,42 @@ def phase_of(course: TreatmentCourse, phases: list[CoursePhase] | None = None) -
     )
 
 
-def journey(
-    course: TreatmentCourse,
-    *,
-    today: date,
-    phases: list[CoursePhase] | None = None,
-    items: list[BaselineItem] | None = None,
-    done: list[FollowUpVisit] | None = None,
-) -> Journey:
-    """A course's journey: its phases with dates (recorded, planned from the protocol, or from
-    the course itself), the phase it is in, its baseline checklist while planned, its visits."""
-    if phases is None:
-        phases = list(CoursePhase.objects.current().filter(course=course))
+def reached_day0(course: TreatmentCourse) -> bool:
+    """Whether day 0 happened: not while planned, and not for a planned course ended before its
+    infusion (end_journey: its end is before the planned day 0, which it keeps)."""
+    if course.status == PLANNED:
+        return False
+    ended = course.monitoring_ended_at
+    return ended is None or ended >= course.infused_at
+
+
+def phase_history(course: TreatmentCourse, phases: list[CoursePhase]) -> list[PhaseRow]:
+    """The phases the course has been through, in the journey's order, with their dates: the
+    phases recorded before day 0 (``phases``: the course's current rows, so a corrected phase
+    has its corrected dates), then the infusion, acute monitoring, follow-up and the end as the
+    course itself says. Nothing planned: what the exports send (registry, FHIR); ``journey``
+    adds the plan and the protocol's expectations for the pages. The end's ``detail`` is why it
+    ended."""
     recorded = {p.phase: p for p in phases}
-    version = course.protocol_version
-    settings = version.phase_days if version else {}
-    day0 = timezone.localdate(course.infused_at)
-    planned = course.status == PLANNED
-    rows = []
-    for phase in journey_rules.RECORDED_PHASES:
-        record = recorded.get(phase)
-        expected = journey_rules.phase_days(settings, phase)
-        if record is not None:
-            end = record.ended_on or (today if planned else None)
-            length = (end - record.started_on).days if end else None
-            rows.append(
-                PhaseRow(
-                    phase,
-                    str(Phase(phase).label),
-                    record.started_on,
-                    record.ended_on,
-                    detail=record.regimen or record.note,
-                    expected=expected,
-                    overrun=bool(expected and length is not None and length > expected[1]),
-                    record=record,
-                )
-            )
-        elif phase == Phase.CONDITIONING and planned:
-            start = version.conditioning_start_day if version else -5
-            end = version.conditioning_end_day if version else -3
-            regimen = (
-                version.conditioning_regimen
-                if version
-                else journey_rules.DEFAULT_CONDITIONING_REGIMEN
-            )
-            rows.append(
-                PhaseRow(
-                    phase,
-                    str(Phase(phase).label),
-                    day0 + timedelta(days=start),
-                    day0 + timedelta(days=end),
-                    detail=f"{regimen} D{start} to D{end}",
-                    planned=True,
-                )
-            )
+    rows = [
+        PhaseRow(
+            phase,
+            str(Phase(phase).label),
+            record.started_on,
+            record.ended_on,
+            detail=record.regimen or record.note,
+            record=record,
+        )
+        for phase in journey_rules.RECORDED_PHASES
+        if (record := recorded.get(phase)) is not None
+    ]
     ended_at = course.monitoring_ended_at
-    rows.append(PhaseRow(Phase.INFUSION, str(Phase.INFUSION.label), day0, None, planned=planned))
-    if not planned:
+    ended_on = timezone.localdate(ended_at) if ended_at else None
+    if reached_day0(course):
+        day0 = timezone.localdate(course.infused_at)
+        rows.append(PhaseRow(Phase.INFUSION, str(Phase.INFUSION.label), day0, None))
         rows.append(
-            PhaseRow(
-                Phase.ACUTE_MONITORING,
-                str(Phase.ACUTE_MONITORING.label),
-                day0,
-                timezone.localdate(ended_at) if ended_at else None,
-            )
+            PhaseRow(Phase.ACUTE_MONITORING, str(Phase.ACUTE_MONITORING.label), day0, ended_on)
         )
         ended_row = recorded.get(Phase.ENDED)
         if course.status == COMPLETED:
@@ -749,7 +721,7 @@ def journey(
                 PhaseRow(
                     Phase.FOLLOW_UP,
                     str(Phase.FOLLOW_UP.label),
-                    timezone.localdate(ended_at) if ended_at else None,
+                    ended_on,
                     ended_row.started_on if ended_row else None,
                 )
             )
@@ -766,14 +738,59 @@ def journey(
             )
     if course.status not in (PLANNED, MONITORING, COMPLETED):
         rows.append(
-            PhaseRow(
-                Phase.ENDED,
-                str(Phase.ENDED.label),
-                timezone.localdate(ended_at) if ended_at else None,
-                None,
-                f"{course.get_status_display()}: {course.end_reason}",
-            )
+            PhaseRow(Phase.ENDED, str(Phase.ENDED.label), ended_on, None, course.end_reason)
         )
+    return rows
+
+
+def journey(
+    course: TreatmentCourse,
+    *,
+    today: date,
+    phases: list[CoursePhase] | None = None,
+    items: list[BaselineItem] | None = None,
+    done: list[FollowUpVisit] | None = None,
+) -> Journey:
+    """A course's journey: its phases with dates (``phase_history``, and while planned the
+    conditioning the protocol plans and day 0), each recorded phase against the protocol's
+    expected days, the phase it is in, its baseline checklist while planned, its visits."""
+    if phases is None:
+        phases = list(CoursePhase.objects.current().filter(course=course))
+    version = course.protocol_version
+    settings = version.phase_days if version else {}
+    planned = course.status == PLANNED
+    rows = phase_history(course, phases)
+    for row in rows:
+        if row.phase in journey_rules.RECORDED_PHASES:
+            row.expected = journey_rules.phase_days(settings, row.phase)
+            end = row.ended_on or (today if planned else None)
+            length = (end - row.started_on).days if end else None
+            row.overrun = bool(row.expected and length is not None and length > row.expected[1])
+        elif row.phase == Phase.ENDED and row.record is None:
+            row.detail = f"{course.get_status_display()}: {row.detail}"
+    if planned:
+        day0 = timezone.localdate(course.infused_at)
+        plan = []
+        if not any(row.phase == Phase.CONDITIONING for row in rows):
+            start = version.conditioning_start_day if version else -5
+            end = version.conditioning_end_day if version else -3
+            regimen = (
+                version.conditioning_regimen
+                if version
+                else journey_rules.DEFAULT_CONDITIONING_REGIMEN
+            )
+            plan.append(
+                PhaseRow(
+                    Phase.CONDITIONING,
+                    str(Phase.CONDITIONING.label),
+                    day0 + timedelta(days=start),
+                    day0 + timedelta(days=end),
+                    detail=f"{regimen} D{start} to D{end}",
+                    planned=True,
+                )
+            )
+        plan.append(PhaseRow(Phase.INFUSION, str(Phase.INFUSION.label), day0, None, planned=True))
+        rows += plan  # a planned course's rows are all recorded phases before day 0
     result = Journey(course, phase_of(course, phases), rows)
     if planned:
         result.baseline = baseline_checklist(course, today=today, items=items)

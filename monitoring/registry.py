@@ -41,6 +41,11 @@ Definitions (tested in tests/unit/test_registry.py):
   while a gate before them was not met, over a physician's override.
 - **Infections**: the current infection records (a corrected one in its corrected form; one
   entered in error is not counted), with site, organism, CTCAE grade, onset and resolution.
+- **Phases** of the treatment journey (``journey.phase_history``): the phases in force (a
+  corrected phase with its corrected dates; nothing planned), each with the date it started —
+  referral to conditioning as recorded, the infusion and acute monitoring from day 0, follow-up
+  from the end of monitoring, the end (the follow-up's recorded end, or the course's end when it
+  was discontinued, transferred out or died) — with the conditioning regimen and why it ended.
 - **ICU transfer** is not in the data model: it is reported as not recorded, never guessed.
 - **ICD-10-CM** suggestions for the maximum grades: D89.83- (CRS) and G92.0- (ICANS). They are
   suggestions for a coder, who codes from the clinician's documentation.
@@ -58,7 +63,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from monitoring.models import CheckSetting, CourseDose, GradeSnapshot, Infection, Treatment
+from monitoring import journey, journey_rules
+from monitoring.models import (
+    CheckSetting,
+    CourseDose,
+    CoursePhase,
+    GradeSnapshot,
+    Infection,
+    Phase,
+    Treatment,
+)
 from monitoring.models.dosing import STEP_LABELS
 
 RESOLUTION_HOURS = 24
@@ -318,6 +332,23 @@ class RegistrySummary:
     checks_by_setting: dict[str, int] = field(default_factory=dict)
     doses_given: tuple[DoseRow, ...] = ()  # in the order given
     infections: tuple[InfectionRow, ...] = ()  # by onset
+    phases: tuple[journey.PhaseRow, ...] = ()  # the journey's phases in force, in order
+
+    @property
+    def phase_starts(self) -> dict[str, date]:
+        """The date each phase the course went through started, by phase code."""
+        return {row.phase: row.started_on for row in self.phases if row.started_on}
+
+    @property
+    def end_reason(self) -> str:
+        """Why the journey ended ("" while it goes on)."""
+        return next((row.detail for row in self.phases if row.phase == Phase.ENDED), "")
+
+    @property
+    def conditioning_regimen(self) -> str:
+        return next(
+            (row.record.regimen for row in self.phases if row.phase == Phase.CONDITIONING), ""
+        )
 
     @property
     def gate_overrides(self) -> int:
@@ -542,7 +573,8 @@ def summarise(
 
 
 def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int, RegistrySummary]:
-    """Registry summaries of ``courses`` (with ``patient`` loaded), by course id: two queries.
+    """Registry summaries of ``courses`` (with ``patient`` loaded), by course id: five queries
+    (snapshots, treatments, doses given, infections, journey phases).
 
     The snapshots and treatments of all the courses are read at once, so a CSV of many courses
     costs what one does. ``ids`` may be a ``values("pk")`` queryset of the same courses: it then
@@ -587,7 +619,7 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
             )
         )
     treatments = treatment_rows(ids)
-    doses, infections = dose_rows(ids), infection_rows(ids)
+    doses, infections, phases = dose_rows(ids), infection_rows(ids), phase_rows(ids)
     return {
         course.pk: replace(
             summarise(
@@ -602,9 +634,19 @@ def summaries_for(courses, *, ids=None, now: datetime | None = None) -> dict[int
             checks_by_setting=settings[course.pk],
             doses_given=tuple(doses[course.pk]),
             infections=tuple(infections[course.pk]),
+            phases=tuple(journey.phase_history(course, phases[course.pk])),
         )
         for course in courses
     }
+
+
+def phase_rows(ids) -> dict[int, list[CoursePhase]]:
+    """The journey phases in force of the courses ``ids`` (not the rows a correction
+    superseded), by course id: one query."""
+    found: dict[int, list[CoursePhase]] = defaultdict(list)
+    for row in CoursePhase.objects.current().filter(course_id__in=ids).order_by("pk"):
+        found[row.course_id].append(row)
+    return found
 
 
 def dose_rows(ids) -> dict[int, list[DoseRow]]:
@@ -678,6 +720,20 @@ def _domain_columns(name: str) -> list[str]:
     ]
 
 
+# One column per phase of the journey, in its order (journey_rules.PHASES).
+PHASE_COLUMNS = {
+    "referral": "Phase start: referral",
+    "collection": "Phase start: collection",
+    "manufacturing": "Phase start: manufacturing",
+    "bridging": "Phase start: bridging",
+    "conditioning": "Phase start: conditioning",
+    "infusion": "Phase start: infusion",
+    "acute_monitoring": "Phase start: acute monitoring",
+    "follow_up": "Phase start: follow-up",
+    "ended": "Phase start: ended",
+}
+assert tuple(PHASE_COLUMNS) == journey_rules.PHASES
+
 CSV_COLUMNS = [
     "MRN",
     "Unit",
@@ -706,11 +762,20 @@ CSV_COLUMNS = [
     "Infection list",
     "Product class",
     "Day 0 is",
+    # The journey's phases (issue 14 §4, "Exports follow"): the date each started (ISO; empty
+    # for a phase the course did not go through), why the journey ended, the regimen.
+    *PHASE_COLUMNS.values(),
+    "Journey end reason",
+    "Conditioning regimen",
 ]
 
 
 def _date(value: datetime | None) -> str:
     return timezone.localdate(value).isoformat() if value else ""
+
+
+def _iso(value: date | None) -> str:
+    return value.isoformat() if value else ""
 
 
 def mg(value: Decimal | None) -> str:
@@ -793,6 +858,9 @@ def _csv_values(course, summary: RegistrySummary) -> list:
         "; ".join(row.text for row in summary.infections),
         course.product.get_product_class_display(),
         course.day_zero_label,
+        *(_iso(summary.phase_starts.get(phase)) for phase in PHASE_COLUMNS),
+        summary.end_reason,
+        summary.conditioning_regimen,
     ]
 
 

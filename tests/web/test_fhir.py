@@ -100,7 +100,7 @@ def test_the_bundle_is_valid_fhir_of_type_collection(care_client, charted):
     parsed = Bundle.model_validate(bundle)
     assert parsed.type == "collection"
     kinds = {r["resourceType"] for r in resources(bundle)}
-    assert kinds == {"Patient", "Observation", "MedicationAdministration"}
+    assert kinds == {"Patient", "EpisodeOfCare", "Observation", "MedicationAdministration"}
 
 
 def test_every_reference_resolves_inside_the_bundle(care_client, charted):
@@ -428,9 +428,10 @@ def test_the_bundle_costs_the_same_queries_however_long_the_course(
         )
     url = reverse("monitoring:patient-fhir", args=[course.patient.public_id])
     # session, user, the course (patient, unit, status), current vitals, neuro, labs and
-    # treatments, snapshots, grade confirmations, the doses given, the infections, the audit
-    # line (doses and infections: tests/web/test_fhir_doses_infections.py).
-    with django_assert_num_queries(12):
+    # treatments, snapshots, grade confirmations, the doses given, the infections, the phases
+    # in force, the audit line (doses and infections: tests/web/test_fhir_doses_infections.py;
+    # the episode: tests/web/test_fhir_episode.py).
+    with django_assert_num_queries(13):
         response = care_client.get(url)
     assert response.status_code == 200
 

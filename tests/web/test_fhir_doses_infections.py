@@ -269,8 +269,9 @@ def test_doses_and_infections_cost_the_same_queries_however_many(
         )
     url = reverse("monitoring:patient-fhir", args=[course.patient.public_id])
     # session, user, the course, vitals, neuro, labs, treatments, snapshots, confirmations,
-    # the doses given (with their steps), every version of the infections, the audit line.
-    with django_assert_num_queries(12):
+    # the doses given (with their steps), every version of the infections, the phases in
+    # force (the episode), the audit line.
+    with django_assert_num_queries(13):
         response = care_client.get(url)
     bundle = json.loads(response.content)
     assert len(dose_administrations(bundle)) == n

@@ -417,3 +417,21 @@ def test_end_a_planned_course_and_a_follow_up(ward_a, nurse, care_team_member):
         "follow-up → ended"
         in AuditEvent.objects.filter(action=AuditEvent.Action.JOURNEY_ENDED).first().summary
     )
+
+
+def test_a_planned_course_ended_before_day0_never_reached_the_infusion(ward_a, nurse):
+    course = register(ward_a, nurse)
+    journey.end_journey(
+        course=course,
+        outcome="discontinued",
+        ended_on=timezone.localdate(),
+        reason="Manufacturing failed",
+        by=nurse,
+    )
+
+    rows = journey.journey(course, today=timezone.localdate()).phases
+
+    # Its day 0 stays the planned one, after the end: no infusion, no acute monitoring.
+    assert journey.reached_day0(course) is False
+    assert [(r.phase, r.planned) for r in rows] == [("referral", False), ("ended", False)]
+    assert rows[-1].detail == "Monitoring discontinued: Manufacturing failed"

@@ -244,16 +244,18 @@ def test_a_retired_product_cannot_start_a_course(care_client, ward_a):
 
 
 @pytest.mark.django_db
-def test_the_registry_csv_adds_the_product_class_last(care_client, ward_a):
+def test_the_registry_csv_adds_the_product_class_after_the_older_columns(care_client, ward_a):
     engager = CourseFactory(unit=ward_a, product="teclistamab")
     summary = registry.summaries_for([engager], ids=[engager.pk], now=timezone.now())[engager.pk]
 
     row = registry.csv_row(engager, summary)
 
-    assert registry.CSV_COLUMNS[-2:] == ["Product class", "Day 0 is"]
+    at = registry.CSV_COLUMNS.index("Product class")
+    assert registry.CSV_COLUMNS[at : at + 2] == ["Product class", "Day 0 is"]
+    assert at > registry.CSV_COLUMNS.index("Summary as of")  # added after the older columns
     assert registry.CSV_COLUMNS[2] == "Product"  # the columns an import maps keep their place
     assert row[2] == "Teclistamab (Tecvayli)"
-    assert row[-2:] == ["T-cell engager", "first dose"]
+    assert row[at : at + 2] == ["T-cell engager", "first dose"]
 
 
 # --- The admin ------------------------------------------------------------------------------

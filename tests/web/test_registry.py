@@ -360,7 +360,8 @@ def test_the_csv_costs_the_same_queries_for_one_or_many_courses(
         )
     # session, user, the user's units (to check ?unit=), courses with patient and unit,
     # their grade snapshots, their current treatments, their doses given, their infections,
-    # one bulk insert of audit lines (doses and infections: test_registry_doses_infections.py).
-    with django_assert_num_queries(9):
+    # their journey phases, one bulk insert of audit lines (doses and infections:
+    # test_registry_doses_infections.py; phases: test_registry_phases.py).
+    with django_assert_num_queries(10):
         response = care_client.get(CSV_URL)
     assert len(rows_of(response)) == n_courses

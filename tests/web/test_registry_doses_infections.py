@@ -172,7 +172,10 @@ def test_the_new_columns_come_after_the_ones_an_import_already_maps():
         "Infections",
         "Infection list",
     ]
-    assert columns[-2:] == ["Product class", "Day 0 is"]
+    after = columns.index("Infection list") + 1
+    assert columns[after : after + 2] == ["Product class", "Day 0 is"]
+    # The journey's phases came later still (tests/web/test_registry_phases.py).
+    assert columns.index("Phase start: referral") == after + 2
 
 
 def test_a_spanish_download_is_still_english(care_team_member, stepped_up):
@@ -248,8 +251,8 @@ def test_the_csv_and_page_cost_the_same_queries_however_many_doses_and_infection
             )
         courses.append(course)
     # session, user, units, courses (patient, unit, product), snapshots, treatments, doses
-    # given, infections, the audit lines.
-    with django_assert_num_queries(9):
+    # given, infections, journey phases, the audit lines.
+    with django_assert_num_queries(10):
         rows = csv_rows(care_client)
     assert [int(r["Doses given"]) for r in rows] == [n] * n
     assert [int(r["Infections"]) for r in rows] == [n] * n
@@ -262,6 +265,6 @@ def test_the_csv_and_page_cost_the_same_queries_however_many_doses_and_infection
 
 
 # session, user, the course (patient, unit, status row, protocol, product), snapshots,
-# treatments, doses given, infections, and the page frame's two counts (unread
+# treatments, doses given, infections, journey phases, and the page frame's two counts (unread
 # notifications, the user's courses).
-PAGE_QUERIES = 9
+PAGE_QUERIES = 10
