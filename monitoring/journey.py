@@ -1,6 +1,6 @@
 """The treatment journey's write paths and reads: register a patient for therapy (a planned
-course, before day 0), record its phases and pre-infusion baseline, start monitoring at the
-infusion, record follow-up visits, end the journey.
+course, before day 0), move its planned day 0, record its phases and pre-infusion baseline,
+start monitoring at the infusion, record follow-up visits done or missed, end the journey.
 
 Every write validates, saves and audits old → new in one transaction (monitoring.services'
 ``audit`` in English). Nothing recorded is overwritten: a correction is a new row that supersedes
@@ -185,6 +185,147 @@ def start_monitoring(*, course: TreatmentCourse, infused_at: datetime, by) -> Tr
             },
         )
     return course
+
+
+@dataclass(frozen=True)
+class DateMove:
+    """A date a planned journey counts from its day 0 (the planned conditioning, a follow-up
+    visit), before and after day 0 moved."""
+
+    key: str  # a phase ("conditioning") or a visit ("D+14")
+    old: tuple[date, date | None]
+    new: tuple[date, date | None]
+
+    @property
+    def label(self) -> str:
+        if self.key in journey_rules.PHASES:
+            return str(Phase(self.key).label)
+        return gettext("Follow-up visit %(day)s") % {"day": self.key}
+
+    @staticmethod
+    def text(dates: tuple[date, date | None]) -> str:
+        start, end = dates
+        return f"{_day(start)} to {_day(end)}" if end else _day(start)
+
+
+@dataclass
+class PlannedMove:
+    """What moving a planned day 0 did (journey.move_planned_infusion)."""
+
+    course: TreatmentCourse
+    old: datetime
+    new: datetime
+    moved: list[DateMove]
+    kept: list  # PhaseRow: phases recorded, which keep their dates
+    stale: list  # BaselineRow: items that no longer count (more than a week before day 0)
+
+    @property
+    def shift_days(self) -> int:
+        return (timezone.localdate(self.new) - timezone.localdate(self.old)).days
+
+
+def counted_from_day0(found: Journey) -> dict[str, tuple[date, date | None]]:
+    """What a planned journey dates from its planned day 0: a phase of DAY0_PHASES not yet
+    recorded (the planned conditioning) and each follow-up visit."""
+    dates = {
+        row.phase: (row.started_on, row.ended_on)
+        for row in found.phases
+        if row.planned and row.phase in journey_rules.DAY0_PHASES
+    }
+    dates.update({visit.label: (visit.due_on, None) for visit in found.visits})
+    return dates
+
+
+def kept_as_recorded(found: Journey) -> list:
+    """The phases of DAY0_PHASES already recorded: they keep their dates when day 0 moves."""
+    return [
+        row
+        for row in found.phases
+        if row.record is not None and row.phase in journey_rules.DAY0_PHASES
+    ]
+
+
+@transaction.atomic
+def move_planned_infusion(
+    *, course: TreatmentCourse, infused_at: datetime, reason: str, by
+) -> PlannedMove:
+    """Move a planned course's day 0 (manufacturing slipped, the slot moved): within the
+    planning range, with a reason. The planned conditioning and the follow-up visits counted
+    from it move with it; a phase already recorded keeps its dates; a baseline more than a
+    week before the new day 0 no longer counts. Audited old → new, with what moved. Once
+    monitoring has started, day 0 is corrected by services.correct_infusion_time instead."""
+    services._lock_status(course)  # the order start_monitoring locks in
+    current = _lock_course(course)
+    if current.status == MONITORING:
+        raise ValidationError(
+            gettext(
+                "Monitoring has started: day 0 is the infusion given. Correct it with "
+                "Correct infusion time (the course is regraded)."
+            )
+        )
+    if current.status != PLANNED:
+        raise ValidationError(
+            gettext("This course is not planned any more (%(status)s).")
+            % {"status": current.get_status_display()}
+        )
+    reason = services._required(
+        "reason", reason, gettext("Say why the planned infusion moves (e.g. manufacturing late).")
+    )
+    check_planned_infusion(infused_at)
+    old = current.infused_at
+    if infused_at == old:
+        raise ValidationError(
+            {"infused_at": gettext("The planned day 0 is already %(when)s.") % {"when": _when(old)}}
+        )
+    services._check_born_before(current.patient, infused_at)
+    today = timezone.localdate()
+    phases = list(CoursePhase.objects.current().filter(course=current))
+    items = list(BaselineItem.objects.current().filter(course=current))
+    before = journey(current, today=today, phases=phases, items=items, done=[])
+    course.infused_at = current.infused_at = infused_at
+    course.save(update_fields=["infused_at"])
+    after = journey(current, today=today, phases=phases, items=items, done=[])
+    old_dates, new_dates = counted_from_day0(before), counted_from_day0(after)
+    moved = [DateMove(key, old_dates[key], new_dates[key]) for key in old_dates]
+    counted = {row.key: row.state for row in before.baseline}
+    stale = [
+        row for row in after.baseline if row.state == "stale" and counted.get(row.key) == "done"
+    ]
+    result = PlannedMove(course, old, infused_at, moved, kept_as_recorded(after), stale)
+    with _in_english():
+        parts = [
+            f"Planned day 0 moved {_when(old)} → {_when(infused_at)} ({reason})",
+            f"dates counted from it move by {result.shift_days:+d} day(s)",
+        ]
+        parts += [f"{m.label} {m.text(m.old)} → {m.text(m.new)}" for m in moved]
+        if result.kept:
+            parts.append(
+                "kept as recorded: "
+                + ", ".join(
+                    f"{Phase(row.phase).label} from {_day(row.started_on)}" for row in result.kept
+                )
+            )
+        if stale:
+            parts.append(
+                "baseline to repeat (more than 7 days before day 0): "
+                + ", ".join(_baseline_label(row.key) for row in stale)
+            )
+        audit(
+            by,
+            AuditEvent.Action.PLANNED_DAY0_MOVED,
+            course=course,
+            summary="; ".join(parts),
+            details={
+                "infused_at": [old.isoformat(), infused_at.isoformat()],
+                "moved": {
+                    m.key: [[str(d) for d in m.old if d], [str(d) for d in m.new if d]]
+                    for m in moved
+                },
+                "kept": [row.phase for row in result.kept],
+                "baseline_stale": [row.key for row in stale],
+            },
+        )
+    return result
 
 
 @transaction.atomic
@@ -487,6 +628,12 @@ class BaselineRow:
         return self.key.split(":")[0]
 
 
+def _baseline_label(key: str) -> str:
+    """A checklist row's label from its key ("ice:", "lab:crp_mg_l"), in the active language."""
+    item, lab = key.split(":")
+    return lab_label(lab) if lab else str(BaselineItem.Item(item).label)
+
+
 def baseline_checklist(
     course: TreatmentCourse, *, today: date, items: list[BaselineItem] | None = None
 ) -> list[BaselineRow]:
@@ -505,7 +652,7 @@ def baseline_checklist(
     for item, lab in wanted:
         record = found.get((item, lab))
         taken = timezone.localdate(record.taken_at) if record else None
-        label = lab_label(lab) if lab else str(BaselineItem.Item(item).label)
+        label = _baseline_label(f"{item}:{lab}")
         state = journey_rules.baseline_state(taken, day0)
         rows.append(BaselineRow(f"{item}:{lab}", label, state, record))
     return rows
@@ -530,26 +677,46 @@ class VisitRow:
     due_on: date
     window_days: int
     asks: str
-    state: str  # upcoming, due, overdue, done
+    state: str  # planned, upcoming, due, overdue, missed, done
     record: FollowUpVisit | None = None
 
     @property
     def label(self) -> str:
         return f"D+{self.day}"
 
+    @property
+    def late(self) -> bool:
+        """Done after its window closed."""
+        return (
+            self.state == "done"
+            and self.record is not None
+            and journey_rules.done_late(
+                self.due_on, self.window_days, timezone.localdate(self.record.done_at)
+            )
+        )
+
+    @property
+    def can_be_missed(self) -> bool:
+        """Due or overdue, nothing recorded (journey_rules.window_opened)."""
+        return self.state in ("due", "overdue")
+
 
 def visits(
     course: TreatmentCourse, *, today: date, done: list[FollowUpVisit] | None = None
 ) -> list[VisitRow]:
     """The course's follow-up visits from its protocol's visit days, each upcoming, due,
-    overdue or done. None for a planned course (no day 0 yet) or one ended before follow-up."""
-    if course.status == PLANNED:
-        return []
+    overdue, missed or done; a planned course's are "planned", dated from its planned day 0
+    (they move with it, and none is due before the infusion). None after a course ended
+    before follow-up. ``done``: the course's current visit records (done or missed)."""
     if done is None:
-        done = list(FollowUpVisit.objects.current().filter(course=course).select_related())
+        done = (
+            []
+            if course.status == PLANNED
+            else list(FollowUpVisit.objects.current().filter(course=course).select_related())
+        )
     by_day = {v.day: v for v in done}
     day0 = timezone.localdate(course.infused_at)
-    ended = course.status not in (MONITORING, COMPLETED)
+    ended = course.status not in (PLANNED, MONITORING, COMPLETED)
     rows = []
     for visit in visit_plan(course):
         record = by_day.get(visit["day"])
@@ -561,12 +728,33 @@ def visits(
         )
         if ended_before and record is None:
             continue  # no follow-up after a course ended (died, transferred out)
-        state = journey_rules.visit_state(
-            due_on, visit["window_days"], today, done=record is not None
-        )
+        if course.status == PLANNED:
+            state = "planned"
+        else:
+            state = journey_rules.visit_state(
+                due_on,
+                visit["window_days"],
+                today,
+                done=record is not None and not record.is_missed,
+                missed=record is not None and record.is_missed,
+            )
         window, asks = visit["window_days"], visit["asks"]
         rows.append(VisitRow(course, visit["day"], due_on, window, asks, state, record))
     return rows
+
+
+def _visit_day(course: TreatmentCourse, day: int) -> dict:
+    """The protocol's visit on ``day``; refused with the visit days when it has none."""
+    plan = visit_plan(course)
+    for visit in plan:
+        if visit["day"] == day:
+            return visit
+    raise ValidationError(
+        {
+            "day": gettext("Choose one of the protocol's visit days: %(days)s.")
+            % {"days": ", ".join(f"D+{v['day']}" for v in plan)}
+        }
+    )
 
 
 @transaction.atomic
@@ -574,18 +762,12 @@ def record_visit(
     *, course: TreatmentCourse, day: int, done_at: datetime, notes: str = "", reason: str = "", by
 ) -> FollowUpVisit:
     """A follow-up visit done (who, when, notes), on one of the protocol's visit days. Recording
-    it again is a correction with a reason; the earlier record is kept."""
+    it again is a correction with a reason; the earlier record is kept. A visit recorded missed
+    and done later (a late visit) needs no reason: the done record supersedes the missed one."""
     current = _lock_course(course)
     if current.status == PLANNED:
         raise ValidationError(gettext("Follow-up visits start after the infusion (day 0)."))
-    days = [v["day"] for v in visit_plan(current)]
-    if day not in days:
-        raise ValidationError(
-            {
-                "day": gettext("Choose one of the protocol's visit days: %(days)s.")
-                % {"days": ", ".join(f"D+{d}" for d in days)}
-            }
-        )
+    _visit_day(current, day)
     if done_at is None or timezone.is_naive(done_at):
         raise ValidationError({"done_at": gettext("Give when the visit was done.")})
     if done_at < current.infused_at or done_at > timezone.now() + CLOCK_SKEW:
@@ -605,19 +787,85 @@ def record_visit(
     if old is None:
         new.full_clean()
         new.save()
+    elif old.is_missed:
+        # Not a correction: the missed record was true when made; it is kept, superseded.
+        _supersede(old, new, reason=(reason or "").strip())
     else:
         reason = services._required(
             "reason", reason, gettext("This visit is already recorded: say why it is corrected.")
         )
         _supersede(old, new, reason=reason)
     with _in_english():
+        if old is None:
+            was = ""
+        elif old.is_missed:
+            was = f" (was missed: {old.missed_reason})"
+        else:
+            was = f" (corrects {_when(old.done_at)}: {reason})"
         audit(
             by,
             AuditEvent.Action.VISIT_RECORDED,
             course=course,
-            summary=f"Follow-up visit D+{day} done {_when(done_at)}"
-            + (f" (corrects {_when(old.done_at)}: {reason})" if old else ""),
-            details={"day": day, "record": new.pk},
+            summary=f"Follow-up visit D+{day} done {_when(done_at)}{was}",
+            details={
+                "day": day,
+                "record": new.pk,
+                "outcome": [old.outcome if old else "—", FollowUpVisit.Outcome.DONE],
+            },
+        )
+    return new
+
+
+@transaction.atomic
+def record_missed_visit(*, course: TreatmentCourse, day: int, reason: str, by) -> FollowUpVisit:
+    """A follow-up visit missed: the patient did not come or the visit was not possible, with
+    why. Once its window has opened and nothing is recorded for it; it is then no longer
+    overdue. Seen later, it is recorded done (record_visit), which supersedes this record."""
+    current = _lock_course(course)
+    if current.status == PLANNED:
+        raise ValidationError(gettext("Follow-up visits start after the infusion (day 0)."))
+    visit = _visit_day(current, day)
+    reason = services._required(
+        "reason", reason, gettext("Say why the visit was missed (kept in the audit log).")
+    )
+    old = FollowUpVisit.objects.current().select_for_update().filter(course=course, day=day).first()
+    if old is not None:
+        raise ValidationError(
+            gettext("D+%(day)s is already recorded missed: %(why)s.")
+            % {"day": day, "why": old.missed_reason}
+            if old.is_missed
+            else gettext(
+                "D+%(day)s is recorded done (%(when)s): a visit done is not missed. Correct the "
+                "visit instead."
+            )
+            % {"day": day, "when": _when(old.done_at)}
+        )
+    due_on = timezone.localdate(current.infused_at) + timedelta(days=day)
+    opens = due_on - timedelta(days=visit["window_days"])
+    if not journey_rules.window_opened(due_on, visit["window_days"], timezone.localdate()):
+        raise ValidationError(
+            gettext(
+                "D+%(day)s is not due yet: a visit can be recorded missed once its window opens "
+                "(%(opens)s)."
+            )
+            % {"day": day, "opens": opens}
+        )
+    new = FollowUpVisit(
+        course=course,
+        day=day,
+        outcome=FollowUpVisit.Outcome.MISSED,
+        missed_reason=reason[:500],
+        recorded_by=by,
+    )
+    new.full_clean()
+    new.save()
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.VISIT_MISSED,
+            course=course,
+            summary=f"Follow-up visit D+{day} (due {due_on:%Y-%m-%d}) missed: {new.missed_reason}",
+            details={"day": day, "record": new.pk, "outcome": ["—", FollowUpVisit.Outcome.MISSED]},
         )
     return new
 

@@ -1,6 +1,7 @@
 """The treatment journey's rules as plain data and pure functions (no Django): the phases in
 order, the protocol defaults for their expected durations, conditioning and follow-up visits,
-and when a follow-up visit or a baseline item counts as due, overdue, done or missing.
+and when a follow-up visit counts as due, overdue, missed or done (and late), and a baseline
+item as done, stale or missing.
 
 Sources (docs/clinical-rules.md, "Treatment journey"): the phases and manufacturing taking 2–4
 weeks are from the documents issue 14 quotes; fludarabine/cyclophosphamide conditioning with
@@ -56,6 +57,10 @@ DEFAULT_VISITS = (
     (365, 30, "CBC, IgG, disease response, late effects"),
 )
 
+# Phases a planned course dates from its planned day 0 until they are recorded (the protocol's
+# conditioning days): moving the planned day 0 moves them, not once recorded.
+DAY0_PHASES = ("conditioning",)
+
 # Pre-infusion baseline: ICE and weight always; a handwriting sample if the protocol asks; the
 # labs it names. A baseline taken more than a week before day 0 no longer counts (services:
 # EARLIEST_BEFORE_INFUSION, the earliest a course's baseline check may be).
@@ -80,15 +85,31 @@ def phase_days(settings: dict, phase: str) -> tuple[int, int] | None:
     return DEFAULT_PHASE_DAYS.get(phase)
 
 
-def visit_state(due_on: date, window_days: int, today: date, *, done: bool) -> str:
-    """ "done", or "upcoming" before its window, "due" inside it, "overdue" after it."""
+def visit_state(
+    due_on: date, window_days: int, today: date, *, done: bool, missed: bool = False
+) -> str:
+    """ "done"; "missed" (recorded missed, with why: no longer overdue); else "upcoming" before
+    its window, "due" inside it, "overdue" after it."""
     if done:
         return "done"
+    if missed:
+        return "missed"
     if today < due_on - timedelta(days=window_days):
         return "upcoming"
     if today <= due_on + timedelta(days=window_days):
         return "due"
     return "overdue"
+
+
+def window_opened(due_on: date, window_days: int, today: date) -> bool:
+    """A visit can be recorded missed once its window has opened (due or overdue), not before:
+    nobody misses a visit that is not yet due."""
+    return today >= due_on - timedelta(days=window_days)
+
+
+def done_late(due_on: date, window_days: int, done_on: date) -> bool:
+    """A visit done after its window closed (e.g. one recorded missed, then seen later)."""
+    return done_on > due_on + timedelta(days=window_days)
 
 
 def baseline_state(taken_on: date | None, day0: date) -> str:

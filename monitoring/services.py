@@ -1567,8 +1567,15 @@ def correct_infusion_time(
     day 0 become an ungraded baseline; the schedule and the end of monitoring follow)."""
     status = _lock_status(course)
     reason = _required("reason", reason, gettext("Say why the infusion time is corrected."))
+    old, state = TreatmentCourse.objects.values_list("infused_at", "status").get(pk=course.pk)
+    if state == TreatmentCourse.Status.PLANNED:  # journey.move_planned_infusion moves it
+        raise ValidationError(
+            gettext(
+                "This course is planned: its day 0 is the planned infusion. Move it with "
+                "Move planned day 0 on the course page."
+            )
+        )
     check_infusion_time(infused_at)
-    old = TreatmentCourse.objects.values_list("infused_at", flat=True).get(pk=course.pk)
     if infused_at == old:
         raise ValidationError(
             {"infused_at": gettext("Day 0 is already %(when)s.") % {"when": _when(old)}}

@@ -85,9 +85,19 @@ urlpatterns = [
         name="journey-infusion",
     ),
     path(
+        "patients/<uuid:public_id>/planned-day0/",
+        journey.move_planned_infusion,
+        name="journey-move-day0",
+    ),
+    path(
         "patients/<uuid:public_id>/visits/<int:day>/",
         journey.record_visit,
         name="journey-visit",
+    ),
+    path(
+        "patients/<uuid:public_id>/visits/<int:day>/missed/",
+        journey.record_missed_visit,
+        name="journey-visit-missed",
     ),
     path("patients/<uuid:public_id>/journey/end/", journey.end_journey, name="journey-end"),
     path(

@@ -1,9 +1,11 @@
-"""Two T-cell engager courses for the demo hospital, made through the real write paths.
+"""Three T-cell engager courses for the demo hospital, made through the real write paths.
 
 A teclistamab patient inside the 48 h window after step-up dose 2 (after a CRS grade 1 that
-resolved before the dose), and an epcoritamab patient whose step-up dose 2 is due but stopped by
+resolved before the dose); an epcoritamab patient whose step-up dose 2 is due but stopped by
 its gate: CRS resolved 10 h ago and the demo centre asks for 24 h (its reviewed version of the
-shipped template).
+shipped template); and a teclistamab outpatient: the step-up schedule on the ward (48 h after
+each dose, as the label asks), then discharged to outpatient follow-up, seen at a clinic visit
+and called by phone since.
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ def _vitals(temp: float, heart_rate: int = 84) -> dict:
     }
 
 
-def _course(mrn, given, family, product, indication, unit, bed, first, by) -> TreatmentCourse:
+def _course(
+    mrn, given, family, product, indication, unit, bed, first, by, sex=None
+) -> TreatmentCourse:
     patient = Patient.objects.create(
         mrn=mrn,
         given_name=given,
         family_name=family,
         date_of_birth=first.date().replace(year=first.year - 64),
-        sex=Patient.Sex.MALE if product == "teclistamab" else Patient.Sex.FEMALE,
+        sex=sex or (Patient.Sex.MALE if product == "teclistamab" else Patient.Sex.FEMALE),
         weight_kg=78,
     )
     course = TreatmentCourse(
@@ -59,7 +63,7 @@ def _course(mrn, given, family, product, indication, unit, bed, first, by) -> Tr
     return services.start_course(course=course, by=by)
 
 
-def _checks(course, nurse, start: datetime, hours: list[float], fever: dict) -> None:
+def _checks(course, nurse, start: datetime, hours: list[float], fever: dict, **extra) -> None:
     for hour in hours:
         at = start + timedelta(hours=hour)
         temp = fever.get(hour, 36.8)
@@ -69,15 +73,56 @@ def _checks(course, nurse, start: datetime, hours: list[float], fever: dict) -> 
             observed_at=at,
             vitals=_vitals(temp, 104 if temp >= 38 else 84),
             neuro=NEURO_NORMAL,
+            **extra,
         )
 
 
 # The demo's T-cell engager courses, added to the CAR-T patients `seed_demo --patients` asks for.
-ENGAGER_COURSES = 2
+ENGAGER_COURSES = 3
+
+
+def create_outpatient_course(*, unit, nurse: User, physician: User, now: datetime):
+    """Teclistamab: the three doses of the step-up schedule 11, 8 and 5 days ago on the ward
+    (a few checks in each 48 h window), discharged to outpatient follow-up when the last
+    window closed; a clinic visit the next day and a phone call yesterday."""
+    first = (now - timedelta(days=11)).replace(minute=0)
+    course = _course(
+        "DEMO-TEC-02",
+        "Amara",
+        "Osei",
+        "teclistamab",
+        "Relapsed/refractory multiple myeloma, outpatient after step-up",
+        unit,
+        "",
+        first,
+        physician,
+        sex=Patient.Sex.FEMALE,
+    )
+    doses = dosing.plan_doses(course=course, first_dose_at=first, by=physician)
+    for dose in doses:
+        given = dose.planned_at
+        dosing.record_dose_given(dose=dose, given_at=given, by=nurse)
+        _checks(course, nurse, given, [2, 14, 26, 40], {})
+    discharged = doses[-1].planned_at + timedelta(hours=48)
+    services.change_care_setting(
+        course=course,
+        care_setting="outpatient",
+        reason="Discharged to outpatient follow-up: 48 h after the first treatment dose, no CRS",
+        by=physician,
+    )
+    _checks(course, nurse, discharged, [24], {}, setting="clinic")
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=(now - timedelta(days=1)).replace(minute=30),
+        vitals={"temp_c": 37.1},
+        symptoms={"fatigue": True},
+        setting="phone",
+    )
 
 
 def create_engager_courses(*, unit, nurse: User, physician: User, admin: User, now: datetime):
-    """The two courses; returns how many were made."""
+    """The engager courses; returns how many were made."""
     # Teclistamab: step-up dose 1 four days ago, dose 2 a day ago (48 h windows, label).
     first = (now - timedelta(days=4)).replace(minute=0)
     tec = _course(
@@ -134,4 +179,5 @@ def create_engager_courses(*, unit, nurse: User, physician: User, admin: User, n
     hours_before_now = (now - first).total_seconds() / 3600
     fever_at, normal_at = round(hours_before_now - 20), round(hours_before_now - 10)
     _checks(epc, nurse, first, [fever_at, normal_at], {fever_at: 38.5})
+    create_outpatient_course(unit=unit, nurse=nurse, physician=physician, now=now)
     return ENGAGER_COURSES

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from monitoring import journey, journey_rules
-from monitoring.forms.courses import CourseForm, moment_field, reason_field
+from monitoring.forms.courses import CourseForm, ServiceChecksMixin, moment_field, reason_field
 from monitoring.models import BaselineItem, Phase
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -43,6 +43,19 @@ class PlannedCourseForm(CourseForm):
         super().__init__(*args, **kwargs)
         self.fields["referred_on"].initial = timezone.localdate()
         self.fields["infused_at"].initial = _now() + timezone.timedelta(days=35)
+
+
+class MovePlannedInfusionForm(ServiceChecksMixin, forms.Form):
+    """A planned day 0 moved (journey.move_planned_infusion): the same range as registration."""
+
+    checks = {"infused_at": journey.check_planned_infusion}
+    infused_at = moment_field(
+        _("New planned infusion (day 0)"),
+        _("From now up to %(days)s days ahead.") % {"days": journey_rules.PLANNED_AHEAD_DAYS},
+    )
+    reason = reason_field(
+        _("E.g. manufacturing delayed, slot moved (kept in the audit log with old and new)."),
+    )
 
 
 class PhaseForm(forms.Form):
@@ -109,6 +122,15 @@ class VisitForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["done_at"].initial = _now()
+
+
+class MissedVisitForm(forms.Form):
+    reason = reason_field(
+        _(
+            "E.g. the patient did not come, or the visit was not possible (admitted elsewhere). "
+            "Seen later, record the visit done: it replaces this."
+        ),
+    )
 
 
 class EndJourneyForm(forms.Form):

@@ -113,6 +113,8 @@ class AuditEvent(models.Model):
         MONITORING_STARTED = "monitoring_started", _("Monitoring started at the infusion")
         VISIT_RECORDED = "visit_recorded", _("Follow-up visit recorded")
         JOURNEY_ENDED = "journey_ended", _("Journey ended")
+        PLANNED_DAY0_MOVED = "planned_day0_moved", _("Planned day 0 moved")
+        VISIT_MISSED = "visit_missed", _("Follow-up visit missed")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

@@ -148,11 +148,19 @@ class BaselineItem(JourneyRecord):
 
 
 class FollowUpVisit(JourneyRecord):
-    """A follow-up visit done (the protocol's visit days say which are due; journey.visits)."""
+    """A follow-up visit done, or missed (the patient did not come, or the visit was not
+    possible) with why; the protocol's visit days say which are due (journey.visits). A missed
+    visit done later is a new row that supersedes the missed one (journey.record_visit)."""
+
+    class Outcome(models.TextChoices):
+        DONE = "done", _("done")
+        MISSED = "missed", _("missed")
 
     course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="follow_up_visits")
     day = models.PositiveSmallIntegerField(_("visit day (D+n)"))
-    done_at = models.DateTimeField(_("done at"))
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.DONE)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)  # done only
+    missed_reason = models.CharField(_("why missed"), max_length=500, blank=True)  # missed only
     notes = models.CharField(_("notes"), max_length=1000, blank=True)
     history = HistoricalRecords()
 
@@ -172,8 +180,20 @@ class FollowUpVisit(JourneyRecord):
                 condition=between("day", *journey_rules.VISIT_DAY_RANGE),
                 name="visit_day_plausible",
             ),
+            # A visit done says when; a missed one says why (and was not done).
+            models.CheckConstraint(
+                condition=Q(outcome="done", done_at__isnull=False)
+                | (Q(outcome="missed", done_at__isnull=True) & ~Q(missed_reason="")),
+                name="visit_done_when_or_missed_why",
+            ),
         ]
         indexes = [models.Index(fields=["course", "status"], name="visit_course_status_idx")]
 
     def __str__(self) -> str:
+        if self.outcome == self.Outcome.MISSED:
+            return f"D+{self.day} visit missed: {self.missed_reason}"
         return f"D+{self.day} visit done {self.done_at:%Y-%m-%d}"
+
+    @property
+    def is_missed(self) -> bool:
+        return self.outcome == self.Outcome.MISSED

@@ -106,9 +106,12 @@ def _show_errors(error: ValidationError, forms: list) -> None:
             target.add_error(name, errors)
 
 
-def _action_page(request, course, form, *, save, page: dict):
+def _action_page(
+    request, course, form, *, save, page: dict, template="monitoring/courses/action.html"
+):
     """One service call from one form: saved → back to the course page with what happened;
-    refused → the form again with every value kept and the service's message on its field."""
+    refused → the form again with every value kept and the service's message on its field.
+    ``template`` extends courses/action.html to show more (its ``details`` block)."""
     if request.method == "POST" and form.is_valid():
         try:
             done = save(form.cleaned_data)
@@ -119,7 +122,7 @@ def _action_page(request, course, form, *, save, page: dict):
             return redirect("monitoring:patient-course", public_id=course.patient.public_id)
     return render(
         request,
-        "monitoring/courses/action.html",
+        template,
         {"course": course, "patient": course.patient, "form": form, **page},
         status=400 if request.method == "POST" else 200,
     )
@@ -253,6 +256,8 @@ def change_care_setting(request, public_id):
 def correct_infusion_time(request, public_id):
     """Correct day 0: every D+n moves and the whole course is regraded."""
     course = get_course_for(request.user, public_id)
+    if course.is_planned:  # no infusion yet: the planned day 0 is moved, not corrected
+        return redirect("monitoring:journey-move-day0", public_id=course.patient.public_id)
     on_file = timezone.localtime(course.infused_at)
 
     def save(values):

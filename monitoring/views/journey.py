@@ -1,7 +1,8 @@
-"""The treatment journey's pages: register a patient for therapy, record the phases, baseline
-and follow-up visits of a course, start monitoring at the infusion, end the journey; the
-program page (patients by phase); a protocol version's journey settings. Each action calls one
-service of monitoring/journey.py; access by role and unit through monitoring/access.py."""
+"""The treatment journey's pages: register a patient for therapy, move a planned day 0, record
+the phases, baseline and follow-up visits (done or missed) of a course, start monitoring at the
+infusion, end the journey; the program page (patients by phase); a protocol version's journey
+settings. Each action calls one service of monitoring/journey.py; access by role and unit
+through monitoring/access.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from monitoring import journey, journey_rules, services
@@ -31,6 +33,8 @@ from monitoring.forms.journey import (
     EndJourneyForm,
     InfusionForm,
     JourneySettingsForm,
+    MissedVisitForm,
+    MovePlannedInfusionForm,
     PhaseForm,
     PlannedCourseForm,
     VisitForm,
@@ -100,6 +104,96 @@ def _planned_course(request, public_id):
             % {"status": course.get_status_display()},
         )
     return course
+
+
+def _dates(dates) -> str:
+    start, end = dates
+    shown = date_format(start, "SHORT_DATE_FORMAT")
+    return f"{shown} – {date_format(end, 'SHORT_DATE_FORMAT')}" if end else shown
+
+
+def _moved_text(moved: journey.PlannedMove) -> str:
+    """What moving the planned day 0 did, for the message back on the course page."""
+    text = [
+        gettext("Planned day 0 moved %(old)s → %(new)s.")
+        % {
+            "old": _shown(timezone.localtime(moved.old)),
+            "new": _shown(timezone.localtime(moved.new)),
+        }
+    ]
+    phases = [m for m in moved.moved if m.key in journey_rules.PHASES]
+    visits = [m for m in moved.moved if m.key not in journey_rules.PHASES]
+    for m in phases:
+        text.append(
+            gettext("%(phase)s now planned %(dates)s.") % {"phase": m.label, "dates": _dates(m.new)}
+        )
+    if visits:
+        text.append(
+            gettext("Follow-up visits move with it (%(first)s: %(date)s).")
+            % {"first": visits[0].key, "date": _dates(visits[0].new)}
+        )
+    if moved.kept:
+        text.append(
+            gettext("Kept as recorded: %(phases)s.")
+            % {"phases": ", ".join(str(row.label) for row in moved.kept)}
+        )
+    if moved.stale:
+        text.append(
+            gettext("Baseline to repeat (more than 7 days before the new day 0): %(items)s.")
+            % {"items": ", ".join(str(row.label) for row in moved.stale)}
+        )
+    return " ".join(text)
+
+
+@requires(User.can_manage_courses)
+def move_planned_infusion(request, public_id):
+    """Move a planned course's day 0 (manufacturing slipped, the slot moved), with a reason:
+    the page says what moves with it and which recorded phases keep their dates. Once
+    monitoring has started, day 0 is corrected on the course's Correct infusion time page."""
+    course = get_course_for(request.user, public_id)
+    if course.status == TreatmentCourse.Status.MONITORING:
+        messages.info(
+            request,
+            gettext("Monitoring has started: day 0 is the infusion given. Correct it here."),
+        )
+        return redirect("monitoring:course-infusion", public_id=course.patient.public_id)
+    if not course.is_planned:
+        messages.info(
+            request,
+            gettext("This course is not planned any more (%(status)s).")
+            % {"status": course.get_status_display()},
+        )
+        return redirect(course.get_absolute_url())
+    found = journey.journey(course, today=timezone.localdate())
+    on_file = timezone.localtime(course.infused_at)
+
+    def save(values):
+        return _moved_text(journey.move_planned_infusion(course=course, by=request.user, **values))
+
+    moves = [
+        {"label": journey.DateMove(key, dates, dates).label, "start": dates[0], "end": dates[1]}
+        for key, dates in journey.counted_from_day0(found).items()
+    ]
+    return _action_page(
+        request,
+        course,
+        MovePlannedInfusionForm(request.POST or None, initial={"infused_at": on_file}),
+        save=save,
+        page={
+            "title": gettext("Move the planned infusion (day 0)"),
+            "intro": gettext(
+                "Planned day 0: %(day0)s. Manufacturing late, a slot moved: the dates counted "
+                "from day 0 move with it. Phases already recorded keep their dates, and a "
+                "baseline taken more than 7 days before the new day 0 must be repeated."
+            )
+            % {"day0": _shown(on_file)},
+            "submit": gettext("Move day 0"),
+            "moves": moves,
+            "kept": journey.kept_as_recorded(found),
+            "baseline_done": [row for row in found.baseline if row.state == "done"],
+        },
+        template="monitoring/journey/move_day0.html",
+    )
 
 
 @requires(User.can_manage_journey)
@@ -199,15 +293,31 @@ def start_monitoring(request, public_id):
     )
 
 
+def _visit_row(course, day: int):
+    """The course's follow-up visit on ``day`` as the course page shows it, or None."""
+    return next(
+        (v for v in journey.visits(course, today=timezone.localdate()) if v.day == day), None
+    )
+
+
 @requires(User.can_manage_journey)
 def record_visit(request, public_id, day: int):
     course = get_course_for(request.user, public_id)
-    asks = next((v["asks"] for v in journey.visit_plan(course) if v["day"] == day), None)
+    visit = _visit_row(course, day)
 
     def save(values):
         journey.record_visit(course=course, day=day, by=request.user, **values)
         return gettext("Follow-up visit D+%(day)s recorded.") % {"day": day}
 
+    if visit is None:
+        intro = gettext("This day is not one of the protocol's visit days.")
+    else:
+        intro = gettext("The protocol asks: %(asks)s") % {"asks": visit.asks}
+        if visit.state == "missed":
+            intro += " " + gettext(
+                "Recorded missed: %(why)s. Recorded done now, it is a late visit; the missed "
+                "record is kept."
+            ) % {"why": visit.record.missed_reason}
     return _action_page(
         request,
         course,
@@ -215,10 +325,43 @@ def record_visit(request, public_id, day: int):
         save=save,
         page={
             "title": gettext("Follow-up visit D+%(day)s") % {"day": day},
-            "intro": (gettext("The protocol asks: %(asks)s") % {"asks": asks})
-            if asks
-            else gettext("This day is not one of the protocol's visit days."),
+            "intro": intro,
             "submit": gettext("Save the visit"),
+        },
+    )
+
+
+@requires(User.can_manage_journey)
+def record_missed_visit(request, public_id, day: int):
+    """A follow-up visit missed (the patient did not come, the visit was not possible), with
+    why: it is no longer overdue; seen later, it is recorded done (a late visit)."""
+    course = get_course_for(request.user, public_id)
+    visit = _visit_row(course, day)
+
+    def save(values):
+        journey.record_missed_visit(course=course, day=day, by=request.user, **values)
+        return gettext("Follow-up visit D+%(day)s recorded missed.") % {"day": day}
+
+    if visit is None:
+        intro = gettext("This day is not one of the protocol's visit days.")
+    else:
+        intro = gettext(
+            "Due %(date)s ±%(window)s days: %(asks)s. A missed visit is no longer overdue on the "
+            "program page; if the patient is seen later, record the visit done."
+        ) % {
+            "date": date_format(visit.due_on, "SHORT_DATE_FORMAT"),
+            "window": visit.window_days,
+            "asks": visit.asks,
+        }
+    return _action_page(
+        request,
+        course,
+        MissedVisitForm(request.POST or None),
+        save=save,
+        page={
+            "title": gettext("Follow-up visit D+%(day)s missed") % {"day": day},
+            "intro": intro,
+            "submit": gettext("Record as missed"),
         },
     )
 
@@ -272,6 +415,7 @@ GROUP_TITLES = {
     **{phase: Phase(phase).label for phase in journey_rules.RECORDED_PHASES},
     "acute_monitoring": Phase.ACUTE_MONITORING.label,
     "visits": gettext_lazy("Follow-up visits due or overdue"),
+    "missed": gettext_lazy("Follow-up visits missed"),
     "follow_up": Phase.FOLLOW_UP.label,
 }
 
@@ -290,7 +434,7 @@ def program_groups(courses, *, today) -> list[Group]:
     for row in FollowUpVisit.objects.current().filter(course_id__in=ids):
         done.setdefault(row.course_id, []).append(row)
     groups = {key: Group(key, title, []) for key, title in GROUP_TITLES.items()}
-    groups["visits"].visits = True
+    groups["visits"].visits = groups["missed"].visits = True
     week = today + timezone.timedelta(days=7)
     for course in courses:
         found = journey.journey(
@@ -310,6 +454,7 @@ def program_groups(courses, *, today) -> list[Group]:
             if conditioning and conditioning[0] <= week:
                 groups["due_conditioning"].rows.append(found)
         groups["visits"].rows += [v for v in found.visits if v.state in ("due", "overdue")]
+        groups["missed"].rows += [v for v in found.visits if v.state == "missed"]
     for group in groups.values():
         if group.visits:
             group.rows.sort(key=lambda v: (v.state != "overdue", v.due_on))

@@ -62,6 +62,35 @@ def test_the_demo_has_patients_in_every_phase_of_the_journey(demo):
     assert {"done", "due", "overdue"} <= states
 
 
+def test_the_demo_has_an_outpatient_teclistamab_course_with_clinic_and_phone_checks(demo):
+    from monitoring import dosing
+    from monitoring.models import AuditEvent, CourseDose
+
+    outpatient = TreatmentCourse.objects.get(patient__mrn="DEMO-TEC-02")
+    assert outpatient.product_id == "teclistamab"
+    assert outpatient.is_outpatient
+    assert outpatient.is_under_monitoring
+    # The step-up schedule on the ward (the label's 48 h after each dose), then discharged.
+    assert set(outpatient.doses.values_list("status", flat=True)) == {CourseDose.Status.GIVEN}
+    settings = set(outpatient.checks.values_list("setting", flat=True))
+    assert settings == {"ward", "clinic", "phone"}
+    discharged = AuditEvent.objects.get(
+        course=outpatient, action=AuditEvent.Action.CARE_SETTING_CHANGED
+    )
+    assert "inpatient → outpatient" in discharged.summary
+    # The engager whose next dose waits on a gate is still there.
+    epcoritamab = TreatmentCourse.objects.get(patient__mrn="DEMO-EPC-01")
+    doses = list(dosing._doses(epcoritamab))
+    gate = dosing.gate_now(
+        epcoritamab,
+        dosing.next_dose(doses),
+        doses=doses,
+        points=dosing.grade_points(epcoritamab),
+        steps=dosing.steps_of(epcoritamab),
+    )
+    assert [p.code for p in gate.problems] == ["crs_recent"]
+
+
 def test_demo_users_have_their_roles_and_units(demo):
     nurse = User.objects.get(username="demo-nurse")
     care = User.objects.get(username="demo-care")

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring import demo
+from monitoring.demo.engagers import ENGAGER_COURSES
 
 
 class Command(BaseCommand):
@@ -13,7 +14,8 @@ class Command(BaseCommand):
             "--patients",
             type=int,
             default=12,
-            help="number of CAR-T patients (12); two T-cell engager courses are added",
+            help=f"number of CAR-T patients (12); {ENGAGER_COURSES} T-cell engager courses "
+            "are added",
         )
         parser.add_argument("--units", type=int, default=2, help="number of units (2)")
         parser.add_argument(
