@@ -2070,14 +2070,21 @@ def change_care_setting(*, course: TreatmentCourse, care_setting: str, reason: s
         "reason", reason, gettext("Say why the care setting changes (kept in the audit log).")
     )
     course.care_setting = care_setting
-    course.save(update_fields=["care_setting"])
+    details = {"care_setting": [current.care_setting, care_setting], "reason": reason}
+    freed = ""
+    if care_setting == CareSetting.OUTPATIENT and current.bed:
+        # A discharged patient no longer holds a bed: the board and the wall would show one.
+        course.bed = ""
+        details["bed"] = [current.bed, ""]
+        freed = f"; bed {current.bed} freed"
+    course.save(update_fields=["care_setting", "bed"])
     with _in_english():
         old, new = CareSetting(current.care_setting).label, CareSetting(care_setting).label
         audit(
             by,
             AuditEvent.Action.CARE_SETTING_CHANGED,
             course=course,
-            summary=f"Care setting {str(old).lower()} → {str(new).lower()} ({reason})",
-            details={"care_setting": [current.care_setting, care_setting], "reason": reason},
+            summary=f"Care setting {str(old).lower()} → {str(new).lower()}{freed} ({reason})",
+            details=details,
         )
     return course

@@ -3,6 +3,7 @@ and an admin. Tests read as sentences about them."""
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from monitoring.models import User
 from tests.factories import CourseFactory, UnitFactory, UserFactory
@@ -16,6 +17,15 @@ def _fast_and_static(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests():
+    """A Spanish request leaves Spanish active on the worker's thread (LocaleMiddleware does not
+    switch back): each test starts and ends in the default language, whatever ran before it."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

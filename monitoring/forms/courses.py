@@ -11,6 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -32,8 +33,8 @@ def moment_field(label: str, help_text: str) -> forms.DateTimeField:
 
 def date_of_birth_field() -> forms.DateField:
     return forms.DateField(
-        label="Date of birth",
-        help_text=f"Age 0–{services.MAX_AGE_YEARS} years.",
+        label=_("Date of birth"),
+        help_text=format_lazy(_("Age 0–{years} years."), years=services.MAX_AGE_YEARS),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         input_formats=["%Y-%m-%d"],
     )
@@ -42,17 +43,19 @@ def date_of_birth_field() -> forms.DateField:
 def weight_field() -> forms.DecimalField:
     low, high = WEIGHT_KG_RANGE
     return forms.DecimalField(
-        label="Weight (kg)",
+        label=_("Weight (kg)"),
         max_digits=5,
         decimal_places=1,
-        help_text=f"{low}–{high} kg: tocilizumab is dosed by it.",
+        help_text=format_lazy(
+            _("{low}–{high} kg: tocilizumab is dosed by it."), low=low, high=high
+        ),
         widget=forms.NumberInput(attrs={"min": low, "max": high, "step": "0.1"}),
     )
 
 
 def reason_field(help_text: str, *, required: bool = True) -> forms.CharField:
     return forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=500,
         required=required,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -108,7 +111,7 @@ class CourseForm(ServiceChecksMixin, forms.ModelForm):
     infused_at = moment_field(
         # What day 0 is follows the product (TherapyProduct.day_zero); the label says both.
         gettext_lazy("Day 0: the infusion (cell therapy) or the first dose (T-cell engager)"),
-        "Within the last year, or up to a week ahead for a planned infusion.",
+        _("Within the last year, or up to a week ahead for a planned infusion."),
     )
 
     class Meta:
@@ -164,17 +167,21 @@ class CourseForm(ServiceChecksMixin, forms.ModelForm):
 class InfusionTimeForm(ServiceChecksMixin, forms.Form):
     checks = {"infused_at": services.check_infusion_time}
     infused_at = moment_field(
-        "Correct infusion time (day 0)",
-        "Within the last year and at most a week ahead. Every D+n moves with it and the "
-        "whole course is regraded.",
+        _("Correct infusion time (day 0)"),
+        _(
+            "Within the last year and at most a week ahead. Every D+n moves with it and the "
+            "whole course is regraded."
+        ),
     )
-    reason = reason_field("Why day 0 was wrong (kept in the audit log with old and new).")
+    reason = reason_field(_("Why day 0 was wrong (kept in the audit log with old and new)."))
 
 
 class TransferForm(forms.Form):
-    unit = forms.ModelChoiceField(Unit.objects.none(), label="Transfer to unit", empty_label=None)
-    bed = forms.CharField(label="Bed on that unit", max_length=16, required=False)
-    reason = reason_field("Optional note for the audit log.", required=False)
+    unit = forms.ModelChoiceField(
+        Unit.objects.none(), label=_("Transfer to unit"), empty_label=None
+    )
+    bed = forms.CharField(label=_("Bed on that unit"), max_length=16, required=False)
+    reason = reason_field(_("Optional note for the audit log."), required=False)
 
     def __init__(self, *args, units, **kwargs):
         super().__init__(*args, **kwargs)
@@ -203,17 +210,21 @@ class PatientDetailsForm(ServiceChecksMixin, forms.Form):
     }
     date_of_birth = date_of_birth_field()
     weight_kg = weight_field()
-    reason = reason_field("Why the details on file were wrong (kept with old and new values).")
+    reason = reason_field(_("Why the details on file were wrong (kept with old and new values)."))
 
 
 class EndMonitoringForm(forms.Form):
     outcome = forms.ChoiceField(
-        label="How monitoring ended",
+        label=_("How monitoring ended"),
         choices=[(s.value, s.label) for s in services.ENDED_STATUSES],
         widget=forms.RadioSelect,
     )
-    ended_at = moment_field("Ended at", "Not before the last check recorded, not in the future.")
-    reason = reason_field("Kept in the audit log; every open flag of the course is closed with it.")
+    ended_at = moment_field(
+        _("Ended at"), _("Not before the last check recorded, not in the future.")
+    )
+    reason = reason_field(
+        _("Kept in the audit log; every open flag of the course is closed with it.")
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -67,6 +67,21 @@ def test_changing_the_care_setting_is_audited_old_to_new_with_the_reason(course,
     assert event.user == care_team_member
 
 
+def test_a_discharge_to_outpatient_frees_the_bed_and_says_so(course, care_team_member):
+    course.bed = "7"
+    course.save(update_fields=["bed"])
+
+    services.change_care_setting(
+        course=course, care_setting="outpatient", reason="Discharged", by=care_team_member
+    )
+
+    course.refresh_from_db()
+    assert course.bed == ""  # the board and the wall would still show bed 7
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CARE_SETTING_CHANGED)
+    assert event.summary == "Care setting inpatient → outpatient; bed 7 freed (Discharged)"
+    assert event.details["bed"] == ["7", ""]
+
+
 @pytest.mark.parametrize(
     ("value", "reason", "field", "says"),
     [
