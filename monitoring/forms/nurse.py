@@ -80,7 +80,10 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             "vasopressors_count",
             "vasopressin",
         ]
-        labels = {"oxygen_for_airway_protection": _("For airway protection only, not hypoxia")}
+        labels = {
+            "oxygen_support": _("Oxygen support"),
+            "oxygen_for_airway_protection": _("For airway protection only, not hypoxia"),
+        }
         help_texts = {
             "oxygen_for_airway_protection": _(
                 "CPAP, BiPAP or ventilation only to protect the airway (e.g. low GCS) or for a "
@@ -193,8 +196,14 @@ class SymptomForm(SectionMixin, forms.ModelForm):
         model = SymptomCheck
         fields = [*SymptomCheck.CRS_SYMPTOMS, *SymptomCheck.NEURO_SYMPTOMS, "other"]
         labels = {
+            "fever": _("Fever"),
             "low_blood_pressure": _("Low blood pressure / dizziness"),
+            "fatigue": _("Fatigue"),
             "breathing_difficulty": _("Breathing difficulty"),
+            "confusion": _("Confusion"),
+            "headache": _("Headache"),
+            "tremor": _("Tremor"),
+            "difficulty_speaking": _("Difficulty speaking"),
         }
 
     def clean(self):
@@ -286,6 +295,8 @@ class NeuroForm(SectionMixin, forms.ModelForm):
             "unable_to_assess_reason",
         ]
         labels = {
+            "seizure": _("Seizure"),
+            "motor_weakness": _("Motor weakness"),
             "consciousness_attributable_to": _("Depressed consciousness due to another cause?"),
             "consciousness_other_cause": _("Other cause"),
         }
@@ -451,6 +462,12 @@ class TreatmentForm(SectionMixin, forms.ModelForm):
     class Meta:
         model = Treatment
         fields = ["drug", "drug_other", "dose", "dose_unit", "route"]
+        labels = {
+            "drug": _("Drug"),
+            "dose": _("Dose"),
+            "dose_unit": _("Dose unit"),
+            "route": _("Route"),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -101,7 +101,7 @@ def test_the_gate_stops_step_up_dose_2_until_crs_has_resolved_for_24_h(
         course_url = page.url
 
         # The step-up, planned from the course page: the first dose at 09:00.
-        page.get_by_role("link", name="Step-up dosing").click()
+        page.get_by_role("link", name="Step-up dosing").first.click()
         expect(page.get_by_role("heading", name="Step-up dosing", exact=True)).to_be_visible()
         expect(page.get_by_text("No dose planned yet.")).to_be_visible()
         page.get_by_label("First dose (day 0) at").fill(local_input(t0 + timedelta(hours=1)))
