@@ -655,8 +655,10 @@ def tocilizumab_summary(course, dose_times: list[datetime], now: datetime) -> di
 def age_label(patient, today: date) -> str:
     age = patient.age_on(today)
     if age < 2:
-        return f"{int(age * 12)} months"
-    return f"{int(age)} years"
+        months = int(age * 12)
+        return ngettext("%(n)s month", "%(n)s months", months) % {"n": months}
+    years = int(age)
+    return ngettext("%(n)s year", "%(n)s years", years) % {"n": years}
 
 
 def plain_number(number) -> str:

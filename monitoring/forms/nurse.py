@@ -55,6 +55,9 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
         "dbp_mmhg",
         "spo2_pct",
     ]
+    # The form's fields that enter a model field under another name (REMOTE_CHECKS names the
+    # model's): the temperature and its unit are stored as temp_c.
+    STORED_AS = {"temperature": "temp_c", "temperature_unit": "temp_c"}
     SUPPORT = [
         "oxygen_support",
         "oxygen_flow_l_min",
@@ -77,7 +80,10 @@ class VitalSignsForm(SectionMixin, forms.ModelForm):
             "vasopressors_count",
             "vasopressin",
         ]
-        labels = {"oxygen_for_airway_protection": _("For airway protection only, not hypoxia")}
+        labels = {
+            "oxygen_support": _("Oxygen support"),
+            "oxygen_for_airway_protection": _("For airway protection only, not hypoxia"),
+        }
         help_texts = {
             "oxygen_for_airway_protection": _(
                 "CPAP, BiPAP or ventilation only to protect the airway (e.g. low GCS) or for a "
@@ -190,8 +196,14 @@ class SymptomForm(SectionMixin, forms.ModelForm):
         model = SymptomCheck
         fields = [*SymptomCheck.CRS_SYMPTOMS, *SymptomCheck.NEURO_SYMPTOMS, "other"]
         labels = {
+            "fever": _("Fever"),
             "low_blood_pressure": _("Low blood pressure / dizziness"),
+            "fatigue": _("Fatigue"),
             "breathing_difficulty": _("Breathing difficulty"),
+            "confusion": _("Confusion"),
+            "headache": _("Headache"),
+            "tremor": _("Tremor"),
+            "difficulty_speaking": _("Difficulty speaking"),
         }
 
     def clean(self):
@@ -283,6 +295,8 @@ class NeuroForm(SectionMixin, forms.ModelForm):
             "unable_to_assess_reason",
         ]
         labels = {
+            "seizure": _("Seizure"),
+            "motor_weakness": _("Motor weakness"),
             "consciousness_attributable_to": _("Depressed consciousness due to another cause?"),
             "consciousness_other_cause": _("Other cause"),
         }
@@ -448,6 +462,12 @@ class TreatmentForm(SectionMixin, forms.ModelForm):
     class Meta:
         model = Treatment
         fields = ["drug", "drug_other", "dose", "dose_unit", "route"]
+        labels = {
+            "drug": _("Drug"),
+            "dose": _("Dose"),
+            "dose_unit": _("Dose unit"),
+            "route": _("Route"),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -605,6 +625,44 @@ class CheckPage:
     @property
     def sections(self):
         return [(name, getattr(self, name)) for name in self.SECTIONS]
+
+    def setting_hides(self) -> dict:
+        """What the page hides for each setting that cannot record everything (REMOTE_CHECKS):
+        {setting: {"sections": [section ids], "fields": [input names]}}, for
+        static/js/check_setting.js. The service still refuses what a setting cannot record."""
+        hides = {}
+        for setting, (sections, vitals) in REMOTE_CHECKS.items():
+            fields = [
+                self.vitals.add_prefix(name)
+                for name in self.vitals.fields
+                if VitalSignsForm.STORED_AS.get(name, name) not in vitals
+            ]
+            hidden = [name for name in self.SECTIONS if name not in sections]
+            hides[str(setting)] = {
+                "sections": hidden,
+                "fields": fields if "vitals" in sections else [],
+            }
+        return hides
+
+    def setting_notes(self) -> list[dict]:
+        """For each setting that hides fields: why, and what to do with values typed in them."""
+        others = " / ".join(str(s.label) for s in CheckSetting if s not in REMOTE_CHECKS)
+        return [
+            {
+                "setting": str(setting),
+                "why": gettext(
+                    "A %(setting)s check records only %(allowed)s. Nobody examines the patient, "
+                    "so the other fields are hidden."
+                )
+                % {
+                    "setting": str(CheckSetting(setting).label).lower(),
+                    "allowed": services.remote_allowed_text(setting),
+                },
+                "kept": gettext("Kept on this page, but not saved with this check:"),
+                "others": gettext("Choose %(others)s to see and save them.") % {"others": others},
+            }
+            for setting in REMOTE_CHECKS
+        ]
 
     def filled(self):
         return [(name, form) for name, form in self.sections if form.has_changed()]

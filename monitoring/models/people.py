@@ -213,10 +213,10 @@ WEIGHT_KG_RANGE = (Decimal("1"), Decimal("350"))
 
 class Patient(models.Model):
     class Sex(models.TextChoices):
-        FEMALE = "female", "Female"
-        MALE = "male", "Male"
-        OTHER = "other", "Other"
-        UNKNOWN = "unknown", "Unknown"
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+        OTHER = "other", _("Other")
+        UNKNOWN = "unknown", _("Unknown")
 
     # Patient URLs carry this, never the sequential primary key.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

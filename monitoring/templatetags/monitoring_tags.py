@@ -3,7 +3,6 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
 from monitoring import notification_centre
@@ -111,7 +110,9 @@ def neuro_age(course, status, now=None):
     stale past the protocol's neuro window (ProtocolVersion.neuro_valid_minutes)."""
     assessed = getattr(status, "last_neuro_at", None)
     if assessed is None:
-        return mark_safe('<span class="small text-muted">no neuro check yet</span>')  # noqa: S308
+        return format_html(
+            '<span class="small text-muted">{}</span>', gettext("no neuro check yet")
+        )
     now = now or timezone.now()
     version = course.protocol_version
     window = version.windows().neuro if version else DEFAULT_WINDOWS.neuro

@@ -238,6 +238,8 @@
     function done(state) {
       restoring = false;
       form.setAttribute("data-draft-state", state);
+      // Scripts that follow the form's values (check_setting.js) look again at what came back.
+      if (state === "restored") form.dispatchEvent(new Event("cartmonitor:draft-restored"));
     }
 
     var draft = form.getAttribute("data-draft-restore") === "1" ? read(key) : null;
