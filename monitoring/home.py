@@ -559,7 +559,7 @@ def redeem_typed_code(*, code: str, ip: str, now=None) -> Redeemed:
     with transaction.atomic():
         _refuse_busy_address(ip, now)
         login_code = (
-            HomeLoginCode.objects.select_for_update()
+            HomeLoginCode.objects.select_for_update(of=("self",))
             .filter(code_hash=_in_person_hash(typed), channel=HomeLoginCode.Channel.IN_PERSON)
             .select_related("user__home_access__course")
             .first()

@@ -87,6 +87,7 @@ def _signed_in_already(request):
 
 @home_page
 @requires(User.can_use_home)
+@require_GET
 def start(request):
     """The home page: who is signed in for whom, the unit's 24-hour number, the protocol's
     countdowns, when to call, and the check-ins (none set up yet)."""
@@ -160,7 +161,7 @@ def sign_in_code(request):
     email = request.session.get(STASH_EMAIL)
     if not email:
         return redirect("monitoring:home-login")
-    form = EmailCodeForm(request.POST or None)
+    form = EmailCodeForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         status = 400
@@ -189,7 +190,7 @@ def join(request):
     """Accept an invitation by its printed code."""
     if done := _signed_in_already(request):
         return done
-    form = TypedCodeForm(request.POST or None)
+    form = TypedCodeForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         status = 400
@@ -250,7 +251,7 @@ def consent(request):
             },
             status=400 if stash else 200,
         )
-    form = ConsentForm(request.POST or None)
+    form = ConsentForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         status = 400

@@ -44,6 +44,8 @@ SHIPPED_PROTOCOL = [
     ("0002_default_protocol", "create_default_protocol"),
     ("0007_acknowledgements_febrile_schedule", "follow_the_reference"),
     ("0017_dosing_engager_templates", "create_templates"),
+    # The engager templates tell no home countdown (the CAR-T labels' two weeks).
+    ("0024_home1_home_access", "no_countdown_on_engager_templates"),
 ]
 
 
