@@ -4,6 +4,7 @@ client signed in as a patient or caregiver at home, as the sign-in pages would s
 import re
 
 from django.test import Client
+from django_tasks_db.models import DBTaskResult
 
 from monitoring import home
 from monitoring.access import HOME_BACKEND
@@ -15,6 +16,15 @@ def make_home_user(course, by, *, kind="caregiver", name=CAREGIVER_NAME, email="
     """A patient or caregiver who accepted an invitation to ``course`` and consented."""
     new = home.invite(course=course, kind=kind, display_name=name, email=email, by=by)
     return home.accept_invitation(invitation=new.invitation, language="en", **accept)
+
+
+def send_queued_codes() -> int:
+    """Run the queued jobs that e-mail sign-in codes, as the job worker would; how many ran."""
+    jobs = list(DBTaskResult.objects.ready().filter(task_path="monitoring.home.send_login_code"))
+    for job in jobs:
+        home.send_login_code.call(*job.args_kwargs["args"], **job.args_kwargs["kwargs"])
+    DBTaskResult.objects.filter(pk__in=[job.pk for job in jobs]).delete()
+    return len(jobs)
 
 
 def home_client(user, *, ip="203.0.113.7") -> Client:

@@ -184,11 +184,15 @@ class HomeLoginCode(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="home_codes")
     channel = models.CharField(max_length=16, choices=Channel.choices)
     code_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    # An e-mailed code is derived from this (HMAC keyed with SECRET_KEY, monitoring.home), so
+    # the job that sends it needs no copy of the code: nothing holds it in clear.
+    nonce = models.CharField(max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
     expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)  # e-mailed (by the job worker)
     used_at = models.DateTimeField(null=True, blank=True)
     # Replaced by a newer code, the access revoked, or too many wrong tries.
     voided_at = models.DateTimeField(null=True, blank=True)

@@ -17,6 +17,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 
 from monitoring import home
@@ -59,6 +60,14 @@ def manage(request, public_id):
                 except ValidationError as error:
                     _show_errors(error, [revoke_form])
                 else:
+                    done = (
+                        gettext("The invitation of %(name)s was withdrawn: it no longer works.")
+                        if action == "withdraw"
+                        else gettext(
+                            "The home access of %(name)s was revoked: they are signed out at once."
+                        )
+                    )
+                    messages.success(request, done % {"name": row.display_name})
                     return redirect("monitoring:course-home-access", public_id=public_id)
         elif action == "code":
             access = _row(course, "revoke", request.POST.get("id", ""))

@@ -261,7 +261,9 @@ def test_revoking_an_access_closes_it_and_is_audited(
     event = AuditEvent.objects.get(action=AuditEvent.Action.HOME_ACCESS_REVOKED)
     assert (event.user, event.course) == (care_team_member, course)
     assert "Patient asked" in event.summary
-    assert "Revoked" in text_of(care_client.get(page_url))
+    page = text_of(care_client.get(page_url))
+    assert "Revoked" in page
+    assert "The home access of Maria (daughter) was revoked: they are signed out at once." in page
 
 
 def test_a_code_given_in_person_is_shown_once_and_replaces_the_last(

@@ -22,7 +22,13 @@ from monitoring.models import (
     User,
 )
 from tests.factories import CourseFactory
-from tests.home_helpers import CAREGIVER_NAME, home_client, make_home_user, text_of
+from tests.home_helpers import (
+    CAREGIVER_NAME,
+    home_client,
+    make_home_user,
+    send_queued_codes,
+    text_of,
+)
 
 HOME = reverse("monitoring:home-start")
 LOGIN = reverse("monitoring:home-login")
@@ -66,7 +72,10 @@ def link(new) -> str:
 
 
 def ask_code(client, email=EMAIL):
-    return client.post(LOGIN, {"action": "email", "email-email": email})
+    """Ask for an e-mailed code; the job worker's job then sends it."""
+    response = client.post(LOGIN, {"action": "email", "email-email": email})
+    send_queued_codes()
+    return response
 
 
 def emailed_code() -> str:
@@ -216,6 +225,40 @@ def test_an_emailed_code_signs_in_once(phone, caregiver):
     reused = again.post(LOGIN_CODE, {"code": code})  # the first code, spent
     assert reused.status_code == 400
     assert "That code does not work" in text_of(reused)
+
+
+def test_the_job_worker_sends_the_code_not_the_request(phone, caregiver):
+    """The request only queues the job (the answer takes as long with or without an account);
+    the job sends it once, and nothing for a code already spent."""
+    phone.post(LOGIN, {"action": "email", "email-email": EMAIL})
+    assert mail.outbox == []
+
+    assert send_queued_codes() == 1
+    assert len(mail.outbox) == 1
+    code = HomeLoginCode.objects.get()
+    assert home.send_login_code.call(code.pk) == "nothing to send"  # sent already
+    assert len(mail.outbox) == 1
+
+
+def test_a_code_used_before_its_job_ran_is_not_sent(phone, caregiver):
+    phone.post(LOGIN, {"action": "email", "email-email": EMAIL})
+    HomeLoginCode.objects.update(used_at=timezone.now())
+
+    send_queued_codes()
+
+    assert mail.outbox == []
+
+
+def test_production_without_a_mail_relay_never_prints_a_code(settings, phone, caregiver, caplog):
+    settings.DEBUG = False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    phone.post(LOGIN, {"action": "email", "email-email": EMAIL})
+    code = home.email_code_of(HomeLoginCode.objects.get())
+
+    send_queued_codes()
+
+    assert code not in caplog.text
+    assert "not e-mailed" in caplog.text
 
 
 def test_the_email_holds_the_code_and_the_unit_and_no_patient_data(phone, caregiver, course):
