@@ -211,7 +211,9 @@ def join(request):
 @require_GET
 def join_link(request, token: str):
     """An invitation link: opened once, then the consent page (the token leaves the address
-    bar, the history and any Referer at once)."""
+    bar, the history and any Referer at once). The one GET that writes: the try is counted for
+    the per-address rate limit (and a wrong token audited), as a security log; nothing of the
+    invitation is spent, so a mail scanner that follows the link uses nothing."""
     if done := _signed_in_already(request):
         return done
     try:
