@@ -23,7 +23,7 @@ class InvitationForm(forms.Form):
     display_name = forms.CharField(
         label=_("Name the team knows them by"),
         max_length=100,
-        help_text=_('For example "Maria (daughter)". Shown to the care team, never in e-mails.'),
+        help_text=_('For example "Maria (daughter)". Shown to the team and on their own pages, never in e-mails.'),
     )
     email = forms.EmailField(
         label=_("E-mail for sign-in codes (optional)"),

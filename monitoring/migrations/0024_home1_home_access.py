@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('patient', 'Patient'), ('caregiver', 'Caregiver')], max_length=16, verbose_name='who')),
-                ('display_name', models.CharField(help_text='For example "Maria (daughter)". Shown to the care team, never in e-mails.', max_length=100, verbose_name='name the team knows them by')),
+                ('display_name', models.CharField(help_text='For example "Maria (daughter)". Shown to the team and on their own pages, never in e-mails.', max_length=100, verbose_name='name the team knows them by')),
                 ('email', models.EmailField(blank=True, help_text='Optional. Without one, the team gives each sign-in code in person.', max_length=254, verbose_name='e-mail for sign-in codes')),
                 ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
                 ('code_hash', models.CharField(editable=False, max_length=64, unique=True)),

@@ -52,7 +52,7 @@ class HomeInvitation(models.Model):
     display_name = models.CharField(
         _("name the team knows them by"),
         max_length=100,
-        help_text=_('For example "Maria (daughter)". Shown to the care team, never in e-mails.'),
+        help_text=_('For example "Maria (daughter)". Shown to the team and on their own pages, never in e-mails.'),
     )
     email = models.EmailField(
         _("e-mail for sign-in codes"),
