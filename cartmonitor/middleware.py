@@ -19,9 +19,10 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.shortcuts import resolve_url
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import redirect, resolve_url
 from django.utils import translation
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -156,6 +157,48 @@ class IdleSessionMiddleware:
     @staticmethod
     def is_activity(request, user) -> bool:
         return POLL_HEADER not in request.headers or user.can_view_wall_display
+
+
+class HomeSessionMiddleware:
+    """A patient or caregiver at home (``User.can_use_home``) reaches the home pages of their own
+    course and nothing else (issue 15 §4; monitoring/access.py "Home").
+
+    - Every request checks that their access is still open — not revoked, the course planned or
+      under monitoring — on the user row already loaded for the request (HomeBackend loads the
+      access and course with it: no query of its own). A closed one ends the session at once:
+      logged out, and sent to the page that says their access has ended.
+    - Any view not marked ``@home_page`` answers 404, before the view runs: the staff pages
+      would answer 403 themselves, but a home session must not even learn what exists.
+
+    Placed right after AuthenticationMiddleware, before anything reads the user's pages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from monitoring.access import home_access_of  # the app's models, loaded by now
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.can_use_home:
+            access = home_access_of(user)
+            if access is None or not access.is_open:
+                logout(request)
+                return redirect("monitoring:home-ended")
+            request.home_access = access
+        return self.get_response(request)
+
+    @staticmethod
+    def process_view(request, view_func, view_args, view_kwargs):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.can_use_home
+            and not getattr(view_func, "home_allowed", False)
+        ):
+            raise Http404("Not a home page.")
+        return None
 
 
 class UserLanguageMiddleware:

@@ -78,6 +78,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A patient or caregiver at home: only their course's home pages (404 elsewhere), and the
+    # session ends at once when their access is revoked or the course ends.
+    "cartmonitor.middleware.HomeSessionMiddleware",
     "cartmonitor.middleware.IdleSessionMiddleware",  # needs request.user; before the session save
     "cartmonitor.middleware.UserLanguageMiddleware",  # the language on the user's profile
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -151,6 +154,9 @@ AUTHENTICATION_BACKENDS = [
     # First, so a locked-out user is refused before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Patients and caregivers at home, signed in by one-time codes (monitoring/home.py): loads
+    # their access and course with the user. Authenticates nobody by password.
+    "monitoring.access.HomeBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -225,6 +231,16 @@ SESSION_IDLE_MINUTES = env_int("DJANGO_SESSION_IDLE_MINUTES", default=30)
 if SESSION_IDLE_MINUTES < 1:
     raise ImproperlyConfigured("DJANGO_SESSION_IDLE_MINUTES must be at least 1")
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# Patients and caregivers at home (issue 15) sign in with a one-time code on their own phone:
+# their session lasts longer idle, so that an 8-hourly check-in does not need a new code each
+# time; revoking their access still ends it at once (HomeSessionMiddleware).
+HOME_SESSION_IDLE_HOURS = env_int("CARTMONITOR_HOME_SESSION_IDLE_HOURS", default=12)
+if not 1 <= HOME_SESSION_IDLE_HOURS <= 14 * 24:
+    raise ImproperlyConfigured("CARTMONITOR_HOME_SESSION_IDLE_HOURS must be 1 to 336")
+# How long an invitation to home monitoring (its link and printed code) stays valid.
+HOME_INVITATION_HOURS = env_int("CARTMONITOR_HOME_INVITATION_HOURS", default=72)
+if not 1 <= HOME_INVITATION_HOURS <= 14 * 24:
+    raise ImproperlyConfigured("CARTMONITOR_HOME_INVITATION_HOURS must be 1 to 336")
 
 # Login lockout (django-axes): after this many wrong passwords for one username from one
 # address, that pair is refused for the cool-off, even with the right password. Attempts are

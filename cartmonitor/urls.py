@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from cartmonitor.forms import AdminLoginForm, LoginForm
+from monitoring.access import home_allowed
 
 admin.site.site_header = "cartmonitor administration"
 admin.site.site_title = "cartmonitor"
@@ -19,7 +20,8 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Anyone may log out, a patient or caregiver at home included.
+    path("accounts/logout/", home_allowed(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("monitoring.urls")),
 ]

@@ -12,6 +12,11 @@
   exists, and a page never shows more (or other) patients than the filter asked for.
 - **Notifications**: a user sees only their own (anyone else's is a 404); a notification links
   to its patient only while the patient is on one of the user's units.
+- **Home** (issue 15): a patient or caregiver at home (``User.can_use_home``) has one course,
+  through their ``HomeAccess``, and reaches only the views marked ``@home_page``: every other
+  view answers 404 (cartmonitor/middleware.py ``HomeSessionMiddleware``, before the view's own
+  403), and a revoked access or an ended course ends the session on its next request. No home
+  page takes an id: the course is the session's, so there is nothing to swap for another's.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from __future__ import annotations
 import re
 from functools import wraps
 
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from monitoring.models import Notification, TreatmentCourse, Unit, User
+from monitoring.models import HOME_ROLES, HomeAccess, Notification, TreatmentCourse, Unit, User
 
 # ASCII digits that fit a primary key: int() and str.isdigit() also accept "١٢" or "²".
 _UNIT_ID = re.compile(r"[0-9]{1,18}")
@@ -101,3 +107,62 @@ def get_notification_for(user: User, pk) -> Notification:
     if notification is None:
         raise Http404("No such notification of yours.")
     return notification
+
+
+# --- Home (issue 15) -------------------------------------------------------------------------
+
+HOME_BACKEND = "monitoring.access.HomeBackend"
+HOME_LOGIN_URL = "monitoring:home-login"
+
+
+def home_allowed(view):
+    """Mark a view a patient or caregiver at home may open: HomeSessionMiddleware answers 404
+    for any other. The home pages themselves, the site's root (which sends them home) and the
+    logout."""
+    view.home_allowed = True
+    return view
+
+
+def home_page(view):
+    """A home page: allowed at home, and an anonymous visitor of one that needs a login is sent
+    to the home sign-in page, not the staff login."""
+    view.login_url = HOME_LOGIN_URL
+    return home_allowed(view)
+
+
+class HomeBackend(ModelBackend):
+    """Loads a signed-in patient or caregiver with their access, course, unit, patient and
+    protocol version in the one query that loads the user on every request, so the session's
+    check (is the access still open?) and the home page cost nothing more. Authenticates no
+    one by credentials: monitoring/home.py signs people in with one-time codes."""
+
+    def authenticate(self, request, **credentials):
+        return None
+
+    def get_user(self, user_id):
+        user = (
+            User.objects.filter(pk=user_id, role__in=HOME_ROLES)
+            .select_related(
+                "home_access__course__unit",
+                "home_access__course__patient",
+                "home_access__course__protocol_version",
+            )
+            .first()
+        )
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+
+def home_access_of(user) -> HomeAccess | None:
+    """A home user's access (already loaded by HomeBackend), or None."""
+    try:
+        return user.home_access
+    except HomeAccess.DoesNotExist:
+        return None
+
+
+def get_home_access(request) -> HomeAccess:
+    """The signed-in patient's or caregiver's open access: their one course. 404 otherwise."""
+    access = getattr(request, "home_access", None) or home_access_of(request.user)
+    if access is None or not access.is_open:
+        raise Http404("No open home access.")
+    return access

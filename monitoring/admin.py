@@ -44,7 +44,8 @@ from monitoring.models.audit import changes_text
 
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
-    list_display = ["name", "code"]
+    # The 24-hour number is what patients and caregivers at home are told to call (issue 15).
+    list_display = ["name", "code", "contact_phone"]
     search_fields = ["name", "code"]
 
 

@@ -930,6 +930,9 @@ PROTOCOL_VERSION_FIELDS = [
     "is_template",
     "products",
     "monitoring_window_days",
+    # Home monitoring's countdowns (monitoring/home.py)
+    "stay_near_days",
+    "no_driving_days",
     "sbp_low_mmhg",
     "heart_rate_high",
     "heart_rate_low",

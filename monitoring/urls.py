@@ -8,6 +8,8 @@ from monitoring.views import (
     courses,
     dosing,
     exports,
+    home,
+    home_access,
     infection,
     journey,
     nurse,
@@ -184,4 +186,20 @@ urlpatterns = [
     path("profile/push/remove/", profile.push_remove, name="profile-push-remove"),
     # A shared wall screen's own login: the read-only board of its units, without identifiers
     path("display/", wall.wall_display, name="wall-display"),
+    # Home monitoring (issue 15): the care team's page of a course's home accounts, and the
+    # pages of a patient or caregiver at home (sign-in, invitation and consent, the home page).
+    # No home address carries an id or patient data; an invitation link carries its token.
+    path(
+        "patients/<uuid:public_id>/home-access/",
+        home_access.manage,
+        name="course-home-access",
+    ),
+    path("home/", home.start, name="home-start"),
+    path("home/login/", home.sign_in, name="home-login"),
+    path("home/login/code/", home.sign_in_code, name="home-login-code"),
+    path("home/join/", home.join, name="home-join"),
+    path("home/join/consent/", home.consent, name="home-consent"),
+    path("home/join/<slug:token>/", home.join_link, name="home-join-link"),
+    path("home/ended/", home.ended, name="home-ended"),
+    path("home/logout/", home.sign_out, name="home-logout"),
 ]

@@ -10,6 +10,17 @@ from tests.factories import ROOM_AIR, tell
 # Pages that answer without a login: the load balancers' health check, and the push service
 # worker's script (no data; the browser fetches it to install the worker).
 PUBLIC_PAGES = {"healthz", "service-worker"}
+# The home sign-in pages (issue 15): signing in, an invitation and its consent, the page that
+# says an access ended, signing out. No patient data on any of them.
+HOME_PUBLIC_PAGES = {
+    "home-login",
+    "home-login-code",
+    "home-join",
+    "home-join-link",
+    "home-consent",
+    "home-ended",
+    "home-logout",
+}
 
 
 def monitoring_routes() -> list[URLPattern]:
@@ -45,6 +56,7 @@ def route_sample(course, by) -> dict:
         "record_pk": check.vitalsigns_set.get().pk,
         "version_pk": course.protocol_version_id,
         "day": course.day_number(check.observed_at),  # the day of the check (course_day)
+        "token": "no-such-invitation-token",  # an invitation link's (home-join-link)
     }
 
 

@@ -13,6 +13,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from monitoring import alert_rules, infection, services
+from monitoring.demo.home import ensure_demo_caregiver
 from monitoring.demo.journey import seed_journeys
 from monitoring.demo.physiology import _dec
 from monitoring.demo.plans import PatientPlan, random_plan, scripted_plans
@@ -214,6 +215,10 @@ def seed(
             first = existing.order_by("patient__mrn").values_list("unit", flat=True).first()
             demo_units = list(Unit.objects.filter(courses__in=existing).distinct())
             _ensure_demo_users([u for u in demo_units if u.pk == first], demo_units)
+            # A demo seeded before home monitoring gets its caregiver now (issue 15).
+            ensure_demo_caregiver(
+                units=demo_units, by=User.objects.get(username="demo-care"), mrn_prefix=MRN_PREFIX
+            )
             return SeedResult(
                 False,
                 {},
@@ -237,6 +242,11 @@ def seed(
             now=now,
         )
         counts.update(seed_journeys(units=unit_rows, by=User.objects.get(username="demo-care")))
+        counts["home caregivers"] = int(
+            ensure_demo_caregiver(
+                units=unit_rows, by=User.objects.get(username="demo-care"), mrn_prefix=MRN_PREFIX
+            )
+        )
     # After a bulk load the planner's statistics are stale until autovacuum catches up; on
     # PostgreSQL that turned a 27 ms save into 260 ms at 1,000 patients. Refresh them now.
     with connection.cursor() as cursor:

@@ -23,10 +23,13 @@ from monitoring.models import (
     TreatmentCourse,
 )
 from monitoring.models.alerts import TIER_CHOICES
-from monitoring.models.protocols import WINDOW_RANGES
+from monitoring.models.protocols import HOME_COUNTDOWN_DAYS_RANGE, WINDOW_RANGES
 
 PROTOCOL_RANGES = {
     "monitoring_window_days": (1, 365, "days"),
+    # Home monitoring's countdowns (monitoring/home.py); blank: none shown.
+    "stay_near_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
+    "no_driving_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
     "sbp_low_mmhg": (40, 150, "mmHg"),
     "heart_rate_high": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
     "heart_rate_low": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
@@ -84,6 +87,8 @@ class ProtocolVersionForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     monitoring_window_days = forms.IntegerField(label=_("Monitoring window (days from day 0)"))
+    stay_near_days = forms.IntegerField(required=False)
+    no_driving_days = forms.IntegerField(required=False)
     sbp_low_mmhg = forms.IntegerField(required=False)
     heart_rate_high = forms.IntegerField()
     heart_rate_low = forms.IntegerField()
@@ -128,6 +133,8 @@ class ProtocolVersionForm(forms.Form):
             "; blank: adults < 90 mmHg, children by PALS age limits."
         )
         self.fields["products"].help_text = gettext("None ticked: every product.")
+        for name in ("stay_near_days", "no_driving_days"):
+            self.fields[name].help_text += gettext("; blank: the home page shows no countdown.")
         for name in WINDOW_RANGES:
             self.fields[
                 name

@@ -28,6 +28,14 @@ from monitoring.models.grades import (
     GradeConfirmation,
     GradeSnapshot,
 )
+from monitoring.models.home import (
+    HOME_SLOTS,
+    HomeAccess,
+    HomeInvitation,
+    HomeKind,
+    HomeLoginCode,
+    HomeSignInAttempt,
+)
 from monitoring.models.infection import ImmunoglobulinDose, Infection, ProphylaxisCourse
 from monitoring.models.journey import BaselineItem, CoursePhase, FollowUpVisit, Phase
 from monitoring.models.observations import (
@@ -43,11 +51,18 @@ from monitoring.models.observations import (
     Treatment,
     VitalSigns,
 )
-from monitoring.models.people import Patient, Unit, User
+from monitoring.models.people import HOME_ROLES, Patient, Unit, User
 from monitoring.models.products import TherapyProduct, TherapyProductQuerySet
 from monitoring.models.protocols import CheckSchedule, CheckType, Protocol, ProtocolVersion
 
 __all__ = [
+    "HOME_ROLES",
+    "HOME_SLOTS",
+    "HomeAccess",
+    "HomeInvitation",
+    "HomeKind",
+    "HomeLoginCode",
+    "HomeSignInAttempt",
     "CAPD_ITEM_FIELDS",
     "ICE_ITEM_FIELDS",
     "LAB_RANGES",

@@ -115,6 +115,15 @@ class AuditEvent(models.Model):
         JOURNEY_ENDED = "journey_ended", _("Journey ended")
         PLANNED_DAY0_MOVED = "planned_day0_moved", _("Planned day 0 moved")
         VISIT_MISSED = "visit_missed", _("Follow-up visit missed")
+        # Home monitoring (monitoring/home.py): access, sign-in and its failures
+        HOME_INVITED = "home_invited", _("Invited to home monitoring")
+        HOME_INVITATION_REVOKED = "home_invitation_revoked", _("Home invitation withdrawn")
+        HOME_ACCESS_GRANTED = "home_access_granted", _("Home access granted (consent recorded)")
+        HOME_ACCESS_REVOKED = "home_access_revoked", _("Home access revoked")
+        HOME_CODE_ISSUED = "home_code_issued", _("Home sign-in code issued")
+        HOME_SIGNED_IN = "home_signed_in", _("Signed in at home")
+        HOME_SIGN_IN_FAILED = "home_sign_in_failed", _("Home sign-in failed")
+        HOME_LOCKED_OUT = "home_locked_out", _("Home sign-in refused: too many attempts")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

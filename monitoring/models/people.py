@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -24,6 +25,19 @@ class Unit(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     code = models.SlugField(max_length=20, unique=True)
+    # Shown to patients and caregivers at home (issue 15 §1): whom to call, day or night.
+    contact_phone = models.CharField(
+        _("24-hour contact number"),
+        max_length=32,
+        blank=True,
+        help_text=_("The number patients and caregivers at home call, day or night."),
+        validators=[
+            RegexValidator(
+                r"^\+?[0-9][0-9 ()./-]{3,30}$",
+                _("Digits, spaces and + ( ) - . / only, e.g. +44 20 7946 0000."),
+            )
+        ],
+    )
 
     class Meta:
         ordering = ["name"]
@@ -54,6 +68,10 @@ class User(AbstractUser):
         ADMIN = "admin", _("Admin")
         # A shared wall screen: its own login, the board of its units only, read-only.
         DISPLAY = "display", _("Wall display")
+        # At home (issue 15): a patient or a caregiver signed in by a one-time code, who reaches
+        # only the home pages of one course (models/home.py HomeAccess). No staff permission.
+        PATIENT = "patient", _("Patient at home")
+        CAREGIVER = "caregiver", _("Caregiver at home")
 
     role = models.CharField(
         max_length=16,
@@ -197,13 +215,32 @@ class User(AbstractUser):
 
     @property
     def can_receive_notifications(self) -> bool:
-        """A notification centre and a profile with channels: every person, never a screen."""
-        return self.role != self.Role.DISPLAY
+        """A notification centre and a profile with channels: every member of staff, never a
+        screen, nor a patient or caregiver at home."""
+        return self.role not in (self.Role.DISPLAY, *HOME_ROLES)
+
+    @property
+    def can_manage_home_access(self) -> bool:
+        """Invite a patient or caregiver to home monitoring, give them a sign-in code, revoke
+        their access (views/home_access.py): the care team, and the charge nurse who runs the
+        unit's discharges. Never a bedside nurse alone, nor IT (admins see no patient's home)."""
+        return self.role in (self.Role.CHARGE_NURSE, self.Role.CARE_TEAM)
+
+    @property
+    def can_use_home(self) -> bool:
+        """The home pages of one course (views/home.py), and nothing else: a patient or a
+        caregiver at home. HomeSessionMiddleware keeps them there."""
+        return self.role in HOME_ROLES
 
     @property
     def can_view_wall_display(self) -> bool:
         """A shared screen's login: the read-only wall board of its units, nothing else."""
         return self.role == self.Role.DISPLAY
+
+
+# The roles of people at home (issue 15): cartmonitor/middleware.py HomeSessionMiddleware
+# answers them only on the home pages.
+HOME_ROLES = (User.Role.PATIENT, User.Role.CAREGIVER)
 
 
 # Tocilizumab is dosed by weight (8 mg/kg; 12 mg/kg under 30 kg — reference §7.1): a weight

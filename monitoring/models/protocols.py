@@ -23,6 +23,13 @@ from monitoring import alert_rules, flag_rules, grading, infection_rules, journe
 from monitoring.models.constraints import range_constraint
 from monitoring.timeline import DEFAULT_WINDOWS, Windows
 
+# The June 2025 CAR-T labels (FDA Safety Communication, 26 June 2025; reference §6.2): stay near
+# the treatment centre for 2 weeks and do not drive for 2 weeks after the infusion.
+STAY_NEAR_DAYS = 14
+NO_DRIVING_DAYS = 14
+# Plausible countdowns an admin may set (days from day 0): the old REMS asked for 8 weeks.
+HOME_COUNTDOWN_DAYS_RANGE = (1, 365)
+
 # Plausible validity windows an admin may set: never shorter than a quarter of an hour,
 # never long enough to grade yesterday's values as today's.
 WINDOW_RANGES = {
@@ -107,6 +114,24 @@ class ProtocolVersion(models.Model):
     )
     # US labels since June 2025: monitor at least 2 weeks, daily for the first (reference §6.2).
     monitoring_window_days = models.PositiveSmallIntegerField(default=14)
+    # What patients at home are told (issue 15 §1, the home page's countdowns): stay near the
+    # treatment centre, and do not drive, for this many days from day 0. The CAR-T labels since
+    # the REMS removal of June 2025: 2 weeks each (reference §6.2). Blank: no countdown (the
+    # engager templates, whose labels say something else: docs/clinical-rules.md).
+    stay_near_days = models.PositiveSmallIntegerField(
+        _("stay near the treatment centre for (days from day 0)"),
+        null=True,
+        blank=True,
+        default=STAY_NEAR_DAYS,
+        help_text=_("Blank: the home page shows no such countdown."),
+    )
+    no_driving_days = models.PositiveSmallIntegerField(
+        _("no driving for (days from day 0)"),
+        null=True,
+        blank=True,
+        default=NO_DRIVING_DAYS,
+        help_text=_("Blank: the home page shows no such countdown."),
+    )
     # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
     sbp_low_mmhg = models.PositiveSmallIntegerField(
         _("hypotension: SBP below (mmHg)"),
@@ -251,6 +276,8 @@ class ProtocolVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["protocol", "number"], name="protocol_version_unique"),
             range_constraint("protocol", "monitoring_window_days", 1, 365),
+            range_constraint("protocol", "stay_near_days", *HOME_COUNTDOWN_DAYS_RANGE),
+            range_constraint("protocol", "no_driving_days", *HOME_COUNTDOWN_DAYS_RANGE),
             range_constraint("protocol", "sbp_low_mmhg", 40, 150),
             range_constraint("protocol", "spo2_low_pct", 70, 99),
             range_constraint("protocol", "temperature_high_c", 37, 40),

@@ -8,15 +8,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from monitoring import worker
-from monitoring.access import get_course_for, requires
+from monitoring.access import get_course_for, home_allowed, requires
 from monitoring.models import User
 from monitoring.views import care_team
 
 
-@requires(User.can_view_patients, User.can_view_wall_display)
+@home_allowed
+@requires(User.can_view_patients, User.can_view_wall_display, User.can_use_home)
 def home(request):
     """Each role lands on its own home: who acts on flags on the board, a wall screen on its
-    display, others the worklist."""
+    display, a patient or caregiver at home on their home page, others the worklist."""
+    if request.user.can_use_home:
+        return redirect("monitoring:home-start")
     if request.user.can_view_wall_display:
         return redirect("monitoring:wall-display")
     if request.user.can_act_on_flags:

@@ -47,6 +47,8 @@ SHIPPED_PROTOCOL = [
     ("0017_dosing_engager_templates", "create_templates"),
     ("0024_more_engager_templates", "create_templates"),
     ("0025_engager_templates_febrile_tier", "follow_the_reference"),
+    # The engager templates tell no home countdown (the CAR-T labels' two weeks).
+    ("0027_home_access", "no_countdown_on_engager_templates"),
 ]
 
 

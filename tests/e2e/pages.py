@@ -22,7 +22,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import User
 from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UnitFactory, UserFactory
-from tests.routes import PUBLIC_PAGES, monitoring_routes, route_sample, url_of
+from tests.routes import HOME_PUBLIC_PAGES, PUBLIC_PAGES, monitoring_routes, route_sample, url_of
 
 ROLES = (
     User.Role.NURSE,
@@ -120,7 +120,9 @@ def every_page(user, sample: dict) -> list[Page]:
     client.force_login(user)
     pages = []
     for route in monitoring_routes():
-        if route.name in PUBLIC_PAGES:  # the health check's JSON and the push worker's script
+        # The health check's JSON and the push worker's script; the home sign-in pages are
+        # walked anonymously (public_pages), the home page with a home session (its own test).
+        if route.name in PUBLIC_PAGES | HOME_PUBLIC_PAGES:
             continue
         url = url_of(route, sample)
         response = client.get(url)
@@ -132,7 +134,12 @@ def every_page(user, sample: dict) -> list[Page]:
 
 def public_pages() -> list[Page]:
     """Pages anyone can open without logging in."""
-    return [Page("login", reverse("login"))]
+    return [
+        Page("login", reverse("login")),
+        Page("home-login", reverse("monitoring:home-login")),
+        Page("home-join", reverse("monitoring:home-join")),
+        Page("home-ended", reverse("monitoring:home-ended")),
+    ]
 
 
 def is_full_page(response) -> bool:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import AuditEvent, BedsideCheck
 from tests.factories import ROOM_AIR, CourseFactory
-from tests.routes import PUBLIC_PAGES, monitoring_routes, route_sample, url_of
+from tests.routes import HOME_PUBLIC_PAGES, PUBLIC_PAGES, monitoring_routes, route_sample, url_of
 
 
 @pytest.fixture
@@ -30,24 +30,28 @@ def patient_pages(course, check: BedsideCheck | None = None):
     return pages
 
 
-def test_only_the_health_check_and_the_push_worker_script_are_open_without_a_login():
+def test_only_the_health_check_the_push_worker_and_home_sign_in_are_open_without_a_login():
     routes = monitoring_routes()
     public = {r.name for r in routes if getattr(r.callback, "login_required", True) is False}
 
-    assert public == PUBLIC_PAGES == {"healthz", "service-worker"}
+    assert {"healthz", "service-worker"} == PUBLIC_PAGES
+    assert public == PUBLIC_PAGES | HOME_PUBLIC_PAGES
 
 
 def test_anonymous_users_are_sent_to_login_from_every_page(course, nurse):
-    """Every URL pattern of the app, GET and POST, with real objects in its arguments."""
+    """Every URL pattern of the app, GET and POST, with real objects in its arguments; a home
+    page sends to the home sign-in page, every other page to the staff login."""
     sample = route_sample(course, nurse)
     client = Client()
     for route in monitoring_routes():
-        if route.name in PUBLIC_PAGES:
+        if route.name in PUBLIC_PAGES | HOME_PUBLIC_PAGES:
             continue
         url = url_of(route, sample)
+        home = getattr(route.callback, "login_url", None) == "monitoring:home-login"
+        login = reverse("monitoring:home-login" if home else "login")
         for response in (client.get(url), client.post(url)):
             assert response.status_code == 302, url
-            assert response.url.startswith(reverse("login")), url
+            assert response.url.startswith(login), url
 
 
 def test_the_health_check_needs_no_login_and_no_data(db):

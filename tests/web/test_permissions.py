@@ -13,10 +13,15 @@ from django.urls import reverse
 
 from monitoring.models import BedsideCheck, User
 from tests.factories import CourseFactory, UserFactory
-from tests.routes import PUBLIC_PAGES, monitoring_routes, route_sample, url_of
+from tests.routes import HOME_PUBLIC_PAGES, PUBLIC_PAGES, monitoring_routes, route_sample, url_of
 
 NURSE, CARE_TEAM, ADMIN = User.Role.NURSE, User.Role.CARE_TEAM, User.Role.ADMIN
 CHARGE_NURSE, DISPLAY = User.Role.CHARGE_NURSE, User.Role.DISPLAY
+PATIENT, CAREGIVER = User.Role.PATIENT, User.Role.CAREGIVER
+# The roles whose pages are decided by these permissions alone. A patient or caregiver at home
+# reaches only the home pages of their own course (404 elsewhere, before any permission is
+# asked): tests/web/test_home_security.py walks the URLconf with a real home session.
+STAFF_ROLES = [role for role in User.Role if role not in (PATIENT, CAREGIVER)]
 
 # permission: the roles that have it (README "Who uses it").
 PERMISSIONS = {
@@ -41,6 +46,8 @@ PERMISSIONS = {
     "can_view_program": {CHARGE_NURSE, CARE_TEAM, ADMIN},
     "can_manage_journey": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
     "can_view_wall_display": {DISPLAY},
+    "can_manage_home_access": {CHARGE_NURSE, CARE_TEAM},
+    "can_use_home": {PATIENT, CAREGIVER},
 }
 
 
@@ -72,14 +79,15 @@ def test_every_page_names_the_permission_it_needs():
     unguarded = [
         r.name
         for r in monitoring_routes()
-        if r.name not in PUBLIC_PAGES and not hasattr(r.callback, "required_permission")
+        if r.name not in PUBLIC_PAGES | HOME_PUBLIC_PAGES
+        and not hasattr(r.callback, "required_permission")
     ]
 
     assert unguarded == []
 
 
 @pytest.mark.parametrize("superuser", [False, True], ids=["", "superuser"])
-@pytest.mark.parametrize("role", list(User.Role))
+@pytest.mark.parametrize("role", STAFF_ROLES)
 def test_every_page_is_403_exactly_when_the_role_lacks_its_permission(
     client, sample, ward_a, role, superuser
 ):
@@ -87,7 +95,7 @@ def test_every_page_is_403_exactly_when_the_role_lacks_its_permission(
     client.force_login(user)
 
     for route in monitoring_routes():
-        if route.name in PUBLIC_PAGES:
+        if route.name in PUBLIC_PAGES | HOME_PUBLIC_PAGES:
             continue
         # Any one of the permissions the page names opens it (home: patients or a display).
         allowed = any(role in PERMISSIONS[p] for p in route.callback.required_permissions)
@@ -143,7 +151,7 @@ NAV = {
 
 
 @pytest.mark.parametrize("superuser", [False, True], ids=["", "superuser"])
-@pytest.mark.parametrize("role", list(User.Role))
+@pytest.mark.parametrize("role", STAFF_ROLES)
 def test_the_navigation_shows_only_links_the_user_can_open(client, ward_a, role, superuser):
     user = UserFactory(role=role, units=[ward_a], is_staff=superuser, is_superuser=superuser)
     client.force_login(user)

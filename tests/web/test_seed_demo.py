@@ -151,3 +151,33 @@ def test_a_large_hospital_spreads_its_patients_over_every_unit(db):
     per_unit = TreatmentCourse.objects.values("unit").distinct().count()
     assert per_unit == 50
     assert not BedsideCheck.objects.filter(observed_at__gt=timezone.now()).exists()
+
+
+def test_the_demo_has_an_outpatient_with_a_caregiver_who_signs_in_from_home(db):
+    """Issue 15: `make run` prints how to sign in as the caregiver; the code comes by e-mail
+    (the console backend in the demo) and opens that course's home page."""
+    import re
+
+    from django.core import mail
+    from django.test import Client
+
+    from monitoring.demo.home import CAREGIVER_EMAIL
+    from monitoring.models import HomeAccess
+    from tests.home_helpers import send_queued_codes
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=out)  # again: the same one caregiver
+
+    access = HomeAccess.objects.select_related("course__unit", "user").get()
+    assert (access.kind, access.course.care_setting) == ("caregiver", "outpatient")
+    assert access.course.unit.contact_phone
+    assert access.user.email == CAREGIVER_EMAIL
+    assert f"enter {CAREGIVER_EMAIL}" in out.getvalue()
+    assert "/home/login/" in out.getvalue()
+    phone = Client(REMOTE_ADDR="203.0.113.99")
+    phone.post("/home/login/", {"action": "email", "email-email": CAREGIVER_EMAIL})
+    send_queued_codes()  # the job worker's part
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    assert phone.post("/home/login/code/", {"code": code}).url == "/home/"
+    assert "for the monitoring of" in phone.get("/home/").content.decode()

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitoring import demo
 from monitoring.demo.engagers import ENGAGER_COURSES
+from monitoring.demo.home import caregiver_login_text
 
 
 class Command(BaseCommand):
@@ -30,6 +31,9 @@ class Command(BaseCommand):
         result = demo.seed(patients=patients, units=units, days=days, seed=seed)
         names = ", ".join(username for username, *_ in demo.DEMO_USERS)
         logins = f"Logins {names}; password {demo.DEMO_PASSWORD}."
+        caregiver = caregiver_login_text()
+        if caregiver:
+            logins += "\n" + caregiver
         if not result.created:
             self.stdout.write(result.message)
             self.stdout.write(logins)

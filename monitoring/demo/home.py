@@ -1,0 +1,66 @@
+"""The demo's home monitoring (issue 15): the outpatient CAR-T course gets a caregiver who
+signs in from home, through the real write paths (an invitation, accepted with consent).
+
+``make run`` prints how to sign in as the caregiver: the address below on /home/login/; the
+e-mailed code prints in the terminal (Django's console e-mail backend, the default without an
+SMTP host). The demo units get a (fictional) 24-hour number to show on the home page.
+"""
+
+from __future__ import annotations
+
+from monitoring import home
+from monitoring.models import CareSetting, HomeAccess, TreatmentCourse, Unit, User
+
+CAREGIVER_EMAIL = "caregiver@demo.invalid"
+CAREGIVER_USERNAME = "demo-caregiver"
+CAREGIVER_NAME = "Sam (partner)"
+# Fictional numbers (the 555-01xx range kept for fiction), one per demo unit.
+UNIT_PHONE = "+1 202 555 01{:02d}"
+
+
+def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bool:
+    """Give the demo units a 24-hour number and the outpatient demo course its caregiver;
+    nothing when they have them already (or no demo course is an outpatient). True if the
+    caregiver was made now."""
+    for index, unit in enumerate(units):
+        if not unit.contact_phone:
+            unit.contact_phone = UNIT_PHONE.format(index % 100)
+            unit.save(update_fields=["contact_phone"])
+    if HomeAccess.objects.filter(user__username=CAREGIVER_USERNAME).exists():
+        return False
+    course = (
+        TreatmentCourse.objects.under_monitoring()
+        .filter(patient__mrn__startswith=mrn_prefix, care_setting=CareSetting.OUTPATIENT)
+        .order_by("patient__mrn")
+        .first()
+    )
+    if course is None:
+        return False
+    new = home.invite(
+        course=course,
+        kind="caregiver",
+        display_name=CAREGIVER_NAME,
+        email=CAREGIVER_EMAIL,
+        by=by,
+    )
+    home.accept_invitation(
+        invitation=new.invitation, language="en", ip="demo", username=CAREGIVER_USERNAME
+    )
+    return True
+
+
+def caregiver_login_text() -> str:
+    """What `seed_demo` (and so `make run`) prints: how to sign in as the caregiver."""
+    access = (
+        HomeAccess.objects.filter(user__username=CAREGIVER_USERNAME, revoked_at__isnull=True)
+        .select_related("course__patient")
+        .first()
+    )
+    if access is None or not access.is_open:
+        return ""
+    return (
+        f"Caregiver at home ({access.display_name}, outpatient {access.course.patient.mrn}): "
+        f"open /home/login/ and enter {CAREGIVER_EMAIL}; the sign-in code prints here "
+        f"(console e-mail). Or, as demo-care, open the patient's Home access page and give a "
+        f"code in person. Codes work for {home.CODE_MINUTES} minutes."
+    )
