@@ -12,6 +12,10 @@ Sources (docs/clinical-rules.md, "T-cell engagers: step-up dosing, windows and g
   0.8 mg, more than 14 days: repeat from 0.16 mg); ELREXFIO 2023 table (12 mg, more than 14
   days: 12 mg; 32 mg, more than 14 days: 32 mg, more than 28 days: 12 mg). The protocol's
   ``restart_rules`` on the step hold them; a table a label copy did not show is left empty.
+- Too soon: each label gives the schedule's days (Table 1: e.g. TECVAYLI day 1, 4, 7); a dose on
+  a calendar day before the previous dose's day plus the schedule's gap (the steps'
+  ``day_offset`` difference) is a gate not met. The labels give no earlier day, so a dose given
+  earlier than the schedule needs the same override with a reason as any unmet gate.
 
 No Django here: ``monitoring.dosing`` assembles the values and renders the problems.
 """
@@ -36,7 +40,7 @@ class Problem:
     """A gate not met. ``code`` picks the message (monitoring.dosing.problem_text); ``until``
     is when it will be met by time alone (None: not by time alone, e.g. CRS still present)."""
 
-    code: str  # "crs_active", "crs_recent", "icans_active", "icans_recent", "restart"
+    code: str  # "crs_active", "crs_recent", "icans_active", "icans_recent", "restart", "too_soon"
     params: dict = field(default_factory=dict)
     until: datetime | None = None
 
@@ -96,6 +100,20 @@ def restart_problem(rules, previous_at: datetime | None, at: datetime) -> Proble
     )
 
 
+def spacing_problem(previous_at: datetime | None, gap_days: int | None, at: datetime):
+    """A dose on a calendar day before the previous dose's day plus the schedule's gap. Both
+    times in the centre's local time (calendar days are the label's unit: day 1, day 4)."""
+    if previous_at is None or not gap_days or gap_days < 0:
+        return None
+    earliest = previous_at.date() + timedelta(days=gap_days)
+    if at.date() >= earliest:
+        return None
+    until = datetime.combine(earliest, datetime.min.time(), tzinfo=at.tzinfo)
+    return Problem(
+        "too_soon", {"previous": previous_at, "days": gap_days, "earliest": earliest}, until=until
+    )
+
+
 def gate_problems(
     *,
     at: datetime,
@@ -104,12 +122,15 @@ def gate_problems(
     icans_clear_hours: int | None,
     restart_rules,
     previous_at: datetime | None,
+    gap_days: int | None = None,
 ) -> list[Problem]:
-    """Every gate before a dose that is not met at ``at``."""
+    """Every gate before a dose that is not met at ``at`` (``gap_days``: the schedule's days
+    between the previous dose given and this one; local times for the calendar day)."""
     problems = [
         clear_problem(points, "crs", crs_clear_hours, at),
         clear_problem(points, "icans", icans_clear_hours, at),
         restart_problem(restart_rules, previous_at, at),
+        spacing_problem(previous_at, gap_days, at),
     ]
     return [problem for problem in problems if problem is not None]
 

@@ -93,12 +93,13 @@ def problems_for(course, dose: CourseDose, at: datetime, *, doses=None, points=N
     points = points if points is not None else grade_points(course)
     previous = last_given([d for d in doses if d.pk != dose.pk and (d.given_at or at) <= at])
     return dose_gates.gate_problems(
-        at=at,
+        at=timezone.localtime(at),
         points=points,
         crs_clear_hours=dose.step.crs_clear_hours,
         icans_clear_hours=dose.step.icans_clear_hours,
         restart_rules=dose.step.restart_rules,
-        previous_at=previous.given_at if previous else None,
+        previous_at=timezone.localtime(previous.given_at) if previous else None,
+        gap_days=dose.step.day_offset - previous.step.day_offset if previous else None,
     )
 
 
@@ -183,6 +184,15 @@ def problem_text(problem: dose_gates.Problem, steps=None) -> str:
             "%(days)s days since the previous dose (more than %(limit)s): the step-up must "
             "restart at step %(step)s. Re-plan the step-up."
         ) % {"days": p["days"], "limit": p["limit"], "step": p["restart_at"]}
+    if problem.code == "too_soon":
+        return gettext(
+            "The previous dose was given at %(previous)s: by the schedule this dose is %(days)s "
+            "days later, not before %(earliest)s."
+        ) % {
+            "previous": _shown_when(p["previous"]),
+            "days": p["days"],
+            "earliest": formats.date_format(p["earliest"], "SHORT_DATE_FORMAT"),
+        }
     raise ValueError(problem.code)
 
 

@@ -126,3 +126,31 @@ def test_restart_after_a_delay(what, rules, days, restart_at):
 )
 def test_restart_rules_are_validated(rules, ok):
     assert (restart_rules_problems(rules, 3) == []) is ok
+
+
+SPACING_CASES = [
+    # (what, previous dose at, gap in the schedule's days, this dose at, too soon?)
+    # TECVAYLI §2.1 Table 1: step-up dose 1 on day 1, step-up dose 2 on day 4 (gap 3 days).
+    ("day 4 at 08:00 after day 1 at 09:00: on its day", T + timedelta(hours=1), 3, h(72), False),
+    ("day 3 at 23:00: a day early", T, 3, h(63), True),
+    ("same day as the previous dose", T, 3, h(2), True),
+    ("later than the schedule (a delay): the restart rules decide", T, 3, h(24 * 6), False),
+    ("no gap in the schedule (a restart repeats a step)", T, 0, h(1), False),
+    ("no previous dose", None, 3, h(1), False),
+]
+
+
+@pytest.mark.parametrize(("what", "previous", "gap", "at", "too_soon"), SPACING_CASES)
+def test_a_dose_before_its_day_in_the_schedule_is_a_gate_not_met(what, previous, gap, at, too_soon):
+    problems = gate_problems(
+        at=at,
+        points=[],
+        crs_clear_hours=None,
+        icans_clear_hours=None,
+        restart_rules=[],
+        previous_at=previous,
+        gap_days=gap,
+    )
+    assert [p.code for p in problems] == (["too_soon"] if too_soon else []), what
+    if too_soon:
+        assert problems[0].until == datetime(2026, 3, 5, 0, 0, tzinfo=UTC)

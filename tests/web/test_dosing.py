@@ -376,3 +376,28 @@ def test_a_used_versions_steps_are_copied_to_the_new_version(ward_a, care_team_m
         "Step-up dose 2",
         "First treatment dose",
     ]
+
+
+def test_a_dose_before_its_day_in_the_schedule_needs_an_override(ward_a, nurse, care_team_member):
+    # TECVAYLI §2.1 Table 1: step-up dose 2 on day 4, three days after step-up dose 1. Given
+    # the next morning, the gap is a gate like CRS: the nurse is refused with why, and only the
+    # care team may override it, with a reason.
+    with time_machine.travel(T0, tick=False):
+        course = engager_course(ward_a, care_team_member)
+        doses = dosing.plan_doses(course=course, first_dose_at=at(1), by=care_team_member)
+    with time_machine.travel(at(1), tick=False):
+        dosing.record_dose_given(dose=doses[0], given_at=at(1), by=nurse)
+    with time_machine.travel(at(25), tick=False):
+        with pytest.raises(dosing.GateNotMet) as refused:
+            dosing.record_dose_given(dose=doses[1], given_at=at(25), by=nurse)
+        assert [p.code for p in refused.value.problems] == ["too_soon"]
+        assert "by the schedule this dose is 3 days later" in dosing.problem_text(
+            refused.value.problems[0]
+        )
+        given = dosing.record_dose_given(
+            dose=doses[1],
+            given_at=at(25),
+            by=care_team_member,
+            override_reason="Trial protocol allows day 2",
+        )
+    assert given.override_reason == "Trial protocol allows day 2"
