@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
@@ -625,6 +627,11 @@ class CheckPage:
     @property
     def sections(self):
         return [(name, getattr(self, name)) for name in self.SECTIONS]
+
+    def setting_hides_json(self) -> str:
+        """``setting_hides`` for the form's data-setting-hides attribute (the CSP allows no
+        inline <script>, not even a JSON one: tests/web/test_security.py)."""
+        return json.dumps(self.setting_hides())
 
     def setting_hides(self) -> dict:
         """What the page hides for each setting that cannot record everything (REMOTE_CHECKS):

@@ -2,7 +2,7 @@
  * no pulse, blood pressure, SpO2, oxygen or vasopressors, no ICE/CAPD screen and no lab).
  *
  * What each setting hides comes from the server (forms.nurse.CheckPage.setting_hides, made from
- * REMOTE_CHECKS) in <script id="setting-hides" type="application/json">; the note saying why
+ * REMOTE_CHECKS) in the form's data-setting-hides attribute (JSON); the note saying why
  * is in the page, translated ([data-setting-note]). Choosing such a setting:
  * - hides those sections and fields and disables their inputs, so they are not sent; what was
  *   typed in them stays in the page and comes back when another setting is chosen;
@@ -166,12 +166,11 @@
   }
 
   function start() {
-    var data = document.getElementById("setting-hides");
-    var form = data ? document.querySelector("form[data-check-setting]") : null;
+    var form = document.querySelector("form[data-check-setting][data-setting-hides]");
     if (!form) return;
     var hides;
     try {
-      hides = JSON.parse(data.textContent);
+      hides = JSON.parse(form.dataset.settingHides);
     } catch (e) {
       return; // every field stays on the page; the server still refuses
     }
