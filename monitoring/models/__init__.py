@@ -38,7 +38,6 @@ from monitoring.models.observations import (
     LabResult,
     NeuroAssessment,
     Observation,
-    RecordStatus,
     SymptomCheck,
     Treatment,
     VitalSigns,
@@ -46,8 +45,11 @@ from monitoring.models.observations import (
 from monitoring.models.people import Patient, Unit, User
 from monitoring.models.products import TherapyProduct, TherapyProductQuerySet
 from monitoring.models.protocols import CheckSchedule, CheckType, Protocol, ProtocolVersion
+from monitoring.models.records import AmendableRecord, RecordQuerySet, RecordStatus
 
 __all__ = [
+    "AmendableRecord",
+    "RecordQuerySet",
     "CAPD_ITEM_FIELDS",
     "ICE_ITEM_FIELDS",
     "LAB_RANGES",

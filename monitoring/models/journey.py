@@ -22,7 +22,7 @@ from monitoring.models.constraints import (
     between,
 )
 from monitoring.models.courses import TreatmentCourse
-from monitoring.models.observations import RecordStatus
+from monitoring.models.records import RecordStatus
 
 
 class Phase(models.TextChoices):

@@ -29,8 +29,9 @@ SECTIONS = {
     "labs": LabResult,
     "treatment": Treatment,
 }
-# Bookkeeping the service sets itself, and neuro totals it computes from the items.
-NOT_TYPED = {*Observation.BOOKKEEPING_FIELDS, "ice_total", "capd_total"}
+# Bookkeeping the service sets itself (and the check it files the record under), and neuro
+# totals it computes from the items.
+NOT_TYPED = {*Observation.BOOKKEEPING_FIELDS, "check_entry", "ice_total", "capd_total"}
 SNAPSHOT_FIELDS = [
     "observed_at",
     "computed_at",
