@@ -45,10 +45,16 @@ from monitoring.models.observations import (
 from monitoring.models.people import Patient, Unit, User
 from monitoring.models.products import TherapyProduct, TherapyProductQuerySet
 from monitoring.models.protocols import CheckSchedule, CheckType, Protocol, ProtocolVersion
-from monitoring.models.records import AmendableRecord, RecordQuerySet, RecordStatus
+from monitoring.models.records import (
+    AmendableRecord,
+    CurrentRecord,
+    RecordQuerySet,
+    RecordStatus,
+)
 
 __all__ = [
     "AmendableRecord",
+    "CurrentRecord",
     "RecordQuerySet",
     "CAPD_ITEM_FIELDS",
     "ICE_ITEM_FIELDS",

@@ -6,6 +6,10 @@ records (``infection.InfectionRecord``, one per course) are both kept this way. 
 edited in place: a correction is a new row that ``amends`` the old one, and a row made by
 mistake is marked entered in error, with a reason. ``monitoring.services.amend`` and
 ``services.enter_in_error`` are the one write path for both.
+
+The journey's rows (``journey.JourneyRecord``) share only ``CurrentRecord``: recording a phase,
+baseline item or visit again supersedes the current row, but completing one (a blank filled)
+needs no reason, and they have no "entered in error" (monitoring/journey.py).
 """
 
 from __future__ import annotations
@@ -31,13 +35,27 @@ class RecordQuerySet(models.QuerySet):
         return self.filter(status=RecordStatus.CURRENT)
 
 
-class AmendableRecord(models.Model):
-    """The bookkeeping of an amendable record; a subclass adds what the record belongs to (a
-    check, a course) and its clinical values."""
+class CurrentRecord(models.Model):
+    """A record that a correction may supersede: only ``current`` ones count."""
 
     status = models.CharField(
         max_length=16, choices=RecordStatus.choices, default=RecordStatus.CURRENT
     )
+
+    objects = RecordQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_current(self) -> bool:
+        return self.status == RecordStatus.CURRENT
+
+
+class AmendableRecord(CurrentRecord):
+    """The bookkeeping of an amendable record; a subclass adds what the record belongs to (a
+    check, a course) and its clinical values."""
+
     amends = models.OneToOneField(
         "self", models.PROTECT, null=True, blank=True, related_name="amended_by"
     )
@@ -53,8 +71,6 @@ class AmendableRecord(models.Model):
     )
     status_reason = models.CharField(max_length=500, blank=True)
     history = HistoricalRecords(inherit=True)
-
-    objects = RecordQuerySet.as_manager()
 
     # Bookkeeping, not clinical content: what a correction never copies from the record it
     # corrects, nor compares with it. What the record belongs to (its check, its course) is
@@ -85,10 +101,6 @@ class AmendableRecord(models.Model):
                 name="%(class)s_error_has_reason",
             ),
         ]
-
-    @property
-    def is_current(self) -> bool:
-        return self.status == RecordStatus.CURRENT
 
     def audit_label(self) -> str:
         """How the audit log names this record (read inside ``services._in_english``)."""

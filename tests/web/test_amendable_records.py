@@ -14,7 +14,9 @@ from monitoring import infection, services
 from monitoring.models import (
     AmendableRecord,
     AuditEvent,
+    CurrentRecord,
     Infection,
+    RecordQuerySet,
     RecordStatus,
     VitalSigns,
 )
@@ -74,6 +76,23 @@ def test_every_record_with_amendments_shares_the_one_base():
     ]
     assert len(amendable) == 8  # five bedside records, three infection records
     assert all(issubclass(model, AmendableRecord) for model in amendable)
+
+
+def test_every_record_a_correction_can_supersede_counts_current_rows_one_way():
+    """The journey's rows (phases, baseline items, visits) are superseded by their own rule
+    (monitoring/journey.py) but say which rows count like every amendable record."""
+    superseded = [
+        model
+        for model in apps.get_app_config("monitoring").get_models()
+        if not model.__name__.startswith("Historical")
+        and any(
+            f.name == "status" and f.choices == RecordStatus.choices
+            for f in model._meta.concrete_fields
+        )
+    ]
+    assert len(superseded) == 11  # eight amendable records, three journey records
+    assert all(issubclass(model, CurrentRecord) for model in superseded)
+    assert all(isinstance(model.objects.all(), RecordQuerySet) for model in superseded)
 
 
 @pytest.mark.parametrize(("fixture", "values", "field"), KINDS)
