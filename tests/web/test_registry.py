@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from monitoring import registry, services
 from monitoring.models import AuditEvent, GradeSnapshot, Treatment, User
-from tests.factories import ROOM_AIR, CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory, active_now
 
 FEVER_LOW_FLOW = {
     **ROOM_AIR,
@@ -358,6 +358,7 @@ def test_the_csv_costs_the_same_queries_for_one_or_many_courses(
             21,
             treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
         )
+    active_now(care_client)
     # session, user, the user's units (to check ?unit=), courses with patient and unit,
     # their grade snapshots, their current treatments, their doses given, their infections,
     # one bulk insert of audit lines (doses and infections: test_registry_doses_infections.py).
