@@ -20,11 +20,11 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from monitoring import flag_rules, infection_rules
+from monitoring import flag_rules, infection_rules, services
 from monitoring.engine import FlagBook
 from monitoring.models import (
     AuditEvent,
@@ -33,17 +33,14 @@ from monitoring.models import (
     Infection,
     LabResult,
     ProphylaxisCourse,
-    RecordStatus,
     TreatmentCourse,
 )
-from monitoring.models.audit import changes_text
 from monitoring.models.courses import day_label
 from monitoring.services import (
     _close_flag,
     _in_english,
     _lock_status,
     _name,
-    _plain,
     audit,
     refresh_status,
     save_flag_book,
@@ -99,14 +96,9 @@ def _check_open(course: TreatmentCourse) -> None:
 
 
 def _save(record) -> None:
-    record.full_clean(exclude=["course", "amends", "recorded_by", "status_changed_by"])
-    try:
-        record.save()
-    except IntegrityError as error:
-        raise ValidationError(
-            gettext("%(record)s: refused by a database rule (%(error)s).")
-            % {"record": record._meta.verbose_name, "error": error}
-        ) from error
+    # With the constraints checked in Python: their messages say what is wrong (a stop before
+    # the start) where the database would only refuse.
+    services._save_record(record, constraints=True)
 
 
 def _audit(by, course, summary: str, **details) -> None:
@@ -116,11 +108,7 @@ def _audit(by, course, summary: str, **details) -> None:
 
 def _locked(record):
     """The record under the course's lock, still current."""
-    _lock_status(record.course)
-    record = type(record).objects.select_for_update().get(pk=record.pk)
-    if not record.is_current:
-        raise ValidationError(gettext("This record is no longer current."))
-    return record
+    return services._lock_current(record, record.course)[1]
 
 
 def _finish(course: TreatmentCourse, by) -> None:
@@ -322,85 +310,42 @@ def resolve_infection(*, infection: Infection, resolved_on: date, by) -> Infecti
 
 @transaction.atomic
 def amend(*, record, values: dict, reason: str, by):
-    """Correct an infection record: a new record supersedes it (both stay), with why."""
-    record = _locked(record)
-    if not reason.strip():
-        raise ValidationError({"amendment_reason": gettext("Say why the record is corrected.")})
-    model = type(record)
-    kept = {
-        f.name: getattr(record, f.name)
-        for f in model._meta.concrete_fields
-        if f.name not in model.BOOKKEEPING_FIELDS
-    }
-    amendment = model(
-        **{**kept, **values},
-        course=record.course,
-        amends=record,
-        amendment_reason=reason.strip(),
-        recorded_by=by,
-    )
+    """Correct an infection record (``services.amend``): a new record supersedes it (both
+    stay), with why; the flags follow."""
     course = record.course
-    for name in ("started_on", "stopped_on", "given_on", "onset_on", "resolved_on"):
-        if name in values:
-            _check_date(course, name, values[name])
-    if "planned_for" in values:
-        _check_date(course, "planned_for", values["planned_for"], ahead=PLAN_AHEAD)
-    if model is ProphylaxisCourse and "item" in values:
-        _item(course, values["item"])
-    changes = {
-        name: [_plain(getattr(record, name)), _plain(getattr(amendment, name))]
-        for name in values
-        if getattr(record, name) != getattr(amendment, name)
-    }
-    if not changes:
-        raise ValidationError(gettext("Nothing changed: edit a value, or cancel."))
-    record.status = RecordStatus.AMENDED
-    record.status_changed_at, record.status_changed_by = timezone.now(), by
-    record.status_reason = reason.strip()
-    record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
-    _save(amendment)
-    with _in_english():
-        audit(
-            by,
-            AuditEvent.Action.RECORD_AMENDED,
-            course=course,
-            summary=f"{model._meta.verbose_name.capitalize()} amended: "
-            + changes_text(model._meta.model_name, changes)
-            + f" ({reason.strip()})",
-            details={
-                "model": model._meta.model_name,
-                "original": record.pk,
-                "amendment": amendment.pk,
-                "changes": changes,
-            },
-        )
-    _finish(course, by)
-    return amendment
+
+    def check(record, amendment) -> None:
+        for name in ("started_on", "stopped_on", "given_on", "onset_on", "resolved_on"):
+            if name in values:
+                _check_date(course, name, values[name])
+        if "planned_for" in values:
+            _check_date(course, "planned_for", values["planned_for"], ahead=PLAN_AHEAD)
+        if isinstance(record, ProphylaxisCourse) and "item" in values:
+            _item(course, values["item"])
+
+    return services.amend(
+        record=record,
+        values=values,
+        reason=reason,
+        by=by,
+        course=course,
+        check=check,
+        then=lambda status, record: _finish(course, by),
+        constraints=True,
+    )
 
 
 @transaction.atomic
 def mark_entered_in_error(*, record, reason: str, by):
     """A record made by mistake stays on file, marked entered in error; the flags follow."""
-    record = _locked(record)
-    if not reason.strip():
-        raise ValidationError(
-            {"status_reason": gettext("Say why the record was entered in error.")}
-        )
-    record.status = RecordStatus.ENTERED_IN_ERROR
-    record.status_changed_at, record.status_changed_by = timezone.now(), by
-    record.status_reason = reason.strip()
-    record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
-    with _in_english():
-        audit(
-            by,
-            AuditEvent.Action.ENTERED_IN_ERROR,
-            course=record.course,
-            summary=f"{record._meta.verbose_name.capitalize()} marked entered in error: "
-            f"{record} ({reason.strip()})",
-            details={"model": record._meta.model_name, "record": record.pk},
-        )
-    _finish(record.course, by)
-    return record
+    course = record.course
+    return services.enter_in_error(
+        record=record,
+        reason=reason,
+        by=by,
+        course=course,
+        then=lambda status, record: _finish(course, by),
+    )
 
 
 # --- Flags ------------------------------------------------------------------------------------

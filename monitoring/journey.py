@@ -390,7 +390,12 @@ def end_journey(
 
 
 def _supersede(old, new, *, reason: str) -> None:
-    """Save ``new`` as the correction of ``old`` (kept, marked amended)."""
+    """Save ``new`` as the correction of ``old`` (kept, marked amended).
+
+    Not ``services.amend``: a journey row is recorded again whole (not a record copied with a
+    few values changed), completing it needs no reason (the amendable records' database rule
+    demands one), it has no "entered in error", and its audit line is the phase's, baseline's
+    or visit's own (models/records.py)."""
     old.status = RecordStatus.AMENDED
     old.save(update_fields=["status"])
     new.supersedes, new.reason = old, reason

@@ -42,7 +42,6 @@ from monitoring.models import (
     HandoverNote,
     LabResult,
     NeuroAssessment,
-    Observation,
     OnCallShift,
     Patient,
     ProtocolVersion,
@@ -495,61 +494,58 @@ def audit(user, action: str, *, summary: str, course=None, patient=None, details
 # ---------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=()):
-    """Correct a record: a new record supersedes it; both stay, and the course is regraded.
-
-    A corrected tocilizumab dose is checked like a new one (``accepted_warnings`` as in
-    ``record_check``).
-    """
-    course = record.check_entry.course
+def _lock_current(record, course: TreatmentCourse, *, amending: bool = False):
+    """The course's status row, locked, and the record as it is under that lock: refused when a
+    correction or an error mark got to it first."""
     status = _lock_status(course)
     record = type(record).objects.select_for_update().get(pk=record.pk)
     if not record.is_current:
-        raise ValidationError(
-            gettext("Only a current record can be amended; this one was already %(status)s.")
-            % {"status": record.get_status_display().lower()}
-        )
-    if not reason.strip():
-        raise ValidationError({"amendment_reason": gettext("Say why the record is corrected.")})
-    if isinstance(record, Treatment):
-        _hold_for_dose_warnings(
-            course=course,
-            treatment_values=values,
-            at=record.check_entry.observed_at,
-            accepted=accepted_warnings,
-            by=by,
-            exclude=record,
-        )
-    model = type(record)
-    kept = {
-        f.name: getattr(record, f.name)
-        for f in model._meta.concrete_fields
-        if f.name not in Observation.BOOKKEEPING_FIELDS
-    }
-    amendment = model(
-        **{**kept, **values},
-        check_entry=record.check_entry,
-        amends=record,
-        amendment_reason=reason.strip(),
-        recorded_by=by,
-    )
-    if model is NeuroAssessment:
-        amendment.ice_total = amendment.capd_total = None
-        _score_neuro(amendment, course, record.check_entry.observed_at)
-    if model is VitalSigns:
-        _check_support(amendment)
-    _save_record(amendment)
-    record.status = RecordStatus.AMENDED
+        if amending:
+            raise ValidationError(
+                gettext("Only a current record can be amended; this one was already %(status)s.")
+                % {"status": record.get_status_display().lower()}
+            )
+        raise ValidationError(gettext("This record is no longer current."))
+    return status, record
+
+
+def _retire(record, status: str, *, reason: str, by) -> None:
+    """Mark a record superseded or entered in error, with who, when and why (it stays)."""
+    record.status = status
     record.status_changed_at, record.status_changed_by = timezone.now(), by
-    record.status_reason = reason.strip()
+    record.status_reason = reason
     record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
-    _regrade_after_correction(course, status, record, f"amended by {_name(by)} ({reason})", by)
+
+
+def amend(
+    *, record, values: dict, reason: str, by, course, check=None, then=None, constraints=False
+):
+    """Correct an amendable record (``models.records.AmendableRecord``: a bedside record, an
+    infection record): a new record with ``values`` supersedes it; both stay, and the audit log
+    says what changed, old → new, and why. The one way either kind is corrected.
+
+    ``check(record, amendment)`` refuses a correction its kind does not allow, before anything
+    is saved; ``then(status, record)`` re-decides what rests on the record (grades, flags) with
+    the course's status row locked. ``constraints``: validate the database constraints in Python
+    too (their own messages; a query each). Run inside the caller's transaction.
+    """
+    status, record = _lock_current(record, course, amending=True)
+    reason = _required("amendment_reason", reason, gettext("Say why the record is corrected."))
+    amendment = record.correction(values, reason=reason, by=by)
+    if check is not None:
+        check(record, amendment)
     changes = {
         name: [_plain(getattr(record, name)), _plain(getattr(amendment, name))]
         for name in values
         if getattr(record, name) != getattr(amendment, name)
     }
+    if not changes:
+        raise ValidationError(gettext("Nothing changed: edit a value, or cancel."))
+    _save_record(amendment, constraints=constraints)
+    _retire(record, RecordStatus.AMENDED, reason=reason, by=by)
+    if then is not None:
+        then(status, record)
+    model = type(record)
     with _in_english():
         audit(
             by,
@@ -568,45 +564,80 @@ def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=())
     return amendment
 
 
-@transaction.atomic
-def mark_entered_in_error(*, record, reason: str, by):
-    """A record made by mistake stays on file, marked entered in error; grades follow."""
-    course = record.check_entry.course
-    status = _lock_status(course)
-    record = type(record).objects.select_for_update().get(pk=record.pk)
-    if not record.is_current:
-        raise ValidationError(gettext("This record is no longer current."))
-    if not reason.strip():
-        raise ValidationError(
-            {"status_reason": gettext("Say why the record was entered in error.")}
-        )
-    record.status = RecordStatus.ENTERED_IN_ERROR
-    record.status_changed_at, record.status_changed_by = timezone.now(), by
-    record.status_reason = reason.strip()
-    record.save(update_fields=["status", "status_changed_at", "status_changed_by", "status_reason"])
-    _regrade_after_correction(
-        course, status, record, f"marked entered in error by {_name(by)} ({reason})", by
-    )
+def enter_in_error(*, record, reason: str, by, course, then=None):
+    """Mark an amendable record entered in error: it stays on file, struck through, with who,
+    when and why; ``then(status, record)`` as for ``amend``. Run inside the caller's
+    transaction."""
+    status, record = _lock_current(record, course)
+    reason = _required("status_reason", reason, gettext("Say why the record was entered in error."))
+    _retire(record, RecordStatus.ENTERED_IN_ERROR, reason=reason, by=by)
+    if then is not None:
+        then(status, record)
     with _in_english():
         audit(
             by,
             AuditEvent.Action.ENTERED_IN_ERROR,
             course=course,
-            summary=f"{record._meta.verbose_name.capitalize()} of "
-            f"{timezone.localtime(record.check_entry.observed_at):%Y-%m-%d %H:%M} "
-            f"marked entered in error ({reason})",
+            summary=f"{record.audit_label()} marked entered in error ({reason})",
             details={"model": record._meta.model_name, "record": record.pk},
         )
     return record
 
 
-def _save_record(record) -> None:
+@transaction.atomic
+def amend_record(*, record, values: dict, reason: str, by, accepted_warnings=()):
+    """Correct a bedside record (``amend``); the course is regraded from it.
+
+    A corrected tocilizumab dose is checked like a new one (``accepted_warnings`` as in
+    ``record_check``).
+    """
+    course = record.check_entry.course
+
+    def check(record, amendment) -> None:
+        if isinstance(record, Treatment):
+            _hold_for_dose_warnings(
+                course=course,
+                treatment_values=values,
+                at=record.check_entry.observed_at,
+                accepted=accepted_warnings,
+                by=by,
+                exclude=record,
+            )
+        if isinstance(amendment, NeuroAssessment):
+            amendment.ice_total = amendment.capd_total = None
+            _score_neuro(amendment, course, record.check_entry.observed_at)
+        if isinstance(amendment, VitalSigns):
+            _check_support(amendment)
+
+    def regrade(status, record) -> None:
+        why = f"amended by {_name(by)} ({reason.strip()})"
+        _regrade_after_correction(course, status, record, why, by)
+
+    return amend(
+        record=record, values=values, reason=reason, by=by, course=course, check=check, then=regrade
+    )
+
+
+@transaction.atomic
+def mark_entered_in_error(*, record, reason: str, by):
+    """A bedside record made by mistake stays on file, marked entered in error; grades follow."""
+    course = record.check_entry.course
+
+    def regrade(status, record) -> None:
+        why = f"marked entered in error by {_name(by)} ({reason.strip()})"
+        _regrade_after_correction(course, status, record, why, by)
+
+    return enter_in_error(record=record, reason=reason, by=by, course=course, then=regrade)
+
+
+def _save_record(record, *, constraints: bool = False) -> None:
     # Field checks here; the range and consistency constraints are enforced by the database
-    # itself (checking them in Python costs one query each). The foreign keys are set here by
-    # the service, so re-reading them to prove they exist would be another query each.
+    # itself (checking them in Python costs one query each) unless ``constraints`` asks for
+    # their messages. The foreign keys are set by the service, so re-reading them to prove
+    # they exist would be another query each.
     record.full_clean(
-        exclude=["check_entry", "amends", "recorded_by", "status_changed_by"],
-        validate_constraints=False,
+        exclude=[f.name for f in record._meta.concrete_fields if f.is_relation],
+        validate_constraints=constraints,
     )
     try:
         record.save()

@@ -1,11 +1,13 @@
 """Tiny deterministic factories: sequences for identity, fixed clinical values."""
 
+import time
 import uuid
 from datetime import date, timedelta
 
 import factory
 from django.utils import timezone
 
+from cartmonitor.middleware import IdleSessionMiddleware
 from monitoring import notify
 from monitoring.models import (
     Flag,
@@ -102,6 +104,19 @@ ICE_10 = {  # a normal ICE screen: 10/10, alert, no seizure, weakness or oedema
     "motor_weakness": "none",
     "cerebral_edema": "none",
 }
+
+
+def active_now(client) -> None:
+    """Mark the client's session active now, as its last request would have.
+
+    A query-count pin after a slow setup needs this: filling a course can take over a minute
+    on a loaded machine, and the first request after a minute of quiet re-saves the session
+    (3 queries, cartmonitor.middleware.IdleSessionMiddleware) — a cost of the idle pause, not
+    of the page being pinned. Call it right before ``django_assert_num_queries``.
+    """
+    session = client.session
+    session[IdleSessionMiddleware.STAMP] = int(time.time())
+    session.save()
 
 
 def local_input(at):

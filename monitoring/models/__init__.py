@@ -46,7 +46,6 @@ from monitoring.models.observations import (
     LabResult,
     NeuroAssessment,
     Observation,
-    RecordStatus,
     SymptomCheck,
     Treatment,
     VitalSigns,
@@ -54,6 +53,12 @@ from monitoring.models.observations import (
 from monitoring.models.people import HOME_ROLES, Patient, Unit, User
 from monitoring.models.products import TherapyProduct, TherapyProductQuerySet
 from monitoring.models.protocols import CheckSchedule, CheckType, Protocol, ProtocolVersion
+from monitoring.models.records import (
+    AmendableRecord,
+    CurrentRecord,
+    RecordQuerySet,
+    RecordStatus,
+)
 
 __all__ = [
     "HOME_ROLES",
@@ -63,6 +68,9 @@ __all__ = [
     "HomeKind",
     "HomeLoginCode",
     "HomeSignInAttempt",
+    "AmendableRecord",
+    "CurrentRecord",
+    "RecordQuerySet",
     "CAPD_ITEM_FIELDS",
     "ICE_ITEM_FIELDS",
     "LAB_RANGES",

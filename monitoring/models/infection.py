@@ -10,78 +10,29 @@ the history table keeps every version).
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from monitoring.models.constraints import EARLIEST_DATE, LATEST_DATE, between
 from monitoring.models.courses import TreatmentCourse
-from monitoring.models.observations import ObservationQuerySet, RecordStatus
+from monitoring.models.records import AmendableRecord
 
 # Plausible amounts of one immunoglobulin dose: IVIG 0.4-0.5 g/kg reaches ~60 g at 120 kg
 # (reference §4.6: 0.5 g/kg); weekly SCIG is a few grams. Larger is a typing slip.
 IG_DOSE_G_RANGE = (1, 150)
 
 
-class InfectionRecord(models.Model):
-    """Bookkeeping shared by the infection records: status, amendment, who and when."""
+class InfectionRecord(AmendableRecord):
+    """An infection-prevention record of a course, amendable like a bedside record."""
 
     course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="%(class)s_set")
-    status = models.CharField(
-        max_length=16, choices=RecordStatus.choices, default=RecordStatus.CURRENT
-    )
-    amends = models.OneToOneField(
-        "self", models.PROTECT, null=True, blank=True, related_name="amended_by"
-    )
-    amendment_reason = models.CharField(max_length=500, blank=True)
-    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-    status_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    status_reason = models.CharField(max_length=500, blank=True)
-    history = HistoricalRecords(inherit=True)
 
-    objects = ObservationQuerySet.as_manager()
-
-    # What a correction never copies or compares.
-    BOOKKEEPING_FIELDS = frozenset(
-        {
-            "id",
-            "course",
-            "status",
-            "amends",
-            "amendment_reason",
-            "recorded_at",
-            "recorded_by",
-            "status_changed_at",
-            "status_changed_by",
-            "status_reason",
-        }
-    )
-
-    class Meta:
+    class Meta(AmendableRecord.Meta):
         abstract = True
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(amends__isnull=True) | ~Q(amendment_reason=""),
-                name="%(class)s_amendment_has_reason",
-            ),
-            models.CheckConstraint(
-                condition=~Q(status="entered_in_error") | ~Q(status_reason=""),
-                name="%(class)s_error_has_reason",
-            ),
-        ]
 
-    @property
-    def is_current(self) -> bool:
-        return self.status == RecordStatus.CURRENT
+    def audit_label(self) -> str:
+        return f"{super().audit_label()} ({self})"
 
 
 def _dates(model: str, *fields: str) -> list[models.CheckConstraint]:

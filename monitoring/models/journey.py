@@ -22,7 +22,7 @@ from monitoring.models.constraints import (
     between,
 )
 from monitoring.models.courses import TreatmentCourse
-from monitoring.models.observations import RecordStatus
+from monitoring.models.records import CurrentRecord
 
 
 class Phase(models.TextChoices):
@@ -40,18 +40,10 @@ class Phase(models.TextChoices):
 assert tuple(Phase.values) == journey_rules.PHASES  # one order, owned by journey_rules
 
 
-class JourneyRecordQuerySet(models.QuerySet):
-    def current(self):
-        return self.filter(status=RecordStatus.CURRENT)
-
-
-class JourneyRecord(models.Model):
+class JourneyRecord(CurrentRecord):
     """What every journey row carries: its course, who recorded it and when, and whether a
     correction has superseded it (the correction's ``reason`` says why)."""
 
-    status = models.CharField(
-        max_length=16, choices=RecordStatus.choices, default=RecordStatus.CURRENT
-    )
     supersedes = models.OneToOneField(
         "self", models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
@@ -59,9 +51,7 @@ class JourneyRecord(models.Model):
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
 
-    objects = JourneyRecordQuerySet.as_manager()
-
-    class Meta:
+    class Meta(CurrentRecord.Meta):
         abstract = True
 
 

@@ -10,31 +10,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from monitoring import flag_rules
 from monitoring.models.constraints import all_or_none, range_constraint
 from monitoring.models.courses import BedsideCheck
+from monitoring.models.records import AmendableRecord, RecordQuerySet
 
 
-class RecordStatus(models.TextChoices):
-    # FHIR Observation.status speaks the same language (final / amended / entered-in-error).
-    CURRENT = "current", _("Current")
-    AMENDED = "amended", _("Superseded by a correction")
-    ENTERED_IN_ERROR = "entered_in_error", _("Entered in error")
-
-
-class ObservationQuerySet(models.QuerySet):
-    def current(self):
-        """Records that count: not superseded by a correction, not entered in error."""
-        return self.filter(status=RecordStatus.CURRENT)
-
+class ObservationQuerySet(RecordQuerySet):
     def latest_at(self, course, at):
         """The course's current record observed at or before ``at`` (its check joined), or None.
 
@@ -50,68 +38,27 @@ class ObservationQuerySet(models.QuerySet):
         )
 
 
-class Observation(models.Model):
-    """Fields shared by every clinical record; the clinical time is the check's ``observed_at``.
+class Observation(AmendableRecord):
+    """A record of a bedside check; the clinical time is the check's ``observed_at``.
 
-    Clinical values are never edited in place. A correction is a new record that ``amends``
-    the old one (with who, when and why); the old one is kept, marked superseded, and shown
-    struck through. A record made by mistake is marked entered in error, with a reason.
+    Clinical values are never edited in place (``AmendableRecord``): a correction is a new
+    record that ``amends`` the old one (with who, when and why); the old one is kept, marked
+    superseded, and shown struck through. A record made by mistake is marked entered in error,
+    with a reason.
     """
 
     check_entry = models.ForeignKey(BedsideCheck, models.PROTECT, related_name="%(class)s_set")
-    status = models.CharField(
-        max_length=16, choices=RecordStatus.choices, default=RecordStatus.CURRENT
-    )
-    amends = models.OneToOneField(
-        "self", models.PROTECT, null=True, blank=True, related_name="amended_by"
-    )
-    amendment_reason = models.CharField(max_length=500, blank=True)
-    # Who typed this record and when (a correction's author may differ from the check's).
-    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-    status_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    status_reason = models.CharField(max_length=500, blank=True)
-    history = HistoricalRecords(inherit=True)
 
     objects = ObservationQuerySet.as_manager()
 
-    # Bookkeeping, not clinical content: what a correction never copies or compares.
-    BOOKKEEPING_FIELDS = frozenset(
-        {
-            "id",
-            "check_entry",
-            "status",
-            "amends",
-            "amendment_reason",
-            "recorded_at",
-            "recorded_by",
-            "status_changed_at",
-            "status_changed_by",
-            "status_reason",
-        }
-    )
-
-    class Meta:
+    class Meta(AmendableRecord.Meta):
         abstract = True
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(amends__isnull=True) | ~Q(amendment_reason=""),
-                name="%(class)s_amendment_has_reason",
-            ),
-            models.CheckConstraint(
-                condition=~Q(status="entered_in_error") | ~Q(status_reason=""),
-                name="%(class)s_error_has_reason",
-            ),
-        ]
 
-    @property
-    def is_current(self) -> bool:
-        return self.status == RecordStatus.CURRENT
+    def audit_label(self) -> str:
+        return (
+            f"{super().audit_label()} of "
+            f"{timezone.localtime(self.check_entry.observed_at):%Y-%m-%d %H:%M}"
+        )
 
 
 # field -> (low, high): physiologically possible values, shared by the constraints and the forms.

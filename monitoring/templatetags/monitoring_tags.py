@@ -104,6 +104,17 @@ def day_label_filter(day):
     return "" if day in (None, "") else day_label(day)
 
 
+@register.filter
+def plural_count(value) -> int:
+    """The whole number ``{% blocktranslate count %}`` chooses a plural by, for a number
+    that may have a fraction ("1.5 days"): Python's gettext takes integers (a float warns
+    "Plural value must be an integer" and is to become an error). A whole number is itself;
+    a fraction counts as many, the plural English and Spanish use for it ("0.5 days",
+    "1,5 días")."""
+    number = float(value)
+    return int(number) if number.is_integer() else 2
+
+
 @register.simple_tag
 def neuro_age(course, status, now=None):
     """How old the neuro assessment the ICANS grade stands on is, now ("neuro 7 h ago"); marked

@@ -30,7 +30,8 @@ KIND_LABELS = {
     "labs": _("Labs"),
     "treatment": _("Treatment"),
 }
-META_FIELDS = Observation.BOOKKEEPING_FIELDS
+# Not a clinical value of the record: its bookkeeping, and the check it belongs to.
+META_FIELDS = Observation.BOOKKEEPING_FIELDS | {"check_entry"}
 
 
 def check_record_prefetches() -> list[Prefetch]:

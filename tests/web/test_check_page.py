@@ -17,7 +17,7 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
-from tests.factories import CourseFactory, full_check, local_input
+from tests.factories import CourseFactory, active_now, full_check, local_input
 
 
 def check_url(course):
@@ -270,6 +270,7 @@ def test_the_check_page_and_its_result_cost_a_fixed_number_of_queries(
             observed_at=timezone.now() - timedelta(hours=hours_ago + 1),
             vitals={"temp_c": 38.4, "oxygen_support": "room_air"},
         )
+    active_now(nurse_client)
     # session, user, course (+patient, unit, status), last vital signs, the navigation bar's
     # open-flag and unread-notification counts.
     with django_assert_num_queries(6):

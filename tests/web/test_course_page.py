@@ -7,7 +7,6 @@ computed grade. Constant queries for 1 day or 28 days of data; the page lists no
 import html
 import json
 import re
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cartmonitor.middleware import IdleSessionMiddleware
 from monitoring import services
 from monitoring.course_page import CoursePage
 from monitoring.models import (
@@ -29,7 +27,7 @@ from monitoring.models import (
     User,
     VitalSigns,
 )
-from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UserFactory
+from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UserFactory, active_now
 from tests.web.test_security import csp_violations
 
 LOW_FLOW_4 = {**ROOM_AIR, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4}
@@ -807,12 +805,7 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
 ):
     course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=days))
     fill_days(course, nurse, days)
-    # The user was active just now: filling 28 days can take over a minute on a loaded machine,
-    # and the first request after a minute of quiet re-saves the session (3 queries,
-    # IdleSessionMiddleware) — a cost of the idle pause, not of the page.
-    session = care_client.session
-    session[IdleSessionMiddleware.STAMP] = int(time.time())
-    session.save()
+    active_now(care_client)  # filling 28 days can outlast the idle session's minute
     # 20, however many checks: session, user, the course with patient, unit and status
     # (access.get_course_for), its checks with their snapshots (for the bands and the day
     # lines), the current vital signs, neuro assessments, labs and treatments for the state
@@ -862,6 +855,7 @@ def test_a_day_costs_the_same_queries_for_1_or_12_checks(
             symptoms={"fatigue": True},
             labs={"crp_mg_l": 10 + n},
         )
+    active_now(care_client)
     # 11: session, user, the course (access.get_course_for), the day's checks with who
     # recorded them and their snapshots, every record of them (5 kinds, with who recorded
     # and who corrected each), the clinicians' confirmations of the day's grades, and the

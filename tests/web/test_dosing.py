@@ -2,6 +2,7 @@
 window → CRS → dose 2 refused until CRS has resolved long enough → physician override audited →
 a delayed dose restarts the step-up. Access and query counts of the dosing page."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import dosing, schedule, services
-from monitoring.models import AuditEvent, CourseDose, DoseStep, TreatmentCourse
+from monitoring.models import AuditEvent, CourseDose, CourseStatus, DoseStep, TreatmentCourse
 from tests.factories import ICE_10, ROOM_AIR, CourseFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -308,6 +309,86 @@ def test_the_worklist_says_the_window(ward_a, nurse, care_team_member):
         assert "In monitoring window after step-up dose 1 until" in page
         page = nurse_client.get(course.get_absolute_url()).content.decode()
     assert "In monitoring window after step-up dose 1 until" in page
+
+
+def worklist_window(user) -> str:
+    """The worklist row's dosing line (one dosed course on the ward), as the nurse reads it."""
+    page = logged_in(user).get(reverse("monitoring:nurse-worklist")).content.decode()
+    lines = re.findall(r'class="fw-semibold dose-window">([^<]*)<', page)
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_the_worklist_follows_each_replan_hold_and_restart(ward_a, nurse, care_team_member):
+    """The worklist reads the dose window and the next dose from the status row
+    (dosing.refresh_dosing): every re-plan, hold and restart must leave it right."""
+    with time_machine.travel(T0, tick=False):
+        course = engager_course(ward_a, care_team_member)
+        doses = dosing.plan_doses(course=course, first_dose_at=at(1), by=care_team_member)
+        window_hours = [dose.step.window_hours for dose in doses]
+        assert worklist_window(nurse) == (
+            f"Outside a monitoring window; next: step-up dose 1 {dosing.moment_words(at(1), T0)}"
+        )
+        # The first dose re-planned: the worklist waits for the new time.
+        dosing.replan_dose(
+            dose=doses[0], planned_at=at(5), reason="bed not ready", by=care_team_member
+        )
+        assert worklist_window(nurse) == (
+            f"Outside a monitoring window; next: step-up dose 1 {dosing.moment_words(at(5), T0)}"
+        )
+    with time_machine.travel(at(5), tick=False):
+        dosing.record_dose_given(dose=doses[0], given_at=at(5), by=nurse)
+    window_end = at(5 + window_hours[0])
+    in_window = (
+        f"In monitoring window after step-up dose 1 until {dosing.moment_words(window_end, at(6))}"
+    )
+    with time_machine.travel(at(6), tick=False):
+        assert worklist_window(nurse) == in_window
+        # Step-up dose 2 re-planned a day later inside dose 1's window: the window stays.
+        dosing.replan_dose(
+            dose=doses[1], planned_at=at(5 + 96), reason="clinic capacity", by=care_team_member
+        )
+        assert worklist_window(nurse) == in_window
+    status = CourseStatus.objects.get(course=course)
+    assert (status.dose_window_start, status.dose_window_end) == (at(5), window_end)
+    assert (status.next_dose_at, status.next_dose_label) == (at(5 + 96), "Step-up dose 2")
+
+    after = at(5 + window_hours[0] + 2)
+    with time_machine.travel(after, tick=False):
+        assert worklist_window(nurse) == (
+            "Outside a monitoring window; next: step-up dose 2 "
+            + dosing.moment_words(at(5 + 96), after)
+        )
+        # Held, it is still the next dose to give.
+        dosing.hold_dose(dose=doses[1], reason="platelets 18", by=care_team_member)
+        assert worklist_window(nurse) == (
+            "Outside a monitoring window; next: step-up dose 2 "
+            + dosing.moment_words(at(5 + 96), after)
+        )
+        # Restarted at step 1 an hour from now: the old doses are cancelled, the new plan shown.
+        restart_at = after + timedelta(hours=1)
+        new = dosing.restart_step_up(
+            course=course,
+            from_sequence=1,
+            first_dose_at=restart_at,
+            reason="delay over the label's limit",
+            by=care_team_member,
+        )
+        assert worklist_window(nurse) == (
+            "Outside a monitoring window; next: step-up dose 1 "
+            + dosing.moment_words(restart_at, after)
+        )
+    with time_machine.travel(restart_at, tick=False):
+        dosing.record_dose_given(dose=new[0], given_at=restart_at, by=nurse)
+        assert worklist_window(nurse) == (
+            "In monitoring window after step-up dose 1 until "
+            + dosing.moment_words(restart_at + timedelta(hours=window_hours[0]), restart_at)
+        )
+    status.refresh_from_db()
+    assert (status.next_dose_at, status.next_dose_label) == (
+        schedule.add_interval(restart_at, timedelta(days=new[1].step.day_offset)),
+        "Step-up dose 2",
+    )
 
 
 def test_other_users_are_unaffected(db):

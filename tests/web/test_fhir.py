@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from monitoring import fhir, services
 from monitoring.models import AuditEvent, GradeSnapshot, LabResult, Treatment, User, VitalSigns
-from tests.factories import ROOM_AIR, CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory, active_now
 
 FULL_VITALS = {
     **ROOM_AIR,
@@ -427,6 +427,7 @@ def test_the_bundle_costs_the_same_queries_however_long_the_course(
             treatment={"drug": "dexamethasone", "dose": 10, "dose_unit": "mg", "route": "iv"},
         )
     url = reverse("monitoring:patient-fhir", args=[course.patient.public_id])
+    active_now(care_client)
     # session, user, the course (patient, unit, status), current vitals, neuro, labs and
     # treatments, snapshots, grade confirmations, the doses given, the infections, the phases
     # in force, the audit line (doses and infections: tests/web/test_fhir_doses_infections.py;

@@ -13,7 +13,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from monitoring import dosing, fhir, infection, services
 from monitoring.models import Infection, TherapyProduct
-from tests.factories import ROOM_AIR, CourseFactory, PatientFactory
+from tests.factories import ROOM_AIR, CourseFactory, PatientFactory, active_now
 
 pytestmark = pytest.mark.django_db
 
@@ -268,6 +268,7 @@ def test_doses_and_infections_cost_the_same_queries_however_many(
             record=found, values={"severity": 2}, reason="oral only", by=care_team_member
         )
     url = reverse("monitoring:patient-fhir", args=[course.patient.public_id])
+    active_now(care_client)
     # session, user, the course, vitals, neuro, labs, treatments, snapshots, confirmations,
     # the doses given (with their steps), every version of the infections, the phases in
     # force (the episode), the audit line.

@@ -10,7 +10,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.handover import NeuroPoint, neuro_trend
 from monitoring.models import AuditEvent, HandoverNote, TreatmentCourse
-from tests.factories import ROOM_AIR, CourseFactory
+from tests.factories import ROOM_AIR, CourseFactory, active_now
 
 URL = reverse("monitoring:handover")
 
@@ -301,6 +301,7 @@ def test_the_handover_costs_the_same_queries_for_one_or_many_patients(
             treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
         )
         services.write_handover_note(course=course, text="Watch the fever", by=nurse)
+    active_now(nurse_client)
     # session, user, the user's units, courses with patient, unit, status and protocol version,
     # the protocol schedules, the last three neuro assessments, tocilizumab and steroid doses,
     # the latest vitals and oxygen, open flags, the latest notes, the audit line, and the

@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 
 from monitoring import infection, services
 from monitoring.models import Flag, Infection, ProphylaxisCourse, ProtocolVersion
-from tests.factories import ROOM_AIR, CourseFactory
+from tests.factories import ROOM_AIR, CourseFactory, active_now
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +184,7 @@ def test_the_course_page_costs_the_same_for_few_or_many_infection_records(
             observed_at=timezone.now() - timedelta(hours=n + 1),
             labs={"igg_mg_dl": 500 - n, "anc_10e9_l": "1.2", "lymphocytes_10e9_l": "0.3"},
         )
+    active_now(care_client)  # the records above can outlast the idle session's minute
     # As test_course_page's pin less one (no flag here, so no acknowledgements to read): the
     # section adds its three reads (prophylaxis, doses, infections) whatever their number; its
     # counts and IgG come from the labs read once (the journey's phases and visits: 2 more).
@@ -208,6 +209,7 @@ def test_the_infection_page_costs_the_same_for_few_or_many_records(
             onset_on=course.infusion_date,
             by=care_team_member,
         )
+    active_now(care_client)
     # session, user, the course (get_course_for), the course's labs, prophylaxis, doses,
     # infections, and the navigation bar's two counts.
     with django_assert_num_queries(9):

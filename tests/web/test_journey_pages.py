@@ -17,7 +17,7 @@ from monitoring.models import (
     TreatmentCourse,
     User,
 )
-from tests.factories import CourseFactory, PatientFactory, UserFactory
+from tests.factories import CourseFactory, PatientFactory, UserFactory, active_now
 
 pytestmark = pytest.mark.django_db
 
@@ -201,6 +201,7 @@ def test_program_page_query_budget(
     care_client, care_team_member, ward_a, n, django_assert_num_queries
 ):
     _program_world(ward_a, care_team_member, n)
+    active_now(care_client)
     # session, user, the user's units, the courses (patient, unit, version), their phases,
     # the planned ones' baseline items, their follow-up visits done, and the navigation bar's
     # open-flag and unread-notification counts (base.html). Not one more per patient.

@@ -19,7 +19,14 @@ from monitoring.models import (
     TreatmentCourse,
     VitalSigns,
 )
-from tests.factories import ROOM_AIR, CourseFactory, UserFactory, full_check, local_input
+from tests.factories import (
+    ROOM_AIR,
+    CourseFactory,
+    UserFactory,
+    active_now,
+    full_check,
+    local_input,
+)
 
 
 @pytest.fixture
@@ -390,6 +397,7 @@ def test_the_clinic_list_query_budget_does_not_grow_with_patients(
             course=course, by=nurse, observed_at=timezone.now(), vitals={"temp_c": 37.2}
         )
     CourseFactory.create_batch(3, unit=ward_a)  # inpatients: not listed, not loaded
+    active_now(nurse_client)
     # session, user, every outpatient course's status values in one lean query, the protocol
     # versions and their schedules (2), the page's courses joined with patient, unit and status
     # row, the open-flag and unread-notification counts in the navigation bar, and the user's

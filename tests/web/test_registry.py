@@ -5,12 +5,14 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import registry, services
 from monitoring.models import AuditEvent, GradeSnapshot, Treatment, User
-from tests.factories import ROOM_AIR, CourseFactory, UserFactory
+from monitoring.templatetags import monitoring_tags
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory, active_now
 
 FEVER_LOW_FLOW = {
     **ROOM_AIR,
@@ -200,6 +202,31 @@ def test_the_summary_page_shows_the_registry_items(care_client, sick_course):
     assert "not recorded" in page
 
 
+@pytest.mark.parametrize(("language", "shown"), [("en", "1.2 days"), ("es", "1,2 días")])
+def test_a_duration_of_part_days_is_shown_with_its_plural(
+    care_team_member, sick_course, language, shown
+):
+    # 30 h of CRS: 1.2 days. pyproject turns gettext's "Plural value must be an integer"
+    # into an error, so a float counted straight into {% blocktranslate count %} fails here.
+    care_team_member.language = language
+    care_team_member.save()
+    client = Client()
+    client.force_login(care_team_member)
+    url = reverse("monitoring:patient-summary", args=[sick_course.patient.public_id])
+
+    page = client.get(url).content.decode()
+
+    assert shown in page
+
+
+@pytest.mark.parametrize(
+    ("value", "count"), [(1, 1), (1.0, 1), (0.0, 0), (3.0, 3), (1.2, 2), (0.4, 2), (2.5, 2)]
+)
+def test_plural_count_gives_gettext_a_whole_number_with_the_right_plural(value, count):
+    assert monitoring_tags.plural_count(value) == count
+    assert type(monitoring_tags.plural_count(value)) is int
+
+
 def test_the_summary_page_is_for_the_care_team_and_admins(
     client, nurse_client, admin_client_, sick_course, outside_care
 ):
@@ -358,6 +385,7 @@ def test_the_csv_costs_the_same_queries_for_one_or_many_courses(
             21,
             treatment={"drug": "tocilizumab", "dose": 560, "dose_unit": "mg", "route": "iv"},
         )
+    active_now(care_client)
     # session, user, the user's units (to check ?unit=), courses with patient and unit,
     # their grade snapshots, their current treatments, their doses given, their infections,
     # their journey phases, one bulk insert of audit lines (doses and infections:

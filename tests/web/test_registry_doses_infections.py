@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import dosing, infection, registry, services
-from tests.factories import ROOM_AIR, CourseFactory, PatientFactory
+from tests.factories import ROOM_AIR, CourseFactory, PatientFactory, active_now
 
 pytestmark = pytest.mark.django_db
 
@@ -250,6 +250,7 @@ def test_the_csv_and_page_cost_the_same_queries_however_many_doses_and_infection
                 by=care_team_member,
             )
         courses.append(course)
+    active_now(care_client)
     # session, user, units, courses (patient, unit, product), snapshots, treatments, doses
     # given, infections, journey phases, the audit lines.
     with django_assert_num_queries(10):

@@ -14,14 +14,16 @@ import pytest
 import time_machine
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import connection
 from django.test import Client, RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from cartmonitor import middleware
 from cartmonitor.settings import env_bool, env_int
 from monitoring import services
-from tests.factories import UserFactory
+from tests.factories import UserFactory, active_now
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -357,6 +359,29 @@ def test_activity_keeps_a_session_alive_past_30_minutes(nurse):
 
         clock.shift(timedelta(minutes=31))
         assert client.get(worklist).status_code == 302
+
+
+def test_active_now_keeps_an_idle_pause_out_of_a_query_pin(nurse):
+    """tests.factories.active_now, which the query pins after a slow setup call: after a quiet
+    minute the next request re-saves the session; after active_now it costs what a request
+    of an active user costs."""
+    worklist = reverse("monitoring:nurse-worklist")
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        client = Client()
+        client.force_login(nurse)
+        client.get(worklist)
+        with CaptureQueriesContext(connection) as active:
+            client.get(worklist)
+        clock.shift(timedelta(minutes=2))
+        with CaptureQueriesContext(connection) as after_a_pause:
+            client.get(worklist)
+        clock.shift(timedelta(minutes=2))
+        active_now(client)
+        with CaptureQueriesContext(connection) as after_active_now:
+            client.get(worklist)
+
+    assert len(after_a_pause) > len(active)
+    assert len(after_active_now) == len(active)
 
 
 # --- Login lockout ---------------------------------------------------------------------------

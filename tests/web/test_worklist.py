@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import TreatmentCourse
-from tests.factories import ROOM_AIR, CourseFactory
+from tests.factories import ROOM_AIR, CourseFactory, active_now
 
 
 def test_it_shows_the_day_since_infusion_as_d_plus_n(nurse_client, ward_a):
@@ -58,6 +58,7 @@ def test_worklist_query_budget_does_not_grow_with_patients(
         services.record_check(
             course=course, by=nurse, observed_at=timezone.now(), vitals={"temp_c": 38.2, **ROOM_AIR}
         )
+    active_now(nurse_client)
     # session, user, every course's status values in one lean query (for ranking by due
     # time), the protocol versions and their schedules (2), the page's courses joined with
     # patient, unit and status row, the open-flag and unread-notification counts in the
