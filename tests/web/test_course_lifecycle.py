@@ -331,7 +331,9 @@ def test_moving_day_0_after_a_fever_check_makes_it_an_ungraded_baseline(
     fever_check.refresh_from_db()
     course.refresh_from_db()
     assert fever_check.crs_grade is None  # before day 0: a baseline, not CRS (timeline.py)
-    assert course.day_number() == 0
+    assert course.infused_at == new_day_0
+    # Day 0 is today's calendar date, or yesterday's in the first hour after midnight.
+    assert course.day_number() == (timezone.localdate() - timezone.localdate(new_day_0)).days
     assert course.status_row.crs_grade is None
     event = audit_of("infusion_corrected", course)
     assert f"{timezone.localtime(old_day_0):%Y-%m-%d %H:%M} → " in event.summary

@@ -803,7 +803,10 @@ def test_the_page_is_clean_under_the_content_security_policy(care_client, course
 def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
     care_client, nurse, ward_a, django_assert_num_queries, days
 ):
-    course = CourseFactory(unit=ward_a, infused_at=timezone.now() - timedelta(days=days))
+    # Infused at 08:00 the day before, so all ``days`` × 6 checks lie in the past at any hour.
+    infused = timezone.localtime(timezone.now() - timedelta(days=days + 1))
+    infused = infused.replace(hour=8, minute=0)
+    course = CourseFactory(unit=ward_a, infused_at=infused)
     fill_days(course, nurse, days)
     active_now(care_client)  # filling 28 days can outlast the idle session's minute
     # 20, however many checks: session, user, the course with patient, unit and status

@@ -29,8 +29,8 @@ def open_flag(course, kind):
 
 @pytest.fixture
 def febrile_course(ward_a):
-    """Infused five days ago at 08:00, so D+0 … D+5 all lie in the past."""
-    infused = timezone.localtime(timezone.now() - timedelta(days=5)).replace(hour=8, minute=0)
+    """Infused six days ago at 08:00, so D+0 … D+5 all lie in the past at any hour of today."""
+    infused = timezone.localtime(timezone.now() - timedelta(days=6)).replace(hour=8, minute=0)
     return CourseFactory(unit=ward_a, infused_at=infused)
 
 
