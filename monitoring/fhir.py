@@ -396,6 +396,7 @@ def chains(records: Iterable) -> list[list]:
 SETTING_NOTES = {
     "clinic": "Setting: outpatient clinic visit.",
     "phone": "Setting: phone call; reported by the patient or carer, not measured by staff.",
+    "home": "Setting: home; entered by the patient or caregiver, not measured by staff.",
 }
 
 

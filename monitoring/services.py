@@ -2039,14 +2039,13 @@ def check_setting_values(setting: str, sections: dict) -> None:
     if measured:
         errors.setdefault("vitals", []).append(
             gettext(
-                "A %(setting)s check cannot measure %(values)s: only a temperature the patient "
-                "took at home. Clear them, or record them at a ward or clinic check."
+                "A %(setting)s check cannot measure %(values)s: only %(allowed)s. Clear them, or "
+                "record them at a ward or clinic check."
             )
             % {
                 "setting": str(where).lower(),
-                "values": ", ".join(
-                    str(VitalSigns._meta.get_field(field).verbose_name) for field in measured
-                ),
+                "values": _vital_names(measured),
+                "allowed": _home_vitals_text(allowed_vitals),
             }
         )
     if errors:
@@ -2063,14 +2062,26 @@ SECTION_NAMES = {
 }
 
 
+def _vital_names(fields) -> str:
+    return ", ".join(str(VitalSigns._meta.get_field(field).verbose_name) for field in fields)
+
+
+def _home_vitals_text(vitals) -> str:
+    """ "temperature taken at home (no other vital sign)", or the list when there are more."""
+    if set(vitals) == {"temp_c"}:
+        return gettext("temperature taken at home (no other vital sign)")
+    ordered = [f.name for f in VitalSigns._meta.get_fields() if f.name in vitals]
+    return gettext("%(values)s taken at home (no other vital sign)") % {
+        "values": _vital_names(ordered)
+    }
+
+
 def remote_allowed_text(setting: str) -> str:
     """What a check in ``setting`` records, for the page and its messages."""
     sections, vitals = REMOTE_CHECKS.get(setting, (SECTION_NAMES.keys(), ()))
     parts = [str(SECTION_NAMES[name]) for name in SECTION_NAMES if name in sections]
     if "vitals" in sections and vitals:
-        parts[parts.index(str(SECTION_NAMES["vitals"]))] = gettext(
-            "temperature taken at home (no other vital sign)"
-        )
+        parts[parts.index(str(SECTION_NAMES["vitals"]))] = _home_vitals_text(vitals)
     return ", ".join(parts)
 
 

@@ -32,7 +32,7 @@ from monitoring.models import (
     Treatment,
     VitalSigns,
 )
-from monitoring.models.courses import REMOTE_CHECKS
+from monitoring.models.courses import REMOTE_CHECKS, STAFF_CHECK_SETTINGS
 from monitoring.templatetags.monitoring_tags import day_number
 
 
@@ -521,7 +521,7 @@ class CheckSettingForm(forms.Form):
     label = _("Setting")
     setting = forms.ChoiceField(
         label=_("Where is this check done?"),
-        choices=CheckSetting.choices,
+        choices=[(s.value, s.label) for s in STAFF_CHECK_SETTINGS],
         widget=forms.RadioSelect,
         required=False,  # a post without it (an older page, an API client) is the default
     )
@@ -637,7 +637,7 @@ class CheckPage:
         {setting: {"sections": [section ids], "fields": [input names]}}, for
         static/js/check_setting.js. The service still refuses what a setting cannot record."""
         hides = {}
-        for setting, (sections, vitals) in REMOTE_CHECKS.items():
+        for setting, (sections, vitals) in self._staff_remote_checks():
             fields = [
                 self.vitals.add_prefix(name)
                 for name in self.vitals.fields
@@ -652,7 +652,7 @@ class CheckPage:
 
     def setting_notes(self) -> list[dict]:
         """For each setting that hides fields: why, and what to do with values typed in them."""
-        others = " / ".join(str(s.label) for s in CheckSetting if s not in REMOTE_CHECKS)
+        others = " / ".join(str(s.label) for s in STAFF_CHECK_SETTINGS if s not in REMOTE_CHECKS)
         return [
             {
                 "setting": str(setting),
@@ -667,8 +667,13 @@ class CheckPage:
                 "kept": gettext("Kept on this page, but not saved with this check:"),
                 "others": gettext("Choose %(others)s to see and save them.") % {"others": others},
             }
-            for setting in REMOTE_CHECKS
+            for setting, _limits in self._staff_remote_checks()
         ]
+
+    @staticmethod
+    def _staff_remote_checks():
+        """The settings on this page that cannot record everything (a phone call)."""
+        return [(s, REMOTE_CHECKS[s]) for s in STAFF_CHECK_SETTINGS if s in REMOTE_CHECKS]
 
     def filled(self):
         return [(name, form) for name, form in self.sections if form.has_changed()]

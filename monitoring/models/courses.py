@@ -33,12 +33,18 @@ class CareSetting(models.TextChoices):
 
 
 class CheckSetting(models.TextChoices):
-    """Where a check was done. Issue 15 adds ``HOME = "home", _("Home")`` here: one line;
-    what a setting cannot measure is ``REMOTE_CHECKS`` below."""
+    """Where a check was done; what a setting cannot measure is ``REMOTE_CHECKS`` below."""
 
     WARD = "ward", _("Ward")
     CLINIC = "clinic", _("Clinic visit")
     PHONE = "phone", _("Phone call")
+    # Entered by the patient or a caregiver on the home pages (issue 15), never by staff.
+    HOME = "home", _("Home")
+
+
+# The settings a member of staff records a check in (the check page's choices). A home entry
+# is the patient's or caregiver's own, through the home check-in.
+STAFF_CHECK_SETTINGS = (CheckSetting.WARD, CheckSetting.CLINIC, CheckSetting.PHONE)
 
 
 # The setting a check page offers first, from the course's care setting.
@@ -51,9 +57,16 @@ DEFAULT_CHECK_SETTING = {
 # vital-sign values). By phone the patient (or a carer) reports symptoms, a temperature taken at
 # home and medicines taken (an antipyretic masks fever, reference §1.2.2); nothing else is
 # measured — no pulse, blood pressure, SpO2 or oxygen device, no ICE/CAPD screen (naming objects
-# and writing need the patient in front of you), no lab. Settings not listed record everything.
+# and writing need the patient in front of you), no lab. At home the patient or caregiver also
+# takes blood pressure and pulse when they have a cuff (issue 15 §2); no SpO2, oxygen, pressors,
+# ICE/CAPD (the caregiver's neuro screen is not ICE: it is reviewed, never graded) or labs.
+# Settings not listed record everything.
 REMOTE_CHECKS = {
     CheckSetting.PHONE: (frozenset({"symptoms", "vitals", "treatment"}), frozenset({"temp_c"})),
+    CheckSetting.HOME: (
+        frozenset({"symptoms", "vitals", "treatment"}),
+        frozenset({"temp_c", "sbp_mmhg", "dbp_mmhg", "heart_rate_bpm"}),
+    ),
 }
 
 
@@ -243,7 +256,7 @@ class BedsideCheck(models.Model):
     observed_at = models.DateTimeField(help_text="When the patient was assessed")
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
-    # Ward, clinic visit or phone call: what could be measured (REMOTE_CHECKS) and what the
+    # Ward, clinic visit, phone call or home: what could be measured (REMOTE_CHECKS) and what the
     # course page, exports and FHIR say about where a value came from.
     setting = models.CharField(
         _("setting"), max_length=16, choices=CheckSetting.choices, default=CheckSetting.WARD
@@ -267,7 +280,7 @@ class BedsideCheck(models.Model):
 
     @property
     def is_remote(self) -> bool:
-        """Nobody examined the patient (a phone call): only reported values."""
+        """Nobody from the team examined the patient (phone, home): only reported values."""
         return self.setting in REMOTE_CHECKS
 
 

@@ -170,6 +170,47 @@ def test_a_phone_check_refuses_what_a_call_cannot_measure(
     assert not BedsideCheck.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("sections", "refused_section", "says"),
+    [
+        ({"vitals": {"temp_c": 37.5, "spo2_pct": 97}}, "vitals", "SpO₂"),
+        ({"vitals": {"temp_c": 37.5, "oxygen_support": "room_air"}}, "vitals", "oxygen"),
+        ({"labs": {"crp_mg_l": 20}}, "labs", "lab results"),
+        ({"neuro": {"consciousness": "alert"}}, "neuro", "neurological assessment"),
+    ],
+)
+def test_a_home_entry_refuses_what_a_home_cannot_measure(
+    outpatient, nurse, sections, refused_section, says
+):
+    """At home a cuff gives blood pressure and pulse; nothing gives SpO2, oxygen, ICE or labs."""
+    with pytest.raises(ValidationError) as refused:
+        services.record_check(
+            course=outpatient, by=nurse, observed_at=timezone.now(), setting="home", **sections
+        )
+
+    message = " ".join(refused.value.message_dict[refused_section])
+    assert says in message
+    if refused_section == "vitals":
+        assert "systolic BP" in message  # what it may record
+        assert "heart rate" in message
+    assert not BedsideCheck.objects.exists()
+
+
+def test_a_home_entry_keeps_a_cuff_reading_and_is_graded_like_any_check(outpatient, nurse):
+    check = services.record_check(
+        course=outpatient,
+        by=nurse,
+        observed_at=timezone.now(),
+        vitals={"temp_c": 38.4, "sbp_mmhg": 118, "dbp_mmhg": 70, "heart_rate_bpm": 104},
+        setting="home",
+    )
+
+    assert check.is_remote
+    vitals = VitalSigns.objects.get(check_entry=check)
+    assert (vitals.sbp_mmhg, vitals.heart_rate_bpm) == (118, 104)
+    assert check.snapshot.crs_grade == 1  # fever, no hypotension: ASTCT grade 1
+
+
 def test_a_phone_check_records_symptoms_home_temperature_and_medicines_taken(outpatient, nurse):
     check = services.record_check(
         course=outpatient,
@@ -252,7 +293,7 @@ def test_the_phone_check_page_refuses_a_neuro_screen(nurse_client, outpatient):
 def test_the_check_page_refuses_an_unknown_setting(nurse_client, outpatient):
     response = nurse_client.post(check_url(outpatient), phone_post(setting="home"))
 
-    assert response.status_code == 400
+    assert response.status_code == 400  # home entries are the patient's own, never staff's
     assert "Select a valid choice" in response.content.decode()
 
 
