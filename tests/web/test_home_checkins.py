@@ -280,3 +280,44 @@ def test_the_patient_themself_records_as_the_patient(course, care_team_member):
     home_client(patient).post(CHECKIN, entry())
 
     assert saved(course).entered_by_kind == "patient"
+
+
+# --- The care team's side (issue 15 §3) -----------------------------------------------------
+
+
+def test_the_team_sees_a_confused_answer_on_the_board_marked_home(
+    phone, course, care_client, nurse_client
+):
+    phone.post(CHECKIN, entry(temperature="38.5", **{**SCREEN_RIGHT, "screen_year": "wrong"}))
+
+    board = text_of(care_client.get(reverse("monitoring:care-flags")))
+    assert "Ada Lovelace" in board
+    assert "Home · caregiver" in board
+    flags = text_of(
+        care_client.get(
+            reverse("monitoring:care-patient-flags", args=[course.patient.public_id]),
+            HTTP_HX_REQUEST="true",
+        )
+    )
+    assert "Confusion reported at home" in flags
+    assert "Home · caregiver" in flags
+    assert "Reported at home by the caregiver: guided screen answered wrongly: year" in flags
+    worklist = text_of(nurse_client.get(reverse("monitoring:nurse-worklist")))
+    assert "Home · caregiver" in worklist
+
+
+def test_the_course_day_shows_the_home_entry_beside_the_ward_ones(phone, course, care_client):
+    phone.post(CHECKIN, entry(temperature="101.3", temperature_unit="f", **SCREEN_RIGHT))
+    day = course.day_number()
+
+    page = text_of(
+        care_client.get(reverse("monitoring:course-day", args=[course.patient.public_id, day]))
+    )
+
+    assert "Home · caregiver" in page
+    assert "typed 101.3 °F" in page
+    assert "guided screen all right" in page
+    course_page = text_of(
+        care_client.get(reverse("monitoring:patient-course", args=[course.patient.public_id]))
+    )
+    assert "Home ×1" in course_page  # the day's line counts the check-in from home
