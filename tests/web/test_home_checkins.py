@@ -81,7 +81,8 @@ def test_no_fever_and_no_symptoms_says_no_action_and_when_the_next_check_in_is(p
     next_at = timezone.localtime(checkin.next_checkin_at)
     assert f"Next check-in at {next_at:%H:%M}" in text_of(phone.get(DONE))
     home_page = text_of(phone.get(HOME))
-    assert "36.8 °C" in home_page and "Maria (daughter)" in home_page
+    assert "36.8 °C" in home_page
+    assert "Maria (daughter)" in home_page
 
 
 def test_fahrenheit_is_converted_and_kept_as_typed(phone, course):
@@ -115,7 +116,8 @@ def test_an_impossible_temperature_is_refused_with_both_ranges_and_every_value_k
     assert "Type a temperature from 30 to 45 °C (86 to 113 °F)." in page
     html = response.content.decode()
     assert f'value="{typed}"' in html
-    assert 'value="118"' in html and 'value="76"' in html
+    assert 'value="118"' in html
+    assert 'value="76"' in html
     assert re.search(r'<input[^>]*value="headache"[^>]*checked', html)
     assert not BedsideCheck.objects.filter(course=course).exists()
 
@@ -158,7 +160,9 @@ def test_a_confused_answer_flags_the_team_urgently_and_says_do_not_drive(phone, 
     # Not graded as ICANS: no ICE score is taken at home.
     assert checkin.check_entry.snapshot.icans_grade in (None, 0)
     page = text_of(phone.get(DONE))
-    assert "Call now" in page and "Do not drive" in page and "emergency department" in page
+    assert "Call now" in page
+    assert "Do not drive" in page
+    assert "emergency department" in page
 
 
 def test_confusion_ticked_flags_the_team_too(phone, course):
@@ -250,7 +254,8 @@ def test_a_revoked_access_records_nothing(phone, caregiver, care_team_member):
 
     response = phone.post(CHECKIN, entry())
 
-    assert response.status_code == 302 and response.url != DONE  # signed out
+    assert response.status_code == 302
+    assert response.url != DONE
     assert not HomeCheckIn.objects.exists()
 
 
@@ -270,7 +275,8 @@ def test_the_check_in_page_costs_two_queries(phone, django_assert_num_queries):
         response = phone.get(CHECKIN)
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'name="temperature"' in html and 'value="f"' in html
+    assert 'name="temperature"' in html
+    assert 'value="f"' in html
     assert "Blood pressure: top number" in text_of(response)
 
 
