@@ -327,3 +327,25 @@ def test_the_course_day_shows_the_home_entry_beside_the_ward_ones(phone, course,
         care_client.get(reverse("monitoring:patient-course", args=[course.patient.public_id]))
     )
     assert "Home ×1" in course_page  # the day's line counts the check-in from home
+
+
+def test_the_done_page_costs_three_queries(phone, django_assert_num_queries):
+    phone.post(CHECKIN, entry())
+    # The session; the user with their access and course; the check-in with its screen.
+    with django_assert_num_queries(3):
+        response = phone.get(DONE)
+    assert response.status_code == 200
+
+
+def test_the_protocol_sets_when_to_call_while_the_grade_stays_astcts(phone, course):
+    version = course.protocol_version
+    version.home_call_temperature_c = Decimal("38.5")
+    version.home_checkin_hours = 4
+    version.save()
+
+    phone.post(CHECKIN, entry(temperature="38.2"))
+
+    checkin = saved(course)
+    assert checkin.instruction == "no_action"  # below the centre's 38.5 °C to call at
+    assert checkin.next_checkin_at == checkin.entered_at + timedelta(hours=4)
+    assert checkin.check_entry.snapshot.crs_grade == 1  # still fever by ASTCT (≥ 38.0 °C)
