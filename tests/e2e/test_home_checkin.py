@@ -64,6 +64,9 @@ def test_a_caregiver_records_a_fever_and_a_confused_answer_and_the_team_sees_it(
     assert call.bounding_box()["height"] >= 48
     assert "Lovelace" not in page.content()
     check_page(page, "check-in done (phone)")
+    page.set_viewport_size(VIEWPORTS["tablet"])
+    page.goto(f"{live_server.url}/home/check-in/")
+    check_page(page, "check-in (tablet)")
 
     # The care team, on the board.
     page.context.clear_cookies()
