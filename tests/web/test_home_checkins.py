@@ -10,12 +10,14 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import services
+from monitoring import alert_rules, escalation, home, services
 from monitoring.models import (
     AuditEvent,
     BedsideCheck,
     Flag,
     HomeCheckIn,
+    Notification,
+    OnCallShift,
     Treatment,
     VitalSigns,
 )
@@ -248,8 +250,6 @@ def test_staff_cannot_use_the_home_check_in(care_client, nurse_client, admin_cli
 
 
 def test_a_revoked_access_records_nothing(phone, caregiver, care_team_member):
-    from monitoring import home
-
     home.revoke_access(access=caregiver.home_access, reason="moved away", by=care_team_member)
 
     response = phone.post(CHECKIN, entry())
@@ -349,3 +349,21 @@ def test_the_protocol_sets_when_to_call_while_the_grade_stays_astcts(phone, cour
     assert checkin.instruction == "no_action"  # below the centre's 38.5 °C to call at
     assert checkin.next_checkin_at == checkin.entered_at + timedelta(hours=4)
     assert checkin.check_entry.snapshot.crs_grade == 1  # still fever by ASTCT (≥ 38.0 °C)
+
+
+def test_confusion_at_home_escalates_like_any_flag(phone, course, nurse, care_client):
+    OnCallShift.objects.create(
+        unit=course.unit,
+        tier=alert_rules.BEDSIDE_NURSE,
+        user=nurse,
+        starts_at=timezone.now() - timedelta(days=1),
+    )
+    phone.post(CHECKIN, entry(no_symptoms="", symptoms=["difficulty_speaking"]))
+    flag = Flag.objects.get(course=course, kind="home_confusion")
+
+    assert escalation.step(flag.pk, flag.ladder_round).startswith("told 1")
+
+    assert Notification.objects.filter(flag=flag, recipient=nurse).exists()
+    board = text_of(care_client.get(reverse("monitoring:care-flags")))
+    assert "Confusion reported at home" in board
+    assert f"told: {alert_rules.TIER_LABELS[alert_rules.BEDSIDE_NURSE]}" in board
