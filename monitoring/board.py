@@ -183,7 +183,11 @@ def rows(
         Flag.objects.unresolved()
         .filter(course__in=[course.pk for course in courses])
         .select_related("acknowledged_by")
-        .annotate(step_note=Subquery(latest_note.values("note")[:1]))
+        .annotate(
+            step_note=Subquery(latest_note.values("note")[:1]),
+            # Raised (last) by a check-in at home: by the patient or a caregiver (issue 15 §3).
+            home_by=F("snapshot__check_entry__home_checkin__entered_by_kind"),
+        )
         .order_by(*FLAG_ORDER)
     )
     for flag in flags:

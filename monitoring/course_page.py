@@ -379,9 +379,12 @@ class CoursePage:
                 day.tmax = max(float(v.temp_c), day.tmax or float(v.temp_c))
             if v.sbp_mmhg is not None:
                 day.sbp_min = min(v.sbp_mmhg, day.sbp_min or v.sbp_mmhg)
-            level = _oxygen_level(v)
-            if day.support is None or level[:2] > day.support[:2]:
-                day.support = (*level, v.oxygen_label)
+            # A check that did not record oxygen (a phone call, a check-in at home) says
+            # nothing about the support that day.
+            if v.oxygen_support:
+                level = _oxygen_level(v)
+                if day.support is None or level[:2] > day.support[:2]:
+                    day.support = (*level, v.oxygen_label)
             day.vasopressors = max(day.vasopressors, v.vasopressors_count)
             day.vasopressin = day.vasopressin or v.vasopressin
         for at, n in self.records["neuro"]:

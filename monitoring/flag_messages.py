@@ -114,6 +114,17 @@ TEMPLATES = {
         "IgG %(igg)s mg/dL on %(at)s is below %(limit)s mg/dL and no immunoglobulin "
         "replacement is planned"
     ),
+    # Home monitoring (home_rules.home_neuro_flag): the screen's items as the caregiver saw them.
+    "flag.home_confusion": _("Reported at home by the %(who)s: %(findings)s"),
+    "home.who.patient": pgettext_lazy("reported at home by the", "patient"),
+    "home.who.caregiver": pgettext_lazy("reported at home by the", "caregiver"),
+    "home.screen_wrong": _("guided screen answered wrongly: %(items)s"),
+    "home.screen.year": pgettext_lazy("home screen item", "year"),
+    "home.screen.month": pgettext_lazy("home screen item", "month"),
+    "home.screen.place": pgettext_lazy("home screen item", "place"),
+    "home.screen.naming": pgettext_lazy("home screen item", "naming three objects"),
+    "home.screen.command": pgettext_lazy("home screen item", "following a command"),
+    "home.screen.counting": pgettext_lazy("home screen item", "counting back by tens"),
     "flag.igg_policy": _(
         "Immunoglobulin replacement is the protocol's policy for every patient on "
         "%(product)s; none is planned"
@@ -161,6 +172,7 @@ JOINS = {
     ("flag.news2_incomplete", "missing"): ", ",
     ("flag.crs_symptom", "symptoms"): ", ",
     ("flag.neuro_symptom", "symptoms"): ", ",
+    ("home.screen_wrong", "items"): ", ",
 }
 
 
@@ -239,6 +251,10 @@ ADVICE = {
         "CRS symptoms reported: recheck the vital signs and tell the CAR-T physician."
     ),
     "neuro_symptom": _("Neurological symptoms reported: do an ICE/CAPD screen now."),
+    "home_confusion": _(
+        "Confusion reported at home: call the patient or caregiver now, bring the patient in "
+        "for an ICE/CAPD screen; they were told not to drive."
+    ),
     "neutro_fever": _(
         "Fever with neutropenia is not only CRS: start the neutropenic-fever "
         "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "

@@ -84,6 +84,8 @@ FLAG_ADVICE = {
     "marker": "Inflammatory markers are rising: tell the CAR-T physician this shift.",
     "crs_symptom": "CRS symptoms reported: recheck the vital signs and tell the CAR-T physician.",
     "neuro_symptom": "Neurological symptoms reported: do an ICE/CAPD screen now.",
+    "home_confusion": "Confusion reported at home: call the patient or caregiver now, bring the "
+    "patient in for an ICE/CAPD screen; they were told not to drive.",
     "neutro_fever": "Fever with neutropenia is not only CRS: start the neutropenic-fever "
     "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "
     "antibiotics; G-CSF may be considered, GM-CSF is not recommended (ASCO 2021). The CRS "
@@ -97,6 +99,9 @@ REVIEW_ADVICE = (
 )
 
 # Markers whose rise within 24 h is flagged (reference §5.1: both rise with CRS).
+# The home guided screen's items (HomeNeuroScreen, home_rules.home_neuro_flag).
+HOME_SCREEN_ITEMS = ("year", "month", "place", "naming", "command", "counting")
+
 RISING_MARKERS = {"crp_mg_l": ("CRP", "mg/L"), "ferritin_ng_ml": ("ferritin", "ng/mL")}
 
 
@@ -684,5 +689,11 @@ MESSAGE_CODES = frozenset(
         "prophylaxis.lapsed",
         "flag.igg_low",
         "flag.igg_policy",
+        # Home monitoring (monitoring/home_rules.py).
+        "flag.home_confusion",
+        "home.who.patient",
+        "home.who.caregiver",
+        "home.screen_wrong",
+        *(f"home.screen.{item}" for item in HOME_SCREEN_ITEMS),
     }
 )

@@ -83,6 +83,7 @@ def record_check(
     treatment: dict | None = None,
     accepted_warnings=(),
     setting: str | None = None,
+    flags=(),
 ) -> BedsideCheck:
     """Save one bedside check (any of its sections), grade the course at that moment and flag.
 
@@ -94,6 +95,8 @@ def record_check(
     A tocilizumab dose beyond the usual limits is held (``DoseWarningsPending``) until the
     clinician has seen each warning: ``accepted_warnings`` are the messages they chose to give
     it despite (see ``_hold_for_dose_warnings``).
+    ``flags`` are further flags (``FlagSpec``) the check raises beside the engine's, such as a
+    home check-in's confusion reported for review (``home_rules.home_neuro_flag``).
     """
     status = _lock_status(course)
     _validate_time(course, observed_at)
@@ -142,7 +145,9 @@ def record_check(
     carry_confirmations(ordered[: ordered.index(snapshot) + 1], engine.label)
     snapshot.save()
     engine.raise_flags(
-        engine.check_flags(observed_at, moment, records, snapshot), snapshot=snapshot, now=now
+        [*engine.check_flags(observed_at, moment, records, snapshot), *flags],
+        snapshot=snapshot,
+        now=now,
     )
     if ordered[-1] is not snapshot:
         why = (
@@ -964,6 +969,9 @@ PROTOCOL_VERSION_FIELDS = [
     # Home monitoring's countdowns (monitoring/home.py)
     "stay_near_days",
     "no_driving_days",
+    # What a check-in at home tells the person (monitoring/home_rules.py)
+    "home_call_temperature_c",
+    "home_checkin_hours",
     "sbp_low_mmhg",
     "heart_rate_high",
     "heart_rate_low",

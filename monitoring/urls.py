@@ -10,6 +10,7 @@ from monitoring.views import (
     exports,
     home,
     home_access,
+    home_checkins,
     infection,
     journey,
     nurse,
@@ -200,6 +201,8 @@ urlpatterns = [
     path("home/join/", home.join, name="home-join"),
     path("home/join/consent/", home.consent, name="home-consent"),
     path("home/join/<slug:token>/", home.join_link, name="home-join-link"),
+    path("home/check-in/", home_checkins.checkin, name="home-checkin"),
+    path("home/check-in/done/", home_checkins.checkin_done, name="home-checkin-done"),
     path("home/ended/", home.ended, name="home-ended"),
     path("home/logout/", home.sign_out, name="home-logout"),
 ]

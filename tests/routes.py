@@ -21,6 +21,8 @@ HOME_PUBLIC_PAGES = {
     "home-ended",
     "home-logout",
 }
+# The pages of someone signed in at home: their home page, and recording a check-in.
+HOME_SIGNED_IN_PAGES = {"home-start", "home-checkin", "home-checkin-done"}
 
 
 def monitoring_routes() -> list[URLPattern]:

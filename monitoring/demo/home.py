@@ -8,8 +8,14 @@ SMTP host). The demo units get a (fictional) 24-hour number to show on the home 
 
 from __future__ import annotations
 
-from monitoring import home
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from monitoring import home, home_checkins
 from monitoring.models import CareSetting, HomeAccess, TreatmentCourse, Unit, User
+from monitoring.models.home_checkins import SCREEN_ITEMS
 
 CAREGIVER_EMAIL = "caregiver@demo.invalid"
 CAREGIVER_USERNAME = "demo-caregiver"
@@ -43,10 +49,41 @@ def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bo
         email=CAREGIVER_EMAIL,
         by=by,
     )
-    home.accept_invitation(
+    caregiver = home.accept_invitation(
         invitation=new.invitation, language="en", ip="demo", username=CAREGIVER_USERNAME
     )
+    record_demo_checkins(caregiver)
     return True
+
+
+# The caregiver's check-ins of the demo (hours ago, what was typed): an ordinary morning
+# reading, then one in °F with a headache — neither calls the team; the next is due.
+DEMO_CHECKINS = [
+    (9, {"temperature": Decimal("36.9"), "temperature_unit": "c", "no_symptoms": True}),
+    (
+        1,
+        {
+            "temperature": Decimal("99.1"),
+            "temperature_unit": "f",
+            "symptoms": ["headache"],
+            "sbp_mmhg": 124,
+            "dbp_mmhg": 78,
+            "heart_rate_bpm": 88,
+            "screen": dict.fromkeys(SCREEN_ITEMS, True),
+        },
+    ),
+]
+
+
+def record_demo_checkins(caregiver: User) -> None:
+    """Two check-ins from home by the demo caregiver, through the real write path (graded by
+    the engine like any check); none before day 0."""
+    access = caregiver.home_access
+    now = timezone.now()
+    for hours_ago, values in DEMO_CHECKINS:
+        at = now - timedelta(hours=hours_ago)
+        if at > access.course.infused_at:
+            home_checkins.record_home_checkin(access=access, by=caregiver, now=at, **values)
 
 
 def caregiver_login_text() -> str:

@@ -23,13 +23,21 @@ from monitoring.models import (
     TreatmentCourse,
 )
 from monitoring.models.alerts import TIER_CHOICES
-from monitoring.models.protocols import HOME_COUNTDOWN_DAYS_RANGE, WINDOW_RANGES
+from monitoring.models.protocols import (
+    HOME_CALL_TEMPERATURE_RANGE,
+    HOME_CHECKIN_HOURS_RANGE,
+    HOME_COUNTDOWN_DAYS_RANGE,
+    WINDOW_RANGES,
+)
 
 PROTOCOL_RANGES = {
     "monitoring_window_days": (1, 365, "days"),
     # Home monitoring's countdowns (monitoring/home.py); blank: none shown.
     "stay_near_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
     "no_driving_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
+    # What a check-in at home tells the person (monitoring/home_rules.py).
+    "home_call_temperature_c": (*HOME_CALL_TEMPERATURE_RANGE, "°C"),
+    "home_checkin_hours": (*HOME_CHECKIN_HOURS_RANGE, "h"),
     "sbp_low_mmhg": (40, 150, "mmHg"),
     "heart_rate_high": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
     "heart_rate_low": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
@@ -89,6 +97,8 @@ class ProtocolVersionForm(forms.Form):
     monitoring_window_days = forms.IntegerField(label=_("Monitoring window (days from day 0)"))
     stay_near_days = forms.IntegerField(required=False)
     no_driving_days = forms.IntegerField(required=False)
+    home_call_temperature_c = forms.DecimalField(decimal_places=1)
+    home_checkin_hours = forms.IntegerField()
     sbp_low_mmhg = forms.IntegerField(required=False)
     heart_rate_high = forms.IntegerField()
     heart_rate_low = forms.IntegerField()

@@ -36,6 +36,7 @@ from monitoring.models.home import (
     HomeLoginCode,
     HomeSignInAttempt,
 )
+from monitoring.models.home_checkins import HomeCheckIn, HomeNeuroScreen
 from monitoring.models.infection import ImmunoglobulinDose, Infection, ProphylaxisCourse
 from monitoring.models.journey import BaselineItem, CoursePhase, FollowUpVisit, Phase
 from monitoring.models.observations import (
@@ -64,6 +65,8 @@ __all__ = [
     "HOME_ROLES",
     "HOME_SLOTS",
     "HomeAccess",
+    "HomeCheckIn",
+    "HomeNeuroScreen",
     "HomeInvitation",
     "HomeKind",
     "HomeLoginCode",

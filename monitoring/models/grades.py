@@ -189,6 +189,10 @@ class Flag(models.Model):
         NEUTROPENIC_FEVER = "neutro_fever", _("Neutropenic fever")
         PROPHYLAXIS = "prophylaxis", _("Prophylaxis due or lapsed")
         IGG_LOW = "igg_low", _("Immunoglobulin replacement not planned")
+        # A caregiver or patient at home reported confusion or difficulty speaking, or the
+        # guided screen found a wrong answer (home_rules.home_neuro_flag): for the team's
+        # review, never graded as ICANS (no ICE score is taken at home).
+        HOME_CONFUSION = "home_confusion", _("Confusion reported at home")
 
     class Severity(models.IntegerChoices):
         # Integers so that "most severe first" is a plain ORDER BY.

@@ -29,6 +29,14 @@ STAY_NEAR_DAYS = 14
 NO_DRIVING_DAYS = 14
 # Plausible countdowns an admin may set (days from day 0): the old REMS asked for 8 weeks.
 HOME_COUNTDOWN_DAYS_RANGE = (1, 365)
+# What a patient or caregiver at home is told after a check-in (monitoring/home_rules.py): call
+# the team at once at this temperature or higher — the ASTCT fever criterion, ≥ 38.0 °C
+# (reference §1.2 rule 1; the CAR-T labels' patient advice says to call for fever) — and when
+# the next check-in is due (issue 15 §2: e.g. temperature every 8 hours during the window).
+HOME_CALL_TEMPERATURE_C = Decimal("38.0")
+HOME_CALL_TEMPERATURE_RANGE = (Decimal("37.0"), Decimal("40.0"))
+HOME_CHECKIN_HOURS = 8
+HOME_CHECKIN_HOURS_RANGE = (1, 24)
 
 # Plausible validity windows an admin may set: never shorter than a quarter of an hour,
 # never long enough to grade yesterday's values as today's.
@@ -131,6 +139,18 @@ class ProtocolVersion(models.Model):
         blank=True,
         default=NO_DRIVING_DAYS,
         help_text=_("Blank: the home page shows no such countdown."),
+    )
+    home_call_temperature_c = models.DecimalField(
+        _("at home: call the team at or above (°C)"),
+        max_digits=3,
+        decimal_places=1,
+        default=HOME_CALL_TEMPERATURE_C,
+        help_text=_("The temperature at which a patient at home is told to call at once."),
+    )
+    home_checkin_hours = models.PositiveSmallIntegerField(
+        _("at home: a check-in every (hours)"),
+        default=HOME_CHECKIN_HOURS,
+        help_text=_("When the next home check-in is due after one is recorded."),
     )
     # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
     sbp_low_mmhg = models.PositiveSmallIntegerField(
@@ -281,6 +301,8 @@ class ProtocolVersion(models.Model):
             range_constraint("protocol", "sbp_low_mmhg", 40, 150),
             range_constraint("protocol", "spo2_low_pct", 70, 99),
             range_constraint("protocol", "temperature_high_c", 37, 40),
+            range_constraint("protocol", "home_call_temperature_c", *HOME_CALL_TEMPERATURE_RANGE),
+            range_constraint("protocol", "home_checkin_hours", *HOME_CHECKIN_HOURS_RANGE),
             range_constraint("protocol", "marker_rise_factor", Decimal("1.1"), 10),
             *[
                 range_constraint("protocol", name, low, high)

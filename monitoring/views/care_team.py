@@ -433,7 +433,7 @@ def course_day(request, public_id, day: int):
     now = timezone.now()
     checks = list(
         BedsideCheck.objects.filter(course=course, observed_at__gte=start, observed_at__lt=end)
-        .select_related("recorded_by", "snapshot")
+        .select_related("recorded_by", "snapshot", "home_checkin__neuro_screen")
         .prefetch_related(*check_record_prefetches())
         .order_by("-observed_at", "-pk")
     )

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from cartmonitor.middleware import client_ip
-from monitoring import home
+from monitoring import home, home_checkins
 from monitoring.access import HOME_BACKEND, get_home_access, home_page, requires
 from monitoring.forms.home import ConsentForm, EmailCodeForm, EmailForm, TypedCodeForm
 from monitoring.models import User
@@ -90,7 +90,7 @@ def _signed_in_already(request):
 @require_GET
 def start(request):
     """The home page: who is signed in for whom, the unit's 24-hour number, the protocol's
-    countdowns, when to call, and the check-ins (none set up yet)."""
+    countdowns, when to call, today's check-ins and the button to record one."""
     access = get_home_access(request)
     course = access.course
     version = course.protocol_version
@@ -104,7 +104,9 @@ def start(request):
             "patient_name": course.patient.given_name,
             "is_patient": access.kind == "patient",
             "countdowns": home.countdowns(course),
-            "fever_c": version.temperature_high_c if version else None,
+            "fever_c": version.home_call_temperature_c if version else None,
+            "can_check_in": course.status == course.Status.MONITORING,
+            "checkins": home_checkins.todays_checkins(course),
         },
     )
 

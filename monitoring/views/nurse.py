@@ -58,7 +58,12 @@ def worklist(request):
         request.GET.get("page")
     )
     loaded = courses.filter(pk__in=page.object_list).select_related(
-        "patient", "unit", "status_row", "product"
+        "patient",
+        "unit",
+        "status_row",
+        "product",
+        # "Last check": marked Home when the latest was a check-in from home (issue 15 §3).
+        "status_row__latest_snapshot__check_entry__home_checkin",
     )
     by_pk = {course.pk: course for course in loaded}
     page.object_list = []
@@ -226,9 +231,9 @@ def check_result(request, public_id, check_id):
     """What was recorded, the grades with their reasons, the flags raised and what to do."""
     course = get_course_for(request.user, public_id)
     check = get_object_or_404(
-        BedsideCheck.objects.select_related("recorded_by", "snapshot").prefetch_related(
-            *check_record_prefetches()
-        ),
+        BedsideCheck.objects.select_related(
+            "recorded_by", "snapshot", "home_checkin__neuro_screen"
+        ).prefetch_related(*check_record_prefetches()),
         course=course,
         public_id=check_id,
     )

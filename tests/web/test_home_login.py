@@ -462,7 +462,8 @@ def test_the_home_page_says_who_for_whom_whom_to_call_and_until_when(caregiver, 
     assert f"Stay near the treatment centre until {until:%A} {until.day} {until:%B}." in page
     assert f"Do not drive until {until:%A} {until.day} {until:%B}." in page
     assert "11 more days." in page
-    assert "No check-ins are set up here yet." in page
+    assert "Record a check-in" in page
+    assert "No check-in yet today." in page
     # No identifiers: no MRN, no family name, no date of birth, no id in any link.
     assert course.patient.mrn not in page
     assert "Lovelace" not in page
@@ -499,11 +500,12 @@ def test_the_home_page_reads_in_spanish(caregiver):
     assert "Todavía no hay" in page
 
 
-def test_the_home_page_costs_two_queries(caregiver, django_assert_num_queries):
+def test_the_home_page_costs_three_queries(caregiver, django_assert_num_queries):
     client = home_client(caregiver)
     # The session; the user with their access, course, unit, patient and protocol version
-    # (HomeBackend: one query, which is also the session's check that the access is open).
-    with django_assert_num_queries(2):
+    # (HomeBackend: one query, which is also the session's check that the access is open);
+    # today's check-ins with who entered them.
+    with django_assert_num_queries(3):
         response = client.get(HOME)
     assert response.status_code == 200
 

@@ -19,7 +19,13 @@ from monitoring.access import HomeBackend
 from monitoring.models import HomeInvitation, User
 from tests.factories import CourseFactory, UserFactory
 from tests.home_helpers import home_client, make_home_user, text_of
-from tests.routes import HOME_PUBLIC_PAGES, monitoring_routes, route_sample, url_of
+from tests.routes import (
+    HOME_PUBLIC_PAGES,
+    HOME_SIGNED_IN_PAGES,
+    monitoring_routes,
+    route_sample,
+    url_of,
+)
 
 HOME = reverse("monitoring:home-start")
 LOGIN = reverse("monitoring:home-login")
@@ -30,6 +36,8 @@ LOGIN = reverse("monitoring:home-login")
 HOME_ANSWERS = {
     "home": ((302, HOME), (302, HOME)),  # the site's root sends them home
     "home-start": ((200, None), (405, None)),
+    "home-checkin": ((200, None), (400, None)),  # an empty form: refused, nothing saved
+    "home-checkin-done": ((302, HOME), (405, None)),  # nothing saved in this browser yet
     "home-login": ((302, HOME), (302, HOME)),
     "home-login-code": ((302, HOME), (302, HOME)),
     "home-join": ((302, HOME), (302, HOME)),
@@ -223,7 +231,7 @@ def test_no_home_address_carries_an_id(db):
         if route.name.startswith("home"):
             assert set(route.pattern.converters) <= {"token"}, route.name
     assert {r.name for r in monitoring_routes() if r.name.startswith("home-")} == (
-        HOME_PUBLIC_PAGES | {"home-start"}
+        HOME_PUBLIC_PAGES | HOME_SIGNED_IN_PAGES
     )
 
 

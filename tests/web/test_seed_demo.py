@@ -180,4 +180,12 @@ def test_the_demo_has_an_outpatient_with_a_caregiver_who_signs_in_from_home(db):
     send_queued_codes()  # the job worker's part
     code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
     assert phone.post("/home/login/code/", {"code": code}).url == "/home/"
-    assert "for the monitoring of" in phone.get("/home/").content.decode()
+    home_page = phone.get("/home/").content.decode()
+    assert "for the monitoring of" in home_page
+    # Two check-ins from home, graded like any check; the latest (1 h ago, in °F) is listed.
+    checkins = list(access.course.home_checkins.select_related("check_entry__snapshot"))
+    assert len(checkins) == 2
+    assert all(c.check_entry.setting == "home" and c.check_entry.snapshot for c in checkins)
+    latest = max(checkins, key=lambda c: c.entered_at)
+    if timezone.localdate(latest.entered_at) == timezone.localdate():  # not just after midnight
+        assert "99.1 °F" in home_page
