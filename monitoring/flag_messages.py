@@ -126,6 +126,12 @@ PLURALS = {
     "pressors.vasopressin": lambda n: ngettext(
         "%(count)s vasopressor + vasopressin", "%(count)s vasopressors + vasopressin", n
     ),
+    # A missed home check-in (flag_rules.home_missed_flags).
+    "flag.home_missed": lambda n: ngettext(
+        "Home check-in missed: due %(due)s, not done within %(grace)s min",
+        "%(count)s home check-ins missed in a row: the first due %(due)s, the latest %(latest)s",
+        n,
+    ),
 }
 
 # Choices by their stored value: the model field whose labels are shown.

@@ -9,7 +9,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from monitoring import alert_rule_messages, alert_rules, flag_rules
+from monitoring import alert_rule_messages, alert_rules, flag_rules, home_rules
 from monitoring.forms.common import (
     range_validator,
 )
@@ -30,6 +30,9 @@ PROTOCOL_RANGES = {
     # Home monitoring's countdowns (monitoring/home.py); blank: none shown.
     "stay_near_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
     "no_driving_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
+    # Home check-ins (monitoring/home_rules.py); blank interval: no home schedule.
+    "home_checkin_interval_hours": (*home_rules.INTERVAL_HOURS_RANGE, "h"),
+    "home_checkin_grace_minutes": (*home_rules.GRACE_MINUTES_RANGE, "min"),
     "sbp_low_mmhg": (40, 150, "mmHg"),
     "heart_rate_high": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
     "heart_rate_low": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
@@ -89,6 +92,8 @@ class ProtocolVersionForm(forms.Form):
     monitoring_window_days = forms.IntegerField(label=_("Monitoring window (days from day 0)"))
     stay_near_days = forms.IntegerField(required=False)
     no_driving_days = forms.IntegerField(required=False)
+    home_checkin_interval_hours = forms.IntegerField(required=False)
+    home_checkin_grace_minutes = forms.IntegerField()
     sbp_low_mmhg = forms.IntegerField(required=False)
     heart_rate_high = forms.IntegerField()
     heart_rate_low = forms.IntegerField()
@@ -135,6 +140,9 @@ class ProtocolVersionForm(forms.Form):
         self.fields["products"].help_text = gettext("None ticked: every product.")
         for name in ("stay_near_days", "no_driving_days"):
             self.fields[name].help_text += gettext("; blank: the home page shows no countdown.")
+        self.fields["home_checkin_interval_hours"].help_text += gettext(
+            "; blank: no home check-in schedule."
+        )
         for name in WINDOW_RANGES:
             self.fields[
                 name

@@ -31,6 +31,7 @@ from monitoring.models.grades import (
 from monitoring.models.home import (
     HOME_SLOTS,
     HomeAccess,
+    HomeCheckInDue,
     HomeInvitation,
     HomeKind,
     HomeLoginCode,
@@ -64,6 +65,7 @@ __all__ = [
     "HOME_ROLES",
     "HOME_SLOTS",
     "HomeAccess",
+    "HomeCheckInDue",
     "HomeInvitation",
     "HomeKind",
     "HomeLoginCode",

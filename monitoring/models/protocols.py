@@ -19,7 +19,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from monitoring import alert_rules, flag_rules, grading, infection_rules, journey_rules
+from monitoring import (
+    alert_rules,
+    flag_rules,
+    grading,
+    home_rules,
+    infection_rules,
+    journey_rules,
+)
 from monitoring.models.constraints import range_constraint
 from monitoring.timeline import DEFAULT_WINDOWS, Windows
 
@@ -131,6 +138,22 @@ class ProtocolVersion(models.Model):
         blank=True,
         default=NO_DRIVING_DAYS,
         help_text=_("Blank: the home page shows no such countdown."),
+    )
+    # Home check-ins (issue 15 §2; home_rules): a patient or caregiver with an open home access
+    # checks in every this many hours; one not done this many minutes after its due time flags
+    # the team (home_checkins.sweep). Blank interval: no home schedule. Defaults and their
+    # sources: home_rules' docstring and docs/clinical-rules.md ("Home check-ins").
+    home_checkin_interval_hours = models.PositiveSmallIntegerField(
+        _("home check-in every (h)"),
+        null=True,
+        blank=True,
+        default=home_rules.DEFAULT_INTERVAL_HOURS,
+        help_text=_("Blank: no home check-in schedule (no reminders, no missed check-in flags)."),
+    )
+    home_checkin_grace_minutes = models.PositiveSmallIntegerField(
+        _("missed home check-in flags the team after (min)"),
+        default=home_rules.DEFAULT_GRACE_MINUTES,
+        help_text=_("Minutes after the due time; the patient is reminded at the due time."),
     )
     # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
     sbp_low_mmhg = models.PositiveSmallIntegerField(
@@ -278,6 +301,12 @@ class ProtocolVersion(models.Model):
             range_constraint("protocol", "monitoring_window_days", 1, 365),
             range_constraint("protocol", "stay_near_days", *HOME_COUNTDOWN_DAYS_RANGE),
             range_constraint("protocol", "no_driving_days", *HOME_COUNTDOWN_DAYS_RANGE),
+            range_constraint(
+                "protocol", "home_checkin_interval_hours", *home_rules.INTERVAL_HOURS_RANGE
+            ),
+            range_constraint(
+                "protocol", "home_checkin_grace_minutes", *home_rules.GRACE_MINUTES_RANGE
+            ),
             range_constraint("protocol", "sbp_low_mmhg", 40, 150),
             range_constraint("protocol", "spo2_low_pct", 70, 99),
             range_constraint("protocol", "temperature_high_c", 37, 40),
@@ -335,6 +364,11 @@ class ProtocolVersion(models.Model):
                 running,
             ) % {"count": running}
         return gettext("inactive")
+
+    def home_checkin_interval(self) -> timedelta | None:
+        """How often a home check-in is due; None: the version sets no home schedule."""
+        hours = self.home_checkin_interval_hours
+        return timedelta(hours=hours) if hours else None
 
     def thresholds(self) -> grading.VitalThresholds:
         return grading.VitalThresholds(
