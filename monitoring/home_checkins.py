@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -128,15 +129,29 @@ def home_started(course_ids) -> dict[int, datetime]:
     return started
 
 
-def course_state(course: TreatmentCourse, *, now: datetime | None = None) -> home_rules.HomeDue:
-    """One course's state, read from the database (the home page's)."""
-    now = now or timezone.now()
-    started = home_started([course.pk]).get(course.pk)
+def with_home_times(courses):
+    """Annotate ``home_started_at`` (the earliest consent among the open accesses) and
+    ``last_home_checkin_at`` on a course queryset: one query for any number of courses."""
+    started = (
+        HomeAccess.objects.filter(course=OuterRef("pk"), revoked_at__isnull=True)
+        .order_by("consent_at")
+        .values("consent_at")[:1]
+    )
     last = (
-        BedsideCheck.objects.filter(course=course, setting=CheckSetting.HOME)
+        BedsideCheck.objects.filter(course=OuterRef("pk"), setting=CheckSetting.HOME)
         .order_by("-observed_at")
-        .values_list("observed_at", flat=True)
-        .first()
+        .values("observed_at")[:1]
+    )
+    return courses.annotate(home_started_at=Subquery(started), last_home_checkin_at=Subquery(last))
+
+
+def course_state(course: TreatmentCourse, *, now: datetime | None = None) -> home_rules.HomeDue:
+    """One course's state, read from the database in one query (the home page's)."""
+    now = now or timezone.now()
+    started, last = (
+        with_home_times(TreatmentCourse.objects.filter(pk=course.pk))
+        .values_list("home_started_at", "last_home_checkin_at")
+        .get()
     )
     return state_of(course, started_at=started, last_checkin=last, now=now)
 

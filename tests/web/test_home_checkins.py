@@ -1,0 +1,188 @@
+"""Missed home check-ins (issue 15 §2): the job worker reminds the patient or caregiver once when
+a check-in falls due, flags the team once the protocol's grace has passed, and a home check-in
+resolves the flag. Reminders run through the real job queue (django-tasks' database backend).
+
+The shipped protocol's defaults: a check-in every 8 hours, flagged 60 minutes after its due
+time (monitoring/home_rules.py). Home monitoring starts at consent; here consent was given 9½
+hours ago, so the first check-in fell due 1½ hours ago and was missed half an hour ago.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from monitoring import home_checkins, services, worker
+from monitoring.models import AuditEvent, Flag, HomeCheckInDue
+from tests.home_helpers import home_client, make_home_user, text_of
+from tests.web.test_escalation import run_worker
+
+CONSENT_AGO = timedelta(hours=9, minutes=30)
+REMINDER_JOB = "monitoring.home_checkins.send_reminder"
+
+
+@pytest.fixture
+def consent_at():
+    return timezone.now() - CONSENT_AGO
+
+
+@pytest.fixture
+def caregiver(course, care_team_member, consent_at):
+    course.unit.contact_phone = "+44 20 7946 0999"
+    course.unit.save()
+    return make_home_user(course, care_team_member, email="sam@example.org", now=consent_at)
+
+
+@pytest.fixture
+def due_at(caregiver, consent_at):
+    return consent_at + timedelta(hours=8)
+
+
+def reminder_jobs():
+    return DBTaskResult.objects.filter(task_path=REMINDER_JOB)
+
+
+def missed_flags(course):
+    return Flag.objects.filter(course=course, kind=Flag.Kind.HOME_MISSED)
+
+
+def test_a_due_check_in_reminds_once_with_no_patient_data(course, caregiver, due_at):
+    first = home_checkins.sweep(now=due_at + timedelta(minutes=1))
+    again = home_checkins.sweep(now=due_at + timedelta(minutes=2))
+    run_worker()
+    run_worker()
+
+    assert (first["home_reminded"], again["home_reminded"]) == (1, 0)
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == ["sam@example.org"]
+    assert "You have a check-in due. Open cartmonitor at http" in email.body
+    assert "/home/" in email.body
+    text = email.subject + email.body
+    patient = course.patient
+    for private in (
+        patient.given_name,
+        patient.family_name,
+        patient.mrn,
+        "Maria",
+        course.unit.name,
+    ):
+        assert private not in text
+    assert not missed_flags(course).exists()  # inside the grace: the team is not told yet
+    event = AuditEvent.objects.get(action=AuditEvent.Action.HOME_REMINDED)
+    assert "reminder e-mailed to 1 home account" in event.summary
+
+
+def test_after_the_grace_the_team_gets_one_urgent_flag_that_escalates(course, caregiver, due_at):
+    home_checkins.sweep(now=due_at + timedelta(minutes=30))
+    assert not missed_flags(course).exists()
+
+    home_checkins.sweep(now=due_at + timedelta(minutes=61))
+    home_checkins.sweep(now=due_at + timedelta(minutes=62))
+
+    flag = missed_flags(course).get()
+    assert flag.severity == Flag.Severity.URGENT
+    assert flag.status == Flag.Status.OPEN
+    assert flag.message.startswith("Home check-in missed: due D+")
+    assert flag.message.endswith("not done within 60 min")
+    assert flag.escalate_at is not None  # the ladder's first step is queued
+    assert HomeCheckInDue.objects.get(course=course).flag == flag
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.HOME_MISSED).count() == 1
+    assert len(reminder_jobs()) == 1  # reminded once, at the due time
+
+
+def test_a_second_missed_check_in_updates_the_same_flag(course, caregiver, due_at):
+    home_checkins.sweep(now=due_at + timedelta(minutes=61))
+    home_checkins.sweep(now=due_at + timedelta(hours=9, minutes=1))
+
+    flag = missed_flags(course).get()
+    assert flag.message.startswith("2 home check-ins missed in a row")
+    assert HomeCheckInDue.objects.filter(course=course, flag=flag).count() == 2
+
+
+def test_a_home_check_in_resolves_the_flag_and_restarts_the_schedule(course, caregiver, due_at):
+    home_checkins.sweep(now=timezone.now())
+    flag = missed_flags(course).get()
+
+    services.record_check(
+        course=course,
+        by=caregiver,
+        observed_at=timezone.now(),
+        setting="home",
+        vitals={"temp_c": 37.2},
+    )
+
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.RESOLVED
+    assert flag.resolve_reason.startswith("Home check-in recorded at D+")
+    assert flag.resolve_reason.endswith(f"by {caregiver.get_full_name() or caregiver.username}")
+    assert home_checkins.sweep(now=timezone.now()) == {"home_reminded": 0, "home_flagged": 0}
+    state = home_checkins.course_state(course)
+    assert not state.is_overdue
+    assert state.next_due > timezone.now() + timedelta(hours=7)
+
+
+def test_a_check_in_made_before_the_reminder_job_runs_sends_nothing(course, caregiver, due_at):
+    home_checkins.sweep(now=due_at + timedelta(minutes=1))
+    services.record_check(
+        course=course,
+        by=caregiver,
+        observed_at=timezone.now(),
+        setting="home",
+        vitals={"temp_c": 36.9},
+    )
+
+    run_worker()
+
+    assert mail.outbox == []
+
+
+def test_no_reminder_or_flag_without_a_home_schedule_or_an_open_access(
+    course, caregiver, due_at, care_team_member
+):
+    version = course.protocol_version
+    version.home_checkin_interval_hours = None
+    version.save(update_fields=["home_checkin_interval_hours"])
+    assert home_checkins.sweep(now=due_at + timedelta(hours=2)) == {
+        "home_reminded": 0,
+        "home_flagged": 0,
+    }
+
+    version.home_checkin_interval_hours = 8
+    version.save(update_fields=["home_checkin_interval_hours"])
+    from monitoring import home
+
+    home.revoke_access(access=caregiver.home_access, reason="Readmitted", by=care_team_member)
+    assert home_checkins.sweep(now=due_at + timedelta(hours=2)) == {
+        "home_reminded": 0,
+        "home_flagged": 0,
+    }
+
+
+def test_the_worker_beat_runs_the_sweep(course, caregiver):
+    done = worker.beat("test-worker")
+
+    assert (done["home_reminded"], done["home_flagged"]) == (1, 1)
+    assert worker.beat("test-worker")["home_flagged"] == 0
+
+
+def test_the_home_page_says_when_the_next_check_in_is_due_and_overdue(course, caregiver):
+    client = home_client(caregiver)
+
+    page = text_of(client.get("/home/"))
+
+    assert "Your next check-in was due" in page
+    assert "overdue" in page
+
+    services.record_check(
+        course=course,
+        by=caregiver,
+        observed_at=timezone.now(),
+        setting="home",
+        vitals={"temp_c": 37.0},
+    )
+    page = text_of(client.get("/home/"))
+    assert "Your next check-in is due" in page
+    assert "overdue" not in page
