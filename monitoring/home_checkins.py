@@ -22,12 +22,14 @@ no patient, no value (issue 15 §1). Every step is audited, in English.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -43,6 +45,7 @@ from monitoring.models import (
     HomeAccess,
     HomeCheckInDue,
     TreatmentCourse,
+    VitalSigns,
 )
 from monitoring.services import (
     _close_flag,
@@ -161,15 +164,17 @@ def course_state(course: TreatmentCourse, *, now: datetime | None = None) -> hom
 # ---------------------------------------------------------------------------------------------
 
 
+def open_home_access() -> Exists:
+    """A course filter: it has an open (not revoked) home access. Not a join on the relation:
+    ``home_accesses__revoked_at__isnull`` would also match a course with no access at all."""
+    return Exists(HomeAccess.objects.filter(course=OuterRef("pk"), revoked_at__isnull=True))
+
+
 def scheduled_courses():
     """Courses under monitoring with an open home access and a home schedule."""
     return (
         TreatmentCourse.objects.under_monitoring()
-        .filter(
-            home_accesses__revoked_at__isnull=True,
-            protocol_version__home_checkin_interval_hours__isnull=False,
-        )
-        .distinct()
+        .filter(open_home_access(), protocol_version__home_checkin_interval_hours__isnull=False)
         .select_related("protocol_version", "patient", "unit")
     )
 
@@ -349,3 +354,106 @@ def send_reminder(due_id: int, access_id: int) -> str:
         logger.exception("The check-in reminder to home user %s could not be sent", user.pk)
         return "failed"
     return "sent"
+
+
+# ---------------------------------------------------------------------------------------------
+# The remote patients page
+# ---------------------------------------------------------------------------------------------
+
+# The most courses the page reads (sorted, then paged in memory): far above any unit's count of
+# patients at home, and a bound on the page's cost.
+REMOTE_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class RemoteRow:
+    """One course with an open home access, as the remote patients page shows it."""
+
+    course: TreatmentCourse
+    accesses: list  # the open HomeAccess rows: who signs in (patient, caregivers)
+    last_checkin_at: datetime | None
+    last_temp_c: Decimal | None  # the last home check-in's temperature, if it took one
+    state: home_rules.HomeDue
+    missed_total: int  # every check-in missed since home monitoring started
+    missed_flag: Flag | None  # the unresolved missed check-in flag
+
+    @property
+    def has_schedule(self) -> bool:
+        return self.course.protocol_version_id is not None and bool(
+            self.course.protocol_version.home_checkin_interval_hours
+        )
+
+
+def remote_rows(courses, *, now: datetime) -> list[RemoteRow]:
+    """The courses with an open home access among ``courses``, most urgent first (an open
+    missed flag, then overdue, then the next due soonest): five queries whatever their number
+    (courses, accesses, home check-ins, their temperatures, missed flags)."""
+    courses = list(
+        courses.active()
+        .filter(open_home_access())
+        .select_related("patient", "unit", "protocol_version")
+        .order_by("patient__family_name", "pk")[:REMOTE_LIMIT]
+    )
+    ids = [course.pk for course in courses]
+    accesses: dict[int, list] = {}
+    for access in HomeAccess.objects.filter(course_id__in=ids, revoked_at__isnull=True).order_by(
+        "kind", "slot"
+    ):
+        accesses.setdefault(access.course_id, []).append(access)
+    checks: dict[int, list[tuple[datetime, int]]] = {}
+    rows = (
+        BedsideCheck.objects.filter(course_id__in=ids, setting=CheckSetting.HOME)
+        .order_by("observed_at", "pk")
+        .values_list("course_id", "observed_at", "pk")
+    )
+    for course_id, at, pk in rows:
+        checks.setdefault(course_id, []).append((at, pk))
+    last_ids = [found[-1][1] for found in checks.values()]
+    temps = dict(
+        VitalSigns.objects.current()
+        .filter(check_entry_id__in=last_ids, temp_c__isnull=False)
+        .values_list("check_entry_id", "temp_c")
+    )
+    flags = {
+        flag.course_id: flag
+        for flag in Flag.objects.unresolved().filter(course_id__in=ids, kind=Flag.Kind.HOME_MISSED)
+    }
+    found = []
+    for course in courses:
+        mine = accesses.get(course.pk, [])
+        started = min((a.consent_at for a in mine), default=None)
+        times = [at for at, _pk in checks.get(course.pk, [])]
+        last = checks[course.pk][-1] if course.pk in checks else None
+        interval, grace = schedule_of(course)
+        state = state_of(
+            course, started_at=started, last_checkin=last[0] if last else None, now=now
+        )
+        missed = home_rules.missed_between(
+            times,
+            started_at=started,
+            day0=course.infused_at,
+            interval=interval if course.is_under_monitoring else None,
+            grace=grace,
+            now=now,
+            until=window_end(course),
+        )
+        found.append(
+            RemoteRow(
+                course=course,
+                accesses=mine,
+                last_checkin_at=last[0] if last else None,
+                last_temp_c=temps.get(last[1]) if last else None,
+                state=state,
+                missed_total=missed,
+                missed_flag=flags.get(course.pk),
+            )
+        )
+    far = now + timedelta(days=3650)
+    found.sort(
+        key=lambda row: (
+            row.missed_flag is None,
+            not row.state.is_overdue,
+            row.state.next_due or far,
+        )
+    )
+    return found

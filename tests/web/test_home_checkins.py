@@ -15,7 +15,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from monitoring import home_checkins, services, worker
-from monitoring.models import AuditEvent, Flag, HomeCheckInDue
+from monitoring.models import AuditEvent, Flag, HomeCheckInDue, User
+from tests.factories import CourseFactory, UserFactory
 from tests.home_helpers import home_client, make_home_user, text_of
 from tests.web.test_escalation import run_worker
 
@@ -186,3 +187,96 @@ def test_the_home_page_says_when_the_next_check_in_is_due_and_overdue(course, ca
     page = text_of(client.get("/home/"))
     assert "Your next check-in is due" in page
     assert "overdue" not in page
+
+
+# --- The remote patients page ----------------------------------------------------------------
+
+REMOTE = "/remote/"
+QUERIES = 10
+
+
+@pytest.fixture
+def charge_nurse(ward_a):
+    return UserFactory(username="chris", role=User.Role.CHARGE_NURSE, units=[ward_a])
+
+
+def test_the_remote_page_lists_who_is_at_home_with_the_last_check_in_and_the_misses(
+    course, caregiver, care_client, care_team_member
+):
+    home_checkins.sweep(now=timezone.now())  # the first check-in was missed: flagged
+    at_ward = CourseFactory(unit=course.unit, patient__family_name="Inpatient")
+
+    page = text_of(care_client.get(REMOTE))
+
+    assert "Ada Lovelace" in page
+    assert "Maria (daughter) (caregiver)" in page
+    assert "none yet" in page
+    assert "overdue" in page
+    assert "flag open" in page
+    assert at_ward.patient.family_name not in page  # no home access: not a remote patient
+
+    services.record_check(
+        course=course,
+        by=caregiver,
+        observed_at=timezone.now(),
+        setting="home",
+        vitals={"temp_c": 37.4},
+    )
+    page = text_of(care_client.get(REMOTE))
+    assert "37.4 °C" in page
+    assert "flag open" not in page
+    assert "overdue" not in page
+
+
+def test_the_remote_page_is_for_the_care_team_and_charge_nurses_of_the_unit(
+    client, course, caregiver, nurse, charge_nurse, outsider, ward_b, admin_user
+):
+    client.force_login(charge_nurse)
+    assert "Ada Lovelace" in text_of(client.get(REMOTE))
+
+    other_charge = UserFactory(username="olga", role=User.Role.CHARGE_NURSE, units=[ward_b])
+    client.force_login(other_charge)
+    response = client.get(REMOTE)
+    assert response.status_code == 200
+    assert "Ada Lovelace" not in text_of(response)  # another unit's patient
+    assert client.get(REMOTE, {"unit": course.unit.pk}).status_code == 404
+
+    for user in (nurse, admin_user):
+        client.force_login(user)
+        assert client.get(REMOTE).status_code == 403
+
+
+def test_a_home_session_never_reaches_the_remote_page(caregiver):
+    assert home_client(caregiver).get(REMOTE).status_code == 404
+
+
+def test_the_navigation_links_to_the_remote_page_for_those_who_may_open_it(
+    care_client, nurse_client
+):
+    assert 'href="/remote/"' in care_client.get("/flags/").content.decode()
+    assert 'href="/remote/"' not in nurse_client.get("/flags/").content.decode()
+
+
+@pytest.mark.parametrize("patients", [1, 4])
+def test_the_remote_page_costs_the_same_queries_for_any_number_of_patients(
+    care_client, care_team_member, ward_a, patients, django_assert_num_queries
+):
+    for index in range(patients):
+        other = CourseFactory(unit=ward_a, patient__family_name=f"Home{index}")
+        person = make_home_user(
+            other, care_team_member, name=f"Carer {index}", email=f"c{index}@example.org"
+        )
+        services.record_check(
+            course=other,
+            by=person,
+            observed_at=timezone.now(),
+            setting="home",
+            vitals={"temp_c": 37.0},
+        )
+    # session, user, the user's units (unit menu), the open flag count and unread notifications
+    # (navigation), then: the courses, their open accesses, their home check-ins, the last
+    # check-ins' temperatures, the open missed check-in flags.
+    with django_assert_num_queries(QUERIES):
+        response = care_client.get(REMOTE)
+    assert response.status_code == 200
+    assert f"Home{patients - 1}" in text_of(response)
