@@ -114,6 +114,12 @@ TEMPLATES = {
         "IgG %(igg)s mg/dL on %(at)s is below %(limit)s mg/dL and no immunoglobulin "
         "replacement is planned"
     ),
+    # A missed home check-in (flag_rules.home_missed_flags); "many" is two or more in a row.
+    "flag.home_missed": _("Home check-in missed: due %(due)s, not done within %(grace)s min"),
+    "flag.home_missed_many": _(
+        "%(count)s home check-ins missed in a row (none within %(grace)s min): the first due "
+        "%(due)s, the latest %(latest)s"
+    ),
     "flag.igg_policy": _(
         "Immunoglobulin replacement is the protocol's policy for every patient on "
         "%(product)s; none is planned"
@@ -125,12 +131,6 @@ PLURALS = {
     "pressors": lambda n: ngettext("%(count)s vasopressor", "%(count)s vasopressors", n),
     "pressors.vasopressin": lambda n: ngettext(
         "%(count)s vasopressor + vasopressin", "%(count)s vasopressors + vasopressin", n
-    ),
-    # A missed home check-in (flag_rules.home_missed_flags).
-    "flag.home_missed": lambda n: ngettext(
-        "Home check-in missed: due %(due)s, not done within %(grace)s min",
-        "%(count)s home check-ins missed in a row: the first due %(due)s, the latest %(latest)s",
-        n,
     ),
 }
 

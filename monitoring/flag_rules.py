@@ -608,14 +608,19 @@ def home_missed_flags(missed: int, first_due: str, latest_due: str, grace_minute
         return []
     if missed == 1:
         message = f"Home check-in missed: due {first_due}, not done within {grace_minutes} min"
+        data = _message("flag.home_missed", due=first_due, grace=grace_minutes)
     else:
         message = (
-            f"{missed} home check-ins missed in a row: the first due {first_due}, "
-            f"the latest {latest_due}"
+            f"{missed} home check-ins missed in a row (none within {grace_minutes} min): "
+            f"the first due {first_due}, the latest {latest_due}"
         )
-    data = _message(
-        "flag.home_missed", count=missed, due=first_due, latest=latest_due, grace=grace_minutes
-    )
+        data = _message(
+            "flag.home_missed_many",
+            count=missed,
+            due=first_due,
+            latest=latest_due,
+            grace=grace_minutes,
+        )
     return [FlagSpec("home_missed", HOME_MISSED_SEVERITY, message, data)]
 
 
@@ -708,5 +713,7 @@ MESSAGE_CODES = frozenset(
         "prophylaxis.lapsed",
         "flag.igg_low",
         "flag.igg_policy",
+        "flag.home_missed",
+        "flag.home_missed_many",
     }
 )

@@ -8,7 +8,11 @@ SMTP host). The demo units get a (fictional) 24-hour number to show on the home 
 
 from __future__ import annotations
 
-from monitoring import home
+from datetime import timedelta
+
+from django.utils import timezone
+
+from monitoring import home, services
 from monitoring.models import CareSetting, HomeAccess, TreatmentCourse, Unit, User
 
 CAREGIVER_EMAIL = "caregiver@demo.invalid"
@@ -16,6 +20,9 @@ CAREGIVER_USERNAME = "demo-caregiver"
 CAREGIVER_NAME = "Sam (partner)"
 # Fictional numbers (the 555-01xx range kept for fiction), one per demo unit.
 UNIT_PHONE = "+1 202 555 01{:02d}"
+# The caregiver joined home monitoring a day ago and checked in three hours ago.
+HOME_SINCE = timedelta(days=1)
+LAST_CHECKIN_AGO = timedelta(hours=3)
 
 
 def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bool:
@@ -43,8 +50,23 @@ def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bo
         email=CAREGIVER_EMAIL,
         by=by,
     )
-    home.accept_invitation(
-        invitation=new.invitation, language="en", ip="demo", username=CAREGIVER_USERNAME
+    now = timezone.now()
+    caregiver = home.accept_invitation(
+        invitation=new.invitation,
+        language="en",
+        ip="demo",
+        username=CAREGIVER_USERNAME,
+        now=max(now - HOME_SINCE, course.infused_at),
+    )
+    # One check-in from home a few hours ago (the remote patients page shows it, and when the
+    # next is due by the protocol's home schedule; the job worker reminds and flags from there).
+    services.record_check(
+        course=course,
+        by=caregiver,
+        observed_at=now - LAST_CHECKIN_AGO,
+        setting="home",
+        vitals={"temp_c": 37.1},
+        symptoms={"fatigue": True},
     )
     return True
 

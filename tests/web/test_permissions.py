@@ -123,13 +123,14 @@ def nav_links(client) -> list[str]:
 OWN = {"/notifications/", "/profile/"}
 NAV = {
     NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/", "/program/"} | OWN,
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/", "/program/", "/remote/"} | OWN,
     CARE_TEAM: {
         "/worklist/",
         "/flags/",
         "/handover/",
         "/rota/",
         "/program/",
+        "/remote/",
         "/quality/",
         "/exports/registry/",
     }
