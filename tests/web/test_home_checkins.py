@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -280,3 +281,45 @@ def test_the_remote_page_costs_the_same_queries_for_any_number_of_patients(
         response = care_client.get(REMOTE)
     assert response.status_code == 200
     assert f"Home{patients - 1}" in text_of(response)
+
+
+# --- The protocol's home schedule ------------------------------------------------------------
+
+
+def test_the_protocol_page_edits_the_home_schedule_in_range_and_versions_it(
+    client, admin_user, course
+):
+    from monitoring.models import ProtocolVersion
+    from tests.web.test_protocol_pages import form_data
+
+    client.force_login(admin_user)
+    version = course.protocol_version
+    url = reverse("monitoring:admin-protocol-version-edit", args=[version.pk])
+
+    refused = client.post(
+        url,
+        form_data(version, home_checkin_interval_hours="25", home_checkin_grace_minutes="721"),
+    )
+    saved = client.post(
+        url, form_data(version, home_checkin_interval_hours="4", home_checkin_grace_minutes="30")
+    )
+
+    assert refused.status_code == 400
+    page = text_of(refused)
+    assert "1–24 h" in page
+    assert "0–720 min" in page
+    assert saved.status_code == 302
+    newest = ProtocolVersion.objects.filter(protocol=version.protocol).order_by("-number").first()
+    assert (newest.home_checkin_interval_hours, newest.home_checkin_grace_minutes) == (4, 30)
+    version.refresh_from_db()  # the course keeps the version it started on
+    assert (version.home_checkin_interval_hours, version.home_checkin_grace_minutes) == (8, 60)
+
+
+def test_the_database_refuses_an_impossible_home_schedule(course):
+    from django.db import IntegrityError, transaction
+
+    from monitoring.models import ProtocolVersion
+
+    for field, value in (("home_checkin_interval_hours", 0), ("home_checkin_grace_minutes", 721)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            ProtocolVersion.objects.filter(pk=course.protocol_version_id).update(**{field: value})
