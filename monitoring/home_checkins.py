@@ -220,6 +220,8 @@ def _due_row(course: TreatmentCourse, due_at: datetime) -> HomeCheckInDue:
 def remind(course: TreatmentCourse, *, due_at: datetime, now: datetime) -> int:
     """Queue the reminder e-mails for a due time, once. Returns 1 if reminded now."""
     _lock_status(course)  # one writer per course: the sweep's rows and the check-ins
+    if course_state(course, now=now).latest_due != due_at:
+        return 0  # a check-in came since the sweep read the course
     due = _due_row(course, due_at)
     if due.reminded_at is not None:
         return 0
@@ -249,6 +251,10 @@ def remind(course: TreatmentCourse, *, due_at: datetime, now: datetime) -> int:
 def flag_missed(course: TreatmentCourse, state: home_rules.HomeDue, *, now: datetime) -> int:
     """Raise (or update) the missed check-in flag for the latest missed due time, once."""
     status = _lock_status(course)
+    fresh = course_state(course, now=now)
+    if fresh.latest_missed is None or fresh.latest_missed != state.latest_missed:
+        return 0  # a check-in came since the sweep read the course
+    state = fresh
     due = _due_row(course, state.latest_missed)
     if due.flagged_at is not None:
         return 0

@@ -323,3 +323,21 @@ def test_the_database_refuses_an_impossible_home_schedule(course):
     for field, value in (("home_checkin_interval_hours", 0), ("home_checkin_grace_minutes", 721)):
         with pytest.raises(IntegrityError), transaction.atomic():
             ProtocolVersion.objects.filter(pk=course.protocol_version_id).update(**{field: value})
+
+
+def test_a_check_in_saved_while_the_sweep_ran_is_seen_under_the_lock(course, caregiver, due_at):
+    """The sweep reads every course first, then locks each one it must write to: a check-in
+    saved in between wins — no reminder, no flag for a check-in that came."""
+    stale = home_checkins.course_state(course, now=timezone.now())
+    services.record_check(
+        course=course,
+        by=caregiver,
+        observed_at=timezone.now(),
+        setting="home",
+        vitals={"temp_c": 36.8},
+    )
+
+    assert home_checkins.remind(course, due_at=stale.latest_due, now=timezone.now()) == 0
+    assert home_checkins.flag_missed(course, stale, now=timezone.now()) == 0
+    assert not missed_flags(course).exists()
+    assert not HomeCheckInDue.objects.exists()
