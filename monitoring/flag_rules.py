@@ -595,7 +595,7 @@ def igg_flags(need, day_label, product_label: str = "") -> list[FlagSpec]:
 INFECTION_FLAG_KINDS = ("prophylaxis", "igg_low")  # kept in step with the records (infection.py)
 
 
-# A home check-in not done by its grace's end (issue 15 §2; home_checkins.sweep): urgent, because
+# A home check-in not done by its grace's end (issue 15 §2; home_sweep.sweep): urgent, because
 # a patient who stops answering at home may be the one too unwell to (confusion is ICANS's first
 # sign, reference §2) — the team calls them. It escalates like any urgent flag.
 HOME_MISSED_SEVERITY = URGENT

@@ -155,9 +155,9 @@ def record_check(
     if "labs" in records and records["labs"].igg_mg_dl is not None:
         _sync_infection_flags(course, engine, now=now, by=by)
     if setting == CheckSetting.HOME:
-        from monitoring import home_checkins  # it builds on this module (audit, flags)
+        from monitoring import home_sweep  # it builds on this module (audit, flags)
 
-        home_checkins.resolve_on_checkin(
+        home_sweep.resolve_on_checkin(
             course, book=engine.book, observed_at=observed_at, by=by, now=now
         )
     _save_flags(engine)
@@ -970,7 +970,7 @@ PROTOCOL_VERSION_FIELDS = [
     # Home monitoring's countdowns (monitoring/home.py)
     "stay_near_days",
     "no_driving_days",
-    # Home check-ins (monitoring/home_checkins.py)
+    # Home check-ins (monitoring/home_sweep.py)
     "home_checkin_interval_hours",
     "home_checkin_grace_minutes",
     "sbp_low_mmhg",

@@ -9,7 +9,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from monitoring import alert_rule_messages, alert_rules, flag_rules, home_rules
+from monitoring import alert_rule_messages, alert_rules, flag_rules, home_schedule
 from monitoring.forms.common import (
     range_validator,
 )
@@ -30,9 +30,9 @@ PROTOCOL_RANGES = {
     # Home monitoring's countdowns (monitoring/home.py); blank: none shown.
     "stay_near_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
     "no_driving_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
-    # Home check-ins (monitoring/home_rules.py); blank interval: no home schedule.
-    "home_checkin_interval_hours": (*home_rules.INTERVAL_HOURS_RANGE, "h"),
-    "home_checkin_grace_minutes": (*home_rules.GRACE_MINUTES_RANGE, "min"),
+    # Home check-ins (monitoring/home_schedule.py); blank interval: no home schedule.
+    "home_checkin_interval_hours": (*home_schedule.INTERVAL_HOURS_RANGE, "h"),
+    "home_checkin_grace_minutes": (*home_schedule.GRACE_MINUTES_RANGE, "min"),
     "sbp_low_mmhg": (40, 150, "mmHg"),
     "heart_rate_high": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
     "heart_rate_low": (*VITAL_RANGES["heart_rate_bpm"], "/min"),

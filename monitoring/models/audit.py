@@ -124,7 +124,7 @@ class AuditEvent(models.Model):
         HOME_SIGNED_IN = "home_signed_in", _("Signed in at home")
         HOME_SIGN_IN_FAILED = "home_sign_in_failed", _("Home sign-in failed")
         HOME_LOCKED_OUT = "home_locked_out", _("Home sign-in refused: too many attempts")
-        # Home check-ins (monitoring/home_checkins.py): a reminder sent, a missed one flagged
+        # Home check-ins (monitoring/home_sweep.py): a reminder sent, a missed one flagged
         HOME_REMINDED = "home_reminded", _("Home check-in reminder sent")
         HOME_MISSED = "home_missed", _("Home check-in missed")
 

@@ -189,7 +189,7 @@ class Flag(models.Model):
         NEUTROPENIC_FEVER = "neutro_fever", _("Neutropenic fever")
         PROPHYLAXIS = "prophylaxis", _("Prophylaxis due or lapsed")
         IGG_LOW = "igg_low", _("Immunoglobulin replacement not planned")
-        # Home monitoring (issue 15 §2; home_checkins.sweep): no check-in by the grace's end.
+        # Home monitoring (issue 15 §2; home_sweep.sweep): no check-in by the grace's end.
         HOME_MISSED = "home_missed", _("Home check-in missed")
 
     class Severity(models.IntegerChoices):

@@ -253,7 +253,7 @@ class HomeCheckInDue(models.Model):
     """A home check-in that fell due with none done (issue 15 §2): the reminder e-mailed for it
     at its due time and, once the protocol's grace passed, the missed check-in flag it raised.
     One row per course and due time, so a sweep run twice, or by two workers at once, reminds
-    and flags once (monitoring/home_checkins.py writes these, never a view)."""
+    and flags once (monitoring/home_sweep.py writes these, never a view)."""
 
     course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="home_dues")
     due_at = models.DateTimeField()

@@ -23,7 +23,7 @@ from monitoring import (
     alert_rules,
     flag_rules,
     grading,
-    home_rules,
+    home_schedule,
     infection_rules,
     journey_rules,
 )
@@ -139,20 +139,20 @@ class ProtocolVersion(models.Model):
         default=NO_DRIVING_DAYS,
         help_text=_("Blank: the home page shows no such countdown."),
     )
-    # Home check-ins (issue 15 §2; home_rules): a patient or caregiver with an open home access
+    # Home check-ins (issue 15 §2; home_schedule): a patient or caregiver with an open home access
     # checks in every this many hours; one not done this many minutes after its due time flags
-    # the team (home_checkins.sweep). Blank interval: no home schedule. Defaults and their
-    # sources: home_rules' docstring and docs/clinical-rules.md ("Home check-ins").
+    # the team (home_sweep.sweep). Blank interval: no home schedule. Defaults and their
+    # sources: home_schedule' docstring and docs/clinical-rules.md ("Home check-ins").
     home_checkin_interval_hours = models.PositiveSmallIntegerField(
         _("home check-in every (h)"),
         null=True,
         blank=True,
-        default=home_rules.DEFAULT_INTERVAL_HOURS,
+        default=home_schedule.DEFAULT_INTERVAL_HOURS,
         help_text=_("Blank: no home check-in schedule (no reminders, no missed check-in flags)."),
     )
     home_checkin_grace_minutes = models.PositiveSmallIntegerField(
         _("missed home check-in flags the team after (min)"),
-        default=home_rules.DEFAULT_GRACE_MINUTES,
+        default=home_schedule.DEFAULT_GRACE_MINUTES,
         help_text=_("Minutes after the due time; the patient is reminded at the due time."),
     )
     # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
@@ -302,10 +302,10 @@ class ProtocolVersion(models.Model):
             range_constraint("protocol", "stay_near_days", *HOME_COUNTDOWN_DAYS_RANGE),
             range_constraint("protocol", "no_driving_days", *HOME_COUNTDOWN_DAYS_RANGE),
             range_constraint(
-                "protocol", "home_checkin_interval_hours", *home_rules.INTERVAL_HOURS_RANGE
+                "protocol", "home_checkin_interval_hours", *home_schedule.INTERVAL_HOURS_RANGE
             ),
             range_constraint(
-                "protocol", "home_checkin_grace_minutes", *home_rules.GRACE_MINUTES_RANGE
+                "protocol", "home_checkin_grace_minutes", *home_schedule.GRACE_MINUTES_RANGE
             ),
             range_constraint("protocol", "sbp_low_mmhg", 40, 150),
             range_constraint("protocol", "spo2_low_pct", 70, 99),

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from cartmonitor.middleware import client_ip
-from monitoring import home, home_checkins
+from monitoring import home, home_sweep
 from monitoring.access import HOME_BACKEND, get_home_access, home_page, requires
 from monitoring.forms.home import ConsentForm, EmailCodeForm, EmailForm, TypedCodeForm
 from monitoring.models import User
@@ -105,7 +105,7 @@ def start(request):
             "is_patient": access.kind == "patient",
             "countdowns": home.countdowns(course),
             "fever_c": version.temperature_high_c if version else None,
-            "checkin": home_checkins.course_state(course),
+            "checkin": home_sweep.course_state(course),
         },
     )
 

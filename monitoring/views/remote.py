@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
-from monitoring import home_checkins
+from monitoring import home_sweep
 from monitoring.access import requires, selected_unit, visible_courses, visible_units
 from monitoring.models import User
 
@@ -25,7 +25,7 @@ def remote_patients(request):
     if unit is not None:
         courses = courses.filter(unit=unit)
     now = timezone.now()
-    rows = home_checkins.remote_rows(courses, now=now)
+    rows = home_sweep.remote_rows(courses, now=now)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

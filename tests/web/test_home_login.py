@@ -503,7 +503,7 @@ def test_the_home_page_costs_three_queries(caregiver, django_assert_num_queries)
     client = home_client(caregiver)
     # The session; the user with their access, course, unit, patient and protocol version
     # (HomeBackend: one query, which is also the session's check that the access is open);
-    # when home monitoring started and the last home check-in (home_checkins.course_state).
+    # when home monitoring started and the last home check-in (home_sweep.course_state).
     with django_assert_num_queries(3):
         response = client.get(HOME)
     assert response.status_code == 200

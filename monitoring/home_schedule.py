@@ -5,7 +5,7 @@ A course with an open home access expects a check-in every ``interval`` from the
 start of home monitoring (the first open access's consent), day 0, and the last home check-in:
 due at that anchor + interval, then every interval after it while none comes. A check-in that
 has not come ``grace`` after its due time is missed: the job worker reminds the patient or
-caregiver at the due time and flags the team once the grace has passed (home_checkins.sweep).
+caregiver at the due time and flags the team once the grace has passed (home_sweep.sweep).
 No check-in falls due after ``until`` (the end of the stay-near-the-centre countdown, when the
 protocol sets one) or once the course has ended (the caller passes no schedule then).
 

@@ -3,7 +3,7 @@ a check-in falls due, flags the team once the protocol's grace has passed, and a
 resolves the flag. Reminders run through the real job queue (django-tasks' database backend).
 
 The shipped protocol's defaults: a check-in every 8 hours, flagged 60 minutes after its due
-time (monitoring/home_rules.py). Home monitoring starts at consent; here consent was given 9½
+time (monitoring/home_schedule.py). Home monitoring starts at consent; here consent was given 9½
 hours ago, so the first check-in fell due 1½ hours ago and was missed half an hour ago.
 """
 
@@ -15,14 +15,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from monitoring import home_checkins, services, worker
+from monitoring import home_sweep, services, worker
 from monitoring.models import AuditEvent, Flag, HomeCheckInDue, User
 from tests.factories import CourseFactory, UserFactory
 from tests.home_helpers import home_client, make_home_user, text_of
 from tests.web.test_escalation import run_worker
 
 CONSENT_AGO = timedelta(hours=9, minutes=30)
-REMINDER_JOB = "monitoring.home_checkins.send_reminder"
+REMINDER_JOB = "monitoring.home_sweep.send_reminder"
 
 
 @pytest.fixture
@@ -51,8 +51,8 @@ def missed_flags(course):
 
 
 def test_a_due_check_in_reminds_once_with_no_patient_data(course, caregiver, due_at):
-    first = home_checkins.sweep(now=due_at + timedelta(minutes=1))
-    again = home_checkins.sweep(now=due_at + timedelta(minutes=2))
+    first = home_sweep.sweep(now=due_at + timedelta(minutes=1))
+    again = home_sweep.sweep(now=due_at + timedelta(minutes=2))
     run_worker()
     run_worker()
 
@@ -78,11 +78,11 @@ def test_a_due_check_in_reminds_once_with_no_patient_data(course, caregiver, due
 
 
 def test_after_the_grace_the_team_gets_one_urgent_flag_that_escalates(course, caregiver, due_at):
-    home_checkins.sweep(now=due_at + timedelta(minutes=30))
+    home_sweep.sweep(now=due_at + timedelta(minutes=30))
     assert not missed_flags(course).exists()
 
-    home_checkins.sweep(now=due_at + timedelta(minutes=61))
-    home_checkins.sweep(now=due_at + timedelta(minutes=62))
+    home_sweep.sweep(now=due_at + timedelta(minutes=61))
+    home_sweep.sweep(now=due_at + timedelta(minutes=62))
 
     flag = missed_flags(course).get()
     assert flag.severity == Flag.Severity.URGENT
@@ -96,8 +96,8 @@ def test_after_the_grace_the_team_gets_one_urgent_flag_that_escalates(course, ca
 
 
 def test_a_second_missed_check_in_updates_the_same_flag(course, caregiver, due_at):
-    home_checkins.sweep(now=due_at + timedelta(minutes=61))
-    home_checkins.sweep(now=due_at + timedelta(hours=9, minutes=1))
+    home_sweep.sweep(now=due_at + timedelta(minutes=61))
+    home_sweep.sweep(now=due_at + timedelta(hours=9, minutes=1))
 
     flag = missed_flags(course).get()
     assert flag.message.startswith("2 home check-ins missed in a row")
@@ -105,7 +105,7 @@ def test_a_second_missed_check_in_updates_the_same_flag(course, caregiver, due_a
 
 
 def test_a_home_check_in_resolves_the_flag_and_restarts_the_schedule(course, caregiver, due_at):
-    home_checkins.sweep(now=timezone.now())
+    home_sweep.sweep(now=timezone.now())
     flag = missed_flags(course).get()
 
     services.record_check(
@@ -120,14 +120,14 @@ def test_a_home_check_in_resolves_the_flag_and_restarts_the_schedule(course, car
     assert flag.status == Flag.Status.RESOLVED
     assert flag.resolve_reason.startswith("Home check-in recorded at D+")
     assert flag.resolve_reason.endswith(f"by {caregiver.get_full_name() or caregiver.username}")
-    assert home_checkins.sweep(now=timezone.now()) == {"home_reminded": 0, "home_flagged": 0}
-    state = home_checkins.course_state(course)
+    assert home_sweep.sweep(now=timezone.now()) == {"home_reminded": 0, "home_flagged": 0}
+    state = home_sweep.course_state(course)
     assert not state.is_overdue
     assert state.next_due > timezone.now() + timedelta(hours=7)
 
 
 def test_a_check_in_made_before_the_reminder_job_runs_sends_nothing(course, caregiver, due_at):
-    home_checkins.sweep(now=due_at + timedelta(minutes=1))
+    home_sweep.sweep(now=due_at + timedelta(minutes=1))
     services.record_check(
         course=course,
         by=caregiver,
@@ -147,7 +147,7 @@ def test_no_reminder_or_flag_without_a_home_schedule_or_an_open_access(
     version = course.protocol_version
     version.home_checkin_interval_hours = None
     version.save(update_fields=["home_checkin_interval_hours"])
-    assert home_checkins.sweep(now=due_at + timedelta(hours=2)) == {
+    assert home_sweep.sweep(now=due_at + timedelta(hours=2)) == {
         "home_reminded": 0,
         "home_flagged": 0,
     }
@@ -157,7 +157,7 @@ def test_no_reminder_or_flag_without_a_home_schedule_or_an_open_access(
     from monitoring import home
 
     home.revoke_access(access=caregiver.home_access, reason="Readmitted", by=care_team_member)
-    assert home_checkins.sweep(now=due_at + timedelta(hours=2)) == {
+    assert home_sweep.sweep(now=due_at + timedelta(hours=2)) == {
         "home_reminded": 0,
         "home_flagged": 0,
     }
@@ -204,7 +204,7 @@ def charge_nurse(ward_a):
 def test_the_remote_page_lists_who_is_at_home_with_the_last_check_in_and_the_misses(
     course, caregiver, care_client, care_team_member
 ):
-    home_checkins.sweep(now=timezone.now())  # the first check-in was missed: flagged
+    home_sweep.sweep(now=timezone.now())  # the first check-in was missed: flagged
     at_ward = CourseFactory(unit=course.unit, patient__family_name="Inpatient")
 
     page = text_of(care_client.get(REMOTE))
@@ -328,7 +328,7 @@ def test_the_database_refuses_an_impossible_home_schedule(course):
 def test_a_check_in_saved_while_the_sweep_ran_is_seen_under_the_lock(course, caregiver, due_at):
     """The sweep reads every course first, then locks each one it must write to: a check-in
     saved in between wins — no reminder, no flag for a check-in that came."""
-    stale = home_checkins.course_state(course, now=timezone.now())
+    stale = home_sweep.course_state(course, now=timezone.now())
     services.record_check(
         course=course,
         by=caregiver,
@@ -337,7 +337,7 @@ def test_a_check_in_saved_while_the_sweep_ran_is_seen_under_the_lock(course, car
         vitals={"temp_c": 36.8},
     )
 
-    assert home_checkins.remind(course, due_at=stale.latest_due, now=timezone.now()) == 0
-    assert home_checkins.flag_missed(course, stale, now=timezone.now()) == 0
+    assert home_sweep.remind(course, due_at=stale.latest_due, now=timezone.now()) == 0
+    assert home_sweep.flag_missed(course, stale, now=timezone.now()) == 0
     assert not missed_flags(course).exists()
     assert not HomeCheckInDue.objects.exists()

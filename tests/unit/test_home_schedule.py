@@ -1,4 +1,4 @@
-"""When a home check-in is due and when it is missed (monitoring/home_rules.py, issue 15 §2).
+"""When a home check-in is due and when it is missed (monitoring/home_schedule.py, issue 15 §2).
 
 Source: the defaults are the issue's example (temperature every 8 hours) and the protocol's
 "8-hourly check + 1 h grace" reading of reference §6.1; the reference is silent on a home grace
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring.home_rules import NOT_DUE, home_due, missed_between
+from monitoring.home_schedule import NOT_DUE, home_due, missed_between
 
 DAY0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 EIGHT_HOURS = timedelta(hours=8)

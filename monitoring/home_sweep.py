@@ -1,4 +1,4 @@
-"""Home check-ins that fall due (issue 15 §2): where each course stands (``home_rules``), the
+"""Home check-ins that fall due (issue 15 §2): where each course stands (``home_schedule``), the
 reminder e-mailed to the patient or caregiver at the due time, and the flag that tells the team
 once the protocol's grace has passed with no check-in.
 
@@ -35,7 +35,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django_tasks import task
 
-from monitoring import flag_rules, home_rules
+from monitoring import flag_rules, home_schedule
 from monitoring.engine import FlagBook
 from monitoring.models import (
     AuditEvent,
@@ -81,7 +81,7 @@ def schedule_of(course: TreatmentCourse) -> tuple[timedelta | None, timedelta]:
     """The protocol version's interval (None: no home schedule) and grace."""
     version = course.protocol_version
     if version is None:
-        return None, timedelta(minutes=home_rules.DEFAULT_GRACE_MINUTES)
+        return None, timedelta(minutes=home_schedule.DEFAULT_GRACE_MINUTES)
     return version.home_checkin_interval(), timedelta(minutes=version.home_checkin_grace_minutes)
 
 
@@ -91,13 +91,13 @@ def state_of(
     started_at: datetime | None,
     last_checkin: datetime | None,
     now: datetime,
-) -> home_rules.HomeDue:
+) -> home_schedule.HomeDue:
     """The course's home check-in state. ``started_at``: the earliest consent among its open
     accesses (None: none open); reads ``protocol_version``."""
     if not course.is_under_monitoring:
-        return home_rules.NOT_DUE
+        return home_schedule.NOT_DUE
     interval, grace = schedule_of(course)
-    return home_rules.home_due(
+    return home_schedule.home_due(
         started_at=started_at,
         day0=course.infused_at,
         last_checkin=last_checkin,
@@ -148,7 +148,7 @@ def with_home_times(courses):
     return courses.annotate(home_started_at=Subquery(started), last_home_checkin_at=Subquery(last))
 
 
-def course_state(course: TreatmentCourse, *, now: datetime | None = None) -> home_rules.HomeDue:
+def course_state(course: TreatmentCourse, *, now: datetime | None = None) -> home_schedule.HomeDue:
     """One course's state, read from the database in one query (the home page's)."""
     now = now or timezone.now()
     started, last = (
@@ -248,7 +248,7 @@ def remind(course: TreatmentCourse, *, due_at: datetime, now: datetime) -> int:
 
 
 @transaction.atomic
-def flag_missed(course: TreatmentCourse, state: home_rules.HomeDue, *, now: datetime) -> int:
+def flag_missed(course: TreatmentCourse, state: home_schedule.HomeDue, *, now: datetime) -> int:
     """Raise (or update) the missed check-in flag for the latest missed due time, once."""
     status = _lock_status(course)
     fresh = course_state(course, now=now)
@@ -379,7 +379,7 @@ class RemoteRow:
     accesses: list  # the open HomeAccess rows: who signs in (patient, caregivers)
     last_checkin_at: datetime | None
     last_temp_c: Decimal | None  # the last home check-in's temperature, if it took one
-    state: home_rules.HomeDue
+    state: home_schedule.HomeDue
     missed_total: int  # every check-in missed since home monitoring started
     missed_flag: Flag | None  # the unresolved missed check-in flag
 
@@ -434,7 +434,7 @@ def remote_rows(courses, *, now: datetime) -> list[RemoteRow]:
         state = state_of(
             course, started_at=started, last_checkin=last[0] if last else None, now=now
         )
-        missed = home_rules.missed_between(
+        missed = home_schedule.missed_between(
             times,
             started_at=started,
             day0=course.infused_at,
