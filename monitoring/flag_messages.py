@@ -114,6 +114,10 @@ TEMPLATES = {
         "IgG %(igg)s mg/dL on %(at)s is below %(limit)s mg/dL and no immunoglobulin "
         "replacement is planned"
     ),
+    # A handwriting sample to compare (flag_rules.handwriting_flag).
+    "flag.handwriting": _(
+        "Handwriting sample to review (%(kind)s), written at %(at)s: compare it with the baseline"
+    ),
     "flag.igg_policy": _(
         "Immunoglobulin replacement is the protocol's policy for every patient on "
         "%(product)s; none is planned"
@@ -132,6 +136,7 @@ PLURALS = {
 CHOICES = {
     "choice.oxygen_support": ("VitalSigns", "oxygen_support"),
     "choice.seizure": ("NeuroAssessment", "seizure"),
+    "choice.handwriting_kind": ("HandwritingSample", "kind"),
 }
 
 # The format of each number parameter, as the English message writes it (flag_rules).
@@ -244,6 +249,11 @@ ADVICE = {
         "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "
         "antibiotics; G-CSF may be considered, GM-CSF is not recommended (ASCO 2021). The CRS "
         "grade is not changed by this flag."
+    ),
+    "handwriting": _(
+        "A new handwriting sample waits to be compared with the baseline on the "
+        "course page: smaller, shakier or unfinished writing can be an early sign of ICANS; if it "
+        "has changed, do an ICE screen now."
     ),
 }
 

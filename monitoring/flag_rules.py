@@ -88,6 +88,9 @@ FLAG_ADVICE = {
     "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "
     "antibiotics; G-CSF may be considered, GM-CSF is not recommended (ASCO 2021). The CRS "
     "grade is not changed by this flag.",
+    "handwriting": "A new handwriting sample waits to be compared with the baseline on the "
+    "course page: smaller, shakier or unfinished writing can be an early sign of ICANS; if it "
+    "has changed, do an ICE screen now.",
 }
 
 # What to do about a grade a clinician must confirm (escalation_advice).
@@ -595,6 +598,25 @@ def igg_flags(need, day_label, product_label: str = "") -> list[FlagSpec]:
 INFECTION_FLAG_KINDS = ("prophylaxis", "igg_low")  # kept in step with the records (infection.py)
 
 
+# A new handwriting sample (home, ward or clinic) waits for people to compare it with the
+# baseline: handwriting deterioration is an early sign of ICANS (ICE writing task, reference
+# §2.1) and of BCMA-related movement and neurocognitive toxicity (reference §4.5). Nothing grades
+# it; a warning so it reaches someone and climbs the ladder until acknowledged.
+HANDWRITING_SEVERITY = WARNING
+
+
+def handwriting_flag(*, kind: str, written_at: str) -> FlagSpec:
+    """The review flag of a new handwriting sample of ``kind`` ("home" or "ward", the stored
+    HandwritingSample kind) written at ``written_at`` ("D+3 14:00")."""
+    where = "Home" if kind == "home" else "Ward or clinic"  # HandwritingKind's labels
+    message = (
+        f"Handwriting sample to review ({where}), written at {written_at}: "
+        "compare it with the baseline"
+    )
+    data = _message("flag.handwriting", kind=_choice("handwriting_kind", kind), at=written_at)
+    return FlagSpec("handwriting", HANDWRITING_SEVERITY, message, data)
+
+
 # --- The messages as codes and parameters (FlagSpec.data) --------------------------------------
 # monitoring/flag_messages.py holds a translatable template for each code below (its test proves
 # it); a parameter is a number, a text shown as written (a time label), a nested message, a
@@ -684,5 +706,7 @@ MESSAGE_CODES = frozenset(
         "prophylaxis.lapsed",
         "flag.igg_low",
         "flag.igg_policy",
+        "flag.handwriting",
+        "choice.handwriting_kind",
     }
 )

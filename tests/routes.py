@@ -3,7 +3,8 @@
 from django.urls import URLPattern, get_resolver, reverse
 from django.utils import timezone
 
-from monitoring import alert_rules, services
+from monitoring import alert_rules, handwriting, services
+from monitoring.demo.handwriting import demo_png
 from monitoring.models import Flag, OnCallShift
 from tests.factories import ROOM_AIR, tell
 
@@ -43,6 +44,15 @@ def route_sample(course, by) -> dict:
         course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"
     )
     notification = tell(by, course, flag=flag)
+    # A baseline handwriting sample (one that raises no flag of its own).
+    written = handwriting.record_sample(
+        course=course,
+        kind="baseline",
+        source="drawn",
+        image=demo_png(),
+        taken_at=timezone.now(),
+        by=by,
+    )
     shift = OnCallShift.objects.create(
         unit=course.unit, tier=alert_rules.CHARGE_NURSE, user=by, starts_at=timezone.now()
     )
@@ -57,6 +67,7 @@ def route_sample(course, by) -> dict:
         "version_pk": course.protocol_version_id,
         "day": course.day_number(check.observed_at),  # the day of the check (course_day)
         "token": "no-such-invitation-token",  # an invitation link's (home-join-link)
+        "sample_id": written.public_id,  # a handwriting sample's
     }
 
 

@@ -8,7 +8,10 @@ SMTP host). The demo units get a (fictional) 24-hour number to show on the home 
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from monitoring import home
+from monitoring.demo.handwriting import add_demo_samples
 from monitoring.models import CareSetting, HomeAccess, TreatmentCourse, Unit, User
 
 CAREGIVER_EMAIL = "caregiver@demo.invalid"
@@ -43,9 +46,11 @@ def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bo
         email=CAREGIVER_EMAIL,
         by=by,
     )
-    home.accept_invitation(
+    caregiver = home.accept_invitation(
         invitation=new.invitation, language="en", ip="demo", username=CAREGIVER_USERNAME
     )
+    # A baseline handwriting sample, and one the caregiver sent from home (issue 15 §2).
+    add_demo_samples(course, staff=by, home_user=caregiver, now=timezone.now())
     return True
 
 

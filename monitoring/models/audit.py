@@ -124,6 +124,7 @@ class AuditEvent(models.Model):
         HOME_SIGNED_IN = "home_signed_in", _("Signed in at home")
         HOME_SIGN_IN_FAILED = "home_sign_in_failed", _("Home sign-in failed")
         HOME_LOCKED_OUT = "home_locked_out", _("Home sign-in refused: too many attempts")
+        HANDWRITING_RECORDED = "handwriting_recorded", _("Handwriting sample recorded")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

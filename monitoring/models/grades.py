@@ -189,6 +189,8 @@ class Flag(models.Model):
         NEUTROPENIC_FEVER = "neutro_fever", _("Neutropenic fever")
         PROPHYLAXIS = "prophylaxis", _("Prophylaxis due or lapsed")
         IGG_LOW = "igg_low", _("Immunoglobulin replacement not planned")
+        # A new handwriting sample for people to compare with the baseline (handwriting.py).
+        HANDWRITING = "handwriting", _("Handwriting sample to review")
 
     class Severity(models.IntegerChoices):
         # Integers so that "most severe first" is a plain ORDER BY.

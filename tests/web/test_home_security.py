@@ -36,6 +36,8 @@ HOME_ANSWERS = {
     "home-consent": ((302, HOME), (302, HOME)),
     "home-join-link": ((302, HOME), (405, None)),
     "home-ended": ((302, HOME), (405, None)),
+    # Nothing chosen or drawn: the form again, saying what to do.
+    "home-handwriting-new": ((200, None), (400, None)),
 }
 SIGN_OUT = {"home-logout"}  # walked on its own: it ends the session
 
@@ -223,7 +225,7 @@ def test_no_home_address_carries_an_id(db):
         if route.name.startswith("home"):
             assert set(route.pattern.converters) <= {"token"}, route.name
     assert {r.name for r in monitoring_routes() if r.name.startswith("home-")} == (
-        HOME_PUBLIC_PAGES | {"home-start"}
+        HOME_PUBLIC_PAGES | {"home-start", "home-handwriting-new"}
     )
 
 
