@@ -382,3 +382,17 @@ def test_a_sample_entered_in_error_stays_on_file_with_who_and_why(
     page = text_of(nurse_client.get(response.url.split("#")[0]))
     assert "No handwriting samples yet." in page
     assert nurse_client.get(image_url(baseline)).status_code == 200  # still on file
+
+
+def test_the_admin_shows_samples_read_only_without_their_pictures(client, baseline):
+    root = UserFactory(username="root", is_staff=True, is_superuser=True, role=User.Role.ADMIN)
+    client.force_login(root)
+    change = reverse("admin:monitoring_handwritingsample_change", args=[baseline.pk])
+    delete = reverse("admin:monitoring_handwritingsample_delete", args=[baseline.pk])
+
+    assert client.get(reverse("admin:monitoring_handwritingsample_changelist")).status_code == 200
+    page = client.get(change)
+    assert page.status_code == 200
+    assert "image_png" not in page.content.decode()
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert HandwritingSample.objects.filter(pk=baseline.pk).exists()
