@@ -29,7 +29,15 @@ def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bo
         if not unit.contact_phone:
             unit.contact_phone = UNIT_PHONE.format(index % 100)
             unit.save(update_fields=["contact_phone"])
-    if HomeAccess.objects.filter(user__username=CAREGIVER_USERNAME).exists():
+    existing = (
+        HomeAccess.objects.filter(user__username=CAREGIVER_USERNAME)
+        .select_related("course", "user")
+        .first()
+    )
+    if existing is not None:
+        # A demo seeded before handwriting samples gets them now (once).
+        if existing.is_open:
+            add_demo_samples(existing.course, staff=by, home_user=existing.user, now=timezone.now())
         return False
     course = (
         TreatmentCourse.objects.under_monitoring()
