@@ -60,7 +60,17 @@ def _page(request, template: str, context: dict, *, status: int):
 def staff_new(request, public_id):
     """A baseline sample, or one written on the ward or in clinic."""
     course = get_course_for(request.user, public_id)
-    form = StaffHandwritingForm(request.POST or None, request.FILES or None)
+    has_baseline = (
+        HandwritingSample.objects.current()
+        .filter(course=course, kind=HandwritingSample.Kind.BASELINE)
+        .exists()
+    )
+    form = StaffHandwritingForm(
+        request.POST or None,
+        request.FILES or None,
+        # The first sample of a course is its baseline; after that, most are ward or clinic ones.
+        initial={"kind": "ward" if has_baseline else "baseline"},
+    )
     if request.method == "POST" and form.is_valid():
         kind = form.cleaned_data["kind"]
         if _save(request, form, course=course, kind=kind, taken_at=form.cleaned_data["taken_at"]):

@@ -396,3 +396,15 @@ def test_the_admin_shows_samples_read_only_without_their_pictures(client, baseli
     assert "image_png" not in page.content.decode()
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert HandwritingSample.objects.filter(pk=baseline.pk).exists()
+
+
+def test_the_staff_page_offers_a_baseline_first_then_a_ward_sample(nurse_client, course, nurse):
+    assert re.search(
+        r'value="baseline"[^>]*checked', nurse_client.get(new_url(course)).content.decode()
+    )
+
+    staff_post(nurse_client, course, drawing=data_url(picture()))
+
+    assert re.search(
+        r'value="ward"[^>]*checked', nurse_client.get(new_url(course)).content.decode()
+    )
