@@ -22,6 +22,7 @@ from monitoring.models import (
     FollowUpVisit,
     GradeConfirmation,
     GradeSnapshot,
+    HandwritingSample,
     ImmunoglobulinDose,
     Infection,
     LabResult,
@@ -376,6 +377,20 @@ class GradeConfirmationAdmin(ReadOnlyAdmin):
 class CheckNotDoneAdmin(ReadOnlyHistoryAdmin):
     list_display = ["observed_at", "course", "check_type", "reason", "note", "recorded_by"]
     list_select_related = ["course__patient", "recorded_by"]
+
+
+@admin.register(HandwritingSample)
+class HandwritingSampleAdmin(ReadOnlyAdmin):
+    """The rows without their pictures: those are seen on the course page, through its access
+    check (monitoring/views/handwriting.py); an error mark goes through its page there."""
+
+    list_display = ["taken_at", "course", "kind", "source", "status", "recorded_by"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["course__patient", "recorded_by"]
+    exclude = ["image_png"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("image_png")
 
 
 @admin.register(AuditEvent)

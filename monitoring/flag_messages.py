@@ -131,6 +131,10 @@ TEMPLATES = {
         "%(count)s home check-ins missed in a row (none within %(grace)s min): the first due "
         "%(due)s, the latest %(latest)s"
     ),
+    # A handwriting sample to compare (flag_rules.handwriting_flag).
+    "flag.handwriting": _(
+        "Handwriting sample to review (%(kind)s), written at %(at)s: compare it with the baseline"
+    ),
     "flag.igg_policy": _(
         "Immunoglobulin replacement is the protocol's policy for every patient on "
         "%(product)s; none is planned"
@@ -149,6 +153,7 @@ PLURALS = {
 CHOICES = {
     "choice.oxygen_support": ("VitalSigns", "oxygen_support"),
     "choice.seizure": ("NeuroAssessment", "seizure"),
+    "choice.handwriting_kind": ("HandwritingSample", "kind"),
 }
 
 # The format of each number parameter, as the English message writes it (flag_rules).
@@ -266,6 +271,11 @@ ADVICE = {
         "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "
         "antibiotics; G-CSF may be considered, GM-CSF is not recommended (ASCO 2021). The CRS "
         "grade is not changed by this flag."
+    ),
+    "handwriting": _(
+        "A new handwriting sample waits to be compared with the baseline on the "
+        "course page: smaller, shakier or unfinished writing can be an early sign of ICANS; if it "
+        "has changed, do an ICE screen now."
     ),
 }
 

@@ -90,6 +90,9 @@ FLAG_ADVICE = {
     "pathway now — blood and urine cultures, chest radiograph, empiric broad-spectrum "
     "antibiotics; G-CSF may be considered, GM-CSF is not recommended (ASCO 2021). The CRS "
     "grade is not changed by this flag.",
+    "handwriting": "A new handwriting sample waits to be compared with the baseline on the "
+    "course page: smaller, shakier or unfinished writing can be an early sign of ICANS; if it "
+    "has changed, do an ICE screen now.",
 }
 
 # What to do about a grade a clinician must confirm (escalation_advice).
@@ -629,6 +632,25 @@ def home_missed_flags(missed: int, first_due: str, latest_due: str, grace_minute
     return [FlagSpec("home_missed", HOME_MISSED_SEVERITY, message, data)]
 
 
+# A new handwriting sample (home, ward or clinic) waits for people to compare it with the
+# baseline: handwriting deterioration is an early sign of ICANS (ICE writing task, reference
+# §2.1) and of BCMA-related movement and neurocognitive toxicity (reference §4.5). Nothing grades
+# it; a warning so it reaches someone and climbs the ladder until acknowledged.
+HANDWRITING_SEVERITY = WARNING
+
+
+def handwriting_flag(*, kind: str, written_at: str) -> FlagSpec:
+    """The review flag of a new handwriting sample of ``kind`` ("home" or "ward", the stored
+    HandwritingSample kind) written at ``written_at`` ("D+3 14:00")."""
+    where = "Home" if kind == "home" else "Ward or clinic"  # HandwritingKind's labels
+    message = (
+        f"Handwriting sample to review ({where}), written at {written_at}: "
+        "compare it with the baseline"
+    )
+    data = _message("flag.handwriting", kind=_choice("handwriting_kind", kind), at=written_at)
+    return FlagSpec("handwriting", HANDWRITING_SEVERITY, message, data)
+
+
 # --- The messages as codes and parameters (FlagSpec.data) --------------------------------------
 # monitoring/flag_messages.py holds a translatable template for each code below (its test proves
 # it); a parameter is a number, a text shown as written (a time label), a nested message, a
@@ -726,5 +748,7 @@ MESSAGE_CODES = frozenset(
         *(f"home.screen.{item}" for item in HOME_SCREEN_ITEMS),
         "flag.home_missed",
         "flag.home_missed_many",
+        "flag.handwriting",
+        "choice.handwriting_kind",
     }
 )

@@ -3,7 +3,8 @@
 from django.urls import URLPattern, get_resolver, reverse
 from django.utils import timezone
 
-from monitoring import alert_rules, services
+from monitoring import alert_rules, handwriting, services
+from monitoring.demo.handwriting import demo_png
 from monitoring.models import Flag, OnCallShift
 from tests.factories import ROOM_AIR, tell
 
@@ -21,8 +22,9 @@ HOME_PUBLIC_PAGES = {
     "home-ended",
     "home-logout",
 }
-# The pages of someone signed in at home: their home page, and recording a check-in.
-HOME_SIGNED_IN_PAGES = {"home-start", "home-checkin", "home-checkin-done"}
+# The pages of someone signed in at home: their home page, recording a check-in, and sending a
+# handwriting sample.
+HOME_SIGNED_IN_PAGES = {"home-start", "home-checkin", "home-checkin-done", "home-handwriting-new"}
 
 
 def monitoring_routes() -> list[URLPattern]:
@@ -45,6 +47,15 @@ def route_sample(course, by) -> dict:
         course=course, kind=Flag.Kind.CRS, severity=Flag.Severity.URGENT, message="CRS grade 2"
     )
     notification = tell(by, course, flag=flag)
+    # A baseline handwriting sample (one that raises no flag of its own).
+    written = handwriting.record_sample(
+        course=course,
+        kind="baseline",
+        source="drawn",
+        image=demo_png(),
+        taken_at=timezone.now(),
+        by=by,
+    )
     shift = OnCallShift.objects.create(
         unit=course.unit, tier=alert_rules.CHARGE_NURSE, user=by, starts_at=timezone.now()
     )
@@ -59,6 +70,7 @@ def route_sample(course, by) -> dict:
         "version_pk": course.protocol_version_id,
         "day": course.day_number(check.observed_at),  # the day of the check (course_day)
         "token": "no-such-invitation-token",  # an invitation link's (home-join-link)
+        "sample_id": written.public_id,  # a handwriting sample's
     }
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from monitoring import home, home_checkins
+from monitoring.demo.handwriting import add_demo_samples
 from monitoring.models import CareSetting, HomeAccess, TreatmentCourse, Unit, User
 from monitoring.models.home_checkins import SCREEN_ITEMS
 
@@ -34,7 +35,15 @@ def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bo
         if not unit.contact_phone:
             unit.contact_phone = UNIT_PHONE.format(index % 100)
             unit.save(update_fields=["contact_phone"])
-    if HomeAccess.objects.filter(user__username=CAREGIVER_USERNAME).exists():
+    existing = (
+        HomeAccess.objects.filter(user__username=CAREGIVER_USERNAME)
+        .select_related("course", "user")
+        .first()
+    )
+    if existing is not None:
+        # A demo seeded before handwriting samples gets them now (once).
+        if existing.is_open:
+            add_demo_samples(existing.course, staff=by, home_user=existing.user, now=timezone.now())
         return False
     course = (
         TreatmentCourse.objects.under_monitoring()
@@ -60,6 +69,8 @@ def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bo
         now=max(now - HOME_SINCE, course.infused_at),
     )
     record_demo_checkins(caregiver)
+    # A baseline handwriting sample, and one the caregiver sent from home (issue 15 §2).
+    add_demo_samples(course, staff=by, home_user=caregiver, now=now)
     return True
 
 

@@ -28,6 +28,7 @@ from monitoring.models.grades import (
     GradeConfirmation,
     GradeSnapshot,
 )
+from monitoring.models.handwriting import HandwritingKind, HandwritingSample, HandwritingSource
 from monitoring.models.home import (
     HOME_SLOTS,
     HomeAccess,
@@ -63,6 +64,9 @@ from monitoring.models.records import (
 )
 
 __all__ = [
+    "HandwritingKind",
+    "HandwritingSample",
+    "HandwritingSource",
     "HOME_ROLES",
     "HOME_SLOTS",
     "HomeAccess",

@@ -128,6 +128,7 @@ class AuditEvent(models.Model):
         # Home check-ins (monitoring/home_sweep.py): a reminder sent, a missed one flagged
         HOME_REMINDED = "home_reminded", _("Home check-in reminder sent")
         HOME_MISSED = "home_missed", _("Home check-in missed")
+        HANDWRITING_RECORDED = "handwriting_recorded", _("Handwriting sample recorded")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

@@ -195,6 +195,8 @@ class Flag(models.Model):
         HOME_CONFUSION = "home_confusion", _("Confusion reported at home")
         # Home monitoring (issue 15 §2; home_sweep.sweep): no check-in by the grace's end.
         HOME_MISSED = "home_missed", _("Home check-in missed")
+        # A new handwriting sample for people to compare with the baseline (handwriting.py).
+        HANDWRITING = "handwriting", _("Handwriting sample to review")
 
     class Severity(models.IntegerChoices):
         # Integers so that "most severe first" is a plain ORDER BY.

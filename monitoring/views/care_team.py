@@ -29,7 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import board, infection_page, journey, services
+from monitoring import board, handwriting, infection_page, journey, services
 from monitoring.access import (
     get_course_for,
     requires,
@@ -412,6 +412,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             "confirm_form": confirm_form,
             "now": now,
             "journey": journey.journey(course, today=timezone.localdate(now)),
+            "handwriting": handwriting.section(course),  # two queries, no pictures
         },
         status=status,
     )

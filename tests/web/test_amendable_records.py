@@ -80,7 +80,8 @@ def test_every_record_with_amendments_shares_the_one_base():
 
 def test_every_record_a_correction_can_supersede_counts_current_rows_one_way():
     """The journey's rows (phases, baseline items, visits) are superseded by their own rule
-    (monitoring/journey.py) but say which rows count like every amendable record."""
+    (monitoring/journey.py), and a handwriting sample is only ever marked entered in error
+    (monitoring/handwriting.py), but they say which rows count like every amendable record."""
     superseded = [
         model
         for model in apps.get_app_config("monitoring").get_models()
@@ -90,7 +91,8 @@ def test_every_record_a_correction_can_supersede_counts_current_rows_one_way():
             for f in model._meta.concrete_fields
         )
     ]
-    assert len(superseded) == 11  # eight amendable records, three journey records
+    # Eight amendable records, three journey records, handwriting samples.
+    assert len(superseded) == 12
     assert all(issubclass(model, CurrentRecord) for model in superseded)
     assert all(isinstance(model.objects.all(), RecordQuerySet) for model in superseded)
 

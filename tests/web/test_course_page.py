@@ -809,7 +809,7 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
     course = CourseFactory(unit=ward_a, infused_at=infused)
     fill_days(course, nurse, days)
     active_now(care_client)  # filling 28 days can outlast the idle session's minute
-    # 20, however many checks: session, user, the course with patient, unit and status
+    # 22, however many checks: session, user, the course with patient, unit and status
     # (access.get_course_for), its checks with their snapshots (for the bands and the day
     # lines), the current vital signs, neuro assessments, labs and treatments for the state
     # now, the charts and the treatment totals (4), the clinicians' confirmations, the flags
@@ -818,8 +818,9 @@ def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
     # infection prevention section's prophylaxis, immunoglobulin doses and infections (3; its
     # counts and IgG come from the labs already read), the navigation bar's open-flag and
     # unread-notification counts (2), and the treatment journey's phases and follow-up visits
-    # done (2). No check's records: the page lists none.
-    with django_assert_num_queries(20):
+    # done (2), and the handwriting section's baseline and latest samples, without their
+    # pictures (2). No check's records: the page lists none.
+    with django_assert_num_queries(22):
         response = care_client.get(course_url(course))
     assert response.status_code == 200
     data = chart_data(response.content.decode())

@@ -44,6 +44,8 @@ HOME_ANSWERS = {
     "home-consent": ((302, HOME), (302, HOME)),
     "home-join-link": ((302, HOME), (405, None)),
     "home-ended": ((302, HOME), (405, None)),
+    # Nothing chosen or drawn: the form again, saying what to do.
+    "home-handwriting-new": ((200, None), (400, None)),
 }
 SIGN_OUT = {"home-logout"}  # walked on its own: it ends the session
 

@@ -189,3 +189,11 @@ def test_the_demo_has_an_outpatient_with_a_caregiver_who_signs_in_from_home(db):
     latest = max(checkins, key=lambda c: c.entered_at)
     if timezone.localdate(latest.entered_at) == timezone.localdate():  # not just after midnight
         assert "99.1 °F" in home_page
+    # Issue 15 §2: a baseline handwriting sample, and one the caregiver sent from home, which
+    # waits as a flag for the team to compare them (once, however often the demo is seeded).
+    samples = access.course.handwriting_samples.order_by("taken_at")
+    assert [(s.kind, s.recorded_by.username) for s in samples] == [
+        ("baseline", "demo-care"),
+        ("home", "demo-caregiver"),
+    ]
+    assert access.course.flags.filter(kind="handwriting", status="open").count() == 1
