@@ -45,3 +45,26 @@ def test_bench_prints_every_hot_page_as_a_multiple_of_the_login_page():
         assert sum(row.startswith(f"| {page} |") for row in rows) == 3, page  # 2 sizes + growth
     assert "(HTTP" not in out  # every page answered 200 (a save: its redirect)
     assert "DIFFER" not in out  # the same queries at both sizes
+
+
+@pytest.mark.slow
+def test_the_mixed_load_runs_under_gunicorn_with_no_errors():
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "scripts/loadtest.py",
+            *("--patients", "2", "--seconds", "2", "--connections", "2"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for kind in ("login page (alone)", "nurse worklist", "nurse saves a check", "flag board"):
+        assert f"| {kind} |" in result.stdout
+    assert "| caregiver home page |" in result.stdout
+    assert "; 0 errors" in result.stdout
