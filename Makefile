@@ -54,9 +54,10 @@ serve: $(STAMP)
 check-deploy: $(STAMP)
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
-## Benchmark at 100 and 1,000 patients (fresh databases; DATABASE_URL for PostgreSQL)
+## Hot pages as multiples of the login page at 100 and 1,000 patients, on SQLite and (with
+## DATABASE_URL) PostgreSQL; BENCH_ARGS="--large" adds 10,000 (README "Performance").
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

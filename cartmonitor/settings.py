@@ -142,6 +142,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.gettempdir()) / f"cartmonitor-test-{os.getpid()}.sqlite3")
     }
 
+# A read replica (README "Deploying"): a streaming replica of the primary for reads that need
+# not be fresh to the second — exports, the registry and quality pages, the program page, which
+# opt in (cartmonitor/db_router.py). Writes and every page a nurse acts on use the primary. In
+# tests the replica mirrors the test database (TEST["MIRROR"]; see tests/conftest.py).
+DATABASE_READ_REPLICA = None
+if os.environ.get("DATABASE_REPLICA_URL", "").strip():
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"].strip(), conn_max_age=60, conn_health_checks=True
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_READ_REPLICA = "replica"
+DATABASE_ROUTERS = ["cartmonitor.db_router.ReplicaRouter"]
+# Behind PgBouncer in transaction pooling mode (README "Deploying"): a connection is the
+# pooler's between transactions, so no server-side cursors (they outlive the transaction) and no
+# persistent connections held by Django (the pooler keeps them).
+if env_bool("DATABASE_TRANSACTION_POOLING", default=False):
+    for _database in DATABASES.values():
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _database["CONN_MAX_AGE"] = 0
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "monitoring.User"
 LOGIN_URL = "login"

@@ -2,11 +2,25 @@
 and an admin. Tests read as sentences about them."""
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import translation
 
 from monitoring.models import User
 from tests.factories import CourseFactory, UnitFactory, UserFactory
+
+# A read replica in every run (cartmonitor/db_router.py): an alias that mirrors the test
+# database (Django's TEST["MIRROR"]: no database of its own, the same rows), unless
+# DATABASE_REPLICA_URL already made one. Reads go to it only in tests that ask (the
+# ``read_replica`` fixture, tests/web/test_replica.py); everywhere else every read is on the
+# primary, as in a deployment without a replica.
+django_settings.DATABASES.setdefault(
+    "replica",
+    {
+        **django_settings.DATABASES["default"],
+        "TEST": {**django_settings.DATABASES["default"].get("TEST", {}), "MIRROR": "default"},
+    },
+)
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +31,15 @@ def _fast_and_static(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    settings.DATABASE_READ_REPLICA = None  # the primary only; ``read_replica`` turns it on
+
+
+@pytest.fixture
+def read_replica(settings):
+    """Views that opt in read from the ``replica`` alias (a mirror of the test database). Its
+    own connection sees only committed rows: use with django_db(transaction=True)."""
+    settings.DATABASE_READ_REPLICA = "replica"
+    return "replica"
 
 
 @pytest.fixture(autouse=True)

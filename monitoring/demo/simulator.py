@@ -46,9 +46,12 @@ class CourseLedger:
 
     def __init__(self, course: TreatmentCourse, patient: Patient):
         self.course = course
+        # The zone once per course, not per call: the engine asks the age at every record, and
+        # looking the current zone up each time was a tenth of seeding a large hospital.
+        zone = timezone.get_current_timezone()
         self.engine = CourseEngine(
             course=course,
-            age_at=lambda at: patient.age_on(timezone.localdate(at)),
+            age_at=lambda at: patient.age_on(timezone.localdate(at, zone)),
             rules=Rules.for_version(course.protocol_version),
             label=services.moment_label(course),
         )

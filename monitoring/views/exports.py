@@ -1,8 +1,10 @@
 """Exports and prints: the registry summary and CSV, the FHIR bundle, the shift handover.
 
-Everything that leaves the building — a CSV, a FHIR bundle, a printed handover — is written to
-the audit log with who, what and which patients. Access goes through ``monitoring.access``: the
-role first (403), then the user's units (another unit's patient is a 404, like a missing one).
+Exports read from the read replica when there is one (``replica_reads``: a copy a second old
+is still a true export); the handover reads the primary. Everything that leaves the building —
+a CSV, a FHIR bundle, a printed handover — is written to the audit log with who, what and which
+patients. Access goes through ``monitoring.access``: the role first (403), then the user's
+units (another unit's patient is a 404, like a missing one).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cartmonitor.db_router import replica_reads
 from monitoring import fhir, registry, services
 from monitoring.access import (
     get_course_for,
@@ -47,6 +50,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 @requires(User.can_export)
 @require_GET
+@replica_reads()
 def patient_summary(request, public_id):
     """The registry summary of the patient's course (what CIBMTR/EBMT forms ask)."""
     course = get_course_for(request.user, public_id)
@@ -103,6 +107,7 @@ def _local_midnight(day) -> datetime:
 
 @requires(User.can_export)
 @require_GET
+@replica_reads()
 def registry_form(request):
     """Pick the infusion dates and unit of the registry CSV."""
     return render(
@@ -117,6 +122,7 @@ def registry_form(request):
 
 @requires(User.can_export)
 @require_GET
+@replica_reads()
 def registry_csv(request):
     """One row per course infused in the date range, on the user's units (UTF-8 with BOM)."""
     units = visible_units(request.user)
@@ -202,6 +208,7 @@ def _audit_export(user, courses, *, fmt: str, filters: dict, now) -> None:
 
 @requires(User.can_export)
 @require_GET
+@replica_reads()
 def fhir_bundle(request, public_id):
     """The course as a FHIR R4 Bundle (collection) of Patient, Observations and medications."""
     course = get_course_for(request.user, public_id)
@@ -233,7 +240,8 @@ def fhir_bundle(request, public_id):
 @require_GET
 def handover(request):
     """A printable sheet of the user's units' patients under monitoring; every render is audited
-    as a print (the page exists to be printed)."""
+    as a print (the page exists to be printed). Read on the primary, not the replica: the next
+    shift acts on it."""
     units = visible_units(request.user)
     unit = selected_unit(request.GET.getlist("unit"), units)
     courses = visible_courses(request.user).under_monitoring()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
+from cartmonitor.db_router import replica_reads
 from monitoring import journey, journey_rules, services
 from monitoring.access import (
     get_course_for,
@@ -464,6 +465,7 @@ def program_groups(courses, *, today) -> list[Group]:
 
 
 @requires(User.can_view_program)
+@replica_reads()
 def program(request):
     """Patients by phase of their journey on the user's units: who is in manufacturing, due
     for conditioning or infusion this week, under acute monitoring, due a follow-up visit.

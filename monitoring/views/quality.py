@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.views.decorators.http import require_GET
 
+from cartmonitor.db_router import replica_reads
 from monitoring import grading, quality, registry, services
 from monitoring.access import requires, selected_unit, visible_units
 from monitoring.forms.quality import QualityForm
@@ -57,6 +58,7 @@ def _page(request, form, period, shown, unit, units, *, status=200):
 
 @requires(User.can_view_quality)
 @require_GET
+@replica_reads()
 def quality_page(request):
     """Median and 90th percentile time to acknowledgement, escalations by tier, overdue checks
     and first fever to first tocilizumab, by ISO week."""
@@ -66,6 +68,7 @@ def quality_page(request):
 
 @requires(User.can_view_quality)
 @require_GET
+@replica_reads()
 def quality_csv(request):
     """The page's numbers, one row per week × measure × group (UTF-8 with BOM)."""
     form, period, shown, unit, units = _filters(request)
