@@ -3,6 +3,7 @@ allowed and every limit is monitoring/home_checkins.py's; this form only reads t
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from django import forms
@@ -51,6 +52,8 @@ ERROR_FIELDS = {
 
 
 class HomeCheckInForm(forms.Form):
+    # One token per form shown: sent twice, it saves one check-in (record_home_checkin).
+    submission = forms.UUIDField(widget=forms.HiddenInput, required=False)
     temperature = forms.DecimalField(
         label=_("Temperature"),
         max_digits=5,
@@ -115,6 +118,7 @@ class HomeCheckInForm(forms.Form):
     def __init__(self, *args, now: datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
+        self.fields["submission"].initial = uuid.uuid4
         (c_low, c_high), (f_low, f_high) = (TYPED_TEMPERATURE_RANGES[u] for u in ("c", "f"))
         self.fields["temperature"].help_text = gettext(
             "From %(c_low)s to %(c_high)s °C, or %(f_low)s to %(f_high)s °F. Choose the unit below."
@@ -160,6 +164,7 @@ class HomeCheckInForm(forms.Form):
             "fever_medicine_at": self.medicine_taken_at(),
             "fever_medicine_mg": data["fever_medicine_mg"],
             "screen": self.screen(),
+            "submission": data.get("submission"),
         }
 
     def add_service_errors(self, error) -> None:
