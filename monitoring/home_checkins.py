@@ -263,7 +263,7 @@ def record_home_checkin(
         fever_medicine_check=medicine_check,
         instruction=told.code,
         next_checkin_at=told.next_checkin_at,
-        **({"submission": submission} if submission is not None else {}),
+        submission=submission,
     )
     checkin.full_clean(exclude=["check_entry", "course", "access", "entered_by"])
     checkin.save()

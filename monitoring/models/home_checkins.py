@@ -12,8 +12,6 @@ never edited: a correction is the care team's, on the clinical records.
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -69,8 +67,9 @@ class HomeCheckIn(models.Model):
     instruction = models.CharField(max_length=16, choices=Instruction.choices)
     next_checkin_at = models.DateTimeField(null=True, blank=True)
     # The form's one-time token: the same form sent twice (a double tap, a phone resending on a
-    # bad network) saves one check-in (home_checkins.record_home_checkin).
-    submission = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # bad network) saves one check-in (home_checkins.record_home_checkin). Blank for a caller
+    # without a form (the demo).
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-entered_at", "-pk"]
