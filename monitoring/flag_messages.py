@@ -125,6 +125,12 @@ TEMPLATES = {
     "home.screen.naming": pgettext_lazy("home screen item", "naming three objects"),
     "home.screen.command": pgettext_lazy("home screen item", "following a command"),
     "home.screen.counting": pgettext_lazy("home screen item", "counting back by tens"),
+    # A missed home check-in (flag_rules.home_missed_flags); "many" is two or more in a row.
+    "flag.home_missed": _("Home check-in missed: due %(due)s, not done within %(grace)s min"),
+    "flag.home_missed_many": _(
+        "%(count)s home check-ins missed in a row (none within %(grace)s min): the first due "
+        "%(due)s, the latest %(latest)s"
+    ),
     "flag.igg_policy": _(
         "Immunoglobulin replacement is the protocol's policy for every patient on "
         "%(product)s; none is planned"

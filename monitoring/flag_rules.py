@@ -600,6 +600,35 @@ def igg_flags(need, day_label, product_label: str = "") -> list[FlagSpec]:
 INFECTION_FLAG_KINDS = ("prophylaxis", "igg_low")  # kept in step with the records (infection.py)
 
 
+# A home check-in not done by its grace's end (issue 15 §2; home_sweep.sweep): urgent, because
+# a patient who stops answering at home may be the one too unwell to (confusion is ICANS's first
+# sign, reference §2) — the team calls them. It escalates like any urgent flag.
+HOME_MISSED_SEVERITY = URGENT
+
+
+def home_missed_flags(missed: int, first_due: str, latest_due: str, grace_minutes: int):
+    """The missed home check-in flag: ``missed`` check-ins in a row, the first due at
+    ``first_due`` and the latest at ``latest_due`` (time labels, "D+3 14:00")."""
+    if missed < 1:
+        return []
+    if missed == 1:
+        message = f"Home check-in missed: due {first_due}, not done within {grace_minutes} min"
+        data = _message("flag.home_missed", due=first_due, grace=grace_minutes)
+    else:
+        message = (
+            f"{missed} home check-ins missed in a row (none within {grace_minutes} min): "
+            f"the first due {first_due}, the latest {latest_due}"
+        )
+        data = _message(
+            "flag.home_missed_many",
+            count=missed,
+            due=first_due,
+            latest=latest_due,
+            grace=grace_minutes,
+        )
+    return [FlagSpec("home_missed", HOME_MISSED_SEVERITY, message, data)]
+
+
 # --- The messages as codes and parameters (FlagSpec.data) --------------------------------------
 # monitoring/flag_messages.py holds a translatable template for each code below (its test proves
 # it); a parameter is a number, a text shown as written (a time label), a nested message, a
@@ -695,5 +724,7 @@ MESSAGE_CODES = frozenset(
         "home.who.caregiver",
         "home.screen_wrong",
         *(f"home.screen.{item}" for item in HOME_SCREEN_ITEMS),
+        "flag.home_missed",
+        "flag.home_missed_many",
     }
 )

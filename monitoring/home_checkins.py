@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from monitoring import grading, home_rules, services
+from monitoring import grading, home_rules, home_schedule, services
 from monitoring.models import (
     VITAL_RANGES,
     AuditEvent,
@@ -36,7 +36,7 @@ from monitoring.models import (
     TreatmentCourse,
 )
 from monitoring.models.home_checkins import SCREEN_ITEMS, TYPED_TEMPERATURE_RANGES
-from monitoring.models.protocols import HOME_CALL_TEMPERATURE_C, HOME_CHECKIN_HOURS
+from monitoring.models.protocols import HOME_CALL_TEMPERATURE_C
 
 # The symptom checklist at home: the seed list's fields (SymptomCheck), in the page's order.
 HOME_SYMPTOMS = (
@@ -247,7 +247,11 @@ def record_home_checkin(
             age, protocol_mmhg=version.sbp_low_mmhg if version else None
         ),
         now=now,
-        every=timedelta(hours=version.home_checkin_hours if version else HOME_CHECKIN_HOURS),
+        every=(
+            version.home_checkin_interval()
+            if version
+            else timedelta(hours=home_schedule.DEFAULT_INTERVAL_HOURS)
+        ),
     )
     checkin = HomeCheckIn(
         check_entry=check,

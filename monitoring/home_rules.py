@@ -57,7 +57,7 @@ class Instruction:
 
     code: str
     reasons: tuple[str, ...]
-    next_checkin_at: datetime
+    next_checkin_at: datetime | None  # None: the protocol sets no home schedule
 
     @property
     def call_now(self) -> bool:
@@ -73,7 +73,7 @@ def instruction(
     sbp_mmhg: int | None = None,
     sbp_limit_mmhg: int | None = None,
     now: datetime,
-    every: timedelta,
+    every: timedelta | None,
 ) -> Instruction:
     """The instruction shown after a check-in (most urgent first): confusion, difficulty
     speaking or a wrong screen answer → CALL_NEURO; a temperature ≥ ``call_at_c``, feeling
@@ -87,7 +87,7 @@ def instruction(
     if sbp_mmhg is not None and sbp_limit_mmhg is not None and sbp_mmhg < sbp_limit_mmhg:
         call.append("low_sbp")
     code = CALL_NEURO if neuro else CALL_NOW if call else NO_ACTION
-    return Instruction(code, tuple(neuro + call), now + every)
+    return Instruction(code, tuple(neuro + call), now + every if every else None)
 
 
 def home_neuro_flag(

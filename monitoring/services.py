@@ -159,6 +159,12 @@ def record_check(
         )
     if "labs" in records and records["labs"].igg_mg_dl is not None:
         _sync_infection_flags(course, engine, now=now, by=by)
+    if setting == CheckSetting.HOME:
+        from monitoring import home_sweep  # it builds on this module (audit, flags)
+
+        home_sweep.resolve_on_checkin(
+            course, book=engine.book, observed_at=observed_at, by=by, now=now
+        )
     _save_flags(engine)
     refresh_status(status, engine=engine, snapshots=ordered)
     with _in_english():
@@ -971,7 +977,9 @@ PROTOCOL_VERSION_FIELDS = [
     "no_driving_days",
     # What a check-in at home tells the person (monitoring/home_rules.py)
     "home_call_temperature_c",
-    "home_checkin_hours",
+    # Home check-ins (monitoring/home_sweep.py)
+    "home_checkin_interval_hours",
+    "home_checkin_grace_minutes",
     "sbp_low_mmhg",
     "heart_rate_high",
     "heart_rate_low",

@@ -17,6 +17,7 @@ from monitoring.views import (
     profile,
     protocols,
     quality,
+    remote,
     rota,
     wall,
 )
@@ -79,6 +80,8 @@ urlpatterns = [
     ),
     # The treatment journey: register for therapy, phases, baseline, infusion, visits, program
     path("program/", journey.program, name="program"),
+    # Home monitoring: who is at home, their last check-in and the check-ins missed
+    path("remote/", remote.remote_patients, name="remote-patients"),
     path("program/register/", journey.register, name="journey-register"),
     path("patients/<uuid:public_id>/phases/", journey.record_phase, name="journey-phase"),
     path("patients/<uuid:public_id>/baseline/", journey.record_baseline, name="journey-baseline"),

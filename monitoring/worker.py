@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from monitoring import escalation, infection, schedule
+from monitoring import escalation, home_sweep, infection, schedule
 from monitoring.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def beat(worker_id: str, *, now: datetime | None = None, sweep: bool = True) -> 
     if sweep:
         done |= escalation.sweep(now=now)
         done["infection"] = sweep_infection(now=now)
+        done |= home_sweep.sweep(now=now)
         prune(now=now)
     return done
 

@@ -22,6 +22,8 @@ CAREGIVER_USERNAME = "demo-caregiver"
 CAREGIVER_NAME = "Sam (partner)"
 # Fictional numbers (the 555-01xx range kept for fiction), one per demo unit.
 UNIT_PHONE = "+1 202 555 01{:02d}"
+# The caregiver joined home monitoring a day ago (the check-ins below follow).
+HOME_SINCE = timedelta(days=1)
 
 
 def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bool:
@@ -49,8 +51,13 @@ def ensure_demo_caregiver(*, units: list[Unit], by: User, mrn_prefix: str) -> bo
         email=CAREGIVER_EMAIL,
         by=by,
     )
+    now = timezone.now()
     caregiver = home.accept_invitation(
-        invitation=new.invitation, language="en", ip="demo", username=CAREGIVER_USERNAME
+        invitation=new.invitation,
+        language="en",
+        ip="demo",
+        username=CAREGIVER_USERNAME,
+        now=max(now - HOME_SINCE, course.infused_at),
     )
     record_demo_checkins(caregiver)
     return True

@@ -9,7 +9,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from monitoring import alert_rule_messages, alert_rules, flag_rules
+from monitoring import alert_rule_messages, alert_rules, flag_rules, home_schedule
 from monitoring.forms.common import (
     range_validator,
 )
@@ -25,7 +25,6 @@ from monitoring.models import (
 from monitoring.models.alerts import TIER_CHOICES
 from monitoring.models.protocols import (
     HOME_CALL_TEMPERATURE_RANGE,
-    HOME_CHECKIN_HOURS_RANGE,
     HOME_COUNTDOWN_DAYS_RANGE,
     WINDOW_RANGES,
 )
@@ -37,7 +36,9 @@ PROTOCOL_RANGES = {
     "no_driving_days": (*HOME_COUNTDOWN_DAYS_RANGE, "days"),
     # What a check-in at home tells the person (monitoring/home_rules.py).
     "home_call_temperature_c": (*HOME_CALL_TEMPERATURE_RANGE, "°C"),
-    "home_checkin_hours": (*HOME_CHECKIN_HOURS_RANGE, "h"),
+    # Home check-ins (monitoring/home_schedule.py); blank interval: no home schedule.
+    "home_checkin_interval_hours": (*home_schedule.INTERVAL_HOURS_RANGE, "h"),
+    "home_checkin_grace_minutes": (*home_schedule.GRACE_MINUTES_RANGE, "min"),
     "sbp_low_mmhg": (40, 150, "mmHg"),
     "heart_rate_high": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
     "heart_rate_low": (*VITAL_RANGES["heart_rate_bpm"], "/min"),
@@ -98,7 +99,8 @@ class ProtocolVersionForm(forms.Form):
     stay_near_days = forms.IntegerField(required=False)
     no_driving_days = forms.IntegerField(required=False)
     home_call_temperature_c = forms.DecimalField(decimal_places=1)
-    home_checkin_hours = forms.IntegerField()
+    home_checkin_interval_hours = forms.IntegerField(required=False)
+    home_checkin_grace_minutes = forms.IntegerField()
     sbp_low_mmhg = forms.IntegerField(required=False)
     heart_rate_high = forms.IntegerField()
     heart_rate_low = forms.IntegerField()
@@ -145,6 +147,9 @@ class ProtocolVersionForm(forms.Form):
         self.fields["products"].help_text = gettext("None ticked: every product.")
         for name in ("stay_near_days", "no_driving_days"):
             self.fields[name].help_text += gettext("; blank: the home page shows no countdown.")
+        self.fields["home_checkin_interval_hours"].help_text += gettext(
+            "; blank: no home check-in schedule."
+        )
         for name in WINDOW_RANGES:
             self.fields[
                 name

@@ -49,19 +49,9 @@ class Migration(migrations.Migration):
             field=models.DecimalField(decimal_places=1, default=Decimal('38.0'), help_text='The temperature at which a patient at home is told to call at once.', max_digits=3, verbose_name='at home: call the team at or above (°C)'),
         ),
         migrations.AddField(
-            model_name='historicalprotocolversion',
-            name='home_checkin_hours',
-            field=models.PositiveSmallIntegerField(default=8, help_text='When the next home check-in is due after one is recorded.', verbose_name='at home: a check-in every (hours)'),
-        ),
-        migrations.AddField(
             model_name='protocolversion',
             name='home_call_temperature_c',
             field=models.DecimalField(decimal_places=1, default=Decimal('38.0'), help_text='The temperature at which a patient at home is told to call at once.', max_digits=3, verbose_name='at home: call the team at or above (°C)'),
-        ),
-        migrations.AddField(
-            model_name='protocolversion',
-            name='home_checkin_hours',
-            field=models.PositiveSmallIntegerField(default=8, help_text='When the next home check-in is due after one is recorded.', verbose_name='at home: a check-in every (hours)'),
         ),
         migrations.AlterField(
             model_name='auditevent',
@@ -81,10 +71,6 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='protocolversion',
             constraint=models.CheckConstraint(condition=models.Q(('home_call_temperature_c__isnull', True), models.Q(('home_call_temperature_c__gte', Decimal('37.0')), ('home_call_temperature_c__lte', Decimal('40.0'))), _connector='OR'), name='protocol_home_call_temperature_c_plausible'),
-        ),
-        migrations.AddConstraint(
-            model_name='protocolversion',
-            constraint=models.CheckConstraint(condition=models.Q(('home_checkin_hours__isnull', True), models.Q(('home_checkin_hours__gte', 1), ('home_checkin_hours__lte', 24)), _connector='OR'), name='protocol_home_checkin_hours_plausible'),
         ),
         migrations.AddField(
             model_name='homecheckin',

@@ -31,6 +31,7 @@ from monitoring.models.grades import (
 from monitoring.models.home import (
     HOME_SLOTS,
     HomeAccess,
+    HomeCheckInDue,
     HomeInvitation,
     HomeKind,
     HomeLoginCode,
@@ -67,6 +68,7 @@ __all__ = [
     "HomeAccess",
     "HomeCheckIn",
     "HomeNeuroScreen",
+    "HomeCheckInDue",
     "HomeInvitation",
     "HomeKind",
     "HomeLoginCode",

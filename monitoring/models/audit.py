@@ -125,6 +125,9 @@ class AuditEvent(models.Model):
         HOME_SIGN_IN_FAILED = "home_sign_in_failed", _("Home sign-in failed")
         HOME_LOCKED_OUT = "home_locked_out", _("Home sign-in refused: too many attempts")
         HOME_CHECKIN_RECORDED = "home_checkin_recorded", _("Check-in recorded at home")
+        # Home check-ins (monitoring/home_sweep.py): a reminder sent, a missed one flagged
+        HOME_REMINDED = "home_reminded", _("Home check-in reminder sent")
+        HOME_MISSED = "home_missed", _("Home check-in missed")
 
     at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(

@@ -193,6 +193,8 @@ class Flag(models.Model):
         # guided screen found a wrong answer (home_rules.home_neuro_flag): for the team's
         # review, never graded as ICANS (no ICE score is taken at home).
         HOME_CONFUSION = "home_confusion", _("Confusion reported at home")
+        # Home monitoring (issue 15 §2; home_sweep.sweep): no check-in by the grace's end.
+        HOME_MISSED = "home_missed", _("Home check-in missed")
 
     class Severity(models.IntegerChoices):
         # Integers so that "most severe first" is a plain ORDER BY.

@@ -247,3 +247,30 @@ class HomeSignInAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.ip} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class HomeCheckInDue(models.Model):
+    """A home check-in that fell due with none done (issue 15 §2): the reminder e-mailed for it
+    at its due time and, once the protocol's grace passed, the missed check-in flag it raised.
+    One row per course and due time, so a sweep run twice, or by two workers at once, reminds
+    and flags once (monitoring/home_sweep.py writes these, never a view)."""
+
+    course = models.ForeignKey(TreatmentCourse, models.PROTECT, related_name="home_dues")
+    due_at = models.DateTimeField()
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    # The home accesses whose reminder e-mail was handed to the mail server (ids): the e-mail
+    # job marks each before sending, so a job run twice sends once.
+    emailed = models.JSONField(default=list, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flag = models.ForeignKey(
+        "monitoring.Flag", models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "due_at"], name="one_home_due_per_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Home check-in due {self.due_at:%Y-%m-%d %H:%M} for course {self.course_id}"

@@ -227,6 +227,13 @@ class User(AbstractUser):
         return self.role in (self.Role.CHARGE_NURSE, self.Role.CARE_TEAM)
 
     @property
+    def can_view_remote_patients(self) -> bool:
+        """The remote patients page (views/remote.py): who is at home on their units, their last
+        check-in, the check-ins missed. Those who look after them: the care team and the charge
+        nurse; not IT (admins see no patient's home), not a bedside nurse's round."""
+        return self.role in (self.Role.CHARGE_NURSE, self.Role.CARE_TEAM)
+
+    @property
     def can_use_home(self) -> bool:
         """The home pages of one course (views/home.py), and nothing else: a patient or a
         caregiver at home. HomeSessionMiddleware keeps them there."""

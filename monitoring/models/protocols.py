@@ -19,7 +19,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from monitoring import alert_rules, flag_rules, grading, infection_rules, journey_rules
+from monitoring import (
+    alert_rules,
+    flag_rules,
+    grading,
+    home_schedule,
+    infection_rules,
+    journey_rules,
+)
 from monitoring.models.constraints import range_constraint
 from monitoring.timeline import DEFAULT_WINDOWS, Windows
 
@@ -35,8 +42,6 @@ HOME_COUNTDOWN_DAYS_RANGE = (1, 365)
 # the next check-in is due (issue 15 §2: e.g. temperature every 8 hours during the window).
 HOME_CALL_TEMPERATURE_C = Decimal("38.0")
 HOME_CALL_TEMPERATURE_RANGE = (Decimal("37.0"), Decimal("40.0"))
-HOME_CHECKIN_HOURS = 8
-HOME_CHECKIN_HOURS_RANGE = (1, 24)
 
 # Plausible validity windows an admin may set: never shorter than a quarter of an hour,
 # never long enough to grade yesterday's values as today's.
@@ -147,10 +152,21 @@ class ProtocolVersion(models.Model):
         default=HOME_CALL_TEMPERATURE_C,
         help_text=_("The temperature at which a patient at home is told to call at once."),
     )
-    home_checkin_hours = models.PositiveSmallIntegerField(
-        _("at home: a check-in every (hours)"),
-        default=HOME_CHECKIN_HOURS,
-        help_text=_("When the next home check-in is due after one is recorded."),
+    # Home check-ins (issue 15 §2; home_schedule): a patient or caregiver with an open home access
+    # checks in every this many hours; one not done this many minutes after its due time flags
+    # the team (home_sweep.sweep). Blank interval: no home schedule. Defaults and their
+    # sources: home_schedule's docstring and docs/clinical-rules.md ("Home check-ins").
+    home_checkin_interval_hours = models.PositiveSmallIntegerField(
+        _("home check-in every (h)"),
+        null=True,
+        blank=True,
+        default=home_schedule.DEFAULT_INTERVAL_HOURS,
+        help_text=_("Blank: no home check-in schedule (no reminders, no missed check-in flags)."),
+    )
+    home_checkin_grace_minutes = models.PositiveSmallIntegerField(
+        _("missed home check-in flags the team after (min)"),
+        default=home_schedule.DEFAULT_GRACE_MINUTES,
+        help_text=_("Minutes after the due time; the patient is reminded at the due time."),
     )
     # Vital-sign thresholds (grading.VitalThresholds); blank SBP means the age-based limit.
     sbp_low_mmhg = models.PositiveSmallIntegerField(
@@ -298,11 +314,16 @@ class ProtocolVersion(models.Model):
             range_constraint("protocol", "monitoring_window_days", 1, 365),
             range_constraint("protocol", "stay_near_days", *HOME_COUNTDOWN_DAYS_RANGE),
             range_constraint("protocol", "no_driving_days", *HOME_COUNTDOWN_DAYS_RANGE),
+            range_constraint(
+                "protocol", "home_checkin_interval_hours", *home_schedule.INTERVAL_HOURS_RANGE
+            ),
+            range_constraint(
+                "protocol", "home_checkin_grace_minutes", *home_schedule.GRACE_MINUTES_RANGE
+            ),
             range_constraint("protocol", "sbp_low_mmhg", 40, 150),
             range_constraint("protocol", "spo2_low_pct", 70, 99),
             range_constraint("protocol", "temperature_high_c", 37, 40),
             range_constraint("protocol", "home_call_temperature_c", *HOME_CALL_TEMPERATURE_RANGE),
-            range_constraint("protocol", "home_checkin_hours", *HOME_CHECKIN_HOURS_RANGE),
             range_constraint("protocol", "marker_rise_factor", Decimal("1.1"), 10),
             *[
                 range_constraint("protocol", name, low, high)
@@ -357,6 +378,11 @@ class ProtocolVersion(models.Model):
                 running,
             ) % {"count": running}
         return gettext("inactive")
+
+    def home_checkin_interval(self) -> timedelta | None:
+        """How often a home check-in is due; None: the version sets no home schedule."""
+        hours = self.home_checkin_interval_hours
+        return timedelta(hours=hours) if hours else None
 
     def thresholds(self) -> grading.VitalThresholds:
         return grading.VitalThresholds(

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from cartmonitor.middleware import client_ip
-from monitoring import home, home_checkins
+from monitoring import home, home_checkins, home_sweep
 from monitoring.access import HOME_BACKEND, get_home_access, home_page, requires
 from monitoring.forms.home import ConsentForm, EmailCodeForm, EmailForm, TypedCodeForm
 from monitoring.models import User
@@ -107,6 +107,7 @@ def start(request):
             "fever_c": version.home_call_temperature_c if version else None,
             "can_check_in": course.status == course.Status.MONITORING,
             "checkins": home_checkins.todays_checkins(course),
+            "checkin": home_sweep.course_state(course),
         },
     )
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from monitoring import services
 from monitoring.models import User
 from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UnitFactory, UserFactory
+from tests.home_helpers import make_home_user
 from tests.routes import HOME_PUBLIC_PAGES, PUBLIC_PAGES, monitoring_routes, route_sample, url_of
 
 ROLES = (
@@ -108,6 +109,14 @@ def ward_world() -> World:
     calm = CourseFactory(unit=unit, bed="3", patient__family_name="Hopper")
     services.record_check(
         course=calm, by=nurse, observed_at=now - timedelta(minutes=30), vitals={**ROOM_AIR}
+    )
+    # The long-named patient is at home with a caregiver (the remote patients page lists them,
+    # with a missed check-in once the worker sweeps).
+    make_home_user(
+        overdue,
+        users[User.Role.CARE_TEAM],
+        name="Maximiliana-Theodora's husband",
+        now=now - timedelta(days=1),
     )
     # The sample's flag is a CRS flag: on the calm patient, who has none open yet.
     sample = route_sample(calm, nurse)

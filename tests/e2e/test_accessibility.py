@@ -23,6 +23,7 @@ from tests.e2e.axe import VIEWPORTS, audit
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.pages import every_page
 from tests.factories import ICE_10, ROOM_AIR, UserFactory
+from tests.home_helpers import make_home_user
 from tests.routes import route_sample
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -51,6 +52,9 @@ def ward(ward_a, course, nurse):
     history entered late (fever, then CRS 2 on low-flow oxygen: orange badges, an urgent flag)."""
     sample = route_sample(course, nurse)
     now = timezone.now()
+    # At home with a caregiver since yesterday, no check-in yet: the remote patients page lists
+    # the course as overdue.
+    make_home_user(course, nurse, now=now - timedelta(days=1))
     services.record_check(
         course=course,
         by=nurse,

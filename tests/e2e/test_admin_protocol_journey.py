@@ -1,6 +1,8 @@
 """The admin's journey in a real browser: edit the default protocol's vital-signs interval while
 a course uses it → a new version is listed, and the course keeps the old one."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -21,9 +23,15 @@ def test_an_admin_edits_the_vital_signs_interval_and_a_new_version_is_listed(
 
     page = login_as(admin_user)
     page.goto(f"{live_server.url}/worklist/")
+    page.wait_for_load_state("load")  # Bootstrap's script is deferred
     if screen == "phone":  # the navigation is behind its menu button
         page.get_by_role("button", name="Menu").click()
-    page.get_by_role("button", name="More").click()  # the navigation's menu of rarer pages
+        # Click "More" once the menu has finished opening, not while it slides (a loaded
+        # machine's click landed mid-animation and the dropdown stayed shut).
+        expect(page.locator("#nav")).to_have_class(re.compile(r"\bshow\b"))
+    more = page.get_by_role("button", name="More")  # the navigation's menu of rarer pages
+    more.click()
+    expect(more).to_have_attribute("aria-expanded", "true")
     page.get_by_role("link", name="Protocols").click()
     expect(page.get_by_role("heading", name="Monitoring protocols")).to_be_visible()
     expect(page.get_by_text("TEMPLATE — review before clinical use").first).to_be_visible()

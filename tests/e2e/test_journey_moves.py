@@ -77,6 +77,8 @@ def test_a_coordinator_moves_day0_and_records_a_visit_missed(
 
     page.goto(f"{live_server.url}{followed.get_absolute_url()}")
     page.locator("#visits").get_by_role("link", name="missed…").first.click()
+    # The measure runs on the page the link opens, not on the course page while it unloads.
+    expect(page.get_by_role("button", name="Record as missed")).to_be_visible()
     fits(page, f"visit missed on a {screen}")
     page.get_by_label("Reason").fill("Did not come: no transport")
     page.get_by_role("button", name="Record as missed").click()

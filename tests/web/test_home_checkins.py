@@ -340,7 +340,7 @@ def test_the_done_page_costs_three_queries(phone, django_assert_num_queries):
 def test_the_protocol_sets_when_to_call_while_the_grade_stays_astcts(phone, course):
     version = course.protocol_version
     version.home_call_temperature_c = Decimal("38.5")
-    version.home_checkin_hours = 4
+    version.home_checkin_interval_hours = 4
     version.save()
 
     phone.post(CHECKIN, entry(temperature="38.2"))

@@ -500,12 +500,13 @@ def test_the_home_page_reads_in_spanish(caregiver):
     assert "Todavía no hay" in page
 
 
-def test_the_home_page_costs_three_queries(caregiver, django_assert_num_queries):
+def test_the_home_page_costs_four_queries(caregiver, django_assert_num_queries):
     client = home_client(caregiver)
     # The session; the user with their access, course, unit, patient and protocol version
     # (HomeBackend: one query, which is also the session's check that the access is open);
-    # today's check-ins with who entered them.
-    with django_assert_num_queries(3):
+    # today's check-ins with who entered them; when home monitoring started and the last home
+    # check-in (home_sweep.course_state).
+    with django_assert_num_queries(4):
         response = client.get(HOME)
     assert response.status_code == 200
 

@@ -47,6 +47,7 @@ PERMISSIONS = {
     "can_manage_journey": {NURSE, CHARGE_NURSE, CARE_TEAM, ADMIN},
     "can_view_wall_display": {DISPLAY},
     "can_manage_home_access": {CHARGE_NURSE, CARE_TEAM},
+    "can_view_remote_patients": {CHARGE_NURSE, CARE_TEAM},
     "can_use_home": {PATIENT, CAREGIVER},
 }
 
@@ -122,13 +123,14 @@ def nav_links(client) -> list[str]:
 OWN = {"/notifications/", "/profile/"}
 NAV = {
     NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/"} | OWN,
-    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/", "/program/"} | OWN,
+    CHARGE_NURSE: {"/worklist/", "/flags/", "/handover/", "/rota/", "/program/", "/remote/"} | OWN,
     CARE_TEAM: {
         "/worklist/",
         "/flags/",
         "/handover/",
         "/rota/",
         "/program/",
+        "/remote/",
         "/quality/",
         "/exports/registry/",
     }

@@ -10,10 +10,12 @@ key, which the receiving gateway uses to drop the repeat.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -66,7 +68,7 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(name: str, gateway: str) -> subprocess.Popen:
+def start_worker(name: str, gateway: str, *, extra_env: dict | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -75,6 +77,7 @@ def start_worker(name: str, gateway: str) -> subprocess.Popen:
         "CARTMONITOR_WORKER_STALE_SECONDS": "3",
         "CARTMONITOR_WORKER_SWEEP_SECONDS": "1",
         "DJANGO_DEBUG": "false",
+        **(extra_env or {}),
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", "--worker-id", name, "--interval", "0.2"],
@@ -165,3 +168,88 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_page_is_delivered_once(wa
         "worker-b",
     }
     assert json.loads(json.dumps(job.return_value)) == "sent"
+
+
+class MailServer(threading.Thread):
+    """A minimal SMTP server on loopback: it accepts every message and keeps its text."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.messages: list[str] = []
+
+    def run(self):
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        with conn, conn.makefile("rb") as reader:
+            conn.sendall(b"220 test\r\n")
+            while line := reader.readline():
+                command = line.decode().strip().upper()
+                if command.startswith(("EHLO", "HELO")):
+                    conn.sendall(b"250 test\r\n")
+                elif command == "DATA":
+                    conn.sendall(b"354 go\r\n")
+                    lines = []
+                    while (text := reader.readline()) not in (b".\r\n", b""):
+                        lines.append(text.decode())
+                    self.messages.append("".join(lines))
+                    conn.sendall(b"250 ok\r\n")
+                elif command == "QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_real_workers_remind_a_missed_home_check_in_once_and_flag_it_once(ward_a):
+    """The beat's home sweep in two `run_worker` processes at once: one e-mail (through SMTP),
+    one flag, one due row."""
+    from django.utils import timezone
+
+    from monitoring.models import Flag, HomeCheckInDue
+    from tests.home_helpers import make_home_user
+
+    carer = UserFactory(role="care_team", units=[ward_a])
+    version = ProtocolVersion.objects.create(
+        protocol=Protocol.objects.create(name="Home 8-hourly"), prophylaxis=[]
+    )
+    course = CourseFactory(unit=ward_a, protocol_version=version)
+    make_home_user(course, carer, email="sam@example.org", now=timezone.now() - timedelta(hours=10))
+    mail_server = MailServer()
+    mail_server.start()
+    smtp = {
+        "DJANGO_EMAIL_HOST": "127.0.0.1",
+        "DJANGO_EMAIL_PORT": str(mail_server.port),
+        "DJANGO_EMAIL_USE_TLS": "false",
+    }
+    workers = [start_worker(name, "", extra_env=smtp) for name in ("home-a", "home-b")]
+    try:
+        wait_for(lambda: len(mail_server.messages) >= 1, 60, "the reminder e-mail")
+        wait_for(
+            lambda: Flag.objects.filter(course=course, kind="home_missed").exists(),
+            60,
+            "the missed check-in flag",
+        )
+        time.sleep(3)  # several more beats of both workers
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        for process in workers:
+            process.wait(10)
+        mail_server.sock.close()
+
+    assert len(mail_server.messages) == 1
+    assert "You have a check-in due" in mail_server.messages[0]
+    assert course.patient.family_name not in mail_server.messages[0]
+    assert Flag.objects.filter(course=course, kind="home_missed").count() == 1
+    assert HomeCheckInDue.objects.filter(course=course).count() == 1

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0030_home_checkins'),
+        ('monitoring', '0031_home_checkin_schedule'),
     ]
 
     operations = [
