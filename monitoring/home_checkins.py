@@ -13,6 +13,7 @@ confused answer raises, are ``monitoring/home_rules.py``'s.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -163,9 +164,11 @@ def record_home_checkin(
     fever_medicine_at: datetime | None = None,
     fever_medicine_mg: int | None = None,
     screen: dict | None = None,
+    submission: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> HomeCheckIn:
-    """Save a check-in from home, graded like a ward check, with the instruction to show."""
+    """Save a check-in from home, graded like a ward check, with the instruction to show.
+    The same ``submission`` (the form's token) sent again returns the check-in it saved."""
     now = now or timezone.now()
     access = HomeAccess.objects.select_related("course__patient", "course__protocol_version").get(
         pk=access.pk
@@ -173,6 +176,11 @@ def record_home_checkin(
     course = access.course
     if by.pk != access.user_id or not access.is_open:
         raise ValidationError(gettext("This home access is closed: nothing was saved."))
+    services._lock_status(course)  # one writer per course: a token sent twice waits here
+    if submission is not None:
+        again = HomeCheckIn.objects.filter(submission=submission, access=access).first()
+        if again is not None:
+            return again
     if course.status != TreatmentCourse.Status.MONITORING:
         raise ValidationError(
             gettext("Check-ins start on the day of the treatment. Call your team with any worry.")
@@ -259,6 +267,7 @@ def record_home_checkin(
         fever_medicine_check=medicine_check,
         instruction=told.code,
         next_checkin_at=told.next_checkin_at,
+        submission=submission,
     )
     checkin.full_clean(exclude=["check_entry", "course", "access", "entered_by"])
     checkin.save()

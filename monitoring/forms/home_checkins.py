@@ -3,16 +3,17 @@ allowed and every limit is monitoring/home_checkins.py's; this form only reads t
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from monitoring.home_checkins import HOME_SYMPTOMS
 from monitoring.models import HomeCheckIn
-from monitoring.models.home_checkins import SCREEN_ITEMS
+from monitoring.models.home_checkins import SCREEN_ITEMS, TYPED_TEMPERATURE_RANGES
 
 # The symptom checklist in plain words (SymptomCheck's fields), in HOME_SYMPTOMS' order.
 SYMPTOM_WORDS = {
@@ -51,6 +52,8 @@ ERROR_FIELDS = {
 
 
 class HomeCheckInForm(forms.Form):
+    # One token per form shown: sent twice, it saves one check-in (record_home_checkin).
+    submission = forms.UUIDField(widget=forms.HiddenInput, required=False)
     temperature = forms.DecimalField(
         label=_("Temperature"),
         max_digits=5,
@@ -75,11 +78,13 @@ class HomeCheckInForm(forms.Form):
     no_symptoms = forms.BooleanField(label=_("None of these"), required=False)
     sbp_mmhg = forms.IntegerField(
         label=_("Blood pressure: top number"),
+        help_text=_("For example 120 in 120/80."),
         required=False,
         widget=forms.NumberInput(attrs={**TOUCH, "inputmode": "numeric"}),
     )
     dbp_mmhg = forms.IntegerField(
         label=_("Blood pressure: bottom number"),
+        help_text=_("For example 80 in 120/80."),
         required=False,
         widget=forms.NumberInput(attrs={**TOUCH, "inputmode": "numeric"}),
     )
@@ -113,6 +118,11 @@ class HomeCheckInForm(forms.Form):
     def __init__(self, *args, now: datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
+        self.fields["submission"].initial = uuid.uuid4
+        (c_low, c_high), (f_low, f_high) = (TYPED_TEMPERATURE_RANGES[u] for u in ("c", "f"))
+        self.fields["temperature"].help_text = gettext(
+            "From %(c_low)s to %(c_high)s °C, or %(f_low)s to %(f_high)s °F. Choose the unit below."
+        ) % {"c_low": c_low, "c_high": c_high, "f_low": f_low, "f_high": f_high}
         for item in SCREEN_ITEMS:
             self.fields[f"screen_{item}"] = forms.ChoiceField(
                 label=SCREEN_STEPS[item], choices=ANSWERS, required=False, widget=forms.RadioSelect
@@ -154,6 +164,7 @@ class HomeCheckInForm(forms.Form):
             "fever_medicine_at": self.medicine_taken_at(),
             "fever_medicine_mg": data["fever_medicine_mg"],
             "screen": self.screen(),
+            "submission": data.get("submission"),
         }
 
     def add_service_errors(self, error) -> None:

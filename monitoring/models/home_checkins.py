@@ -66,6 +66,10 @@ class HomeCheckIn(models.Model):
     )
     instruction = models.CharField(max_length=16, choices=Instruction.choices)
     next_checkin_at = models.DateTimeField(null=True, blank=True)
+    # The form's one-time token: the same form sent twice (a double tap, a phone resending on a
+    # bad network) saves one check-in (home_checkins.record_home_checkin). Blank for a caller
+    # without a form (the demo).
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-entered_at", "-pk"]

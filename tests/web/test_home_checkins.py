@@ -367,3 +367,21 @@ def test_confusion_at_home_escalates_like_any_flag(phone, course, nurse, care_cl
     board = text_of(care_client.get(reverse("monitoring:care-flags")))
     assert "Confusion reported at home" in board
     assert f"told: {alert_rules.TIER_LABELS[alert_rules.BEDSIDE_NURSE]}" in board
+
+
+def test_the_same_form_sent_twice_saves_one_check_in(phone, course):
+    page = phone.get(CHECKIN).content.decode()
+    token = re.search(r'name="submission" value="([0-9a-f-]{36})"', page).group(1)
+
+    first = phone.post(CHECKIN, entry(temperature="38.4", submission=token))
+    again = phone.post(CHECKIN, entry(temperature="38.4", submission=token))  # a double tap
+
+    assert first.url == again.url == DONE
+    assert HomeCheckIn.objects.filter(course=course).count() == 1
+    assert BedsideCheck.objects.filter(course=course).count() == 1
+    assert "Call your team now" in text_of(phone.get(DONE))
+    fresh = re.search(r'name="submission" value="([^"]+)"', phone.get(CHECKIN).content.decode())
+    assert fresh.group(1) != token  # a new form, a new token
+    refused = phone.post(CHECKIN, entry(temperature="50", submission=fresh.group(1)))
+    assert refused.status_code == 400
+    assert f'name="submission" value="{fresh.group(1)}"' in refused.content.decode()  # kept
