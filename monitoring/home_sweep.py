@@ -66,6 +66,12 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 
 
+def home_checks():
+    """Check-ins from home: checks with setting home, but for the antipyretic a check-in records
+    at the time it was taken (``HomeCheckIn.fever_medicine_check``), which is no check-in."""
+    return BedsideCheck.objects.filter(setting=CheckSetting.HOME, home_medicine_of__isnull=True)
+
+
 def window_end(course: TreatmentCourse) -> datetime | None:
     """The end of the stay-near-the-centre countdown's last day (local midnight after day 0 +
     the protocol's days), after which no home check-in falls due; None: no countdown."""
@@ -112,7 +118,8 @@ def home_checkins(course_ids) -> dict[int, list[datetime]]:
     """Each course's home check-in times, oldest first (one query)."""
     found: dict[int, list[datetime]] = {}
     rows = (
-        BedsideCheck.objects.filter(course_id__in=course_ids, setting=CheckSetting.HOME)
+        home_checks()
+        .filter(course_id__in=course_ids)
         .order_by("observed_at", "pk")
         .values_list("course_id", "observed_at")
     )
@@ -141,7 +148,8 @@ def with_home_times(courses):
         .values("consent_at")[:1]
     )
     last = (
-        BedsideCheck.objects.filter(course=OuterRef("pk"), setting=CheckSetting.HOME)
+        home_checks()
+        .filter(course=OuterRef("pk"))
         .order_by("-observed_at")
         .values("observed_at")[:1]
     )
@@ -341,9 +349,9 @@ def send_reminder(due_id: int, access_id: int) -> str:
             return "nothing to send"
         if access_id in due.emailed or not access.is_open or not access.user.email:
             return "nothing to send"
-        answered = BedsideCheck.objects.filter(
-            course_id=due.course_id, setting=CheckSetting.HOME, observed_at__gte=due.due_at
-        ).exists()
+        answered = (
+            home_checks().filter(course_id=due.course_id, observed_at__gte=due.due_at).exists()
+        )
         if answered:
             return "checked in already"
         if why := not_configured("email"):
@@ -408,7 +416,8 @@ def remote_rows(courses, *, now: datetime) -> list[RemoteRow]:
         accesses.setdefault(access.course_id, []).append(access)
     checks: dict[int, list[tuple[datetime, int]]] = {}
     rows = (
-        BedsideCheck.objects.filter(course_id__in=ids, setting=CheckSetting.HOME)
+        home_checks()
+        .filter(course_id__in=ids)
         .order_by("observed_at", "pk")
         .values_list("course_id", "observed_at", "pk")
     )

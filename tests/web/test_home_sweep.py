@@ -8,6 +8,7 @@ hours ago, so the first check-in fell due 1½ hours ago and was missed half an h
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from monitoring import home_sweep, services, worker
-from monitoring.models import AuditEvent, Flag, HomeCheckInDue, User
+from monitoring.models import AuditEvent, Flag, HomeCheckInDue, TreatmentCourse, User
 from tests.factories import CourseFactory, UserFactory
 from tests.home_helpers import home_client, make_home_user, text_of
 from tests.web.test_escalation import run_worker
@@ -341,3 +342,35 @@ def test_a_check_in_saved_while_the_sweep_ran_is_seen_under_the_lock(course, car
     assert home_sweep.flag_missed(course, stale, now=timezone.now()) == 0
     assert not missed_flags(course).exists()
     assert not HomeCheckInDue.objects.exists()
+
+
+def test_a_check_in_through_the_home_page_resolves_the_flag_and_its_medicine_is_no_check_in(
+    course, caregiver, due_at
+):
+    """The real write path (home_checkins.record_home_checkin): the check-in resolves the missed
+    flag; the paracetamol it records at the time it was taken (within the due time's grace) is
+    not a check-in of its own, so that due time stays missed."""
+    from monitoring import home_checkins
+
+    home_sweep.sweep(now=timezone.now())
+    flag = missed_flags(course).get()
+    now = timezone.now()
+
+    home_checkins.record_home_checkin(
+        access=caregiver.home_access,
+        by=caregiver,
+        temperature="37.8",
+        temperature_unit="c",
+        no_symptoms=True,
+        fever_medicine="paracetamol",
+        fever_medicine_at=due_at + timedelta(minutes=30),  # inside the grace: no check-in
+        fever_medicine_mg=1000,
+        now=now,
+    )
+
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.RESOLVED
+    rows = home_sweep.remote_rows(TreatmentCourse.objects.filter(pk=course.pk), now=now)
+    assert rows[0].missed_total == 1  # due 1½ h ago, not done within its hour
+    assert rows[0].last_temp_c == Decimal("37.8")
+    assert rows[0].last_checkin_at == now
