@@ -48,13 +48,13 @@ from monitoring.models import (
     VitalSigns,
 )
 from monitoring.services import (
-    _close_flag,
     _in_english,
     _lock_status,
     _name,
     audit,
     moment_label,
     refresh_status,
+    resolve_from_book,
     save_flag_book,
 )
 
@@ -306,17 +306,7 @@ def resolve_on_checkin(course: TreatmentCourse, *, book: FlagBook, observed_at, 
         return
     label = moment_label(course)
     reason = f"Home check-in recorded at {label(observed_at)} by {_name(by)}"
-    _close_flag(flag, by=by, reason=reason, at=now)
-    book.open.pop(Flag.Kind.HOME_MISSED)
-    book.touched.pop(id(flag), None)
-    with _in_english():
-        audit(
-            by,
-            AuditEvent.Action.FLAG_RESOLVED,
-            course=course,
-            summary=f"Resolved: {flag.message} — {reason}",
-            details={"flag": flag.pk},
-        )
+    resolve_from_book(book, Flag.Kind.HOME_MISSED, flag, by=by, reason=reason, now=now)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,12 +37,12 @@ from monitoring.models import (
 )
 from monitoring.models.courses import day_label
 from monitoring.services import (
-    _close_flag,
     _in_english,
     _lock_status,
     _name,
     audit,
     refresh_status,
+    resolve_from_book,
     save_flag_book,
 )
 
@@ -450,17 +450,7 @@ def sync_flags(
             changed = True
         elif spec is None and flag is not None:
             reason = CLEARED[kind].format(who=_name(by))
-            _close_flag(flag, by=by, reason=reason, at=now)
-            book.open.pop(kind)
-            book.touched.pop(id(flag), None)
-            with _in_english():
-                audit(
-                    by,
-                    AuditEvent.Action.FLAG_RESOLVED,
-                    course=course,
-                    summary=f"Resolved: {flag.message} — {reason}",
-                    details={"flag": flag.pk},
-                )
+            resolve_from_book(book, kind, flag, by=by, reason=reason, now=now)
             changed = True
     return changed
 

@@ -939,6 +939,22 @@ def _close_flag(flag: Flag, *, by, reason: str, at: datetime) -> None:
     flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolve_reason", *stopped])
 
 
+def resolve_from_book(book, kind: str, flag: Flag, *, by, reason: str, now: datetime) -> None:
+    """Resolve an open flag the engine's ``book`` holds for ``kind`` (a record cleared it): the
+    flag closes with why, leaves the book so the save does not reopen it, and one audit line."""
+    _close_flag(flag, by=by, reason=reason, at=now)
+    book.open.pop(kind)
+    book.touched.pop(id(flag), None)
+    with _in_english():
+        audit(
+            by,
+            AuditEvent.Action.FLAG_RESOLVED,
+            course=flag.course,
+            summary=f"Resolved: {flag.message} — {reason}",
+            details={"flag": flag.pk},
+        )
+
+
 def note_board_visit(user, *, now: datetime | None = None) -> datetime | None:
     """The user opened the board: what is newer than this visit is "new" for them next time.
 

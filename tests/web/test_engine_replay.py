@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from monitoring import demo, dosing, infection, services
+from monitoring import demo, dosing, handwriting, infection, services
 from monitoring.models import (
     CourseDose,
     Flag,
@@ -195,12 +195,32 @@ def prophylaxis_events(seeded, twin) -> list:
 
 # Among events recorded at one moment (the demo's engager courses are written in one go), the
 # plan comes before its doses, a dose before the checks after it, a stop after its start.
-PLAN, START, GIVE, CHECK, STOP = range(5)
+PLAN, START, GIVE, CHECK, STOP, SAMPLE = range(6)
+
+
+def sample_events(seeded, twin) -> list:
+    """Each handwriting sample sent when it was recorded (monitoring.handwriting): a home or
+    ward one raises the review flag the course page and board show."""
+    events = []
+    for sample in seeded.handwriting_samples.order_by("pk"):
+
+        def send(sample=sample):
+            handwriting.record_sample(
+                course=twin,
+                kind=sample.kind,
+                source=sample.source,
+                image=bytes(sample.image_png),
+                taken_at=sample.taken_at,
+                by=sample.recorded_by,
+            )
+
+        events.append((sample.recorded_at, sample.taken_at, SAMPLE, sample.pk, send))
+    return events
 
 
 def replay(seeded: TreatmentCourse) -> TreatmentCourse:
-    """The seeded course's checks, doses and prophylaxis entered one by one through the
-    services, at the time each was recorded, in that order."""
+    """The seeded course's checks, doses, prophylaxis and handwriting samples entered one by
+    one through the services, at the time each was recorded, in that order."""
     patient = seeded.patient
     twin = Patient.objects.create(
         mrn=f"REPLAY-{patient.mrn}",
@@ -223,6 +243,7 @@ def replay(seeded: TreatmentCourse) -> TreatmentCourse:
         *check_events(seeded, course),
         *dose_events(seeded, course),
         *prophylaxis_events(seeded, course),
+        *sample_events(seeded, course),
     ]
     for recorded_at, *_, enter in sorted(events, key=lambda event: event[:4]):
         with time_machine.travel(recorded_at, tick=False):

@@ -187,8 +187,9 @@ def test_the_course_page_costs_the_same_for_few_or_many_infection_records(
     active_now(care_client)  # the records above can outlast the idle session's minute
     # As test_course_page's pin less one (no flag here, so no acknowledgements to read): the
     # section adds its three reads (prophylaxis, doses, infections) whatever their number; its
-    # counts and IgG come from the labs read once (the journey's phases and visits: 2 more).
-    with django_assert_num_queries(19):
+    # counts and IgG come from the labs read once (the journey's phases and visits: 2 more;
+    # the handwriting section's baseline and latest samples: 2 more).
+    with django_assert_num_queries(21):
         response = care_client.get(course_url(course))
     page = response.content.decode()
     assert page.count("acv-lot-") == n_records
