@@ -463,3 +463,25 @@ def test_the_course_day_names_the_wrong_answers_as_the_flag_does(phone, course, 
 
     assert "guided screen, answered wrongly: year" in page
     assert "knows the year" not in page
+
+
+def test_the_call_page_says_what_to_tell_the_team_fever_and_medicine_included(phone):
+    """Told to call for confusion, the caregiver still reports the fever and the paracetamol
+    that may hide it (the instruction shows the most urgent reason only)."""
+    taken = timezone.localtime() - timedelta(hours=1)
+    phone.post(
+        CHECKIN,
+        entry(
+            temperature="38.6",
+            fever_medicine="paracetamol",
+            fever_medicine_time=f"{taken:%H:%M}",
+            fever_medicine_mg="500",
+            **{**SCREEN_RIGHT, "screen_year": "wrong"},
+        ),
+    )
+
+    page = text_of(phone.get(DONE))
+
+    assert "Confusion or trouble speaking" in page
+    assert "Tell them what you entered: temperature 38.6 °C" in page
+    assert f"paracetamol (acetaminophen) taken at {taken:%H:%M} (it can hide a fever)" in page
