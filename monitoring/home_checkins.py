@@ -144,7 +144,7 @@ def _check_screen(screen: dict | None, errors: dict) -> None:
     missing = [item for item in SCREEN_ITEMS if not isinstance(screen.get(item), bool)]
     if missing:
         errors["screen"] = gettext(
-            "Mark every question of the screen right or wrong, or skip the whole screen."
+            "Mark every question of the screen right or wrong, or tick that you cannot do them now."
         )
 
 

@@ -485,3 +485,17 @@ def test_the_call_page_says_what_to_tell_the_team_fever_and_medicine_included(ph
     assert "Confusion or trouble speaking" in page
     assert "Tell them what you entered: temperature 38.6 °C" in page
     assert f"paracetamol (acetaminophen) taken at {taken:%H:%M} (it can hide a fever)" in page
+
+
+def test_a_screen_begun_and_then_skipped_saves_without_it(phone, course):
+    """One answer tapped cannot be untapped on a phone: ticking 'cannot do them now' skips the
+    screen instead of refusing the whole check-in."""
+    response = phone.post(CHECKIN, entry(temperature="37.2", screen_year="wrong", skip_screen="on"))
+
+    assert response.status_code == 302
+    checkin = saved(course)
+    assert not hasattr(checkin, "neuro_screen") or checkin.neuro_screen is None
+    assert checkin.instruction == "no_action"
+    refused = phone.post(CHECKIN, entry(temperature="37.2", screen_year="wrong"))
+    assert refused.status_code == 400
+    assert "tick that you cannot do them now" in text_of(refused)
