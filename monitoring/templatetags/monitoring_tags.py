@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 
@@ -241,3 +242,21 @@ def zip_filter(labels, values):
     """``{% for label, value in labels|zip:values %}``: a table row's cells beside their column
     headings (a stacked table's data-label on a phone)."""
     return zip(labels, values, strict=False)
+
+
+@register.filter
+def when_words(value, now=None) -> str:
+    """A time someone at home plans by, in the unit's zone: "today at 14:00", "tomorrow at
+    06:00", else "Saturday 5 December at 06:00" (a weekday alone read as next week's)."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    today = timezone.localdate(now)
+    at = {"time": date_format(local, "H:i")}
+    if local.date() == today:
+        return gettext("today at %(time)s") % at
+    if local.date() == today + timedelta(days=1):
+        return gettext("tomorrow at %(time)s") % at
+    if local.date() == today - timedelta(days=1):
+        return gettext("yesterday at %(time)s") % at
+    return gettext("%(day)s at %(time)s") % {"day": date_format(local, "l j F"), **at}

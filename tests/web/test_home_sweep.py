@@ -390,3 +390,21 @@ def test_the_remote_page_shows_who_was_told_to_call(course, caregiver, care_clie
     page = text_of(care_client.get(REMOTE))
 
     assert "38.7 °C told to call the team" in page
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [(0, "today at 14:00"), (1, "tomorrow at 14:00"), (-1, "yesterday at 14:00"), (3, " at 14:00")],
+)
+def test_a_due_time_reads_today_or_tomorrow_not_a_bare_weekday(days, words):
+    """'Due Friday 22:44' on a Friday reads as next week's."""
+    from monitoring.templatetags.monitoring_tags import when_words
+
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    at = noon.replace(hour=14) + timedelta(days=days)
+
+    text = when_words(at, now=noon)
+
+    assert text.endswith(words)
+    if days == 3:
+        assert text.startswith(f"{at:%A} {at.day} {at:%B}")
