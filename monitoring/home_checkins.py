@@ -144,7 +144,7 @@ def _check_screen(screen: dict | None, errors: dict) -> None:
     missing = [item for item in SCREEN_ITEMS if not isinstance(screen.get(item), bool)]
     if missing:
         errors["screen"] = gettext(
-            "Mark every question of the screen right or wrong, or skip the whole screen."
+            "Mark every question of the screen right or wrong, or tick that you cannot do them now."
         )
 
 
@@ -198,10 +198,26 @@ def record_home_checkin(
     _check_screen(screen, errors)
     if errors:
         raise ValidationError(errors)
+    typed = Decimal(str(temperature)).quantize(Decimal("0.1"))
+    repeat = _just_saved(
+        access,
+        now=now,
+        typed=(
+            typed,
+            temperature_unit,
+            fever_medicine,
+            fever_medicine_at if fever_medicine else None,
+        ),
+        symptoms=symptoms,
+        cuff=(sbp_mmhg, dbp_mmhg, heart_rate_bpm),
+        screen=screen,
+    )
+    if repeat is not None:
+        return repeat
 
     version = course.protocol_version
     medicine_check = None
-    if fever_medicine:
+    if fever_medicine and not _dose_reported(course, fever_medicine, fever_medicine_at):
         # Its own moment, at the time it was taken: masking depends on when (timeline).
         medicine_check = services.record_check(
             course=course,
@@ -260,7 +276,7 @@ def record_home_checkin(
         entered_by=by,
         entered_by_kind=access.kind,
         entered_at=now,
-        temperature_typed=Decimal(str(temperature)).quantize(Decimal("0.1")),
+        temperature_typed=typed,
         temperature_unit=temperature_unit,
         fever_medicine=fever_medicine,
         fever_medicine_at=fever_medicine_at if fever_medicine else None,
@@ -292,6 +308,55 @@ def record_home_checkin(
             },
         )
     return checkin
+
+
+# The same check-in typed again this soon (the browser's Back, then Save again: a new form,
+# refilled by the browser) is the one already saved, not a second check-in.
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def _just_saved(access, *, now, typed, symptoms, cuff, screen) -> HomeCheckIn | None:
+    """The check-in this access saved in the last ``REPEAT_WINDOW`` with exactly these values
+    (temperature as typed, medicine and its time, symptoms, cuff readings, the screen)."""
+    recent = (
+        HomeCheckIn.objects.filter(access=access, entered_at__gte=now - REPEAT_WINDOW)
+        .select_related("neuro_screen")
+        .order_by("-entered_at")
+        .first()
+    )
+    if recent is None:
+        return None
+    if (
+        recent.temperature_typed,
+        recent.temperature_unit,
+        recent.fever_medicine,
+        recent.fever_medicine_at,
+    ) != typed:
+        return None
+    old_screen = getattr(recent, "neuro_screen", None)
+    if (screen is None) != (old_screen is None) or (
+        screen is not None and any(getattr(old_screen, i) != screen[i] for i in SCREEN_ITEMS)
+    ):
+        return None
+    vitals = recent.check_entry.vitalsigns_set.first()
+    if (vitals.sbp_mmhg, vitals.dbp_mmhg, vitals.heart_rate_bpm) != cuff:
+        return None
+    ticked = recent.check_entry.symptomcheck_set.first()
+    if {name for name in HOME_SYMPTOMS if getattr(ticked, name)} != symptoms:
+        return None
+    return recent
+
+
+def _dose_reported(course, medicine: str, taken_at: datetime) -> bool:
+    """Whether this dose (same medicine, same minute) was reported at an earlier check-in: each
+    check-in asks for the *last* dose, so the same one comes again until another is taken; it
+    is recorded once (the doses-in-24-hours count and fever masking read it)."""
+    return HomeCheckIn.objects.filter(
+        course=course,
+        fever_medicine=medicine,
+        fever_medicine_at__gte=taken_at - timedelta(minutes=1),
+        fever_medicine_at__lte=taken_at + timedelta(minutes=1),
+    ).exists()
 
 
 def _summary(access, checkin, temp_c, symptoms, wrong, screened: bool) -> str:

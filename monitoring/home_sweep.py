@@ -43,6 +43,7 @@ from monitoring.models import (
     CheckSetting,
     Flag,
     HomeAccess,
+    HomeCheckIn,
     HomeCheckInDue,
     TreatmentCourse,
     VitalSigns,
@@ -377,6 +378,9 @@ class RemoteRow:
     accesses: list  # the open HomeAccess rows: who signs in (patient, caregivers)
     last_checkin_at: datetime | None
     last_temp_c: Decimal | None  # the last home check-in's temperature, if it took one
+    # What the last check-in from the home page told the person (home_rules: "call_neuro",
+    # "call_now", "no_action"); None for a home entry without one (a medicine alone).
+    last_instruction: str | None
     state: home_schedule.HomeDue
     missed_total: int  # every check-in missed since home monitoring started
     missed_flag: Flag | None  # the unresolved missed check-in flag
@@ -390,8 +394,8 @@ class RemoteRow:
 
 def remote_rows(courses, *, now: datetime) -> list[RemoteRow]:
     """The courses with an open home access among ``courses``, most urgent first (an open
-    missed flag, then overdue, then the next due soonest): five queries whatever their number
-    (courses, accesses, home check-ins, their temperatures, missed flags)."""
+    missed flag, then overdue, then the next due soonest): six queries whatever their number
+    (courses, accesses, home check-ins, their temperatures and instructions, missed flags)."""
     courses = list(
         courses.active()
         .filter(open_home_access())
@@ -418,6 +422,11 @@ def remote_rows(courses, *, now: datetime) -> list[RemoteRow]:
         VitalSigns.objects.current()
         .filter(check_entry_id__in=last_ids, temp_c__isnull=False)
         .values_list("check_entry_id", "temp_c")
+    )
+    told = dict(
+        HomeCheckIn.objects.filter(check_entry_id__in=last_ids).values_list(
+            "check_entry_id", "instruction"
+        )
     )
     flags = {
         flag.course_id: flag
@@ -448,6 +457,7 @@ def remote_rows(courses, *, now: datetime) -> list[RemoteRow]:
                 accesses=mine,
                 last_checkin_at=last[0] if last else None,
                 last_temp_c=temps.get(last[1]) if last else None,
+                last_instruction=told.get(last[1]) if last else None,
                 state=state,
                 missed_total=missed,
                 missed_flag=flags.get(course.pk),

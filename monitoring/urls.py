@@ -225,4 +225,5 @@ urlpatterns = [
     path("home/check-in/done/", home_checkins.checkin_done, name="home-checkin-done"),
     path("home/ended/", home.ended, name="home-ended"),
     path("home/logout/", home.sign_out, name="home-logout"),
+    path("home/language/", home.language, name="home-language"),
 ]

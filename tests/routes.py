@@ -22,9 +22,15 @@ HOME_PUBLIC_PAGES = {
     "home-ended",
     "home-logout",
 }
-# The pages of someone signed in at home: their home page, recording a check-in, and sending a
-# handwriting sample.
-HOME_SIGNED_IN_PAGES = {"home-start", "home-checkin", "home-checkin-done", "home-handwriting-new"}
+# The pages of someone signed in at home: their home page, recording a check-in, sending a
+# handwriting sample, and choosing the language.
+HOME_SIGNED_IN_PAGES = {
+    "home-start",
+    "home-checkin",
+    "home-checkin-done",
+    "home-handwriting-new",
+    "home-language",
+}
 
 
 def monitoring_routes() -> list[URLPattern]:

@@ -354,7 +354,8 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
         course = TreatmentCourse(
             patient=patient,
             unit=unit,
-            bed=str(index // len(units) + 1),
+            # An outpatient has gone home: no bed on the ward (as a discharge frees it).
+            bed=str(index // len(units) + 1) if plan.outpatient_from_day is None else "",
             product_id=plan.product,
             indication=plan.indication,
             infused_at=infused,

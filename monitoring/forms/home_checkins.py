@@ -76,6 +76,12 @@ class HomeCheckInForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     no_symptoms = forms.BooleanField(label=_("None of these"), required=False)
+    # A tapped answer cannot be untapped on a phone: this skips the whole screen, whatever
+    # was marked (an incomplete screen is refused, so without it the only way out was to
+    # reload and lose everything typed).
+    skip_screen = forms.BooleanField(
+        label=_("We cannot do these questions now: skip them"), required=False
+    )
     sbp_mmhg = forms.IntegerField(
         label=_("Blood pressure: top number"),
         help_text=_("For example 120 in 120/80."),
@@ -145,7 +151,7 @@ class HomeCheckInForm(forms.Form):
         """The screen's answers (True: right), None when skipped; an incomplete screen is
         passed on as it is, for the service to refuse."""
         answers = {item: self.cleaned_data.get(f"screen_{item}") for item in SCREEN_ITEMS}
-        if not any(answers.values()):
+        if self.cleaned_data.get("skip_screen") or not any(answers.values()):
             return None
         return {item: {"right": True, "wrong": False}.get(a) for item, a in answers.items()}
 

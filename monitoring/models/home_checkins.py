@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from monitoring import flag_rules
+from monitoring.flag_messages import TEMPLATES
 from monitoring.models.courses import BedsideCheck, TreatmentCourse
 from monitoring.models.home import HomeAccess, HomeKind
 
@@ -147,4 +148,7 @@ class HomeNeuroScreen(models.Model):
 
     @property
     def wrong_labels(self) -> list[str]:
-        return [str(self._meta.get_field(item).verbose_name) for item in self.wrong_items]
+        """The items answered wrongly, named as the flag names them ("year", "naming three
+        objects"): the fields' own names ("knows the year") read as right answers in a list
+        of wrong ones."""
+        return [str(TEMPLATES[f"home.screen.{item}"]) for item in self.wrong_items]

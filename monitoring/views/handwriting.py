@@ -93,7 +93,8 @@ def staff_new(request, public_id):
 @never_cache
 def home_new(request):
     """The patient or a caregiver writes the sentence at home, for their own course."""
-    course = get_home_access(request).course
+    access = get_home_access(request)
+    course = access.course
     form = HandwritingForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         kind = HandwritingSample.Kind.HOME
@@ -106,7 +107,12 @@ def home_new(request):
     return _page(
         request,
         "monitoring/home/handwriting.html",
-        {"form": form},
+        # A caregiver hands the phone to the patient: it is the patient's writing that counts.
+        {
+            "form": form,
+            "is_patient": access.kind == "patient",
+            "patient_name": course.patient.given_name,
+        },
         status=400 if request.method == "POST" else 200,
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
@@ -21,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from cartmonitor.middleware import client_ip
-from monitoring import home, home_checkins, home_sweep
+from monitoring import home, home_checkins, home_sweep, notification_centre
 from monitoring.access import HOME_BACKEND, get_home_access, home_page, requires
 from monitoring.forms.home import ConsentForm, EmailCodeForm, EmailForm, TypedCodeForm
 from monitoring.models import User
@@ -303,3 +304,16 @@ def ended(request):
 def sign_out(request):
     logout(request)
     return redirect("monitoring:home-login")
+
+
+@home_page
+@requires(User.can_use_home)
+@require_POST
+def language(request):
+    """The language of the home pages (and of what the team's e-mails to this account say):
+    a family whose browser is in another language than the one they were invited in."""
+    try:
+        notification_centre.save_language(request.user, language=request.POST.get("language", ""))
+    except ValidationError:
+        messages.error(request, gettext("Choose one of the languages offered."))
+    return redirect("monitoring:home-start")

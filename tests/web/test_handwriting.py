@@ -408,3 +408,11 @@ def test_the_staff_page_offers_a_baseline_first_then_a_ward_sample(nurse_client,
     assert re.search(
         r'value="ward"[^>]*checked', nurse_client.get(new_url(course)).content.decode()
     )
+
+
+def test_a_caregiver_is_asked_to_have_the_patient_write_not_to_write_themselves(caregiver, course):
+    page = text_of(home_client(caregiver).get(HOME_NEW))
+
+    name = course.patient.given_name
+    assert f"Ask {name} to write this sentence" in page
+    assert f"it must be {name}'s own writing, not yours" in page

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import alert_rules, escalation, home, services
+from monitoring import alert_rules, escalation, home, home_checkins, services
 from monitoring.models import (
     AuditEvent,
     BedsideCheck,
@@ -385,3 +385,117 @@ def test_the_same_form_sent_twice_saves_one_check_in(phone, course):
     refused = phone.post(CHECKIN, entry(temperature="50", submission=fresh.group(1)))
     assert refused.status_code == 400
     assert f'name="submission" value="{fresh.group(1)}"' in refused.content.decode()  # kept
+
+
+def test_back_then_save_again_keeps_one_check_in_and_one_dose(phone, course):
+    """The browser's Back refills a new form (a new token) with what was typed: saving it again
+    within minutes is the same check-in, not a second one with a second paracetamol dose."""
+    taken = timezone.localtime() - timedelta(minutes=30)
+    typed = entry(
+        temperature="38.6",
+        fever_medicine="paracetamol",
+        fever_medicine_time=f"{taken:%H:%M}",
+        fever_medicine_mg="500",
+        **SCREEN_RIGHT,
+    )
+    for _ in range(2):
+        token = re.search(
+            r'name="submission" value="([0-9a-f-]{36})"', phone.get(CHECKIN).content.decode()
+        ).group(1)
+        assert phone.post(CHECKIN, {**typed, "submission": token}).url == DONE
+
+    assert HomeCheckIn.objects.filter(course=course).count() == 1
+    assert Treatment.objects.filter(check_entry__course=course).count() == 1
+    assert "Call your team now" in text_of(phone.get(DONE))
+    # Something different typed (a new temperature) is a new check-in.
+    token = re.search(
+        r'name="submission" value="([0-9a-f-]{36})"', phone.get(CHECKIN).content.decode()
+    ).group(1)
+    phone.post(CHECKIN, {**typed, "temperature": "38.9", "submission": token})
+    assert HomeCheckIn.objects.filter(course=course).count() == 2
+    assert Treatment.objects.filter(check_entry__course=course).count() == 1  # the same dose
+
+
+def test_the_last_dose_reported_again_hours_later_is_recorded_once(caregiver, course):
+    """Each check-in asks for the last paracetamol: the same dose comes again at the next
+    check-in, and the 24-hour dose count and fever masking must see one dose."""
+    access = caregiver.home_access
+    taken = timezone.now() - timedelta(hours=5)
+    for hours_ago in (4, 1):
+        home_checkins.record_home_checkin(
+            access=access,
+            by=caregiver,
+            temperature=Decimal("37.9"),
+            temperature_unit="c",
+            no_symptoms=True,
+            fever_medicine="paracetamol",
+            fever_medicine_at=taken,
+            fever_medicine_mg=500,
+            now=timezone.now() - timedelta(hours=hours_ago),
+        )
+
+    assert HomeCheckIn.objects.filter(course=course).count() == 2
+    treatment = Treatment.objects.get(check_entry__course=course)
+    assert treatment.check_entry.observed_at == taken
+    # A new dose (another time) is a new treatment.
+    home_checkins.record_home_checkin(
+        access=access,
+        by=caregiver,
+        temperature=Decimal("37.9"),
+        temperature_unit="c",
+        no_symptoms=True,
+        fever_medicine="paracetamol",
+        fever_medicine_at=timezone.now() - timedelta(minutes=20),
+        fever_medicine_mg=500,
+    )
+    assert Treatment.objects.filter(check_entry__course=course).count() == 2
+
+
+def test_the_course_day_names_the_wrong_answers_as_the_flag_does(phone, course, care_client):
+    """A list of wrong answers must not read as right ones ("wrong: knows the year")."""
+    phone.post(CHECKIN, entry(**{**SCREEN_RIGHT, "screen_year": "wrong"}))
+
+    page = text_of(
+        care_client.get(
+            reverse("monitoring:course-day", args=[course.patient.public_id, course.day_number()])
+        )
+    )
+
+    assert "guided screen, answered wrongly: year" in page
+    assert "knows the year" not in page
+
+
+def test_the_call_page_says_what_to_tell_the_team_fever_and_medicine_included(phone):
+    """Told to call for confusion, the caregiver still reports the fever and the paracetamol
+    that may hide it (the instruction shows the most urgent reason only)."""
+    taken = timezone.localtime() - timedelta(hours=1)
+    phone.post(
+        CHECKIN,
+        entry(
+            temperature="38.6",
+            fever_medicine="paracetamol",
+            fever_medicine_time=f"{taken:%H:%M}",
+            fever_medicine_mg="500",
+            **{**SCREEN_RIGHT, "screen_year": "wrong"},
+        ),
+    )
+
+    page = text_of(phone.get(DONE))
+
+    assert "Confusion or trouble speaking" in page
+    assert "Tell them what you entered: temperature 38.6 °C" in page
+    assert f"paracetamol (acetaminophen) taken at {taken:%H:%M} (it can hide a fever)" in page
+
+
+def test_a_screen_begun_and_then_skipped_saves_without_it(phone, course):
+    """One answer tapped cannot be untapped on a phone: ticking 'cannot do them now' skips the
+    screen instead of refusing the whole check-in."""
+    response = phone.post(CHECKIN, entry(temperature="37.2", screen_year="wrong", skip_screen="on"))
+
+    assert response.status_code == 302
+    checkin = saved(course)
+    assert not hasattr(checkin, "neuro_screen") or checkin.neuro_screen is None
+    assert checkin.instruction == "no_action"
+    refused = phone.post(CHECKIN, entry(temperature="37.2", screen_year="wrong"))
+    assert refused.status_code == 400
+    assert "tick that you cannot do them now" in text_of(refused)

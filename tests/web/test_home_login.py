@@ -566,3 +566,29 @@ def test_home_invitations_never_leave_secrets_in_the_database(invitation):
     for secret in (invitation.token, invitation.code, invitation.code.replace("-", "")):
         assert secret not in str(vars(row))
     assert row.token_hash == home.secret_hash(f"invitation-link:{invitation.token}")
+
+
+def test_a_family_chooses_the_language_of_the_home_pages(caregiver, nurse_client):
+    """Invited in English, a family reading Spanish switches on the home page; audited."""
+    client = home_client(caregiver)
+    assert "Record a check-in" in text_of(client.get(HOME))
+
+    response = client.post(reverse("monitoring:home-language"), {"language": "es"})
+
+    assert response.url == HOME
+    caregiver.refresh_from_db()
+    assert caregiver.language == "es"
+    assert "Hacer un registro" in text_of(client.get(HOME))
+    assert AuditEvent.objects.filter(
+        user=caregiver, action=AuditEvent.Action.LANGUAGE_CHANGED
+    ).exists()
+    refused = client.post(reverse("monitoring:home-language"), {"language": "xx"})
+    assert refused.url == HOME
+    caregiver.refresh_from_db()
+    assert caregiver.language == "es"  # an unknown language changes nothing
+    assert nurse_client.post(
+        reverse("monitoring:home-language"), {"language": "es"}
+    ).status_code in (
+        403,
+        404,
+    )

@@ -46,6 +46,8 @@ HOME_ANSWERS = {
     "home-ended": ((302, HOME), (405, None)),
     # Nothing chosen or drawn: the form again, saying what to do.
     "home-handwriting-new": ((200, None), (400, None)),
+    # Nothing chosen: back home, saying so (only a POST changes the language).
+    "home-language": ((405, None), (302, HOME)),
 }
 SIGN_OUT = {"home-logout"}  # walked on its own: it ends the session
 

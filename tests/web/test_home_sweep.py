@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from monitoring import home_sweep, services, worker
+from monitoring import home_checkins, home_sweep, services, worker
 from monitoring.models import AuditEvent, Flag, HomeCheckInDue, TreatmentCourse, User
 from tests.factories import CourseFactory, UserFactory
 from tests.home_helpers import home_client, make_home_user, text_of
@@ -194,7 +194,7 @@ def test_the_home_page_says_when_the_next_check_in_is_due_and_overdue(course, ca
 # --- The remote patients page ----------------------------------------------------------------
 
 REMOTE = "/remote/"
-QUERIES = 10
+QUERIES = 11
 
 
 @pytest.fixture
@@ -277,7 +277,8 @@ def test_the_remote_page_costs_the_same_queries_for_any_number_of_patients(
         )
     # session, user, the user's units (unit menu), the open flag count and unread notifications
     # (navigation), then: the courses, their open accesses, their home check-ins, the last
-    # check-ins' temperatures, the open missed check-in flags.
+    # check-ins' temperatures, what the last check-ins told the person, the open missed
+    # check-in flags.
     with django_assert_num_queries(QUERIES):
         response = care_client.get(REMOTE)
     assert response.status_code == 200
@@ -374,3 +375,18 @@ def test_a_check_in_through_the_home_page_resolves_the_flag_and_its_medicine_is_
     assert rows[0].missed_total == 1  # due 1½ h ago, not done within its hour
     assert rows[0].last_temp_c == Decimal("37.8")
     assert rows[0].last_checkin_at == now
+
+
+def test_the_remote_page_shows_who_was_told_to_call(course, caregiver, care_client):
+    """A nurse scanning the list sees the check-in that sent the family to the phone."""
+    home_checkins.record_home_checkin(
+        access=caregiver.home_access,
+        by=caregiver,
+        temperature=Decimal("38.7"),
+        temperature_unit="c",
+        no_symptoms=True,
+    )
+
+    page = text_of(care_client.get(REMOTE))
+
+    assert "38.7 °C told to call the team" in page
