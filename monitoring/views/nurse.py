@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
@@ -26,7 +27,7 @@ from monitoring.forms.nurse import CheckPage
 from monitoring.models import BedsideCheck, Flag, GradeSnapshot, User, VitalSigns
 from monitoring.views.corrections import check_record_prefetches
 
-WORKLIST_PAGE_SIZE = 100
+WORKLIST_PAGE_SIZE = 50  # rows a page: bounded work whatever the hospital's size (issue 16)
 
 
 @requires(User.can_view_patients)
@@ -37,7 +38,12 @@ def worklist(request):
     ICANS grade, then worst open flag) before the rest, then the longest overdue; then everyone
     else, the sickest first, then the soonest due. A nurse sees overdue checks at the top, and
     among them the patient it matters most for. Due times are computed on read (schedule.py),
-    so the sort is in Python over the units' monitored courses (tens per unit), paged after.
+    so the sort is in Python over lean rows of the units' monitored courses (one query, no model
+    instances), paged after: the order is total (ties broken by family name, then id), so a page
+    holds the same patients from one request to the next while nothing changes. Only the page's
+    50 courses are loaded and rendered. ``unit`` (one of the user's units, checked by
+    access.selected_unit: anything else is a 404) and ``list=clinic`` filter; page links and the
+    30-second refresh keep both and the page number.
     """
     courses = visible_courses(request.user).under_monitoring()
     units = visible_units(request.user)
@@ -72,6 +78,9 @@ def worklist(request):
         if course.protocol_version_id is not None:  # shared instances, schedules prefetched
             course.protocol_version = versions[course.protocol_version_id]
         page.object_list.append(_worklist_row(course, due, now))
+    filters = {"unit": unit.pk} if unit is not None else {}
+    if clinic:
+        filters["list"] = "clinic"
     # The table alone for the page's 30-second refresh (htmx polling, _poll.html).
     template = "_worklist.html" if request.htmx else "worklist.html"
     response = render(
@@ -83,6 +92,10 @@ def worklist(request):
             "selected_unit": unit,
             "now": now,
             "clinic": clinic,
+            "page_query": urlencode(filters),
+            "page_range": page.paginator.get_elided_page_range(
+                page.number, on_each_side=1, on_ends=1
+            ),
         },
     )
     patch_vary_headers(response, ["HX-Request"])  # the partial and the page share the URL
