@@ -188,11 +188,24 @@ def scheduled_courses():
     )
 
 
+# Courses read per batch of a sweep (four queries a batch): every course is swept, in batches.
+SWEEP_BATCH = 2000
+
+
 def sweep(*, now: datetime | None = None) -> dict:
     """The job worker's pass: remind for each check-in that came due, flag each missed one.
-    Four queries for the whole hospital, and a write only where something is owed."""
+    Four queries per ``SWEEP_BATCH`` courses, and a write only where something is owed."""
     now = now or timezone.now()
-    courses = list(scheduled_courses()[:2000])
+    totals = {"home_reminded": 0, "home_flagged": 0}
+    after = 0
+    while batch := list(scheduled_courses().filter(pk__gt=after).order_by("pk")[:SWEEP_BATCH]):
+        for key, count in _sweep_batch(batch, now=now).items():
+            totals[key] += count
+        after = batch[-1].pk
+    return totals
+
+
+def _sweep_batch(courses: list[TreatmentCourse], *, now: datetime) -> dict:
     ids = [course.pk for course in courses]
     started = home_started(ids)
     checkins = home_checkins(ids)

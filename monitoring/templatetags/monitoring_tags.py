@@ -2,7 +2,6 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 
@@ -10,6 +9,7 @@ from monitoring import notification_centre
 from monitoring.access import visible_courses
 from monitoring.board import patients_with_unacknowledged_flags
 from monitoring.display import DASH, dash
+from monitoring.dosing import moment_words
 from monitoring.models import Flag, TherapyProduct
 from monitoring.models.courses import day_label
 from monitoring.reasons import dose_warning as _dose_warning
@@ -246,17 +246,9 @@ def zip_filter(labels, values):
 
 @register.filter
 def when_words(value, now=None) -> str:
-    """A time someone at home plans by, in the unit's zone: "today at 14:00", "tomorrow at
-    06:00", else "Saturday 5 December at 06:00" (a weekday alone read as next week's)."""
+    """A time someone at home plans by: "22:44 today", "06:44 tomorrow", else with its date
+    (``dosing.moment_words``, as the worklist's dose windows say it) — not a bare weekday,
+    which on a Friday reads "Friday 22:44" as next week's."""
     if value is None:
         return ""
-    local = timezone.localtime(value)
-    today = timezone.localdate(now)
-    at = {"time": date_format(local, "H:i")}
-    if local.date() == today:
-        return gettext("today at %(time)s") % at
-    if local.date() == today + timedelta(days=1):
-        return gettext("tomorrow at %(time)s") % at
-    if local.date() == today - timedelta(days=1):
-        return gettext("yesterday at %(time)s") % at
-    return gettext("%(day)s at %(time)s") % {"day": date_format(local, "l j F"), **at}
+    return moment_words(value, now or timezone.now())

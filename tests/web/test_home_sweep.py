@@ -394,7 +394,7 @@ def test_the_remote_page_shows_who_was_told_to_call(course, caregiver, care_clie
 
 @pytest.mark.parametrize(
     ("days", "words"),
-    [(0, "today at 14:00"), (1, "tomorrow at 14:00"), (-1, "yesterday at 14:00"), (3, " at 14:00")],
+    [(0, "14:00 today"), (1, "14:00 tomorrow"), (-1, "14:00 yesterday"), (3, "14:00 on ")],
 )
 def test_a_due_time_reads_today_or_tomorrow_not_a_bare_weekday(days, words):
     """'Due Friday 22:44' on a Friday reads as next week's."""
@@ -405,6 +405,19 @@ def test_a_due_time_reads_today_or_tomorrow_not_a_bare_weekday(days, words):
 
     text = when_words(at, now=noon)
 
-    assert text.endswith(words)
-    if days == 3:
-        assert text.startswith(f"{at:%A} {at.day} {at:%B}")
+    assert text.startswith(words)
+    assert f"{at:%A}" not in text
+
+
+def test_the_sweep_reaches_every_course_past_a_batch(
+    course, caregiver, care_team_member, consent_at, monkeypatch, ward_a
+):
+    """A missed check-in is flagged however many courses are at home (batches, no cap)."""
+    monkeypatch.setattr(home_sweep, "SWEEP_BATCH", 1)
+    later = CourseFactory(unit=ward_a, patient__family_name="Later")
+    make_home_user(later, care_team_member, name="Carer 2", email="c2@example.org", now=consent_at)
+
+    done = home_sweep.sweep(now=timezone.now())
+
+    assert done["home_flagged"] == 2
+    assert Flag.objects.filter(kind="home_missed", course__in=[course, later]).count() == 2
