@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Case, DateTimeField, F, Q, When
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
@@ -239,60 +240,45 @@ def duration_words(delta: timedelta) -> str:
     return gettext("%(minutes)s min") % {"minutes": minutes}
 
 
-STATUS_FIELDS = (
-    "crs_grade",
-    "icans_grade",
-    "neuro_changed",
-    "last_vitals_at",
-    "last_neuro_at",
-    "last_labs_at",
-    "last_symptoms_at",
-    "deferrals",
-    "dosed",
-    "dose_window_start",
-    "dose_window_end",
-)
+def with_earliest_due(courses, *, now: datetime):
+    """The courses annotated with ``due_at``: SQL for each one's earliest next due check (NULL
+    when none is due), from its status row. Compare it with ``now``: earlier is overdue.
 
-
-def due_by_course(courses, *, now: datetime | None = None, extra: tuple = ()):
-    """[(course id, [Due…], (extra values…))] for every course, and the versions used.
-
-    Built for lists over a whole hospital: one lean query for the courses' status values and
-    two for the protocol versions with their schedules, whatever the number of courses — no
-    model instances per course. ``extra`` names more values to fetch (e.g. for sorting). A
-    course without a status row has done nothing yet, so every check is due from day 0.
+    The database's twin of ``min(due.next_due for due in due_checks(course, status, now))``,
+    so that lists over a whole hospital rank and page in the database and load only the
+    page's courses. ``CourseStatus.next_due_at`` is that minimum, kept by every write that
+    changes its inputs (``due_marks``; a due time does not depend on the clock, only whether
+    it has passed does); a check is due only inside the monitoring window — the protocol's,
+    or, for a dosed course, the one after the dose last given — as ``due_checks`` decides. A
+    course without a status row has done nothing yet: due from day 0 until its protocol's
+    window ends (one query for the window of each protocol version in use).
     """
-    now = now or timezone.now()
-    rows = list(
-        courses.values_list(
-            "pk",
-            "infused_at",
-            "protocol_version_id",
-            *(f"status_row__{f}" for f in STATUS_FIELDS),
-            *extra,
+    in_window = Q(status_row__monitoring_ends_at__gt=now) & (
+        Q(status_row__dosed=False) | Q(status_row__dose_window_start__lte=now)
+    )
+    # Day 0 + window days > now, as monitoring_ends_at adds whole days (local wall clock).
+    windows = (
+        ProtocolVersion.objects.filter(pk__in=courses.values("protocol_version_id"))
+        .values_list("pk", "monitoring_window_days")
+        .order_by()
+    )
+    never_checked = [
+        When(
+            status_row__isnull=True,
+            protocol_version_id=pk,
+            infused_at__gt=add_interval(now, -timedelta(days=days)),
+            then=F("infused_at"),
+        )
+        for pk, days in windows
+    ]
+    return courses.annotate(
+        due_at=Case(
+            *never_checked,
+            When(
+                Q(status_row__isnull=False, protocol_version__isnull=False) & in_window,
+                then=F("status_row__next_due_at"),
+            ),
+            default=None,
+            output_field=DateTimeField(),
         )
     )
-    version_ids = {row[2] for row in rows if row[2] is not None}
-    versions = {
-        v.pk: v
-        for v in ProtocolVersion.objects.filter(pk__in=version_ids).prefetch_related("schedules")
-    }
-    result = []
-    for pk, infused_at, version_id, *values in rows:
-        n = len(STATUS_FIELDS)
-        status_values, extra_values = values[:n], tuple(values[n:])
-        due = []
-        if version_id is not None:
-            course = _Lean(infused_at=infused_at, protocol_version=versions[version_id])
-            due = due_checks(
-                course, _Lean(**dict(zip(STATUS_FIELDS, status_values, strict=True))), now=now
-            )
-        result.append((pk, due, extra_values))
-    return result, versions
-
-
-class _Lean:
-    """Just the attributes due_checks reads, from a values() row."""
-
-    def __init__(self, **values):
-        self.__dict__.update(values)

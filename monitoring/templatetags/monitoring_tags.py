@@ -1,6 +1,9 @@
+import uuid
 from datetime import timedelta
+from functools import lru_cache
 
 from django import template
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -18,6 +21,24 @@ from monitoring.schedule import duration_words as _duration_words
 from monitoring.timeline import DEFAULT_WINDOWS, age_text
 
 register = template.Library()
+
+# Stands for a patient's id in a URL reversed once (a real id is random, never all zeros).
+_ANY_ID = str(uuid.UUID(int=0))
+
+
+@lru_cache(maxsize=128)
+def _url_with_any_id(name: str, prefix: str, urlconf) -> str:
+    return reverse(name, args=[_ANY_ID], urlconf=urlconf)
+
+
+@register.simple_tag
+def patient_url(name: str, public_id) -> str:
+    """``{% url name public_id %}`` for a page that links every row to its patient: the URL
+    is reversed once (per deployment prefix) and the id put in, not resolved again for each
+    of 50 rows (reversing was a fifth of a worklist page's rendering; issue 16)."""
+    return _url_with_any_id(name, get_script_prefix(), get_urlconf()).replace(
+        _ANY_ID, str(public_id)
+    )
 
 
 @register.filter

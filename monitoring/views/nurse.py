@@ -6,7 +6,8 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When, prefetch_related_objects
+from django.db.models.functions import Coalesce, Greatest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -37,13 +38,14 @@ def worklist(request):
     Order: patients with an overdue check come first — the sickest of them (higher of CRS and
     ICANS grade, then worst open flag) before the rest, then the longest overdue; then everyone
     else, the sickest first, then the soonest due. A nurse sees overdue checks at the top, and
-    among them the patient it matters most for. Due times are computed on read (schedule.py),
-    so the sort is in Python over lean rows of the units' monitored courses (one query, no model
-    instances), paged after: the order is total (ties broken by family name, then id), so a page
-    holds the same patients from one request to the next while nothing changes. Only the page's
-    50 courses are loaded and rendered. ``unit`` (one of the user's units, checked by
-    access.selected_unit: anything else is a 404) and ``list=clinic`` filter; page links and the
-    30-second refresh keep both and the page number.
+    among them the patient it matters most for. The database ranks and pages (each course's
+    earliest due time is kept on its status row: ``schedule.with_earliest_due``); the order is
+    total (ties broken by family name, then id), so a page holds the same patients from one
+    request to the next while nothing changes. Only the page's 50 courses are loaded, and
+    their due checks computed (``schedule.due_checks``) and rendered, whatever the hospital's
+    size. ``unit`` (one of the user's units, checked by access.selected_unit: anything else is
+    a 404) and ``list=clinic`` filter; page links and the 30-second refresh keep both and the
+    page number.
     """
     courses = visible_courses(request.user).under_monitoring()
     units = visible_units(request.user)
@@ -55,29 +57,22 @@ def worklist(request):
     if clinic:
         courses = courses.outpatient()
     now = timezone.now()
-    # Rank every course from lean rows (schedule.due_by_course), then load only the page.
-    ranked, versions = schedule.due_by_course(courses, now=now, extra=WORKLIST_SORT_FIELDS)
+    courses = schedule.with_earliest_due(courses, now=now)
     if clinic:
-        ranked = [row for row in ranked if schedule.due_today(row[1], now=now)]
-    ranked.sort(key=_worklist_order)
-    page = Paginator([pk for pk, _, _ in ranked], WORKLIST_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    loaded = courses.filter(pk__in=page.object_list).select_related(
+        courses = courses.filter(due_at__lt=schedule.end_of_day(now))
+    ranked = courses.order_by(*worklist_order(now)).select_related(
         "patient",
         "unit",
         "status_row",
         "product",
+        "protocol_version",  # its schedules prefetched below (due checks)
         # "Last check": marked Home when the latest was a check-in from home (issue 15 §3).
         "status_row__latest_snapshot__check_entry__home_checkin",
     )
-    by_pk = {course.pk: course for course in loaded}
-    page.object_list = []
-    for pk, due, _ in ranked[page.start_index() - 1 : page.end_index()]:
-        course = by_pk[pk]
-        if course.protocol_version_id is not None:  # shared instances, schedules prefetched
-            course.protocol_version = versions[course.protocol_version_id]
-        page.object_list.append(_worklist_row(course, due, now))
+    page = Paginator(ranked, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    prefetch_related_objects(rows, "protocol_version__schedules")
+    page.object_list = [_worklist_row(course, now) for course in rows]
     filters = {"unit": unit.pk} if unit is not None else {}
     if clinic:
         filters["list"] = "clinic"
@@ -102,9 +97,10 @@ def worklist(request):
     return response
 
 
-def _worklist_row(course, due, now):
+def _worklist_row(course, now):
     """The course with its due checks: ``overdue`` (longest first), ``deferred`` (not done and
     not yet due again), ``next_due`` (the soonest check not yet due)."""
+    due = schedule.due_checks(course, getattr(course, "status_row", None), now=now)
     course.overdue = sorted((d for d in due if d.is_overdue), key=lambda d: -d.overdue_by)
     waiting = [d for d in due if not d.is_overdue]
     course.deferred = [d for d in waiting if d.deferred_reason]
@@ -116,25 +112,19 @@ def _worklist_row(course, due, now):
     return course
 
 
-WORKLIST_SORT_FIELDS = (
-    "status_row__crs_grade",
-    "status_row__icans_grade",
-    "status_row__worst_open_severity",
-    "patient__family_name",
-)
-
-
-def _worklist_order(row):
-    pk, due, (crs, icans, severity, family_name) = row
-    grade = max(crs or 0, icans or 0)
-    overdue = [d for d in due if d.is_overdue]
-    if overdue:
-        urgency = (0, -max(d.overdue_by for d in overdue).total_seconds())
-    else:
-        waiting = [d for d in due if not d.is_overdue]
-        soonest = min((d.next_due for d in waiting), default=None)
-        urgency = (1, soonest.timestamp() if soonest else float("inf"))
-    return (urgency[0], -grade, -(severity or 0), urgency[1], family_name, pk)
+def worklist_order(now):
+    """The worklist's order (see ``worklist``) of courses from ``schedule.with_earliest_due``."""
+    return (
+        Case(When(due_at__lt=now, then=Value(0)), default=Value(1)),  # overdue first
+        Greatest(
+            Coalesce("status_row__crs_grade", Value(0)),
+            Coalesce("status_row__icans_grade", Value(0)),
+        ).desc(),
+        Coalesce("status_row__worst_open_severity", Value(0)).desc(),
+        F("due_at").asc(nulls_last=True),  # the longest overdue, or the soonest due, first
+        "patient__family_name",
+        "pk",
+    )
 
 
 def _page_at(request, course, data=None) -> CheckPage:

@@ -439,10 +439,10 @@ def test_the_clinic_list_query_budget_does_not_grow_with_patients(
         )
     CourseFactory.create_batch(3, unit=ward_a)  # inpatients: not listed, not loaded
     active_now(nurse_client)
-    # session, user, every outpatient course's status values in one lean query, the protocol
-    # versions and their schedules (2), the page's courses joined with patient, unit and status
-    # row, the open-flag and unread-notification counts in the navigation bar, and the user's
-    # units (unit filter menu). Never one per patient.
+    # session, user, the user's units (unit filter menu), the versions' windows, the count of
+    # outpatients due today, the page's courses joined with patient, unit, status row and
+    # version, their schedules, the open-flag and unread-notification counts in the
+    # navigation bar. Never one per patient.
     with django_assert_num_queries(9):
         response = nurse_client.get("/worklist/?list=clinic")
     assert response.content.decode().count("care-setting") == n_patients

@@ -66,10 +66,11 @@ def test_worklist_query_budget_does_not_grow_with_patients(
             course=course, by=nurse, observed_at=timezone.now(), vitals={"temp_c": 38.2, **ROOM_AIR}
         )
     active_now(nurse_client)
-    # session, user, every course's status values in one lean query (for ranking by due
-    # time), the protocol versions and their schedules (2), the page's courses joined with
-    # patient, unit and status row, the open-flag and unread-notification counts in the
-    # navigation bar, and the user's units (unit filter menu). Never one per patient.
+    # session, user, the user's units (unit filter menu), the windows of the protocol
+    # versions in use (schedule.with_earliest_due), the count of ranked courses, the page's
+    # courses joined with patient, unit, status row and protocol version, their schedules,
+    # the open-flag and unread-notification counts in the navigation bar. Never one per
+    # patient: the database ranks by the due time kept on each status row.
     with django_assert_num_queries(9):
         response = nurse_client.get("/worklist/")
     assert response.status_code == 200
@@ -218,8 +219,8 @@ def test_the_care_teams_worklist_costs_the_same_queries_at_100_and_1000_patients
         for index, patient in enumerate(patients)
     )
     active_now(client)
-    # The same nine as the nurse's (test above): the ranking reads lean rows of every course
-    # in one query; only the page's 50 courses are loaded and rendered.
+    # The same nine as the nurse's (test above): the database ranks and counts every course;
+    # only the page's 50 courses are loaded and rendered.
     with django_assert_num_queries(9):
         response = client.get("/worklist/?page=2")
     assert response.status_code == 200

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring import services
+from monitoring import schedule, services
 from monitoring.models import CourseStatus, ProtocolVersion
 from tests.factories import ICE_10, ROOM_AIR, CourseFactory
 
@@ -169,12 +169,63 @@ def test_due_and_overdue_cost_no_query_per_patient(
             )
     assert ProtocolVersion.objects.filter(protocol=template.protocol).count() == 2
 
-    # session, user, every course's status values (one lean query), the versions and their
-    # schedules (2), the page's courses (+ patient, unit, status row), the navigation bar's
-    # open-flag and unread-notification counts, the user's units (unit menu). Ranking by due
-    # time happens in Python.
+    # session, user, the user's units (unit menu), the versions' windows, the ranked count,
+    # the page's courses (+ patient, unit, status row, version), their schedules, the
+    # navigation bar's open-flag and unread-notification counts. The database ranks by the
+    # due time kept on each status row.
     with django_assert_num_queries(9):
         response = nurse_client.get("/worklist/")
 
     assert response.status_code == 200
     assert response.content.decode().count("Not done…") == n_patients
+
+
+def test_the_database_ranks_as_the_due_checks_shown_on_each_row(nurse_client, nurse, ward_a):
+    """The worklist ranks and pages in SQL from each status row's earliest due time
+    (schedule.earliest_due); the rows show due checks computed on read (schedule.due_checks).
+    Through the write path, a mix of states must come out in the order those due checks and
+    grades give — a stale or wrongly kept due time would put a patient out of place."""
+    mix = [
+        ("Adams", dict(hours_ago=7)),  # overdue 3 h
+        ("Baker", dict(hours_ago=5)),  # overdue 1 h
+        ("Clark", dict(hours_ago=0.5)),  # due in 3.5 h
+        ("Davis", dict(hours_ago=2)),  # due in 2 h
+        ("Evans", dict(hours_ago=2, temp_c=38.6)),  # CRS 1, febrile: vitals 2-hourly, overdue
+        ("Frost", dict(hours_ago=1, temp_c=38.6, oxygen_support="low_flow", oxygen_flow_l_min=4)),
+        ("Green", dict(hours_ago=6)),  # vitals deferred below: symptoms still overdue
+    ]
+    courses = {}
+    for name, check in mix:
+        courses[name] = CourseFactory(unit=ward_a, patient__family_name=name)
+        everything_done(courses[name], nurse, **check)
+    services.record_check_not_done(
+        course=courses["Green"], check_type="vitals", reason="off_unit", note="CT", by=nurse
+    )
+    over = CourseFactory(
+        unit=ward_a, infused_at=timezone.now() - timedelta(days=20), patient__family_name="Hale"
+    )
+    everything_done(over, nurse, hours_ago=30)  # the window is over: nothing due
+
+    now = timezone.now()
+
+    def reference(course):
+        course.refresh_from_db()
+        status = CourseStatus.objects.get(course=course)
+        due = schedule.due_checks(course, status, now=now)
+        overdue = [d for d in due if d.is_overdue]
+        grade = max(status.crs_grade or 0, status.icans_grade or 0)
+        soonest = min((d.next_due for d in due), default=None)
+        return (
+            0 if overdue else 1,
+            -grade,
+            -(status.worst_open_severity or 0),
+            soonest.timestamp() if soonest else float("inf"),
+            course.patient.family_name,
+        )
+
+    expected = sorted([*courses.values(), over], key=reference)
+    page = nurse_client.get("/worklist/").content.decode()
+    shown = sorted(expected, key=lambda c: page.index(c.patient.family_name))
+
+    assert [c.patient.family_name for c in shown] == [c.patient.family_name for c in expected]
+    assert shown[-1] == over  # nothing due: last
