@@ -66,8 +66,11 @@ def worklist(request):
         "status_row",
         "product",
         "protocol_version",  # its schedules prefetched below (due checks)
-        # "Last check": marked Home when the latest was a check-in from home (issue 15 §3).
-        "status_row__latest_snapshot__check_entry__home_checkin",
+    )
+    # "Last check": marked Home when the latest was a check-in from home (issue 15 §3). The
+    # one value, not three more model instances a row (the grade snapshot's JSON decoded).
+    ranked = ranked.annotate(
+        home_by=F("status_row__latest_snapshot__check_entry__home_checkin__entered_by_kind")
     )
     page = Paginator(ranked, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
