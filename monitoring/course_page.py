@@ -20,6 +20,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.db.models import F
 from django.utils import timezone
@@ -28,6 +29,8 @@ from django.utils.translation import ngettext
 
 from monitoring import grading, registry
 from monitoring.models import (
+    BedsideCheck,
+    GradeSnapshot,
     LabResult,
     NeuroAssessment,
     Treatment,
@@ -125,6 +128,15 @@ class DayLine:
         return [
             (label, self.away[value]) for value, label in CheckSetting.choices if value in self.away
         ]
+
+
+class CheckLine(NamedTuple):
+    """One check as the day lines count it (``check_lines``)."""
+
+    observed_at: datetime
+    setting: str  # CheckSetting
+    crs: int | None  # the effective grades of its moment (None: not graded)
+    icans: int | None
 
 
 @dataclass(frozen=True)
@@ -443,9 +455,7 @@ class CoursePage:
                         setattr(day, target, max(value, getattr(day, target) or 0))
         return rows
 
-    def day_lines(
-        self, *, check_times: list[datetime], flags: list, check_settings: list[str] = ()
-    ) -> list[DayLine]:
+    def day_lines(self, *, checks: list[CheckLine], flags: list) -> list[DayLine]:
         """One line per day, newest first, from today (while monitored) back to day 0 or an
         earlier baseline, days without checks included (a gap in monitoring shows): the
         highest grades, how many checks and flags. Never more than MAX_GRID_DAYS + 1 lines: a
@@ -459,16 +469,12 @@ class CoursePage:
                 lines[day] = DayLine(day, self.infusion_date + timedelta(days=day))
             return lines[day]
 
-        for at in check_times:
-            line(at).checks += 1
-        for at, setting in zip(check_times, check_settings, strict=False):
-            if setting != CheckSetting.WARD:
-                away = line(at).away
-                away[setting] = away.get(setting, 0) + 1
-        for snapshot in self.snapshots:
-            entry = line(snapshot.observed_at)
-            for name in ("crs", "icans"):
-                grade = getattr(snapshot, f"{name}_effective")
+        for check in checks:
+            entry = line(check.observed_at)
+            entry.checks += 1
+            if check.setting != CheckSetting.WARD:
+                entry.away[check.setting] = entry.away.get(check.setting, 0) + 1
+            for name, grade in (("crs", check.crs), ("icans", check.icans)):
                 if grade is not None:
                     setattr(entry, name, max(grade, getattr(entry, name) or 0))
         for flag in flags:
@@ -595,10 +601,23 @@ CHARTED = {
 }
 
 
+# A record's own bookkeeping (what it corrects, who recorded and changed it, when and why):
+# the day's checks show it; the charts and the state now read only its values.
+BOOKKEEPING = (
+    "amends",
+    "amendment_reason",
+    "recorded_at",
+    "recorded_by",
+    "status_changed_at",
+    "status_changed_by",
+    "status_reason",
+)
+
+
 def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:
     """The course's current records of these kinds, oldest first, each with its clinical time
     as ``observed_at`` (one query per kind; no per-check managers, no user joins but for
-    treatments, which show who recorded them)."""
+    treatments, which show who recorded them; no bookkeeping but theirs)."""
     records = {}
     for kind in kinds:
         rows = (
@@ -610,8 +629,33 @@ def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:
         )
         if kind == "treatment":
             rows = rows.select_related("recorded_by", "check_entry__recorded_by")
+        else:
+            rows = rows.defer(*BOOKKEEPING)
         records[kind] = list(rows)
     return records
+
+
+def check_lines(course) -> list[CheckLine]:
+    """Every check of the course, oldest first, as the day lines count them: its time, where
+    it was done and the effective grades of its moment (one query, plain values: a course's
+    hundreds of checks and their snapshots are not built as objects)."""
+    rows = (
+        BedsideCheck.objects.filter(course=course)
+        .order_by("observed_at", "pk")
+        .values_list(
+            "observed_at",
+            "setting",
+            "snapshot__crs_grade",
+            "snapshot__crs_confirmed_grade",
+            "snapshot__icans_grade",
+            "snapshot__icans_confirmed_grade",
+        )
+    )
+    effective = GradeSnapshot.effective_grade
+    return [
+        CheckLine(at, setting, effective(crs, crs_confirmed), effective(icans, icans_confirmed))
+        for at, setting, crs, crs_confirmed, icans, icans_confirmed in rows
+    ]
 
 
 def oxygen_ticks() -> list[list[str]]:

@@ -46,6 +46,7 @@ from monitoring.course_page import (
     chart_outline,
     chart_table,
     charts_etag,
+    check_lines,
     current_records,
     day_bounds,
     tocilizumab_summary,
@@ -338,22 +339,15 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
     """
     now = timezone.now()
     status_row = getattr(course, "status_row", None)
-    checks = list(
-        BedsideCheck.objects.filter(course=course)
-        .select_related("snapshot")
-        .defer(*(f"snapshot__{name}" for name in SNAPSHOT_DETAIL))
-        .order_by("observed_at", "pk")
-    )
-    snapshots = [c.snapshot for c in checks if getattr(c, "snapshot", None)]
+    checks = check_lines(course)  # plain values: the day lines count them
     # The grade now in full (its reasons, what a clinician confirmed): the status row's latest
     # snapshot, else the last one.
-    latest_pk = status_row.latest_snapshot_id if status_row else None
-    latest_pk = latest_pk or (snapshots[-1].pk if snapshots else None)
-    if latest_pk is not None:
-        full = GradeSnapshot.objects.filter(pk=latest_pk).first()
-        snapshots = [full if s.pk == latest_pk and full else s for s in snapshots]
+    wanted = status_row.latest_snapshot_id if status_row else None
+    snapshots = GradeSnapshot.objects.filter(course=course)
+    latest = snapshots.filter(pk=wanted) if wanted else snapshots.order_by("-observed_at", "-pk")
+    latest = latest.first()
     confirmations = list(
-        GradeConfirmation.objects.filter(snapshot_id=latest_pk).select_related("confirmed_by")
+        GradeConfirmation.objects.filter(snapshot=latest).select_related("confirmed_by")
     )
     flags = with_acknowledgements(
         list(Flag.objects.filter(course=course).select_related("acknowledged_by", "resolved_by"))
@@ -368,7 +362,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         )
     record = CoursePage(
         course,
-        snapshots=snapshots,
+        snapshots=[latest] if latest else [],
         records=current_records(course),
         confirmations=confirmations,
         now=now,
@@ -377,13 +371,16 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
     today = timezone.localdate(now)
     if request.user.can_confirm_grades and confirm_form is None:
         initial = {}
-        wanted = request.GET.get("confirm", "")
-        if ASCII_ID.fullmatch(wanted):
-            initial["snapshot"] = int(wanted)
+        chosen = request.GET.get("confirm", "")
+        if ASCII_ID.fullmatch(chosen):
+            initial["snapshot"] = int(chosen)
+        # Every moment of the course, newest first, by its grades (one query, for those who
+        # may confirm a grade).
         confirm_form = GradeConfirmationForm(
-            course=course, initial=initial, snapshots=reversed(record.snapshots)
+            course=course,
+            initial=initial,
+            snapshots=snapshots.defer(*SNAPSHOT_DETAIL).order_by("-observed_at", "-pk"),
         )
-    latest = record.latest_snapshot
     latest_values = record.latest_values()
     # The charts are named here, with whether each has anything to draw; their points come
     # from course_charts (static/js/course_charts.js fetches them).
@@ -419,11 +416,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             # Infection prevention (three queries); its charts are drawn with the others.
             "infection": infection_page.section(course, today=today),
             "infection_charts": [(chart, None) for chart in infection_charts],
-            "days": record.day_lines(
-                check_times=[c.observed_at for c in checks],
-                check_settings=[c.setting for c in checks],
-                flags=flags,
-            ),
+            "days": record.day_lines(checks=checks, flags=flags),
             "checks_total": len(checks),
             "treatments": record.treatments(),
             "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),

@@ -978,32 +978,37 @@ def test_the_charts_are_get_only(care_client, course):
 
 @pytest.mark.parametrize("days", [1, 28])
 def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
-    care_client, nurse, ward_a, django_assert_num_queries, days
+    care_client, nurse_client, nurse, ward_a, django_assert_num_queries, days
 ):
     # Infused at 08:00 the day before, so all ``days`` × 6 checks lie in the past at any hour.
     infused = timezone.localtime(timezone.now() - timedelta(days=days + 1))
     infused = infused.replace(hour=8, minute=0)
     course = CourseFactory(unit=ward_a, infused_at=infused)
     fill_days(course, nurse, days)
-    active_now(care_client)  # filling 28 days can outlast the idle session's minute
-    # 23, however many checks: session, user, the course with patient, unit and status
-    # (access.get_course_for), its checks with their snapshots' grades (for the day lines and
-    # the moments a clinician may confirm), the grade now in full and the clinicians'
-    # confirmations of it (2), the current vital signs, neuro assessments, labs and treatments
-    # for the state now, which charts have anything to draw and the treatment totals (4), the
-    # flags with who acknowledged and resolved them, every acknowledgement of those flags with
-    # who gave it, the protocol version with its protocol and its schedules (due checks: 2),
-    # the infection prevention section's prophylaxis, immunoglobulin doses and infections (3),
-    # the navigation bar's open-flag and unread-notification counts (2), and the treatment
-    # journey's phases and follow-up visits done (2), and the handwriting section's baseline
-    # and latest samples, without their pictures (2). No check's records and no chart's
-    # points: the page lists neither.
+    active_now(nurse_client)  # filling 28 days can outlast the idle session's minute
+    active_now(care_client)
+    # 23 for a nurse, however many checks: session, user, the course with patient, unit and
+    # status (access.get_course_for), its checks with their moments' grades as plain values
+    # (the day lines), the grade now in full and the clinicians' confirmations of it (2), the
+    # current vital signs, neuro assessments, labs and treatments for the state now, which
+    # charts have anything to draw and the treatment totals (4), the flags with who
+    # acknowledged and resolved them, every acknowledgement of those flags with who gave it,
+    # the protocol version with its protocol and its schedules (due checks: 2), the infection
+    # prevention section's prophylaxis, immunoglobulin doses and infections (3), the
+    # navigation bar's open-flag and unread-notification counts (2), the treatment journey's
+    # phases and follow-up visits done (2), and the handwriting section's baseline and latest
+    # samples, without their pictures (2). No check's records and no chart's points: the page
+    # lists neither.
     with django_assert_num_queries(23):
-        response = care_client.get(course_url(course))
+        response = nurse_client.get(course_url(course))
     assert response.status_code == 200
     page = response.content.decode()
     assert "data-charts=" not in page
     assert page.count('<th scope="row">D+') == 0  # no chart's values either
+    # 24 for the care team: and every moment of the course by its grades, to confirm one.
+    with django_assert_num_queries(24):
+        response = care_client.get(course_url(course))
+    assert response.content.decode().count('<option value="') >= days * 5
     # The charts' JSON: 7, however many checks: session, user, the course (as above), its
     # snapshots' grades (the bands), its current vital signs, neuro assessments and labs (3).
     with django_assert_num_queries(7):
