@@ -229,15 +229,6 @@ class CoursePage:
 
     # What the page shows --------------------------------------------------------------------
 
-    @property
-    def latest_snapshot(self):
-        status = getattr(self.course, "status_row", None)
-        wanted = status.latest_snapshot_id if status else None
-        for snapshot in reversed(self.snapshots):
-            if snapshot.pk == wanted:
-                return snapshot
-        return self.snapshots[-1] if self.snapshots else None
-
     def x_range(self) -> tuple[int, int]:
         """The time axis from day 0 (or an earlier first moment) to the end of the day of the
         last moment; the page moves its end on to today while the course is monitored

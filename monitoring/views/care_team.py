@@ -3,10 +3,12 @@ course with its charts, grade confirmation and treatments given.
 
 Reads cost a constant number of queries: the board reads one page of patients, their flags and
 their latest failed delivery (``monitoring.board``; overdue checks are computed on read by
-``schedule``); the course page reads the course's checks with their snapshots and its current
-records once per kind for the state now, the charts, the day lines and the treatments; it
-lists no check: a day's checks, with every record of any status, load on demand
-(``course_day``).
+``schedule``); the course page reads the course's checks as plain values for the day lines,
+the grade now, and its current records once per kind for the state now, which charts have
+anything to draw and the treatments. It lists no check and draws no point: a day's checks,
+with every record of any status, load on demand (``course_day``), the charts' points once as
+JSON that the browser keeps until the next save (``course_charts``), and each chart's table
+of values when it is opened (``course_chart_table``).
 """
 
 from __future__ import annotations
