@@ -4,17 +4,23 @@ tocilizumab summary. Only current records count (amended and entered-in-error on
 in a day's checks, never charted or summed).
 
 The page renders bounded work: it lists days, never checks (a day's checks load on demand,
-``views.care_team.course_day``); the charts and their table fallbacks carry one point per
-reading, built here in memory from one query per record kind.
+``views.care_team.course_day``), and it draws no point: it names the charts (``chart_outline``)
+and static/js/course_charts.js fetches their series once as JSON (``views.care_team.
+course_charts``), which the browser keeps until the next save changes them (``charts_etag``);
+each chart's table of values loads when it is opened (``views.care_team.course_chart_table``).
+The series carry one point per reading, built here in memory from one query per record kind,
+and nothing that moves with the clock: the page says where now is.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.db.models import F
 from django.utils import timezone
@@ -23,6 +29,8 @@ from django.utils.translation import ngettext
 
 from monitoring import grading, registry
 from monitoring.models import (
+    BedsideCheck,
+    GradeSnapshot,
     LabResult,
     NeuroAssessment,
     Treatment,
@@ -46,6 +54,20 @@ LAB_SHOWN = (
     "d_dimer_ug_ml_feu",
     "anc_10e9_l",
     "platelets_10e9_l",
+)
+# The bedside values the state-now panel shows, in its order.
+VITAL_KEYS = ("temp", "hr", "rr", "bp", "spo2", "oxygen", "pressors")
+# Bump when the charts' JSON changes shape: browsers holding the old one fetch it again.
+CHARTS_FORMAT = "2"
+# The snapshot fields that only the grade now shows (reasons, inputs: JSON, the bulk of a
+# row); the bands, the day lines and the confirmation form's moments do without them.
+SNAPSHOT_DETAIL = (
+    "crs_reasons",
+    "icans_reasons",
+    "review_reasons",
+    "news2_missing",
+    "inputs",
+    "confirmation_carried",
 )
 
 
@@ -106,6 +128,15 @@ class DayLine:
         return [
             (label, self.away[value]) for value, label in CheckSetting.choices if value in self.away
         ]
+
+
+class CheckLine(NamedTuple):
+    """One check as the day lines count it (``check_lines``)."""
+
+    observed_at: datetime
+    setting: str  # CheckSetting
+    crs: int | None  # the effective grades of its moment (None: not graded)
+    icans: int | None
 
 
 @dataclass(frozen=True)
@@ -198,26 +229,42 @@ class CoursePage:
 
     # What the page shows --------------------------------------------------------------------
 
-    @property
-    def latest_snapshot(self):
-        status = getattr(self.course, "status_row", None)
-        wanted = status.latest_snapshot_id if status else None
-        for snapshot in reversed(self.snapshots):
-            if snapshot.pk == wanted:
-                return snapshot
-        return self.snapshots[-1] if self.snapshots else None
-
     def x_range(self) -> tuple[int, int]:
+        """The time axis from day 0 (or an earlier first moment) to the end of the day of the
+        last moment; the page moves its end on to today while the course is monitored
+        (``now_position``), so that the series need not change as the clock moves."""
         times = [s.observed_at for s in self.snapshots]
         low = min([0.0, *(self.position(t) for t in times[:1])])
-        end = self.now if self.course.status == self.course.Status.MONITORING else None
-        high_at = max(
-            [t for t in (end, times[-1] if times else None) if t is not None], default=self.now
-        )
-        return math.floor(low), max(math.ceil(self.position(high_at)), 1)
+        high = math.ceil(self.position(times[-1])) if times else 1
+        return math.floor(low), max(high, 1)
 
-    def charts(self, *, sbp_threshold: int) -> dict:
+    def now_position(self) -> float | None:
+        """Where now is on the time axis while the course is monitored (the dashed line, and
+        where the grade now ends), else None. The page gives it to the charts: the series do
+        not change as the clock moves, so the browser may keep them."""
+        if self.course.status != self.course.Status.MONITORING:
+            return None
+        return self.position(self.now)
+
+    def series(self, rows, attr: str, *, points: bool = True) -> list:
+        """One value of a record kind over time: [x, y, "D+n HH:MM"] per current reading.
+        Without ``points``, a single placeholder when there is any reading (``chart_outline``
+        only asks whether a chart has anything to draw)."""
+        if not points:
+            return [True] if any(getattr(r, attr) is not None for _, r in rows) else []
+        return [self._point(at, getattr(r, attr)) for at, r in rows if getattr(r, attr) is not None]
+
+    def charts(self, specs: list[dict]) -> dict:
+        """What static/js/course_charts.js draws, as views.care_team.course_charts sends it:
+        the time axis, the grade bands and the chart specs (``chart_specs``, and infection
+        prevention's), nothing that moves with the clock."""
+        x_min, x_max = self.x_range()
+        return {"x": {"min": x_min, "max": x_max}, "bands": self.bands(), "charts": specs}
+
+    def chart_specs(self, *, sbp_threshold: int, points: bool = True) -> list[dict]:
         """Chart specs for static/js/course_charts.js: points are [x, y, "D+n HH:MM", label?].
+        Without ``points`` only which charts there are and whether each has anything to draw
+        (``chart_outline``): the course page names the charts without building their points.
 
         One marker per chart: CRP and ferritin rise by different factors (a 20-fold CRP rise
         beside a 30 % ferritin rise), so each gets its own panel on a linear axis from 0, where
@@ -228,15 +275,16 @@ class CoursePage:
         labs = self.records["labs"]
 
         def series(rows, attr):
-            return [
-                self._point(at, getattr(r, attr)) for at, r in rows if getattr(r, attr) is not None
-            ]
+            return self.series(rows, attr, points=points)
 
-        oxygen = [
-            self._point(at, _oxygen_level(v)[0], v.oxygen_label)
-            for at, v in vitals
-            if v.oxygen_support
-        ]
+        if points:
+            oxygen = [
+                self._point(at, _oxygen_level(v)[0], v.oxygen_label)
+                for at, v in vitals
+                if v.oxygen_support
+            ]
+        else:
+            oxygen = [True] if any(v.oxygen_support for _, v in vitals) else []
         charts = [
             _chart(
                 "temperature",
@@ -319,44 +367,36 @@ class CoursePage:
                 [_series(_("Ferritin ng/mL"), series(labs, "ferritin_ng_ml"), "#a61e4d")],
             ),
         ]
-        x_min, x_max = self.x_range()
-        monitored = self.course.status == self.course.Status.MONITORING
-        return {
-            "x": {"min": x_min, "max": x_max},
-            "now": self.position(self.now) if monitored else None,
-            "bands": self.bands(x_max),
-            "charts": charts,
-        }
+        return charts
 
-    def bands(self, x_max: float) -> list[dict]:
+    def bands(self) -> list[dict]:
         """CRS and ICANS effective grades as [from, to, grade] steps along the time axis.
 
-        Each grade holds until the next snapshot; the last one until now while the course is
-        monitored (never into the future), to the end of the axis once it is over.
+        Each grade holds until the next snapshot. The last one holds on: while the course is
+        monitored until now (never into the future), once it is over to the end of the axis.
+        Where now is moves with the clock, so its segment ends here 15 minutes after it began
+        (MIN_BAND_DAYS: visible however recent) and ``current``, the grade that holds now,
+        tells static/js/course_charts.js to carry it on to now or to the end of the axis.
         """
-        if self.course.status == self.course.Status.MONITORING:
-            last = self.position(self.now)
-        else:
-            last = x_max
         bands = []
         for label, attr in (("CRS", "crs_effective"), ("ICANS", "icans_effective")):
             segments = []
+            current = None
             for index, snapshot in enumerate(self.snapshots):
                 grade = getattr(snapshot, attr)
                 start = self.position(snapshot.observed_at)
                 following = self.snapshots[index + 1 : index + 2]
                 if following:
                     end = self.position(following[0].observed_at)
-                else:  # at least visible when it was observed a moment ago (or clock skew)
-                    end = max(last, start + MIN_BAND_DAYS)
+                else:
+                    end = round(start + MIN_BAND_DAYS, 4)
+                    current = grade
                 if grade is None or end <= start:
                     continue
                 if segments and segments[-1][2] == grade and segments[-1][1] == start:
                     segments[-1][1] = end
                 else:
                     segments.append([start, end, grade])
-            # The grade that holds now, drawn beside the band however short its segment is.
-            current = segments[-1][2] if segments and segments[-1][1] >= last else None
             bands.append({"label": label, "segments": segments, "current": current})
         return bands
 
@@ -406,9 +446,7 @@ class CoursePage:
                         setattr(day, target, max(value, getattr(day, target) or 0))
         return rows
 
-    def day_lines(
-        self, *, check_times: list[datetime], flags: list, check_settings: list[str] = ()
-    ) -> list[DayLine]:
+    def day_lines(self, *, checks: list[CheckLine], flags: list) -> list[DayLine]:
         """One line per day, newest first, from today (while monitored) back to day 0 or an
         earlier baseline, days without checks included (a gap in monitoring shows): the
         highest grades, how many checks and flags. Never more than MAX_GRID_DAYS + 1 lines: a
@@ -422,16 +460,12 @@ class CoursePage:
                 lines[day] = DayLine(day, self.infusion_date + timedelta(days=day))
             return lines[day]
 
-        for at in check_times:
-            line(at).checks += 1
-        for at, setting in zip(check_times, check_settings, strict=False):
-            if setting != CheckSetting.WARD:
-                away = line(at).away
-                away[setting] = away.get(setting, 0) + 1
-        for snapshot in self.snapshots:
-            entry = line(snapshot.observed_at)
-            for name in ("crs", "icans"):
-                grade = getattr(snapshot, f"{name}_effective")
+        for check in checks:
+            entry = line(check.observed_at)
+            entry.checks += 1
+            if check.setting != CheckSetting.WARD:
+                entry.away[check.setting] = entry.away.get(check.setting, 0) + 1
+            for name, grade in (("crs", check.crs), ("icans", check.icans)):
                 if grade is not None:
                     setattr(entry, name, max(grade, getattr(entry, name) or 0))
         for flag in flags:
@@ -449,41 +483,50 @@ class CoursePage:
     def latest_values(self) -> list[LatestValue]:
         """The last value of each vital sign, the oxygen support and vasopressors, ICE/CAPD
         and each marker ever measured, each with its own time (a value is as old as the check
-        that measured it, not the latest check)."""
+        that measured it, not the latest check). Read newest first: each value is worded once,
+        and the reading stops when every value has been found."""
         found: dict[str, LatestValue] = {}
+
+        def wanted(key: str) -> bool:
+            return key not in found
 
         def keep(key: str, label: str, text: str, at: datetime) -> None:
             moment, age = self.moment_label(at), self.age(at)
             found[key] = LatestValue(label, text, at, moment, age, marker=key in LAB_SHOWN)
 
-        for at, v in self.records["vitals"]:  # oldest first: later ones replace earlier
-            if v.temp_c is not None:
+        for at, v in reversed(self.records["vitals"]):
+            if wanted("temp") and v.temp_c is not None:
                 keep("temp", _("Temperature"), f"{v.temp_c} °C", at)
-            if v.heart_rate_bpm is not None:
+            if wanted("hr") and v.heart_rate_bpm is not None:
                 keep("hr", _("Heart rate"), f"{v.heart_rate_bpm}/min", at)
-            if v.resp_rate_per_min is not None:
+            if wanted("rr") and v.resp_rate_per_min is not None:
                 keep("rr", _("Respiratory rate"), f"{v.resp_rate_per_min}/min", at)
-            if v.sbp_mmhg is not None:
+            if wanted("bp") and v.sbp_mmhg is not None:
                 bp = f"{v.sbp_mmhg}/{v.dbp_mmhg if v.dbp_mmhg is not None else '–'} mmHg"
                 keep("bp", _("Blood pressure"), bp, at)
-            if v.spo2_pct is not None:
+            if wanted("spo2") and v.spo2_pct is not None:
                 keep("spo2", "SpO₂", f"{v.spo2_pct} %", at)
-            if v.oxygen_support:
+            if wanted("oxygen") and v.oxygen_support:
                 keep("oxygen", _("Oxygen support"), v.oxygen_label, at)
-            pressors = str(v.vasopressors_count) if v.vasopressors_count else _("none")
-            if v.vasopressin:
-                pressors = _("%(n)s + vasopressin") % {"n": v.vasopressors_count}
-            keep("pressors", _("Vasopressors"), pressors, at)
-        for at, n in self.records["neuro"]:
+            if wanted("pressors"):
+                pressors = str(v.vasopressors_count) if v.vasopressors_count else _("none")
+                if v.vasopressin:
+                    pressors = _("%(n)s + vasopressin") % {"n": v.vasopressors_count}
+                keep("pressors", _("Vasopressors"), pressors, at)
+            if len(found) == len(VITAL_KEYS):
+                break
+        for at, n in self.records["neuro"][-1:]:
             label = "CAPD" if n.capd_total is not None else "ICE"
             keep("neuro", label, f"{n.score_label} · {n.consciousness_label}", at)
-        for at, lab in self.records["labs"]:
+        for at, lab in reversed(self.records["labs"]):
             for name in LAB_SHOWN:
                 value = getattr(lab, name)
-                if value is not None:
+                if wanted(name) and value is not None:
                     field_label = str(lab._meta.get_field(name).verbose_name)
                     keep(name, field_label[:1].upper() + field_label[1:], plain_number(value), at)
-        order = ["temp", "hr", "rr", "bp", "spo2", "oxygen", "pressors", "neuro", *LAB_SHOWN]
+            if all(name in found for name in LAB_SHOWN):
+                break
+        order = [*VITAL_KEYS, "neuro", *LAB_SHOWN]
         return [found[key] for key in order if key in found]
 
     def treatment_totals(self) -> list[DrugTotalNow]:
@@ -549,10 +592,23 @@ CHARTED = {
 }
 
 
+# A record's own bookkeeping (what it corrects, who recorded and changed it, when and why):
+# the day's checks show it; the charts and the state now read only its values.
+BOOKKEEPING = (
+    "amends",
+    "amendment_reason",
+    "recorded_at",
+    "recorded_by",
+    "status_changed_at",
+    "status_changed_by",
+    "status_reason",
+)
+
+
 def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:
     """The course's current records of these kinds, oldest first, each with its clinical time
     as ``observed_at`` (one query per kind; no per-check managers, no user joins but for
-    treatments, which show who recorded them)."""
+    treatments, which show who recorded them; no bookkeeping but theirs)."""
     records = {}
     for kind in kinds:
         rows = (
@@ -564,8 +620,33 @@ def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:
         )
         if kind == "treatment":
             rows = rows.select_related("recorded_by", "check_entry__recorded_by")
+        else:
+            rows = rows.defer(*BOOKKEEPING)
         records[kind] = list(rows)
     return records
+
+
+def check_lines(course) -> list[CheckLine]:
+    """Every check of the course, oldest first, as the day lines count them: its time, where
+    it was done and the effective grades of its moment (one query, plain values: a course's
+    hundreds of checks and their snapshots are not built as objects)."""
+    rows = (
+        BedsideCheck.objects.filter(course=course)
+        .order_by("observed_at", "pk")
+        .values_list(
+            "observed_at",
+            "setting",
+            "snapshot__crs_grade",
+            "snapshot__crs_confirmed_grade",
+            "snapshot__icans_grade",
+            "snapshot__icans_confirmed_grade",
+        )
+    )
+    effective = GradeSnapshot.effective_grade
+    return [
+        CheckLine(at, setting, effective(crs, crs_confirmed), effective(icans, icans_confirmed))
+        for at, setting, crs, crs_confirmed, icans, icans_confirmed in rows
+    ]
 
 
 def oxygen_ticks() -> list[list[str]]:
@@ -593,6 +674,50 @@ def chart_table(spec: dict) -> dict:
         "lines": [d["label"] for d in spec["datasets"] if "line" in d],
         "rows": [(moment, cells) for (_x, moment), cells in sorted(rows.items(), reverse=True)],
     }
+
+
+def chart_outline(specs: list[dict]) -> list[dict]:
+    """What the course page shows of each chart before its points load: its id (the canvas
+    static/js/course_charts.js draws on), its key (the address of its table of values), its
+    title and whether it has anything to draw."""
+    return [
+        {
+            "id": spec["id"],
+            "key": spec["id"].removeprefix("chart-"),
+            "title": spec["title"],
+            "empty": spec["empty"],
+        }
+        for spec in specs
+    ]
+
+
+def charts_etag(course, *, language: str, today: date) -> str:
+    """The version of a course's charts, from what changes them, without a query of its own
+    (``access.get_course_for`` has read the course with its patient and status row):
+
+    - the status row's ``updated_at``: every write that changes the course's records, grades
+      or their confirmations (a save, a correction, an entered-in-error mark, a regrade, a
+      protocol move, the end of monitoring) refreshes it (``services.refresh_status``);
+    - the infusion time (every position), the course's status, its protocol version (the
+      reference lines) and the date of birth (the age-based hypotension line);
+    - the language of the words, and the day (the patient's age, and with it the hypotension
+      line, moves with the calendar);
+    - CHARTS_FORMAT, for a release that changes the JSON itself.
+    """
+    status = getattr(course, "status_row", None)
+    parts = (
+        CHARTS_FORMAT,
+        course.pk,
+        status.updated_at.isoformat() if status else "-",
+        course.infused_at.isoformat(),
+        course.status,
+        course.protocol_version_id,
+        course.patient.date_of_birth.isoformat(),
+        language,
+        today.isoformat(),
+    )
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+    return f'"{digest[:32]}"'
 
 
 def day_bounds(course, day: int) -> tuple[datetime, datetime]:

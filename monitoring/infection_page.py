@@ -1,7 +1,8 @@
 """The course page's "Infection prevention" section, read in three queries whatever the
 course's length: the prophylaxis checklist with where each item stands (infection_rules),
-immunoglobulin replacement, infections; IgG and blood counts come from the labs the page has
-already loaded (course_page.current_records), as two charts with their tables."""
+immunoglobulin replacement, infections; IgG and blood counts come from the course's labs
+(course_page.current_records), as two charts with their tables (``charts``): drawn on the
+course page from its charts' JSON, as tables on the infection page."""
 
 from __future__ import annotations
 
@@ -64,8 +65,8 @@ def _when(day0: date, day: int | None, words: str) -> str:
     return f"{day_label(day)} ({words})" if words else day_label(day)
 
 
-def section(course, record, *, today: date) -> dict:
-    """What the section shows. ``record`` is the page's CoursePage (its labs, its time axis)."""
+def section(course, *, today: date) -> dict:
+    """What the section shows but its charts (``charts``)."""
     prophylaxis = list(ProphylaxisCourse.objects.current().filter(course=course))
     doses = list(ImmunoglobulinDose.objects.current().filter(course=course))
     infections = list(Infection.objects.current().filter(course=course))
@@ -100,18 +101,17 @@ def section(course, record, *, today: date) -> dict:
         "threshold": version.igg_replace_below_mg_dl if version else None,
         "products": list(version.igg_replace_products) if version else [],
         "anc_below": version.neutropenia_anc_10e9_l if version else None,
-        "charts": charts(record, version),
     }
 
 
-def charts(record, version) -> list[dict]:
-    """Blood counts and IgG by day since infusion (the page's chart format, with tables)."""
+def charts(record, version, *, points: bool = True) -> list[dict]:
+    """Blood counts and IgG by day since infusion (the course page's chart format, with
+    tables); without ``points`` only whether each has anything to draw, as
+    ``CoursePage.chart_specs``."""
     labs = record.records["labs"]
 
     def series(attr):
-        return [
-            record._point(at, getattr(r, attr)) for at, r in labs if getattr(r, attr) is not None
-        ]
+        return record.series(labs, attr, points=points)
 
     counts = [
         _series(_("ANC ×10⁹/L"), series("anc_10e9_l"), "#c92a2a"),

@@ -49,6 +49,13 @@ urlpatterns = [
     path("worklist/", nurse.worklist, name="nurse-worklist"),
     path("patients/<uuid:public_id>/", common.patient_course, name="patient-course"),
     path("patients/<uuid:public_id>/days/<day:day>/", care_team.course_day, name="course-day"),
+    # The course page's charts: their points as JSON, each one's values as a table
+    path("patients/<uuid:public_id>/charts/", care_team.course_charts, name="course-charts"),
+    path(
+        "patients/<uuid:public_id>/charts/<slug:chart>/",
+        care_team.course_chart_table,
+        name="course-chart-table",
+    ),
     path("patients/<uuid:public_id>/check/", nurse.record_check, name="nurse-check"),
     path(
         "patients/<uuid:public_id>/check/support/",

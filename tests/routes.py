@@ -75,6 +75,7 @@ def route_sample(course, by) -> dict:
         "record_pk": check.vitalsigns_set.get().pk,
         "version_pk": course.protocol_version_id,
         "day": course.day_number(check.observed_at),  # the day of the check (course_day)
+        "chart": "temperature",  # a chart's table of values (course_chart_table)
         "token": "no-such-invitation-token",  # an invitation link's (home-join-link)
         "sample_id": written.public_id,  # a handwriting sample's
     }

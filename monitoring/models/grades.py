@@ -105,16 +105,19 @@ class GradeSnapshot(models.Model):
         the reader's language."""
         return render_all(self.review_reasons) if self.needs_review else []
 
+    @staticmethod
+    def effective_grade(computed: int | None, confirmed: int | None) -> int | None:
+        """The grade summaries use: the confirmed one if a clinician gave it (also for a
+        snapshot's grades read as plain values)."""
+        return computed if confirmed is None else confirmed
+
     @property
     def crs_effective(self) -> int | None:
-        """The grade summaries use: the confirmed one if a clinician gave it."""
-        return self.crs_grade if self.crs_confirmed_grade is None else self.crs_confirmed_grade
+        return self.effective_grade(self.crs_grade, self.crs_confirmed_grade)
 
     @property
     def icans_effective(self) -> int | None:
-        if self.icans_confirmed_grade is None:
-            return self.icans_grade
-        return self.icans_confirmed_grade
+        return self.effective_grade(self.icans_grade, self.icans_confirmed_grade)
 
     @property
     def alert_severity(self) -> int | None:

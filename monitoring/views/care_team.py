@@ -3,15 +3,16 @@ course with its charts, grade confirmation and treatments given.
 
 Reads cost a constant number of queries: the board reads one page of patients, their flags and
 their latest failed delivery (``monitoring.board``; overdue checks are computed on read by
-``schedule``); the course page reads the course's checks with their snapshots and its current
-records once per kind for the state now, the charts, the day lines and the treatments; it
-lists no check: a day's checks, with every record of any status, load on demand
-(``course_day``).
+``schedule``); the course page reads the course's checks as plain values for the day lines,
+the grade now, and its current records once per kind for the state now, which charts have
+anything to draw and the treatments. It lists no check and draws no point: a day's checks,
+with every record of any status, load on demand (``course_day``), the charts' points once as
+JSON that the browser keeps until the next save (``course_charts``), and each chart's table
+of values when it is opened (``course_chart_table``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 
@@ -19,14 +20,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import board, handwriting, infection_page, journey, services
@@ -39,10 +41,14 @@ from monitoring.access import (
 )
 from monitoring.course_page import (
     CHARTED,
+    SNAPSHOT_DETAIL,
     CoursePage,
     DayRow,
     age_label,
+    chart_outline,
     chart_table,
+    charts_etag,
+    check_lines,
     current_records,
     day_bounds,
     tocilizumab_summary,
@@ -59,6 +65,7 @@ from monitoring.models import (
     Flag,
     FlagAcknowledgement,
     GradeConfirmation,
+    GradeSnapshot,
     ProtocolVersion,
     User,
 )
@@ -329,15 +336,20 @@ def _flag_action_page(request, flag: Flag, form, action: str):
 
 def course_page(request, course, *, confirm_form=None, status: int = 200):
     """Render the course page (also with a bound confirmation form that has errors): the state
-    now, the charts, then one line per day; a day's checks load on demand (``course_day``)."""
+    now, the charts, then one line per day; a day's checks load on demand (``course_day``),
+    and so do the charts' points (``course_charts``) and their tables (``course_chart_table``).
+    """
     now = timezone.now()
-    checks = list(
-        BedsideCheck.objects.filter(course=course)
-        .select_related("snapshot")
-        .order_by("observed_at", "pk")
-    )
+    status_row = getattr(course, "status_row", None)
+    checks = check_lines(course)  # plain values: the day lines count them
+    # The grade now in full (its reasons, what a clinician confirmed): the status row's latest
+    # snapshot, else the last one.
+    wanted = status_row.latest_snapshot_id if status_row else None
+    snapshots = GradeSnapshot.objects.filter(course=course)
+    latest = snapshots.filter(pk=wanted) if wanted else snapshots.order_by("-observed_at", "-pk")
+    latest = latest.first()
     confirmations = list(
-        GradeConfirmation.objects.filter(snapshot__course=course).select_related("confirmed_by")
+        GradeConfirmation.objects.filter(snapshot=latest).select_related("confirmed_by")
     )
     flags = with_acknowledgements(
         list(Flag.objects.filter(course=course).select_related("acknowledged_by", "resolved_by"))
@@ -352,28 +364,34 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
         )
     record = CoursePage(
         course,
-        snapshots=[c.snapshot for c in checks if getattr(c, "snapshot", None)],
+        snapshots=[latest] if latest else [],
         records=current_records(course),
         confirmations=confirmations,
         now=now,
     )
     patient = course.patient
-    status_row = getattr(course, "status_row", None)
-    charts = record.charts(sbp_threshold=course.hypotension_threshold_mmhg(timezone.localdate(now)))
+    today = timezone.localdate(now)
     if request.user.can_confirm_grades and confirm_form is None:
         initial = {}
-        wanted = request.GET.get("confirm", "")
-        if ASCII_ID.fullmatch(wanted):
-            initial["snapshot"] = int(wanted)
+        chosen = request.GET.get("confirm", "")
+        if ASCII_ID.fullmatch(chosen):
+            initial["snapshot"] = int(chosen)
+        # Every moment of the course, newest first, by its grades (one query, for those who
+        # may confirm a grade).
         confirm_form = GradeConfirmationForm(
-            course=course, initial=initial, snapshots=reversed(record.snapshots)
+            course=course,
+            initial=initial,
+            snapshots=snapshots.defer(*SNAPSHOT_DETAIL).order_by("-observed_at", "-pk"),
         )
-    latest = record.latest_snapshot
     latest_values = record.latest_values()
-    # Infection prevention (three queries); its charts join the page's chart data.
-    infection = infection_page.section(course, record, today=timezone.localdate(now))
-    main_charts = charts["charts"]
-    charts["charts"] = [*main_charts, *infection["charts"]]
+    # The charts are named here, with whether each has anything to draw; their points come
+    # from course_charts (static/js/course_charts.js fetches them).
+    charts = chart_outline(
+        record.chart_specs(sbp_threshold=course.hypotension_threshold_mmhg(today), points=False)
+    )
+    infection_charts = chart_outline(
+        infection_page.charts(record, course.protocol_version, points=False)
+    )
     return render(
         request,
         "monitoring/common/course.html",
@@ -382,7 +400,7 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             "patient": patient,
             "status": status_row,
             "version": course.protocol_version,
-            "age": age_label(patient, timezone.localdate(now)),
+            "age": age_label(patient, today),
             "latest": latest,
             "grade_age": record.age(latest.observed_at) if latest else "",
             "latest_moment": record.moment_label(latest.observed_at) if latest else "",
@@ -393,29 +411,93 @@ def course_page(request, course, *, confirm_form=None, status: int = 200):
             "bedside_values": [v for v in latest_values if not v.marker],
             "marker_values": [v for v in latest_values if v.marker],
             "drug_totals": record.treatment_totals(),
-            # JSON in a data- attribute (autoescaped), read by static/js/course_charts.js: the
-            # CSP scanner in tests/web/test_security.py refuses any <script> without src,
-            # json_script's application/json block included. json.dumps never localizes.
-            "charts": [(spec, chart_table(spec)) for spec in main_charts],
-            "infection": infection,
-            "infection_charts": [(spec, chart_table(spec)) for spec in infection["charts"]],
-            "chart_data": json.dumps(charts, separators=(",", ":")),
-            "bands": charts["bands"],
-            "days": record.day_lines(
-                check_times=[c.observed_at for c in checks],
-                check_settings=[c.setting for c in checks],
-                flags=flags,
-            ),
+            "charts": charts,
+            # Where now is on the charts' time axis (the series leave it out, so that the
+            # browser can keep them until the next save).
+            "now_position": record.now_position(),
+            # Infection prevention (three queries); its charts are drawn with the others.
+            "infection": infection_page.section(course, today=today),
+            "infection_charts": [(chart, None) for chart in infection_charts],
+            "days": record.day_lines(checks=checks, flags=flags),
             "checks_total": len(checks),
             "treatments": record.treatments(),
             "tocilizumab": tocilizumab_summary(course, record.tocilizumab_times(), now),
             "confirm_form": confirm_form,
             "now": now,
-            "journey": journey.journey(course, today=timezone.localdate(now)),
+            "journey": journey.journey(course, today=today),
             "handwriting": handwriting.section(course),  # two queries, no pictures
         },
         status=status,
     )
+
+
+def _chart_record(course, now) -> CoursePage:
+    """The course read for its charts: the snapshots' grades (the bands) and the current
+    vital signs, neuro assessments and labs (four queries; no treatment is charted)."""
+    snapshots = list(course.snapshots.defer(*SNAPSHOT_DETAIL).order_by("observed_at", "pk"))
+    records = current_records(course, kinds=("vitals", "neuro", "labs"))
+    return CoursePage(course, snapshots=snapshots, records=records, now=now)
+
+
+def _chart_specs(course, record: CoursePage, today) -> list[dict]:
+    """Every chart of the course page: its own, then infection prevention's."""
+    return [
+        *record.chart_specs(sbp_threshold=course.hypotension_threshold_mmhg(today)),
+        *infection_page.charts(record, course.protocol_version),
+    ]
+
+
+@requires(User.can_view_patients)
+@require_GET
+def course_charts(request, public_id):
+    """The course page's charts as JSON, for static/js/course_charts.js: the time axis, the
+    grade bands and every chart's points, nothing that moves with the clock (the page says
+    where now is).
+
+    The browser keeps the answer and asks again each time the page opens (``no-cache``), with
+    the ETag it has (``course_page.charts_etag``, read from the course without a query): until
+    a save changes the charts the answer is a 304, built from nothing but the course. Access as
+    the course page (``access.get_course_for``).
+    """
+    course = get_course_for(request.user, public_id)
+    now = timezone.now()
+    today = timezone.localdate(now)
+    etag = charts_etag(course, language=get_language(), today=today)
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        record = _chart_record(course, now)
+        data = record.charts(_chart_specs(course, record, today))
+        # json.dumps never localizes: a German decimal comma could not be parsed.
+        response = JsonResponse(data, json_dumps_params={"separators": (",", ":")})
+    response["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+@requires(User.can_view_patients)
+@require_GET
+def course_chart_table(request, public_id, chart: str):
+    """One chart's values as a table, newest first: for screen readers and anyone who wants
+    the numbers. The course page loads it into the chart's "Values as a table" when it is
+    opened (htmx); without JavaScript its link opens it as a page of its own. Access as the
+    course page (``access.get_course_for``)."""
+    course = get_course_for(request.user, public_id)
+    now = timezone.now()
+    record = _chart_record(course, now)
+    specs = _chart_specs(course, record, timezone.localdate(now))
+    spec = next((s for s in specs if s["id"] == f"chart-{chart}"), None)
+    if spec is None:
+        raise Http404("No such chart.")
+    context = {
+        "course": course,
+        "patient": course.patient,
+        "spec": spec,
+        "table": chart_table(spec),
+    }
+    template = "_chart_values.html" if request.htmx else "chart_table.html"
+    response = render(request, f"monitoring/common/{template}", context)
+    patch_vary_headers(response, ["HX-Request"])  # the partial and the page share the URL
+    return response
 
 
 @requires(User.can_view_patients)

@@ -136,7 +136,8 @@ def infection_care(request, public_id):
     record = CoursePage(
         course, snapshots=[], records=current_records(course, kinds=["labs"]), now=now
     )
-    section = infection_page.section(course, record, today=timezone.localdate(now))
+    section = infection_page.section(course, today=timezone.localdate(now))
+    charts = infection_page.charts(record, course.protocol_version)
     return render(
         request,
         "monitoring/care_team/infection.html",
@@ -146,7 +147,7 @@ def infection_care(request, public_id):
             "forms": forms,
             "failed_form": bound.get(action),
             "infection": section,
-            "infection_charts": [(spec, chart_table(spec)) for spec in section["charts"]],
+            "infection_charts": [(spec, chart_table(spec)) for spec in charts],
         },
         status=400 if action else 200,
     )

@@ -1,15 +1,21 @@
-/* The course page's charts (Chart.js 4, vendored). One line chart per spec in
- * #course-charts[data-charts], all on the same linear time axis: days since infusion, where
- * D+2 at noon is 2.5 and the ticks read "D+n". The gradeBands plugin draws the CRS and ICANS
- * grades (confirmed where a clinician confirmed) as coloured bands along the top of each chart,
- * each segment with its grade written in it where it is wide enough, the grade now in a box at
- * the band's end (a grade that changed an hour ago is only a sliver of a two-week axis), and
- * a dashed line at now.
+/* The course page's charts (Chart.js 4, vendored). One line chart per canvas in
+ * #course-charts and the infection section, all on the same linear time axis: days since
+ * infusion, where D+2 at noon is 2.5 and the ticks read "D+n". The gradeBands plugin draws the
+ * CRS and ICANS grades (confirmed where a clinician confirmed) as coloured bands along the top
+ * of each chart, each segment with its grade written in it where it is wide enough, the grade
+ * now in a box at the band's end (a grade that changed an hour ago is only a sliver of a
+ * two-week axis), and a dashed line at now.
  *
- * The specs come from monitoring/course_page.py (CoursePage.charts): a point is
+ * The points are fetched once from #course-charts[data-charts-url] (views.care_team.
+ * course_charts, built by monitoring/course_page.py): the browser keeps the answer and asks
+ * again with its ETag each time the page opens, so an unchanged course costs a 304. Nothing
+ * in it moves with the clock: the page says where now is (data-now, only while the course is
+ * monitored), and here the axis is carried on to today and the grade that holds now
+ * (band.current) on to now, or to the axis's end once monitoring is over. A point is
  * [x, y, "D+n HH:MM", optional label]; a dataset with `line` is a horizontal reference line.
- * Words come from the page (data-x-title, data-now-label), translated there. Every chart has
- * its values in a table under it (templates/monitoring/common/_chart_table.html).
+ * Words come from the page (data-x-title, data-now-label), translated there. Every chart's
+ * values are in a table under it, loaded when opened
+ * (templates/monitoring/common/_chart_table_on_demand.html).
  * Loaded from a static file: the Content-Security-Policy allows no inline script. */
 (function () {
   "use strict";
@@ -232,13 +238,27 @@
     });
   }
 
-  function draw() {
-    const root = document.getElementById("course-charts");
-    if (root === null || typeof Chart === "undefined") {
-      return;
+  // The series do not move with the clock; the page says where now is (monitoring/
+  // course_page.py CoursePage.now_position, bands).
+  function placeNow(data, now) {
+    if (now !== null) {
+      data.x.max = Math.max(data.x.max, Math.ceil(now));
     }
-    const data = JSON.parse(root.dataset.charts);
+    const end = now !== null ? now : data.x.max;
+    data.bands.forEach(function (band) {
+      const last = band.segments[band.segments.length - 1];
+      if (band.current !== null && last !== undefined) {
+        last[1] = Math.max(last[1], end);
+      }
+    });
+    data.now = now;
+    return data;
+  }
+
+  function drawAll(root, data) {
     const words = { xTitle: root.dataset.xTitle || "", now: root.dataset.nowLabel || "" };
+    const now = root.dataset.now === undefined ? null : Number(root.dataset.now);
+    placeNow(data, now);
     data.charts.forEach(function (spec) {
       const canvas = document.getElementById(spec.id);
       if (canvas !== null) {
@@ -248,6 +268,36 @@
     // Printing changes the page width (print CSS makes every chart full width): redraw.
     window.addEventListener("beforeprint", resizeAll);
     window.addEventListener("afterprint", resizeAll);
+  }
+
+  function failed() {
+    const message = document.getElementById("charts-failed");
+    if (message !== null) {
+      message.hidden = false;
+    }
+  }
+
+  function draw() {
+    const root = document.getElementById("course-charts");
+    if (root === null || typeof Chart === "undefined") {
+      return;
+    }
+    fetch(root.dataset.chartsUrl, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        // A session that has ended is sent to the login page: HTML, not the charts.
+        const type = response.headers.get("Content-Type") || "";
+        if (!response.ok || type.indexOf("application/json") !== 0) {
+          throw new Error("charts: " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        drawAll(root, data);
+      })
+      .catch(failed);
   }
 
   if (document.readyState === "loading") {

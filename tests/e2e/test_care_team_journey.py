@@ -17,6 +17,14 @@ from tests.factories import ICE_10, ROOM_AIR
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+def crs_band_grades(page) -> list[int]:
+    """The CRS grades drawn along the top of the temperature chart."""
+    return page.evaluate(
+        "() => Object.values(Chart.instances).find(c => c.canvas.id === 'chart-temperature')"
+        ".options.plugins.gradeBands.bands[0].segments.map(s => s[2])"
+    )
+
+
 def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     login_as, live_server, care_team_member, nurse, course, screen
 ):
@@ -77,9 +85,10 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     page.locator(f"#patient-{course.pk}").get_by_role("link", name="Ada Lovelace").click()
     page.wait_for_load_state("load")
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
-    charts = page.evaluate("Object.keys(Chart.instances).length")
-    # temperature, BP/HR, SpO₂/oxygen, ICE, CRP, ferritin; blood counts and IgG (infection)
-    assert charts == 8
+    # temperature, BP/HR, SpO₂/oxygen, ICE, CRP, ferritin; blood counts and IgG (infection),
+    # drawn once static/js/course_charts.js has fetched their points
+    page.wait_for_function("() => Object.keys(Chart.instances).length === 8")
+    assert 3 not in crs_band_grades(page)
     box = page.locator("#chart-temperature").bounding_box()
     assert box["width"] > 200
     assert box["height"] > 100
@@ -111,7 +120,9 @@ def test_a_physician_acknowledges_a_flag_reads_the_charts_and_overrides_a_grade(
     confirmation = GradeConfirmation.objects.get()
     assert (confirmation.computed_grade, confirmation.confirmed_grade) == (2, 3)
     assert confirmation.confirmed_by == care_team_member
-    page.wait_for_function("Object.keys(Chart.instances).length === 8")  # with the infection charts
+    page.wait_for_function("() => Object.keys(Chart.instances).length === 8")
+    # The override is drawn: the browser asked for the charts again and got the new grade.
+    assert 3 in crs_band_grades(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "care-course.png", full_page=True)
     assert [p for p in problems if "Content Security Policy" in p] == []

@@ -111,7 +111,9 @@ def test_the_course_page_fits_the_device_and_opens_a_day_on_a_click(
 
     page.goto(f"{live_server.url}/patients/{course.patient.public_id}/")
     page.wait_for_load_state("load")
-    page.wait_for_function("Object.keys(Chart.instances).length === 8")  # with the infection charts
+    page.wait_for_function(
+        "() => Object.keys(Chart.instances).length === 8"
+    )  # with the infection charts
 
     # The state now leads; the charts follow; the days come last.
     tops = [
@@ -151,6 +153,15 @@ def test_the_course_page_fits_the_device_and_opens_a_day_on_a_click(
     line.locator("summary").click()
     line.locator("summary").click()
     expect(checks).to_have_count(len(expected))
+
+    # A chart's values load as a table when they are opened, newest first.
+    values = page.locator("#chart-temperature").locator("xpath=..").locator("xpath=..")
+    values.locator("details.chart-table > summary").click()
+    rows = values.locator("details.chart-table tbody tr")
+    expect(rows.first).to_contain_text("D+13")
+    assert rows.count() > 50  # about ninety checks, most with a temperature
+    assert page.evaluate(SIDEWAYS) == []
+    values.locator("details.chart-table > summary").click()
 
     ARTIFACTS.mkdir(exist_ok=True)
     line.locator("summary").click()  # closed again for the picture of the whole page

@@ -4,7 +4,6 @@ grade bands and a table of each chart's values, then one line per day whose chec
 demand (the day partial) — current records only — and a clinician confirming or overriding a
 computed grade. Constant queries for 1 day or 28 days of data; the page lists no check."""
 
-import html
 import json
 import re
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from monitoring.models import (
     VitalSigns,
 )
 from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UserFactory, active_now
+from tests.home_helpers import home_client, make_home_user
 from tests.web.test_security import csp_violations
 
 LOW_FLOW_4 = {**ROOM_AIR, "oxygen_support": "low_flow", "oxygen_flow_l_min": 4}
@@ -41,10 +41,33 @@ def confirm_url(course) -> str:
     return reverse("monitoring:care-grade-confirm", args=[course.patient.public_id])
 
 
-def chart_data(page: str) -> dict:
-    """The JSON the page hands to static/js/course_charts.js."""
-    raw = re.search(r'id="course-charts"[^>]*data-charts="([^"]*)"', page).group(1)
-    return json.loads(html.unescape(raw))
+def charts_url(course) -> str:
+    return reverse("monitoring:course-charts", args=[course.patient.public_id])
+
+
+def table_url(course, key: str) -> str:
+    return reverse("monitoring:course-chart-table", args=[course.patient.public_id, key])
+
+
+def chart_data(client, course, **headers) -> dict:
+    """The charts' JSON that static/js/course_charts.js fetches (views.care_team.course_charts)."""
+    response = client.get(charts_url(course), headers=headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    return json.loads(response.content)  # json.loads: a decimal comma would not parse
+
+
+def page_now(page: str) -> float | None:
+    """Where the page says now is on the charts' time axis (none once monitoring is over)."""
+    found = re.search(r'id="course-charts"[^>]*? data-now="([^"]*)"', page)
+    return float(found.group(1)) if found else None
+
+
+def table_partial(client, course, key: str) -> str:
+    """A chart's table of values as htmx loads it into "Values as a table" when opened."""
+    response = client.get(table_url(course, key), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
 
 
 def day_url(course, day: int) -> str:
@@ -166,14 +189,17 @@ def test_the_header_says_who_what_which_day_and_the_grades_now_with_reasons(
 
 
 def test_the_charts_are_by_day_since_infusion_with_fractional_times(care_client, course, graded):
-    data = chart_data(care_client.get(course_url(course)).content.decode())
+    data = chart_data(care_client, course)
 
     temperature = chart(data, "temperature")
     (x, y, moment) = temperature["datasets"][0]["data"][0]
     assert y == 38.6
     assert moment == "D+2 09:30"
     assert x == pytest.approx(2 + 9.5 / 24, abs=1e-3)
-    assert data["x"] == {"min": 0, "max": 4}  # D+0 to the end of today (D+3)
+    # D+0 to the end of the last moment's day (D+2); the page carries it on to today (D+3),
+    # where it says now is.
+    assert data["x"] == {"min": 0, "max": 3}
+    assert 3 < page_now(care_client.get(course_url(course)).content.decode()) < 4
     assert {d["label"] for d in temperature["datasets"]} == {"Temperature °C", "Fever ≥ 38.0 °C"}
     oxygen = chart(data, "oxygen")["datasets"][1]["data"][0]
     assert oxygen[1] == 1  # low flow ≤ 6 L/min on the ASTCT ladder
@@ -217,17 +243,20 @@ def test_the_grade_bands_follow_the_snapshots(care_client, course, nurse, graded
         vitals={**ROOM_AIR, "temp_c": 37.0},
     )
 
-    bands = {
-        b["label"]: b["segments"]
-        for b in chart_data(care_client.get(course_url(course)).content.decode())["bands"]
-    }
+    data = chart_data(care_client, course)
+    bands = {b["label"]: b["segments"] for b in data["bands"]}
 
     (start, end, grade), (start_0, end_0, grade_0) = bands["CRS"]
     assert (grade, grade_0) == (2, 0)
     assert start == pytest.approx(2 + 9.5 / 24, abs=1e-3)
     assert end == start_0 == pytest.approx(2 + 15 / 24, abs=1e-3)
+    # The grade now holds on: static/js/course_charts.js carries it to where the page says now
+    # is (never later); the series end it 15 minutes on, visible however recent it is.
+    assert end_0 == pytest.approx(start_0 + 1 / 96, abs=1e-3)
+    assert {b["label"]: b["current"] for b in data["bands"]} == {"CRS": 0, "ICANS": 0}
     now = timezone.localtime()
-    assert end_0 == pytest.approx(3 + (now.hour + now.minute / 60) / 24, abs=1e-2)  # not later
+    at_now = page_now(care_client.get(course_url(course)).content.decode())
+    assert at_now == pytest.approx(3 + (now.hour + now.minute / 60) / 24, abs=1e-2)
     assert bands["ICANS"][0][2] == 0
 
 
@@ -248,9 +277,11 @@ def test_a_child_under_12_gets_a_capd_chart_instead_of_ice(care_client, nurse, w
         )
 
     page = care_client.get(course_url(child)).content.decode()
-    data = chart_data(page)
+    data = chart_data(care_client, child)
 
     assert "chart-ice" not in {c["id"] for c in data["charts"]}
+    assert 'id="chart-capd"' in page
+    assert 'id="chart-ice"' not in page
     assert values(chart(data, "capd"), "CAPD") == [0, 16]
     # A day's summary shows the worst CAPD: the highest.
     assert "CAPD 16/32" in day_partial(care_client, child, child.day_number())
@@ -332,7 +363,10 @@ def test_superseded_and_entered_in_error_records_are_not_charted(
     day = day_partial(care_client, course, 2)
     facts = day[: day.index("</dl>")]
 
-    assert values(chart(chart_data(page), "temperature"), "Temperature °C") == [38.6, 37.4]
+    assert values(chart(chart_data(care_client, course), "temperature"), "Temperature °C") == [
+        38.6,
+        37.4,
+    ]
     assert "40.4" not in facts
     assert "41.9" not in facts
     assert "38.6" in facts
@@ -522,7 +556,7 @@ def test_crp_and_ferritin_each_have_their_own_chart_from_zero(care_client, cours
             labs={"crp_mg_l": crp, "ferritin_ng_ml": ferritin},
         )
 
-    data = chart_data(care_client.get(course_url(course)).content.decode())
+    data = chart_data(care_client, course)
 
     crp, ferritin = chart(data, "crp"), chart(data, "ferritin")
     assert values(crp, "CRP mg/L") == [5, 100]  # 20-fold
@@ -535,12 +569,14 @@ def test_crp_and_ferritin_each_have_their_own_chart_from_zero(care_client, cours
 
 
 def test_the_grade_now_is_named_for_the_band_and_now_is_marked(care_client, course, graded):
-    data = chart_data(care_client.get(course_url(course)).content.decode())
+    data = chart_data(care_client, course)
+    at_now = page_now(care_client.get(course_url(course)).content.decode())
 
     assert {b["label"]: b["current"] for b in data["bands"]} == {"CRS": 2, "ICANS": 0}
     now = timezone.localtime()
-    assert data["now"] == pytest.approx(3 + (now.hour + now.minute / 60) / 24, abs=1e-2)
-    assert data["bands"][0]["segments"][-1][1] == pytest.approx(data["now"], abs=1e-3)
+    assert at_now == pytest.approx(3 + (now.hour + now.minute / 60) / 24, abs=1e-2)
+    # The grade now began before now; static/js/course_charts.js carries it on to now.
+    assert data["bands"][0]["segments"][-1][0] < at_now
 
 
 def test_each_chart_has_a_table_of_the_same_values(care_client, course, nurse, graded):
@@ -552,27 +588,27 @@ def test_each_chart_has_a_table_of_the_same_values(care_client, course, nurse, g
     )
 
     page = care_client.get(course_url(course)).content.decode()
-    data = chart_data(page)
-    charts = section(page, "charts")
+    data = chart_data(care_client, course)
 
-    infection = section(page, "infection")  # blood counts and IgG are drawn there
     for spec in data["charts"]:
-        where = infection if spec["id"] in ("chart-counts", "chart-igg") else charts
-        card = where[where.index(f'id="{spec["id"]}"') :]
-        table = card[card.index("<table") : card.index("</table>")]
+        key = spec["id"].removeprefix("chart-")
+        # On the page: the chart's canvas, then its table, which loads when it is opened.
+        card = page[page.index(f'id="{spec["id"]}"') :]
+        opener = card[card.index('<details class="chart-table') : card.index("</details>")]
+        assert f'hx-get="{table_url(course, key)}"' in opener
+        assert f'href="{table_url(course, key)}"' in opener  # without JavaScript
+        table = table_partial(care_client, course, key)
         assert spec["title"] in text_of(table[: table.index("</caption>")])
         head = [text_of(th) for th in re.findall(r'<th scope="col">(.*?)</th>', table)]
         series = [d for d in spec["datasets"] if "line" not in d]
         assert head == ["Time"] + [d["label"] for d in series]
         shown = len(re.findall(r'<th scope="row">', table))
         assert shown == len({p[2] for d in series for p in d["data"]}), spec["id"]
-    temperature = charts[charts.index('id="chart-temperature"') :]
-    rows = re.findall(
-        r'<th scope="row">(.*?)</th><td>(.*?)</td>', temperature[: temperature.index("</table>")]
-    )
+    temperature = table_partial(care_client, course, "temperature")
+    rows = re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', temperature)
     assert rows == [("D+2 14:00", "37.2"), ("D+2 09:30", "38.6")]  # newest first
-    oxygen = charts[charts.index('id="chart-oxygen"') :]
-    assert "<td>Low-flow nasal cannula 4 L/min</td>" in oxygen[: oxygen.index("</table>")]
+    oxygen = table_partial(care_client, course, "oxygen")
+    assert "<td>Low-flow nasal cannula 4 L/min</td>" in oxygen
 
 
 def test_numbers_for_the_charts_are_never_localized(care_client, course, graded, settings):
@@ -582,10 +618,13 @@ def test_numbers_for_the_charts_are_never_localized(care_client, course, graded,
     page = care_client.get(course_url(course), headers={"Accept-Language": "de"}).content.decode()
 
     assert "70,0 kg" in page  # the page does follow the German locale
-    data = chart_data(page)  # json.loads: a decimal comma would not parse
+    data = chart_data(care_client, course, **{"Accept-Language": "de"})
     (x, y, moment) = chart(data, "temperature")["datasets"][0]["data"][0]
     assert (y, moment) == (38.6, "D+2 09:30")
     assert x == pytest.approx(2 + 9.5 / 24, abs=1e-3)
+    assert "." in page[page.index("data-now=") :][:20]  # where now is: a point, not a comma
+    table = care_client.get(table_url(course, "temperature"), headers={"Accept-Language": "de"})
+    assert "38.6" in table.content.decode()  # as in the chart's tooltip
     assert f'hx-get="{day_url(course, 2)}"' in page
 
 
@@ -695,7 +734,7 @@ def test_a_clinician_overrides_a_grade_and_both_stay_visible(
     assert "overridden" in page
     assert "computed 2" in page
     assert "on a non-rebreather mask between checks" in page
-    assert chart_data(page)["bands"][0]["segments"][0][2] == 3  # effective grade drawn
+    assert chart_data(care_client, course)["bands"][0]["segments"][0][2] == 3  # effective grade
 
 
 def test_confirming_the_computed_grade_says_confirmed(care_client, course, graded):
@@ -796,34 +835,184 @@ def test_the_page_is_clean_under_the_content_security_policy(care_client, course
     assert '<script src="/static/js/course_charts.js" defer></script>' in page
 
 
+# --- The charts' points: fetched once, kept by the browser until a save changes them -----------
+
+
+def test_the_page_names_its_charts_and_draws_no_point(care_client, course, graded):
+    page = care_client.get(course_url(course)).content.decode()
+    charts = section(page, "charts")
+
+    assert "data-charts=" not in page
+    assert f'data-charts-url="{charts_url(course)}"' in charts
+    assert "38.6" not in charts  # the temperature is in the JSON and the table, not here
+    for title in ("Temperature", "Blood pressure and heart rate", "CRP", "Ferritin"):
+        assert f"{title}</h3>" in charts or f"{title} <span" in charts, title
+    # Nothing measured yet is said on the page, without the points.
+    crp = charts[charts.index(">CRP") :]
+    assert "nothing recorded yet" in crp[: crp.index("</h3>")]
+    temperature = charts[charts.index(">Temperature") :]
+    assert "nothing recorded yet" not in temperature[: temperature.index("</h3>")]
+
+
+def test_the_charts_json_is_kept_until_a_save_changes_it(care_client, course, nurse, graded):
+    first = care_client.get(charts_url(course))
+
+    assert first["Cache-Control"] == "private, no-cache"  # kept, and asked again each time
+    etag = first["ETag"]
+    again = care_client.get(charts_url(course), headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == etag
+
+    # A new check: the next page's fetch gets the new points.
+    services.record_check(
+        course=course,
+        by=nurse,
+        observed_at=local(course, 2, 16),
+        vitals={**ROOM_AIR, "temp_c": 37.1},
+    )
+    after_save = care_client.get(charts_url(course), headers={"If-None-Match": etag})
+    assert after_save.status_code == 200
+    assert after_save["ETag"] != etag
+    assert values(chart(after_save.json(), "temperature"), "Temperature °C") == [38.6, 37.1]
+
+    # A record entered in error: gone from the chart.
+    etag = after_save["ETag"]
+    services.mark_entered_in_error(
+        record=VitalSigns.objects.get(temp_c=37.1), reason="wrong patient", by=nurse
+    )
+    after_error = care_client.get(charts_url(course), headers={"If-None-Match": etag})
+    assert after_error.status_code == 200
+    assert values(chart(after_error.json(), "temperature"), "Temperature °C") == [38.6]
+
+
+def test_a_confirmed_grade_a_protocol_move_and_the_language_change_the_charts(
+    care_client, care_team_member, admin_user, course, graded
+):
+    def etag(**headers):
+        return care_client.get(charts_url(course), headers=headers)["ETag"]
+
+    seen = [etag()]
+    services.confirm_grade(
+        snapshot=graded,
+        domain="crs",
+        grade=3,
+        reason="on a mask between checks",
+        by=care_team_member,
+    )
+    seen.append(etag())
+    assert chart_data(care_client, course)["bands"][0]["segments"][0][2] == 3
+    revised = services.revise_protocol(
+        version=course.protocol_version,
+        changes={"sbp_low_mmhg": 95},
+        schedules={},
+        note="SBP 95",
+        by=admin_user,
+    )
+    services.move_course_to_version(
+        course=course, version=revised, reason="new limits", by=care_team_member
+    )
+    seen.append(etag())
+    haemodynamics = chart(chart_data(care_client, course), "haemodynamics")
+    assert "Hypotension: SBP < 95" in {d["label"] for d in haemodynamics["datasets"]}
+    seen.append(etag(**{"Accept-Language": "es"}))
+
+    assert len(set(seen)) == 4
+    spanish = chart_data(care_client, course, **{"Accept-Language": "es"})
+    assert chart(spanish, "temperature")["title"] == "Temperatura"
+
+
+@pytest.mark.parametrize("days", [1, 28])
+def test_an_unchanged_course_answers_304_without_reading_its_records(
+    care_client, nurse, ward_a, django_assert_num_queries, days
+):
+    infused = timezone.localtime(timezone.now() - timedelta(days=days + 1)).replace(hour=8)
+    course = CourseFactory(unit=ward_a, infused_at=infused)
+    fill_days(course, nurse, days)
+    etag = care_client.get(charts_url(course))["ETag"]
+    active_now(care_client)
+    # 3: session, user, the course with its patient and status row, whose refresh time the
+    # ETag is made of (course_page.charts_etag). Nothing else is read.
+    with django_assert_num_queries(3):
+        response = care_client.get(charts_url(course), headers={"If-None-Match": etag})
+    assert response.status_code == 304
+
+
+def test_without_javascript_a_charts_table_is_a_page_of_its_own(care_client, course, graded):
+    response = care_client.get(table_url(course, "temperature"))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<nav" in page  # the whole page, with the navigation
+    assert f'href="{course_url(course)}#chart-temperature"' in page  # and a way back
+    assert re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', page) == [("D+2 09:30", "38.6")]
+    assert response["Vary"].count("HX-Request") == 1
+    assert care_client.get(table_url(course, "no-such-chart")).status_code == 404
+    assert care_client.get(table_url(course, "capd")).status_code == 404  # an adult: ICE
+
+
+def test_the_charts_are_seen_as_the_course_page_is(
+    course, graded, ward_b, outsider_client, care_team_member
+):
+    care_b = Client()
+    care_b.force_login(UserFactory(role=User.Role.CARE_TEAM, units=[ward_b]))
+    for url in (charts_url(course), table_url(course, "temperature")):
+        for client in (outsider_client, care_b):
+            assert client.get(url).status_code == 404
+        anonymous = Client().get(url)
+        assert anonymous.status_code == 302
+        assert anonymous.url.startswith(reverse("login"))
+        # The patient's own caregiver at home reaches only the home pages.
+        home = home_client(make_home_user(course, care_team_member))
+        assert home.get(url).status_code == 404
+        assert b"38.6" not in home.get(url).content
+
+
+def test_the_charts_are_get_only(care_client, course):
+    assert care_client.post(charts_url(course)).status_code == 405
+    assert care_client.post(table_url(course, "temperature")).status_code == 405
+
+
 # --- Cost -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("days", [1, 28])
 def test_the_course_page_costs_the_same_queries_for_1_or_28_days(
-    care_client, nurse, ward_a, django_assert_num_queries, days
+    care_client, nurse_client, nurse, ward_a, django_assert_num_queries, days
 ):
     # Infused at 08:00 the day before, so all ``days`` × 6 checks lie in the past at any hour.
     infused = timezone.localtime(timezone.now() - timedelta(days=days + 1))
     infused = infused.replace(hour=8, minute=0)
     course = CourseFactory(unit=ward_a, infused_at=infused)
     fill_days(course, nurse, days)
-    active_now(care_client)  # filling 28 days can outlast the idle session's minute
-    # 22, however many checks: session, user, the course with patient, unit and status
-    # (access.get_course_for), its checks with their snapshots (for the bands and the day
-    # lines), the current vital signs, neuro assessments, labs and treatments for the state
-    # now, the charts and the treatment totals (4), the clinicians' confirmations, the flags
-    # with who acknowledged and resolved them, every acknowledgement of those flags with who
-    # gave it, the protocol version with its protocol and its schedules (due checks: 2), the
-    # infection prevention section's prophylaxis, immunoglobulin doses and infections (3; its
-    # counts and IgG come from the labs already read), the navigation bar's open-flag and
-    # unread-notification counts (2), and the treatment journey's phases and follow-up visits
-    # done (2), and the handwriting section's baseline and latest samples, without their
-    # pictures (2). No check's records: the page lists none.
-    with django_assert_num_queries(22):
-        response = care_client.get(course_url(course))
+    active_now(nurse_client)  # filling 28 days can outlast the idle session's minute
+    active_now(care_client)
+    # 23 for a nurse, however many checks: session, user, the course with patient, unit and
+    # status (access.get_course_for), its checks with their moments' grades as plain values
+    # (the day lines), the grade now in full and the clinicians' confirmations of it (2), the
+    # current vital signs, neuro assessments, labs and treatments for the state now, which
+    # charts have anything to draw and the treatment totals (4), the flags with who
+    # acknowledged and resolved them, every acknowledgement of those flags with who gave it,
+    # the protocol version with its protocol and its schedules (due checks: 2), the infection
+    # prevention section's prophylaxis, immunoglobulin doses and infections (3), the
+    # navigation bar's open-flag and unread-notification counts (2), the treatment journey's
+    # phases and follow-up visits done (2), and the handwriting section's baseline and latest
+    # samples, without their pictures (2). No check's records and no chart's points: the page
+    # lists neither.
+    with django_assert_num_queries(23):
+        response = nurse_client.get(course_url(course))
     assert response.status_code == 200
-    data = chart_data(response.content.decode())
+    page = response.content.decode()
+    assert "data-charts=" not in page
+    assert page.count('<th scope="row">D+') == 0  # no chart's values either
+    # 24 for the care team: and every moment of the course by its grades, to confirm one.
+    with django_assert_num_queries(24):
+        response = care_client.get(course_url(course))
+    assert response.content.decode().count('<option value="') >= days * 5
+    # The charts' JSON: 7, however many checks: session, user, the course (as above), its
+    # snapshots' grades (the bands), its current vital signs, neuro assessments and labs (3).
+    with django_assert_num_queries(7):
+        data = chart_data(care_client, course)
     assert len(chart(data, "temperature")["datasets"][0]["data"]) >= days * 5
 
 

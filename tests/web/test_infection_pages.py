@@ -185,11 +185,12 @@ def test_the_course_page_costs_the_same_for_few_or_many_infection_records(
             labs={"igg_mg_dl": 500 - n, "anc_10e9_l": "1.2", "lymphocytes_10e9_l": "0.3"},
         )
     active_now(care_client)  # the records above can outlast the idle session's minute
-    # As test_course_page's pin less one (no flag here, so no acknowledgements to read): the
-    # section adds its three reads (prophylaxis, doses, infections) whatever their number; its
-    # counts and IgG come from the labs read once (the journey's phases and visits: 2 more;
-    # the handwriting section's baseline and latest samples: 2 more).
-    with django_assert_num_queries(21):
+    # As test_course_page's pin for the care team less one (no flag here, so no
+    # acknowledgements to read): the section adds its three reads (prophylaxis, doses,
+    # infections) whatever their number; whether its counts and IgG have anything to draw
+    # comes from the labs read once (the journey's phases and visits: 2 more; the handwriting
+    # section's baseline and latest samples: 2 more).
+    with django_assert_num_queries(23):
         response = care_client.get(course_url(course))
     page = response.content.decode()
     assert page.count("acv-lot-") == n_records
