@@ -66,14 +66,6 @@ CHANNEL_WORDS = {
 }
 
 
-def _leading_flags(min_severity: int | None) -> QuerySet[Flag]:
-    """The course's unresolved flags (at the severity asked for or worse), leading one first."""
-    flags = Flag.objects.unresolved().filter(course=OuterRef("pk"))
-    if min_severity is not None:
-        flags = flags.filter(severity__gte=min_severity)
-    return flags.order_by(*FLAG_ORDER)
-
-
 def board_courses(courses: QuerySet[TreatmentCourse], *, now: datetime, min_severity=None):
     """The courses the board lists, in its order, ready for ``rows``.
 
@@ -81,28 +73,37 @@ def board_courses(courses: QuerySet[TreatmentCourse], *, now: datetime, min_seve
     the status row's earliest due time (``CourseStatus.next_due_at``; a course with no status
     row yet is due from day 0). A severity filter lists only patients with a flag of that
     severity or worse.
+
+    The order reads the leads the status row keeps (``engine.flag_leads``): the leading flag
+    is the leading open one when it is severe enough, else the leading acknowledged one —
+    within each status the most severe comes first, so when the leading one of a status is
+    below the filter, so are all of that status.
     """
-    lead = _leading_flags(min_severity)
+    least = min_severity or Flag.Severity.INFO
+    open_lead = Q(status_row__open_lead_severity__gte=least)
+    acked_lead = Q(status_row__acked_lead_severity__gte=least)
     overdue = (
         Q(status=TreatmentCourse.Status.MONITORING, protocol_version__isnull=False)
         & Q(due_at__lt=now)
         & (Q(status_row__isnull=True) | Q(status_row__monitoring_ends_at__gt=now))
     )
-    # The leading flag is open exactly when the course has an open flag (open ones lead).
-    has_flag = Q(lead_severity__isnull=False)
+    has_flag = open_lead | acked_lead
     listed = has_flag if min_severity is not None else has_flag | overdue
+    lead_severity = Case(
+        When(open_lead, then="status_row__open_lead_severity"),
+        When(acked_lead, then="status_row__acked_lead_severity"),
+    )
+    lead_since = Case(
+        When(open_lead, then="status_row__open_lead_since"),
+        When(acked_lead, then="status_row__acked_lead_since"),
+    )
     return _with_row_data(
-        courses.annotate(
-            due_at=Coalesce("status_row__next_due_at", "infused_at"),
-            lead_status=Subquery(lead.values("status")[:1]),
-            lead_severity=Subquery(lead.values("severity")[:1]),
-            lead_since=Subquery(lead.annotate(since=WAITING_SINCE).values("since")[:1]),
-        )
+        courses.annotate(due_at=Coalesce("status_row__next_due_at", "infused_at"))
         .filter(listed)
         .order_by(
-            Case(When(lead_status=Flag.Status.OPEN, then=Value(0)), default=Value(1)),
-            F("lead_severity").desc(nulls_last=True),
-            Coalesce("lead_since", "due_at"),
+            Case(When(open_lead, then=Value(0)), default=Value(1)),
+            lead_severity.desc(nulls_last=True),
+            Coalesce(lead_since, "due_at"),
             "pk",
         )
     )
