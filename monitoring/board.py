@@ -58,6 +58,8 @@ WAITING_SINCE = Coalesce("worsened_at", "raised_at")
 # Open (never acknowledged, or re-opened by an escalation) before acknowledged.
 OPEN_FIRST = Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1))
 FLAG_ORDER = (OPEN_FIRST, "-severity", WAITING_SINCE, "pk")
+# When a course's checks are due: the status row's earliest next due time, or from day 0.
+DUE_AT = Coalesce("status_row__next_due_at", "infused_at")
 # How a failed delivery reads on a row: "Page to Dr X failed at 14:02 — retrying".
 CHANNEL_WORDS = {
     Delivery.Channel.EMAIL: _("E-mail"),
@@ -67,21 +69,18 @@ CHANNEL_WORDS = {
 
 
 def board_courses(courses: QuerySet[TreatmentCourse], *, now: datetime, min_severity=None):
-    """The courses the board lists, in its order, ready for ``rows``.
+    """The ids of the courses the board lists, in its order; ``page_of`` reads a slice of them
+    ready for ``rows``.
 
     A course is listed with an unresolved flag, or under monitoring with a check overdue by
     the status row's earliest due time (``CourseStatus.next_due_at``; a course with no status
     row yet is due from day 0). A severity filter lists only patients with a flag of that
     severity or worse.
 
-    The order reads the leads the status row keeps (``engine.flag_leads``): the leading flag
-    is the leading open one when it is severe enough, else the leading acknowledged one —
-    within each status the most severe comes first, so when the leading one of a status is
-    below the filter, so are all of that status.
+    Only ids: the database sorts every listed course of the hospital, and sorts small rows;
+    the page's rows are read whole by ``page_of``.
     """
-    least = min_severity or Flag.Severity.INFO
-    open_lead = Q(status_row__open_lead_severity__gte=least)
-    acked_lead = Q(status_row__acked_lead_severity__gte=least)
+    open_lead, acked_lead = _leads(min_severity)
     overdue = (
         Q(status=TreatmentCourse.Status.MONITORING, protocol_version__isnull=False)
         & Q(due_at__lt=now)
@@ -89,23 +88,56 @@ def board_courses(courses: QuerySet[TreatmentCourse], *, now: datetime, min_seve
     )
     has_flag = open_lead | acked_lead
     listed = has_flag if min_severity is not None else has_flag | overdue
-    lead_severity = Case(
+    return (
+        courses.annotate(due_at=DUE_AT)
+        .filter(listed)
+        .order_by(*_board_order(min_severity))
+        .values_list("pk", flat=True)
+    )
+
+
+def page_of(ids: QuerySet, *, min_severity=None) -> QuerySet[TreatmentCourse]:
+    """A slice of ``board_courses`` as courses ready for ``rows``, in the board's order: one
+    query, the slice its subquery."""
+    return _with_row_data(
+        TreatmentCourse.objects.filter(pk__in=ids)
+        .annotate(due_at=DUE_AT)
+        .order_by(*_board_order(min_severity))
+    )
+
+
+def _leads(min_severity) -> tuple[Q, Q]:
+    """Whether the course's leading open flag, and its leading acknowledged one, are at the
+    severity asked for or worse (the status row keeps both: engine.flag_leads)."""
+    least = min_severity or Flag.Severity.INFO
+    return (
+        Q(status_row__open_lead_severity__gte=least),
+        Q(status_row__acked_lead_severity__gte=least),
+    )
+
+
+def _board_order(min_severity) -> tuple:
+    """Patients with an open flag first, then by their leading flag's severity and how long it
+    has waited, then those with only an overdue check, the longest overdue first.
+
+    The leading flag is the leading open one when it is severe enough, else the leading
+    acknowledged one: within each status the most severe leads, so when the leading one of a
+    status is below the filter, so are all of that status's flags.
+    """
+    open_lead, acked_lead = _leads(min_severity)
+    severity = Case(
         When(open_lead, then="status_row__open_lead_severity"),
         When(acked_lead, then="status_row__acked_lead_severity"),
     )
-    lead_since = Case(
+    since = Case(
         When(open_lead, then="status_row__open_lead_since"),
         When(acked_lead, then="status_row__acked_lead_since"),
     )
-    return _with_row_data(
-        courses.annotate(due_at=Coalesce("status_row__next_due_at", "infused_at"))
-        .filter(listed)
-        .order_by(
-            Case(When(open_lead, then=Value(0)), default=Value(1)),
-            lead_severity.desc(nulls_last=True),
-            Coalesce(lead_since, "due_at"),
-            "pk",
-        )
+    return (
+        Case(When(open_lead, then=Value(0)), default=Value(1)),
+        severity.desc(nulls_last=True),
+        Coalesce(since, "due_at"),
+        "pk",
     )
 
 
@@ -117,8 +149,10 @@ def one_course(course: TreatmentCourse) -> QuerySet[TreatmentCourse]:
 
 def _with_row_data(courses: QuerySet[TreatmentCourse]) -> QuerySet[TreatmentCourse]:
     return (
-        courses.select_related("patient", "unit", "status_row", "protocol_version", "product")
-        .prefetch_related("protocol_version__schedules")
+        courses.select_related("patient", "unit", "status_row")
+        # A page's courses share a few protocol versions and products: each read once (a
+        # query each), not built again from a join for every row.
+        .prefetch_related("protocol_version__schedules", "product")
         # How old the current grades are: the moment they were graded at (a subquery, which
         # the paginator's count leaves out, where a join would stay in it).
         .annotate(
