@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import services
+from monitoring.engine import flag_leads
 from monitoring.models import (
     AuditEvent,
     BoardVisit,
@@ -171,6 +172,60 @@ def test_patients_come_unacknowledged_first_then_most_severe_then_longest_waitin
     assert "Nothing left to acknowledge" in page
     assert page.index("Nothing left to acknowledge") < page.index("acknowledged critical")
     assert "resolved critical" not in page
+
+
+def leads_kept(course) -> dict:
+    """The board's order keys on the course's status row, checked against its flags now."""
+    status = CourseStatus.objects.get(course=course)
+    expected = flag_leads(Flag.objects.unresolved().filter(course=course))
+    assert {name: getattr(status, name) for name in expected} == expected
+    return expected
+
+
+def test_the_board_order_follows_flags_raised_acknowledged_escalated_and_resolved(
+    care_client, care_team_member, nurse, ward_a
+):
+    """The board sorts on the leads the status row keeps (engine.flag_leads); every write of a
+    course's flags keeps them, and the order follows."""
+    hypoxic, febrile = CourseFactory.create_batch(2, unit=ward_a)
+    at = timezone.now() - timedelta(hours=2)
+
+    def check(course, minutes, **vitals):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=at + timedelta(minutes=minutes),
+            vitals={**ROOM_AIR, "temp_c": 38.4, **vitals},
+            neuro=ICE_10,
+        )
+
+    def order():
+        return rows_in_order(care_client.get(BOARD).content.decode())
+
+    check(hypoxic, 0, oxygen_support="low_flow", oxygen_flow_l_min=3)  # CRS 2
+    check(febrile, 0)  # CRS 1
+    assert leads_kept(hypoxic)["open_lead_severity"] > leads_kept(febrile)["open_lead_severity"]
+    assert order() == [hypoxic.pk, febrile.pk]
+
+    services.acknowledge_course_flags(course=hypoxic, by=care_team_member)
+    assert leads_kept(hypoxic)["open_lead_severity"] is None
+    assert order() == [febrile.pk, hypoxic.pk]  # nothing left to acknowledge: below
+
+    crs = Flag.objects.get(course=hypoxic, kind="crs")
+    check(hypoxic, 30, oxygen_support="low_flow", oxygen_flow_l_min=3, vasopressors_count=1)
+    escalated = Flag.objects.get(pk=crs.pk)
+    assert escalated.status == Flag.Status.OPEN
+    assert escalated.severity > crs.severity
+    assert leads_kept(hypoxic)["open_lead_severity"] == escalated.severity
+    assert order() == [hypoxic.pk, febrile.pk]  # re-opened, and worse
+
+    for flag in Flag.objects.unresolved().filter(course=febrile, status=Flag.Status.OPEN):
+        services.acknowledge_flag(flag=flag, by=care_team_member)
+    assert leads_kept(febrile)["open_lead_severity"] is None
+    for flag in Flag.objects.unresolved().filter(course=hypoxic):
+        services.resolve_flag(flag=flag, by=care_team_member, reason="better")
+    assert leads_kept(hypoxic) == dict.fromkeys(leads_kept(hypoxic))  # no flag left
+    assert order()[0] == febrile.pk
 
 
 def test_a_patient_with_an_open_flag_ranks_by_it_not_by_an_acknowledged_worse_one(
