@@ -16,9 +16,11 @@ computed on read (``schedule.due_checks``) for the page's rows only.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import (
     Case,
@@ -32,7 +34,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +63,13 @@ WAITING_SINCE = Coalesce("worsened_at", "raised_at")
 # Open (never acknowledged, or re-opened by an escalation) before acknowledged.
 OPEN_FIRST = Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1))
 FLAG_ORDER = (OPEN_FIRST, "-severity", WAITING_SINCE, "pk")
+# A board row's links (row_links), each with the patient's public id.
+ROW_LINKS = {
+    "course": "monitoring:patient-course",
+    "acknowledge": "monitoring:care-patient-acknowledge",
+    "flags": "monitoring:care-patient-flags",
+}
+SOME_ID = uuid.UUID(int=0)
 # When a course's checks are due: the status row's earliest next due time, or from day 0.
 DUE_AT = Coalesce("status_row__next_due_at", "infused_at")
 # How a failed delivery reads on a row: "Page to Dr X failed at 14:02 — retrying".
@@ -177,12 +189,29 @@ class BoardRow:
     new: bool = False
     failure: str = ""
     grade_age: str = ""  # how old the current grades are ("2 h 05 min")
+    links: dict[str, str] = field(default_factory=dict)  # ROW_LINKS, for this patient
+
+    @property
+    def others_words(self) -> str:
+        """The other flags in a line: "CRS (critical); NEWS2 (urgent, acknowledged by Dr X)".
+
+        Written here rather than looped over in the row's template: a patient has half a
+        dozen unresolved flags on a busy board, and each took a dozen template nodes.
+        """
+        acknowledged_by = gettext("acknowledged by %(who)s")
+        words = []
+        for flag in self.others:
+            severity = escape(flag.get_severity_display().lower())
+            if flag.status == Flag.Status.ACKNOWLEDGED:
+                severity += ", " + acknowledged_by % {"who": escape(flag.acknowledged_by)}
+            words.append(f"{escape(flag.get_kind_display())} ({severity})")
+        return mark_safe("; ".join(words))  # each part escaped above
 
     @property
     def status(self) -> CourseStatus | None:
         return getattr(self.course, "status_row", None)
 
-    @property
+    @cached_property  # the row's template asks four times
     def open_flags(self) -> list[Flag]:
         return [flag for flag in self.flags if flag.status == Flag.Status.OPEN]
 
@@ -228,6 +257,7 @@ def rows(
     for flag in flags:
         by_course[flag.course_id].append(with_wait(flag, now))
     failed = _latest_failures([course.pk for course in courses]) if failures and courses else {}
+    links = row_links()
     result = []
     for course in courses:
         course_flags = by_course[course.pk]
@@ -248,9 +278,20 @@ def rows(
                 new=bool(lead and new_after and lead.waiting_since > new_after),
                 failure=failed.get(course.pk, ""),
                 grade_age=duration_words(max(now - graded_at, timedelta(0))) if graded_at else "",
+                links=links(course.patient.public_id),
             )
         )
     return result
+
+
+def row_links():
+    """A function giving a patient's ROW_LINKS, reversed once for all the rows: a reverse()
+    costs as much as a dozen template variables, and a row has three links."""
+    placeholder = str(SOME_ID)
+    shapes = {key: reverse(name, args=[SOME_ID]) for key, name in ROW_LINKS.items()}
+    return lambda public_id: {
+        key: shape.replace(placeholder, str(public_id)) for key, shape in shapes.items()
+    }
 
 
 def with_wait(flag: Flag, now: datetime) -> Flag:
