@@ -9,8 +9,9 @@ Order: patients with an unacknowledged (open) flag first; then the severity of t
 flag; then how long that flag has waited (since raised, or since it last got worse). The leading
 flag is the one the old one-row-per-flag board listed first for the patient: the worst open
 flag, or the worst acknowledged one when none is open. Patients with only an overdue check come
-last, the longest overdue first. The order is computed by the database over every course (three
-correlated subqueries on the flags' (course, status, severity) index); overdue checks are then
+last, the longest overdue first. The database sorts every listed course on columns of its status
+row (the leading open and acknowledged flags, kept by every write of the course's flags:
+``engine.flag_leads``), ids only, and the page's rows are then read whole; overdue checks are
 computed on read (``schedule.due_checks``) for the page's rows only.
 """
 
