@@ -9,16 +9,19 @@ Order: patients with an unacknowledged (open) flag first; then the severity of t
 flag; then how long that flag has waited (since raised, or since it last got worse). The leading
 flag is the one the old one-row-per-flag board listed first for the patient: the worst open
 flag, or the worst acknowledged one when none is open. Patients with only an overdue check come
-last, the longest overdue first. The order is computed by the database over every course (three
-correlated subqueries on the flags' (course, status, severity) index); overdue checks are then
+last, the longest overdue first. The database sorts every listed course on columns of its status
+row (the leading open and acknowledged flags, kept by every write of the course's flags:
+``engine.flag_leads``), ids only, and the page's rows are then read whole; overdue checks are
 computed on read (``schedule.due_checks``) for the page's rows only.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import (
     Case,
@@ -32,7 +35,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +64,15 @@ WAITING_SINCE = Coalesce("worsened_at", "raised_at")
 # Open (never acknowledged, or re-opened by an escalation) before acknowledged.
 OPEN_FIRST = Case(When(status=Flag.Status.OPEN, then=Value(0)), default=Value(1))
 FLAG_ORDER = (OPEN_FIRST, "-severity", WAITING_SINCE, "pk")
+# A board row's links (row_links), each with the patient's public id.
+ROW_LINKS = {
+    "course": "monitoring:patient-course",
+    "acknowledge": "monitoring:care-patient-acknowledge",
+    "flags": "monitoring:care-patient-flags",
+}
+SOME_ID = uuid.UUID(int=0)
+# When a course's checks are due: the status row's earliest next due time, or from day 0.
+DUE_AT = Coalesce("status_row__next_due_at", "infused_at")
 # How a failed delivery reads on a row: "Page to Dr X failed at 14:02 — retrying".
 CHANNEL_WORDS = {
     Delivery.Channel.EMAIL: _("E-mail"),
@@ -66,45 +81,76 @@ CHANNEL_WORDS = {
 }
 
 
-def _leading_flags(min_severity: int | None) -> QuerySet[Flag]:
-    """The course's unresolved flags (at the severity asked for or worse), leading one first."""
-    flags = Flag.objects.unresolved().filter(course=OuterRef("pk"))
-    if min_severity is not None:
-        flags = flags.filter(severity__gte=min_severity)
-    return flags.order_by(*FLAG_ORDER)
-
-
 def board_courses(courses: QuerySet[TreatmentCourse], *, now: datetime, min_severity=None):
-    """The courses the board lists, in its order, ready for ``rows``.
+    """The ids of the courses the board lists, in its order; ``page_of`` reads a slice of them
+    ready for ``rows``.
 
     A course is listed with an unresolved flag, or under monitoring with a check overdue by
     the status row's earliest due time (``CourseStatus.next_due_at``; a course with no status
     row yet is due from day 0). A severity filter lists only patients with a flag of that
     severity or worse.
+
+    Only ids: the database sorts every listed course of the hospital, and sorts small rows;
+    the page's rows are read whole by ``page_of``.
     """
-    lead = _leading_flags(min_severity)
+    open_lead, acked_lead = _leads(min_severity)
     overdue = (
         Q(status=TreatmentCourse.Status.MONITORING, protocol_version__isnull=False)
         & Q(due_at__lt=now)
         & (Q(status_row__isnull=True) | Q(status_row__monitoring_ends_at__gt=now))
     )
-    # The leading flag is open exactly when the course has an open flag (open ones lead).
-    has_flag = Q(lead_severity__isnull=False)
+    has_flag = open_lead | acked_lead
     listed = has_flag if min_severity is not None else has_flag | overdue
-    return _with_row_data(
-        courses.annotate(
-            due_at=Coalesce("status_row__next_due_at", "infused_at"),
-            lead_status=Subquery(lead.values("status")[:1]),
-            lead_severity=Subquery(lead.values("severity")[:1]),
-            lead_since=Subquery(lead.annotate(since=WAITING_SINCE).values("since")[:1]),
-        )
+    return (
+        courses.annotate(due_at=DUE_AT)
         .filter(listed)
-        .order_by(
-            Case(When(lead_status=Flag.Status.OPEN, then=Value(0)), default=Value(1)),
-            F("lead_severity").desc(nulls_last=True),
-            Coalesce("lead_since", "due_at"),
-            "pk",
-        )
+        .order_by(*_board_order(min_severity))
+        .values_list("pk", flat=True)
+    )
+
+
+def page_of(ids: QuerySet, *, min_severity=None) -> QuerySet[TreatmentCourse]:
+    """A slice of ``board_courses`` as courses ready for ``rows``, in the board's order: one
+    query, the slice its subquery."""
+    return _with_row_data(
+        TreatmentCourse.objects.filter(pk__in=ids)
+        .annotate(due_at=DUE_AT)
+        .order_by(*_board_order(min_severity))
+    )
+
+
+def _leads(min_severity) -> tuple[Q, Q]:
+    """Whether the course's leading open flag, and its leading acknowledged one, are at the
+    severity asked for or worse (the status row keeps both: engine.flag_leads)."""
+    least = min_severity or Flag.Severity.INFO
+    return (
+        Q(status_row__open_lead_severity__gte=least),
+        Q(status_row__acked_lead_severity__gte=least),
+    )
+
+
+def _board_order(min_severity) -> tuple:
+    """Patients with an open flag first, then by their leading flag's severity and how long it
+    has waited, then those with only an overdue check, the longest overdue first.
+
+    The leading flag is the leading open one when it is severe enough, else the leading
+    acknowledged one: within each status the most severe leads, so when the leading one of a
+    status is below the filter, so are all of that status's flags.
+    """
+    open_lead, acked_lead = _leads(min_severity)
+    severity = Case(
+        When(open_lead, then="status_row__open_lead_severity"),
+        When(acked_lead, then="status_row__acked_lead_severity"),
+    )
+    since = Case(
+        When(open_lead, then="status_row__open_lead_since"),
+        When(acked_lead, then="status_row__acked_lead_since"),
+    )
+    return (
+        Case(When(open_lead, then=Value(0)), default=Value(1)),
+        severity.desc(nulls_last=True),
+        Coalesce(since, "due_at"),
+        "pk",
     )
 
 
@@ -116,8 +162,10 @@ def one_course(course: TreatmentCourse) -> QuerySet[TreatmentCourse]:
 
 def _with_row_data(courses: QuerySet[TreatmentCourse]) -> QuerySet[TreatmentCourse]:
     return (
-        courses.select_related("patient", "unit", "status_row", "protocol_version", "product")
-        .prefetch_related("protocol_version__schedules")
+        courses.select_related("patient", "unit", "status_row")
+        # A page's courses share a few protocol versions and products: each read once (a
+        # query each), not built again from a join for every row.
+        .prefetch_related("protocol_version__schedules", "product")
         # How old the current grades are: the moment they were graded at (a subquery, which
         # the paginator's count leaves out, where a join would stay in it).
         .annotate(
@@ -142,12 +190,29 @@ class BoardRow:
     new: bool = False
     failure: str = ""
     grade_age: str = ""  # how old the current grades are ("2 h 05 min")
+    links: dict[str, str] = field(default_factory=dict)  # ROW_LINKS, for this patient
+
+    @property
+    def others_words(self) -> str:
+        """The other flags in a line: "CRS (critical); NEWS2 (urgent, acknowledged by Dr X)".
+
+        Written here rather than looped over in the row's template: a patient has half a
+        dozen unresolved flags on a busy board, and each took a dozen template nodes.
+        """
+        acknowledged_by = gettext("acknowledged by %(who)s")
+        words = []
+        for flag in self.others:
+            severity = escape(flag.get_severity_display().lower())
+            if flag.status == Flag.Status.ACKNOWLEDGED:
+                severity += ", " + acknowledged_by % {"who": escape(flag.acknowledged_by)}
+            words.append(f"{escape(flag.get_kind_display())} ({severity})")
+        return mark_safe("; ".join(words))  # each part escaped above
 
     @property
     def status(self) -> CourseStatus | None:
         return getattr(self.course, "status_row", None)
 
-    @property
+    @cached_property  # the row's template asks four times
     def open_flags(self) -> list[Flag]:
         return [flag for flag in self.flags if flag.status == Flag.Status.OPEN]
 
@@ -193,6 +258,7 @@ def rows(
     for flag in flags:
         by_course[flag.course_id].append(with_wait(flag, now))
     failed = _latest_failures([course.pk for course in courses]) if failures and courses else {}
+    links = row_links()
     result = []
     for course in courses:
         course_flags = by_course[course.pk]
@@ -213,9 +279,20 @@ def rows(
                 new=bool(lead and new_after and lead.waiting_since > new_after),
                 failure=failed.get(course.pk, ""),
                 grade_age=duration_words(max(now - graded_at, timedelta(0))) if graded_at else "",
+                links=links(course.patient.public_id),
             )
         )
     return result
+
+
+def row_links():
+    """A function giving a patient's ROW_LINKS, reversed once for all the rows: a reverse()
+    costs as much as a dozen template variables, and a row has three links."""
+    placeholder = str(SOME_ID)
+    shapes = {key: reverse(name, args=[SOME_ID]) for key, name in ROW_LINKS.items()}
+    return lambda public_id: {
+        key: shape.replace(placeholder, str(public_id)) for key, shape in shapes.items()
+    }
 
 
 def with_wait(flag: Flag, now: datetime) -> Flag:

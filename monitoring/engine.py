@@ -114,8 +114,8 @@ class FlagBook:
         fields |= {"snapshot", "updated_at"}
         return flag
 
-    def open_severities(self) -> list[int]:
-        return [flag.severity for flag in self.open.values() if flag.status != "resolved"]
+    def unresolved(self) -> list[Flag]:
+        return [flag for flag in self.open.values() if flag.status != Flag.Status.RESOLVED]
 
 
 LADDER_FIELDS = {"ladder_round", "ladder_step", "ladder_tier", "escalate_at"}
@@ -377,12 +377,14 @@ def _findings(snapshot: GradeSnapshot, domain: str):
 def status_values(
     *,
     snapshots: list[GradeSnapshot],
-    open_severities: list[int],
+    unresolved: list[Flag],
     timeline: Timeline,
 ) -> dict:
     """The denormalised status of a course: its latest grades (confirmed where a clinician
-    gave one), the worst grades of the course, its open flags and when each check type was
-    last done. ``snapshots`` are all of the course's, in any order."""
+    gave one), the worst grades of the course, its unresolved flags (how many, the worst, the
+    board's leads) and when each check type was last done. ``snapshots`` are all of the
+    course's, in any order."""
+    open_severities = [flag.severity for flag in unresolved]
     latest = max(snapshots, key=lambda s: (s.observed_at, s.pk or 0), default=None)
     neuro = timeline.neuro.records[-1] if timeline.neuro.records else None
     return {
@@ -395,9 +397,26 @@ def status_values(
         "last_check_at": latest.observed_at if latest else None,
         "open_flag_count": len(open_severities),
         "worst_open_severity": max(open_severities, default=0),
+        **flag_leads(unresolved),
         **{f"last_{kind}_at": timeline.series(kind).last_time() for kind in SCHEDULED_KINDS},
         "neuro_changed": neuro_changed(neuro),
     }
+
+
+def flag_leads(unresolved) -> dict:
+    """The flag board's order keys of a course (``CourseStatus.open_lead_*``/``acked_lead_*``):
+    its leading unacknowledged flag and its leading acknowledged one, each the most severe,
+    then the one waiting longest (since raised, or since it last got worse) — the order of
+    ``board.FLAG_ORDER`` within each status. Every write of a course's flags keeps them: with
+    the rest of the status row (``status_values``), or alone after an acknowledgement
+    (``services.refresh_flag_leads``)."""
+    values = {}
+    for prefix, status in (("open", Flag.Status.OPEN), ("acked", Flag.Status.ACKNOWLEDGED)):
+        flags = [flag for flag in unresolved if flag.status == status]
+        lead = min(flags, key=lambda flag: (-flag.severity, flag.waiting_since), default=None)
+        values[f"{prefix}_lead_severity"] = lead.severity if lead else None
+        values[f"{prefix}_lead_since"] = lead.waiting_since if lead else None
+    return values
 
 
 def apply_status(status: CourseStatus, values: dict, *, deferrals: dict) -> CourseStatus:

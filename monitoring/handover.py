@@ -10,11 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, F, IntegerField, Q, Value, When, Window
+from django.db.models import F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils.translation import gettext
 
-from monitoring.models import Flag, HandoverNote, NeuroAssessment, Treatment, VitalSigns
+from monitoring.models import (
+    BedsideCheck,
+    Flag,
+    HandoverNote,
+    NeuroAssessment,
+    Treatment,
+    TreatmentCourse,
+    VitalSigns,
+)
 from monitoring.registry import CORTICOSTEROIDS, TO_MG, DrugTotal
 from monitoring.schedule import due_checks, duration_words
 
@@ -96,42 +104,43 @@ def neuro_trend(points: list[NeuroPoint]) -> str:
 
 
 def latest_vitals(ids: list[int], *, now: datetime) -> tuple[dict, dict]:
-    """Per course, the last vital signs and the last oxygen/vasopressor record, in one query:
-    each row ranked among the course's vitals, and among those that recorded oxygen."""
-    by_course = F("check_entry__course_id")
-    latest_first = [F("check_entry__observed_at").desc(), F("pk").desc()]
-    recorded = Case(
-        When(oxygen_support="", then=Value(0)), default=Value(1), output_field=IntegerField()
-    )
-    rows = (
+    """Per course, the last vital signs and the last oxygen/vasopressor record, in one query.
+
+    Each course's two records are found by walking its checks' (course, time) index back from
+    ``now`` (a subquery per course that stops at the first match), not by ranking every record
+    of the course: a sheet's cost does not grow with the length of its patients' stays.
+    """
+    last = (
         VitalSigns.objects.current()
-        .filter(check_entry__course_id__in=ids, check_entry__observed_at__lte=now)
-        .annotate(
-            course_pk=by_course,
-            at=F("check_entry__observed_at"),
-            rank=Window(RowNumber(), partition_by=by_course, order_by=latest_first),
-            support_rank=Window(
-                RowNumber(), partition_by=[by_course, recorded], order_by=latest_first
-            ),
-        )
-        .filter(Q(rank=1) | (Q(support_rank=1) & ~Q(oxygen_support="")))
+        .filter(check_entry__course_id=OuterRef("pk"), check_entry__observed_at__lte=now)
+        .order_by("-check_entry__observed_at", "-pk")
     )
+    courses = TreatmentCourse.objects.filter(pk__in=ids)
+    rows = VitalSigns.objects.filter(
+        Q(pk__in=courses.annotate(last=Subquery(last.values("pk")[:1])).values("last"))
+        | Q(
+            pk__in=courses.annotate(
+                last=Subquery(last.exclude(oxygen_support="").values("pk")[:1])
+            ).values("last")
+        )
+    ).annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"))
+    # The latest of a course's (one or two) rows is its last record; the latest of those that
+    # recorded oxygen is its last oxygen/vasopressor record (it may be the same row).
     vitals: dict[int, Vitals] = {}
     support: dict[int, Support] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda row: (row.at, row.pk)):
         age = duration_words(now - row.at)
-        if row.rank == 1:
-            vitals[row.course_pk] = Vitals(
-                row.at,
-                age,
-                row.temp_c,
-                row.heart_rate_bpm,
-                row.resp_rate_per_min,
-                row.sbp_mmhg,
-                row.dbp_mmhg,
-                row.spo2_pct,
-            )
-        if row.oxygen_support and row.support_rank == 1:
+        vitals[row.course_pk] = Vitals(
+            row.at,
+            age,
+            row.temp_c,
+            row.heart_rate_bpm,
+            row.resp_rate_per_min,
+            row.sbp_mmhg,
+            row.dbp_mmhg,
+            row.spo2_pct,
+        )
+        if row.oxygen_support:
             support[row.course_pk] = Support(
                 row.at, age, row.oxygen_label, row.vasopressors_count, row.vasopressin
             )
@@ -191,7 +200,9 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
     for course_id, at, drug, dose, unit in (
         Treatment.objects.current()
         .filter(
-            check_entry__course_id__in=ids,
+            # The courses' checks as a subquery: SQLite then reads the doses through the
+            # checks' index, where a join on course scanned every dose of the hospital.
+            check_entry__in=BedsideCheck.objects.filter(course_id__in=ids),
             drug__in=[Treatment.Drug.TOCILIZUMAB, *CORTICOSTEROIDS],
         )
         .values_list(

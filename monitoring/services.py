@@ -23,6 +23,7 @@ from monitoring.engine import (
     Rules,
     apply_status,
     carry_confirmations,
+    flag_leads,
     status_values,
 )
 from monitoring.engine import shown as engine_shown
@@ -450,13 +451,22 @@ def refresh_status(status: CourseStatus, *, engine=None, snapshots=None) -> Cour
         engine, snapshots = load_engine(status.course)
     values = status_values(
         snapshots=snapshots,
-        open_severities=engine.book.open_severities(),
+        unresolved=engine.book.unresolved(),
         timeline=engine.timeline,
     )
     apply_status(status, values, deferrals=_deferrals(status.course_id, values))
     status.updated_at = timezone.now()
     status.save()
     return status
+
+
+def refresh_flag_leads(status: CourseStatus) -> None:
+    """Keep the board's order keys on the status row after flags changed status without the
+    rest of the row changing (an acknowledgement): two queries, not a reload of the course."""
+    leads = flag_leads(Flag.objects.unresolved().filter(course_id=status.course_id))
+    for name, value in leads.items():
+        setattr(status, name, value)
+    status.save(update_fields=list(leads))
 
 
 def _deferrals(course_id, values: dict) -> dict:
@@ -813,11 +823,13 @@ def acknowledge_flag(*, flag: Flag, by, note: str = "") -> Flag:
     """
     # Lock the course's status row first, as every writer of its flags does (record_check
     # holds it while it re-raises flags): an acknowledgement never races a check's save.
-    _lock_status(flag.course)
+    status = _lock_status(flag.course)
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if flag.status == Flag.Status.RESOLVED:
         raise ValidationError(gettext("This flag is already resolved."))
-    return _acknowledge(flag, by=by, note=note.strip(), at=timezone.now())
+    flag = _acknowledge(flag, by=by, note=note.strip(), at=timezone.now())
+    refresh_flag_leads(status)
+    return flag
 
 
 @transaction.atomic
@@ -829,7 +841,7 @@ def acknowledge_course_flags(*, course: TreatmentCourse, by, note: str = "", see
     ``seen`` is the ``open_flags_token`` of the flags the clinician was shown: if they have
     changed since (a new flag, or one got worse), nothing is acknowledged. Returns the flags.
     """
-    _lock_status(course)
+    status = _lock_status(course)
     flags = list(
         Flag.objects.select_for_update()
         .filter(course=course, status=Flag.Status.OPEN)
@@ -848,9 +860,11 @@ def acknowledge_course_flags(*, course: TreatmentCourse, by, note: str = "", see
             code="changed",
         )
     now = timezone.now()
-    return [
+    acknowledged = [
         _acknowledge(flag, by=by, note=note.strip(), at=now, together=len(flags)) for flag in flags
     ]
+    refresh_flag_leads(status)
+    return acknowledged
 
 
 def open_flags_token(flags) -> str:

@@ -114,7 +114,7 @@ class CourseLedger:
         )
         values = status_values(
             snapshots=self.snapshots,
-            open_severities=[f.severity for f in self.flags if f.status != Flag.Status.RESOLVED],
+            unresolved=[f for f in self.flags if f.status != Flag.Status.RESOLVED],
             timeline=self.engine.timeline,
         )
         return apply_status(status, values, deferrals={})

@@ -328,6 +328,14 @@ class CourseStatus(models.Model):
     next_dose_label = models.CharField(max_length=100, blank=True)
     open_flag_count = models.PositiveIntegerField(default=0)
     worst_open_severity = models.PositiveSmallIntegerField(default=0)
+    # The flag board's order (monitoring.board): the course's leading unacknowledged flag and
+    # its leading acknowledged one, each the most severe and then the longest waiting
+    # (engine.flag_leads), kept by every write of its flags; blank when it has none. The board
+    # sorts a hospital's courses on these columns, not on subqueries over every course's flags.
+    open_lead_severity = models.PositiveSmallIntegerField(null=True, blank=True)
+    open_lead_since = models.DateTimeField(null=True, blank=True)
+    acked_lead_severity = models.PositiveSmallIntegerField(null=True, blank=True)
+    acked_lead_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -13,6 +13,7 @@ from simple_history.models import HistoricalRecords
 from monitoring import flag_rules
 from monitoring.models.constraints import range_constraint
 from monitoring.models.courses import BedsideCheck, TreatmentCourse
+from monitoring.models.labels import choice_label
 from monitoring.reasons import news2_missing, news2_risk, render_all
 
 
@@ -271,6 +272,13 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.get_severity_display()}] {self.message}"
+
+    # Boards and sheets show both on every flag: translated once per language (labels.py).
+    def get_kind_display(self) -> str:
+        return choice_label(self.Kind, self.kind)
+
+    def get_severity_display(self) -> str:
+        return choice_label(self.Severity, self.severity)
 
     @property
     def display_message(self) -> str:

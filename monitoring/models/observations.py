@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from monitoring import flag_rules
 from monitoring.models.constraints import all_or_none, range_constraint
 from monitoring.models.courses import BedsideCheck
+from monitoring.models.labels import choice_label
 from monitoring.models.records import AmendableRecord, RecordQuerySet
 
 
@@ -151,7 +152,8 @@ class VitalSigns(Observation):
 
     @property
     def oxygen_label(self) -> str:
-        label = self.get_oxygen_support_display() or gettext("oxygen not recorded")
+        # Translated once per language (labels.py): sheets show it for every patient.
+        label = choice_label(self.Oxygen, self.oxygen_support) or gettext("oxygen not recorded")
         if self.oxygen_flow_l_min is not None:
             label += f" {self.oxygen_flow_l_min.normalize():f} L/min"
         if self.oxygen_for_airway_protection:

@@ -128,7 +128,10 @@ def flag_board(request):
     context = {
         "page": page,
         "rows": board.rows(
-            page.object_list, now=now, min_severity=min_severity, new_after=new_after
+            board.page_of(page.object_list, min_severity=min_severity),
+            now=now,
+            min_severity=min_severity,
+            new_after=new_after,
         ),
         "units": units,
         "selected_unit": unit,

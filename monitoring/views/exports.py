@@ -248,8 +248,9 @@ def handover(request):
     if unit is not None:
         courses = courses.filter(unit=unit)
     courses = list(
-        courses.select_related("patient", "unit", "status_row", "protocol_version", "product")
-        .prefetch_related("protocol_version__schedules")
+        courses.select_related("patient", "unit", "status_row")
+        # A unit's patients share a few protocol versions and products: each read once.
+        .prefetch_related("protocol_version__schedules", "product")
         .order_by(
             "unit__name",
             Greatest(

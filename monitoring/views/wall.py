@@ -23,7 +23,7 @@ def wall_display(request):
     board's order; the first page of them (a wall is not paged through)."""
     now = timezone.now()
     listed = board.board_courses(visible_courses(request.user), now=now)
-    shown = board.rows(listed[: board.PAGE_SIZE], now=now, failures=False)
+    shown = board.rows(board.page_of(listed[: board.PAGE_SIZE]), now=now, failures=False)
     context = {
         "rows": shown,
         "more": max(listed.count() - len(shown), 0) if len(shown) == board.PAGE_SIZE else 0,

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring import services
+from monitoring.engine import flag_leads
 from monitoring.models import (
     AuditEvent,
     BoardVisit,
@@ -29,7 +30,14 @@ from monitoring.models import (
     User,
     WorkerHeartbeat,
 )
-from tests.factories import ICE_10, ROOM_AIR, CourseFactory, UnitFactory, UserFactory
+from tests.factories import (
+    ICE_10,
+    ROOM_AIR,
+    CourseFactory,
+    UnitFactory,
+    UserFactory,
+    keep_flag_leads,
+)
 
 BOARD = "/flags/"
 HTMX = {"HX-Request": "true"}
@@ -39,7 +47,7 @@ ROW_CLASS = 'class="list-group-item board-row'
 
 def make_flag(course, severity, message, *, kind="crs", hours_ago=1.0, **fields) -> Flag:
     """A flag as it stands on the board (the write path's rules are tested in test_services)."""
-    return Flag.objects.create(
+    flag = Flag.objects.create(
         course=course,
         kind=kind,
         severity=severity,
@@ -47,6 +55,8 @@ def make_flag(course, severity, message, *, kind="crs", hours_ago=1.0, **fields)
         raised_at=timezone.now() - timedelta(hours=hours_ago),
         **fields,
     )
+    keep_flag_leads(course)
+    return flag
 
 
 def acknowledged(course, severity, message, *, by, **fields) -> Flag:
@@ -162,6 +172,60 @@ def test_patients_come_unacknowledged_first_then_most_severe_then_longest_waitin
     assert "Nothing left to acknowledge" in page
     assert page.index("Nothing left to acknowledge") < page.index("acknowledged critical")
     assert "resolved critical" not in page
+
+
+def leads_kept(course) -> dict:
+    """The board's order keys on the course's status row, checked against its flags now."""
+    status = CourseStatus.objects.get(course=course)
+    expected = flag_leads(Flag.objects.unresolved().filter(course=course))
+    assert {name: getattr(status, name) for name in expected} == expected
+    return expected
+
+
+def test_the_board_order_follows_flags_raised_acknowledged_escalated_and_resolved(
+    care_client, care_team_member, nurse, ward_a
+):
+    """The board sorts on the leads the status row keeps (engine.flag_leads); every write of a
+    course's flags keeps them, and the order follows."""
+    hypoxic, febrile = CourseFactory.create_batch(2, unit=ward_a)
+    at = timezone.now() - timedelta(hours=2)
+
+    def check(course, minutes, **vitals):
+        services.record_check(
+            course=course,
+            by=nurse,
+            observed_at=at + timedelta(minutes=minutes),
+            vitals={**ROOM_AIR, "temp_c": 38.4, **vitals},
+            neuro=ICE_10,
+        )
+
+    def order():
+        return rows_in_order(care_client.get(BOARD).content.decode())
+
+    check(hypoxic, 0, oxygen_support="low_flow", oxygen_flow_l_min=3)  # CRS 2
+    check(febrile, 0)  # CRS 1
+    assert leads_kept(hypoxic)["open_lead_severity"] > leads_kept(febrile)["open_lead_severity"]
+    assert order() == [hypoxic.pk, febrile.pk]
+
+    services.acknowledge_course_flags(course=hypoxic, by=care_team_member)
+    assert leads_kept(hypoxic)["open_lead_severity"] is None
+    assert order() == [febrile.pk, hypoxic.pk]  # nothing left to acknowledge: below
+
+    crs = Flag.objects.get(course=hypoxic, kind="crs")
+    check(hypoxic, 30, oxygen_support="low_flow", oxygen_flow_l_min=3, vasopressors_count=1)
+    escalated = Flag.objects.get(pk=crs.pk)
+    assert escalated.status == Flag.Status.OPEN
+    assert escalated.severity > crs.severity
+    assert leads_kept(hypoxic)["open_lead_severity"] == escalated.severity
+    assert order() == [hypoxic.pk, febrile.pk]  # re-opened, and worse
+
+    for flag in Flag.objects.unresolved().filter(course=febrile, status=Flag.Status.OPEN):
+        services.acknowledge_flag(flag=flag, by=care_team_member)
+    assert leads_kept(febrile)["open_lead_severity"] is None
+    for flag in Flag.objects.unresolved().filter(course=hypoxic):
+        services.resolve_flag(flag=flag, by=care_team_member, reason="better")
+    assert leads_kept(hypoxic) == dict.fromkeys(leads_kept(hypoxic))  # no flag left
+    assert order()[0] == febrile.pk
 
 
 def test_a_patient_with_an_open_flag_ranks_by_it_not_by_an_acknowledged_worse_one(
@@ -1075,11 +1139,12 @@ def test_the_board_costs_the_same_queries_for_3_or_30_patients(
             services.acknowledge_flag(flag=flag, by=care_team_member)
     care_client.get(BOARD)  # a look before: this one moves it (one read, one update)
     # session, user, the user's units (filter menu); the previous look, and this one; count
-    # of patients (paginator), one page of them with patient, unit, status row, protocol
-    # version and grade time, the versions' schedules; the page's unresolved flags with who
-    # acknowledged them and their latest escalation note; each patient's latest failed page;
-    # the workers' last heartbeat; the navigation bar's patient count and unread notifications.
-    with django_assert_num_queries(13):
+    # of patients (paginator), one page of them (its ids a subquery) with patient, unit,
+    # status row and grade time, their protocol versions, the versions' schedules, their
+    # products; the page's unresolved flags with who acknowledged them and their latest
+    # escalation note; each patient's latest failed page; the workers' last heartbeat; the
+    # navigation bar's patient count and unread notifications.
+    with django_assert_num_queries(15):
         response = care_client.get(BOARD)
     assert response.status_code == 200
     page = response.content.decode()

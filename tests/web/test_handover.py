@@ -302,11 +302,12 @@ def test_the_handover_costs_the_same_queries_for_one_or_many_patients(
         )
         services.write_handover_note(course=course, text="Watch the fever", by=nurse)
     active_now(nurse_client)
-    # session, user, the user's units, courses with patient, unit, status and protocol version,
-    # the protocol schedules, the last three neuro assessments, tocilizumab and steroid doses,
-    # the latest vitals and oxygen, open flags, the latest notes, the audit line, and the
-    # navigation bar's open-flag and unread-notification counts (base.html).
-    with django_assert_num_queries(13):
+    # session, user, the user's units, courses with patient, unit and status, their protocol
+    # versions, the versions' schedules, their products, the last three neuro assessments,
+    # tocilizumab and steroid doses, the latest vitals and oxygen, open flags, the latest
+    # notes, the audit line, and the navigation bar's open-flag and unread-notification counts
+    # (base.html).
+    with django_assert_num_queries(15):
         response = nurse_client.get(URL)
     assert response.status_code == 200
     assert response.content.decode().count('class="handover-block"') == n_patients

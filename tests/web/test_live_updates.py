@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import Flag, User
-from tests.factories import UserFactory
+from tests.factories import UserFactory, keep_flag_leads
 
 BOARD = reverse("monitoring:care-flags")
 WORKLIST = reverse("monitoring:nurse-worklist")
@@ -29,9 +29,11 @@ POLL = {"HX-Request": "true", "X-Cartmonitor-Poll": "1"}
 
 @pytest.fixture
 def flagged(course):
-    return Flag.objects.create(
+    flag = Flag.objects.create(
         course=course, kind="crs", severity=Flag.Severity.URGENT, message="CRS grade 2"
     )
+    keep_flag_leads(course)
+    return flag
 
 
 @pytest.fixture

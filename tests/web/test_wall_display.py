@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from monitoring import services
 from monitoring.models import Flag, User
-from tests.factories import ROOM_AIR, CourseFactory, UserFactory
+from tests.factories import ROOM_AIR, CourseFactory, UserFactory, keep_flag_leads
 
 DISPLAY = reverse("monitoring:wall-display")
 
@@ -45,6 +45,7 @@ def sick(nurse, ward_a):
     Flag.objects.filter(course=course, kind="crs").update(
         ladder_tier="charge_nurse", raised_at=timezone.now() - timedelta(minutes=42)
     )
+    keep_flag_leads(course)
     return course
 
 
