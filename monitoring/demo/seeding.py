@@ -13,6 +13,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from monitoring import alert_rules, infection, services
+from monitoring.demo import bulk
 from monitoring.demo.home import ensure_demo_caregiver
 from monitoring.demo.journey import seed_journeys
 from monitoring.demo.physiology import _dec
@@ -426,10 +427,10 @@ def _seed_prophylaxis(courses: list[TreatmentCourse], physician: User, today: da
 
 
 def _write_chunk(chunk: list[CourseRows], now: datetime, counts: dict[str, int]) -> None:
-    """Insert one chunk of courses; each bulk insert sets the keys the next one needs."""
+    """Insert one chunk of courses; each insert sets the keys the next one needs."""
 
     def insert(model, rows):
-        model.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        bulk.insert(model, rows)
         label = str(model._meta.verbose_name_plural)
         counts[label] = counts.get(label, 0) + len(rows)
 

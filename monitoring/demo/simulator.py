@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,13 +48,16 @@ class CourseLedger:
     def __init__(self, course: TreatmentCourse, patient: Patient):
         self.course = course
         # The zone once per course, not per call: the engine asks the age at every record, and
-        # looking the current zone up each time was a tenth of seeding a large hospital.
+        # looking the current zone up each time was a tenth of seeding a large hospital. Both
+        # the age and the label ("D+3 14:00") depend only on the moment while the zone stays
+        # the same, as it does for a whole seeding, and the engine asks them again and again
+        # of the same few moments: each is computed once a moment (functools.cache).
         zone = timezone.get_current_timezone()
         self.engine = CourseEngine(
             course=course,
-            age_at=lambda at: patient.age_on(timezone.localdate(at, zone)),
+            age_at=functools.cache(lambda at: patient.age_on(timezone.localdate(at, zone))),
             rules=Rules.for_version(course.protocol_version),
-            label=services.moment_label(course),
+            label=functools.cache(services.moment_label(course)),
         )
         self.snapshots: list[GradeSnapshot] = []
 

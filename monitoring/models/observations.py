@@ -151,12 +151,20 @@ class VitalSigns(Observation):
 
     @property
     def oxygen_label(self) -> str:
-        label = self.get_oxygen_support_display() or gettext("oxygen not recorded")
+        # As get_oxygen_support_display() reads it, without rebuilding the choices mapping at
+        # every call (the engine reads this label at every check with oxygen: a tenth of
+        # seeding a demo hospital went there).
+        device = _OXYGEN_LABELS.get(self.oxygen_support, self.oxygen_support)
+        label = str(device) if device else gettext("oxygen not recorded")
         if self.oxygen_flow_l_min is not None:
             label += f" {self.oxygen_flow_l_min.normalize():f} L/min"
         if self.oxygen_for_airway_protection:
             label += " " + gettext("(airway protection only)")
         return label
+
+
+# The devices' labels by value (lazy: each is read in the active language).
+_OXYGEN_LABELS = dict(VitalSigns.Oxygen.choices)
 
 
 class SymptomCheck(Observation):
