@@ -12,7 +12,9 @@ booleans that it passes through unchanged.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from django.db import connection as default_connection
 from django.db import models
@@ -33,6 +35,14 @@ _PASS_THROUGH = {
     models.AutoField: (int,),
     models.BigAutoField: (int,),
     models.SmallAutoField: (int,),
+}
+
+
+# On PostgreSQL (psycopg 3) get_db_prep_save also passes these through: an aware datetime
+# (DateTimeField: adapt_datetimefield_value returns it) and a UUID (a native uuid column).
+_PASS_THROUGH_POSTGRESQL = {
+    models.DateTimeField: (datetime,),
+    models.UUIDField: (uuid.UUID,),
 }
 
 
@@ -103,6 +113,8 @@ def _value_of(field, connection) -> Callable[[models.Model], object]:
     attname = field.attname
     target = field.target_field if field.is_relation else field
     plain = _PASS_THROUGH.get(type(target), ())
+    if connection.vendor == "postgresql":
+        plain = plain or _PASS_THROUGH_POSTGRESQL.get(type(target), ())
     prep = field.get_db_prep_save
 
     def read(obj):
@@ -116,8 +128,8 @@ def _value_of(field, connection) -> Callable[[models.Model], object]:
                 if value != related.pk:
                     value = related.pk
                     setattr(obj, attname, value)
-        if value is None or type(value) in plain:
-            return value
+        if value is None or (type(value) in plain and getattr(value, "tzinfo", 1) is not None):
+            return value  # (a naive datetime is made aware, with a warning, by prep)
         return prep(value, connection)
 
     return read
