@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
-from django.db import connection as default_connection
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 
 # Fields whose get_db_prep_save returns a value of these exact types unchanged, on SQLite and
 # PostgreSQL alike (CharField.to_python of a str, IntegerField's int(), BooleanField's bool):
@@ -39,17 +39,22 @@ _PASS_THROUGH = {
 
 
 # On PostgreSQL (psycopg 3) get_db_prep_save also passes these through: an aware datetime
-# (DateTimeField: adapt_datetimefield_value returns it) and a UUID (a native uuid column).
+# (DateTimeField: adapt_datetimefield_value returns it), a UUID (a native uuid column) and a
+# finite Decimal (DecimalField.to_python rebuilds an equal one; adapt_decimalfield_value
+# returns it). A naive datetime or a non-finite Decimal still goes through it (a warning, an
+# error).
 _PASS_THROUGH_POSTGRESQL = {
     models.DateTimeField: (datetime,),
     models.UUIDField: (uuid.UUID,),
+    models.DecimalField: (Decimal,),
 }
 
 
 def insert(model: type[models.Model], objs: Sequence[models.Model], connection=None) -> None:
     """Insert unsaved ``objs`` of ``model`` with new primary keys (set on them, as
     ``bulk_create`` does), foreign keys taken from the related instances they hold."""
-    connection = connection or default_connection
+    # The connection itself, not django.db.connection's proxy: every value asks it.
+    connection = connection or connections[DEFAULT_DB_ALIAS]
     if not objs:
         return
     meta = model._meta
@@ -128,8 +133,15 @@ def _value_of(field, connection) -> Callable[[models.Model], object]:
                 if value != related.pk:
                     value = related.pk
                     setattr(obj, attname, value)
-        if value is None or (type(value) in plain and getattr(value, "tzinfo", 1) is not None):
-            return value  # (a naive datetime is made aware, with a warning, by prep)
+        if value is None:
+            return value
+        kind = type(value)
+        if kind in plain and (
+            (kind is datetime and value.tzinfo is not None)
+            or (kind is Decimal and value.is_finite())
+            or kind not in (datetime, Decimal)
+        ):
+            return value
         return prep(value, connection)
 
     return read
