@@ -247,11 +247,12 @@ class Timeline:
             notes.append(Reason("note.no_temperature"))
 
         episode_start = self.episode_start(at)
-        fevers = [
-            when
-            for when, v in self.vitals.upto(at, since=since)
-            if _febrile(v) and episode_start is not None and when >= episode_start
-        ]
+        # The episode's fevers (none without an episode); episode_start is never before since.
+        fevers = (
+            [when for when, v in self.vitals.upto(at, since=episode_start) if _febrile(v)]
+            if episode_start is not None
+            else []
+        )
         current_temp_at = temp_at if temperature is not None else None
         earlier_fevers = [w for w in fevers if current_temp_at is None or w < current_temp_at]
         first_fever = fevers[0] if fevers else None
@@ -420,11 +421,13 @@ class Timeline:
         """
         cursor, start = at, None
         for when, vitals in reversed(self.vitals.upto(at, since=self._since(at))):
-            if not self._abnormal(vitals, when):
-                continue
+            # Records only get older: once one is a full gap before the cursor, so is every
+            # earlier one, abnormal or not. Stopping here, not at the first abnormal record
+            # past the gap, keeps the scan to the episode instead of the whole course.
             if cursor - when >= EPISODE_GAP:
                 break
-            start = cursor = when
+            if self._abnormal(vitals, when):
+                start = cursor = when
         return start
 
     def _abnormal(self, vitals, when: datetime) -> bool:

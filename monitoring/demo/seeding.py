@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
+import django
 from django.db import connection, transaction
 from django.db.models import prefetch_related_objects
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from monitoring import alert_rules, infection, services
+from monitoring.demo import bulk
 from monitoring.demo.home import ensure_demo_caregiver
 from monitoring.demo.journey import seed_journeys
 from monitoring.demo.physiology import _dec
 from monitoring.demo.plans import PatientPlan, random_plan, scripted_plans
-from monitoring.demo.simulator import CourseRows, CourseSimulator
+from monitoring.demo.simulator import SimulatedCourse, simulate_course
 from monitoring.models import (
     BedsideCheck,
     CareSetting,
@@ -204,8 +209,12 @@ def seed(
     days: int = 14,
     seed: int = 2026,
     now: datetime | None = None,
+    workers: int | None = None,
 ) -> SeedResult:
-    """Create the demo users and, unless demo patients exist, the demo hospital."""
+    """Create the demo users and, unless demo patients exist, the demo hospital.
+
+    ``workers`` processes simulate the courses (default: ``default_workers``); the data is
+    the same whatever their number."""
     started = time.monotonic()
     now = (now or timezone.now()).astimezone(UTC).replace(second=0, microsecond=0)
     with transaction.atomic():
@@ -230,7 +239,13 @@ def seed(
         nurses = _ensure_unit_nurses(unit_rows)
         _ensure_rota(unit_rows, nurses, now)
         counts = _create_hospital(
-            patients=patients, units=unit_rows, nurses=nurses, days=days, seed=seed, now=now
+            patients=patients,
+            units=unit_rows,
+            nurses=nurses,
+            days=days,
+            seed=seed,
+            now=now,
+            workers=default_workers(patients) if workers is None else workers,
         )
         from monitoring.demo.engagers import create_engager_courses  # step-up dosing (issue 14)
 
@@ -333,7 +348,7 @@ def _ensure_rota(units: list[Unit], nurses: dict, now: datetime) -> None:
     OnCallShift.objects.bulk_create(shifts, batch_size=BATCH_SIZE)
 
 
-def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, int]:
+def _create_hospital(*, patients, units, nurses, days, seed, now, workers) -> dict[str, int]:
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
     scripted = scripted_plans(days, random.Random(f"cartmonitor-demo:{seed}:scripted"))
@@ -373,21 +388,26 @@ def _create_hospital(*, patients, units, nurses, days, seed, now) -> dict[str, i
 
     counts = {"units": len(units), "patients": len(entries), "courses": len(entries)}
     physician = User.objects.get(username="demo-care")
-    for start in range(0, len(entries), COURSES_PER_CHUNK):
-        chunk = []
-        for plan, patient, course, rng in entries[start : start + COURSES_PER_CHUNK]:
-            simulator = CourseSimulator(
-                plan=plan,
-                patient=patient,
-                course=course,
-                nurses=nurses[course.unit_id],
-                rng=rng,
-                now=now,
-            )
-            rows = simulator.run()
-            rows.ledger.review_flags(now=now, by=physician)
-            chunk.append(rows)
-        _write_chunk(chunk, now, counts)
+    jobs = [
+        {
+            "plan": plan,
+            "patient": patient,
+            "course": course,
+            "nurses": nurses[course.unit_id],
+            "rng": rng,
+            "now": now,
+            "physician": physician,
+        }
+        for plan, patient, course, rng in entries
+    ]
+    chunk = []
+    for simulated in _simulated(jobs, workers=workers):
+        chunk.append(simulated)
+        if len(chunk) == COURSES_PER_CHUNK:
+            _write_chunk(chunk, counts)
+            chunk = []
+    if chunk:
+        _write_chunk(chunk, counts)
     counts["prophylaxis courses"] = _seed_prophylaxis([e[2] for e in entries], physician, today)
     # The prophylaxis and IgG flags, as the job worker's sweep raises them (monitoring.infection).
     counts["infection flags synced"] = infection.sweep(now=now)
@@ -425,20 +445,89 @@ def _seed_prophylaxis(courses: list[TreatmentCourse], physician: User, today: da
     return len(rows)
 
 
-def _write_chunk(chunk: list[CourseRows], now: datetime, counts: dict[str, int]) -> None:
-    """Insert one chunk of courses; each bulk insert sets the keys the next one needs."""
+def _write_chunk(chunk: list[SimulatedCourse], counts: dict[str, int]) -> None:
+    """Insert one chunk of courses; each insert sets the keys the next one needs."""
 
     def insert(model, rows):
-        model.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        bulk.insert(model, rows)
         label = str(model._meta.verbose_name_plural)
         counts[label] = counts.get(label, 0) + len(rows)
 
     insert(BedsideCheck, [c for rows in chunk for c in rows.checks])
     for model in (VitalSigns, SymptomCheck, NeuroAssessment, LabResult, Treatment):
         insert(model, [r for rows in chunk for r in rows.records.get(model, ())])
-    insert(GradeSnapshot, [s for rows in chunk for s in rows.ledger.snapshots])
-    insert(Flag, [f for rows in chunk for f in rows.ledger.flags])
-    insert(CourseStatus, [rows.ledger.status(now) for rows in chunk])
+    insert(GradeSnapshot, [s for rows in chunk for s in rows.snapshots])
+    insert(Flag, [f for rows in chunk for f in rows.flags])
+    insert(CourseStatus, [rows.status for rows in chunk])
+
+
+# --------------------------------------------------------------------------------------------
+# Simulating in worker processes: courses are independent (each has its own generator), so
+# two processes simulate them side by side and the rows come back in course order, the same
+# rows whatever the number of workers.
+# --------------------------------------------------------------------------------------------
+
+PARALLEL_FROM_COURSES = 300  # below this, starting workers costs more than it saves
+COURSES_PER_TASK = 25
+TASKS_AHEAD = 4  # per worker: bounds the memory held by rows simulated but not yet written
+
+
+def default_workers(courses: int) -> int:
+    """Two workers on a machine with two cores or more, for a hospital large enough."""
+    if courses < PARALLEL_FROM_COURSES:
+        return 0
+    return min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+
+
+def _simulated(jobs: list[dict], *, workers: int):
+    """Each job's SimulatedCourse, in job order; in this process or in ``workers`` others."""
+    if workers <= 0:
+        for job in jobs:
+            yield simulate_course(**job)
+        return
+    tasks = [jobs[i : i + COURSES_PER_TASK] for i in range(0, len(jobs), COURSES_PER_TASK)]
+    # spawn, not fork: a forked child shares the database connection's socket. Each worker
+    # sets Django up first (unpickling a task imports the models).
+    context = multiprocessing.get_context("spawn")
+    setup = (timezone.get_current_timezone_name(), translation.get_language())
+    with context.Pool(workers, initializer=django.setup) as pool:
+        pending = deque()
+        for task in tasks:
+            pending.append(pool.apply_async(_simulate_task, (task, *setup)))
+            if len(pending) >= workers * TASKS_AHEAD:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
+
+
+def _no_queries(execute, sql, params, many, context):
+    raise RuntimeError(f"the demo's course simulation ran a query: {sql}")
+
+
+def _simulate_task(jobs: list[dict], zone: str, language: str | None) -> list[SimulatedCourse]:
+    """In a worker: the courses as the seeding process would simulate them (its time zone and
+    language), with no database. A simulation runs no queries; one that did would read
+    another transaction's world (the courses are not committed yet) and quietly simulate from
+    nothing."""
+    if _no_queries not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_no_queries)
+    with timezone.override(zone), translation.override(language):
+        simulated = [simulate_course(**job) for job in jobs]
+    for course in simulated:
+        _detach(course)
+    return simulated
+
+
+def _detach(course: SimulatedCourse) -> None:
+    """Drop the saved objects the rows hold (course, patient, users): their keys are on the
+    rows already, and each course's copy of them would travel back with its rows. Unsaved
+    ones (a snapshot's check, a flag's snapshot) stay: their keys are given on writing."""
+    rows = [*course.checks, *course.snapshots, *course.flags, course.status]
+    rows += [record for records in course.records.values() for record in records]
+    for row in rows:
+        cache = row._state.fields_cache
+        for name in [n for n, obj in cache.items() if obj is not None and obj.pk is not None]:
+            del cache[name]
 
 
 def _make_patient(index: int, plan: PatientPlan, today: date, rng: random.Random) -> Patient:

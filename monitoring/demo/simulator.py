@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,13 +48,16 @@ class CourseLedger:
     def __init__(self, course: TreatmentCourse, patient: Patient):
         self.course = course
         # The zone once per course, not per call: the engine asks the age at every record, and
-        # looking the current zone up each time was a tenth of seeding a large hospital.
+        # looking the current zone up each time was a tenth of seeding a large hospital. Both
+        # the age and the label ("D+3 14:00") depend only on the moment while the zone stays
+        # the same, as it does for a whole seeding, and the engine asks them again and again
+        # of the same few moments: each is computed once a moment (functools.cache).
         zone = timezone.get_current_timezone()
         self.engine = CourseEngine(
             course=course,
-            age_at=lambda at: patient.age_on(timezone.localdate(at, zone)),
+            age_at=functools.cache(lambda at: patient.age_on(timezone.localdate(at, zone))),
             rules=Rules.for_version(course.protocol_version),
-            label=services.moment_label(course),
+            label=functools.cache(services.moment_label(course)),
         )
         self.snapshots: list[GradeSnapshot] = []
 
@@ -107,17 +111,62 @@ class CourseLedger:
                 escalation.stop(flag)
 
     def status(self, now: datetime) -> CourseStatus:
-        """As services.refresh_status after the last check, from what is held here."""
+        """As services.refresh_status after the last check, from what is held here.
+
+        The snapshots may not be saved yet: the latest is the last by (time, key), and
+        ``demo.bulk`` gives keys in list order, so while the status is computed unsaved
+        snapshots are numbered in that order (two checks at one moment pick the same one)."""
         status = CourseStatus(
             course=self.course,
             updated_at=max((s.computed_at for s in self.snapshots), default=now),
         )
-        values = status_values(
-            snapshots=self.snapshots,
-            unresolved=[f for f in self.flags if f.status != Flag.Status.RESOLVED],
-            timeline=self.engine.timeline,
-        )
+        unsaved = [s for s in self.snapshots if s.pk is None]
+        for number, snapshot in enumerate(unsaved, start=1):
+            snapshot.pk = number
+        try:
+            values = status_values(
+                snapshots=self.snapshots,
+                unresolved=[f for f in self.flags if f.status != Flag.Status.RESOLVED],
+                timeline=self.engine.timeline,
+            )
+        finally:
+            for snapshot in unsaved:
+                snapshot.pk = None
         return apply_status(status, values, deferrals={})
+
+
+@dataclass
+class SimulatedCourse:
+    """One course's unsaved rows, in the order they are written: checks, records by model,
+    snapshots, flags and the status row (which points at its latest snapshot)."""
+
+    checks: list[BedsideCheck]
+    records: dict[type, list]
+    snapshots: list[GradeSnapshot]
+    flags: list[Flag]
+    status: CourseStatus
+
+
+def simulate_course(
+    *,
+    plan: PatientPlan,
+    patient: Patient,
+    course: TreatmentCourse,
+    nurses: tuple[User, User],
+    rng: random.Random,
+    now: datetime,
+    physician: User,
+) -> SimulatedCourse:
+    """A course from infusion to ``now``, graded, its flags reviewed by ``physician``; runs no
+    queries (``course`` and ``patient`` are saved, the protocol's schedules loaded)."""
+    rows = CourseSimulator(
+        plan=plan, patient=patient, course=course, nurses=nurses, rng=rng, now=now
+    ).run()
+    ledger = rows.ledger
+    ledger.review_flags(now=now, by=physician)
+    return SimulatedCourse(
+        rows.checks, rows.records, ledger.snapshots, ledger.flags, ledger.status(now)
+    )
 
 
 # An outpatient's day (PatientPlan.outpatient_from_day): a clinic visit, then an evening call.

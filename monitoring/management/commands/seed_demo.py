@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from monitoring import demo
 from monitoring.demo.engagers import ENGAGER_COURSES
 from monitoring.demo.home import caregiver_login_text
+from monitoring.demo.seeding import PARALLEL_FROM_COURSES
 
 
 class Command(BaseCommand):
@@ -23,12 +24,22 @@ class Command(BaseCommand):
             "--days", type=int, default=14, help="days since infusion range from 0 to DAYS-1 (14)"
         )
         parser.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="processes simulating the courses (default: 2 on two cores or more from "
+            f"{PARALLEL_FROM_COURSES} patients, else none); the data is the same whatever "
+            "the number",
+        )
 
-    def handle(self, *, patients, units, days, seed, **options):
+    def handle(self, *, patients, units, days, seed, workers, **options):
         for name, value in (("--patients", patients), ("--units", units), ("--days", days)):
             if value < 1:
                 raise CommandError(f"{name} must be at least 1.")
-        result = demo.seed(patients=patients, units=units, days=days, seed=seed)
+        if workers is not None and workers < 0:
+            raise CommandError("--workers must be 0 or more.")
+        result = demo.seed(patients=patients, units=units, days=days, seed=seed, workers=workers)
         names = ", ".join(username for username, *_ in demo.DEMO_USERS)
         logins = f"Logins {names}; password {demo.DEMO_PASSWORD}."
         caregiver = caregiver_login_text()
