@@ -349,6 +349,27 @@ def _ensure_rota(units: list[Unit], nurses: dict, now: datetime) -> None:
 
 
 def _create_hospital(*, patients, units, nurses, days, seed, now, workers) -> dict[str, int]:
+    jobs = course_jobs(patients=patients, units=units, nurses=nurses, days=days, seed=seed, now=now)
+    counts = {"units": len(units), "patients": len(jobs), "courses": len(jobs)}
+    chunk = []
+    for simulated in _simulated(jobs, workers=workers):
+        chunk.append(simulated)
+        if len(chunk) == COURSES_PER_CHUNK:
+            _write_chunk(chunk, counts)
+            chunk = []
+    if chunk:
+        _write_chunk(chunk, counts)
+    physician = jobs[0]["physician"] if jobs else User.objects.get(username="demo-care")
+    today = now.astimezone(timezone.get_current_timezone()).date()
+    counts["prophylaxis courses"] = _seed_prophylaxis([j["course"] for j in jobs], physician, today)
+    # The prophylaxis and IgG flags, as the job worker's sweep raises them (monitoring.infection).
+    counts["infection flags synced"] = infection.sweep(now=now)
+    return counts
+
+
+def course_jobs(*, patients, units, nurses, days, seed, now) -> list[dict]:
+    """Save the demo patients and their courses; return what ``simulate_course`` needs for
+    each, in course order."""
     tz = timezone.get_current_timezone()
     today = now.astimezone(tz).date()
     scripted = scripted_plans(days, random.Random(f"cartmonitor-demo:{seed}:scripted"))
@@ -386,9 +407,8 @@ def _create_hospital(*, patients, units, nurses, days, seed, now, workers) -> di
         course.patient = patient  # picks up the new primary key
     TreatmentCourse.objects.bulk_create([e[2] for e in entries], batch_size=BATCH_SIZE)
 
-    counts = {"units": len(units), "patients": len(entries), "courses": len(entries)}
     physician = User.objects.get(username="demo-care")
-    jobs = [
+    return [
         {
             "plan": plan,
             "patient": patient,
@@ -400,18 +420,6 @@ def _create_hospital(*, patients, units, nurses, days, seed, now, workers) -> di
         }
         for plan, patient, course, rng in entries
     ]
-    chunk = []
-    for simulated in _simulated(jobs, workers=workers):
-        chunk.append(simulated)
-        if len(chunk) == COURSES_PER_CHUNK:
-            _write_chunk(chunk, counts)
-            chunk = []
-    if chunk:
-        _write_chunk(chunk, counts)
-    counts["prophylaxis courses"] = _seed_prophylaxis([e[2] for e in entries], physician, today)
-    # The prophylaxis and IgG flags, as the job worker's sweep raises them (monitoring.infection).
-    counts["infection flags synced"] = infection.sweep(now=now)
-    return counts
 
 
 def _seed_prophylaxis(courses: list[TreatmentCourse], physician: User, today: date) -> int:

@@ -197,3 +197,69 @@ def test_the_demo_has_an_outpatient_with_a_caregiver_who_signs_in_from_home(db):
         ("home", "demo-caregiver"),
     ]
     assert access.course.flags.filter(kind="handwriting", status="open").count() == 1
+
+
+def test_every_seeded_grade_is_what_the_engine_gives_when_the_course_is_replayed(demo):
+    # The demo is simulated in memory and written in bulk (COPY on PostgreSQL): every moment
+    # of every course, loaded back from the database and graded again by the live engine, must
+    # show the nurse exactly what was stored — grades, reasons, review calls, NEWS2, inputs.
+    graded = ("crs_grade", "icans_grade", "crs_reasons", "icans_reasons", "review_reasons")
+    graded += ("crs_needs_review", "icans_needs_review", "news2_total", "news2_risk", "inputs")
+    simulated = TreatmentCourse.objects.filter(patient__mrn__regex=r"^DEMO-\d+$")
+    moments = 0
+    for course in simulated.select_related("patient", "status_row"):
+        engine, snapshots = services.load_engine(course)
+        checks = set(course.checks.values_list("pk", flat=True))
+        assert {s.check_entry_id for s in snapshots} <= checks  # each on its own check
+        for snapshot in snapshots:
+            recomputed = engine.grade(snapshot.observed_at).snapshot_fields()
+            stored = {name: getattr(snapshot, name) for name in graded}
+            assert stored == {name: recomputed[name] for name in graded}, snapshot.observed_at
+            moments += 1
+        latest = max(snapshots, key=lambda s: (s.observed_at, s.pk))
+        assert course.status_row.latest_snapshot_id == latest.pk
+        assert course.status_row.crs_grade == latest.crs_effective
+        flags = Flag.objects.filter(course=course)
+        flags = flags.filter(snapshot__isnull=False).select_related("snapshot")
+        assert all(f.snapshot.course_id == course.pk for f in flags)
+    assert moments > 12 * 20  # every moment of the twelve courses, not a sample
+
+
+def test_worker_processes_simulate_exactly_the_rows_one_process_does(db):
+    # seed_demo --workers 2 (the default for a large hospital) must write the same hospital
+    # as one process: same checks, values, grades, flags and status rows, in the same order.
+    import copy
+    from datetime import UTC, datetime
+
+    from monitoring.demo import seeding
+
+    now = datetime(2026, 12, 4, 15, 37, tzinfo=UTC)
+    units = seeding._ensure_units(2)
+    seeding._ensure_demo_users(units[:1], units)
+    nurses = seeding._ensure_unit_nurses(units)
+    jobs = seeding.course_jobs(patients=6, units=units, nurses=nurses, days=4, seed=7, now=now)
+
+    alone = list(seeding._simulated(copy.deepcopy(jobs), workers=0))
+    side_by_side = list(seeding._simulated(copy.deepcopy(jobs), workers=2))
+
+    assert [_rows(course) for course in side_by_side] == [_rows(course) for course in alone]
+    assert sum(len(course.snapshots) for course in alone) > 6 * 10
+
+
+def _rows(course) -> list:
+    """Every column of every row a simulated course writes (a check's random public id
+    aside), by model, in order."""
+    rows = [*course.checks]
+    rows += [r for model in sorted(course.records, key=str) for r in course.records[model]]
+    rows += [*course.snapshots, *course.flags, course.status]
+    return [
+        (
+            type(row).__name__,
+            {
+                field.attname: getattr(row, field.attname)
+                for field in row._meta.concrete_fields
+                if field.name != "public_id"
+            },
+        )
+        for row in rows
+    ]
