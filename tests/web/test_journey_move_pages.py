@@ -364,11 +364,12 @@ def test_the_wall_shows_an_outpatient_as_the_worklist_does(screen, nurse, ward_a
 def test_the_wall_display_query_budget(screen, nurse, ward_a, n, django_assert_num_queries):
     for i in range(n):
         flagged(ward_a, nurse, bed=str(i), care_setting="outpatient" if i % 2 else "inpatient")
-    # session, user, the board's courses (with unit and status), their protocol versions'
+    # session, user, the board's ids then its courses (with unit and status), their
+    # protocol versions and products read once a page, the versions'
     # check schedules (overdue checks), their unresolved flags, the display's units and the
     # worker's last heartbeat (a display has no bell and no board count). Not one more per
     # patient: the care setting is the course's own field.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         response = screen.get(reverse("monitoring:wall-display"))
     assert response.status_code == 200
     assert Flag.objects.count() >= n

@@ -5,7 +5,6 @@ from django.core.management.base import BaseCommand, CommandError
 from monitoring import demo
 from monitoring.demo.engagers import ENGAGER_COURSES
 from monitoring.demo.home import caregiver_login_text
-from monitoring.demo.seeding import PARALLEL_FROM_COURSES
 
 
 class Command(BaseCommand):
@@ -28,9 +27,8 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=None,
-            help="processes simulating the courses (default: 2 on two cores or more from "
-            f"{PARALLEL_FROM_COURSES} patients, else none); the data is the same whatever "
-            "the number",
+            help="processes simulating the courses (default: none, one process; workers are "
+            "experimental: their rows differed from one process's in a test)",
         )
 
     def handle(self, *, patients, units, days, seed, workers, **options):
