@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 from monitoring import dosing, services
 from monitoring.models import Patient, TreatmentCourse, User
 
@@ -160,7 +162,13 @@ def create_engager_courses(*, unit, nurse: User, physician: User, admin: User, n
         by=admin,
         dose_steps=steps,
     )
-    first = (now - timedelta(days=7) + timedelta(hours=3)).replace(minute=0)
+    # Dose 2 is on day 8 (the label counts calendar days in the centre's time), so dose 1 falls
+    # on the calendar day a week before today: in 3 h if that is still today, else this hour.
+    # Three hours after 21:00 would put dose 2 on tomorrow, and its gate would say "too soon".
+    week_ago = now - timedelta(days=7)
+    first = (week_ago + timedelta(hours=3)).replace(minute=0)
+    if timezone.localdate(first) != timezone.localdate(week_ago):
+        first = week_ago.replace(minute=0)
     epc = _course(
         "DEMO-EPC-01",
         "Lucía",
@@ -175,7 +183,7 @@ def create_engager_courses(*, unit, nurse: User, physician: User, admin: User, n
     doses = dosing.plan_doses(course=epc, first_dose_at=first, by=physician)
     dosing.record_dose_given(dose=doses[0], given_at=first, by=nurse)
     _checks(epc, nurse, first, [1, 5, 9, 13, 17, 21], {})
-    # CRS grade 1 the day before dose 2, resolved 10 h ago: dose 2 (in 3 h) is gated.
+    # CRS grade 1 the day before dose 2, resolved 10 h ago: dose 2 (due today) is gated.
     hours_before_now = (now - first).total_seconds() / 3600
     fever_at, normal_at = round(hours_before_now - 20), round(hours_before_now - 10)
     _checks(epc, nurse, first, [fever_at, normal_at], {fever_at: 38.5})

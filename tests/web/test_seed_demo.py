@@ -1,8 +1,10 @@
 """The demo hospital: realistic, idempotent, identical to what the live write path produces."""
 
+from datetime import datetime
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -63,7 +65,6 @@ def test_the_demo_has_patients_in_every_phase_of_the_journey(demo):
 
 
 def test_the_demo_has_an_outpatient_teclistamab_course_with_clinic_and_phone_checks(demo):
-    from monitoring import dosing
     from monitoring.models import AuditEvent, CourseDose
 
     outpatient = TreatmentCourse.objects.get(patient__mrn="DEMO-TEC-02")
@@ -79,6 +80,12 @@ def test_the_demo_has_an_outpatient_teclistamab_course_with_clinic_and_phone_che
     )
     assert "inpatient → outpatient" in discharged.summary
     # The engager whose next dose waits on a gate is still there.
+    assert _epcoritamab_gate() == ["crs_recent"]
+
+
+def _epcoritamab_gate() -> list[str]:
+    from monitoring import dosing
+
     epcoritamab = TreatmentCourse.objects.get(patient__mrn="DEMO-EPC-01")
     doses = list(dosing._doses(epcoritamab))
     gate = dosing.gate_now(
@@ -88,7 +95,20 @@ def test_the_demo_has_an_outpatient_teclistamab_course_with_clinic_and_phone_che
         points=dosing.grade_points(epcoritamab),
         steps=dosing.steps_of(epcoritamab),
     )
-    assert [p.code for p in gate.problems] == ["crs_recent"]
+    return [p.code for p in gate.problems]
+
+
+@pytest.mark.parametrize("clock", ["00:20", "09:00", "21:30", "23:50"])
+def test_the_gated_engager_dose_is_due_today_at_any_hour_of_seeding(db, clock):
+    # CI seeded the demo after 21:00 and dose 2 (day 8, calendar days) fell on tomorrow: the
+    # gate said "too soon" besides the CRS it is there to show.
+    from monitoring.demo.seeding import seed
+
+    hours, minutes = map(int, clock.split(":"))
+    moment = datetime(2026, 11, 20, hours, minutes, tzinfo=timezone.get_current_timezone())
+    with time_machine.travel(moment, tick=True):
+        seed(patients=2, units=1)
+        assert _epcoritamab_gate() == ["crs_recent"]
 
 
 def test_demo_users_have_their_roles_and_units(demo):
