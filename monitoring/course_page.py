@@ -37,6 +37,7 @@ from monitoring.models import (
     VitalSigns,
 )
 from monitoring.models.courses import CheckSetting, day_label
+from monitoring.models.records import AmendableRecord
 from monitoring.timeline import FEVER_C, age_text  # FEVER_C: its owner until grading exports it
 
 # Oxygen support as the ASTCT hypoxia domain ranks it (grade 0/2/3/4 → level 0-3).
@@ -593,16 +594,9 @@ CHARTED = {
 
 
 # A record's own bookkeeping (what it corrects, who recorded and changed it, when and why):
-# the day's checks show it; the charts and the state now read only its values.
-BOOKKEEPING = (
-    "amends",
-    "amendment_reason",
-    "recorded_at",
-    "recorded_by",
-    "status_changed_at",
-    "status_changed_by",
-    "status_reason",
-)
+# the day's checks show it; the charts and the state now read only its values. Its owner is
+# the record model; the key and the status (``current()`` filters on it) stay loaded.
+BOOKKEEPING = tuple(sorted(AmendableRecord.BOOKKEEPING_FIELDS - {"id", "status"}))
 
 
 def current_records(course, kinds=tuple(CHARTED)) -> dict[str, list]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 import time
 from collections import deque
@@ -480,10 +481,10 @@ TASKS_AHEAD = 4  # per worker: bounds the memory held by rows simulated but not 
 
 
 def default_workers(courses: int) -> int:
-    """One process by default: ``--workers 2`` simulated rows that differed from one
-    process's in CI (tests/web/test_seed_demo.py, marked xfail until found), so worker
-    processes are used only when asked for."""
-    return 0
+    """Two workers on a machine with two cores or more, for a hospital large enough."""
+    if courses < PARALLEL_FROM_COURSES:
+        return 0
+    return min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
 
 
 def _simulated(jobs: list[dict], *, workers: int):

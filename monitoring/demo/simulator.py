@@ -287,6 +287,10 @@ class CourseSimulator:
         return check
 
     def _add(self, record) -> None:
+        """A record of its check, typed as the write path types it: by the check's nurse, when
+        the check was typed (not when the demo was seeded)."""
+        record.recorded_at = record.check_entry.recorded_at
+        record.recorded_by = record.check_entry.recorded_by
         self.rows.records.setdefault(type(record), []).append(record)
 
     def _bedside(
