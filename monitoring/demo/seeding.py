@@ -482,9 +482,8 @@ TASKS_AHEAD = 4  # per worker: bounds the memory held by rows simulated but not 
 
 def default_workers(courses: int) -> int:
     """Two workers on a machine with two cores or more, for a hospital large enough."""
-    if courses < PARALLEL_FROM_COURSES:
-        return 0
-    return min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+    two_cores = (os.cpu_count() or 1) >= 2
+    return 2 if two_cores and courses >= PARALLEL_FROM_COURSES else 0
 
 
 def _simulated(jobs: list[dict], *, workers: int):
