@@ -35,6 +35,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.template.defaultfilters import date as date_words
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -42,7 +43,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from monitoring import alert_rules, worker
+from monitoring import alert_rules, journey, worker
 from monitoring.models import (
     BoardVisit,
     CourseStatus,
@@ -52,6 +53,7 @@ from monitoring.models import (
     Flag,
     GradeSnapshot,
     OnCallShift,
+    Phase,
     TreatmentCourse,
     Unit,
 )
@@ -71,6 +73,24 @@ ROW_LINKS = {
     "flags": "monitoring:care-patient-flags",
 }
 SOME_ID = uuid.UUID(int=0)
+# What a board row shows of each unresolved flag (the leading one in full, the others in a
+# line); a page of rows reads only these columns (a patient has half a dozen flags), a row
+# shown with its flags expanded (``rows(detail=True)``) reads them whole.
+ROW_FLAG_FIELDS = (
+    "course",
+    "kind",
+    "severity",
+    "status",
+    "message",
+    "message_data",
+    "raised_at",
+    "worsened_at",
+    "acknowledged_at",
+    "ladder_tier",
+    "acknowledged_by__first_name",
+    "acknowledged_by__last_name",
+    "acknowledged_by__username",
+)
 # When a course's checks are due: the status row's earliest next due time, or from day 0.
 DUE_AT = Coalesce("status_row__next_due_at", "infused_at")
 # How a failed delivery reads on a row: "Page to Dr X failed at 14:02 — retrying".
@@ -191,6 +211,60 @@ class BoardRow:
     failure: str = ""
     grade_age: str = ""  # how old the current grades are ("2 h 05 min")
     links: dict[str, str] = field(default_factory=dict)  # ROW_LINKS, for this patient
+    now: datetime | None = None  # when the board was read (its day numbers and waits)
+
+    # The row's sentences, written here in the reader's language rather than by a
+    # {% blocktranslate %} each in the row's template: a page has 50 rows, and those tags were
+    # a quarter of its rendering. Plain text (the template escapes it and owns the markup);
+    # the msgids are the ones the template used, so the catalogue is unchanged.
+
+    @property
+    def place_words(self) -> str:
+        """ "MRN 123 · Ward A · bed 4 · D+3 · Acute monitoring"."""
+        course = self.course
+        parts = [f"MRN {course.patient.mrn}", str(course.unit)]
+        if course.bed:
+            parts.append(gettext("bed %(bed)s") % {"bed": course.bed})
+        parts += [course.day_label(self.now), str(Phase(journey.phase_of(course)).label)]
+        return " · ".join(parts)
+
+    @property
+    def lead_words(self) -> str:
+        """How long the leading flag has waited, or who acknowledged it when."""
+        lead = self.lead
+        if lead.status == Flag.Status.OPEN:
+            return gettext("waiting %(waiting)s") % {"waiting": lead.waiting}
+        return gettext("acknowledged by %(who)s at %(when)s") % {
+            "who": lead.acknowledged_by,
+            "when": date_words(lead.acknowledged_at, "H:i"),
+        }
+
+    @property
+    def tier_words(self) -> str:
+        """Who the leading flag's ladder told last ("told: Charge nurse"); "" when nobody."""
+        tier = self.lead.tier_label
+        return gettext("told: %(tier)s") % {"tier": tier} if tier else ""
+
+    @property
+    def reopened_words(self) -> str:
+        lead = self.lead
+        return gettext("Worse since %(who)s acknowledged it at %(when)s: re-opened.") % {
+            "who": lead.acknowledged_by,
+            "when": date_words(lead.acknowledged_at, "SHORT_DATETIME_FORMAT"),
+        }
+
+    @property
+    def others_count_words(self) -> str:
+        count = len(self.others)
+        if self.lead:
+            return gettext("+ %(count)s more") % {"count": count}
+        return gettext("%(count)s below the severity shown") % {"count": count}
+
+    @property
+    def graded_words(self) -> str:
+        if self.grade_age:
+            return gettext("graded %(age)s ago") % {"age": self.grade_age}
+        return gettext("not graded yet")
 
     @property
     def others_words(self) -> str:
@@ -234,12 +308,14 @@ def rows(
     min_severity: int | None = None,
     new_after: datetime | None = None,
     failures: bool = True,
+    detail: bool = False,
 ) -> list[BoardRow]:
     """The board's rows for these courses (from ``board_courses`` or ``one_course``): their
     unresolved flags with the note of each flag's latest escalation step (one query), the latest
     failed delivery for each patient's flags (one query), and the overdue checks (on read).
 
     ``new_after``: rows whose leading flag was raised or got worse after it are marked new.
+    ``detail``: each flag read whole, for a row shown with its flags (``_patient_flags.html``).
     """
     courses = list(courses)
     by_course = defaultdict(list)
@@ -255,6 +331,8 @@ def rows(
         )
         .order_by(*FLAG_ORDER)
     )
+    if not detail:
+        flags = flags.only(*ROW_FLAG_FIELDS)
     for flag in flags:
         by_course[flag.course_id].append(with_wait(flag, now))
     failed = _latest_failures([course.pk for course in courses]) if failures and courses else {}
@@ -280,6 +358,7 @@ def rows(
                 failure=failed.get(course.pk, ""),
                 grade_age=duration_words(max(now - graded_at, timedelta(0))) if graded_at else "",
                 links=links(course.patient.public_id),
+                now=now,
             )
         )
     return result

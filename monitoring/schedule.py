@@ -61,6 +61,14 @@ class Due:
         return gettext(self.name)
 
     @property
+    def overdue_words(self) -> str:
+        """ "Vital signs overdue 2 h 05 min", in the reader's language."""
+        return gettext("%(check)s overdue %(by)s") % {
+            "check": self.label,
+            "by": duration_words(self.overdue_by),
+        }
+
+    @property
     def deferred_reason(self) -> str:
         """Why the last attempt was not done, as shown, in the reader's language (the English
         label stored is the catalogue's msgid; a reason stored otherwise is shown as it is)."""

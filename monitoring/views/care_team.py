@@ -182,7 +182,9 @@ def _patient_row(request, course, *, status: int = 200, **extra):
     """The patient's board row as it is now, its flags shown (after an action, or to show one
     that failed: ``failed``, ``ack_form``); without htmx, on a page of its own."""
     now = timezone.now()
-    [row] = board.rows(board.one_course(course), now=now, new_after=board.seen_before(request.user))
+    [row] = board.rows(
+        board.one_course(course), now=now, new_after=board.seen_before(request.user), detail=True
+    )
     with_acknowledgements(row.flags)
     template = "_patient_row_swap.html" if request.htmx else "patient_action.html"
     context = {"row": row, "now": now, "expanded": True, **extra}
@@ -199,7 +201,7 @@ def patient_flags(request, public_id):
         response = redirect("monitoring:patient-course", public_id=public_id)
     else:
         now = timezone.now()
-        [row] = board.rows(board.one_course(course), now=now, failures=False)
+        [row] = board.rows(board.one_course(course), now=now, failures=False, detail=True)
         with_acknowledgements(row.flags)
         response = render(
             request, "monitoring/care_team/_patient_flags.html", {"row": row, "now": now}
