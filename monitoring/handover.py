@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F, OuterRef, Q, Subquery, Window
+from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils.translation import gettext
 
@@ -27,6 +27,7 @@ from monitoring.registry import CORTICOSTEROIDS, TO_MG, DrugTotal
 from monitoring.schedule import due_checks, duration_words
 
 DUE_SHOWN = 3  # the handover lists the next few checks, most pressing first
+NEURO_SHOWN = 3  # and the last few ICE/CAPD scores, for their trend
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,17 @@ def latest_vitals(ids: list[int], *, now: datetime) -> tuple[dict, dict]:
         .filter(check_entry__course_id=OuterRef("pk"), check_entry__observed_at__lte=now)
         .order_by("-check_entry__observed_at", "-pk")
     )
-    courses = TreatmentCourse.objects.filter(pk__in=ids)
-    rows = VitalSigns.objects.filter(
-        Q(pk__in=courses.annotate(last=Subquery(last.values("pk")[:1])).values("last"))
-        | Q(
-            pk__in=courses.annotate(
-                last=Subquery(last.exclude(oxygen_support="").values("pk")[:1])
-            ).values("last")
-        )
-    ).annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"))
+    courses = TreatmentCourse.objects.filter(pk__in=ids).order_by()  # members of a union
+    # One IN over the union of both lists, not two INs joined by OR: PostgreSQL turns the
+    # union into a join on the few ids, and the OR into a filter over every vital-signs row
+    # of the hospital (116 ms at 10,000 patients).
+    last_ids = courses.annotate(last=Subquery(last.values("pk")[:1])).values("last")
+    support_ids = courses.annotate(
+        last=Subquery(last.exclude(oxygen_support="").values("pk")[:1])
+    ).values("last")
+    rows = VitalSigns.objects.filter(pk__in=last_ids.union(support_ids)).annotate(
+        course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at")
+    )
     # The latest of a course's (one or two) rows is its last record; the latest of those that
     # recorded oxygen is its last oxygen/vasopressor record (it may be the same row).
     vitals: dict[int, Vitals] = {}
@@ -172,18 +175,26 @@ def handover_blocks(courses: list, *, now: datetime) -> list[HandoverBlock]:
     if not courses:
         return []
     ids = [course.pk for course in courses]
-    latest_first = [F("check_entry__observed_at").desc(), F("pk").desc()]
-    neuro_rows = (
+    # Each course's last NEURO_SHOWN assessments, found by walking its checks' (course, time)
+    # index back, one subquery per place (the last, the one before, …), their ids in one IN:
+    # ranking every assessment of the courses with a window read the whole table on
+    # PostgreSQL (27 ms at 10,000 patients, 2.5 ms this way).
+    latest = (
         NeuroAssessment.objects.current()
-        .filter(check_entry__course_id__in=ids)
-        .annotate(
-            course_pk=F("check_entry__course_id"),
-            at=F("check_entry__observed_at"),
-            rank=Window(
-                RowNumber(), partition_by=F("check_entry__course_id"), order_by=latest_first
-            ),
-        )
-        .filter(rank__lte=3)
+        .filter(check_entry__course_id=OuterRef("pk"))
+        .order_by("-check_entry__observed_at", "-pk")
+        .values("pk")
+    )
+    courses_here = TreatmentCourse.objects.filter(pk__in=ids)
+    places = [
+        courses_here.annotate(neuro=Subquery(latest[place : place + 1]))
+        .order_by()  # a member of a union (SQLite refuses its ordering)
+        .values("neuro")
+        for place in range(NEURO_SHOWN)
+    ]
+    neuro_rows = (
+        NeuroAssessment.objects.filter(pk__in=places[0].union(*places[1:]))
+        .annotate(course_pk=F("check_entry__course_id"), at=F("check_entry__observed_at"))
         .values_list("course_pk", "at", "ice_total", "capd_total")
     )
     neuro: dict[int, list[NeuroPoint]] = {}
