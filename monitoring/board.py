@@ -53,7 +53,6 @@ from monitoring.models import (
     Flag,
     GradeSnapshot,
     OnCallShift,
-    Phase,
     TreatmentCourse,
     Unit,
 )
@@ -225,7 +224,7 @@ class BoardRow:
         parts = [f"MRN {course.patient.mrn}", str(course.unit)]
         if course.bed:
             parts.append(gettext("bed %(bed)s") % {"bed": course.bed})
-        parts += [course.day_label(self.now), str(Phase(journey.phase_of(course)).label)]
+        parts += [course.day_label(self.now), journey.phase_label(course)]
         return " · ".join(parts)
 
     @property

@@ -931,6 +931,11 @@ def phase_of(course: TreatmentCourse, phases: list[CoursePhase] | None = None) -
     )
 
 
+def phase_label(course: TreatmentCourse) -> str:
+    """The label of the phase a course is in (``phase_of``), for rows of the worklist and board."""
+    return str(Phase(phase_of(course)).label)
+
+
 def reached_day0(course: TreatmentCourse) -> bool:
     """Whether day 0 happened: not while planned, and not for a planned course ended before its
     infusion (end_journey: its end is before the planned day 0, which it keeps)."""

@@ -3,7 +3,6 @@
 from django import template
 
 from monitoring import journey
-from monitoring.models import Phase
 
 register = template.Library()
 
@@ -12,4 +11,4 @@ register = template.Library()
 def journey_phase(course) -> str:
     """The phase's label; free for courses under monitoring (the rows of the worklist and the
     board), one query for any other course (journey.phase_of)."""
-    return str(Phase(journey.phase_of(course)).label)
+    return journey.phase_label(course)
