@@ -310,8 +310,11 @@ def _regrade(engine, ordered, *, since, why: str, by, course, now, new=None) -> 
 
 def _lock_status(course: TreatmentCourse) -> CourseStatus:
     """Serialise writers of one course: grades computed from a consistent set of records."""
-    CourseStatus.objects.get_or_create(course=course)
-    status = CourseStatus.objects.select_for_update().get(course=course)
+    locked = CourseStatus.objects.select_for_update()
+    status = locked.filter(course=course).first()  # one query once the course has its row
+    if status is None:  # its first write: create the row (or meet a concurrent one), then lock
+        CourseStatus.objects.get_or_create(course=course)
+        status = locked.get(course=course)
     course.status_row = status  # callers reading course.status_row see what refresh_status writes
     return status
 
